@@ -1,0 +1,218 @@
+/**
+ * The command line. Parses arguments with yargs, builds the dependencies
+ * lazily (src/core/deps.ts) and runs one command. This file is the only place
+ * that maps errors to exit codes (via ./exit.ts) and sets process.exitCode.
+ *
+ * Capabilities are imported inside their handlers, so `gitopsd status` does
+ * not load the upgrade or sync code.
+ */
+import yargs, { type Argv } from 'yargs';
+import { EXIT, GitopsdError, NotImplementedError, UsageError, type ExitCode } from '../core/errors.js';
+import type { Deps } from '../core/deps.js';
+import type { LogLevel } from '../core/log.js';
+import type { Outcome } from './outcome.js';
+import { exitCodeFor, messageFor, causeChain } from './exit.js';
+
+export interface GlobalArgs {
+  config?: string | undefined;
+  json: boolean;
+  'log-level'?: LogLevel | undefined;
+}
+
+export type CliArgs = Record<string, unknown>;
+type Handler = (deps: Deps, args: CliArgs) => Promise<Outcome>;
+
+export interface MainIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIO: MainIO = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  env: process.env,
+};
+
+/** Run the CLI; resolves to the exit code (also set on process.exitCode by the bin). */
+export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = defaultIO): Promise<ExitCode> {
+  let result: ExitCode = EXIT.ok;
+  let jsonMode = argv.includes('--json');
+  let debug = false;
+  const report = (code: ExitCode, out: Outcome | undefined, err?: unknown): void => {
+    result = code;
+    if (out !== undefined) {
+      if (jsonMode) io.stdout(`${JSON.stringify(out.json ?? { ok: code === 0, exitCode: code, message: out.text }, null, 2)}\n`);
+      else if (out.text !== '') io.stdout(`${out.text}\n`);
+    }
+    if (err !== undefined) {
+      const msg = messageFor(err);
+      if (jsonMode) io.stdout(`${JSON.stringify({ ok: false, exitCode: code, error: msg })}\n`);
+      io.stderr(`${scriptName}: ${msg}\n`);
+      if (debug || !(err instanceof GitopsdError)) {
+        for (const line of causeChain(err)) io.stderr(`${line}\n`);
+      }
+    }
+  };
+
+  const withDeps =
+    (command: string, handler: Handler, opts: { dryRun?: (a: CliArgs) => boolean } = {}) =>
+    async (args: CliArgs): Promise<void> => {
+      const g = args as unknown as GlobalArgs;
+      jsonMode = g.json;
+      debug = g['log-level'] === 'debug';
+      const [{ createDeps }, { resolveConfigPath }] = await Promise.all([
+        import('../core/deps.js'),
+        import('../core/config.js'),
+      ]);
+      const deps = createDeps({
+        configPath: resolveConfigPath(g.config, io.env),
+        logLevel: g['log-level'],
+        dryRun: opts.dryRun?.(args) ?? false,
+        env: io.env,
+      });
+      deps.log.debug('command started', { command });
+      const out = await handler(deps, args);
+      report(out.exitCode, out);
+    };
+
+  // Registered now so that --help shows the whole surface; exits 70, never a fake success.
+  const notYet =
+    (command: string, issue: string) =>
+    (args: CliArgs): Promise<void> => {
+      jsonMode = (args as unknown as GlobalArgs).json;
+      return Promise.reject(new NotImplementedError(command, issue));
+    };
+
+  const cli = yargs(argv)
+    .scriptName(scriptName)
+    .usage(
+      `$0 <command> [options]\n\nPull-based GitOps for NixOS: build-validated upgrades, rollback to a pinned\ngolden generation after failed boots, and jj+chezmoi dotfile sync.`,
+    )
+    .option('config', {
+      type: 'string',
+      describe: 'Config file (else $GITOPSD_CONFIG, else /etc/gitopsd/config.json)',
+      global: true,
+    })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout', global: true })
+    .option('log-level', {
+      choices: ['error', 'warn', 'info', 'debug'] as const,
+      describe: 'Log verbosity on stderr (default: config log.level)',
+      global: true,
+    })
+    .command(
+      'cycle',
+      'The daily job: sync dotfiles (when enabled), then upgrade',
+      (y: Argv) => y,
+      notYet('cycle', 'the NixOS integration issue (#6)'),
+    )
+    .command(
+      'daemon',
+      'Run the cycle on schedule.cron until stopped (SIGTERM stops, SIGHUP reloads)',
+      (y: Argv) => y,
+      notYet('daemon', 'the NixOS integration issue (#6)'),
+    )
+    .command('sync', 'Sync dotfiles: re-add, commit, fetch, rebase, push, apply (also: chezmoi-sync)', (y: Argv) =>
+      y
+        .command('$0', 'Run one sync now', (s: Argv) => s, notYet('sync', 'the dotfile sync issue (#5)'))
+        .command('status', 'Last sync, unpushed commits, parked conflicts (also: chezmoi-status)', (s: Argv) => s, notYet('sync status', 'the dotfile sync issue (#5)'))
+        .command(
+          'conflicts',
+          'Parked conflicts and how to resolve them (also: chezmoi-show-conflicts)',
+          (s: Argv) => s,
+          notYet('sync conflicts', 'the dotfile sync issue (#5)'),
+        ),
+    )
+    .command(
+      'upgrade',
+      'Fetch nix-config, validate by building, activate; never deploy a broken commit',
+      (y: Argv) =>
+        y
+          .option('dry-run', {
+            type: 'boolean',
+            default: false,
+            describe: 'Fetch, decide and build; print what would be activated; change nothing',
+          })
+          .option('operation', {
+            choices: ['switch', 'boot'] as const,
+            describe: 'Override nixConfig.operation for this run',
+          }),
+      notYet('upgrade', 'the upgrade issue (#3)'),
+    )
+    .command('boot', 'Boot validation', (y: Argv) =>
+      y
+        .command('validate', 'Validate this boot (run once per boot by a systemd unit)', (s: Argv) => s, notYet('boot validate', 'the golden/boot issue (#4)'))
+        .command('status', 'Boot attempts, verdicts, rollbacks (also: show-boot-status)', (s: Argv) => s, notYet('boot status', 'the golden/boot issue (#4)'))
+        .command(
+          'reset',
+          'Clear the boot failure counters of a store path',
+          (s: Argv) => s.option('store-path', { type: 'string', describe: 'Path to reset (default: the booted system)' }),
+          notYet('boot reset', 'the golden/boot issue (#4)'),
+        )
+        .demandCommand(1, 'name a boot subcommand: validate, status or reset'),
+    )
+    .command('golden', 'The golden (known-good) generation', (y: Argv) =>
+      y
+        .command(
+          'pin',
+          'Pin a validated system as golden (default: the booted system; also: pin-golden)',
+          (s: Argv) =>
+            s
+              .option('store-path', { type: 'string', describe: 'Pin this system store path' })
+              .option('generation', { type: 'number', describe: 'Pin the system profile generation N' })
+              .option('force', { type: 'boolean', default: false, describe: 'Pin a path that has no ok boot verdict' })
+              .conflicts('store-path', 'generation'),
+          notYet('golden pin', 'the golden/boot issue (#4)'),
+        )
+        .command('show', 'Show the golden generation (also: show-golden)', (s: Argv) => s, notYet('golden show', 'the golden/boot issue (#4)'))
+        .command(
+          'rollback',
+          'Roll back to the golden generation (also: rollback-to-golden)',
+          (s: Argv) =>
+            s
+              .option('now', { type: 'boolean', describe: 'Switch live and set the boot default (default)' })
+              .option('reboot', { type: 'boolean', describe: 'Set the boot default and reboot' })
+              .option('yes', { type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
+              .conflicts('now', 'reboot'),
+          notYet('golden rollback', 'the golden/boot issue (#4)'),
+        )
+        .demandCommand(1, 'name a golden subcommand: pin, show or rollback'),
+    )
+    .command(
+      'status',
+      'One screen for this host: git, lock, system, boot, golden, dotfiles, last runs',
+      (y: Argv) => y.option('check-drift', { type: 'boolean', default: false, describe: 'Also evaluate the checkout (slow)' }),
+      notYet('status', 'the status issue (#7)'),
+    )
+    .command('config', 'Configuration', (y: Argv) =>
+      y
+        .command(
+          'check',
+          'Validate the config and print the effective config with defaults filled in',
+          (s: Argv) => s,
+          withDeps('config check', async (deps) => {
+            const { checkConfig } = await import('./config-check.js');
+            return checkConfig(deps);
+          }),
+        )
+        .demandCommand(1, 'name a config subcommand: check'),
+    )
+    .demandCommand(1, 'name a command; see --help')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg: string | null, err: Error | undefined) => {
+      throw err ?? new UsageError(`${msg ?? 'invalid usage'}; see ${scriptName} --help`);
+    });
+
+  try {
+    await cli.parseAsync();
+  } catch (err) {
+    const code = exitCodeFor(err);
+    report(code, undefined, err);
+  }
+  return result;
+}

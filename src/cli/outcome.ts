@@ -1,0 +1,14 @@
+/** What a command hands back to the CLI: its exit code and its report. */
+import type { ExitCode } from '../core/errors.js';
+
+export interface Outcome {
+  exitCode: ExitCode;
+  /** The human report (stdout), without a trailing newline. */
+  text: string;
+  /** The --json report; when absent, --json prints `{"ok": …, "message": text}`. */
+  json?: unknown;
+}
+
+export function ok(text: string, json?: unknown): Outcome {
+  return json === undefined ? { exitCode: 0, text } : { exitCode: 0, text, json };
+}

@@ -1,0 +1,218 @@
+/**
+ * The config file's schema. This file is the one place where defaults live;
+ * the README's config reference is written from it. Every object is strict:
+ * an unknown key is an error, so a typo never silently falls back to a default.
+ */
+import { z } from 'zod';
+import cron from 'node-cron';
+
+const absPath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith('/'), { message: 'must be an absolute path (starting with /)' })
+  .refine((p) => !p.includes('\0'), { message: 'must not contain a NUL byte' });
+
+const hhmm = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be a time of day as HH:MM (00:00 to 23:59)' });
+
+const argv = z
+  .array(z.string().min(1).refine((s) => !s.includes('\0'), { message: 'must not contain a NUL byte' }))
+  .min(1, { message: 'must be a non-empty argv array, e.g. ["curl", "-fsS", "..."]' });
+
+const hostname = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    message: 'must be a host name (letters, digits, ".", "_", "-"; at most 63 characters)',
+  });
+
+const tcpCheck = z
+  .object({
+    tcp: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, {
+      message: 'must be HOST:PORT, e.g. "127.0.0.1:22"',
+    }),
+    name: z.string().min(1).optional(),
+  })
+  .strict();
+
+const httpCheck = z
+  .object({
+    http: z.string().refine(
+      (u) => {
+        try {
+          const p = new URL(u).protocol;
+          return p === 'http:' || p === 'https:';
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be an http:// or https:// URL' },
+    ),
+    expectStatus: z.number().int().min(100).max(599).optional(),
+    name: z.string().min(1).optional(),
+  })
+  .strict();
+
+const commandCheck = z.object({ command: argv, name: z.string().min(1).optional() }).strict();
+
+export const CheckSchema = z.union([tcpCheck, httpCheck, commandCheck], {
+  error: () => 'must be one of {"tcp": "HOST:PORT"}, {"http": "URL"} or {"command": [argv...]}',
+});
+
+export const ConfigSchema = z
+  .object({
+    /** Defaults to the machine's host name (filled in by the loader). */
+    hostname: hostname.optional(),
+    stateDir: absPath.default('/var/lib/gitopsd'),
+    nixConfig: z
+      .object({
+        path: absPath,
+        url: z.string().min(1).nullable().default(null),
+        remote: z.string().regex(/^[A-Za-z0-9._-]+$/).default('origin'),
+        branch: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('main'),
+        /** Defaults to `hostname`. */
+        flakeHost: hostname.optional(),
+        operation: z.enum(['switch', 'boot']).default('switch'),
+        allowedSignersFile: absPath.nullable().default(null),
+        commitLocalChanges: z.boolean().default(false),
+        updateInputs: z.boolean().default(false),
+        allowForcePush: z.boolean().default(false),
+      })
+      .strict(),
+    dotfiles: z
+      .object({
+        enable: z.boolean().default(false),
+        user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { message: 'must be a user name' }).nullable().default(null),
+        sourceDir: absPath.nullable().default(null),
+        destDir: absPath.nullable().default(null),
+        url: z.string().min(1).nullable().default(null),
+        remote: z.string().regex(/^[A-Za-z0-9._-]+$/).default('origin'),
+        bookmark: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('main'),
+      })
+      .strict()
+      .default({
+        enable: false,
+        user: null,
+        sourceDir: null,
+        destDir: null,
+        url: null,
+        remote: 'origin',
+        bookmark: 'main',
+      }),
+    schedule: z
+      .object({
+        cron: z
+          .string()
+          .refine((c) => cron.validate(c), { message: 'must be a valid cron expression, e.g. "0 4 * * *"' })
+          .default('0 4 * * *'),
+        randomizedDelaySec: z.number().int().min(0).max(86400).default(1800),
+        persistent: z.boolean().default(true),
+      })
+      .strict()
+      .default({ cron: '0 4 * * *', randomizedDelaySec: 1800, persistent: true }),
+    preflight: z
+      .object({
+        minFreeDiskPercent: z.number().min(0).max(100).default(10),
+        allowDegraded: z.boolean().default(false),
+        minUptimeSec: z.number().int().min(0).default(0),
+        /** Filesystems whose free space is checked. */
+        diskPaths: z.array(absPath).default(['/', '/nix']),
+      })
+      .strict()
+      .default({ minFreeDiskPercent: 10, allowDegraded: false, minUptimeSec: 0, diskPaths: ['/', '/nix'] }),
+    validation: z
+      .object({
+        services: z
+          .array(z.string().regex(/^[A-Za-z0-9:_.@\\-]+$/, { message: 'must be a systemd unit name' }))
+          .default([]),
+        checks: z.array(CheckSchema).default([]),
+        timeoutSec: z.number().int().min(1).max(3600).default(180),
+        maxBootFailures: z.number().int().min(1).max(10).default(2),
+        autoPinGolden: z.boolean().default(true),
+        onFirstFailure: z.enum(['reboot', 'wait']).default('reboot'),
+      })
+      .strict()
+      .default({
+        services: [],
+        checks: [],
+        timeoutSec: 180,
+        maxBootFailures: 2,
+        autoPinGolden: true,
+        onFirstFailure: 'reboot',
+      }),
+    reboot: z
+      .object({
+        allow: z.boolean().default(false),
+        window: z
+          .object({ lower: hhmm, upper: hhmm })
+          .strict()
+          .nullable()
+          .default({ lower: '01:00', upper: '05:00' }),
+      })
+      .strict()
+      .default({ allow: false, window: { lower: '01:00', upper: '05:00' } }),
+    paths: z
+      .object({
+        systemProfile: absPath.default('/nix/var/nix/profiles/system'),
+        currentSystem: absPath.default('/run/current-system'),
+        bootedSystem: absPath.default('/run/booted-system'),
+        gcRootsDir: absPath.default('/nix/var/nix/gcroots'),
+        uptimeFile: absPath.default('/proc/uptime'),
+      })
+      .strict()
+      .default({
+        systemProfile: '/nix/var/nix/profiles/system',
+        currentSystem: '/run/current-system',
+        bootedSystem: '/run/booted-system',
+        gcRootsDir: '/nix/var/nix/gcroots',
+        uptimeFile: '/proc/uptime',
+      }),
+    timeouts: z
+      .object({
+        gitSec: z.number().int().min(1).default(300),
+        buildSec: z.number().int().min(1).default(14400),
+        activateSec: z.number().int().min(1).default(1800),
+        commandSec: z.number().int().min(1).default(120),
+      })
+      .strict()
+      .default({ gitSec: 300, buildSec: 14400, activateSec: 1800, commandSec: 120 }),
+    metrics: z
+      .object({ textfileDir: absPath.nullable().default(null) })
+      .strict()
+      .default({ textfileDir: null }),
+    hooks: z
+      .object({ onSuccess: argv.nullable().default(null), onFailure: argv.nullable().default(null) })
+      .strict()
+      .default({ onSuccess: null, onFailure: null }),
+    log: z
+      .object({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+        format: z.enum(['auto', 'json', 'text']).default('auto'),
+      })
+      .strict()
+      .default({ level: 'info', format: 'auto' }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.dotfiles.enable) {
+      for (const key of ['user', 'sourceDir', 'destDir'] as const) {
+        if (c.dotfiles[key] === null) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['dotfiles', key],
+            message: 'is required when dotfiles.enable is true',
+          });
+        }
+      }
+    }
+  });
+
+export type RawConfig = z.input<typeof ConfigSchema>;
+type Parsed = z.output<typeof ConfigSchema>;
+
+/** The effective config: every default filled in, host names resolved. */
+export type Config = Omit<Parsed, 'hostname' | 'nixConfig'> & {
+  hostname: string;
+  nixConfig: Omit<Parsed['nixConfig'], 'flakeHost'> & { flakeHost: string };
+};
+export type Check = z.output<typeof CheckSchema>;

@@ -1,0 +1,150 @@
+/**
+ * Typed errors. Every failure a person can act on is one of these; the CLI
+ * (src/cli/exit.ts) is the only place that turns them into exit codes.
+ * Messages are one line: what failed, why, and what to do next.
+ */
+
+/** The documented exit codes (README "Exit codes"). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  buildFailed: 3,
+  reverted: 4,
+  bootFailed: 5,
+  refused: 6,
+  usage: 64,
+  internal: 70,
+  temporary: 75,
+  config: 78,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export type ErrorKind =
+  | 'failed'
+  | 'build-failed'
+  | 'reverted'
+  | 'boot-failed'
+  | 'refused'
+  | 'usage'
+  | 'internal'
+  | 'not-implemented'
+  | 'temporary'
+  | 'config';
+
+export class GitopsdError extends Error {
+  readonly kind: ErrorKind;
+  /** Structured detail for --json output and logs. */
+  readonly detail: Record<string, unknown>;
+
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options: { cause?: unknown; detail?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GitopsdError';
+    this.kind = kind;
+    this.detail = options.detail ?? {};
+  }
+}
+
+export class ConfigError extends GitopsdError {
+  constructor(message: string, detail: Record<string, unknown> = {}) {
+    super('config', message, { detail });
+    this.name = 'ConfigError';
+  }
+}
+
+export class UsageError extends GitopsdError {
+  constructor(message: string) {
+    super('usage', message);
+    this.name = 'UsageError';
+  }
+}
+
+export class LockHeldError extends GitopsdError {
+  readonly holderPid: number;
+  constructor(lockPath: string, holderPid: number, command: string) {
+    super(
+      'temporary',
+      `another gitopsd (pid ${holderPid}, running "${command}") holds the lock ${lockPath}; wait for it to finish and retry`,
+      { detail: { lockPath, holderPid, command } },
+    );
+    this.name = 'LockHeldError';
+    this.holderPid = holderPid;
+  }
+}
+
+export class NotImplementedError extends GitopsdError {
+  constructor(command: string, issue: string) {
+    super('not-implemented', `"${command}" is not implemented yet (arrives with ${issue})`);
+    this.name = 'NotImplementedError';
+  }
+}
+
+export class StateCorruptError extends GitopsdError {
+  constructor(message: string, detail: Record<string, unknown>) {
+    super('failed', message, { detail });
+    this.name = 'StateCorruptError';
+  }
+}
+
+/** A failed external command. Carries the exit code and the tail of stderr. */
+export class CommandFailed extends GitopsdError {
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  readonly timedOut: boolean;
+  readonly stderrTail: string;
+  readonly stdout: string;
+
+  constructor(opts: {
+    cmd: string;
+    args: readonly string[];
+    exitCode: number | undefined;
+    signal: string | undefined;
+    timedOut: boolean;
+    stderrTail: string;
+    stdout: string;
+    cause?: unknown;
+  }) {
+    const why = opts.timedOut
+      ? 'timed out'
+      : opts.signal
+        ? `was killed by ${opts.signal}`
+        : opts.exitCode === undefined
+          ? 'could not be started'
+          : `exited ${opts.exitCode}`;
+    const tail = lastLine(opts.stderrTail);
+    super('failed', `${opts.cmd} ${why}${tail ? `: ${tail}` : ''}`, {
+      cause: opts.cause,
+      detail: { cmd: opts.cmd, args: opts.args, exitCode: opts.exitCode, timedOut: opts.timedOut },
+    });
+    this.name = 'CommandFailed';
+    this.cmd = opts.cmd;
+    this.args = opts.args;
+    this.exitCode = opts.exitCode;
+    this.signal = opts.signal;
+    this.timedOut = opts.timedOut;
+    this.stderrTail = opts.stderrTail;
+    this.stdout = opts.stdout;
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return lines.at(-1) ?? '';
+}
+
+/** Keep the last `max` characters of a stream, at a line boundary when possible. */
+export function tail(text: string, max = 4000): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(text.length - max);
+  const nl = cut.indexOf('\n');
+  return nl >= 0 && nl < cut.length - 1 ? cut.slice(nl + 1) : cut;
+}

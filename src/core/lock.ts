@@ -1,0 +1,145 @@
+/**
+ * The per-host lock: one file, created with O_EXCL, holding the owner's PID.
+ *
+ * - A live holder: LockHeldError (exit 75) naming its PID.
+ * - A dead holder (kill -9, power loss): taken over, with a warning. The
+ *   takeover itself is serialised by a short-lived `<lock>.takeover` guard
+ *   (also O_EXCL), so two processes that both see the same stale lock cannot
+ *   both take it. A guard older than 30 s was left by a crash and is removed.
+ */
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, fsyncSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { LockHeldError, GitopsdError } from './errors.js';
+import type { Logger } from './log.js';
+
+export interface LockInfo {
+  pid: number;
+  command: string;
+  startedAt: string;
+}
+
+export interface HeldLock {
+  readonly path: string;
+  release(): void;
+}
+
+export interface LockOptions {
+  path: string;
+  command: string;
+  log: Logger;
+  now: () => Date;
+  /** Whether a PID is alive; injectable for tests. */
+  isAlive?: (pid: number) => boolean;
+}
+
+const GUARD_STALE_MS = 30_000;
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else, so it is alive.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function readLockInfo(path: string): LockInfo | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const v = JSON.parse(text) as Partial<LockInfo>;
+    if (typeof v.pid === 'number') {
+      return { pid: v.pid, command: String(v.command ?? '?'), startedAt: String(v.startedAt ?? '?') };
+    }
+  } catch {
+    // A torn write (crash between create and write): treat as an unknown, dead holder.
+  }
+  return { pid: -1, command: '?', startedAt: '?' };
+}
+
+export function acquireLock(opts: LockOptions): HeldLock {
+  const isAlive = opts.isAlive ?? processAlive;
+  mkdirSync(dirname(opts.path), { recursive: true });
+  const info: LockInfo = { pid: process.pid, command: opts.command, startedAt: opts.now().toISOString() };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (tryCreate(opts.path, info)) return held(opts.path);
+    const holder = readLockInfo(opts.path);
+    if (holder === null) continue; // released in between: try again
+    if (holder.pid > 0 && isAlive(holder.pid)) {
+      throw new LockHeldError(opts.path, holder.pid, holder.command);
+    }
+    takeOverStale(opts, holder);
+  }
+  throw new GitopsdError('temporary', `could not take the lock ${opts.path} after 5 attempts; retry`);
+}
+
+function takeOverStale(opts: LockOptions, holder: LockInfo): void {
+  const guard = `${opts.path}.takeover`;
+  try {
+    const st = statSync(guard);
+    if (opts.now().getTime() - st.mtimeMs > GUARD_STALE_MS) unlinkSync(guard);
+  } catch {
+    // no guard
+  }
+  let fd: number;
+  try {
+    fd = openSync(guard, 'wx', 0o644);
+  } catch {
+    return; // another process is taking over; the caller retries
+  }
+  try {
+    // Re-check under the guard: the lock may have changed hands meanwhile.
+    const again = readLockInfo(opts.path);
+    if (again !== null && again.pid === holder.pid && again.startedAt === holder.startedAt) {
+      opts.log.warn('taking over a lock left by a dead process', {
+        lock: opts.path,
+        deadPid: holder.pid,
+        deadCommand: holder.command,
+        since: holder.startedAt,
+      });
+      unlinkSync(opts.path);
+    }
+  } finally {
+    closeSync(fd);
+    unlinkSync(guard);
+  }
+}
+
+function tryCreate(path: string, info: LockInfo): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new GitopsdError('failed', `cannot create the lock ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    writeSync(fd, JSON.stringify(info));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+function held(path: string): HeldLock {
+  let released = false;
+  return {
+    path,
+    release(): void {
+      if (released) return;
+      released = true;
+      try {
+        const cur = readLockInfo(path);
+        if (cur?.pid === process.pid) unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

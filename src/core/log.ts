@@ -1,0 +1,93 @@
+/**
+ * Logging. Messages are static strings; data travels as metadata. Output goes
+ * to stderr (stdout belongs to the command's report and --json), as readable
+ * text on a TTY and JSON lines otherwise.
+ *
+ * winston is loaded on the first message that passes the level filter, so a
+ * quiet command such as `gitopsd status` never pays for it.
+ */
+import { createRequire } from 'node:module';
+import type * as Winston from 'winston';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'auto' | 'json' | 'text';
+export type Meta = Record<string, unknown>;
+
+export interface Logger {
+  error(msg: string, meta?: Meta): void;
+  warn(msg: string, meta?: Meta): void;
+  info(msg: string, meta?: Meta): void;
+  debug(msg: string, meta?: Meta): void;
+  child(meta: Meta): Logger;
+  isLevelEnabled(level: LogLevel): boolean;
+}
+
+const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+const SECRET_KEY = /pass(word)?|secret|token|credential|private.?key|authorization/i;
+
+/** Replace the values of secret-looking keys, at any depth. */
+export function redact(meta: Meta): Meta {
+  const out: Meta = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (SECRET_KEY.test(k)) out[k] = '[redacted]';
+    else if (v instanceof Error) out[k] = { name: v.name, message: v.message, ...(v.cause ? { cause: String(v.cause) } : {}) };
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = redact(v as Meta);
+    else out[k] = v;
+  }
+  return out;
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  format: LogFormat;
+  /** Where to write; defaults to process.stderr. */
+  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const stream = opts.stream ?? process.stderr;
+  const useJson = opts.format === 'json' || (opts.format === 'auto' && stream.isTTY !== true);
+  let backend: Winston.Logger | undefined;
+  const load = (): Winston.Logger => {
+    if (backend) return backend;
+    const require = createRequire(import.meta.url);
+    const winston = require('winston') as typeof Winston;
+    const { combine, timestamp, json, printf } = winston.format;
+    const text = printf((info) => {
+      const { level, message, timestamp: ts, ...rest } = info;
+      const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+      return `${String(ts)} ${level}: ${String(message)}${extra}`;
+    });
+    backend = winston.createLogger({
+      level: opts.level,
+      format: combine(timestamp(), useJson ? json() : text),
+      transports: [new winston.transports.Stream({ stream })],
+    });
+    return backend;
+  };
+  const make = (bound: Meta): Logger => {
+    const emit = (level: LogLevel, msg: string, meta?: Meta): void => {
+      if (RANK[level] > RANK[opts.level]) return;
+      load().log(level, msg, redact({ ...bound, ...meta }));
+    };
+    return {
+      error: (m, meta) => emit('error', m, meta),
+      warn: (m, meta) => emit('warn', m, meta),
+      info: (m, meta) => emit('info', m, meta),
+      debug: (m, meta) => emit('debug', m, meta),
+      child: (meta) => make({ ...bound, ...meta }),
+      isLevelEnabled: (level) => RANK[level] <= RANK[opts.level],
+    };
+  };
+  return make({});
+}
+
+/** A logger that drops everything (for pure unit tests). */
+export const silentLogger: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  child: () => silentLogger,
+  isLevelEnabled: () => false,
+};

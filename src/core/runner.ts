@@ -1,0 +1,181 @@
+/**
+ * The one seam for external programs. Every command gitopsd runs goes through
+ * `Runner.run` (execa) or the git client from `Runner.git` (simple-git,
+ * created only here, with the same timeout, logging and checkpoints).
+ *
+ * - argv arrays only; never a shell.
+ * - a timeout on every call (SIGTERM, then SIGKILL 5 s later).
+ * - the environment is inherited, plus explicit additions.
+ * - debug log of {cmd, args, exitCode, durationMs}; a trace event per call.
+ * - a non-zero exit raises CommandFailed (exit code + stderr tail), unless
+ *   the caller asked for the result with `allowFailure`.
+ * - dry-run: a call marked `mutates` is logged and skipped.
+ */
+import type { SimpleGit } from 'simple-git';
+import { createRequire } from 'node:module';
+import { CommandFailed, tail } from './errors.js';
+import type { Logger } from './log.js';
+import type { Tracer } from './faults.js';
+
+export interface RunAs {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Added to (and overriding) the inherited environment. */
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  input?: string;
+  /** Run as this user (needs root). HOME, USER and LOGNAME follow. */
+  user?: RunAs;
+  /** Changes the system or a repository: skipped under dry-run. */
+  mutates?: boolean;
+  /** Return a non-zero result instead of throwing CommandFailed. */
+  allowFailure?: boolean;
+  /** Called for each line of output as it arrives (progress streaming). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  skipped: boolean;
+}
+
+export interface Runner {
+  run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** simple-git bound to a working tree, with the runner's timeout, logging and checkpoints. */
+  git(cwd: string, opts?: { timeoutMs?: number; user?: RunAs }): SimpleGit;
+  readonly dryRun: boolean;
+}
+
+export interface RunnerOptions {
+  log: Logger;
+  tracer: Tracer;
+  defaultTimeoutMs: number;
+  dryRun?: boolean;
+  /** Clock for durations; injectable. */
+  monotonicMs?: () => number;
+}
+
+const KILL_GRACE_MS = 5000;
+
+export function createRunner(opts: RunnerOptions): Runner {
+  const log = opts.log.child({ module: 'runner' });
+  const mono = opts.monotonicMs ?? (() => performance.now());
+  const dryRun = opts.dryRun ?? false;
+
+  const run = async (cmd: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> => {
+    if (o.mutates === true && dryRun) {
+      log.info('dry-run: not running', { cmd, args });
+      opts.tracer.event({ event: 'skip', cmd, args });
+      return { exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
+    }
+    opts.tracer.checkpoint(`cmd:${cmd}`, { cmd, args });
+    opts.tracer.event({ event: 'start', cmd, args });
+    const { execa } = await import('execa');
+    const timeoutMs = o.timeoutMs ?? opts.defaultTimeoutMs;
+    const env: Record<string, string | undefined> = { ...o.env };
+    if (o.user) {
+      env['HOME'] = o.user.home;
+      env['USER'] = o.user.name;
+      env['LOGNAME'] = o.user.name;
+    }
+    const start = mono();
+    const child = execa(cmd, [...args], {
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+      env,
+      extendEnv: true,
+      shell: false,
+      timeout: timeoutMs,
+      killSignal: 'SIGTERM',
+      forceKillAfterDelay: KILL_GRACE_MS,
+      reject: false,
+      stripFinalNewline: false,
+      maxBuffer: 64 * 1024 * 1024,
+      ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
+      ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
+    });
+    if (o.onLine) {
+      const onLine = o.onLine;
+      for (const [name, stream] of [
+        ['stdout', child.stdout],
+        ['stderr', child.stderr],
+      ] as const) {
+        let buf = '';
+        stream?.on('data', (chunk: Buffer) => {
+          buf += chunk.toString('utf8');
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            onLine(buf.slice(0, nl), name);
+            buf = buf.slice(nl + 1);
+          }
+        });
+        stream?.on('end', () => {
+          if (buf !== '') onLine(buf, name);
+        });
+      }
+    }
+    const r = await child;
+    const durationMs = Math.round(mono() - start);
+    const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+    const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+    const exitCode = r.exitCode;
+    log.debug('command finished', { cmd, args, exitCode: exitCode ?? null, durationMs, timedOut: r.timedOut });
+    opts.tracer.event({ event: 'end', cmd, exitCode: exitCode ?? null, durationMs, timedOut: r.timedOut });
+    const failed = r.failed || exitCode !== 0;
+    if (failed && (o.allowFailure !== true || exitCode === undefined || r.timedOut)) {
+      // A command that could not start, or timed out, always throws: a result
+      // without an exit code would only invite a wrong decision.
+      throw new CommandFailed({
+        cmd,
+        args,
+        exitCode,
+        signal: r.signal,
+        timedOut: r.timedOut,
+        stderrTail: tail(stderr || (r.originalMessage ?? ''), 4000),
+        stdout,
+        cause: r.cause,
+      });
+    }
+    return { exitCode: exitCode ?? 0, stdout, stderr, durationMs, skipped: false };
+  };
+
+  const git = (cwd: string, g: { timeoutMs?: number; user?: RunAs } = {}): SimpleGit => {
+    const require = createRequire(import.meta.url);
+    const { simpleGit } = require('simple-git') as typeof import('simple-git');
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    if (g.user) Object.assign(env, { HOME: g.user.home, USER: g.user.name, LOGNAME: g.user.name });
+    env['GIT_TERMINAL_PROMPT'] = '0';
+    const instance = simpleGit({
+      baseDir: cwd,
+      binary: 'git',
+      maxConcurrentProcesses: 1,
+      timeout: { block: g.timeoutMs ?? opts.defaultTimeoutMs },
+      spawnOptions: g.user ? { uid: g.user.uid, gid: g.user.gid } : {},
+    });
+    instance.env(env);
+    // simple-git spawns git itself; this handler sees every spawn, so git
+    // calls pass the same checkpoints, trace and debug log as run().
+    instance.outputHandler((command, stdout, _stderr, args) => {
+      opts.tracer.checkpoint(`cmd:${command}`, { cmd: command, args, via: 'simple-git' });
+      opts.tracer.event({ event: 'start', cmd: command, args, via: 'simple-git' });
+      const start = mono();
+      stdout.on('close', () => {
+        const durationMs = Math.round(mono() - start);
+        log.debug('command finished', { cmd: command, args, durationMs, via: 'simple-git' });
+        opts.tracer.event({ event: 'end', cmd: command, durationMs, via: 'simple-git' });
+      });
+    });
+    return instance;
+  };
+
+  return { run, git, dryRun };
+}

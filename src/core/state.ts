@@ -1,0 +1,113 @@
+/**
+ * The state store: one versioned JSON document per file under stateDir.
+ *
+ * Writes are atomic (src/core/atomic.ts), so kill -9 at any instant leaves
+ * either the old document or the new one. A file that does not parse is moved
+ * aside to `<file>.corrupt-<time>` and reported as an error; it is never
+ * silently replaced by an empty state. Each capability owns one top-level key
+ * and validates its own part; unknown keys are kept, so an older gitopsd
+ * never drops what a newer one wrote.
+ */
+import { readFileSync, renameSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
+import { StateCorruptError, GitopsdError } from './errors.js';
+import type { Checkpoint } from './faults.js';
+import type { Logger } from './log.js';
+
+export const STATE_VERSION = 1;
+
+export type StateDoc = { version: number } & Record<string, unknown>;
+
+export interface StateStoreOptions {
+  file: string;
+  log: Logger;
+  now: () => Date;
+  checkpoint?: Checkpoint;
+  mode?: number;
+}
+
+export class StateStore {
+  readonly file: string;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly checkpoint: Checkpoint | undefined;
+  private readonly mode: number;
+
+  constructor(opts: StateStoreOptions) {
+    this.file = opts.file;
+    this.log = opts.log;
+    this.now = opts.now;
+    this.checkpoint = opts.checkpoint;
+    this.mode = opts.mode ?? 0o644;
+  }
+
+  /** The whole document; an empty one when the file does not exist yet. */
+  read(): StateDoc {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION };
+      throw new GitopsdError('failed', `state file ${this.file} cannot be read: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      return this.quarantine('is not valid JSON');
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      return this.quarantine('is not a JSON object');
+    }
+    const version = (doc as Record<string, unknown>)['version'];
+    if (typeof version !== 'number') return this.quarantine('has no "version"');
+    if (version > STATE_VERSION) {
+      throw new GitopsdError(
+        'failed',
+        `state file ${this.file} was written by a newer gitopsd (state version ${version}, this one knows ${STATE_VERSION}); upgrade gitopsd, or move the file aside to start over`,
+      );
+    }
+    return doc as StateDoc;
+  }
+
+  /** One capability's part of the document (undefined when never written). */
+  section(key: string): unknown {
+    return this.read()[key];
+  }
+
+  write(doc: StateDoc): void {
+    const out = { ...doc, version: STATE_VERSION, updatedAt: this.now().toISOString() };
+    this.checkpoint?.('state:write', { file: this.file });
+    writeFileAtomic(this.file, `${JSON.stringify(out, null, 2)}\n`, {
+      mode: this.mode,
+      ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}),
+    });
+  }
+
+  /** Read, replace one section, write: the unit of every state change. */
+  updateSection<T>(key: string, fn: (current: unknown) => T): T {
+    const doc = this.read();
+    const next = fn(doc[key]);
+    this.write({ ...doc, [key]: next });
+    return next;
+  }
+
+  private quarantine(why: string): never {
+    const aside = `${this.file}.corrupt-${this.now().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      renameSync(this.file, aside);
+    } catch (err) {
+      throw new StateCorruptError(
+        `state file ${this.file} ${why} and could not be moved aside (${(err as Error).message}); move it away by hand`,
+        { file: this.file },
+      );
+    }
+    this.log.error('state file was corrupt and has been moved aside', { file: this.file, movedTo: aside, why });
+    throw new StateCorruptError(
+      `state file ${this.file} ${why}; it was moved aside to ${aside} and the next run starts from an empty state (inspect the copy to recover history)`,
+      { file: this.file, movedTo: aside },
+    );
+  }
+}
