@@ -7,7 +7,7 @@
  * not load the upgrade or sync code.
  */
 import yargs, { type Argv } from 'yargs';
-import { EXIT, GitopsdError, NotImplementedError, UsageError, type ExitCode } from '../core/errors.js';
+import { EXIT, GitopsdError, UsageError, type ExitCode } from '../core/errors.js';
 import type { Deps } from '../core/deps.js';
 import type { LogLevel } from '../core/log.js';
 import type { Outcome } from './outcome.js';
@@ -20,7 +20,7 @@ export interface GlobalArgs {
 }
 
 export type CliArgs = Record<string, unknown>;
-type Handler = (deps: Deps, args: CliArgs) => Promise<Outcome>;
+export type Handler = (deps: Deps, args: CliArgs) => Promise<Outcome>;
 
 export interface MainIO {
   stdout: (s: string) => void;
@@ -42,7 +42,8 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
   const report = (code: ExitCode, out: Outcome | undefined, err?: unknown): void => {
     result = code;
     if (out !== undefined) {
-      if (jsonMode) io.stdout(`${JSON.stringify(out.json ?? { ok: code === 0, exitCode: code, message: out.text }, null, 2)}\n`);
+      if (jsonMode)
+        io.stdout(`${JSON.stringify(out.json ?? { ok: code === 0, exitCode: code, message: out.text }, null, 2)}\n`);
       else if (out.text !== '') io.stdout(`${out.text}\n`);
     }
     if (err !== undefined) {
@@ -76,13 +77,9 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       report(out.exitCode, out);
     };
 
-  // Registered now so that --help shows the whole surface; exits 70, never a fake success.
-  const notYet =
-    (command: string, issue: string) =>
-    (args: CliArgs): Promise<void> => {
-      jsonMode = (args as unknown as GlobalArgs).json;
-      return Promise.reject(new NotImplementedError(command, issue));
-    };
+  /** A handler that lives in a capability's cli.ts, loaded only when its command runs. */
+  const lazy = (command: string, load: () => Promise<Handler>, opts: { dryRun?: (a: CliArgs) => boolean } = {}) =>
+    withDeps(command, async (deps, args) => (await load())(deps, args), opts);
 
   const cli = yargs(argv)
     .scriptName(scriptName)
@@ -94,7 +91,12 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       describe: 'Config file (else $GITOPSD_CONFIG, else /etc/gitopsd/config.json)',
       global: true,
     })
-    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout', global: true })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'Machine-readable output on stdout',
+      global: true,
+    })
     .option('log-level', {
       choices: ['error', 'warn', 'info', 'debug'] as const,
       describe: 'Log verbosity on stderr (default: config log.level)',
@@ -104,23 +106,33 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       'cycle',
       'The daily job: sync dotfiles (when enabled), then upgrade',
       (y: Argv) => y,
-      notYet('cycle', 'the NixOS integration issue (#6)'),
+      lazy('cycle', async () => (await import('../cycle/cli.js')).cycleCommand),
     )
     .command(
       'daemon',
       'Run the cycle on schedule.cron until stopped (SIGTERM stops, SIGHUP reloads)',
       (y: Argv) => y,
-      notYet('daemon', 'the NixOS integration issue (#6)'),
+      lazy('daemon', async () => (await import('../cycle/cli.js')).daemonCommand),
     )
     .command('sync', 'Sync dotfiles: re-add, commit, fetch, rebase, push, apply (also: chezmoi-sync)', (y: Argv) =>
       y
-        .command('$0', 'Run one sync now', (s: Argv) => s, notYet('sync', 'the dotfile sync issue (#5)'))
-        .command('status', 'Last sync, unpushed commits, parked conflicts (also: chezmoi-status)', (s: Argv) => s, notYet('sync status', 'the dotfile sync issue (#5)'))
+        .command(
+          '$0',
+          'Run one sync now',
+          (s: Argv) => s,
+          lazy('sync', async () => (await import('../sync/cli.js')).syncCommand),
+        )
+        .command(
+          'status',
+          'Last sync, unpushed commits, parked conflicts (also: chezmoi-status)',
+          (s: Argv) => s,
+          lazy('sync status', async () => (await import('../sync/cli.js')).syncStatusCommand),
+        )
         .command(
           'conflicts',
           'Parked conflicts and how to resolve them (also: chezmoi-show-conflicts)',
           (s: Argv) => s,
-          notYet('sync conflicts', 'the dotfile sync issue (#5)'),
+          lazy('sync conflicts', async () => (await import('../sync/cli.js')).syncConflictsCommand),
         ),
     )
     .command(
@@ -137,17 +149,33 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
             choices: ['switch', 'boot'] as const,
             describe: 'Override nixConfig.operation for this run',
           }),
-      notYet('upgrade', 'the upgrade issue (#3)'),
+      lazy('upgrade', async () => (await import('../upgrade/cli.js')).upgradeCommand, {
+        dryRun: (a) => a['dry-run'] === true,
+      }),
     )
     .command('boot', 'Boot validation', (y: Argv) =>
       y
-        .command('validate', 'Validate this boot (run once per boot by a systemd unit)', (s: Argv) => s, notYet('boot validate', 'the golden/boot issue (#4)'))
-        .command('status', 'Boot attempts, verdicts, rollbacks (also: show-boot-status)', (s: Argv) => s, notYet('boot status', 'the golden/boot issue (#4)'))
+        .command(
+          'validate',
+          'Validate this boot (run once per boot by a systemd unit)',
+          (s: Argv) => s,
+          lazy('boot validate', async () => (await import('../boot-validate/cli.js')).bootValidateCommand),
+        )
+        .command(
+          'status',
+          'Boot attempts, verdicts, rollbacks (also: show-boot-status)',
+          (s: Argv) => s,
+          lazy('boot status', async () => (await import('../boot-validate/cli.js')).bootStatusCommand),
+        )
         .command(
           'reset',
           'Clear the boot failure counters of a store path',
-          (s: Argv) => s.option('store-path', { type: 'string', describe: 'Path to reset (default: the booted system)' }),
-          notYet('boot reset', 'the golden/boot issue (#4)'),
+          (s: Argv) =>
+            s.option('store-path', {
+              type: 'string',
+              describe: 'Path to reset (default: the booted system)',
+            }),
+          lazy('boot reset', async () => (await import('../boot-validate/cli.js')).bootResetCommand),
         )
         .demandCommand(1, 'name a boot subcommand: validate, status or reset'),
     )
@@ -158,31 +186,61 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           'Pin a validated system as golden (default: the booted system; also: pin-golden)',
           (s: Argv) =>
             s
-              .option('store-path', { type: 'string', describe: 'Pin this system store path' })
-              .option('generation', { type: 'number', describe: 'Pin the system profile generation N' })
-              .option('force', { type: 'boolean', default: false, describe: 'Pin a path that has no ok boot verdict' })
+              .option('store-path', {
+                type: 'string',
+                describe: 'Pin this system store path',
+              })
+              .option('generation', {
+                type: 'number',
+                describe: 'Pin the system profile generation N',
+              })
+              .option('force', {
+                type: 'boolean',
+                default: false,
+                describe: 'Pin a path that has no ok boot verdict',
+              })
               .conflicts('store-path', 'generation'),
-          notYet('golden pin', 'the golden/boot issue (#4)'),
+          lazy('golden pin', async () => (await import('../golden/cli.js')).goldenPinCommand),
         )
-        .command('show', 'Show the golden generation (also: show-golden)', (s: Argv) => s, notYet('golden show', 'the golden/boot issue (#4)'))
+        .command(
+          'show',
+          'Show the golden generation (also: show-golden)',
+          (s: Argv) => s,
+          lazy('golden show', async () => (await import('../golden/cli.js')).goldenShowCommand),
+        )
         .command(
           'rollback',
           'Roll back to the golden generation (also: rollback-to-golden)',
           (s: Argv) =>
             s
-              .option('now', { type: 'boolean', describe: 'Switch live and set the boot default (default)' })
-              .option('reboot', { type: 'boolean', describe: 'Set the boot default and reboot' })
-              .option('yes', { type: 'boolean', default: false, describe: 'Do not ask for confirmation' })
+              .option('now', {
+                type: 'boolean',
+                describe: 'Switch live and set the boot default (default)',
+              })
+              .option('reboot', {
+                type: 'boolean',
+                describe: 'Set the boot default and reboot',
+              })
+              .option('yes', {
+                type: 'boolean',
+                default: false,
+                describe: 'Do not ask for confirmation',
+              })
               .conflicts('now', 'reboot'),
-          notYet('golden rollback', 'the golden/boot issue (#4)'),
+          lazy('golden rollback', async () => (await import('../golden/cli.js')).goldenRollbackCommand),
         )
         .demandCommand(1, 'name a golden subcommand: pin, show or rollback'),
     )
     .command(
       'status',
       'One screen for this host: git, lock, system, boot, golden, dotfiles, last runs',
-      (y: Argv) => y.option('check-drift', { type: 'boolean', default: false, describe: 'Also evaluate the checkout (slow)' }),
-      notYet('status', 'the status issue (#7)'),
+      (y: Argv) =>
+        y.option('check-drift', {
+          type: 'boolean',
+          default: false,
+          describe: 'Also evaluate the checkout (slow)',
+        }),
+      lazy('status', async () => (await import('../status/cli.js')).statusCommand),
     )
     .command('config', 'Configuration', (y: Argv) =>
       y

@@ -9,22 +9,31 @@ import cron from 'node-cron';
 const absPath = z
   .string()
   .min(1)
-  .refine((p) => p.startsWith('/'), { message: 'must be an absolute path (starting with /)' })
+  .refine((p) => p.startsWith('/'), {
+    message: 'must be an absolute path (starting with /)',
+  })
   .refine((p) => !p.includes('\0'), { message: 'must not contain a NUL byte' });
 
-const hhmm = z
-  .string()
-  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'must be a time of day as HH:MM (00:00 to 23:59)' });
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, {
+  message: 'must be a time of day as HH:MM (00:00 to 23:59)',
+});
 
 const argv = z
-  .array(z.string().min(1).refine((s) => !s.includes('\0'), { message: 'must not contain a NUL byte' }))
-  .min(1, { message: 'must be a non-empty argv array, e.g. ["curl", "-fsS", "..."]' });
-
-const hostname = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
-    message: 'must be a host name (letters, digits, ".", "_", "-"; at most 63 characters)',
+  .array(
+    z
+      .string()
+      .min(1)
+      .refine((s) => !s.includes('\0'), {
+        message: 'must not contain a NUL byte',
+      }),
+  )
+  .min(1, {
+    message: 'must be a non-empty argv array, e.g. ["curl", "-fsS", "..."]',
   });
+
+const hostname = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+  message: 'must be a host name (letters, digits, ".", "_", "-"; at most 63 characters)',
+});
 
 const tcpCheck = z
   .object({
@@ -68,8 +77,14 @@ export const ConfigSchema = z
       .object({
         path: absPath,
         url: z.string().min(1).nullable().default(null),
-        remote: z.string().regex(/^[A-Za-z0-9._-]+$/).default('origin'),
-        branch: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('main'),
+        remote: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]+$/)
+          .default('origin'),
+        branch: z
+          .string()
+          .regex(/^[A-Za-z0-9._/-]+$/)
+          .default('main'),
         /** Defaults to `hostname`. */
         flakeHost: hostname.optional(),
         operation: z.enum(['switch', 'boot']).default('switch'),
@@ -82,12 +97,22 @@ export const ConfigSchema = z
     dotfiles: z
       .object({
         enable: z.boolean().default(false),
-        user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, { message: 'must be a user name' }).nullable().default(null),
+        user: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]*\$?$/, { message: 'must be a user name' })
+          .nullable()
+          .default(null),
         sourceDir: absPath.nullable().default(null),
         destDir: absPath.nullable().default(null),
         url: z.string().min(1).nullable().default(null),
-        remote: z.string().regex(/^[A-Za-z0-9._-]+$/).default('origin'),
-        bookmark: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('main'),
+        remote: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]+$/)
+          .default('origin'),
+        bookmark: z
+          .string()
+          .regex(/^[A-Za-z0-9._/-]+$/)
+          .default('main'),
       })
       .strict()
       .default({
@@ -103,13 +128,19 @@ export const ConfigSchema = z
       .object({
         cron: z
           .string()
-          .refine((c) => cron.validate(c), { message: 'must be a valid cron expression, e.g. "0 4 * * *"' })
+          .refine((c) => cron.validate(c), {
+            message: 'must be a valid cron expression, e.g. "0 4 * * *"',
+          })
           .default('0 4 * * *'),
         randomizedDelaySec: z.number().int().min(0).max(86400).default(1800),
         persistent: z.boolean().default(true),
       })
       .strict()
-      .default({ cron: '0 4 * * *', randomizedDelaySec: 1800, persistent: true }),
+      .default({
+        cron: '0 4 * * *',
+        randomizedDelaySec: 1800,
+        persistent: true,
+      }),
     preflight: z
       .object({
         minFreeDiskPercent: z.number().min(0).max(100).default(10),
@@ -119,11 +150,20 @@ export const ConfigSchema = z
         diskPaths: z.array(absPath).default(['/', '/nix']),
       })
       .strict()
-      .default({ minFreeDiskPercent: 10, allowDegraded: false, minUptimeSec: 0, diskPaths: ['/', '/nix'] }),
+      .default({
+        minFreeDiskPercent: 10,
+        allowDegraded: false,
+        minUptimeSec: 0,
+        diskPaths: ['/', '/nix'],
+      }),
     validation: z
       .object({
         services: z
-          .array(z.string().regex(/^[A-Za-z0-9:_.@\\-]+$/, { message: 'must be a systemd unit name' }))
+          .array(
+            z.string().regex(/^[A-Za-z0-9:_.@\\-]+$/, {
+              message: 'must be a systemd unit name',
+            }),
+          )
           .default([]),
         checks: z.array(CheckSchema).default([]),
         timeoutSec: z.number().int().min(1).max(3600).default(180),
@@ -143,11 +183,7 @@ export const ConfigSchema = z
     reboot: z
       .object({
         allow: z.boolean().default(false),
-        window: z
-          .object({ lower: hhmm, upper: hhmm })
-          .strict()
-          .nullable()
-          .default({ lower: '01:00', upper: '05:00' }),
+        window: z.object({ lower: hhmm, upper: hhmm }).strict().nullable().default({ lower: '01:00', upper: '05:00' }),
       })
       .strict()
       .default({ allow: false, window: { lower: '01:00', upper: '05:00' } }),
@@ -175,13 +211,21 @@ export const ConfigSchema = z
         commandSec: z.number().int().min(1).default(120),
       })
       .strict()
-      .default({ gitSec: 300, buildSec: 14400, activateSec: 1800, commandSec: 120 }),
+      .default({
+        gitSec: 300,
+        buildSec: 14400,
+        activateSec: 1800,
+        commandSec: 120,
+      }),
     metrics: z
       .object({ textfileDir: absPath.nullable().default(null) })
       .strict()
       .default({ textfileDir: null }),
     hooks: z
-      .object({ onSuccess: argv.nullable().default(null), onFailure: argv.nullable().default(null) })
+      .object({
+        onSuccess: argv.nullable().default(null),
+        onFailure: argv.nullable().default(null),
+      })
       .strict()
       .default({ onSuccess: null, onFailure: null }),
     log: z

@@ -50,14 +50,20 @@ export function parseConfig(text: string, file: string, machineHostname: string)
     );
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(`config ${file}: the top level must be a JSON object like {"nixConfig": {"path": "/etc/nixos"}}`, {
-      file,
-    });
+    throw new ConfigError(
+      `config ${file}: the top level must be a JSON object like {"nixConfig": {"path": "/etc/nixos"}}`,
+      {
+        file,
+      },
+    );
   }
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     const issue = result.error.issues[0];
-    throw new ConfigError(`config ${file}: ${describeIssue(issue)}`, { file, issues: result.error.issues });
+    throw new ConfigError(`config ${file}: ${describeIssue(issue)}`, {
+      file,
+      issues: result.error.issues,
+    });
   }
   const parsed = result.data;
   const hostname = parsed.hostname ?? machineHostname;
@@ -69,7 +75,10 @@ export function parseConfig(text: string, file: string, machineHostname: string)
   return {
     ...parsed,
     hostname,
-    nixConfig: { ...parsed.nixConfig, flakeHost: parsed.nixConfig.flakeHost ?? hostname },
+    nixConfig: {
+      ...parsed.nixConfig,
+      flakeHost: parsed.nixConfig.flakeHost ?? hostname,
+    },
     dotfiles,
   };
 }

@@ -34,6 +34,16 @@ export interface Deps {
   lockAt(path: string, command: string): HeldLock;
 }
 
+/** Run `fn` under the per-host lock; the lock is released however fn ends. */
+export async function withHostLock<T>(deps: Deps, command: string, fn: () => Promise<T>): Promise<T> {
+  const held = deps.lock(command);
+  try {
+    return await fn();
+  } finally {
+    held.release();
+  }
+}
+
 export interface DepsOptions {
   configPath: string;
   logLevel?: LogLevel | undefined;
@@ -50,7 +60,9 @@ export function createDeps(opts: DepsOptions): Deps {
 export function buildDeps(opts: DepsOptions & { config: Config; env: NodeJS.ProcessEnv }): Deps {
   const { config, env } = opts;
   const level = opts.logLevel ?? config.log.level;
-  const log = createLogger({ level, format: config.log.format }).child({ host: config.hostname });
+  const log = createLogger({ level, format: config.log.format }).child({
+    host: config.hostname,
+  });
   const clock = clockFrom(env);
   const killAt = env['GITOPSD_FAULT_KILL_AT'];
   const tracer = createTracer({

@@ -37,11 +37,7 @@ export class GitopsdError extends Error {
   /** Structured detail for --json output and logs. */
   readonly detail: Record<string, unknown>;
 
-  constructor(
-    kind: ErrorKind,
-    message: string,
-    options: { cause?: unknown; detail?: Record<string, unknown> } = {},
-  ) {
+  constructor(kind: ErrorKind, message: string, options: { cause?: unknown; detail?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GitopsdError';
     this.kind = kind;
@@ -120,7 +116,12 @@ export class CommandFailed extends GitopsdError {
     const tail = lastLine(opts.stderrTail);
     super('failed', `${opts.cmd} ${why}${tail ? `: ${tail}` : ''}`, {
       cause: opts.cause,
-      detail: { cmd: opts.cmd, args: opts.args, exitCode: opts.exitCode, timedOut: opts.timedOut },
+      detail: {
+        cmd: opts.cmd,
+        args: opts.args,
+        exitCode: opts.exitCode,
+        timedOut: opts.timedOut,
+      },
     });
     this.name = 'CommandFailed';
     this.cmd = opts.cmd;

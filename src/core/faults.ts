@@ -36,4 +36,7 @@ export function createTracer(opts: { traceFile: string | undefined; killAt: numb
   return { checkpoint, event };
 }
 
-export const noopTracer: Tracer = { checkpoint: () => undefined, event: () => undefined };
+export const noopTracer: Tracer = {
+  checkpoint: () => undefined,
+  event: () => undefined,
+};

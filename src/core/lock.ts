@@ -54,7 +54,11 @@ export function readLockInfo(path: string): LockInfo | null {
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;
     if (typeof v.pid === 'number') {
-      return { pid: v.pid, command: String(v.command ?? '?'), startedAt: String(v.startedAt ?? '?') };
+      return {
+        pid: v.pid,
+        command: String(v.command ?? '?'),
+        startedAt: String(v.startedAt ?? '?'),
+      };
     }
   } catch {
     // A torn write (crash between create and write): treat as an unknown, dead holder.
@@ -65,7 +69,11 @@ export function readLockInfo(path: string): LockInfo | null {
 export function acquireLock(opts: LockOptions): HeldLock {
   const isAlive = opts.isAlive ?? processAlive;
   mkdirSync(dirname(opts.path), { recursive: true });
-  const info: LockInfo = { pid: process.pid, command: opts.command, startedAt: opts.now().toISOString() };
+  const info: LockInfo = {
+    pid: process.pid,
+    command: opts.command,
+    startedAt: opts.now().toISOString(),
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(opts.path, info)) return held(opts.path);
     const holder = readLockInfo(opts.path);

@@ -30,7 +30,12 @@ export function redact(meta: Meta): Meta {
   const out: Meta = {};
   for (const [k, v] of Object.entries(meta)) {
     if (SECRET_KEY.test(k)) out[k] = '[redacted]';
-    else if (v instanceof Error) out[k] = { name: v.name, message: v.message, ...(v.cause ? { cause: String(v.cause) } : {}) };
+    else if (v instanceof Error)
+      out[k] = {
+        name: v.name,
+        message: v.message,
+        ...(v.cause ? { cause: String(v.cause) } : {}),
+      };
     else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = redact(v as Meta);
     else out[k] = v;
   }

@@ -75,7 +75,13 @@ export function createRunner(opts: RunnerOptions): Runner {
     if (o.mutates === true && dryRun) {
       log.info('dry-run: not running', { cmd, args });
       opts.tracer.event({ event: 'skip', cmd, args });
-      return { exitCode: 0, stdout: '', stderr: '', durationMs: 0, skipped: true };
+      return {
+        exitCode: 0,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        skipped: true,
+      };
     }
     opts.tracer.checkpoint(`cmd:${cmd}`, { cmd, args });
     opts.tracer.event({ event: 'start', cmd, args });
@@ -127,8 +133,20 @@ export function createRunner(opts: RunnerOptions): Runner {
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
     const stderr = typeof r.stderr === 'string' ? r.stderr : '';
     const exitCode = r.exitCode;
-    log.debug('command finished', { cmd, args, exitCode: exitCode ?? null, durationMs, timedOut: r.timedOut });
-    opts.tracer.event({ event: 'end', cmd, exitCode: exitCode ?? null, durationMs, timedOut: r.timedOut });
+    log.debug('command finished', {
+      cmd,
+      args,
+      exitCode: exitCode ?? null,
+      durationMs,
+      timedOut: r.timedOut,
+    });
+    opts.tracer.event({
+      event: 'end',
+      cmd,
+      exitCode: exitCode ?? null,
+      durationMs,
+      timedOut: r.timedOut,
+    });
     const failed = r.failed || exitCode !== 0;
     if (failed && (o.allowFailure !== true || exitCode === undefined || r.timedOut)) {
       // A command that could not start, or timed out, always throws: a result
@@ -144,7 +162,13 @@ export function createRunner(opts: RunnerOptions): Runner {
         cause: r.cause,
       });
     }
-    return { exitCode: exitCode ?? 0, stdout, stderr, durationMs, skipped: false };
+    return {
+      exitCode: exitCode ?? 0,
+      stdout,
+      stderr,
+      durationMs,
+      skipped: false,
+    };
   };
 
   const git = (cwd: string, g: { timeoutMs?: number; user?: RunAs } = {}): SimpleGit => {
@@ -152,7 +176,12 @@ export function createRunner(opts: RunnerOptions): Runner {
     const { simpleGit } = require('simple-git') as typeof import('simple-git');
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    if (g.user) Object.assign(env, { HOME: g.user.home, USER: g.user.name, LOGNAME: g.user.name });
+    if (g.user)
+      Object.assign(env, {
+        HOME: g.user.home,
+        USER: g.user.name,
+        LOGNAME: g.user.name,
+      });
     env['GIT_TERMINAL_PROMPT'] = '0';
     const instance = simpleGit({
       baseDir: cwd,
@@ -165,13 +194,32 @@ export function createRunner(opts: RunnerOptions): Runner {
     // simple-git spawns git itself; this handler sees every spawn, so git
     // calls pass the same checkpoints, trace and debug log as run().
     instance.outputHandler((command, stdout, _stderr, args) => {
-      opts.tracer.checkpoint(`cmd:${command}`, { cmd: command, args, via: 'simple-git' });
-      opts.tracer.event({ event: 'start', cmd: command, args, via: 'simple-git' });
+      opts.tracer.checkpoint(`cmd:${command}`, {
+        cmd: command,
+        args,
+        via: 'simple-git',
+      });
+      opts.tracer.event({
+        event: 'start',
+        cmd: command,
+        args,
+        via: 'simple-git',
+      });
       const start = mono();
       stdout.on('close', () => {
         const durationMs = Math.round(mono() - start);
-        log.debug('command finished', { cmd: command, args, durationMs, via: 'simple-git' });
-        opts.tracer.event({ event: 'end', cmd: command, durationMs, via: 'simple-git' });
+        log.debug('command finished', {
+          cmd: command,
+          args,
+          durationMs,
+          via: 'simple-git',
+        });
+        opts.tracer.event({
+          event: 'end',
+          cmd: command,
+          durationMs,
+          via: 'simple-git',
+        });
       });
     });
     return instance;

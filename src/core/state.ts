@@ -78,7 +78,11 @@ export class StateStore {
   }
 
   write(doc: StateDoc): void {
-    const out = { ...doc, version: STATE_VERSION, updatedAt: this.now().toISOString() };
+    const out = {
+      ...doc,
+      version: STATE_VERSION,
+      updatedAt: this.now().toISOString(),
+    };
     this.checkpoint?.('state:write', { file: this.file });
     writeFileAtomic(this.file, `${JSON.stringify(out, null, 2)}\n`, {
       mode: this.mode,
@@ -104,7 +108,11 @@ export class StateStore {
         { file: this.file },
       );
     }
-    this.log.error('state file was corrupt and has been moved aside', { file: this.file, movedTo: aside, why });
+    this.log.error('state file was corrupt and has been moved aside', {
+      file: this.file,
+      movedTo: aside,
+      why,
+    });
     throw new StateCorruptError(
       `state file ${this.file} ${why}; it was moved aside to ${aside} and the next run starts from an empty state (inspect the copy to recover history)`,
       { file: this.file, movedTo: aside },
