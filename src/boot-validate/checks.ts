@@ -1,0 +1,300 @@
+/**
+ * Health checks: "are the configured units active and do the checks pass?",
+ * polled until a verdict or a deadline. Used by `boot validate` and by
+ * upgrade's post-switch check.
+ *
+ * Contract:
+ * - inputs: unit names, checks (tcp/http/command, src/core/config.ts), a
+ *   timeout in seconds, the runner and clock from Deps.
+ * - per poll: ONE `systemctl is-active <units...>` call (one state per line;
+ *   its exit code is 0 as soon as ANY unit is active, so it is never trusted
+ *   alone), then every check.
+ * - a unit in `failed` state ends the wait at once (failedFast); `activating`
+ *   and every other non-active state keep waiting until the deadline.
+ * - the deadline is measured with deps.clock.monotonicMs and the waits go
+ *   through deps.clock.sleep, so tests control time.
+ * - side effects: none besides the checks themselves (read-only commands).
+ */
+import { connect } from 'node:net';
+import type { Check } from '../core/config.js';
+import type { Deps } from '../core/deps.js';
+import { CommandFailed } from '../core/errors.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** 'unit' for a systemd unit, else the check's kind. */
+  kind?: CheckKind | 'unit';
+}
+export interface ChecksOutcome {
+  ok: boolean;
+  results: CheckResult[];
+  failedFast: boolean;
+  /** How many polls ran before the verdict. */
+  polls?: number;
+  /** Whether the deadline ended the wait (as opposed to success or a failed unit). */
+  timedOut?: boolean;
+}
+
+export type CheckKind = 'tcp' | 'http' | 'command';
+
+export type WaitDeps = Pick<Deps, 'runner' | 'clock' | 'log'>;
+
+export interface WaitOptions {
+  services: string[];
+  checks: Check[];
+  timeoutSec: number;
+  /** Pause between polls; default 2000 ms. */
+  pollMs?: number;
+}
+
+const DEFAULT_POLL_MS = 2000;
+/** A single probe never takes longer than this, so one hung port cannot eat the whole budget. */
+const TCP_TIMEOUT_MS = 3000;
+const HTTP_TIMEOUT_MS = 5000;
+const COMMAND_TIMEOUT_MS = 30_000;
+const SYSTEMCTL_TIMEOUT_MS = 15_000;
+/** Smallest timeout a probe gets, even when the deadline is closer. */
+const MIN_PROBE_MS = 500;
+
+/** systemd ActiveState values `is-active` prints. */
+export type UnitState =
+  | 'active'
+  | 'reloading'
+  | 'refreshing'
+  | 'inactive'
+  | 'failed'
+  | 'activating'
+  | 'deactivating'
+  | 'maintenance'
+  | 'unknown';
+
+const KNOWN_STATES: ReadonlySet<string> = new Set([
+  'active',
+  'reloading',
+  'refreshing',
+  'inactive',
+  'failed',
+  'activating',
+  'deactivating',
+  'maintenance',
+  'unknown',
+]);
+
+/**
+ * Parse `systemctl is-active u1 u2 ...` output: one state per line, in the
+ * order of the units. A missing or unrecognised line becomes 'unknown' (never
+ * 'active'): a short or garbled answer must not pass validation.
+ */
+export function parseIsActive(units: readonly string[], stdout: string): Map<string, UnitState> {
+  const lines = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const out = new Map<string, UnitState>();
+  units.forEach((u, i) => {
+    const line = lines[i];
+    out.set(u, line !== undefined && KNOWN_STATES.has(line) ? (line as UnitState) : 'unknown');
+  });
+  // More lines than units means we cannot tell which line is whose.
+  if (lines.length !== units.length) for (const u of units) out.set(u, 'unknown');
+  return out;
+}
+
+/** Whether systemd counts this state as running (is-active exits 0 for these). */
+export function isActiveState(s: UnitState): boolean {
+  return s === 'active' || s === 'reloading' || s === 'refreshing';
+}
+
+export type PollDecision =
+  { kind: 'healthy' } | { kind: 'failed-unit'; units: string[] } | { kind: 'wait' } | { kind: 'timed-out' };
+
+/**
+ * The pure verdict of one poll. A failed unit ends it at once (it will not
+ * recover by itself within a boot); anything else not yet good waits until
+ * the deadline.
+ */
+export function decidePoll(input: {
+  units: ReadonlyMap<string, UnitState>;
+  checks: readonly CheckResult[];
+  elapsedMs: number;
+  timeoutMs: number;
+}): PollDecision {
+  const failed = [...input.units].filter(([, s]) => s === 'failed').map(([u]) => u);
+  if (failed.length > 0) return { kind: 'failed-unit', units: failed };
+  const unitsOk = [...input.units.values()].every(isActiveState);
+  const checksOk = input.checks.every((c) => c.ok);
+  if (unitsOk && checksOk) return { kind: 'healthy' };
+  if (input.elapsedMs >= input.timeoutMs) return { kind: 'timed-out' };
+  return { kind: 'wait' };
+}
+
+export function checkKind(c: Check): CheckKind {
+  if ('tcp' in c) return 'tcp';
+  if ('http' in c) return 'http';
+  return 'command';
+}
+
+export function checkName(c: Check): string {
+  if (c.name !== undefined) return c.name;
+  if ('tcp' in c) return `tcp ${c.tcp}`;
+  if ('http' in c) return `http ${c.http}`;
+  return `command ${c.command.join(' ')}`;
+}
+
+/** "127.0.0.1:22" → {host, port}; "[::1]:22" → {host: "::1", port}. */
+export function parseHostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  let host = s.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number.parseInt(s.slice(i + 1), 10) };
+}
+
+function tcpProbe(target: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+  const { host, port } = parseHostPort(target);
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let settled = false;
+    const done = (ok: boolean, detail: string): void => {
+      if (settled) return;
+      settled = true;
+      sock.destroy();
+      resolve({ ok, detail });
+    };
+    sock.setTimeout(timeoutMs, () => done(false, `no connection within ${timeoutMs} ms`));
+    sock.once('connect', () => done(true, 'connected'));
+    sock.once('error', (err: NodeJS.ErrnoException) => done(false, `connect failed: ${err.code ?? err.message}`));
+  });
+}
+
+async function httpProbe(
+  url: string,
+  expectStatus: number | undefined,
+  timeoutMs: number,
+): Promise<{ ok: boolean; detail: string }> {
+  try {
+    // redirect: 'manual' so a 3xx is judged as itself, not as the page it points to.
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    await res.body?.cancel();
+    const ok = expectStatus !== undefined ? res.status === expectStatus : res.status >= 200 && res.status < 300;
+    const want = expectStatus !== undefined ? `expected ${expectStatus}` : 'expected 2xx';
+    return { ok, detail: ok ? `HTTP ${res.status}` : `HTTP ${res.status} (${want})` };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError')
+      return { ok: false, detail: `no answer within ${timeoutMs} ms` };
+    return { ok: false, detail: `request failed: ${e.cause?.code ?? e.message}` };
+  }
+}
+
+async function commandProbe(
+  deps: WaitDeps,
+  argv: readonly string[],
+  timeoutMs: number,
+): Promise<{ ok: boolean; detail: string }> {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) return { ok: false, detail: 'empty command' };
+  try {
+    const r = await deps.runner.run(cmd, args, { timeoutMs, allowFailure: true });
+    if (r.exitCode === 0) return { ok: true, detail: 'exit 0' };
+    const last = lastLine(r.stderr) || lastLine(r.stdout);
+    return { ok: false, detail: `exit ${r.exitCode}${last ? `: ${last}` : ''}` };
+  } catch (err) {
+    // Timed out or could not start: a failed check, not a crash of the validator.
+    return { ok: false, detail: err instanceof CommandFailed ? err.message : String(err) };
+  }
+}
+
+function lastLine(s: string): string {
+  return (
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .at(-1) ?? ''
+  ).slice(0, 200);
+}
+
+async function queryUnits(
+  deps: WaitDeps,
+  units: readonly string[],
+  timeoutMs: number,
+): Promise<Map<string, UnitState>> {
+  if (units.length === 0) return new Map();
+  try {
+    // allowFailure: is-active exits 3 when a unit is not active; the states
+    // on stdout are the answer, the exit code only a summary.
+    const r = await deps.runner.run('systemctl', ['is-active', ...units], { timeoutMs, allowFailure: true });
+    return parseIsActive(units, r.stdout);
+  } catch (err) {
+    deps.log.warn('systemctl is-active could not run', { err });
+    return new Map(units.map((u) => [u, 'unknown' as const]));
+  }
+}
+
+async function runCheck(deps: WaitDeps, c: Check, remainingMs: number): Promise<CheckResult> {
+  const kind = checkKind(c);
+  const cap = (ms: number): number => Math.max(MIN_PROBE_MS, Math.min(ms, remainingMs));
+  let r: { ok: boolean; detail: string };
+  if ('tcp' in c) r = await tcpProbe(c.tcp, cap(TCP_TIMEOUT_MS));
+  else if ('http' in c) r = await httpProbe(c.http, c.expectStatus, cap(HTTP_TIMEOUT_MS));
+  else r = await commandProbe(deps, c.command, cap(COMMAND_TIMEOUT_MS));
+  return { name: checkName(c), ok: r.ok, detail: r.detail, kind };
+}
+
+/** Run one poll: units in one call, then the checks (concurrently). */
+export async function pollOnce(
+  deps: WaitDeps,
+  opts: { services: readonly string[]; checks: readonly Check[]; remainingMs: number },
+): Promise<{ units: Map<string, UnitState>; checks: CheckResult[] }> {
+  const units = await queryUnits(
+    deps,
+    opts.services,
+    Math.max(MIN_PROBE_MS, Math.min(SYSTEMCTL_TIMEOUT_MS, opts.remainingMs)),
+  );
+  const checks = await Promise.all(opts.checks.map((c) => runCheck(deps, c, opts.remainingMs)));
+  return { units, checks };
+}
+
+function unitResults(units: ReadonlyMap<string, UnitState>): CheckResult[] {
+  return [...units].map(([name, s]) => ({ name, ok: isActiveState(s), detail: s, kind: 'unit' as const }));
+}
+
+/**
+ * Poll until healthy, a failed unit, or the deadline. Never throws for an
+ * unhealthy host: the outcome says what failed.
+ */
+export async function waitForHealthy(deps: WaitDeps, opts: WaitOptions): Promise<ChecksOutcome> {
+  const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+  const timeoutMs = opts.timeoutSec * 1000;
+  const start = deps.clock.monotonicMs();
+  let polls = 0;
+  for (;;) {
+    const remainingMs = Math.max(0, timeoutMs - (deps.clock.monotonicMs() - start));
+    const { units, checks } = await pollOnce(deps, { services: opts.services, checks: opts.checks, remainingMs });
+    polls += 1;
+    const results = [...unitResults(units), ...checks];
+    const elapsedMs = deps.clock.monotonicMs() - start;
+    const d = decidePoll({ units, checks, elapsedMs, timeoutMs });
+    switch (d.kind) {
+      case 'healthy':
+        return { ok: true, results, failedFast: false, polls, timedOut: false };
+      case 'failed-unit':
+        deps.log.warn('unit failed; not waiting any longer', { units: d.units });
+        return { ok: false, results, failedFast: true, polls, timedOut: false };
+      case 'timed-out':
+        deps.log.warn('health checks did not pass before the deadline', {
+          timeoutSec: opts.timeoutSec,
+          failing: results.filter((r) => !r.ok).map((r) => r.name),
+        });
+        return { ok: false, results, failedFast: false, polls, timedOut: true };
+      case 'wait':
+        deps.log.debug('not healthy yet; polling again', {
+          failing: results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`),
+        });
+        await deps.clock.sleep(Math.min(pollMs, Math.max(0, timeoutMs - elapsedMs)));
+        break;
+    }
+  }
+}
