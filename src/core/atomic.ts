@@ -3,12 +3,41 @@
  * never a mix: write a temp file in the same directory, fsync it, rename it
  * over the target, fsync the directory.
  */
-import { closeSync, fsyncSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  mkdirSync,
+  readdirSync,
+} from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import type { Checkpoint } from './faults.js';
 
 function tmpName(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+}
+
+/**
+ * Remove temp files left by writers that were killed between create and
+ * rename (their PID is part of the name and no longer runs).
+ */
+export function sweepStaleTemps(target: string, isAlive: (pid: number) => boolean): void {
+  const prefix = `.${basename(target)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number.parseInt(name.slice(prefix.length), 10);
+    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) safeUnlink(join(dirname(target), name));
+  }
 }
 
 export function fsyncDir(dir: string): void {

@@ -238,16 +238,9 @@ export const ConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.dotfiles.enable) {
-      for (const key of ['user', 'sourceDir', 'destDir'] as const) {
-        if (c.dotfiles[key] === null) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['dotfiles', key],
-            message: 'is required when dotfiles.enable is true',
-          });
-        }
-      }
+    // sourceDir and destDir default from the user (src/core/config.ts).
+    if (c.dotfiles.enable && c.dotfiles.user === null) {
+      ctx.addIssue({ code: 'custom', path: ['dotfiles', 'user'], message: 'is required when dotfiles.enable is true' });
     }
   });
 

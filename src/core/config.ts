@@ -105,6 +105,8 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
     case 'too_small':
     case 'too_big':
       return `${where}: ${issue.message}`;
+    case 'custom':
+      return `${where}: ${issue.message}`;
     default:
       return `${where}: ${issue.message}${issue.input !== undefined ? `, got ${describeValue(issue.input)}` : ''}`;
   }

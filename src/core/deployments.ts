@@ -10,7 +10,13 @@
 import { z } from 'zod';
 import type { StateStore } from './state.js';
 
-export const BadReason = z.enum(['build-failed', 'post-switch-failed', 'boot-rollback', 'signature', 'activation-failed']);
+export const BadReason = z.enum([
+  'build-failed',
+  'post-switch-failed',
+  'boot-rollback',
+  'signature',
+  'activation-failed',
+]);
 export type BadReason = z.infer<typeof BadReason>;
 
 export const BadCommit = z
@@ -55,7 +61,10 @@ export function readDeployments(state: StateStore): DeploymentsSection {
   return DeploymentsSection.parse(state.section(KEY) ?? {});
 }
 
-export function updateDeployments(state: StateStore, fn: (d: DeploymentsSection) => DeploymentsSection): DeploymentsSection {
+export function updateDeployments(
+  state: StateStore,
+  fn: (d: DeploymentsSection) => DeploymentsSection,
+): DeploymentsSection {
   return state.updateSection(KEY, (cur) => fn(DeploymentsSection.parse(cur ?? {})));
 }
 

@@ -9,7 +9,8 @@
  * never drops what a newer one wrote.
  */
 import { readFileSync, renameSync } from 'node:fs';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic, sweepStaleTemps } from './atomic.js';
+import { processAlive } from './lock.js';
 import { StateCorruptError, GitopsdError } from './errors.js';
 import type { Checkpoint } from './faults.js';
 import type { Logger } from './log.js';
@@ -84,6 +85,7 @@ export class StateStore {
       updatedAt: this.now().toISOString(),
     };
     this.checkpoint?.('state:write', { file: this.file });
+    sweepStaleTemps(this.file, processAlive);
     writeFileAtomic(this.file, `${JSON.stringify(out, null, 2)}\n`, {
       mode: this.mode,
       ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}),

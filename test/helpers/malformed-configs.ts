@@ -1,0 +1,92 @@
+/** Malformed configs shared by the unit and CLI tests: [text, key named, pattern of the one-line message]. */
+export const MALFORMED: [string, string, RegExp][] = [
+  ['{ "nixConfig": { "path": "/etc/nixos" }, }', '(syntax)', /not valid JSON/],
+  ['[]', '(top level)', /top level must be a JSON object/],
+  ['{}', 'nixConfig', /nixConfig: is required/],
+  ['{ "nixConfig": {} }', 'nixConfig.path', /nixConfig\.path: is required/],
+  ['{ "nixConfig": { "path": "etc/nixos" } }', 'nixConfig.path', /nixConfig\.path: must be an absolute path/],
+  ['{ "nixConfig": { "path": "/etc/nixos", "brnach": "main" } }', 'nixConfig', /nixConfig: unknown key "brnach"/],
+  ['{ "nixConfig": { "path": "/etc/nixos" }, "extra": 1 }', '(top)', /unknown key "extra"/],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos", "operation": "swtich" } }',
+    'nixConfig.operation',
+    /nixConfig\.operation: invalid value "swtich"; allowed: "switch" \| "boot"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos", "allowForcePush": "yes" } }',
+    'nixConfig.allowForcePush',
+    /nixConfig\.allowForcePush: expected boolean, got "yes"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "schedule": { "cron": "0 25 * * *" } }',
+    'schedule.cron',
+    /schedule\.cron: must be a valid cron expression/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "schedule": { "randomizedDelaySec": -5 } }',
+    'schedule.randomizedDelaySec',
+    /schedule\.randomizedDelaySec:/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "onFirstFailure": "panic" } }',
+    'validation.onFirstFailure',
+    /validation\.onFirstFailure: invalid value "panic"; allowed: "reboot" \| "wait"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "maxBootFailures": 0 } }',
+    'validation.maxBootFailures',
+    /validation\.maxBootFailures:/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "services": "sshd.service" } }',
+    'validation.services',
+    /validation\.services: expected array, got "sshd.service"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "checks": [{ "tcp": "localhost" }] } }',
+    'validation.checks[0]',
+    /validation\.checks\[0\]/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "checks": [{ "ping": "x" }] } }',
+    'validation.checks[0]',
+    /validation\.checks\[0\]: must be one of/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "reboot": { "window": { "lower": "1am", "upper": "05:00" } } }',
+    'reboot.window.lower',
+    /reboot\.window\.lower: must be a time of day as HH:MM/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "hooks": { "onSuccess": "curl x" } }',
+    'hooks.onSuccess',
+    /hooks\.onSuccess: expected array, got "curl x"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "hooks": { "onFailure": [] } }',
+    'hooks.onFailure',
+    /hooks\.onFailure: must be a non-empty argv array/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "log": { "format": "xml" } }',
+    'log.format',
+    /log\.format: invalid value "xml"; allowed: "auto" \| "json" \| "text"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "paths": { "gcRootsDir": "gcroots" } }',
+    'paths.gcRootsDir',
+    /paths\.gcRootsDir: must be an absolute path/,
+  ],
+  ['{ "nixConfig": { "path": "/etc/nixos" }, "stateDir": 42 }', 'stateDir', /stateDir: expected string, got 42/],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "dotfiles": { "enable": true } }',
+    'dotfiles.user',
+    /dotfiles\.user: is required when dotfiles\.enable is true/,
+  ],
+  ['{ "nixConfig": { "path": "/etc/nixos" }, "hostname": "bad host" }', 'hostname', /hostname: must be a host name/],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "preflight": { "minFreeDiskPercent": 150 } }',
+    'preflight.minFreeDiskPercent',
+    /preflight\.minFreeDiskPercent:/,
+  ],
+];

@@ -1,0 +1,116 @@
+/** The CLI as a new user meets it: help, usage errors, bad configs, aliases. */
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../helpers/cli.js';
+import { MALFORMED } from '../../helpers/malformed-configs.js';
+
+let dir: string;
+let good: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gitopsd-cli-'));
+  good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ hostname: 'hosta', nixConfig: { path: '/etc/nixos' } }));
+});
+
+const COMMANDS: [string[], RegExp][] = [
+  [[], /Commands:[\s\S]*cycle[\s\S]*daemon[\s\S]*sync[\s\S]*upgrade[\s\S]*boot[\s\S]*golden[\s\S]*status[\s\S]*config/],
+  [['cycle'], /sync dotfiles \(when enabled\), then upgrade/],
+  [['daemon'], /schedule\.cron/],
+  [['sync'], /status[\s\S]*conflicts/],
+  [['sync', 'status'], /unpushed/],
+  [['sync', 'conflicts'], /resolve/],
+  [['upgrade'], /--dry-run[\s\S]*--operation/],
+  [['boot'], /validate[\s\S]*status[\s\S]*reset/],
+  [['boot', 'validate'], /once per boot/],
+  [['boot', 'status'], /show-boot-status/],
+  [['boot', 'reset'], /--store-path/],
+  [['golden'], /pin[\s\S]*show[\s\S]*rollback/],
+  [['golden', 'pin'], /--store-path[\s\S]*--generation[\s\S]*--force/],
+  [['golden', 'show'], /show-golden/],
+  [['golden', 'rollback'], /--now[\s\S]*--reboot[\s\S]*--yes/],
+  [['status'], /--check-drift/],
+  [['config', 'check'], /effective config/],
+];
+
+describe('help', () => {
+  it.each(COMMANDS)('gitopsd %j --help', async (cmd, pattern) => {
+    const r = await runCli([...cmd, '--help']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(pattern);
+    expect(r.stdout).toContain('--config');
+    expect(r.stderr).toBe('');
+  });
+});
+
+describe('usage errors exit 64 with one line', () => {
+  it.each([
+    [['bogus'], /Unknown argument: bogus; see gitopsd --help/],
+    [['golden', 'pin', '--store-path', '/nix/store/x', '--generation', '3'], /mutually exclusive/],
+    [['upgrade', '--operation', 'reboot'], /Invalid values/],
+    [[], /name a command/],
+    [['boot'], /name a boot subcommand/],
+  ])('%j', async (args, pattern) => {
+    const r = await runCli(args);
+    expect(r.exitCode).toBe(64);
+    expect(r.stderr).toMatch(pattern);
+  });
+});
+
+describe('config check', () => {
+  it('prints the effective config with defaults', async () => {
+    const r = await runCli(['config', 'check', '--config', good, '--json']);
+    expect(r.exitCode).toBe(0);
+    const out = JSON.parse(r.stdout) as { ok: boolean; config: { nixConfig: { flakeHost: string; branch: string } } };
+    expect(out.ok).toBe(true);
+    expect(out.config.nixConfig).toMatchObject({ flakeHost: 'hosta', branch: 'main' });
+  });
+
+  it('finds the config through $GITOPSD_CONFIG', async () => {
+    const r = await runCli(['config', 'check'], { env: { GITOPSD_CONFIG: good } });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain(`config ${good} is valid`);
+  });
+
+  it('a missing file exits 78 and says how to fix it', async () => {
+    const r = await runCli(['config', 'check', '--config', join(dir, 'nope.json')]);
+    expect(r.exitCode).toBe(78);
+    expect(r.stderr).toMatch(/nope\.json: file not found; create it/);
+  });
+
+  it('a directory exits 78', async () => {
+    mkdirSync(join(dir, 'adir'), { recursive: true });
+    const r = await runCli(['config', 'check', '--config', join(dir, 'adir')]);
+    expect(r.exitCode).toBe(78);
+    expect(r.stderr).toMatch(/is a directory/);
+  });
+
+  it.each(MALFORMED)('%s exits 78 naming %s', async (text, _key, pattern) => {
+    const f = join(dir, `bad-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(f, text);
+    const r = await runCli(['config', 'check', '--config', f]);
+    expect(r.exitCode).toBe(78);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
+    expect(lines[0]).toContain(f);
+  });
+});
+
+describe('aliases run the same program', () => {
+  it.each([
+    ['chezmoi-sync', /Run one sync now|chezmoi-sync/],
+    ['chezmoi-status', /chezmoi-status/],
+    ['chezmoi-show-conflicts', /chezmoi-show-conflicts/],
+    ['show-boot-status', /show-boot-status/],
+    ['pin-golden', /--store-path/],
+    ['show-golden', /show-golden/],
+    ['rollback-to-golden', /--yes/],
+  ])('%s --help', async (bin, pattern) => {
+    const r = await runCli(['--help'], { bin });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(pattern);
+  });
+});

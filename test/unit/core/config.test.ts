@@ -1,0 +1,114 @@
+import { describe, it, expect } from 'vitest';
+import { parseConfig, resolveConfigPath } from '../../../src/core/config.js';
+import { ConfigError } from '../../../src/core/errors.js';
+import { MALFORMED } from '../../helpers/malformed-configs.js';
+
+const min = { nixConfig: { path: '/etc/nixos' } };
+const parse = (v: unknown) => parseConfig(JSON.stringify(v), '/cfg.json', 'machine');
+
+describe('config defaults', () => {
+  it('fills every default from one minimal config', () => {
+    const c = parse(min);
+    expect(c.hostname).toBe('machine');
+    expect(c.nixConfig.flakeHost).toBe('machine');
+    expect(c.nixConfig).toMatchObject({ remote: 'origin', branch: 'main', operation: 'switch', url: null });
+    expect(c.stateDir).toBe('/var/lib/gitopsd');
+    expect(c.validation).toMatchObject({ maxBootFailures: 2, timeoutSec: 180, onFirstFailure: 'reboot' });
+    expect(c.paths.systemProfile).toBe('/nix/var/nix/profiles/system');
+    expect(c.schedule.cron).toBe('0 4 * * *');
+    expect(c.log).toEqual({ level: 'info', format: 'auto' });
+  });
+
+  it('flakeHost follows hostname when only hostname is set', () => {
+    const c = parse({ hostname: 'hosta', ...min });
+    expect(c.nixConfig.flakeHost).toBe('hosta');
+  });
+
+  it('derives dotfiles dirs from the user', () => {
+    const c = parse({ ...min, dotfiles: { enable: true, user: 'alice' } });
+    expect(c.dotfiles.destDir).toBe('/home/alice');
+    expect(c.dotfiles.sourceDir).toBe('/home/alice/.local/share/chezmoi');
+  });
+
+  it('accepts the full example from the issue', () => {
+    const full = {
+      hostname: 'hosta',
+      stateDir: '/var/lib/gitopsd',
+      nixConfig: {
+        path: '/etc/nixos',
+        url: null,
+        remote: 'origin',
+        branch: 'main',
+        flakeHost: 'hosta',
+        operation: 'switch',
+        allowedSignersFile: null,
+        commitLocalChanges: false,
+        updateInputs: false,
+        allowForcePush: false,
+      },
+      dotfiles: {
+        enable: false,
+        user: 'alice',
+        sourceDir: '/home/alice/.local/share/chezmoi',
+        destDir: '/home/alice',
+        url: null,
+        remote: 'origin',
+        bookmark: 'main',
+      },
+      schedule: { cron: '0 4 * * *', randomizedDelaySec: 1800, persistent: true },
+      preflight: { minFreeDiskPercent: 10, allowDegraded: false, minUptimeSec: 0 },
+      validation: {
+        services: ['sshd.service'],
+        checks: [
+          { tcp: '127.0.0.1:22' },
+          { http: 'http://127.0.0.1:9100/metrics' },
+          { command: ['tailscale', 'status'] },
+        ],
+        timeoutSec: 180,
+        maxBootFailures: 2,
+        autoPinGolden: true,
+        onFirstFailure: 'reboot',
+      },
+      reboot: { allow: false, window: { lower: '01:00', upper: '05:00' } },
+      paths: {
+        systemProfile: '/nix/var/nix/profiles/system',
+        currentSystem: '/run/current-system',
+        bootedSystem: '/run/booted-system',
+        gcRootsDir: '/nix/var/nix/gcroots',
+      },
+      metrics: { textfileDir: null },
+      hooks: { onSuccess: null, onFailure: null },
+      log: { level: 'info', format: 'auto' },
+    };
+    const c = parse(full);
+    expect(c.validation.checks).toHaveLength(3);
+    expect(c.preflight.diskPaths).toEqual(['/', '/nix']);
+  });
+});
+
+describe('malformed configs', () => {
+  it.each(MALFORMED)('%s -> names %s', (text, _key, pattern) => {
+    let err: unknown;
+    try {
+      parseConfig(text, '/cfg.json', 'machine');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/^config \/cfg\.json: /);
+    expect(msg).toMatch(pattern);
+    expect(msg).not.toContain('\n');
+  });
+});
+
+describe('config path resolution', () => {
+  it.each([
+    ['/a.json', { GITOPSD_CONFIG: '/b.json' }, '/a.json'],
+    [undefined, { GITOPSD_CONFIG: '/b.json' }, '/b.json'],
+    [undefined, {}, '/etc/gitopsd/config.json'],
+    ['', { GITOPSD_CONFIG: '' }, '/etc/gitopsd/config.json'],
+  ])('flag %s env %j -> %s', (flag, env, want) => {
+    expect(resolveConfigPath(flag, env)).toBe(want);
+  });
+});
