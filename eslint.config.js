@@ -10,11 +10,16 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-imports': [
         'error',
-        { paths: ['child_process', 'node:child_process'], message: 'external commands go through src/core/runner.ts' },
+        {
+          paths: ['child_process', 'node:child_process'].map((name) => ({
+            name,
+            message: 'external commands go through src/core/runner.ts',
+          })),
+        },
       ],
     },
   },

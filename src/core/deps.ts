@@ -74,7 +74,7 @@ export function buildDeps(opts: DepsOptions & { config: Config; env: NodeJS.Proc
     tracer,
     defaultTimeoutMs: config.timeouts.commandSec * 1000,
     dryRun: opts.dryRun ?? false,
-    monotonicMs: clock.monotonicMs,
+    monotonicMs: () => clock.monotonicMs(),
   });
   const paths = pathsFor(config);
   const state = new StateStore({

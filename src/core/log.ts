@@ -34,7 +34,7 @@ export function redact(meta: Meta): Meta {
       out[k] = {
         name: v.name,
         message: v.message,
-        ...(v.cause ? { cause: String(v.cause) } : {}),
+        ...(v.cause instanceof Error ? { cause: v.cause.message } : {}),
       };
     else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = redact(v as Meta);
     else out[k] = v;

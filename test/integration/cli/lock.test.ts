@@ -8,7 +8,10 @@ import { repoRoot } from '../../helpers/cli.js';
 
 const holder = join(repoRoot, 'test/fixtures/lock-holder.mjs');
 
-function firstLine(child: { stdout: NodeJS.ReadableStream | null; once(ev: 'exit', fn: () => void): unknown }): Promise<string> {
+function firstLine(child: {
+  stdout: NodeJS.ReadableStream | null;
+  once(ev: 'exit', fn: () => void): unknown;
+}): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout?.on('data', (c: Buffer) => {

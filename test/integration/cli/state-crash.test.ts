@@ -11,7 +11,10 @@ import { repoRoot } from '../../helpers/cli.js';
 
 const KILLS = 40;
 
-function waitForWrites(child: { stdout: NodeJS.ReadableStream | null; once(ev: 'exit', fn: () => void): unknown }, count: number): Promise<number> {
+function waitForWrites(
+  child: { stdout: NodeJS.ReadableStream | null; once(ev: 'exit', fn: () => void): unknown },
+  count: number,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     let seen = 0;
     let last = 0;
