@@ -1,0 +1,109 @@
+# Body of the simulated bin/switch-to-configuration (docs/simulated-host.md).
+#
+# The toplevel's builder writes "#!/bin/sh" and "out='<its own store path>'"
+# above this body, so every generation carries its own copy, like the real one.
+# It acts on the fake root in $SIM_ROOT, never on the real system:
+#
+#   boot          point $SIM_ROOT/boot/default at $out (atomic rename)
+#   test          point $SIM_ROOT/run/current-system at $out and set unit
+#                 states: each unit in $SIM_ROOT/etc/sim/services becomes
+#                 active, each unit in $out/etc/gitopsd-sim/failing-services
+#                 becomes failed; exit 4 if any failed
+#   switch        boot, then test (the real one installs the boot loader before
+#                 activating, so a failed activation still leaves the boot
+#                 default set); exit 4 if any unit failed
+#   dry-activate  print what test would do; change nothing
+#
+# Each call appends "<ISO time> <action> <$out>" to $SIM_ROOT/run/activations.log.
+set -eu
+
+usage() {
+  echo "Usage: $out/bin/switch-to-configuration [switch|boot|test|dry-activate]" >&2
+  exit 1
+}
+
+[ "$#" -eq 1 ] || usage
+action=$1
+case $action in
+  switch | boot | test | dry-activate) ;;
+  *) usage ;;
+esac
+
+if [ -z "${SIM_ROOT:-}" ]; then
+  echo "switch-to-configuration (simulated): SIM_ROOT is not set; refusing to act on the real system" >&2
+  exit 1
+fi
+if [ ! -d "$SIM_ROOT/etc/sim" ]; then
+  echo "switch-to-configuration (simulated): $SIM_ROOT is not a simulated host root (no etc/sim)" >&2
+  exit 1
+fi
+
+manifest=$out/etc/gitopsd-sim/failing-services
+services_file=$SIM_ROOT/etc/sim/services
+units_dir=$SIM_ROOT/run/systemd/units
+
+mkdir -p "$SIM_ROOT/run"
+printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$action" "$out" >>"$SIM_ROOT/run/activations.log"
+
+# point_at LINK: atomically make LINK a symlink to $out.
+point_at() {
+  mkdir -p "$(dirname "$1")"
+  ln -sfn "$out" "$1.tmp.$$"
+  mv -T "$1.tmp.$$" "$1"
+}
+
+# set_unit UNIT STATE: write one unit's state atomically.
+set_unit() {
+  printf '%s\n' "$2" >"$units_dir/$1.tmp.$$"
+  mv -f "$units_dir/$1.tmp.$$" "$units_dir/$1"
+}
+
+# in_manifest UNIT: true when this generation's manifest lists UNIT as failing.
+in_manifest() {
+  [ -f "$manifest" ] && grep -qxF "$1" "$manifest"
+}
+
+activate() {
+  point_at "$SIM_ROOT/run/current-system"
+  mkdir -p "$units_dir"
+  failed=
+  if [ -f "$services_file" ]; then
+    while IFS= read -r unit || [ -n "$unit" ]; do
+      [ -n "$unit" ] || continue
+      if in_manifest "$unit"; then continue; fi
+      set_unit "$unit" active
+    done <"$services_file"
+  fi
+  if [ -f "$manifest" ]; then
+    while IFS= read -r unit || [ -n "$unit" ]; do
+      [ -n "$unit" ] || continue
+      set_unit "$unit" failed
+      failed="${failed:+$failed, }$unit"
+    done <"$manifest"
+  fi
+  if [ -n "$failed" ]; then
+    echo "warning: the following units failed: $failed" >&2
+    return 4
+  fi
+  return 0
+}
+
+case $action in
+  boot)
+    point_at "$SIM_ROOT/boot/default"
+    ;;
+  test)
+    activate || exit $?
+    ;;
+  switch)
+    point_at "$SIM_ROOT/boot/default"
+    activate || exit $?
+    ;;
+  dry-activate)
+    echo "would activate $out"
+    if [ -s "$manifest" ]; then
+      echo "would start the following units (and they would fail): $(paste -sd, "$manifest" | sed 's/,/, /g')"
+    fi
+    ;;
+esac
+exit 0
