@@ -38,7 +38,7 @@ export function causeChain(err: unknown): string[] {
       out.push(cur.stack ?? `${cur.name}: ${cur.message}`);
       cur = cur.cause;
     } else {
-      out.push(typeof cur === 'object' ? JSON.stringify(cur) : String(cur));
+      out.push(typeof cur === 'string' ? cur : (JSON.stringify(cur) ?? typeof cur));
       break;
     }
   }
