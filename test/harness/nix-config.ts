@@ -187,7 +187,8 @@ export async function builderPath(): Promise<string> {
 function validateSpec(hosts: GenerationSpec): void {
   for (const [host, h] of Object.entries(hosts)) {
     if (!NAME_RE.test(host)) throw new Error(`harness: bad host name ${JSON.stringify(host)}`);
-    if (!VERSION_RE.test(h.version)) throw new Error(`harness: bad version label ${JSON.stringify(h.version)} for ${host}`);
+    if (!VERSION_RE.test(h.version))
+      throw new Error(`harness: bad version label ${JSON.stringify(h.version)} for ${host}`);
     if (!VERSION_RE.test(h.kernelVersion)) {
       throw new Error(`harness: bad kernel version ${JSON.stringify(h.kernelVersion)} for ${host}`);
     }
@@ -206,9 +207,14 @@ function normalize(h: HostGeneration): Required<HostGeneration> {
   };
 }
 
-async function renderFlake(opts: { system: string; builderPath: string; input: InputRepo | undefined }): Promise<string> {
+async function renderFlake(opts: {
+  system: string;
+  builderPath: string;
+  input: InputRepo | undefined;
+}): Promise<string> {
   const template = await readFile(FLAKE_TEMPLATE, 'utf8');
-  const inputs = opts.input === undefined ? '' : `  inputs.${opts.input.name}.url = ${JSON.stringify(opts.input.url)};\n`;
+  const inputs =
+    opts.input === undefined ? '' : `  inputs.${opts.input.name}.url = ${JSON.stringify(opts.input.url)};\n`;
   return template
     .replace('@INPUTS@\n', inputs)
     .replace('@SYSTEM@', opts.system)
@@ -257,7 +263,13 @@ export async function createNixConfigRepo(opts: CreateNixConfigRepoOptions): Pro
   }
 
   async function push(o: { force?: boolean } = {}): Promise<void> {
-    await git(workDir, ['push', '--quiet', ...(o.force === true ? ['--force'] : []), 'origin', `HEAD:refs/heads/${branch}`]);
+    await git(workDir, [
+      'push',
+      '--quiet',
+      ...(o.force === true ? ['--force'] : []),
+      'origin',
+      `HEAD:refs/heads/${branch}`,
+    ]);
   }
 
   current = Object.fromEntries(Object.entries(opts.hosts).map(([k, v]) => [k, normalize(v)]));

@@ -39,20 +39,24 @@
  * - Every method throws with a message naming the file or command on failure;
  *   none ever touches the real /run, /boot or /nix/var/nix/profiles/system.
  */
-import { appendFile, mkdir, readFile, readdir, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, tryRun, type RunOptions, type RunResult } from './exec.js';
 
 export type UnitState =
-  | 'active'
-  | 'reloading'
-  | 'refreshing'
-  | 'inactive'
-  | 'failed'
-  | 'activating'
-  | 'deactivating'
-  | 'maintenance';
+  'active' | 'reloading' | 'refreshing' | 'inactive' | 'failed' | 'activating' | 'deactivating' | 'maintenance';
 const UNIT_STATES: readonly string[] = [
   'active',
   'reloading',
@@ -174,7 +178,8 @@ const DEFAULT_UPTIME_SEC = 100_000;
 const BOOT_UPTIME_SEC = 10;
 
 function checkUnit(unit: string): void {
-  if (!UNIT_RE.test(unit) || unit === '.' || unit === '..') throw new Error(`harness: bad unit name ${JSON.stringify(unit)}`);
+  if (!UNIT_RE.test(unit) || unit === '.' || unit === '..')
+    throw new Error(`harness: bad unit name ${JSON.stringify(unit)}`);
 }
 
 async function readlinkOrNull(p: string): Promise<string | null> {
@@ -225,7 +230,7 @@ export function deepMerge(base: Record<string, unknown>, over: ConfigOverrides):
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
     const b = out[k];
-    out[k] = isPlainObject(v) && isPlainObject(b) ? deepMerge(b, v as ConfigOverrides) : structuredClone(v);
+    out[k] = isPlainObject(v) && isPlainObject(b) ? deepMerge(b, v) : structuredClone(v);
   }
   return out;
 }
@@ -307,7 +312,8 @@ export async function createSimHost(opts: CreateSimHostOptions): Promise<SimHost
   /** The reboot itself; `uptimeSec: null` keeps the current uptime (install). */
   const performBoot = async (uptimeSec: number | null): Promise<BootRecord> => {
     const target = await readlinkOrNull(p.bootDefault);
-    if (target === null) throw new Error(`harness: cannot boot ${opts.name}: ${p.bootDefault} does not exist (nothing installed)`);
+    if (target === null)
+      throw new Error(`harness: cannot boot ${opts.name}: ${p.bootDefault} does not exist (nothing installed)`);
     const system = await realpath(target);
     const requests = lines(await readOrNull(p.rebootRequestsFile));
     const failing = lines(await readOrNull(join(system, 'etc/gitopsd-sim/failing-services')));

@@ -74,7 +74,8 @@ export async function requireTools(): Promise<Record<ToolName, string>> {
   for (const t of TOOLS) {
     const have = v[t];
     if (have === null) problems.push(`${t} is not on PATH (need >= ${MIN_VERSIONS[t]})`);
-    else if (!versionAtLeast(have, MIN_VERSIONS[t])) problems.push(`${t} ${have} is too old (need >= ${MIN_VERSIONS[t]})`);
+    else if (!versionAtLeast(have, MIN_VERSIONS[t]))
+      problems.push(`${t} ${have} is too old (need >= ${MIN_VERSIONS[t]})`);
   }
   if (problems.length > 0) {
     throw new Error(

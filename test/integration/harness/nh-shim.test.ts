@@ -21,7 +21,11 @@ let host: SimHost;
 let v1: string;
 
 async function newHost(name: string): Promise<SimHost> {
-  const h = await createSimHost({ dir: await tempDir(`sim-${name}`), name: 'hosta', services: ['sshd.service', 'nginx.service'] });
+  const h = await createSimHost({
+    dir: await tempDir(`sim-${name}`),
+    name: 'hosta',
+    services: ['sshd.service', 'nginx.service'],
+  });
   await h.install(v1);
   return h;
 }
@@ -36,7 +40,7 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 describe('nh shim: command line and root check', () => {
-  it("refuses to run as root without -R, like the real nh (exit 1, nothing built)", async () => {
+  it('refuses to run as root without -R, like the real nh (exit 1, nothing built)', async () => {
     const cwd = await tempDir('nh-root');
     const r = await host.exec('nh', ['os', 'build', '-H', 'hosta', repo.workDir], { cwd, env: { SIM_EUID: '0' } });
     expect(r.exitCode).toBe(1);
@@ -157,7 +161,10 @@ describe('nh shim: os build', () => {
 describe('nh shim: os switch / boot', () => {
   it('activates (test) before setting the profile: a failed activation (exit 4) creates no generation', async () => {
     const h = await newHost('failact');
-    await repo.commitGeneration({ hosta: { version: 'v2-bad', kernelVersion: '6.6.1', failingServices: ['nginx.service'] } }, 'v2: nginx fails');
+    await repo.commitGeneration(
+      { hosta: { version: 'v2-bad', kernelVersion: '6.6.1', failingServices: ['nginx.service'] } },
+      'v2: nginx fails',
+    );
     const r = await h.exec('nh', ['os', 'switch', '-R', '-H', 'hosta', repo.workDir]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('warning: the following units failed: nginx.service');
@@ -191,9 +198,13 @@ describe('nh shim: os switch / boot', () => {
     );
     await chmod(join(wrapDir, 'nix'), 0o755);
 
-    const r = await h.exec('nh', ['os', 'switch', '-R', '--no-nom', '-d', 'never', '-H', 'hosta', repo.workDir, '--', '--max-jobs', '1'], {
-      env: { PATH: `${wrapDir}:${h.env['PATH'] ?? ''}` },
-    });
+    const r = await h.exec(
+      'nh',
+      ['os', 'switch', '-R', '--no-nom', '-d', 'never', '-H', 'hosta', repo.workDir, '--', '--max-jobs', '1'],
+      {
+        env: { PATH: `${wrapDir}:${h.env['PATH'] ?? ''}` },
+      },
+    );
     expect(r.exitCode, r.stderr).toBe(0);
 
     const gens = await h.generations();
@@ -208,7 +219,9 @@ describe('nh shim: os switch / boot', () => {
     const calls = (await readFile(log, 'utf8')).trim().split('\n');
     expect(calls).toHaveLength(2);
     expect(calls[0]).toMatch(
-      new RegExp(`^build ${repo.workDir}#nixosConfigurations\\.hosta\\.config\\.system\\.build\\.toplevel --out-link \\S+/nh-os\\w+/result --max-jobs 1 activations=0$`),
+      new RegExp(
+        `^build ${repo.workDir}#nixosConfigurations\\.hosta\\.config\\.system\\.build\\.toplevel --out-link \\S+/nh-os\\w+/result --max-jobs 1 activations=0$`,
+      ),
     );
     expect(calls[1]).toBe(`build --no-link --profile ${h.paths.systemProfile} ${v3} activations=1`);
     expect((await h.activations()).map((a) => [a.action, a.system])).toEqual([

@@ -45,7 +45,11 @@ describe('a nix-config without inputs', () => {
     const dest = join(base, 'host-etc-nixos');
     await repo.cloneTo(dest);
     expect(await git(dest, 'rev-parse', 'HEAD')).toBe(await repo.head());
-    expect((await git(dest, 'ls-files')).split('\n').sort()).toEqual(['flake.nix', 'hosts.json', 'sim/switch-to-configuration.sh']);
+    expect((await git(dest, 'ls-files')).split('\n').sort()).toEqual([
+      'flake.nix',
+      'hosts.json',
+      'sim/switch-to-configuration.sh',
+    ]);
   });
 
   it('locks offline without writing a flake.lock (nothing to lock)', async () => {
@@ -87,16 +91,27 @@ describe('a nix-config without inputs', () => {
   });
 
   it('a syntax-error generation breaks evaluation for every host until it is replaced', async () => {
-    await repo.commitGeneration({ hosta: { version: 'a3', kernelVersion: '6.6.1', breakage: 'syntax-error' } }, 'broken');
-    await expect(buildToplevel({ flake: repo.workDir, host: 'hostb', outLink: join(base, 'x') })).rejects.toThrow(/syntax error/);
+    await repo.commitGeneration(
+      { hosta: { version: 'a3', kernelVersion: '6.6.1', breakage: 'syntax-error' } },
+      'broken',
+    );
+    await expect(buildToplevel({ flake: repo.workDir, host: 'hostb', outLink: join(base, 'x') })).rejects.toThrow(
+      /syntax error/,
+    );
     await repo.commitGeneration({ hosta: { version: 'a3', kernelVersion: '6.6.1' } }, 'fixed');
-    expect(await buildToplevel({ flake: repo.workDir, host: 'hostb', outLink: join(base, 'y') })).toMatch(/-nixos-system-hostb-b2$/);
+    expect(await buildToplevel({ flake: repo.workDir, host: 'hostb', outLink: join(base, 'y') })).toMatch(
+      /-nixos-system-hostb-b2$/,
+    );
   });
 
   it('rejects a bad spec before writing anything', async () => {
     const head = await repo.head();
-    await expect(repo.commitGeneration({ 'bad host': { version: 'x', kernelVersion: '1' } }, 'x')).rejects.toThrow(/bad host name/);
-    await expect(repo.commitGeneration({ hosta: { version: 'x y', kernelVersion: '1' } }, 'x')).rejects.toThrow(/bad version/);
+    await expect(repo.commitGeneration({ 'bad host': { version: 'x', kernelVersion: '1' } }, 'x')).rejects.toThrow(
+      /bad host name/,
+    );
+    await expect(repo.commitGeneration({ hosta: { version: 'x y', kernelVersion: '1' } }, 'x')).rejects.toThrow(
+      /bad version/,
+    );
     await expect(
       repo.commitGeneration({ hosta: { version: 'x', kernelVersion: '1', failingServices: ['a/b'] } }, 'x'),
     ).rejects.toThrow(/bad unit name/);
@@ -114,8 +129,11 @@ describe('a nix-config with a flake input', () => {
     });
     expect((await git(repo.workDir, 'ls-files')).split('\n')).toContain('flake.lock');
     const lockRev = async () =>
-      (JSON.parse(await readFile(join(repo.workDir, 'flake.lock'), 'utf8')) as { nodes: Record<string, { locked?: { rev?: string } }> })
-        .nodes['simInput']?.locked?.rev;
+      (
+        JSON.parse(await readFile(join(repo.workDir, 'flake.lock'), 'utf8')) as {
+          nodes: Record<string, { locked?: { rev?: string } }>;
+        }
+      ).nodes['simInput']?.locked?.rev;
     const firstInput = await git(input.dir, 'rev-parse', 'HEAD');
     expect(await lockRev()).toBe(firstInput);
     const t1 = await buildToplevel({ flake: repo.workDir, host: 'hosta', outLink: join(base, 'i1') });
@@ -135,7 +153,10 @@ describe('a nix-config with a flake input', () => {
   });
 
   it('refuses updateInputs on a config without inputs', async () => {
-    const repo = await createNixConfigRepo({ dir: join(base, 'no-input'), hosts: { hosta: { version: 'n1', kernelVersion: '6.6.1' } } });
+    const repo = await createNixConfigRepo({
+      dir: join(base, 'no-input'),
+      hosts: { hosta: { version: 'n1', kernelVersion: '6.6.1' } },
+    });
     await expect(repo.updateInputs()).rejects.toThrow(/no inputs/);
   });
 });

@@ -32,7 +32,10 @@ async function newHost(label: string): Promise<SimHost> {
 beforeAll(async () => {
   await requireTools();
   base = await tempDir('sim-host');
-  repo = await createNixConfigRepo({ dir: join(base, 'config'), hosts: { hosta: { version: 'v1', kernelVersion: '6.6.1' } } });
+  repo = await createNixConfigRepo({
+    dir: join(base, 'config'),
+    hosts: { hosta: { version: 'v1', kernelVersion: '6.6.1' } },
+  });
   v1 = await build('v1');
   await repo.commitGeneration({ hosta: { version: 'v2', kernelVersion: '6.6.1' } }, 'v2');
   v2 = await build('v2');
@@ -47,7 +50,13 @@ afterAll(removeTempDirs);
 describe('createSimHost', () => {
   it('lays out the fake root', async () => {
     const h = await newHost('layout');
-    for (const d of [h.paths.profilesDir, h.paths.gcRootsDir, h.paths.unitsDir, h.paths.stateDir, join(h.root, 'boot')]) {
+    for (const d of [
+      h.paths.profilesDir,
+      h.paths.gcRootsDir,
+      h.paths.unitsDir,
+      h.paths.stateDir,
+      join(h.root, 'boot'),
+    ]) {
       await access(d);
     }
     expect(await readFile(h.paths.servicesFile, 'utf8')).toBe('sshd.service\nnginx.service\n');
@@ -243,7 +252,13 @@ describe('writeConfig', () => {
     expect(raw).toMatchObject({
       hostname: 'hosta',
       stateDir: h.paths.stateDir,
-      nixConfig: { path: h.paths.nixConfigDir, url: repo.remoteUrl, operation: 'boot', branch: 'main', flakeHost: 'hosta' },
+      nixConfig: {
+        path: h.paths.nixConfigDir,
+        url: repo.remoteUrl,
+        operation: 'boot',
+        branch: 'main',
+        flakeHost: 'hosta',
+      },
       validation: { services: ['sshd.service'], maxBootFailures: 2 },
       preflight: { allowDegraded: true, minUptimeSec: 0, diskPaths: [h.root] },
       paths: h.configPaths,

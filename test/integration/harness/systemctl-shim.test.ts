@@ -100,7 +100,12 @@ describe('systemctl shim', () => {
   });
 
   it('fails loudly (exit 64) on anything it does not implement', async () => {
-    for (const args of [['restart', 'sshd.service'], ['status'], ['is-active', '--wait', 'sshd.service'], ['reboot', '--force']]) {
+    for (const args of [
+      ['restart', 'sshd.service'],
+      ['status'],
+      ['is-active', '--wait', 'sshd.service'],
+      ['reboot', '--force'],
+    ]) {
       const r = await systemctl(...args);
       expect(r.exitCode, args.join(' ')).toBe(64);
       expect(r.stderr).toContain(`systemctl shim: unsupported: ${args.join(' ')}`);

@@ -18,7 +18,9 @@ describe('tools', () => {
   it('parses each tool’s --version line', () => {
     expect(parseVersion('git', 'git version 2.55.0\n')).toBe('2.55.0');
     expect(parseVersion('jj', 'jj 0.46.0-7c1e4a0e\n')).toBe('0.46.0');
-    expect(parseVersion('chezmoi', 'chezmoi version v2.73.3-1, built at 2026-10-24T06:26:28+00:00, built by debian\n')).toBe('2.73.3');
+    expect(
+      parseVersion('chezmoi', 'chezmoi version v2.73.3-1, built at 2026-10-24T06:26:28+00:00, built by debian\n'),
+    ).toBe('2.73.3');
     expect(parseVersion('chezmoi', 'chezmoi version 2.71.0, commit abc\n')).toBe('2.71.0');
     expect(parseVersion('nix', 'nix (Nix) 2.34.8\n')).toBe('2.34.8');
     expect(parseVersion('git', 'something else')).toBeNull();
