@@ -1,15 +1,112 @@
 /**
- * CLI handlers of the golden generation. Until the golden/boot issue (#4) lands, they exit 70
- * ("not implemented yet"), never with a fake success.
+ * CLI handlers of the golden generation: `golden pin` (pin-golden), `golden
+ * show` (show-golden), `golden rollback` (rollback-to-golden).
  */
+import { createInterface } from 'node:readline/promises';
 import type { Handler } from '../cli/main.js';
-import { NotImplementedError } from '../core/errors.js';
+import { withHostLock } from '../core/deps.js';
+import { CommandFailed, GitopsdError } from '../core/errors.js';
+import { goldenInfo, pinGoldenManually, planManualRollback, rollbackToGolden, type GoldenInfo } from './index.js';
+import { readGolden } from './state.js';
 
-export const goldenPinCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('golden pin', 'the golden/boot issue (#4)'));
+function infoText(g: GoldenInfo): string {
+  if (g.storePath === null) {
+    return 'no golden generation pinned yet: the first boot that passes gitopsd boot validate pins it (autoPinGolden), or pin one with gitopsd golden pin';
+  }
+  return [
+    `golden:     ${g.storePath}`,
+    `generation: ${g.generation !== null ? g.generation : 'none (no profile link points at it any more; it is kept by the GC root)'}`,
+    `pinned:     ${g.pinnedAt} (${g.source}${g.forced ? ', forced' : ''}${g.reason ? `: ${g.reason}` : ''})`,
+    `GC root:    ${g.gcRoot} ${g.gcRootIntact ? 'intact' : `NOT intact (points at ${g.gcRootTarget ?? 'nothing'}); run gitopsd golden pin --store-path ${g.storePath} to repair it`}`,
+  ].join('\n');
+}
 
-export const goldenShowCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('golden show', 'the golden/boot issue (#4)'));
+function showJson(g: GoldenInfo): Record<string, unknown> {
+  return { ...g };
+}
 
-export const goldenRollbackCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('golden rollback', 'the golden/boot issue (#4)'));
+export const goldenPinCommand: Handler = async (deps, args) => {
+  const storePath = typeof args['store-path'] === 'string' ? args['store-path'] : undefined;
+  const generation = typeof args['generation'] === 'number' ? args['generation'] : undefined;
+  if (generation !== undefined && (!Number.isInteger(generation) || generation < 1)) {
+    throw new GitopsdError('usage', `--generation must be a positive whole number, got ${String(args['generation'])}`);
+  }
+  const r = await withHostLock(deps, 'golden pin', () =>
+    pinGoldenManually(deps, { storePath, generation, force: args['force'] === true }),
+  );
+  const head =
+    r.decision.kind === 'already'
+      ? `${r.decision.storePath} (${r.how}) is already the golden; nothing changed${r.root === 'repaired' ? ' (its GC root was repaired)' : ''}`
+      : `pinned ${r.info.storePath ?? ''} (${r.how}) as golden`;
+  return {
+    exitCode: 0,
+    text: `${head}\n${infoText(r.info)}`,
+    json: { ok: true, changed: r.decision.kind === 'pin', ...showJson(r.info) },
+  };
+};
+
+export const goldenShowCommand: Handler = (deps) => {
+  const g = goldenInfo(deps, readGolden(deps.state).current);
+  return Promise.resolve({ exitCode: 0, text: infoText(g), json: showJson(g) });
+};
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export const goldenRollbackCommand: Handler = async (deps, args) => {
+  const mode: 'now' | 'reboot' = args['reboot'] === true ? 'reboot' : 'now';
+  const plan = planManualRollback(deps);
+  const what =
+    mode === 'now'
+      ? `switch the running system to the golden ${plan.target} now and make it the boot default`
+      : `make the golden ${plan.target} the boot default and reboot`;
+  if (args['yes'] !== true) {
+    if (!deps.interactive) {
+      throw new GitopsdError(
+        'refused',
+        `golden rollback would ${what}; there is no terminal to ask for confirmation, so pass --yes to confirm`,
+      );
+    }
+    const from = plan.from !== null ? ` (running: ${plan.from})` : '';
+    if (!(await confirm(`This will ${what}${from}. Continue? [y/N] `))) {
+      throw new GitopsdError('refused', 'golden rollback cancelled; nothing was changed');
+    }
+  }
+  let r;
+  try {
+    r = await withHostLock(deps, 'golden rollback', () => rollbackToGolden(deps, plan, mode));
+  } catch (err) {
+    if (err instanceof CommandFailed && err.cmd.endsWith('/bin/switch-to-configuration')) {
+      throw new GitopsdError(
+        'failed',
+        `rolled the profile back to the golden ${plan.target}, but its activation reported a problem (${err.message}); the golden is the boot default: check systemctl --failed, or reboot`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  const lines = [
+    mode === 'now'
+      ? `rolled back: ${plan.target} is running now and is the boot default`
+      : `rolled back: ${plan.target} is the boot default; reboot requested`,
+  ];
+  if (r.from !== null && r.from !== r.target) lines.push(`left: ${r.from}`);
+  if (r.markedBad !== null) {
+    lines.push(
+      `commit ${r.markedBad.slice(0, 12)} is marked bad: upgrade will not redeploy it and waits for a newer commit`,
+    );
+  }
+  if (!r.profileSet) lines.push('(the system profile already pointed at the golden; no new generation was made)');
+  return {
+    exitCode: 0,
+    text: lines.join('\n'),
+    json: { ok: true, mode, target: r.target, from: r.from, profileSet: r.profileSet, markedBadCommit: r.markedBad },
+  };
+};

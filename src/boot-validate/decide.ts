@@ -1,0 +1,144 @@
+/**
+ * Pure decisions of boot validation: from observations, state and config to a
+ * tagged decision. No I/O here; every safety rule of the issue lives here and
+ * is tested with tables in test/unit/boot-validate/.
+ */
+import type { Attempt } from './state.js';
+
+/** What to do when `boot validate` starts, given the newest recorded attempt. */
+export type StartPlan =
+  /** A new boot: record a new attempt (closing a pending one from an earlier boot as failed). */
+  | { kind: 'new' }
+  /** Same boot, the earlier run died before its verdict: keep checking under the same attempt (not counted twice). */
+  | { kind: 'resume'; attempt: Attempt }
+  /** Same boot, verdict recorded but its actions did not all finish: finish them (each step is idempotent). */
+  | { kind: 'finish'; attempt: Attempt }
+  /** Same boot, everything recorded: report it, change nothing. */
+  | { kind: 'done'; attempt: Attempt };
+
+export function planStart(current: Attempt | null, obs: { booted: string; bootKey: string }): StartPlan {
+  if (current === null || current.bootKey !== obs.bootKey || current.storePath !== obs.booted) return { kind: 'new' };
+  if (current.verdict === 'pending') return { kind: 'resume', attempt: current };
+  if (!current.actionDone) return { kind: 'finish', attempt: current };
+  return { kind: 'done', attempt: current };
+}
+
+export type DegradedReason = 'golden-failed' | 'no-target' | 'reboot-bound';
+
+export type BootDecision =
+  /** ok verdict; pin: what happens to the golden. */
+  | { kind: 'ok'; pin: 'pin' | 'keep' | 'off' | 'refused-bad' }
+  /** Failed below maxBootFailures: reboot to retry. */
+  | { kind: 'retry-reboot'; failures: number }
+  /** Failed below maxBootFailures with onFirstFailure=wait: count it, wait for the next boot. */
+  | { kind: 'wait'; failures: number }
+  /** maxBootFailures reached: set the target as boot default; reboot unless the reboot bound is reached. */
+  | { kind: 'rollback'; failures: number; target: string; targetSource: 'golden' | 'last-ok'; reboot: boolean }
+  /** Nothing safe to do automatically: no reboot, mark the host degraded, run the failure hook. */
+  | { kind: 'degraded'; failures: number; reason: DegradedReason };
+
+export interface VerdictInput {
+  booted: string;
+  healthy: boolean;
+  /** Failures of the booted path recorded before this verdict (this attempt not included). */
+  failuresBefore: number;
+  /** Automatic reboots already requested while this path was booted. */
+  rebootsBefore: number;
+  maxBootFailures: number;
+  onFirstFailure: 'reboot' | 'wait';
+  autoPinGolden: boolean;
+  /** The recorded golden, and whether its store path still exists. */
+  golden: { storePath: string; present: boolean } | null;
+  /** Newest other generation with an ok verdict that still exists (used when there is no usable golden). */
+  lastOk: string | null;
+  /** The booted path was rolled back from before: never auto-pin it. */
+  bootedIsBad: boolean;
+}
+
+/** Automatic reboots for one store path are bounded by this, whatever happens. */
+export function rebootBound(maxBootFailures: number): number {
+  return maxBootFailures + 1;
+}
+
+export function decideVerdict(i: VerdictInput): BootDecision {
+  if (i.healthy) {
+    if (!i.autoPinGolden) return { kind: 'ok', pin: 'off' };
+    if (i.golden?.storePath === i.booted) return { kind: 'ok', pin: 'keep' };
+    // Pin the booted path (what was actually validated), never the profile's newest.
+    if (i.bootedIsBad) return { kind: 'ok', pin: 'refused-bad' };
+    return { kind: 'ok', pin: 'pin' };
+  }
+  const failures = i.failuresBefore + 1;
+  const canReboot = i.rebootsBefore < rebootBound(i.maxBootFailures);
+  // Loop guard 1: the golden itself fails. There is nothing better to go to,
+  // and rebooting into it again would loop.
+  if (i.golden !== null && i.golden.storePath === i.booted)
+    return { kind: 'degraded', failures, reason: 'golden-failed' };
+  if (failures < i.maxBootFailures) {
+    switch (i.onFirstFailure) {
+      case 'wait':
+        return { kind: 'wait', failures };
+      case 'reboot':
+        return canReboot ? { kind: 'retry-reboot', failures } : { kind: 'degraded', failures, reason: 'reboot-bound' };
+    }
+  }
+  // Loop guard 2: no usable golden, fall back to the newest ok generation; none, degraded.
+  const usableGolden = i.golden !== null && i.golden.present ? i.golden.storePath : null;
+  if (usableGolden !== null) {
+    return { kind: 'rollback', failures, target: usableGolden, targetSource: 'golden', reboot: canReboot };
+  }
+  if (i.lastOk !== null && i.lastOk !== i.booted) {
+    return { kind: 'rollback', failures, target: i.lastOk, targetSource: 'last-ok', reboot: canReboot };
+  }
+  return { kind: 'degraded', failures, reason: 'no-target' };
+}
+
+/** Exit code of a verdict: 0 only for ok. */
+export function exitCodeFor(d: BootDecision): 0 | 5 {
+  return d.kind === 'ok' ? 0 : 5;
+}
+
+/**
+ * Newest generation (highest number) with an ok verdict, other than the
+ * booted path, whose store path still exists. When no profile link is left,
+ * the most recently ok path still on disk.
+ */
+export function chooseLastOk(input: {
+  booted: string;
+  generations: ReadonlyArray<{ number: number; storePath: string }>;
+  okPaths: ReadonlyArray<{ storePath: string; lastOkAt: string }>;
+  exists: (p: string) => boolean;
+  bad: (p: string) => boolean;
+}): string | null {
+  const ok = new Set(input.okPaths.map((p) => p.storePath));
+  const usable = (p: string): boolean => p !== input.booted && ok.has(p) && !input.bad(p) && input.exists(p);
+  const gens = [...input.generations].sort((a, b) => b.number - a.number);
+  for (const g of gens) if (usable(g.storePath)) return g.storePath;
+  const byTime = [...input.okPaths].sort((a, b) => b.lastOkAt.localeCompare(a.lastOkAt));
+  for (const p of byTime) if (usable(p.storePath)) return p.storePath;
+  return null;
+}
+
+export function describeDecision(d: BootDecision, booted: string): string {
+  switch (d.kind) {
+    case 'ok':
+      return `boot of ${booted} validated`;
+    case 'retry-reboot':
+      return `boot of ${booted} failed (${d.failures} failure(s)); rebooting to retry`;
+    case 'wait':
+      return `boot of ${booted} failed (${d.failures} failure(s)); waiting for the next boot (onFirstFailure: wait)`;
+    case 'rollback':
+      return d.reboot
+        ? `boot of ${booted} failed ${d.failures} time(s); rolling back to ${d.targetSource === 'golden' ? 'the golden' : 'the newest ok generation'} ${d.target} and rebooting`
+        : `boot of ${booted} failed ${d.failures} time(s); boot default set to ${d.target}, but the automatic reboot limit for this system is reached: reboot by hand`;
+    case 'degraded':
+      switch (d.reason) {
+        case 'golden-failed':
+          return `the golden system ${booted} itself failed validation; not rolling back or rebooting (nothing better to go to): host degraded, fix it by hand`;
+        case 'no-target':
+          return `boot of ${booted} failed ${d.failures} time(s) and there is no golden and no other generation with an ok verdict; not rebooting: host degraded, fix it by hand`;
+        case 'reboot-bound':
+          return `boot of ${booted} failed; the automatic reboot limit for this system is reached, not rebooting: host degraded, fix it by hand (then gitopsd boot reset)`;
+      }
+  }
+}

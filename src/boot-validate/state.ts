@@ -1,0 +1,234 @@
+/**
+ * The "boot" section of the state document: boot attempts, verdicts, per-path
+ * counters, rollbacks. Pure helpers only; every change is one atomic state
+ * write done by the caller (src/boot-validate/index.ts).
+ */
+import { z } from 'zod';
+import type { StateDoc, StateStore } from '../core/state.js';
+
+export const BOOT_KEY = 'boot';
+export const ATTEMPT_HISTORY_LIMIT = 50;
+export const PATHS_LIMIT = 30;
+export const ROLLBACK_LIMIT = 20;
+export const EVENT_LIMIT = 50;
+
+export const Verdict = z.enum(['pending', 'ok', 'failed']);
+export type Verdict = z.infer<typeof Verdict>;
+
+export const CheckResultSchema = z
+  .object({ name: z.string(), ok: z.boolean(), detail: z.string(), kind: z.string().optional() })
+  .loose();
+
+/** What the verdict decided to do; kept so a re-run in the same boot can finish it. */
+export const ActionKind = z.enum(['none', 'pin', 'reboot', 'wait', 'rollback', 'degraded']);
+export type ActionKind = z.infer<typeof ActionKind>;
+
+export const Attempt = z
+  .object({
+    id: z.number().int(),
+    storePath: z.string(),
+    /** Identity of the boot (src/golden/nix.ts readBootKey). */
+    bootKey: z.string(),
+    startedAt: z.string(),
+    verdict: Verdict,
+    verdictAt: z.string().nullable().default(null),
+    /** Why it failed, in words; null while pending or when ok. */
+    reason: z.string().nullable().default(null),
+    checks: z.array(CheckResultSchema).default([]),
+    action: ActionKind.nullable().default(null),
+    actionDone: z.boolean().default(false),
+    /** For a rollback: where to; for any reboot: whether one was requested. */
+    rollbackTo: z.string().nullable().default(null),
+    reboot: z.boolean().default(false),
+    actionError: z.string().nullable().default(null),
+    /** The decision (src/boot-validate/decide.ts BootDecision), kept to finish it after a crash in the same boot. */
+    decision: z.record(z.string(), z.unknown()).nullable().default(null),
+  })
+  .loose();
+export type Attempt = z.infer<typeof Attempt>;
+
+export const PathRecord = z
+  .object({
+    attempts: z.number().int().default(0),
+    /** Failed verdicts since the last ok verdict or reset. */
+    failures: z.number().int().default(0),
+    /** Automatic reboots requested while this path was booted, since the last ok verdict or reset. */
+    reboots: z.number().int().default(0),
+    lastVerdict: Verdict.nullable().default(null),
+    lastOkAt: z.string().nullable().default(null),
+    lastFailedAt: z.string().nullable().default(null),
+    touchedAt: z.string().default(''),
+  })
+  .loose();
+export type PathRecord = z.infer<typeof PathRecord>;
+
+export const Rollback = z
+  .object({
+    at: z.string(),
+    from: z.string(),
+    to: z.string(),
+    reason: z.string(),
+    source: z.enum(['auto', 'manual']),
+    /** started: decided and recorded; done: boot default (or live system) set. */
+    status: z.enum(['started', 'done', 'failed']),
+    targetSource: z.enum(['golden', 'last-ok']).default('golden'),
+    commit: z.string().nullable().default(null),
+  })
+  .loose();
+export type Rollback = z.infer<typeof Rollback>;
+
+export const Degraded = z
+  .object({
+    at: z.string(),
+    storePath: z.string(),
+    reason: z.enum(['golden-failed', 'no-target', 'reboot-bound', 'action-failed']),
+    message: z.string(),
+  })
+  .loose();
+export type Degraded = z.infer<typeof Degraded>;
+
+export const BootEvent = z
+  .object({
+    at: z.string(),
+    event: z.string(),
+    storePath: z.string().nullable().default(null),
+    detail: z.string().default(''),
+  })
+  .loose();
+export type BootEvent = z.infer<typeof BootEvent>;
+
+export const BadPath = z.object({ at: z.string(), commit: z.string().nullable(), reason: z.string() }).loose();
+
+export const BootSection = z
+  .object({
+    nextAttemptId: z.number().int().default(1),
+    /** The newest attempt (possibly still pending). */
+    current: Attempt.nullable().default(null),
+    /** Older attempts, newest last, bounded. */
+    history: z.array(Attempt).default([]),
+    paths: z.record(z.string(), PathRecord).default({}),
+    lastRollback: Rollback.nullable().default(null),
+    rollbacks: z.array(Rollback).default([]),
+    degraded: Degraded.nullable().default(null),
+    /** Systems that were rolled back from: never auto-pinned. */
+    badPaths: z.record(z.string(), BadPath).default({}),
+    events: z.array(BootEvent).default([]),
+  })
+  .loose();
+export type BootSection = z.infer<typeof BootSection>;
+
+export function parseBoot(raw: unknown): BootSection {
+  return BootSection.parse(raw ?? {});
+}
+export function readBoot(state: StateStore): BootSection {
+  return parseBoot(state.section(BOOT_KEY));
+}
+export function bootOf(doc: StateDoc): BootSection {
+  return parseBoot(doc[BOOT_KEY]);
+}
+
+export function pathRecord(s: BootSection, storePath: string): PathRecord {
+  return PathRecord.parse(s.paths[storePath] ?? {});
+}
+
+/** Whether this path ever had an ok verdict (still remembered). */
+export function hasOkVerdict(s: BootSection, storePath: string): boolean {
+  if (s.paths[storePath]?.lastOkAt) return true;
+  if (s.current?.storePath === storePath && s.current.verdict === 'ok') return true;
+  return s.history.some((a) => a.storePath === storePath && a.verdict === 'ok');
+}
+
+/** Pure: replace one path's record, keeping the map bounded (least recently touched go first). */
+export function withPath(
+  s: BootSection,
+  storePath: string,
+  fn: (r: PathRecord) => PathRecord,
+  now: string,
+): BootSection {
+  const next = { ...fn(pathRecord(s, storePath)), touchedAt: now };
+  const entries = Object.entries({ ...s.paths, [storePath]: next })
+    .sort(([, a], [, b]) => (a.touchedAt ?? '').localeCompare(b.touchedAt ?? ''))
+    .slice(-PATHS_LIMIT);
+  return { ...s, paths: Object.fromEntries(entries) };
+}
+
+export function withEvent(s: BootSection, e: BootEvent): BootSection {
+  return { ...s, events: [...s.events, e].slice(-EVENT_LIMIT) };
+}
+
+export function withRollback(s: BootSection, r: Rollback): BootSection {
+  // Replace the entry of the same rollback (same at/from/to) instead of appending a duplicate.
+  const same = (x: Rollback): boolean => x.at === r.at && x.from === r.from && x.to === r.to;
+  const rest = s.rollbacks.filter((x) => !same(x));
+  return { ...s, lastRollback: r, rollbacks: [...rest, r].slice(-ROLLBACK_LIMIT) };
+}
+
+export const ABANDONED_REASON =
+  'no verdict: the boot hung, crashed, lost power, or validation was killed before it finished';
+
+/**
+ * Pure: start a new attempt. An earlier attempt still `pending` belongs to a
+ * boot that never reached a verdict: it is closed as failed and counted here,
+ * in the same write, so the count can neither be lost nor doubled.
+ */
+export function withAttemptStarted(
+  s: BootSection,
+  a: { storePath: string; bootKey: string; now: string },
+): { section: BootSection; attempt: Attempt; abandoned: Attempt | null } {
+  let next = s;
+  let abandoned: Attempt | null = null;
+  const history = [...s.history];
+  if (s.current !== null) {
+    if (s.current.verdict === 'pending') {
+      abandoned = {
+        ...s.current,
+        verdict: 'failed',
+        verdictAt: a.now,
+        reason: ABANDONED_REASON,
+        action: 'none',
+        actionDone: true,
+      };
+      next = withPath(
+        next,
+        abandoned.storePath,
+        (r) => ({ ...r, failures: r.failures + 1, lastVerdict: 'failed', lastFailedAt: a.now }),
+        a.now,
+      );
+      history.push(abandoned);
+    } else {
+      history.push(s.current);
+    }
+  }
+  const attempt: Attempt = {
+    id: s.nextAttemptId,
+    storePath: a.storePath,
+    bootKey: a.bootKey,
+    startedAt: a.now,
+    verdict: 'pending',
+    verdictAt: null,
+    reason: null,
+    checks: [],
+    action: null,
+    actionDone: false,
+    rollbackTo: null,
+    reboot: false,
+    actionError: null,
+    decision: null,
+  };
+  next = withPath(next, a.storePath, (r) => ({ ...r, attempts: r.attempts + 1 }), a.now);
+  return {
+    section: {
+      ...next,
+      nextAttemptId: s.nextAttemptId + 1,
+      current: attempt,
+      history: history.slice(-ATTEMPT_HISTORY_LIMIT),
+    },
+    attempt,
+    abandoned,
+  };
+}
+
+/** All remembered attempts, oldest first (history then current). */
+export function allAttempts(s: BootSection): Attempt[] {
+  return s.current === null ? [...s.history] : [...s.history, s.current];
+}

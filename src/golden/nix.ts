@@ -1,0 +1,150 @@
+/**
+ * One function per Nix/host operation used by golden and boot validation
+ * (like nixos-rebuild-ng's nix.py). All commands go through deps.runner;
+ * all paths come from deps.paths (config values), never literals.
+ */
+import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Deps } from '../core/deps.js';
+import { GitopsdError } from '../core/errors.js';
+
+export interface ProfileGeneration {
+  number: number;
+  /** Resolved store path the system-N-link points at. */
+  storePath: string;
+}
+
+/** Resolve a link chain to its final target, or null when it does not exist. */
+export function resolvePath(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+/** The raw target of a symlink, or null when it is missing or not a link. */
+export function readLinkOrNull(p: string): string | null {
+  try {
+    return readlinkSync(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+/** Whether a store path looks like a NixOS system (it can be activated). */
+export function isSystemPath(p: string): boolean {
+  return existsSync(join(p, 'bin', 'switch-to-configuration'));
+}
+
+/**
+ * The generations of a profile, from its `<name>-N-link` symlinks (as
+ * nixos-rebuild-ng's get_generations does): no nix-env call, no profile lock,
+ * works as any user. Oldest first.
+ */
+export function listGenerations(profile: string): ProfileGeneration[] {
+  const dir = dirname(profile);
+  const re = new RegExp(`^${basename(profile).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)-link$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: ProfileGeneration[] = [];
+  for (const n of names) {
+    const m = re.exec(n);
+    if (m === null) continue;
+    const target = readLinkOrNull(join(dir, n));
+    if (target === null) continue;
+    out.push({ number: Number(m[1]), storePath: resolve(dir, target) });
+  }
+  return out.sort((a, b) => a.number - b.number);
+}
+
+/** The newest generation number whose link points at `storePath`, or null. */
+export function generationOf(gens: readonly ProfileGeneration[], storePath: string): number | null {
+  let found: number | null = null;
+  for (const g of gens) if (g.storePath === storePath) found = g.number;
+  return found;
+}
+
+/** The booted system, resolved. Throws a one-line error when there is none. */
+export function readBootedSystem(deps: Pick<Deps, 'paths'>): string {
+  const p = resolvePath(deps.paths.bootedSystem);
+  if (p === null) {
+    throw new GitopsdError(
+      'failed',
+      `cannot read the booted system: ${deps.paths.bootedSystem} does not exist; is this a booted NixOS host (check paths.bootedSystem in the config)?`,
+    );
+  }
+  return p;
+}
+
+/**
+ * Identity of the current boot: the booted-system symlink is created once per
+ * boot (stage 2, on the /run tmpfs), so its inode and nanosecond mtime change
+ * with every boot and never within one. This tells a re-run of `boot
+ * validate` in the same boot apart from the next boot.
+ */
+export function readBootKey(deps: Pick<Deps, 'paths'>): string {
+  const st = lstatSync(deps.paths.bootedSystem, { bigint: true });
+  return `${st.ino}-${st.mtimeNs}`;
+}
+
+export function profileSystem(deps: Pick<Deps, 'paths'>): string | null {
+  return resolvePath(deps.paths.systemProfile);
+}
+
+/** `nix-env -p <profile> --set <path>`: a new generation pointing at path (so a GC'd link does not matter). */
+export async function setSystemProfile(deps: Deps, storePath: string): Promise<void> {
+  await deps.runner.run('nix-env', ['-p', deps.paths.systemProfile, '--set', storePath], {
+    mutates: true,
+    timeoutMs: deps.config.timeouts.commandSec * 1000,
+  });
+}
+
+export type SwitchAction = 'boot' | 'switch';
+
+/** `<path>/bin/switch-to-configuration <action>` (boot: set the boot default; switch: also activate live). */
+export async function switchToConfiguration(deps: Deps, storePath: string, action: SwitchAction): Promise<void> {
+  await deps.runner.run(join(storePath, 'bin', 'switch-to-configuration'), [action], {
+    mutates: true,
+    timeoutMs: deps.config.timeouts.activateSec * 1000,
+  });
+}
+
+export async function requestReboot(deps: Deps): Promise<void> {
+  await deps.runner.run('systemctl', ['reboot'], { mutates: true });
+}
+
+/** Whether `p` is a valid path in the Nix store (read-only query). */
+export async function isValidStorePath(deps: Deps, p: string): Promise<boolean> {
+  const r = await deps.runner.run('nix-store', ['--query', '--hash', p], { allowFailure: true });
+  return r.exitCode === 0;
+}
+
+/**
+ * Make `link` a GC root for `storePath` with `nix-store --add-root link
+ * --indirect --realise path`. Chosen over writing the symlink ourselves:
+ * nix replaces the link atomically (temp link + rename) and also registers it
+ * in gcroots/auto, so the root holds even when gcRootsDir is not a directory
+ * the collector scans (custom layouts, the simulated host); and it fails on a
+ * path that is not valid in the store instead of rooting nothing.
+ */
+export async function addGcRoot(deps: Deps, link: string, storePath: string): Promise<void> {
+  await deps.runner.run('nix-store', ['--add-root', link, '--indirect', '--realise', storePath], {
+    mutates: true,
+    timeoutMs: deps.config.timeouts.commandSec * 1000,
+  });
+}
+
+/** Whether the golden GC root exists, points at `storePath`, and that path exists. */
+export function gcRootIntact(deps: Pick<Deps, 'paths'>, storePath: string): boolean {
+  return readLinkOrNull(deps.paths.goldenRoot) === storePath && existsSync(storePath);
+}
