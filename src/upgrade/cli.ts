@@ -1,9 +1,15 @@
 /**
- * CLI handlers of upgrade. Until the upgrade issue (#3) lands, they exit 70
- * ("not implemented yet"), never with a fake success.
+ * `gitopsd upgrade [--dry-run] [--operation switch|boot]`: one upgrade run
+ * under the per-host lock (src/upgrade/index.ts does the work).
  */
 import type { Handler } from '../cli/main.js';
-import { NotImplementedError } from '../core/errors.js';
+import { withHostLock } from '../core/deps.js';
+import { runUpgrade } from './index.js';
 
-export const upgradeCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('upgrade', 'the upgrade issue (#3)'));
+export const upgradeCommand: Handler = async (deps, args) => {
+  const op = args['operation'];
+  const operation = op === 'switch' || op === 'boot' ? op : undefined;
+  const dryRun = args['dry-run'] === true;
+  const r = await withHostLock(deps, 'upgrade', () => runUpgrade(deps, { dryRun, operation }));
+  return { exitCode: r.exitCode, text: r.message, json: { ok: r.exitCode === 0, ...r } };
+};

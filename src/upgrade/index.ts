@@ -1,0 +1,857 @@
+/**
+ * Upgrade: pull nix-config, validate by building, activate safely, never
+ * deploy a broken commit (issue #3; docs/upgrade.md).
+ *
+ * Contract
+ * - Inputs: Deps (config.nixConfig, preflight, validation, reboot, timeouts;
+ *   paths.systemProfile/currentSystem/bootedSystem/uptimeFile/buildsDir; the
+ *   clock for the reboot window), and `{ dryRun, operation }`.
+ * - Steps: recover → preflight → fetch (clone first if needed) → observe →
+ *   decide (src/upgrade/decide.ts) → prepare the checkout → [update inputs] →
+ *   build (`nh os build -o <buildsDir>/candidate`) → activate → post-switch
+ *   check → record → push our commits → reboot.
+ * - Activation order for a live switch: `switch-to-configuration test`, the
+ *   post-switch check, THEN `nix-env -p <profile> --set` and
+ *   `switch-to-configuration boot`. A system that fails activation or the
+ *   check therefore never becomes a generation or the boot default; a crash
+ *   or power loss before the check passes boots the previous system.
+ * - Side effects: the checkout (fetch; moves to the candidate; our commits;
+ *   push), the system profile and boot default, the running system,
+ *   `<buildsDir>/{candidate,deployed}` (GC roots), the state sections
+ *   "deployments" (shared) and "upgrade" (ours), and `systemctl reboot`.
+ * - Failure modes and exit codes: preflight refused 6; fetch or clone failed
+ *   75 (nothing touched); known-bad tip 3 (no nix at all); force-push,
+ *   signature, local changes 6 (nothing built); build failed 3 (checkout back,
+ *   commit marked bad); activation or post-switch check failed 4 (previous
+ *   system re-activated, commit marked bad); a build timeout 75.
+ * - Crash at any step (kill -9, power loss):
+ *   - before `pending` is written: the system is untouched; at most the
+ *     checkout sits on the candidate, which the next run moves again.
+ *   - after `pending` (phase activate): the next run first restores
+ *     `pending.previous` (nix-env --set, then switch-to-configuration
+ *     switch|boot) and the checkout, clears `pending`, then upgrades as usual
+ *     (the candidate is rebuilt from the cache and checked again).
+ *   - after a failed check (phase revert; the commit is already marked bad):
+ *     the next run finishes the revert the same way.
+ *   - after the record: the run is complete; only the out-link rename, the
+ *     push or the reboot request can be missing, and the next run redoes the
+ *     push (our commits are still local) or the reboot (reboot pending).
+ */
+import { existsSync, readdirSync, renameSync, rmSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Deps } from '../core/deps.js';
+import { GitopsdError } from '../core/errors.js';
+import {
+  readDeployments,
+  updateDeployments,
+  withBadCommit,
+  withDeployment,
+  type BadCommit,
+  type BadReason,
+} from '../core/deployments.js';
+import { waitForHealthy, type CheckResult } from '../boot-validate/checks.js';
+import {
+  decidePreflight,
+  decideTarget,
+  inRebootWindow,
+  lockCommitSubject,
+  planActivation,
+  rebootNeeded,
+  type ActivationPlan,
+  type Operation,
+  type PreflightCheck,
+  type RefuseCheck,
+  type SignatureStatus,
+  type TargetDecision,
+} from './decide.js';
+import * as g from './git.js';
+import {
+  bootFilesOf,
+  buildToplevel,
+  logClosureDiff,
+  observeDisks,
+  profileGeneration,
+  readUptimeSec,
+  requestReboot,
+  resolveOrNull,
+  setSystemProfile,
+  switchToConfiguration,
+  systemState,
+  updateFlakeInputs,
+} from './system.js';
+import {
+  readUpgrade,
+  updateBoth,
+  updateUpgrade,
+  type LastRun,
+  type PendingActivation,
+  type StepDurations,
+  type UpgradeResult,
+} from './state.js';
+
+export interface UpgradeOptions {
+  dryRun: boolean;
+  /** Overrides nixConfig.operation for this run. */
+  operation?: Operation | undefined;
+}
+
+export type RebootStatus = 'not-needed' | 'requested' | 'pending' | 'needed';
+
+interface Base {
+  message: string;
+  commit: string | null;
+  durationMs: number;
+  dryRun: boolean;
+}
+
+/** What one upgrade run did; `exitCode` is what the CLI exits with. */
+export type UpgradeRunResult = Base &
+  (
+    | {
+        kind: 'deployed';
+        exitCode: 0;
+        storePath: string;
+        generation: number | null;
+        operation: Operation;
+        reboot: RebootStatus;
+        pushed: boolean | null;
+      }
+    | { kind: 'no-op'; exitCode: 0; storePath: string | null; reboot: RebootStatus; pushed: boolean | null }
+    | { kind: 'would-deploy'; exitCode: 0; storePath: string; plan: ActivationPlan; reason: string }
+    | { kind: 'skipped-bad'; exitCode: 3; bad: BadCommit }
+    | { kind: 'build-failed'; exitCode: 3; logTail: string }
+    | { kind: 'refused'; exitCode: 6; check: RefuseCheck | PreflightCheck | 'rebase-conflict'; details: string[] }
+    | {
+        kind: 'reverted';
+        exitCode: 4;
+        storePath: string;
+        restored: string | null;
+        stage: 'activation' | 'post-switch';
+        checks: CheckResult[];
+      }
+  );
+
+const short = (sha: string | null): string => (sha === null ? '(none)' : sha.slice(0, 12));
+
+/** Local time of day in minutes; the reboot window is wall-clock time on the host. */
+function minuteOfDay(d: Date): number {
+  return d.getHours() * 60 + d.getMinutes();
+}
+
+interface Ctx {
+  deps: Deps;
+  opts: UpgradeOptions;
+  t0: number;
+  steps: StepDurations;
+  dir: string;
+}
+
+function elapsed(ctx: Ctx): number {
+  return Math.round(ctx.deps.clock.monotonicMs() - ctx.t0);
+}
+
+type StepKey = 'preflightMs' | 'fetchMs' | 'buildMs' | 'activateMs' | 'validateMs' | 'pushMs';
+
+async function timed<T>(ctx: Ctx, key: StepKey, fn: () => Promise<T>): Promise<T> {
+  const s = ctx.deps.clock.monotonicMs();
+  try {
+    return await fn();
+  } finally {
+    ctx.steps[key] = Math.round(ctx.deps.clock.monotonicMs() - s) + (ctx.steps[key] ?? 0);
+  }
+}
+
+function resultWord(r: UpgradeRunResult): UpgradeResult {
+  switch (r.kind) {
+    case 'deployed':
+      return r.reboot === 'pending' || r.reboot === 'requested' ? 'reboot-pending' : 'deployed';
+    case 'no-op':
+      return r.reboot === 'pending' || r.reboot === 'requested' ? 'reboot-pending' : 'no-op';
+    case 'would-deploy':
+      return 'no-op';
+    case 'skipped-bad':
+    case 'refused':
+      return 'refused';
+    case 'build-failed':
+      return 'build-failed';
+    case 'reverted':
+      return 'reverted';
+  }
+}
+
+function lastRunOf(ctx: Ctx, r: UpgradeRunResult): LastRun {
+  const storePath = 'storePath' in r ? r.storePath : null;
+  const generation = r.kind === 'deployed' ? r.generation : null;
+  return {
+    commit: r.commit,
+    result: resultWord(r),
+    at: ctx.deps.clock.now().toISOString(),
+    exitCode: r.exitCode,
+    message: r.message,
+    generation,
+    storePath,
+    durationMs: r.durationMs,
+    steps: { ...ctx.steps },
+    ...(r.kind === 'skipped-bad' ? { check: 'known-bad' } : {}),
+    ...(r.kind === 'refused' ? { check: r.check } : {}),
+  };
+}
+
+/** Record the run (never in dry-run: a dry run changes no state). */
+function record(ctx: Ctx, r: UpgradeRunResult, extra?: { bad?: BadCommit }): UpgradeRunResult {
+  if (ctx.opts.dryRun) return r;
+  updateBoth(ctx.deps.state, (d, u) => ({
+    deployments: extra?.bad ? withBadCommit(d, extra.bad) : d,
+    upgrade: { ...u, lastRun: lastRunOf(ctx, r) },
+  }));
+  return r;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type Draft = DistributiveOmit<UpgradeRunResult, 'durationMs' | 'dryRun'>;
+
+function finish(ctx: Ctx, r: Draft): UpgradeRunResult {
+  return { ...r, durationMs: elapsed(ctx), dryRun: ctx.opts.dryRun };
+}
+
+// ---------------------------------------------------------------------------
+
+export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<UpgradeRunResult> {
+  const log = deps.log.child({ module: 'upgrade' });
+  const ctx: Ctx = { deps, opts, t0: deps.clock.monotonicMs(), steps: {}, dir: deps.config.nixConfig.path };
+  const cfg = deps.config;
+
+  // 0. Finish what a killed run left half done, before anything else.
+  const pending = readUpgrade(deps.state).pending;
+  if (pending !== null) {
+    if (opts.dryRun) {
+      log.warn('an interrupted activation is pending; the next real run restores the previous system first', {
+        pending,
+      });
+    } else {
+      await recover(ctx, pending);
+    }
+  }
+
+  // 1. Preflight.
+  const pf = await timed(ctx, 'preflightMs', async () =>
+    decidePreflight(
+      {
+        disks: observeDisks(cfg.preflight.diskPaths),
+        systemState: await systemState(deps),
+        uptimeSec: readUptimeSec(deps.paths.uptimeFile),
+      },
+      cfg.preflight,
+    ),
+  );
+  if (!pf.ok) {
+    const first = pf.failures[0];
+    return record(
+      ctx,
+      finish(ctx, {
+        kind: 'refused',
+        exitCode: 6,
+        check: first?.check ?? 'disk',
+        details: pf.failures.map((f) => f.message),
+        commit: null,
+        message: `preflight refused the upgrade: ${pf.failures.map((f) => f.message).join('; ')}`,
+      }),
+    );
+  }
+
+  // 2. Fetch (clone first when the checkout does not exist yet).
+  const dir = ctx.dir;
+  await timed(ctx, 'fetchMs', async () => {
+    if (!existsSync(dir)) {
+      log.info('nix-config checkout missing; cloning', { path: dir, url: cfg.nixConfig.url });
+      await g.cloneCheckout(deps);
+    }
+  });
+  const head = await g.revParse(deps, dir, 'HEAD');
+  if (head === null) {
+    throw new GitopsdError(
+      'failed',
+      `${dir} is not a git checkout with a commit; point nixConfig.path at your nix-config clone (or remove it and set nixConfig.url)`,
+    );
+  }
+  await timed(ctx, 'fetchMs', () => g.fetchBranch(deps, dir));
+  const tip = await g.revParse(deps, dir, g.trackingRef(deps));
+  if (tip === null)
+    throw new GitopsdError('failed', `fetched, but ${g.trackingRef(deps)} does not exist; please report`);
+
+  // 3. Observe.
+  const dep = readDeployments(deps.state);
+  const up = readUpgrade(deps.state);
+  const deployed = dep.current;
+  const anchorSha =
+    deployed === null
+      ? null
+      : up.deployedBase !== null && up.deployedBase.commit === deployed.commit
+        ? up.deployedBase.base
+        : deployed.commit;
+  const anchorKnown = anchorSha !== null && (await g.revParse(deps, dir, anchorSha)) !== null;
+  const profileStore = resolveOrNull(deps.paths.systemProfile);
+  const current = resolveOrNull(deps.paths.currentSystem);
+  const booted = resolveOrNull(deps.paths.bootedSystem);
+  const systemIsDeployed =
+    deployed !== null &&
+    profileStore === deployed.storePath &&
+    (deployed.operation === 'boot' || current === deployed.storePath);
+  const deployedNeedsReboot =
+    deployed !== null &&
+    current !== deployed.storePath &&
+    booted !== null &&
+    existsSync(deployed.storePath) &&
+    rebootNeeded(bootFilesOf(booted), bootFilesOf(deployed.storePath)).needed;
+  let dirty = await g.dirtyFiles(deps, dir);
+  // On a producer, flake.lock is gitopsd's to regenerate (a crash between
+  // `nix flake update` and its commit leaves it modified).
+  const lockDirty = cfg.nixConfig.updateInputs && dirty.includes('flake.lock');
+  if (lockDirty) dirty = dirty.filter((f) => f !== 'flake.lock');
+  const signersFile = cfg.nixConfig.allowedSignersFile;
+  const signature: SignatureStatus =
+    signersFile === null ? { kind: 'not-required' } : await g.verifySignature(deps, dir, tip, signersFile);
+
+  const decision: TargetDecision = decideTarget(
+    {
+      tip,
+      head,
+      deployed: deployed?.commit ?? null,
+      systemIsDeployed,
+      rebootPending: deployedNeedsReboot,
+      badTip: dep.badCommits[tip] ?? null,
+      tipDescendsFromDeployed:
+        anchorSha === null ? null : anchorKnown && (await g.isAncestor(deps, dir, anchorSha, tip)),
+      headContainsTip: await g.isAncestor(deps, dir, tip, head),
+      localCommits: await g.commitsNotIn(deps, dir, anchorKnown && anchorSha !== null ? [tip, anchorSha] : [tip]),
+      dirtyFiles: dirty,
+      signature,
+    },
+    {
+      host: cfg.hostname,
+      allowForcePush: cfg.nixConfig.allowForcePush,
+      commitLocalChanges: cfg.nixConfig.commitLocalChanges,
+      updateInputs: cfg.nixConfig.updateInputs,
+    },
+  );
+  log.info('upgrade decision', { decision, tip, head, deployed: deployed?.commit ?? null });
+
+  switch (decision.kind) {
+    case 'no-op':
+      return noOp(ctx, { decision, storePath: deployed?.storePath ?? null, deployedNeedsReboot });
+    case 'skip-bad':
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'skipped-bad',
+          exitCode: 3,
+          bad: decision.bad,
+          commit: decision.commit,
+          message: `commit ${short(decision.commit)} is known bad (${decision.bad.reason} at ${decision.bad.at}: ${decision.bad.message}); not rebuilding it, waiting for a newer commit on ${cfg.nixConfig.remote}/${cfg.nixConfig.branch}`,
+        }),
+      );
+    case 'refuse': {
+      const bad: BadCommit | undefined =
+        decision.check === 'signature'
+          ? {
+              commit: decision.commit,
+              reason: 'signature',
+              at: deps.clock.now().toISOString(),
+              message: decision.message,
+              storePath: null,
+              logTail: '',
+            }
+          : undefined;
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'refused',
+          exitCode: 6,
+          check: decision.check,
+          details: decision.files ?? [],
+          commit: decision.commit,
+          message: decision.message,
+        }),
+        bad ? { bad } : undefined,
+      );
+    }
+    case 'deploy':
+      break;
+  }
+
+  // A signature refusal is re-checked every run; now that it verifies, forget it.
+  if (!opts.dryRun && dep.badCommits[tip]?.reason === 'signature') {
+    updateDeployments(deps.state, (d) => {
+      const badCommits = { ...d.badCommits };
+      delete badCommits[tip];
+      return { ...d, badCommits };
+    });
+  }
+
+  if (opts.dryRun) return dryRunBuild(ctx, { decision, current, booted });
+  return deploy(ctx, { decision, head, lockDirty, profileStore, current, booted });
+}
+
+// ---------------------------------------------------------------------------
+
+async function noOp(
+  ctx: Ctx,
+  a: { decision: Extract<TargetDecision, { kind: 'no-op' }>; storePath: string | null; deployedNeedsReboot: boolean },
+): Promise<UpgradeRunResult> {
+  const { deps } = ctx;
+  let pushed: boolean | null = null;
+  if (a.decision.push && !ctx.opts.dryRun) {
+    const p = await timed(ctx, 'pushMs', () => g.pushWithRetry(deps, ctx.dir));
+    pushed = p.pushed;
+    if (!p.pushed) deps.log.warn('our commits could not be pushed; the next run retries', { why: p.why });
+  }
+  let reboot: RebootStatus = 'not-needed';
+  let text = `up to date: ${short(a.decision.commit)} is deployed and running`;
+  if (a.deployedNeedsReboot) {
+    if (!deps.config.reboot.allow) {
+      reboot = 'needed';
+      text = `up to date: ${short(a.decision.commit)} is deployed for the next boot; reboot needed (kernel, initrd or modules changed; reboot.allow is off)`;
+    } else if (inRebootWindow(minuteOfDay(deps.clock.now()), deps.config.reboot.window)) {
+      reboot = 'requested';
+      text = `reboot requested: ${short(a.decision.commit)} is the boot default and needs a reboot (inside the reboot window)`;
+    } else {
+      reboot = 'pending';
+      text = `reboot pending: ${short(a.decision.commit)} is the boot default and needs a reboot; outside the reboot window ${windowText(deps)}`;
+    }
+  }
+  const r = record(
+    ctx,
+    finish(ctx, {
+      kind: 'no-op',
+      exitCode: 0,
+      commit: a.decision.commit,
+      storePath: a.storePath,
+      reboot,
+      pushed,
+      message: text + (pushed === false ? '; pushing our commits failed, the next run retries' : ''),
+    }),
+  );
+  if (reboot === 'requested' && !ctx.opts.dryRun) await requestReboot(deps);
+  return r;
+}
+
+function windowText(deps: Deps): string {
+  const w = deps.config.reboot.window;
+  return w === null ? '(any time)' : `${w.lower}-${w.upper}`;
+}
+
+// ---------------------------------------------------------------------------
+
+function candidateLink(deps: Deps): string {
+  return join(deps.paths.buildsDir, 'candidate');
+}
+function deployedLink(deps: Deps): string {
+  return join(deps.paths.buildsDir, 'deployed');
+}
+
+/** Remove everything in buildsDir but the deployed out-link: stale candidates, dry-run trees. */
+function cleanBuildsDir(deps: Deps, keep: readonly string[]): void {
+  mkdirSync(deps.paths.buildsDir, { recursive: true });
+  for (const name of readdirSync(deps.paths.buildsDir)) {
+    if (!keep.includes(name)) rmSync(join(deps.paths.buildsDir, name), { recursive: true, force: true });
+  }
+}
+
+function rebootOf(plan: ActivationPlan): RebootStatus {
+  switch (plan.kind) {
+    case 'switch':
+      return plan.rebootNeeded ? 'needed' : 'not-needed';
+    case 'boot':
+      switch (plan.reboot) {
+        case 'now':
+          return 'requested';
+        case 'pending':
+          return 'pending';
+        case 'not-allowed':
+          return 'needed';
+        case 'not-needed':
+          return 'not-needed';
+      }
+  }
+}
+
+function planFor(
+  ctx: Ctx,
+  a: { storePath: string; booted: string | null; current: string | null },
+): { plan: ActivationPlan; changed: string[] } {
+  const { deps } = ctx;
+  const operation = ctx.opts.operation ?? deps.config.nixConfig.operation;
+  const reference = a.booted ?? a.current;
+  const rn =
+    reference === null
+      ? { needed: false, changed: [] }
+      : rebootNeeded(bootFilesOf(reference), bootFilesOf(a.storePath));
+  const plan = planActivation({
+    operation,
+    rebootNeeded: rn.needed,
+    rebootAllowed: deps.config.reboot.allow,
+    inWindow: inRebootWindow(minuteOfDay(deps.clock.now()), deps.config.reboot.window),
+  });
+  return { plan, changed: rn.changed };
+}
+
+function describePlan(plan: ActivationPlan, changed: string[], deps: Deps): string {
+  switch (plan.kind) {
+    case 'switch':
+      return plan.rebootNeeded ? `switched live; reboot needed (${changed.join(', ')} changed)` : 'switched live';
+    case 'boot':
+      switch (plan.reboot) {
+        case 'now':
+          return `set as the boot default; rebooting now (${changed.join(', ')} changed, inside the reboot window)`;
+        case 'pending':
+          return `set as the boot default; reboot pending (${changed.join(', ')} changed; outside the reboot window ${windowText(deps)})`;
+        case 'not-allowed':
+          return `set as the boot default; reboot needed (${changed.join(', ')} changed; reboot.allow is off)`;
+        case 'not-needed':
+          return 'set as the boot default (active after the next reboot)';
+      }
+  }
+}
+
+async function dryRunBuild(
+  ctx: Ctx,
+  a: { decision: Extract<TargetDecision, { kind: 'deploy' }>; current: string | null; booted: string | null },
+): Promise<UpgradeRunResult> {
+  const { deps } = ctx;
+  const tip = a.decision.tip;
+  // Build the tip in a throwaway worktree: the checkout itself is never touched.
+  cleanBuildsDir(deps, ['deployed', 'candidate']);
+  const wt = join(deps.paths.buildsDir, 'dry-run-src');
+  await g.addWorktree(deps, ctx.dir, wt, tip);
+  let built;
+  try {
+    if (deps.config.nixConfig.updateInputs) await updateFlakeInputs(deps, wt);
+    built = await timed(ctx, 'buildMs', () => buildToplevel(deps, { flakeDir: wt, outLink: candidateLink(deps) }));
+  } finally {
+    await g.removeWorktree(deps, ctx.dir, wt);
+  }
+  if (!built.ok) {
+    return finish(ctx, {
+      kind: 'build-failed',
+      exitCode: 3,
+      logTail: built.logTail,
+      commit: tip,
+      message: `dry run: commit ${short(tip)} does not build (${built.message}); it would be marked bad and nothing activated`,
+    });
+  }
+  const { plan, changed } = planFor(ctx, { storePath: built.storePath, booted: a.booted, current: a.current });
+  const extra =
+    a.decision.commitDirty || a.decision.rebase
+      ? '; local changes would be committed and rebased onto it (not part of this build)'
+      : '';
+  return finish(ctx, {
+    kind: 'would-deploy',
+    exitCode: 0,
+    commit: tip,
+    storePath: built.storePath,
+    plan,
+    reason: a.decision.reason,
+    message: `dry run: would deploy ${short(tip)} (${a.decision.reason}) as ${built.storePath}: it would be ${describePlan(plan, changed, deps)}${extra}; nothing was changed`,
+  });
+}
+
+// ---------------------------------------------------------------------------
+
+interface DeployArgs {
+  decision: Extract<TargetDecision, { kind: 'deploy' }>;
+  head: string;
+  lockDirty: boolean;
+  profileStore: string | null;
+  current: string | null;
+  booted: string | null;
+}
+
+async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
+  const { deps, dir } = ctx;
+  const cfg = deps.config;
+  const log = deps.log.child({ module: 'upgrade' });
+  const tip = a.decision.tip;
+
+  // Prepare the checkout. `baseHead` is where it returns on any failure: the
+  // head as found, plus the commit of the local changes (never discarded).
+  if (a.lockDirty) await g.restoreFile(deps, dir, 'flake.lock');
+  let baseHead = a.head;
+  if (a.decision.commitDirty) {
+    baseHead = await g.commitAll(deps, dir, `${cfg.hostname}: local changes (committed by gitopsd)`);
+    log.info('committed local changes', { commit: baseHead });
+  }
+  if (a.decision.rebase) {
+    const rb = await g.rebaseOnto(deps, dir, tip);
+    if (!rb.ok) {
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'refused',
+          exitCode: 6,
+          check: 'rebase-conflict',
+          details: rb.conflicts,
+          commit: tip,
+          message: `the local commits do not rebase onto ${short(tip)}: conflicts in ${rb.conflicts.join(', ')}; the checkout keeps them on ${short(baseHead)}; resolve by hand (git rebase ${short(tip)}) and push`,
+        }),
+      );
+    }
+  } else {
+    await g.moveCheckoutTo(deps, dir, tip);
+  }
+  let candidate = (await g.revParse(deps, dir, 'HEAD')) ?? tip;
+  const restoreCheckout = async (): Promise<void> => {
+    try {
+      await g.moveCheckoutTo(deps, dir, baseHead);
+    } catch (err) {
+      log.error('could not move the checkout back; fix it by hand', { to: baseHead, err });
+    }
+  };
+
+  // A rebased candidate that is the same commit as a known-bad one (nothing to rebase).
+  const badCandidate = readDeployments(deps.state).badCommits[candidate];
+  if (candidate !== tip && badCandidate !== undefined && badCandidate.reason !== 'signature') {
+    await restoreCheckout();
+    return record(
+      ctx,
+      finish(ctx, {
+        kind: 'skipped-bad',
+        exitCode: 3,
+        bad: badCandidate,
+        commit: candidate,
+        message: `commit ${short(candidate)} is known bad (${badCandidate.reason}); not rebuilding it, waiting for a newer commit`,
+      }),
+    );
+  }
+
+  // Producer: update the inputs before building.
+  let inputsUpdated = false;
+  if (cfg.nixConfig.updateInputs) {
+    await timed(ctx, 'buildMs', () => updateFlakeInputs(deps, dir));
+    inputsUpdated = (await g.dirtyFiles(deps, dir)).includes('flake.lock');
+    log.info('flake inputs updated', { changed: inputsUpdated });
+  }
+
+  // Build.
+  cleanBuildsDir(deps, ['deployed']);
+  const built = await timed(ctx, 'buildMs', () => buildToplevel(deps, { flakeDir: dir, outLink: candidateLink(deps) }));
+  if (!built.ok) {
+    if (inputsUpdated) await g.restoreFile(deps, dir, 'flake.lock');
+    await restoreCheckout();
+    rmSync(candidateLink(deps), { force: true });
+    // With freshly updated inputs the failure may be the update's, not the
+    // commit's: do not mark the commit bad, the next run tries again.
+    const bad: BadCommit | undefined = inputsUpdated
+      ? undefined
+      : {
+          commit: candidate,
+          reason: 'build-failed',
+          at: deps.clock.now().toISOString(),
+          message: built.message,
+          storePath: null,
+          logTail: built.logTail,
+        };
+    return record(
+      ctx,
+      finish(ctx, {
+        kind: 'build-failed',
+        exitCode: 3,
+        logTail: built.logTail,
+        commit: candidate,
+        message: `commit ${short(candidate)} does not build${inputsUpdated ? ' with updated inputs' : ''} (${built.message}); nothing was activated, the checkout is back at ${short(baseHead)}${bad ? ', and the commit is marked bad until a newer one arrives' : ''}`,
+      }),
+      bad ? { bad } : undefined,
+    );
+  }
+  const storePath = built.storePath;
+  if (inputsUpdated) {
+    candidate = await g.commitPaths(deps, dir, ['flake.lock'], lockCommitSubject(cfg.hostname));
+    log.info('committed the updated flake.lock', { commit: candidate });
+  }
+  await logClosureDiff(deps, a.current, storePath);
+
+  const { plan, changed } = planFor(ctx, { storePath, booted: a.booted, current: a.current });
+  const operation: Operation = plan.kind;
+  const previous = a.profileStore ?? a.current;
+  const deployedBase = candidate !== tip ? { commit: candidate, base: tip } : null;
+  const at = (): string => deps.clock.now().toISOString();
+
+  // Nothing changes on the system: record without re-activating (comin #192).
+  const unchanged = storePath === a.profileStore && (operation === 'boot' || storePath === a.current);
+  if (!unchanged) {
+    const pending: PendingActivation = {
+      commit: candidate,
+      storePath,
+      previous,
+      operation,
+      phase: 'activate',
+      at: at(),
+      restoreHead: baseHead,
+    };
+    updateUpgrade(deps.state, (u) => ({ ...u, pending }));
+
+    const fail = async (
+      stage: 'activation' | 'post-switch',
+      reason: BadReason,
+      detail: string,
+      checks: CheckResult[],
+    ): Promise<UpgradeRunResult> => {
+      const message =
+        stage === 'activation'
+          ? `activating ${short(candidate)} failed (${detail})`
+          : `the post-switch check of ${short(candidate)} failed (${detail})`;
+      await revert(ctx, {
+        pending,
+        bad: { commit: candidate, reason, at: at(), message, storePath, logTail: detail },
+      });
+      rmSync(candidateLink(deps), { force: true });
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'reverted',
+          exitCode: 4,
+          commit: candidate,
+          storePath,
+          restored: previous,
+          stage,
+          checks,
+          message: `${message}; re-activated the previous system ${previous ?? '(none)'}, marked the commit bad, the checkout is back at ${short(baseHead)}`,
+        }),
+      );
+    };
+
+    if (plan.kind === 'switch') {
+      const t = await timed(ctx, 'activateMs', () => switchToConfiguration(deps, storePath, 'test'));
+      // Exit 4 means "some units failed": the post-switch check decides whether they matter.
+      if (t.exitCode !== 0 && t.exitCode !== 4) {
+        return fail(
+          'activation',
+          'activation-failed',
+          `switch-to-configuration test exited ${t.exitCode}: ${lastLine(t.stderrTail)}`,
+          [],
+        );
+      }
+      if (t.exitCode === 4) log.warn('switch-to-configuration reported failed units', { stderr: t.stderrTail });
+      const h = await timed(ctx, 'validateMs', () =>
+        waitForHealthy(deps, {
+          services: cfg.validation.services,
+          checks: cfg.validation.checks,
+          timeoutSec: cfg.validation.timeoutSec,
+        }),
+      );
+      if (!h.ok) {
+        const failed = h.results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`);
+        return fail('post-switch', 'post-switch-failed', failed.join(', ') || 'not healthy', h.results);
+      }
+    }
+    await timed(ctx, 'activateMs', () => setSystemProfile(deps, storePath));
+    const b = await timed(ctx, 'activateMs', () => switchToConfiguration(deps, storePath, 'boot'));
+    if (b.exitCode !== 0) {
+      return fail(
+        'activation',
+        'activation-failed',
+        `switch-to-configuration boot exited ${b.exitCode}: ${lastLine(b.stderrTail)}`,
+        [],
+      );
+    }
+  }
+
+  // Record: deployment, run, pending cleared, in one write.
+  const generation = profileGeneration(deps.paths.systemProfile);
+  const reboot = rebootOf(plan);
+  const result = finish(ctx, {
+    kind: 'deployed',
+    exitCode: 0,
+    commit: candidate,
+    storePath,
+    generation,
+    operation,
+    reboot,
+    pushed: null,
+    message: `deployed ${short(candidate)} as generation ${generation ?? '?'} (${storePath}): ${unchanged ? 'the system was already this one' : describePlan(plan, changed, deps)}`,
+  });
+  updateBoth(deps.state, (d, u) => ({
+    deployments: withDeployment(d, { commit: candidate, storePath, generation, at: at(), operation }),
+    upgrade: { ...u, pending: null, deployedBase, lastRun: lastRunOf(ctx, result) },
+  }));
+  try {
+    renameSync(candidateLink(deps), deployedLink(deps));
+  } catch (err) {
+    log.warn('could not keep the out-link of the deployed system', { err });
+  }
+
+  // Push our commits (local changes, flake.lock) only after a good activation.
+  let final: UpgradeRunResult = result;
+  if (deployedBase !== null) {
+    const p = await timed(ctx, 'pushMs', () => g.pushWithRetry(deps, dir));
+    if (!p.pushed) log.warn('our commits could not be pushed; the next run retries', { why: p.why });
+    final = {
+      ...result,
+      pushed: p.pushed,
+      message: `${result.message}; ${p.pushed ? 'pushed our commits' : `pushing our commits failed (${p.why}), the next run retries`}`,
+    } as UpgradeRunResult;
+  }
+  if (reboot === 'requested') await requestReboot(deps);
+  return final;
+}
+
+function lastLine(s: string): string {
+  return (
+    s
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .at(-1) ?? ''
+  );
+}
+
+/**
+ * Put the previous system back: mark the commit bad and the pending
+ * activation as reverting (one write, so a crash from here on is finished by
+ * the next run's recover), re-activate, move the checkout back, clear.
+ */
+async function revert(ctx: Ctx, a: { pending: PendingActivation; bad: BadCommit }): Promise<void> {
+  const { deps } = ctx;
+  updateBoth(deps.state, (d, u) => ({
+    deployments: withBadCommit(d, a.bad),
+    upgrade: { ...u, pending: { ...a.pending, phase: 'revert' } },
+  }));
+  await restorePrevious(ctx, a.pending);
+  updateUpgrade(deps.state, (u) => ({ ...u, pending: null }));
+}
+
+async function restorePrevious(ctx: Ctx, p: PendingActivation): Promise<void> {
+  const { deps } = ctx;
+  const log = deps.log.child({ module: 'upgrade' });
+  if (p.previous !== null) {
+    await setSystemProfile(deps, p.previous);
+    const r = await switchToConfiguration(deps, p.previous, p.operation === 'switch' ? 'switch' : 'boot');
+    if (r.exitCode !== 0 && r.exitCode !== 4) {
+      throw new GitopsdError(
+        'failed',
+        `re-activating the previous system ${p.previous} failed (switch-to-configuration exited ${r.exitCode}: ${lastLine(r.stderrTail)}); the next run retries, or run "gitopsd golden rollback"`,
+      );
+    }
+    if (r.exitCode === 4)
+      log.warn('the previous system reports failed units after re-activation', { stderr: r.stderrTail });
+  } else {
+    log.warn('no previous system is known; nothing to re-activate', { pending: p });
+  }
+  const restoreHead = typeof p['restoreHead'] === 'string' ? p['restoreHead'] : null;
+  if (restoreHead !== null && existsSync(ctx.dir)) {
+    try {
+      await g.moveCheckoutTo(deps, ctx.dir, restoreHead);
+    } catch (err) {
+      log.warn('could not move the checkout back after the revert', { to: restoreHead, err });
+    }
+  }
+}
+
+/** A previous run died mid-activation: restore the previous system, then carry on. */
+async function recover(ctx: Ctx, p: PendingActivation): Promise<void> {
+  const log = ctx.deps.log.child({ module: 'upgrade' });
+  log.warn('a previous upgrade was interrupted during activation; restoring the previous system first', {
+    pending: p,
+  });
+  await restorePrevious(ctx, p);
+  updateUpgrade(ctx.deps.state, (u) => ({ ...u, pending: null }));
+}

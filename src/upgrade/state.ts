@@ -1,0 +1,100 @@
+/**
+ * Upgrade's own part of the state document (key "upgrade"): the last run's
+ * record, the activation in flight, and the remote base of a deployed commit
+ * that carries our own commits. The deployed commit and the known-bad commits live in the shared
+ * "deployments" section (src/core/deployments.ts).
+ */
+import { z } from 'zod';
+import type { StateStore, StateDoc } from '../core/state.js';
+import { DeploymentsSection } from '../core/deployments.js';
+
+export const UPGRADE_KEY = 'upgrade';
+
+export const UpgradeResult = z.enum(['deployed', 'no-op', 'build-failed', 'refused', 'reverted', 'reboot-pending']);
+export type UpgradeResult = z.infer<typeof UpgradeResult>;
+
+export const StepDurations = z
+  .object({
+    preflightMs: z.number().optional(),
+    fetchMs: z.number().optional(),
+    buildMs: z.number().optional(),
+    activateMs: z.number().optional(),
+    validateMs: z.number().optional(),
+    pushMs: z.number().optional(),
+  })
+  .loose();
+export type StepDurations = z.infer<typeof StepDurations>;
+
+export const LastRun = z
+  .object({
+    commit: z.string().nullable(),
+    result: UpgradeResult,
+    at: z.string(),
+    exitCode: z.number().int(),
+    message: z.string(),
+    generation: z.number().int().nullable().default(null),
+    storePath: z.string().nullable().default(null),
+    durationMs: z.number(),
+    steps: StepDurations.default({}),
+  })
+  .loose();
+export type LastRun = z.infer<typeof LastRun>;
+
+/**
+ * An activation in flight, written before the first step that changes the
+ * system and cleared in the same write that records its outcome. If a run
+ * finds one, the previous run died mid-activation: the next run restores
+ * `previous` before doing anything else (src/upgrade/index.ts, recover).
+ */
+export const PendingActivation = z
+  .object({
+    commit: z.string(),
+    storePath: z.string(),
+    previous: z.string().nullable(),
+    operation: z.enum(['switch', 'boot']),
+    phase: z.enum(['activate', 'revert']),
+    at: z.string(),
+    /** Where the checkout goes back to if this activation is undone. */
+    restoreHead: z.string().nullable().default(null),
+  })
+  .loose();
+export type PendingActivation = z.infer<typeof PendingActivation>;
+
+/**
+ * The deployed commit carries our own commits (local changes, flake.lock) on
+ * top of the remote commit `base`. The force-push check compares the remote
+ * with `base`, because `commit` itself may never reach the remote as such
+ * (a push that had to rebase publishes a different commit).
+ */
+export const DeployedBase = z.object({ commit: z.string(), base: z.string() }).loose();
+export type DeployedBase = z.infer<typeof DeployedBase>;
+
+export const UpgradeSection = z
+  .object({
+    lastRun: LastRun.nullable().default(null),
+    pending: PendingActivation.nullable().default(null),
+    deployedBase: DeployedBase.nullable().default(null),
+  })
+  .loose();
+export type UpgradeSection = z.infer<typeof UpgradeSection>;
+
+export function readUpgrade(state: StateStore): UpgradeSection {
+  return UpgradeSection.parse(state.section(UPGRADE_KEY) ?? {});
+}
+
+export function updateUpgrade(state: StateStore, fn: (u: UpgradeSection) => UpgradeSection): UpgradeSection {
+  return state.updateSection(UPGRADE_KEY, (cur) => fn(UpgradeSection.parse(cur ?? {})));
+}
+
+/**
+ * Change the deployment record and upgrade's section in ONE atomic write, so
+ * a crash never leaves "deployed" without "pending cleared" or the reverse.
+ */
+export function updateBoth(
+  state: StateStore,
+  fn: (d: DeploymentsSection, u: UpgradeSection) => { deployments: DeploymentsSection; upgrade: UpgradeSection },
+): void {
+  const doc: StateDoc = state.read();
+  const next = fn(DeploymentsSection.parse(doc['deployments'] ?? {}), UpgradeSection.parse(doc[UPGRADE_KEY] ?? {}));
+  state.write({ ...doc, deployments: next.deployments, [UPGRADE_KEY]: next.upgrade });
+}
