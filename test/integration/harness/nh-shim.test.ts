@@ -244,6 +244,21 @@ describe('nh shim: os switch / boot', () => {
     expect((await h.activations()).map((a) => a.action)).toEqual(['boot']);
   });
 
+  it('takes a store path, or a link to one, as the installable (nh Installable::Store)', async () => {
+    const h = await newHost('store');
+    await repo.commitGeneration({ hosta: { version: 'v6', kernelVersion: '6.6.1' } }, 'v6');
+    const link = join(await tempDir('nh-store'), 'candidate');
+    const v6 = await buildToplevel({ flake: repo.workDir, host: 'hosta', outLink: link });
+    const r = await h.exec('nh', ['os', 'switch', '-R', link]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((await h.generations()).map((g) => g.storePath)).toEqual([v1, v6]);
+    expect(await h.currentSystem()).toBe(v6);
+    const back = await h.exec('nh', ['os', 'boot', '-R', v1]);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect((await h.generations()).map((g) => g.storePath)).toEqual([v1, v6, v1]);
+    expect(await h.bootDefault()).toBe(v1);
+  });
+
   it('--dry builds but activates nothing', async () => {
     const h = await newHost('dry');
     await repo.commitGeneration({ hosta: { version: 'v5', kernelVersion: '6.6.1' } }, 'v5');
