@@ -1,0 +1,256 @@
+import { describe, it, expect } from 'vitest';
+import {
+  chooseLastOk,
+  decideVerdict,
+  planStart,
+  rebootBound,
+  type BootDecision,
+  type VerdictInput,
+} from '../../../src/boot-validate/decide.js';
+import { parseBoot, withAttemptStarted, ABANDONED_REASON, type Attempt } from '../../../src/boot-validate/state.js';
+
+const B = '/nix/store/bbb-nixos-system-b';
+const G = '/nix/store/ggg-nixos-system-g';
+const O = '/nix/store/ooo-nixos-system-o';
+
+const base: VerdictInput = {
+  booted: B,
+  healthy: false,
+  failuresBefore: 0,
+  rebootsBefore: 0,
+  maxBootFailures: 2,
+  onFirstFailure: 'reboot',
+  autoPinGolden: true,
+  golden: { storePath: G, present: true },
+  lastOk: null,
+  bootedIsBad: false,
+};
+
+describe('decideVerdict', () => {
+  it.each<[string, Partial<VerdictInput>, BootDecision]>([
+    ['ok pins the booted path', { healthy: true }, { kind: 'ok', pin: 'pin' }],
+    ['ok of the golden keeps it (unchanged)', { healthy: true, booted: G }, { kind: 'ok', pin: 'keep' }],
+    ['ok without autoPinGolden', { healthy: true, autoPinGolden: false }, { kind: 'ok', pin: 'off' }],
+    [
+      'ok of a rolled-back path is not pinned',
+      { healthy: true, bootedIsBad: true },
+      { kind: 'ok', pin: 'refused-bad' },
+    ],
+    ['first failure reboots', {}, { kind: 'retry-reboot', failures: 1 }],
+    ['first failure waits with onFirstFailure=wait', { onFirstFailure: 'wait' }, { kind: 'wait', failures: 1 }],
+    [
+      'second failure rolls back to the golden',
+      { failuresBefore: 1, rebootsBefore: 1 },
+      { kind: 'rollback', failures: 2, target: G, targetSource: 'golden', reboot: true },
+    ],
+    [
+      'wait mode still rolls back at the limit',
+      { failuresBefore: 1, onFirstFailure: 'wait' },
+      { kind: 'rollback', failures: 2, target: G, targetSource: 'golden', reboot: true },
+    ],
+    [
+      'maxBootFailures=1 rolls back at once',
+      { maxBootFailures: 1 },
+      { kind: 'rollback', failures: 1, target: G, targetSource: 'golden', reboot: true },
+    ],
+    [
+      'golden itself fails: degraded, no reboot, even on the first failure',
+      { booted: G },
+      { kind: 'degraded', failures: 1, reason: 'golden-failed' },
+    ],
+    [
+      'golden itself fails at the limit',
+      { booted: G, failuresBefore: 5 },
+      { kind: 'degraded', failures: 6, reason: 'golden-failed' },
+    ],
+    [
+      'no golden: newest ok generation',
+      { golden: null, failuresBefore: 1, lastOk: O },
+      { kind: 'rollback', failures: 2, target: O, targetSource: 'last-ok', reboot: true },
+    ],
+    [
+      'golden gone from the store: newest ok generation',
+      { golden: { storePath: G, present: false }, failuresBefore: 1, lastOk: O },
+      { kind: 'rollback', failures: 2, target: O, targetSource: 'last-ok', reboot: true },
+    ],
+    [
+      'no golden and no ok generation: degraded',
+      { golden: null, failuresBefore: 1 },
+      { kind: 'degraded', failures: 2, reason: 'no-target' },
+    ],
+    ['no golden, first failure still retries', { golden: null }, { kind: 'retry-reboot', failures: 1 }],
+    [
+      'reboot bound reached during a rollback: set the default, no reboot',
+      { failuresBefore: 3, rebootsBefore: 3 },
+      { kind: 'rollback', failures: 4, target: G, targetSource: 'golden', reboot: false },
+    ],
+    [
+      'one below the bound still reboots',
+      { failuresBefore: 2, rebootsBefore: 2 },
+      { kind: 'rollback', failures: 3, target: G, targetSource: 'golden', reboot: true },
+    ],
+    [
+      'retry at the bound (after a reset of failures only): degraded',
+      { rebootsBefore: 3 },
+      { kind: 'degraded', failures: 1, reason: 'reboot-bound' },
+    ],
+  ])('%s', (_n, over, want) => {
+    expect(decideVerdict({ ...base, ...over })).toEqual(want);
+  });
+
+  it('never requests more than maxBootFailures + 1 reboots for one path, whatever the failure sequence', () => {
+    for (const max of [1, 2, 3, 5]) {
+      for (const mode of ['reboot', 'wait'] as const) {
+        let failures = 0;
+        let reboots = 0;
+        for (let boot = 0; boot < 20; boot++) {
+          const d = decideVerdict({
+            ...base,
+            maxBootFailures: max,
+            onFirstFailure: mode,
+            failuresBefore: failures,
+            rebootsBefore: reboots,
+          });
+          if (d.kind === 'ok') throw new Error('unexpected ok');
+          failures = d.failures;
+          if (d.kind === 'retry-reboot' || (d.kind === 'rollback' && d.reboot)) reboots += 1;
+        }
+        expect(reboots).toBe(rebootBound(max));
+      }
+    }
+  });
+});
+
+const attempt = (over: Partial<Attempt>): Attempt => ({
+  id: 1,
+  storePath: B,
+  bootKey: 'k1',
+  startedAt: '2026-01-01T00:00:00.000Z',
+  verdict: 'pending',
+  verdictAt: null,
+  reason: null,
+  checks: [],
+  action: null,
+  actionDone: false,
+  rollbackTo: null,
+  reboot: false,
+  actionError: null,
+  decision: null,
+  ...over,
+});
+
+describe('planStart', () => {
+  it.each<[string, Attempt | null, string]>([
+    ['first ever run', null, 'new'],
+    ['new boot after a verdict', attempt({ bootKey: 'k0', verdict: 'failed', actionDone: true }), 'new'],
+    ['new boot after a pending attempt (counted as failed by the start record)', attempt({ bootKey: 'k0' }), 'new'],
+    ['same boot, pending: resume', attempt({}), 'resume'],
+    ['same boot, verdict without actions done: finish', attempt({ verdict: 'failed', action: 'reboot' }), 'finish'],
+    ['same boot, all done: report only', attempt({ verdict: 'ok', actionDone: true }), 'done'],
+    ['same key but other path: new', attempt({ storePath: G }), 'new'],
+  ])('%s', (_n, cur, kind) => {
+    expect(planStart(cur, { booted: B, bootKey: 'k1' }).kind).toBe(kind);
+  });
+});
+
+describe('withAttemptStarted', () => {
+  it('records a pending attempt and counts it', () => {
+    const r = withAttemptStarted(parseBoot(undefined), { storePath: B, bootKey: 'k1', now: 't1' });
+    expect(r.attempt).toMatchObject({ id: 1, storePath: B, verdict: 'pending' });
+    expect(r.section.paths[B]).toMatchObject({ attempts: 1, failures: 0 });
+    expect(r.abandoned).toBeNull();
+  });
+
+  it('closes an attempt that never reached a verdict as failed, counted once', () => {
+    const s1 = withAttemptStarted(parseBoot(undefined), { storePath: B, bootKey: 'k1', now: 't1' }).section;
+    const r = withAttemptStarted(s1, { storePath: B, bootKey: 'k2', now: 't2' });
+    expect(r.abandoned).toMatchObject({ id: 1, verdict: 'failed', reason: ABANDONED_REASON });
+    expect(r.section.paths[B]).toMatchObject({ attempts: 2, failures: 1 });
+    expect(r.section.history.map((a) => a.id)).toEqual([1]);
+    expect(r.section.current?.id).toBe(2);
+    // A finished attempt moves to history without being counted again.
+    const done = { ...r.section, current: { ...r.attempt, verdict: 'failed' as const, actionDone: true } };
+    const r3 = withAttemptStarted(done, { storePath: B, bootKey: 'k3', now: 't3' });
+    expect(r3.abandoned).toBeNull();
+    expect(r3.section.paths[B]).toMatchObject({ attempts: 3, failures: 1 });
+  });
+
+  it('keeps the history bounded', () => {
+    let s = parseBoot(undefined);
+    for (let i = 0; i < 120; i++)
+      s = withAttemptStarted(s, {
+        storePath: `${B}${i % 40}`,
+        bootKey: `k${i}`,
+        now: `t${String(i).padStart(3, '0')}`,
+      }).section;
+    expect(s.history.length).toBeLessThanOrEqual(50);
+    expect(Object.keys(s.paths).length).toBeLessThanOrEqual(30);
+  });
+});
+
+describe('chooseLastOk', () => {
+  const exists = (): boolean => true;
+  it.each<[string, Parameters<typeof chooseLastOk>[0], string | null]>([
+    [
+      'highest generation with an ok verdict',
+      {
+        booted: B,
+        generations: [
+          { number: 1, storePath: O },
+          { number: 2, storePath: G },
+          { number: 3, storePath: B },
+        ],
+        okPaths: [
+          { storePath: O, lastOkAt: '2' },
+          { storePath: G, lastOkAt: '1' },
+        ],
+        exists,
+        bad: () => false,
+      },
+      G,
+    ],
+    [
+      'never the booted path',
+      {
+        booted: B,
+        generations: [{ number: 3, storePath: B }],
+        okPaths: [{ storePath: B, lastOkAt: '1' }],
+        exists,
+        bad: () => false,
+      },
+      null,
+    ],
+    [
+      'skips bad paths',
+      {
+        booted: B,
+        generations: [{ number: 2, storePath: G }],
+        okPaths: [{ storePath: G, lastOkAt: '1' }],
+        exists,
+        bad: (p) => p === G,
+      },
+      null,
+    ],
+    [
+      'skips paths gone from the store',
+      { booted: B, generations: [], okPaths: [{ storePath: G, lastOkAt: '1' }], exists: () => false, bad: () => false },
+      null,
+    ],
+    [
+      'links GC-ed: most recent ok path still on disk',
+      {
+        booted: B,
+        generations: [],
+        okPaths: [
+          { storePath: O, lastOkAt: '1' },
+          { storePath: G, lastOkAt: '2' },
+        ],
+        exists,
+        bad: () => false,
+      },
+      G,
+    ],
+  ])('%s', (_n, input, want) => {
+    expect(chooseLastOk(input)).toBe(want);
+  });
+});
