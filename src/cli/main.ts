@@ -11,6 +11,7 @@ import { EXIT, GitopsdError, UsageError, type ExitCode } from '../core/errors.js
 import type { Deps } from '../core/deps.js';
 import type { LogLevel } from '../core/log.js';
 import type { Outcome } from './outcome.js';
+import type { Step } from '../report/runs.js';
 import { exitCodeFor, messageFor, causeChain } from './exit.js';
 
 export interface GlobalArgs {
@@ -57,7 +58,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
   };
 
   const withDeps =
-    (command: string, handler: Handler, opts: { dryRun?: (a: CliArgs) => boolean } = {}) =>
+    (command: string, handler: Handler, opts: { dryRun?: (a: CliArgs) => boolean; step?: Step } = {}) =>
     async (args: CliArgs): Promise<void> => {
       const g = args as unknown as GlobalArgs;
       jsonMode = g.json;
@@ -73,13 +74,43 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         env: io.env,
       });
       deps.log.debug('command started', { command });
-      const out = await handler(deps, args);
+      const started = deps.clock.monotonicMs();
+      const step = opts.dryRun?.(args) === true ? undefined : opts.step;
+      let out: Outcome;
+      try {
+        out = await handler(deps, args);
+      } catch (err) {
+        if (step !== undefined) {
+          const { afterRun } = await import('../report/after-run.js');
+          await afterRun(deps, step, {
+            exitCode: exitCodeFor(err),
+            result: 'error',
+            error: messageFor(err),
+            durationMs: Math.round(deps.clock.monotonicMs() - started),
+          });
+        }
+        throw err;
+      }
+      if (step !== undefined) {
+        const { afterRun } = await import('../report/after-run.js');
+        await afterRun(deps, step, {
+          exitCode: out.exitCode,
+          result: out.run?.result ?? (out.exitCode === 0 ? 'ok' : 'failed'),
+          commit: out.run?.commit,
+          generation: out.run?.generation,
+          error: out.run?.error ?? (out.exitCode === 0 ? null : out.text.split('\n').at(-1)),
+          durationMs: Math.round(deps.clock.monotonicMs() - started),
+        });
+      }
       report(out.exitCode, out);
     };
 
   /** A handler that lives in a capability's cli.ts, loaded only when its command runs. */
-  const lazy = (command: string, load: () => Promise<Handler>, opts: { dryRun?: (a: CliArgs) => boolean } = {}) =>
-    withDeps(command, async (deps, args) => (await load())(deps, args), opts);
+  const lazy = (
+    command: string,
+    load: () => Promise<Handler>,
+    opts: { dryRun?: (a: CliArgs) => boolean; step?: Step } = {},
+  ) => withDeps(command, async (deps, args) => (await load())(deps, args), opts);
 
   const cli = yargs(argv)
     .scriptName(scriptName)
@@ -106,7 +137,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       'cycle',
       'The daily job: sync dotfiles (when enabled), then upgrade',
       (y: Argv) => y,
-      lazy('cycle', async () => (await import('../cycle/cli.js')).cycleCommand),
+      lazy('cycle', async () => (await import('../cycle/cli.js')).cycleCommand, { step: 'cycle' }),
     )
     .command(
       'daemon',
@@ -120,7 +151,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           '$0',
           'Run one sync now',
           (s: Argv) => s,
-          lazy('sync', async () => (await import('../sync/cli.js')).syncCommand),
+          lazy('sync', async () => (await import('../sync/cli.js')).syncCommand, { step: 'sync' }),
         )
         .command(
           'status',
@@ -151,6 +182,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           }),
       lazy('upgrade', async () => (await import('../upgrade/cli.js')).upgradeCommand, {
         dryRun: (a) => a['dry-run'] === true,
+        step: 'upgrade',
       }),
     )
     .command('boot', 'Boot validation', (y: Argv) =>
@@ -159,7 +191,9 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           'validate',
           'Validate this boot (run once per boot by a systemd unit)',
           (s: Argv) => s,
-          lazy('boot validate', async () => (await import('../boot-validate/cli.js')).bootValidateCommand),
+          lazy('boot validate', async () => (await import('../boot-validate/cli.js')).bootValidateCommand, {
+            step: 'boot-validate',
+          }),
         )
         .command(
           'status',
@@ -175,7 +209,9 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
               type: 'string',
               describe: 'Path to reset (default: the booted system)',
             }),
-          lazy('boot reset', async () => (await import('../boot-validate/cli.js')).bootResetCommand),
+          lazy('boot reset', async () => (await import('../boot-validate/cli.js')).bootResetCommand, {
+            step: 'boot-reset',
+          }),
         )
         .demandCommand(1, 'name a boot subcommand: validate, status or reset'),
     )
@@ -200,7 +236,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
                 describe: 'Pin a path that has no ok boot verdict',
               })
               .conflicts('store-path', 'generation'),
-          lazy('golden pin', async () => (await import('../golden/cli.js')).goldenPinCommand),
+          lazy('golden pin', async () => (await import('../golden/cli.js')).goldenPinCommand, { step: 'golden-pin' }),
         )
         .command(
           'show',
@@ -227,7 +263,9 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
                 describe: 'Do not ask for confirmation',
               })
               .conflicts('now', 'reboot'),
-          lazy('golden rollback', async () => (await import('../golden/cli.js')).goldenRollbackCommand),
+          lazy('golden rollback', async () => (await import('../golden/cli.js')).goldenRollbackCommand, {
+            step: 'golden-rollback',
+          }),
         )
         .demandCommand(1, 'name a golden subcommand: pin, show or rollback'),
     )

@@ -7,6 +7,8 @@ export interface Outcome {
   text: string;
   /** The --json report; when absent, --json prints `{"ok": …, "message": text}`. */
   json?: unknown;
+  /** For mutating commands: what the run record, hooks and metrics report. */
+  run?: { result: string; commit?: string | null; generation?: number | null; error?: string | null };
 }
 
 export function ok(text: string, json?: unknown): Outcome {

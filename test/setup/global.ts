@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export default async function setup(): Promise<void> {
-  await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  // tsc emits even when a file has type errors; those fail `npm run typecheck`
+  // (a separate CI step), so here they only warn and the tests still run.
+  const build = await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, reject: false, all: true });
+  if (build.exitCode !== 0) process.stdout.write(`warning: tsc reported errors:\n${String(build.all)}\n`);
   const lines: string[] = [];
   for (const [cmd, args] of [
     ['git', ['--version']],

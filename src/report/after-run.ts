@@ -1,0 +1,68 @@
+/**
+ * What happens after every mutating command: record the run, run the user's
+ * hook, write the metrics file. None of it may change the command's result:
+ * each part logs its own failure and carries on.
+ */
+import type { Deps } from '../core/deps.js';
+import { readDeployments } from '../core/deployments.js';
+import { recordRun, readRuns, type RunRecord, type Step } from './runs.js';
+import { runHooks } from './hooks.js';
+import type { MetricsInput } from './metrics.js';
+
+export interface RunSummary {
+  exitCode: number;
+  result: string;
+  commit?: string | null | undefined;
+  generation?: number | null | undefined;
+  error?: string | null | undefined;
+  durationMs: number;
+}
+
+export const VERSION = '0.1.0';
+
+export async function afterRun(deps: Deps, step: Step, s: RunSummary): Promise<void> {
+  const log = deps.log.child({ module: 'after-run' });
+  const run: RunRecord = {
+    at: deps.clock.now().toISOString(),
+    ok: s.exitCode === 0,
+    exitCode: s.exitCode,
+    result: s.result,
+    durationMs: s.durationMs,
+    commit: s.commit ?? null,
+    generation: s.generation ?? null,
+    error: s.error ?? null,
+  };
+  try {
+    recordRun(deps.state, step, run);
+  } catch (err) {
+    // The sync runs as the dotfiles user, who cannot write root's state file;
+    // its own state (in the sync dir) holds its result.
+    log.debug('run not recorded in the host state', { step, error: (err as Error).message });
+  }
+  await runHooks(deps, step, run);
+  if (deps.config.metrics.textfileDir !== null) {
+    try {
+      const { writeMetrics } = await import('./metrics.js');
+      await writeMetrics(deps.config.metrics.textfileDir, collectMetricsInput(deps));
+    } catch (err) {
+      log.warn('metrics file not written', { dir: deps.config.metrics.textfileDir, error: (err as Error).message });
+    }
+  }
+}
+
+/** Gather the metrics from every capability's state. */
+export function collectMetricsInput(deps: Deps): MetricsInput {
+  const runs = readRuns(deps.state);
+  return {
+    host: deps.config.hostname,
+    version: VERSION,
+    runs,
+    deployments: readDeployments(deps.state),
+    bootFailuresOfBooted: null,
+    goldenPinnedAt: null,
+    rebootNeeded: null,
+    syncConflicts: null,
+    lastBuildDurationMs: null,
+    now: deps.clock.now(),
+  };
+}
