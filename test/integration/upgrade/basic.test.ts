@@ -1,0 +1,260 @@
+/**
+ * gitopsd upgrade on one simulated host, as a story: first deployment, no-op,
+ * dry run, a new commit, two broken commits (and their skip without nix), a
+ * commit that breaks a validated service (reverted), an unreachable remote,
+ * and the preflight refusals.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, readdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-config.js';
+import { removeTempDirs, tempDir } from '../../harness/temp.js';
+import { requireTools } from '../../harness/tools.js';
+import { tryRun } from '../../harness/exec.js';
+import type { ConfigOverrides } from '../../harness/sim-host.js';
+import { checkoutHead, makeHost, nixCommands, readState, storePathOf, upgrade, type TestHost } from './fixture.js';
+
+let base: string;
+let repo: NixConfigRepo;
+let t: TestHost;
+const gen = (version: string, extra: object = {}): { hosta: { version: string; kernelVersion: string } } => ({
+  hosta: { version, kernelVersion: '6.6.1', ...extra },
+});
+const build = (label: string): Promise<string> => storePathOf(repo, 'hosta', join(base, label));
+
+beforeAll(async () => {
+  await requireTools();
+  base = await tempDir('upgrade-basic');
+  repo = await createNixConfigRepo({ dir: join(base, 'config'), hosts: gen('v1') });
+  t = await makeHost(repo, { name: 'hosta', label: 'basic' });
+});
+afterAll(removeTempDirs);
+
+describe('upgrade on a simulated host', () => {
+  let c1: string;
+  let deployedPath: string;
+
+  it('first run records the installed system as the deployment of the remote tip, without re-activating', async () => {
+    c1 = await repo.head();
+    const r = await upgrade(t);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/deployed .*the system was already this one/);
+    const s = await readState(t);
+    expect(s.deployments?.current).toMatchObject({ commit: c1, storePath: t.installed, generation: 1 });
+    expect(s.upgrade?.lastRun).toMatchObject({ result: 'deployed', commit: c1, exitCode: 0 });
+    expect(await t.host.generations()).toHaveLength(1);
+    expect(await t.host.activations()).toEqual([]);
+  });
+
+  it('a no-op run invokes no nix command at all (runner trace)', async () => {
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/up to date/);
+    expect(r.commands.length).toBeGreaterThan(0);
+    expect(r.commands.map((c) => c[0])).toContain('git');
+    expect(nixCommands(r.commands)).toEqual([]);
+    expect((await readState(t)).upgrade?.lastRun?.result).toBe('no-op');
+  });
+
+  it('--dry-run builds and reports, and changes nothing', async () => {
+    const c2 = await repo.commitGeneration(gen('v2'), 'v2');
+    const before = await readState(t);
+    const r = await upgrade(t, ['--dry-run', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { kind: string; commit: string; storePath: string };
+    expect(out).toMatchObject({ kind: 'would-deploy', commit: c2, storePath: await build('v2') });
+    expect(nixCommands(r.commands).map((c) => c[0])).toEqual(['nh']);
+    const after = await readState(t);
+    expect(after.deployments).toEqual(before.deployments);
+    expect(after.upgrade).toEqual(before.upgrade);
+    expect(await checkoutHead(t)).toBe(c1);
+    expect(await t.host.generations()).toHaveLength(1);
+    expect(await t.host.activations()).toEqual([]);
+  });
+
+  it('deploys a new commit: a new generation, profile, boot default and running system agree', async () => {
+    const c2 = await repo.head();
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stderr).toBe(0);
+    deployedPath = await build('v2');
+    const gens = await t.host.generations();
+    expect(gens).toHaveLength(2);
+    expect(gens.at(-1)).toMatchObject({ number: 2, current: true, storePath: deployedPath });
+    expect(await t.host.profileSystem()).toBe(deployedPath);
+    expect(await t.host.bootDefault()).toBe(deployedPath);
+    expect(await t.host.currentSystem()).toBe(deployedPath);
+    expect(await checkoutHead(t)).toBe(c2);
+    const s = await readState(t);
+    expect(s.deployments?.current).toMatchObject({
+      commit: c2,
+      storePath: deployedPath,
+      generation: 2,
+      operation: 'switch',
+    });
+    expect(s.upgrade?.lastRun).toMatchObject({ result: 'deployed', commit: c2 });
+    expect(s.upgrade?.lastRun?.steps['buildMs']).toBeGreaterThanOrEqual(0);
+    // test, then the profile, then the boot default: nh's order, with our check in between.
+    expect((await t.host.activations()).map((a) => a.action)).toEqual(['test', 'boot']);
+    expect(await readdir(join(t.host.paths.stateDir, 'builds'))).toEqual(['deployed']);
+  });
+
+  for (const [label, breakage, pattern] of [
+    ['a Nix syntax error', 'syntax-error', /syntax error|unexpected/i],
+    ['a failing derivation', 'failing-derivation', /simulated build failure|builder failed|Cannot build|failed/i],
+  ] as const) {
+    it(`${label}: exit 3, no new generation, the checkout back, the commit marked bad with the log`, async () => {
+      const deployed = await checkoutHead(t);
+      const bad = await repo.commitGeneration(gen(`v-${breakage}`, { breakage }), `broken: ${breakage}`);
+      const activationsBefore = (await t.host.activations()).length;
+      const r = await upgrade(t);
+      expect(r.exitCode, r.stderr + r.stdout).toBe(3);
+      expect(r.stdout).toMatch(/does not build/);
+      expect(await t.host.generations()).toHaveLength(2);
+      expect(await t.host.profileSystem()).toBe(deployedPath);
+      expect((await t.host.activations()).length).toBe(activationsBefore);
+      expect(await checkoutHead(t)).toBe(deployed);
+      const s = await readState(t);
+      expect(s.deployments?.badCommits[bad]?.reason).toBe('build-failed');
+      expect(s.deployments?.badCommits[bad]?.logTail).toMatch(pattern);
+      expect(s.upgrade?.lastRun).toMatchObject({ result: 'build-failed', commit: bad });
+
+      // The same remote again: skipped, and not a single nix command.
+      const again = await upgrade(t);
+      expect(again.exitCode).toBe(3);
+      expect(again.stdout).toMatch(/known bad.*waiting for a newer commit/);
+      expect(nixCommands(again.commands)).toEqual([]);
+      expect(again.commands.map((c) => c.slice(0, 2).join(' '))).toContain('git -C');
+    });
+  }
+
+  it('a commit that breaks a validated service on switch is reverted: exit 4, previous system current', async () => {
+    const bad = await repo.commitGeneration(gen('v-nosshd', { failingServices: ['sshd.service'] }), 'breaks sshd');
+    const badPath = await build('v-nosshd');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(4);
+    expect(r.stdout).toMatch(/post-switch check .* failed .*sshd\.service/);
+    expect(await t.host.currentSystem()).toBe(deployedPath);
+    expect(await t.host.profileSystem()).toBe(deployedPath);
+    expect(await t.host.bootDefault()).toBe(deployedPath);
+    expect((await t.host.unitStates())['sshd.service']).toBe('active');
+    // Checked before the profile was touched: the bad system never became a generation.
+    expect((await t.host.generations()).map((g) => g.storePath)).not.toContain(badPath);
+    const acts = (await t.host.activations()).slice(-2);
+    expect(acts).toEqual([
+      expect.objectContaining({ action: 'test', system: badPath }),
+      expect.objectContaining({ action: 'switch', system: deployedPath }),
+    ]);
+    const s = await readState(t);
+    expect(s.deployments?.badCommits[bad]?.reason).toBe('post-switch-failed');
+    expect(s.deployments?.current?.storePath).toBe(deployedPath);
+    expect(s.upgrade?.lastRun).toMatchObject({ result: 'reverted', exitCode: 4 });
+    expect(s.upgrade?.pending).toBeNull();
+    const again = await upgrade(t);
+    expect(again.exitCode).toBe(3);
+    expect(nixCommands(again.commands)).toEqual([]);
+  });
+
+  it('an unreachable remote: exit 75, checkout, system and state untouched; then it recovers', async () => {
+    const good = await repo.commitGeneration(gen('v3'), 'v3');
+    // Our sections; the CLI's own run log (another capability) may add its line.
+    const { deployments, upgrade: up } = await readState(t);
+    const head = await checkoutHead(t);
+    const tracking = await tryRun('git', ['-C', t.host.paths.nixConfigDir, 'rev-parse', 'origin/main']);
+    const away = `${repo.remoteDir}.away`;
+    await rename(repo.remoteDir, away);
+    try {
+      const r = await upgrade(t);
+      expect(r.exitCode).toBe(75);
+      expect(r.stderr).toMatch(/cannot fetch origin\/main.*nothing was changed/);
+      expect(nixCommands(r.commands)).toEqual([]);
+      const after = await readState(t);
+      expect(after.deployments).toEqual(deployments);
+      expect(after.upgrade).toEqual(up);
+      expect(await checkoutHead(t)).toBe(head);
+      expect((await tryRun('git', ['-C', t.host.paths.nixConfigDir, 'rev-parse', 'origin/main'])).stdout).toBe(
+        tracking.stdout,
+      );
+      expect(await t.host.profileSystem()).toBe(deployedPath);
+    } finally {
+      await rename(away, repo.remoteDir);
+    }
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(good);
+    deployedPath = await build('v3');
+    expect(await t.host.currentSystem()).toBe(deployedPath);
+  });
+});
+
+describe('preflight', () => {
+  const withConfig = async (overrides: ConfigOverrides): Promise<void> => {
+    await t.host.writeConfig({ nixConfig: { url: repo.remoteUrl }, ...overrides });
+  };
+  afterAll(async () => {
+    await t.host.setSystemState(null);
+    await t.host.setUptime(100000);
+    await withConfig({});
+  });
+
+  it.each<[string, () => Promise<void>, RegExp]>([
+    [
+      'degraded system',
+      async () => {
+        await t.host.setSystemState('degraded');
+        await withConfig({});
+      },
+      /is-system-running says "degraded"/,
+    ],
+    [
+      'uptime too short',
+      async () => {
+        await t.host.setSystemState(null);
+        await t.host.setUptime(30);
+        await withConfig({ preflight: { minUptimeSec: 600 } });
+      },
+      /uptime is 30 s, below preflight.minUptimeSec 600 s \(570 s to go\)/,
+    ],
+  ])('%s: exit 6, naming the check and by how much; nothing fetched or built', async (_n, arrange, msg) => {
+    await arrange();
+    const state = (await readState(t)).deployments;
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stderr).toBe(6);
+    expect(r.stdout).toMatch(msg);
+    expect(r.commands.map((c) => c[0])).toEqual(['systemctl']);
+    expect((await readState(t)).deployments).toEqual(state);
+    expect((await readState(t)).upgrade?.lastRun).toMatchObject({ result: 'refused', exitCode: 6 });
+  });
+
+  it('a full disk: exit 6 with the free space and the shortfall', async () => {
+    await t.host.setSystemState(null);
+    await t.host.setUptime(100000);
+    // A real full filesystem when the test bed lets us mount one; else a
+    // threshold no real filesystem meets.
+    const mnt = await tempDir('fulldisk');
+    let mounted = false;
+    try {
+      mounted = (await tryRun('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt])).exitCode === 0;
+    } catch {
+      // no mount(8) in the test bed (Debian ships it in its own package)
+    }
+    try {
+      if (mounted) {
+        await tryRun('dd', ['if=/dev/zero', `of=${mnt}/fill`, 'bs=4k', 'count=10000']);
+        await withConfig({ preflight: { diskPaths: [mnt], minFreeDiskPercent: 10 } });
+      } else {
+        await withConfig({ preflight: { minFreeDiskPercent: 100 } });
+      }
+      const r = await upgrade(t);
+      expect(r.exitCode, r.stderr).toBe(6);
+      expect(r.stdout).toMatch(
+        mounted
+          ? new RegExp(`free space on ${mnt} is 0%, below preflight.minFreeDiskPercent 10% \\(short by 10 points\\)`)
+          : /free space on .* is [\d.]+%, below preflight.minFreeDiskPercent 100% \(short by [\d.]+ points\)/,
+      );
+      process.stdout.write(`full-disk preflight test used ${mounted ? 'a real 1 MiB tmpfs' : 'a 100% threshold'}\n`);
+    } finally {
+      if (mounted) await tryRun('umount', [mnt]);
+    }
+  });
+});
