@@ -5,7 +5,7 @@
  * and the preflight refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, readdir, rename } from 'node:fs/promises';
+import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-config.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
