@@ -113,6 +113,10 @@ export const ConfigSchema = z
           .string()
           .regex(/^[A-Za-z0-9._/-]+$/)
           .default('main'),
+        /** chezmoi config file passed with -c (null: chezmoi's default for the user). */
+        chezmoiConfig: absPath.nullable().default(null),
+        /** Fetch-rebase-push attempts when the remote moves between fetch and push. */
+        maxPushRetries: z.number().int().min(1).max(20).default(3),
       })
       .strict()
       .default({
@@ -123,6 +127,8 @@ export const ConfigSchema = z
         url: null,
         remote: 'origin',
         bookmark: 'main',
+        chezmoiConfig: null,
+        maxPushRetries: 3,
       }),
     schedule: z
       .object({

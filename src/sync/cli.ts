@@ -1,15 +1,111 @@
 /**
- * CLI handlers of dotfile sync. Until the dotfile sync issue (#5) lands, they exit 70
- * ("not implemented yet"), never with a fake success.
+ * CLI handlers of dotfile sync: `gitopsd sync` (chezmoi-sync), `sync status`
+ * (chezmoi-status) and `sync conflicts` (chezmoi-show-conflicts). The work is
+ * in ./index.ts; these only take the lock, call it and format the report.
  */
 import type { Handler } from '../cli/main.js';
-import { NotImplementedError } from '../core/errors.js';
+import type { Outcome } from '../cli/outcome.js';
+import { ConfigError } from '../core/errors.js';
+import type { Deps } from '../core/deps.js';
+import { makeCtxForReport, prepareSync, runSync, syncStore, withSyncLock, type SyncResult } from './index.js';
+import { readSync, type SyncSection } from './state.js';
 
-export const syncCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('sync', 'the dotfile sync issue (#5)'));
+function requireEnabled(deps: Deps): void {
+  if (!deps.config.dotfiles.enable) {
+    throw new ConfigError(
+      `dotfiles.enable is false in ${deps.configPath}; set dotfiles.enable, dotfiles.user and dotfiles.url to sync dotfiles`,
+    );
+  }
+}
 
-export const syncStatusCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('sync status', 'the dotfile sync issue (#5)'));
+export const syncCommand: Handler = async (deps) => {
+  requireEnabled(deps);
+  const { runAs } = await prepareSync(deps);
+  const r = await withSyncLock(deps, () => runSync(deps, runAs));
+  return { exitCode: r.exitCode, text: formatResult(r), json: { ok: r.exitCode === 0, ...r } };
+};
 
-export const syncConflictsCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('sync conflicts', 'the dotfile sync issue (#5)'));
+export function formatResult(r: SyncResult): string {
+  const lines = [`sync: ${r.kind}: ${r.message}`];
+  for (const u of r.uncapturable) lines.push(`  not captured: ${u.target} (${u.code}): ${u.why}`);
+  for (const t of r.deferred) lines.push(`  not applied yet (edited in $HOME during the sync): ${t}`);
+  for (const t of r.removed) lines.push(`  removed (deleted on another host): ${t}`);
+  return lines.join('\n');
+}
+
+export const syncStatusCommand: Handler = async (deps) => {
+  requireEnabled(deps);
+  const st = readSync(syncStore(deps));
+  const { runAs } = await prepareSync(deps);
+  const live = await makeCtxForReport(deps, runAs).unpushed();
+  const json = {
+    lastRun: st.lastRun,
+    lastOkAt: st.lastOkAt,
+    unpushed: live.commits,
+    unpushedError: live.error,
+    parked: st.parked,
+    uncapturable: st.uncapturable,
+    deferred: st.deferred,
+    interrupted: st.journal,
+  };
+  const lines: string[] = [];
+  lines.push(
+    st.lastRun === null
+      ? 'last sync: never'
+      : `last sync: ${st.lastRun.at} ${st.lastRun.result} (exit ${st.lastRun.exitCode}): ${st.lastRun.message}`,
+  );
+  lines.push(`last successful sync: ${st.lastOkAt ?? 'never'}`);
+  if (live.error !== null) lines.push(`local commits not yet pushed: unknown (${live.error})`);
+  else lines.push(`local commits not yet pushed: ${live.commits.length}`);
+  for (const c of live.commits) lines.push(`  ${c}`);
+  lines.push(...parkedLines(st));
+  for (const u of st.uncapturable) lines.push(`not captured: ${u.target} (${u.code}): ${u.why}`);
+  for (const t of st.deferred) lines.push(`not applied yet: ${t}`);
+  if (st.journal !== null)
+    lines.push(`interrupted during ${st.journal.phase} at ${st.journal.startedAt}; the next sync finishes it`);
+  // A report: it succeeds whatever the last sync did (that is in the text and JSON).
+  return { exitCode: 0, text: lines.join('\n'), json };
+};
+
+function parkedLines(st: SyncSection): string[] {
+  if (st.parked === null) return ['parked conflicts: none'];
+  return [`parked conflict since ${st.parked.since} on ${st.parked.bookmark}: ${st.parked.paths.join(', ')}`];
+}
+
+export function resolveSteps(opts: { src: string; bookmark: string; remote: string; park: string }): string[] {
+  return [
+    `cd ${opts.src}`,
+    `jj git fetch --remote ${opts.remote}`,
+    `jj new ${opts.bookmark}@${opts.remote} ${opts.park}`,
+    '# edit the conflicting files until "jj resolve --list" finds nothing, then:',
+    `jj commit -m "resolve dotfile conflict"`,
+    `jj bookmark set ${opts.bookmark} -r @-`,
+    `jj git push --remote ${opts.remote} -b ${opts.bookmark}`,
+    '# the next sync on this host notices the merge, deletes the parked bookmark and applies the result',
+  ];
+}
+
+export const syncConflictsCommand: Handler = (deps) => Promise.resolve(conflictsReport(deps));
+
+function conflictsReport(deps: Deps): Outcome {
+  requireEnabled(deps);
+  const st = readSync(syncStore(deps));
+  const d = deps.config.dotfiles;
+  if (st.parked === null) {
+    return { exitCode: 0, text: 'no parked conflicts', json: { parked: null, paths: [], steps: [] } };
+  }
+  const steps = resolveSteps({
+    src: d.sourceDir ?? '<sourceDir>',
+    bookmark: d.bookmark,
+    remote: d.remote,
+    park: st.parked.bookmark,
+  });
+  const text = [
+    `conflicting paths (source dir ${d.sourceDir ?? '?'}), parked on ${st.parked.bookmark} since ${st.parked.since}:`,
+    ...st.parked.paths.map((p) => `  ${p}`),
+    '',
+    'to resolve, as the dotfiles user:',
+    ...steps.map((s) => `  ${s}`),
+  ].join('\n');
+  return { exitCode: 0, text, json: { parked: st.parked, paths: st.parked.paths, steps } };
+}

@@ -344,13 +344,7 @@ export function parkSettled(o: IntegrateObservation): boolean {
 // ---------------------------------------------------------------- results
 
 export type SyncResultKind =
-  | 'ok'
-  | 'conflict-parked'
-  | 'offline'
-  | 'needs-human'
-  | 'apply-failed'
-  | 'push-failed'
-  | 'disabled';
+  'ok' | 'conflict-parked' | 'offline' | 'needs-human' | 'apply-failed' | 'push-failed' | 'disabled';
 
 /** Exit code per result (issue 5 §6): 0 integrated, 1 parked or failed, 75 offline. */
 export function exitCodeFor(kind: SyncResultKind): 0 | 1 | 75 {

@@ -1,0 +1,1033 @@
+/**
+ * Dotfile sync: keep one user's chezmoi source dir (a jj repo colocated with
+ * git) in step with a shared remote, so every host converges, no edit is
+ * lost, and a conflict never blocks the automation.
+ *
+ * Contract
+ * - Inputs: config.dotfiles (user, sourceDir, destDir, url, remote,
+ *   bookmark, chezmoiConfig, maxPushRetries), the sync state
+ *   (<stateDir>/sync/state.json), the clock. The caller holds the sync lock
+ *   (withSyncLock); jj's own op log takes care of concurrent jj calls.
+ * - Side effects: runs jj and chezmoi as dotfiles.user (via getent + the
+ *   runner's RunAs when started as root), so every file in the source dir and
+ *   $HOME stays the user's. Commits in the source dir, pushes the main
+ *   bookmark and the parked bookmark `sync/<host>`, writes $HOME with
+ *   `chezmoi apply`, deletes $HOME files whose source entry another host
+ *   removed (only when unchanged since chezmoi wrote them), writes the state.
+ * - Order: recover → guard → capture (re-add, status) → seal (commit) →
+ *   fetch → integrate (rebase, or split and park) → publish (push) → apply →
+ *   record. Capture comes before integration: the other order (fetch, rebase,
+ *   re-add) copies the whole $HOME file over the remote's hunks and silently
+ *   reverts them (tools.md §3).
+ * - Failure modes: remote unreachable → `offline` (75), local commits kept;
+ *   same lines changed elsewhere → the conflicting paths are parked on
+ *   `sync/<host>` and pushed, everything else is integrated → `conflict-parked`
+ *   (1); a person mid-resolution → `needs-human` (1), nothing rewritten;
+ *   apply could not write a target → `apply-failed` (1).
+ * - Crash at any point: before integration, the next run redoes capture and
+ *   seal (both idempotent). During integration the state holds a journal
+ *   with the operation id from before it; the next run restores that
+ *   operation (only if every later operation is ours) and starts over;
+ *   nothing was pushed yet, so no rewritten commit exists twice. During
+ *   publish, the local graph is final; the next run pushes again (a push of
+ *   an already pushed bookmark is "Nothing changed"). After publish, the next
+ *   run finds nothing to do and applies.
+ */
+import {
+  chownSync,
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import type { Deps } from '../core/deps.js';
+import type { RunAs, RunResult } from '../core/runner.js';
+import { ConfigError, GitopsdError } from '../core/errors.js';
+import { StateStore } from '../core/state.js';
+import type { Logger } from '../core/log.js';
+import {
+  BOOKMARK_TEMPLATE,
+  COMMIT_TEMPLATE,
+  KEEP_MARKER,
+  OP_TEMPLATE,
+  OP_USER,
+  classifyPushFailure,
+  decideGuard,
+  decideIntegration,
+  decideRestore,
+  decideRetry,
+  exitCodeFor,
+  filesetExcept,
+  filesetOf,
+  jjString,
+  findUncapturable,
+  parkSettled,
+  parseBookmarks,
+  parseChezmoiStatus,
+  parseCommits,
+  parseCreatedCommit,
+  parseOps,
+  planApply,
+  type IntegrateDecision,
+  type IntegrateObservation,
+  type JjBookmark,
+  type JjCommit,
+  type ParkedInfo,
+  type StatusEntry,
+  type SyncResultKind,
+  type Uncapturable,
+} from './decide.js';
+import { readSync, updateSync, type SyncSection } from './state.js';
+
+export type { SyncResultKind } from './decide.js';
+
+export interface SyncResult {
+  kind: SyncResultKind;
+  exitCode: 0 | 1 | 75;
+  /** One line for people. */
+  message: string;
+  /** Bookmarks pushed by this run. */
+  pushed: string[];
+  parked: ParkedInfo | null;
+  uncapturable: Uncapturable[];
+  /** Targets apply left alone (edited in $HOME during the sync). */
+  deferred: string[];
+  /** $HOME files removed because another host deleted their source entry. */
+  removed: string[];
+}
+
+interface Ctx {
+  deps: Deps;
+  log: Logger;
+  host: string;
+  user: string;
+  src: string;
+  dest: string;
+  url: string | null;
+  remote: string;
+  bookmark: string;
+  park: string;
+  chezmoiConfig: string | null;
+  maxPushRetries: number;
+  runAs: RunAs | undefined;
+  store: StateStore;
+  env: Record<string, string>;
+}
+
+// ---------------------------------------------------------------- setup
+
+/** Resolve the dotfiles user and make the sync dir theirs. Call before taking the sync lock. */
+export async function prepareSync(deps: Deps): Promise<{ runAs: RunAs | undefined }> {
+  const d = deps.config.dotfiles;
+  if (d.user === null) {
+    throw new ConfigError('dotfiles.user is not set; set it to the user whose dotfiles are synced');
+  }
+  const runAs = await resolveUser(deps, d.user);
+  if (!existsSync(deps.paths.syncDir)) {
+    mkdirSync(deps.paths.syncDir, { recursive: true, mode: 0o755 });
+    // The NixOS module creates it owned by the user; when we create it as
+    // root, hand it over so the user's own gitopsd-sync.service can write.
+    if (runAs !== undefined) chownSync(deps.paths.syncDir, runAs.uid, runAs.gid);
+  }
+  return { runAs };
+}
+
+async function resolveUser(deps: Deps, user: string): Promise<RunAs | undefined> {
+  const r = await deps.runner.run('getent', ['passwd', user], { allowFailure: true });
+  const fields = r.stdout.trim().split(':');
+  if (r.exitCode !== 0 || fields.length < 7) {
+    throw new ConfigError(
+      `dotfiles.user "${user}" does not exist on this host (getent passwd found nothing); create it or fix the config`,
+    );
+  }
+  const uid = Number(fields[2]);
+  const gid = Number(fields[3]);
+  const home = fields[5] ?? '';
+  const me = typeof process.getuid === 'function' ? process.getuid() : -1;
+  if (deps.isRoot) return uid === 0 ? undefined : { name: user, uid, gid, home };
+  if (me !== uid) {
+    throw new GitopsdError(
+      'refused',
+      `sync must run as root or as dotfiles.user "${user}" (uid ${uid}), not as uid ${me}; run it from that user's gitopsd-sync.service`,
+    );
+  }
+  return undefined;
+}
+
+/** Run fn under the per-user sync lock (<stateDir>/sync/sync.lock). */
+export async function withSyncLock<T>(deps: Deps, fn: () => Promise<T>): Promise<T> {
+  const held = deps.lockAt(deps.paths.syncLockFile, 'sync');
+  try {
+    return await fn();
+  } finally {
+    held.release();
+  }
+}
+
+export function syncStore(deps: Deps): StateStore {
+  return new StateStore({
+    file: deps.paths.syncStateFile,
+    log: deps.log,
+    now: () => deps.clock.now(),
+    checkpoint: deps.tracer.checkpoint,
+  });
+}
+
+export function makeCtx(deps: Deps, runAs: RunAs | undefined): Ctx {
+  const d = deps.config.dotfiles;
+  if (d.user === null || d.sourceDir === null || d.destDir === null) {
+    throw new ConfigError('dotfiles.user, dotfiles.sourceDir and dotfiles.destDir must be set for sync');
+  }
+  const host = deps.config.hostname;
+  return {
+    deps,
+    log: deps.log.child({ module: 'sync' }),
+    host,
+    user: d.user,
+    src: d.sourceDir,
+    dest: d.destDir,
+    url: d.url,
+    remote: d.remote,
+    bookmark: d.bookmark,
+    park: `sync/${host}`,
+    chezmoiConfig: d.chezmoiConfig,
+    maxPushRetries: d.maxPushRetries,
+    runAs,
+    store: syncStore(deps),
+    env: {
+      // No user or system jj config: the sync must behave the same on every
+      // host whatever the person configured (repo config still loads).
+      JJ_CONFIG: '',
+      JJ_USER: `${d.user} (gitopsd sync on ${host})`,
+      JJ_EMAIL: `${d.user}@${host}`,
+      // A stray editor call fails instead of hanging an unattended run.
+      JJ_EDITOR: 'false',
+      EDITOR: 'false',
+      VISUAL: 'false',
+      NO_COLOR: '1',
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_SSH_COMMAND: 'ssh -o BatchMode=yes',
+    },
+  };
+}
+
+/** Read-only queries for `sync status`: never snapshots or changes the repo. */
+export function makeCtxForReport(
+  deps: Deps,
+  runAs: RunAs | undefined,
+): { unpushed(): Promise<{ commits: string[]; error: string | null }> } {
+  const ctx = makeCtx(deps, runAs);
+  return {
+    async unpushed() {
+      if (!existsSync(join(ctx.src, '.jj'))) return { commits: [], error: 'the source dir is not a jj repository yet' };
+      const revset = `(${ctx.bookmark}@${ctx.remote}..@-) ~ description(substring:${jjString(KEEP_MARKER)})`;
+      const r = await jj(
+        ctx,
+        [
+          '--ignore-working-copy',
+          'log',
+          '--no-graph',
+          '-r',
+          revset,
+          '-T',
+          'change_id.short() ++ " " ++ description.first_line() ++ "\\n"',
+        ],
+        { allowFailure: true },
+      );
+      if (r.exitCode !== 0) return { commits: [], error: lastLine(r.stderr) };
+      return { commits: r.stdout.split('\n').filter((l) => l !== ''), error: null };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- tools
+
+interface CallOpts {
+  allowFailure?: boolean;
+  network?: boolean;
+  cwd?: string;
+}
+
+function jj(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
+  const cwd = o.cwd ?? ctx.src;
+  const repo = o.cwd === undefined ? ['-R', ctx.src] : [];
+  return ctx.deps.runner.run(
+    'jj',
+    ['--no-pager', '--color=never', ...repo, '--config', `operation.username=${OP_USER}`, ...args],
+    {
+      cwd,
+      env: ctx.env,
+      ...(ctx.runAs ? { user: ctx.runAs } : {}),
+      ...(o.network ? { timeoutMs: ctx.deps.config.timeouts.gitSec * 1000 } : {}),
+      ...(o.allowFailure ? { allowFailure: true } : {}),
+    },
+  );
+}
+
+function chezmoi(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
+  const cfg = ctx.chezmoiConfig !== null ? ['-c', ctx.chezmoiConfig] : [];
+  return ctx.deps.runner.run('chezmoi', ['--no-tty', '--no-pager', '-S', ctx.src, '-D', ctx.dest, ...cfg, ...args], {
+    cwd: ctx.dest,
+    env: ctx.env,
+    ...(ctx.runAs ? { user: ctx.runAs } : {}),
+    ...(o.allowFailure ? { allowFailure: true } : {}),
+  });
+}
+
+async function commits(ctx: Ctx, revset: string, extra: string[] = []): Promise<JjCommit[]> {
+  const r = await jj(ctx, ['log', '--no-graph', ...extra, '-r', revset, '-T', COMMIT_TEMPLATE]);
+  return parseCommits(r.stdout);
+}
+
+async function one(ctx: Ctx, revset: string): Promise<JjCommit> {
+  const list = await commits(ctx, revset);
+  const c = list[0];
+  if (c === undefined || list.length !== 1) {
+    throw new GitopsdError(
+      'failed',
+      `jj revset ${revset} names ${list.length} commits, expected 1; inspect the repo with "jj log"`,
+    );
+  }
+  return c;
+}
+
+async function currentOp(ctx: Ctx): Promise<string> {
+  const r = await jj(ctx, ['op', 'log', '--no-graph', '-n', '1', '-T', 'id']);
+  return r.stdout.trim();
+}
+
+async function bookmarks(ctx: Ctx): Promise<JjBookmark[]> {
+  const r = await jj(ctx, ['bookmark', 'list', '--all-remotes', '-T', BOOKMARK_TEMPLATE]);
+  return parseBookmarks(r.stdout).filter((b) => b.remote !== 'git');
+}
+
+/** `jj new --no-edit PARENT -m MSG`; returns the new commit id. */
+async function newCommit(ctx: Ctx, parent: string, message: string): Promise<string> {
+  const r = await jj(ctx, ['new', '--no-edit', '-r', parent, '-m', message]);
+  const prefix = parseCreatedCommit(r.stderr);
+  if (prefix === null) {
+    throw new GitopsdError(
+      'internal',
+      `jj new printed no "Created new commit" line (jj ${r.stderr.trim()}); this jj version is not supported`,
+    );
+  }
+  return (await one(ctx, prefix)).commitId;
+}
+
+async function restore(ctx: Ctx, from: string, into: string, fileset: string): Promise<void> {
+  await jj(ctx, ['restore', '--from', from, '--into', into, fileset]);
+}
+
+async function conflictedFiles(ctx: Ctx, rev: string): Promise<string[]> {
+  const r = await jj(ctx, [
+    'log',
+    '--no-graph',
+    '-r',
+    rev,
+    '-T',
+    'conflicted_files.map(|e| json(e.path().display()) ++ "\\n").join("")',
+  ]);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as string);
+}
+
+// ---------------------------------------------------------------- main entry
+
+/** One sync. The caller holds the sync lock (see withSyncLock). */
+export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<SyncResult> {
+  if (!deps.config.dotfiles.enable) {
+    return result('disabled', 'dotfiles.enable is false; nothing to sync', emptyExtras());
+  }
+  const ctx = makeCtx(deps, runAs);
+  const extras = emptyExtras();
+  const bootstrapped = await bootstrap(ctx);
+  if (bootstrapped) ctx.log.info('source dir bootstrapped', { src: ctx.src });
+
+  let st = readSync(ctx.store);
+  if (st.journal !== null) {
+    const rec = await recoverJournal(ctx, st);
+    if (rec !== null) return record(ctx, result('needs-human', rec, extras));
+    st = readSync(ctx.store);
+  }
+  await ensureTracked(ctx);
+
+  // Guard: never capture over a person's work in progress.
+  const guard = decideGuard(await observeGuard(ctx, st));
+  switch (guard.kind) {
+    case 'needs-human':
+      return record(ctx, await pushParkOnly(ctx, st, guard.why, extras));
+    case 'return-to-base':
+      ctx.log.info('working copy was moved by hand; returning to the synced line', { base: guard.base });
+      await jj(ctx, ['new', guard.base]);
+      break;
+    case 'proceed':
+      break;
+  }
+
+  // Capture: $HOME → source dir, then report what re-add cannot take.
+  await capture(ctx, readSync(ctx.store).wcBase);
+  const afterCapture = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
+  extras.uncapturable = findUncapturable(afterCapture);
+  for (const u of extras.uncapturable) ctx.log.warn('edit in $HOME that re-add cannot capture', { ...u });
+  const before = await managedSnapshot(ctx, afterCapture);
+
+  // Seal: a non-empty working-copy change becomes a commit naming host and time.
+  const at = await one(ctx, '@');
+  if (!at.empty) {
+    await jj(ctx, ['commit', '-m', `sync(${ctx.host}): ${deps.clock.now().toISOString()}`]);
+  }
+
+  // Integrate, retrying when the remote moves between fetch and push.
+  let outcome: IntegrateOutcome | null = null;
+  for (let attempt = 1; ; attempt++) {
+    const fetched = await jj(ctx, ['git', 'fetch', '--remote', ctx.remote], { allowFailure: true, network: true });
+    if (fetched.exitCode !== 0) {
+      const why = lastLine(fetched.stderr);
+      return record(
+        ctx,
+        result(
+          'offline',
+          `cannot fetch from ${ctx.remote} (${why}); local commits are kept and pushed by the next sync`,
+          extras,
+        ),
+      );
+    }
+    outcome = await integrate(ctx, readSync(ctx.store));
+    if (outcome.kind !== 'stale') break;
+    if (decideRetry(attempt, ctx.maxPushRetries) === 'give-up') {
+      return record(
+        ctx,
+        result(
+          'push-failed',
+          `${ctx.remote} kept moving during ${attempt} push attempts; local commits are kept and pushed by the next sync`,
+          extras,
+        ),
+      );
+    }
+    ctx.log.info('remote moved between fetch and push; fetching again', { attempt });
+  }
+  switch (outcome.kind) {
+    case 'offline':
+      return record(ctx, result('offline', outcome.message, extras));
+    case 'refused':
+      return record(ctx, result('push-failed', outcome.message, extras));
+    case 'needs-human':
+      return record(ctx, result('needs-human', outcome.message, extras));
+    case 'done':
+      break;
+  }
+  extras.pushed = outcome.pushed;
+  extras.parked = outcome.parked;
+
+  // Apply: bring $HOME up to date without overwriting anything edited meanwhile.
+  const applied = await apply(ctx, before);
+  extras.deferred = applied.deferred;
+  extras.removed = applied.removed;
+  if (applied.deferred.length === 0 && applied.failed.length === 0) {
+    // $HOME now reflects @- completely; later captures merge against it.
+    const wcBase = (await one(ctx, '@-')).commitId;
+    updateSync(ctx.store, (s) => ({ ...s, wcBase }));
+  }
+
+  if (applied.failed.length > 0) {
+    return record(
+      ctx,
+      result(
+        'apply-failed',
+        `chezmoi apply could not write ${applied.failed.join(', ')} (${applied.error}); fix the cause (a missing secret or a broken template) and run the sync again`,
+        extras,
+      ),
+    );
+  }
+  if (outcome.parked !== null) {
+    const p = outcome.parked;
+    return record(
+      ctx,
+      result(
+        'conflict-parked',
+        `conflict in ${p.paths.join(', ')}: the local side is parked on ${p.bookmark} and pushed; other edits were integrated; resolve it as "gitopsd sync conflicts" shows`,
+        extras,
+      ),
+    );
+  }
+  const pushedText = outcome.pushed.length > 0 ? `pushed ${outcome.pushed.join(', ')}` : 'nothing to push';
+  return record(ctx, result('ok', `dotfiles in sync with ${ctx.remote}/${ctx.bookmark} (${pushedText})`, extras));
+}
+
+type Extras = Omit<SyncResult, 'kind' | 'exitCode' | 'message'>;
+
+function emptyExtras(): Extras {
+  return { pushed: [], parked: null, uncapturable: [], deferred: [], removed: [] };
+}
+
+function result(kind: SyncResultKind, message: string, extras: Extras): SyncResult {
+  return { kind, exitCode: exitCodeFor(kind), message, ...extras };
+}
+
+function record(ctx: Ctx, r: SyncResult): SyncResult {
+  const at = ctx.deps.clock.now().toISOString();
+  updateSync(ctx.store, (s) => ({
+    ...s,
+    lastRun: { at, result: r.kind, exitCode: r.exitCode, message: r.message },
+    lastOkAt: r.kind === 'ok' ? at : s.lastOkAt,
+    uncapturable: r.uncapturable,
+    deferred: r.deferred,
+    ...(r.kind === 'ok' || r.kind === 'conflict-parked' ? { parked: r.parked } : {}),
+  }));
+  const level = r.exitCode === 0 ? 'info' : 'warn';
+  ctx.log[level]('sync finished', { result: r.kind, exitCode: r.exitCode, message: r.message });
+  return r;
+}
+
+// ---------------------------------------------------------------- bootstrap
+
+async function bootstrap(ctx: Ctx): Promise<boolean> {
+  if (existsSync(join(ctx.src, '.jj'))) return false;
+  if (existsSync(join(ctx.src, '.git'))) {
+    // A plain git clone (chezmoi's default): colocate jj in place, keeping history.
+    await jj(ctx, ['git', 'init', '--colocate', ctx.src], { cwd: ctx.src });
+    await ensureTracked(ctx);
+    return true;
+  }
+  if (existsSync(ctx.src)) {
+    throw new GitopsdError(
+      'failed',
+      `dotfiles.sourceDir ${ctx.src} exists but is neither a jj nor a git repository; move it aside or make it a clone of ${ctx.url ?? 'the dotfiles remote'}`,
+    );
+  }
+  if (ctx.url === null) {
+    throw new ConfigError(
+      `dotfiles.sourceDir ${ctx.src} does not exist and dotfiles.url is not set; set the url or create the source dir`,
+    );
+  }
+  // Clone next to the target and rename: a crash mid-clone never leaves a
+  // half-made source dir that looks like a repository.
+  const parent = dirname(ctx.src);
+  const tmp = join(parent, `.${basename(ctx.src)}.gitopsd-clone`);
+  if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
+  await ctx.deps.runner.run('mkdir', ['-p', parent], { ...(ctx.runAs ? { user: ctx.runAs } : {}) });
+  await jj(ctx, ['git', 'clone', '--colocate', '--remote', ctx.remote, '-b', ctx.bookmark, ctx.url, tmp], {
+    cwd: parent,
+    network: true,
+  });
+  renameSync(tmp, ctx.src);
+  await ensureTracked(ctx);
+  return true;
+}
+
+/** The local bookmark follows the remote one (clone of a bare repo with no HEAD does not track). */
+async function ensureTracked(ctx: Ctx): Promise<void> {
+  const r = await jj(ctx, [
+    'bookmark',
+    'list',
+    '--all-remotes',
+    ctx.bookmark,
+    '-T',
+    'name ++ "\\x1f" ++ remote ++ "\\x1f" ++ if(tracked, "1", "0") ++ "\\n"',
+  ]);
+  const remoteLine = r.stdout
+    .split('\n')
+    .map((l) => l.split('\x1f'))
+    .find((f) => f[0] === ctx.bookmark && f[1] === ctx.remote);
+  if (remoteLine !== undefined && remoteLine[2] !== '1') {
+    await jj(ctx, ['bookmark', 'track', ctx.bookmark, '--remote', ctx.remote]);
+  }
+}
+
+// ---------------------------------------------------------------- recovery and guard
+
+/** Undo or finish a step a crash interrupted. Returns a needs-human reason, or null. */
+async function recoverJournal(ctx: Ctx, st: SyncSection): Promise<string | null> {
+  const j = st.journal;
+  if (j === null) return null;
+  if (j.phase === 'integrate') {
+    const ops = parseOps((await jj(ctx, ['op', 'log', '--no-graph', '-n', '500', '-T', OP_TEMPLATE])).stdout);
+    const d = decideRestore(ops, j.op);
+    switch (d) {
+      case 'foreign':
+        return `an interrupted sync left operation ${j.op.slice(0, 12)} to undo, but someone else changed the repo since; inspect "jj op log" and run "jj op restore ${j.op.slice(0, 12)}" if nothing there is yours`;
+      case 'restore':
+        ctx.log.warn('undoing an integration a crash interrupted', { op: j.op });
+        await jj(ctx, ['op', 'restore', j.op]);
+        break;
+      case 'already-there':
+        break;
+    }
+  }
+  // publish: the local graph is final; the normal flow pushes what is ahead.
+  updateSync(ctx.store, (s) => ({ ...s, journal: null }));
+  return null;
+}
+
+async function observeGuard(ctx: Ctx, st: SyncSection): Promise<Parameters<typeof decideGuard>[0]> {
+  const troubled = (await commits(ctx, 'mutable() & (conflicts() | divergent())')).map((c) => c.changeId.slice(0, 12));
+  const conflictedBookmarks = (await bookmarks(ctx)).filter((b) => b.remote === '' && b.conflict).map((b) => b.name);
+  const workingCopy = await one(ctx, '@');
+  let wcBaseIsAncestor = true;
+  let wcBaseVisible = true;
+  if (st.wcBase !== null) {
+    wcBaseIsAncestor = (await commits(ctx, `present(${st.wcBase}) & ::@`)).length > 0;
+    if (!wcBaseIsAncestor) wcBaseVisible = (await commits(ctx, `present(${st.wcBase}) & ::visible_heads()`)).length > 0;
+  }
+  return { troubled, conflictedBookmarks, workingCopy, wcBase: st.wcBase, wcBaseIsAncestor, wcBaseVisible };
+}
+
+/** A person is mid-resolution: do not capture or rewrite; only publish the parked side. */
+async function pushParkOnly(ctx: Ctx, st: SyncSection, why: string, extras: Extras): Promise<SyncResult> {
+  const fetched = await jj(ctx, ['git', 'fetch', '--remote', ctx.remote], { allowFailure: true, network: true });
+  if (fetched.exitCode === 0) {
+    const bms = await bookmarks(ctx);
+    const local = bms.find((b) => b.name === ctx.park && b.remote === '');
+    const remote = bms.find((b) => b.name === ctx.park && b.remote === ctx.remote);
+    if (local !== undefined && !local.conflict && local.targets[0] !== remote?.targets[0]) {
+      const p = await jj(ctx, ['git', 'push', '--remote', ctx.remote, '-b', ctx.park], {
+        allowFailure: true,
+        network: true,
+      });
+      if (p.exitCode === 0) extras.pushed.push(ctx.park);
+    }
+  }
+  extras.parked = st.parked;
+  return result('needs-human', `sync paused: ${why}; $HOME edits stay in $HOME until then`, extras);
+}
+
+// ---------------------------------------------------------------- integrate
+
+type IntegrateOutcome =
+  | { kind: 'done'; pushed: string[]; parked: ParkedInfo | null }
+  | { kind: 'stale' }
+  | { kind: 'offline'; message: string }
+  | { kind: 'refused'; message: string }
+  | { kind: 'needs-human'; message: string };
+
+async function observeIntegrate(ctx: Ctx, st: SyncSection): Promise<IntegrateObservation> {
+  const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
+  const mains = await commits(ctx, `present(${remoteRef})`);
+  const remoteMain = mains[0];
+  if (remoteMain === undefined) {
+    throw new GitopsdError(
+      'failed',
+      `the remote ${ctx.remote} has no bookmark ${ctx.bookmark}; push an initial commit to it (git push ${ctx.remote} HEAD:${ctx.bookmark}) and retry`,
+    );
+  }
+  const stack = await commits(ctx, `${remoteRef}..@-`, ['--reversed']);
+  const wcParent = (await one(ctx, '@-')).commitId;
+  const bms = await bookmarks(ctx);
+  const parkOnRemote = bms.some((b) => b.name === ctx.park && b.remote === ctx.remote && b.targets.length > 0);
+  let parkMerged = false;
+  if (st.parked !== null) {
+    parkMerged = (await commits(ctx, `present(${st.parked.tip}) & ::${remoteRef}`)).length > 0;
+  }
+  return { remoteMain: remoteMain.commitId, stack, wcParent, parked: st.parked, parkMerged, parkOnRemote };
+}
+
+async function integrate(ctx: Ctx, st: SyncSection): Promise<IntegrateOutcome> {
+  const obs = await observeIntegrate(ctx, st);
+  const d = decideIntegration(obs);
+  ctx.log.debug('integration decision', { decision: d.kind, stack: obs.stack.length });
+  const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
+  switch (d.kind) {
+    case 'needs-human':
+      return { kind: 'needs-human', message: `sync paused: ${d.why}` };
+    case 'up-to-date':
+      return finishSettled(ctx, obs, []);
+    case 'fast-forward':
+      // Only the empty working copy moves: no commit, no push.
+      await jj(ctx, ['rebase', '-b', '@', '-o', remoteRef]);
+      return finishSettled(ctx, obs, []);
+    case 'parked-idle':
+      return publish(ctx, { op: null, pushMain: false, pushPark: await parkAhead(ctx), parked: st.parked });
+    case 'rebase':
+      return rebaseOrSplit(ctx, obs);
+    case 'split':
+      return split(ctx, obs, d, await beginIntegration(ctx));
+  }
+}
+
+async function beginIntegration(ctx: Ctx): Promise<string> {
+  const op = await currentOp(ctx);
+  const now = ctx.deps.clock.now().toISOString();
+  updateSync(ctx.store, (s) => ({ ...s, journal: { phase: 'integrate', op, startedAt: now } }));
+  return op;
+}
+
+/** After a settled park (merged by a person), drop the record and the bookmark. */
+async function finishSettled(ctx: Ctx, obs: IntegrateObservation, pushed: string[]): Promise<IntegrateOutcome> {
+  if (parkSettled(obs)) await dropPark(ctx, pushed);
+  return { kind: 'done', pushed, parked: null };
+}
+
+async function dropPark(ctx: Ctx, pushed: string[]): Promise<void> {
+  const bms = await bookmarks(ctx);
+  if (bms.some((b) => b.name === ctx.park && b.remote === '')) {
+    await jj(ctx, ['bookmark', 'delete', ctx.park]);
+  }
+  if (bms.some((b) => b.name === ctx.park && b.remote === ctx.remote && b.targets.length > 0)) {
+    const r = await jj(ctx, ['git', 'push', '--remote', ctx.remote, '--deleted'], {
+      allowFailure: true,
+      network: true,
+    });
+    if (r.exitCode === 0) pushed.push(`${ctx.park} (deleted)`);
+    else
+      ctx.log.warn('could not delete the merged parked bookmark on the remote; the next sync retries', {
+        stderr: lastLine(r.stderr),
+      });
+  }
+  updateSync(ctx.store, (s) => ({ ...s, parked: null }));
+}
+
+async function parkAhead(ctx: Ctx): Promise<boolean> {
+  const bms = await bookmarks(ctx);
+  const local = bms.find((b) => b.name === ctx.park && b.remote === '');
+  const remote = bms.find((b) => b.name === ctx.park && b.remote === ctx.remote);
+  return local !== undefined && local.targets[0] !== remote?.targets[0];
+}
+
+async function rebaseOrSplit(ctx: Ctx, obs: IntegrateObservation): Promise<IntegrateOutcome> {
+  const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
+  const op = await beginIntegration(ctx);
+  await jj(ctx, ['rebase', '-b', '@', '-o', remoteRef]);
+  const conflicted = await commits(ctx, `conflicts() & (${remoteRef}..@)`);
+  if (conflicted.length === 0) {
+    await jj(ctx, ['bookmark', 'set', ctx.bookmark, '-r', '@-', '--allow-backwards']);
+    const out = await publish(ctx, { op, pushMain: true, pushPark: false, parked: null });
+    if (out.kind === 'done' && parkSettled(obs)) await dropPark(ctx, out.pushed);
+    return out;
+  }
+  // The same lines changed on both sides: undo the rebase (the local commits
+  // return, unconflicted, to their old base, matching $HOME) and split by path.
+  ctx.log.info('local commits conflict with the remote; splitting by path', {
+    commits: conflicted.map((c) => c.changeId.slice(0, 12)),
+  });
+  await jj(ctx, ['op', 'restore', op]);
+  return split(ctx, obs, { kind: 'split', held: [], resolved: false, keep: null }, op);
+}
+
+/**
+ * Integrate every local change outside the held paths and park the rest.
+ *
+ * - X: one new commit with the local changes (relative to the fork point F)
+ *   except the held paths, rebased onto main@origin. Paths that still
+ *   conflict are restored to main@origin's content in X and join the held set.
+ * - Park: a new commit on the parked bookmark (or on F the first time) with
+ *   the local content of the held paths. Based on F, a person's merge of
+ *   main@origin and the parked bookmark sees exactly both sides.
+ * - Keep: a local-only commit on X (or main@origin) with the held paths at
+ *   their local content, so the working copy keeps matching $HOME. Never
+ *   pushed; rebuilt by every sync while the conflict is parked.
+ * - The old local stack is abandoned: its content lives on in X, Park and Keep.
+ */
+async function split(
+  ctx: Ctx,
+  obs: IntegrateObservation,
+  d: Extract<IntegrateDecision, { kind: 'split' }>,
+  op: string,
+): Promise<IntegrateOutcome> {
+  const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
+  const head = await one(ctx, '@-');
+  const forks = await commits(ctx, `heads(::${head.commitId} & ::${remoteRef})`);
+  const fork = forks[0];
+  if (fork === undefined || forks.length !== 1) {
+    return {
+      kind: 'needs-human',
+      message: `sync paused: the local commits have ${forks.length} fork points with ${remoteRef}; linearize them by hand`,
+    };
+  }
+  const oldStack = (await commits(ctx, `${remoteRef}..${head.commitId}`)).map((c) => c.commitId);
+  const stamp = ctx.deps.clock.now().toISOString();
+
+  // The base of X: the fork point, except after a person resolved a parked
+  // conflict, when the held paths' base is their content in the keep commit.
+  let base = fork.commitId;
+  let tempBase: string | null = null;
+  if (d.resolved && d.keep !== null) {
+    const keptPaths = await changedPaths(ctx, d.keep);
+    if (keptPaths.length > 0) {
+      tempBase = await newCommit(ctx, fork.commitId, 'gitopsd-sync: temporary merge base');
+      await restore(ctx, d.keep, tempBase, filesetOf(keptPaths));
+      base = tempBase;
+    }
+  }
+  const x = await newCommit(ctx, base, `sync(${ctx.host}): ${stamp}`);
+  await restore(ctx, head.commitId, x, filesetExcept(d.held));
+  await jj(ctx, ['rebase', '-r', x, '-o', remoteRef]);
+  const newConflicts = await conflictedFiles(ctx, x);
+  if (newConflicts.length > 0) await restore(ctx, remoteRef, x, filesetOf(newConflicts));
+  if (tempBase !== null) await jj(ctx, ['abandon', tempBase]);
+  const held = [...new Set([...d.held, ...newConflicts])].sort();
+
+  const xCommit = await one(ctx, x);
+  let newMain: string | null = xCommit.commitId;
+  if (xCommit.empty) {
+    await jj(ctx, ['abandon', x]);
+    newMain = null;
+  }
+
+  let parked: ParkedInfo | null = null;
+  let pushPark = false;
+  let wcTarget = newMain ?? remoteRef;
+  if (held.length > 0) {
+    const bms = await bookmarks(ctx);
+    const localPark = bms.find((b) => b.name === ctx.park && b.remote === '');
+    const parkParent = localPark?.targets[0] ?? obs.parked?.tip ?? fork.commitId;
+    const p = await newCommit(
+      ctx,
+      parkParent,
+      `sync(${ctx.host}): parked local side of ${held.join(', ')} at ${stamp}`,
+    );
+    await restore(ctx, head.commitId, p, filesetOf(held));
+    let tip = p;
+    if ((await one(ctx, p)).empty) {
+      await jj(ctx, ['abandon', p]);
+      tip = parkParent;
+    } else {
+      tip = (await one(ctx, p)).commitId;
+    }
+    if (localPark?.targets[0] !== tip) {
+      await jj(ctx, ['bookmark', 'set', ctx.park, '-r', tip, '--allow-backwards']);
+    }
+    pushPark = await parkAhead(ctx);
+    const keep = await newCommit(ctx, wcTarget, `${KEEP_MARKER} (${held.join(', ')}); never pushed`);
+    await restore(ctx, head.commitId, keep, filesetOf(held));
+    wcTarget = (await one(ctx, keep)).commitId;
+    parked = { bookmark: ctx.park, paths: held, tip, since: obs.parked?.since ?? stamp };
+  }
+  await jj(ctx, ['new', wcTarget]);
+  const stale = await commits(ctx, oldStack.length > 0 ? `present(${oldStack.join(') | present(')})` : 'none()');
+  // Keep the old stack's commits that are on the parked line (never on it
+  // today, but abandoning a parked commit would lose the local side).
+  const abandon = stale.map((c) => c.commitId);
+  if (abandon.length > 0) await jj(ctx, ['abandon', ...abandon]);
+  if (newMain !== null) await jj(ctx, ['bookmark', 'set', ctx.bookmark, '-r', newMain, '--allow-backwards']);
+
+  const out = await publish(ctx, { op, pushMain: newMain !== null, pushPark, parked });
+  if (out.kind === 'done' && parked === null && (d.resolved || parkSettled(obs))) await dropPark(ctx, out.pushed);
+  return out;
+}
+
+async function changedPaths(ctx: Ctx, rev: string): Promise<string[]> {
+  const r = await jj(ctx, ['diff', '-r', rev, '--name-only']);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+/**
+ * Push the parked bookmark, then main. The journal moves to `publish` first
+ * (with the parked record), so a crash from here on is finished by the next
+ * run instead of undone. A stale lease undoes the local integration and asks
+ * for another fetch.
+ */
+async function publish(
+  ctx: Ctx,
+  p: { op: string | null; pushMain: boolean; pushPark: boolean; parked: ParkedInfo | null },
+): Promise<IntegrateOutcome> {
+  const now = ctx.deps.clock.now().toISOString();
+  if (p.op !== null) {
+    const op = p.op;
+    updateSync(ctx.store, (s) => ({ ...s, parked: p.parked, journal: { phase: 'publish', op, startedAt: now } }));
+  }
+  const pushed: string[] = [];
+  const targets = [...(p.pushPark ? [ctx.park] : []), ...(p.pushMain ? [ctx.bookmark] : [])];
+  for (const b of targets) {
+    const r = await jj(ctx, ['git', 'push', '--remote', ctx.remote, '-b', b], { allowFailure: true, network: true });
+    if (r.exitCode === 0) {
+      pushed.push(b);
+      continue;
+    }
+    const why = classifyPushFailure(r.stderr);
+    switch (why) {
+      case 'stale':
+        if (p.op !== null) {
+          // Nothing rewritten was pushed (a parked push only adds new
+          // commits), so going back to before the integration is safe.
+          await jj(ctx, ['op', 'restore', p.op]);
+          updateSync(ctx.store, (s) => ({ ...s, journal: null }));
+        }
+        return { kind: 'stale' };
+      case 'offline':
+        // The journal stays at publish: the next run pushes what is ahead.
+        return {
+          kind: 'offline',
+          message: `cannot push ${b} to ${ctx.remote} (${lastLine(r.stderr)}); commits are kept and pushed by the next sync`,
+        };
+      case 'refused':
+        return {
+          kind: 'refused',
+          message: `jj refused to push ${b} (${lastLine(r.stderr)}); inspect the repo with "jj log"`,
+        };
+    }
+  }
+  updateSync(ctx.store, (s) => ({ ...s, parked: p.parked, journal: null }));
+  return { kind: 'done', pushed, parked: p.parked };
+}
+
+// ---------------------------------------------------------------- capture
+
+/**
+ * Copy $HOME edits into the source dir. Only targets $HOME changed since
+ * chezmoi last wrote them (status X) are re-added: a plain `chezmoi re-add`
+ * also copies files whose *source* is ahead (integrated but not yet applied,
+ * after a crash or a deferred apply) and would silently revert them.
+ *
+ * A target changed on both sides (edited in $HOME, and its source changed
+ * since $HOME last reflected it, at wcBase) is merged first with
+ * `git merge-file` (base: its content at wcBase), and the merge is written
+ * into $HOME in place, so re-add captures the edit on top of the new
+ * content. A merge that conflicts is left alone and reported (deferred).
+ */
+async function capture(ctx: Ctx, wcBase: string | null): Promise<void> {
+  const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
+  const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
+  if (edited.length === 0) return;
+  let capture = edited;
+  const head = (await one(ctx, '@-')).commitId;
+  if (wcBase !== null && wcBase !== head && (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0) {
+    const ahead = new Set((await jj(ctx, ['diff', '--from', wcBase, '--to', '@', '--name-only'])).stdout.split('\n'));
+    const sources = await sourcePaths(ctx, edited);
+    capture = [];
+    for (const [i, t] of edited.entries()) {
+      const srcRel = sources[i];
+      if (srcRel === undefined || !ahead.has(srcRel)) {
+        capture.push(t);
+        continue;
+      }
+      if (await mergeIntoHome(ctx, { target: t, srcRel, base: wcBase })) capture.push(t);
+    }
+  }
+  if (capture.length > 0) await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
+}
+
+async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(string | undefined)[]> {
+  const r = await chezmoi(ctx, ['source-path', '--', ...targets.map((t) => join(ctx.dest, t))], { allowFailure: true });
+  if (r.exitCode !== 0) return targets.map(() => undefined);
+  const prefix = `${ctx.src}/`;
+  return r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : undefined));
+}
+
+async function mergeIntoHome(ctx: Ctx, m: { target: string; srcRel: string; base: string }): Promise<boolean> {
+  if (m.srcRel.endsWith('.tmpl')) return false;
+  const home = join(ctx.dest, m.target);
+  const baseText = await jj(ctx, ['file', 'show', '-r', m.base, '--', filesetOf([m.srcRel])], { allowFailure: true });
+  if (baseText.exitCode !== 0) return true; // new since wcBase: nothing to revert
+  const dir = mkdtempSync(join(ctx.deps.paths.syncDir, 'merge-'));
+  try {
+    if (ctx.runAs) chownSync(dir, ctx.runAs.uid, ctx.runAs.gid);
+    const basePath = join(dir, 'base');
+    const theirsPath = join(dir, 'theirs');
+    writeFileSync(basePath, baseText.stdout);
+    copyFileSync(join(ctx.src, m.srcRel), theirsPath);
+    const r = await ctx.deps.runner.run('git', ['merge-file', '-p', '--', home, basePath, theirsPath], {
+      allowFailure: true,
+      ...(ctx.runAs ? { user: ctx.runAs } : {}),
+    });
+    if (r.exitCode !== 0) {
+      ctx.log.warn('edit in $HOME conflicts with a change not yet applied; left for the next sync', {
+        target: m.target,
+      });
+      return false;
+    }
+    // Write in place: the file keeps its owner and mode.
+    writeFileSync(home, r.stdout);
+    return true;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- apply
+
+interface ManagedSnapshot {
+  /** Target (relative to dest) → sha256 of the $HOME file, for files $HOME and source agree on. */
+  files: Map<string, string>;
+}
+
+async function managedTargets(ctx: Ctx): Promise<string[]> {
+  const r = await chezmoi(ctx, ['managed', '-i', 'files']);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+/** Hashes of managed files that match the source (so a later removal may delete them). */
+async function managedSnapshot(ctx: Ctx, status: readonly StatusEntry[]): Promise<ManagedSnapshot> {
+  const differing = new Set(status.map((e) => e.target));
+  const files = new Map<string, string>();
+  for (const t of await managedTargets(ctx)) {
+    if (differing.has(t)) continue;
+    const h = await hashFile(join(ctx.dest, t));
+    if (h !== null) files.set(t, h);
+  }
+  return { files };
+}
+
+async function hashFile(path: string): Promise<string | null> {
+  try {
+    if (!lstatSync(path).isFile()) return null;
+  } catch {
+    return null;
+  }
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function apply(
+  ctx: Ctx,
+  before: ManagedSnapshot,
+): Promise<{ deferred: string[]; failed: string[]; removed: string[]; error: string }> {
+  // Deletions made on another host: chezmoi apply never removes a file that
+  // left the source state, so remove it here, but only while it still has
+  // the content chezmoi wrote (anything else is a person's edit).
+  const removed: string[] = [];
+  const now = new Set(await managedTargets(ctx));
+  for (const [t, hash] of before.files) {
+    if (now.has(t)) continue;
+    const p = join(ctx.dest, t);
+    if ((await hashFile(p)) === hash) {
+      unlinkSync(p);
+      removed.push(t);
+    }
+  }
+  const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
+  const targets = planApply(status);
+  const deferred = status.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target);
+  if (targets.length === 0) return { deferred, failed: [], removed, error: '' };
+  // --error-on-conflict: a target edited between our status and the write is
+  // refused, never overwritten; --keep-going applies the others anyway.
+  const r = await chezmoi(
+    ctx,
+    ['apply', '--error-on-conflict', '--keep-going', '--', ...targets.map((t) => join(ctx.dest, t))],
+    {
+      allowFailure: true,
+    },
+  );
+  if (r.exitCode === 0) return { deferred, failed: [], removed, error: '' };
+  const after = parseChezmoiStatus((await chezmoi(ctx, ['status'], { allowFailure: true })).stdout);
+  const left = new Map(after.map((e) => [e.target, e]));
+  const failed: string[] = [];
+  for (const t of targets) {
+    const e = left.get(t);
+    if (e === undefined || e.y === ' ') continue;
+    if (e.x !== ' ') deferred.push(t);
+    else failed.push(t);
+  }
+  return { deferred, failed, removed, error: lastLine(r.stderr) };
+}
+
+function lastLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return lines.at(-1) ?? 'no output';
+}
