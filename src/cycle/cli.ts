@@ -1,12 +1,28 @@
 /**
- * CLI handlers of the cycle and daemon. Until the NixOS integration issue (#6) lands, they exit 70
- * ("not implemented yet"), never with a fake success.
+ * CLI handlers: `gitopsd cycle` (one cycle now) and `gitopsd daemon` (the
+ * cycle on schedule until SIGTERM). The work is in ./index.ts and ./daemon.ts.
  */
 import type { Handler } from '../cli/main.js';
-import { NotImplementedError } from '../core/errors.js';
+import { createDeps, type Deps } from '../core/deps.js';
+import type { LogLevel } from '../core/log.js';
+import { formatCycle, runCycle } from './index.js';
+import { runDaemon } from './daemon.js';
+import { cycleSteps } from './steps.js';
 
-export const cycleCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('cycle', 'the NixOS integration issue (#6)'));
+export const cycleCommand: Handler = async (deps) => {
+  const r = await runCycle(deps, { steps: cycleSteps(deps), trigger: 'manual' });
+  return { exitCode: r.exitCode, text: formatCycle(r), json: { ok: r.exitCode === 0, ...r } };
+};
 
-export const daemonCommand: Handler = () =>
-  Promise.reject(new NotImplementedError('daemon', 'the NixOS integration issue (#6)'));
+export const daemonCommand: Handler = async (deps, args) => {
+  const logLevel = args['log-level'] as LogLevel | undefined;
+  // SIGHUP: the same file, read again, with the same environment and flags.
+  const reload = (): Deps => createDeps({ configPath: deps.configPath, logLevel, env: deps.env });
+  const r = await runDaemon({
+    deps,
+    reload,
+    runCycle: (d, o) => runCycle(d, { steps: cycleSteps(d), trigger: o.trigger, shouldStop: o.shouldStop }),
+  });
+  const text = `daemon stopped after ${r.cycles} cycle${r.cycles === 1 ? '' : 's'}`;
+  return { exitCode: 0, text, json: { ok: true, cycles: r.cycles, lastExitCode: r.lastExitCode } };
+};
