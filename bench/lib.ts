@@ -1,0 +1,77 @@
+/**
+ * Benchmark helpers: time a command N times, report median/min/max, and a
+ * ratio against a baseline measured in the same run. Nothing here asserts a
+ * time; the numbers are printed and recorded in docs/benchmarks.md.
+ */
+import { execa, type Options } from 'execa';
+
+export interface Sample {
+  name: string;
+  runs: number[];
+}
+
+export interface Stats {
+  name: string;
+  n: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+}
+
+export function stats(s: Sample): Stats {
+  const sorted = [...s.runs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  const median =
+    sorted.length % 2 === 1 ? (sorted[Math.floor(mid)] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+  return { name: s.name, n: sorted.length, medianMs: median, minMs: sorted[0] ?? NaN, maxMs: sorted.at(-1) ?? NaN };
+}
+
+/** Run `fn` `runs` times (after `warmup` unmeasured runs) and collect wall times. */
+export async function time(
+  name: string,
+  fn: () => Promise<unknown>,
+  opts: { runs?: number; warmup?: number; before?: () => Promise<unknown> } = {},
+): Promise<Sample> {
+  const runs: number[] = [];
+  for (let i = 0; i < (opts.warmup ?? 1); i++) {
+    await opts.before?.();
+    await fn();
+  }
+  for (let i = 0; i < (opts.runs ?? 7); i++) {
+    await opts.before?.();
+    const t0 = performance.now();
+    await fn();
+    runs.push(performance.now() - t0);
+  }
+  return { name, runs };
+}
+
+/** A command as a timed function (argv, never a shell). Fails loudly on a non-zero exit. */
+export function cmd(file: string, args: string[], options: Options = {}): () => Promise<unknown> {
+  return async () => {
+    const r = await execa(file, args, { reject: false, ...options });
+    if (r.exitCode !== 0 && options.reject !== false) {
+      throw new Error(`${file} ${args.join(' ')} exited ${String(r.exitCode)}: ${String(r.stderr).slice(-500)}`);
+    }
+  };
+}
+
+const f = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+
+/** Print a table of measurements with ratios against the baseline. */
+export function table(title: string, baseline: Stats, rows: Stats[], target?: string): string {
+  const lines = [
+    `## ${title}`,
+    '',
+    '| what | n | median ms | min ms | max ms | ratio |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of [baseline, ...rows]) {
+    const ratio = r === baseline ? '1.00 (baseline)' : (r.medianMs / baseline.medianMs).toFixed(2);
+    lines.push(`| ${r.name} | ${r.n} | ${f(r.medianMs)} | ${f(r.minMs)} | ${f(r.maxMs)} | ${ratio} |`);
+  }
+  if (target) lines.push('', `target: ${target}`);
+  const out = lines.join('\n');
+  process.stdout.write(`${out}\n\n`);
+  return out;
+}
