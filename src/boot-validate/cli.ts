@@ -15,6 +15,7 @@ import {
 } from './index.js';
 import { withHostLock } from '../core/deps.js';
 import { resolvePath } from '../golden/nix.js';
+import { resultName } from './decide.js';
 
 function checkLines(checks: ReadonlyArray<{ name: string; ok: boolean; detail: string }>): string[] {
   return checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
@@ -55,6 +56,11 @@ export const bootValidateCommand: Handler = async (deps) => {
       abandonedAttempt: r.abandoned?.id ?? null,
       checks: r.checks,
       message: r.message,
+    },
+    run: {
+      result: resultName(r.decision),
+      generation: r.generation,
+      error: r.exitCode === 0 ? null : r.message,
     },
   };
   return out;

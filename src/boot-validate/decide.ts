@@ -142,3 +142,20 @@ export function describeDecision(d: BootDecision, booted: string): string {
       }
   }
 }
+
+/** The run result name (GITOPSD_RESULT for hooks, the run record). */
+export function resultName(d: BootDecision | null): string {
+  if (d === null) return 'unknown';
+  switch (d.kind) {
+    case 'ok':
+      return 'ok';
+    case 'retry-reboot':
+      return 'boot-failed-reboot';
+    case 'wait':
+      return 'boot-failed-wait';
+    case 'rollback':
+      return d.reboot ? 'rollback' : 'rollback-no-reboot';
+    case 'degraded':
+      return `degraded-${d.reason}`;
+  }
+}

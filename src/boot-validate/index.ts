@@ -4,8 +4,7 @@
  *
  * Inputs: paths.bootedSystem (what was booted), paths.systemProfile (its
  * generations), config.validation (services, checks, timeoutSec,
- * maxBootFailures, autoPinGolden, onFirstFailure), config.hooks.onFailure,
- * the state sections "boot", "golden" and "deployments".
+ * maxBootFailures, autoPinGolden, onFirstFailure), the state sections "boot", "golden" and "deployments".
  *
  * Steps, and the durable trace each leaves (every state change is one atomic
  * write of the whole document, src/core/state.ts):
@@ -18,7 +17,8 @@
  *  5. decide (src/boot-validate/decide.ts) and record the verdict in ONE
  *     write: counters, degraded flag, the auto-pinned golden, and for a
  *     rollback the "started" rollback and the bad commit.
- *  6. act: pin root / failure hook / rollback steps / `systemctl reboot`.
+ *  6. act: pin root / rollback steps / `systemctl reboot`. (The onFailure
+ *     hook runs afterwards, from the CLI's after-run step, for every exit 5.)
  *  7. record the actions as done.
  *
  * Crash (kill -9) at each boundary, and what the next run does:
@@ -97,6 +97,7 @@ export interface ValidateResult {
   abandoned: Attempt | null;
   failures: number;
   attempts: number;
+  generation: number | null;
 }
 
 /** Run `fn` under the host lock, waiting up to `waitMs` for it (at boot an upgrade may still hold it). */
@@ -264,44 +265,8 @@ function withSettledRollback(boot: BootSection, booted: string): BootSection {
   return withRollback(boot, { ...r, status: 'done' });
 }
 
-async function runFailureHook(deps: Deps, e: { event: string; storePath: string; message: string }): Promise<void> {
-  const argv = deps.config.hooks.onFailure;
-  if (argv === null) return;
-  const [cmd, ...args] = argv;
-  if (cmd === undefined) return;
-  try {
-    const r = await deps.runner.run(cmd, args, {
-      allowFailure: true,
-      env: {
-        GITOPSD_EVENT: e.event,
-        GITOPSD_HOST: deps.config.hostname,
-        GITOPSD_STORE_PATH: e.storePath,
-        GITOPSD_MESSAGE: e.message,
-      },
-    });
-    if (r.exitCode !== 0) deps.log.warn('failure hook exited non-zero', { cmd, exitCode: r.exitCode });
-  } catch (err) {
-    // A broken hook must not stop a rollback.
-    deps.log.warn('failure hook could not run', { cmd, err });
-  }
-}
-
-function hookEvent(d: BootDecision): string {
-  switch (d.kind) {
-    case 'ok':
-      return 'boot-ok';
-    case 'retry-reboot':
-    case 'wait':
-      return 'boot-failed';
-    case 'rollback':
-      return 'boot-rollback';
-    case 'degraded':
-      return 'boot-degraded';
-  }
-}
-
 /** Step 6: act on the decision. Every step is safe to repeat (see the contract). */
-async function act(deps: Deps, booted: string, d: BootDecision, message: string): Promise<void> {
+async function act(deps: Deps, booted: string, d: BootDecision): Promise<void> {
   switch (d.kind) {
     case 'ok': {
       if (d.pin === 'pin' || d.pin === 'keep') {
@@ -316,16 +281,15 @@ async function act(deps: Deps, booted: string, d: BootDecision, message: string)
       return;
     }
     case 'retry-reboot':
-      await runFailureHook(deps, { event: hookEvent(d), storePath: booted, message });
       await requestReboot(deps);
       return;
     case 'wait':
     case 'degraded':
-      await runFailureHook(deps, { event: hookEvent(d), storePath: booted, message });
+      // Nothing to do on the system; the CLI's after-run step runs the
+      // onFailure hook (exit 5) with GITOPSD_RESULT naming the decision.
       return;
     case 'rollback':
       await applyRollbackSteps(deps, d.target, 'boot');
-      await runFailureHook(deps, { event: hookEvent(d), storePath: booted, message });
       if (d.reboot) await requestReboot(deps);
       return;
   }
@@ -403,6 +367,7 @@ function resultOf(
     abandoned,
     failures: rec.failures,
     attempts: rec.attempts,
+    generation: generationOf(listGenerations(deps.paths.systemProfile), booted),
   };
 }
 
@@ -506,7 +471,7 @@ export async function validateBoot(deps: Deps, opts: { pollMs?: number } = {}): 
 
 async function actAndRecord(deps: Deps, booted: string, d: BootDecision, message: string): Promise<void> {
   try {
-    await act(deps, booted, d, message);
+    await act(deps, booted, d);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     const at = deps.clock.now().toISOString();
@@ -523,7 +488,6 @@ async function actAndRecord(deps: Deps, booted: string, d: BootDecision, message
         next = withRollback(next, { ...rb, status: 'failed' });
       return { [BOOT_KEY]: next };
     });
-    await runFailureHook(deps, { event: 'boot-degraded', storePath: booted, message: `${d.kind} failed: ${why}` });
     throw new GitopsdError(
       'boot-failed',
       `${message}; but the ${d.kind} step failed: ${why}; fix it and run gitopsd boot validate again, or gitopsd golden rollback`,

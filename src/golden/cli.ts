@@ -42,6 +42,7 @@ export const goldenPinCommand: Handler = async (deps, args) => {
     exitCode: 0,
     text: `${head}\n${infoText(r.info)}`,
     json: { ok: true, changed: r.decision.kind === 'pin', ...showJson(r.info) },
+    run: { result: r.decision.kind === 'pin' ? 'pinned' : 'unchanged', generation: r.info.generation },
   };
 };
 
@@ -108,5 +109,6 @@ export const goldenRollbackCommand: Handler = async (deps, args) => {
     exitCode: 0,
     text: lines.join('\n'),
     json: { ok: true, mode, target: r.target, from: r.from, profileSet: r.profileSet, markedBadCommit: r.markedBad },
+    run: { result: mode === 'now' ? 'rolled-back' : 'rolled-back-reboot' },
   };
 };
