@@ -1,0 +1,190 @@
+/**
+ * Simulated dotfile hosts for the sync tests: one bare git remote shared by
+ * several hosts, each with its own $HOME, chezmoi source dir (a jj repo),
+ * state dir and chezmoi config. Every host runs the built CLI
+ * (`gitopsd sync --config <host config>`) against the real jj, chezmoi and
+ * git. Hosts run as root with dotfiles.user "root" unless a user is given
+ * (the privilege test creates one with useradd).
+ */
+import { mkdir, readFile, readdir, writeFile, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, tryRun } from '../../harness/exec.js';
+import { tempDir } from '../../harness/temp.js';
+import { runCli, type CliResult } from '../../helpers/cli.js';
+
+export const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'seed',
+  GIT_AUTHOR_EMAIL: 'seed@example.invalid',
+  GIT_COMMITTER_NAME: 'seed',
+  GIT_COMMITTER_EMAIL: 'seed@example.invalid',
+  GIT_CONFIG_NOSYSTEM: '0',
+};
+
+export interface Remote {
+  dir: string;
+  /** Bare repo path (used as the dotfiles url). */
+  url: string;
+}
+
+/** A bare remote seeded with `files` (source-dir names → content) on `main`. */
+export async function makeRemote(files: Record<string, string>): Promise<Remote> {
+  const dir = await tempDir('sync-remote');
+  await chmod(dir, 0o755);
+  const url = join(dir, 'dotfiles.git');
+  await run('git', ['init', '-q', '--bare', '--shared=all', '-b', 'main', url]);
+  const seed = join(dir, 'seed');
+  await run('git', ['init', '-q', '-b', 'main', seed]);
+  for (const [name, content] of Object.entries(files)) await writeFile(join(seed, name), content);
+  await run('git', ['-C', seed, 'add', '-A']);
+  await run('git', ['-C', seed, 'commit', '-q', '-m', 'seed'], { env: GIT_ENV });
+  await run('git', ['-C', seed, 'push', '-q', url, 'main']);
+  return { dir, url };
+}
+
+export interface Host {
+  name: string;
+  root: string;
+  home: string;
+  src: string;
+  stateDir: string;
+  config: string;
+  chezmoiConfig: string;
+  user: string;
+}
+
+export async function makeHost(
+  remote: Remote,
+  name: string,
+  opts: { user?: string; home?: string; extra?: Record<string, unknown> } = {},
+): Promise<Host> {
+  const root = await tempDir(`sync-${name}`);
+  await chmod(root, 0o755);
+  const home = opts.home ?? join(root, 'home');
+  const stateDir = join(root, 'state');
+  const chezmoiConfig = join(home, '.config', 'chezmoi', 'chezmoi.toml');
+  const user = opts.user ?? 'root';
+  if (opts.home === undefined) {
+    await mkdir(join(home, '.config', 'chezmoi'), { recursive: true });
+    await writeFile(chezmoiConfig, '');
+  }
+  const src = join(home, '.local', 'share', 'chezmoi');
+  const config = join(root, 'config.json');
+  await writeFile(
+    config,
+    JSON.stringify(
+      {
+        hostname: name,
+        stateDir,
+        nixConfig: { path: join(root, 'nix-config') },
+        dotfiles: {
+          enable: true,
+          user,
+          sourceDir: src,
+          destDir: home,
+          url: remote.url,
+          chezmoiConfig,
+          ...opts.extra,
+        },
+        log: { level: 'warn', format: 'json' },
+      },
+      null,
+      2,
+    ),
+  );
+  return { name, root, home, src, stateDir, config, chezmoiConfig, user };
+}
+
+export interface SyncRun extends CliResult {
+  json: Record<string, unknown> | null;
+}
+
+export async function sync(
+  h: Host,
+  opts: { env?: Record<string, string | undefined>; args?: string[]; bin?: string } = {},
+): Promise<SyncRun> {
+  const r = await runCli(
+    opts.bin
+      ? [...(opts.args ?? []), '--config', h.config, '--json']
+      : ['sync', ...(opts.args ?? []), '--config', h.config, '--json'],
+    {
+      ...(opts.bin ? { bin: opts.bin } : {}),
+      env: { GITOPSD_TEST_NOW: undefined, ...opts.env },
+    },
+  );
+  let json: Record<string, unknown> | null = null;
+  try {
+    json = JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    json = null;
+  }
+  return { ...r, json };
+}
+
+/** A sync that must end with `code`; the error shows the output. */
+export async function syncExpect(h: Host, code: number, env?: Record<string, string | undefined>): Promise<SyncRun> {
+  const r = await sync(h, env ? { env } : {});
+  if (r.exitCode !== code) {
+    throw new Error(
+      `sync on ${h.name} exited ${r.exitCode}, expected ${code}\nstdout: ${r.stdout}\nstderr: ${r.stderr.slice(-3000)}`,
+    );
+  }
+  return r;
+}
+
+export function chezmoiArgs(h: Host): string[] {
+  return ['--no-tty', '-S', h.src, '-D', h.home, '-c', h.chezmoiConfig];
+}
+
+/** The file list and content of main (or any ref) on the remote: source names → content. */
+export async function remoteTree(remote: Remote, ref = 'main'): Promise<Map<string, string>> {
+  const ls = await run('git', ['--git-dir', remote.url, 'ls-tree', '-r', '--name-only', ref]);
+  const out = new Map<string, string>();
+  for (const name of ls.stdout.split('\n').filter((l) => l !== '')) {
+    const r = await run('git', ['--git-dir', remote.url, 'show', `${ref}:${name}`]);
+    out.set(name, r.stdout);
+  }
+  return out;
+}
+
+export async function remoteRefs(remote: Remote): Promise<string> {
+  return (await run('git', ['--git-dir', remote.url, 'for-each-ref', '--format=%(refname) %(objectname)'])).stdout;
+}
+
+/** Every patch reachable from any ref of the remote (main and parked bookmarks). */
+export async function remoteHistoryText(remote: Remote): Promise<string> {
+  const r = await tryRun('git', ['--git-dir', remote.url, 'log', '-p', '--format=commit %H', '--all']);
+  return r.stdout;
+}
+
+export async function readHome(h: Host, target: string): Promise<string | null> {
+  const p = join(h.home, target);
+  return existsSync(p) ? readFile(p, 'utf8') : null;
+}
+
+/** Every regular file under dir whose content has jj or git conflict markers. */
+export async function filesWithMarkers(dir: string, skip: (p: string) => boolean): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (skip(p)) continue;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const t = await readFile(p, 'utf8');
+        if (/^(<<<<<<<|>>>>>>>|%%%%%%%|\+\+\+\+\+\+\+) /m.test(t)) found.push(p);
+      }
+    }
+  };
+  await walk(dir);
+  return found;
+}
+
+export async function jjIn(h: Host, args: string[]): Promise<string> {
+  return (
+    await run('jj', ['--no-pager', '--color=never', '-R', h.src, ...args], {
+      cwd: h.src,
+      env: { JJ_CONFIG: '', JJ_USER: 'person', JJ_EMAIL: 'person@example.invalid', JJ_EDITOR: 'false' },
+    })
+  ).stdout;
+}
