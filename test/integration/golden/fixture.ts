@@ -1,0 +1,85 @@
+/**
+ * Shared fixture of the golden/boot-validate integration tests: one nix-config
+ * repo whose generations are built once per file, simulated hosts, and a
+ * thin wrapper to run the built gitopsd against a host.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { runCli, type CliResult } from '../../helpers/cli.js';
+import { createSimHost, type ConfigOverrides, type SimHost } from '../../harness/sim-host.js';
+import { buildToplevel, createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-config.js';
+import { tempDir } from '../../harness/temp.js';
+import { parseBoot, type BootSection } from '../../../src/boot-validate/state.js';
+import { parseGolden, type GoldenSection } from '../../../src/golden/state.js';
+import { DeploymentsSection } from '../../../src/core/deployments.js';
+
+export const SERVICES = ['sshd.service', 'nginx.service'];
+
+export interface Fixture {
+  base: string;
+  repo: NixConfigRepo;
+  nonce: string;
+  /** Build the current commit's toplevel with an out-link under base/<name>. */
+  build(name: string): Promise<string>;
+}
+
+export async function createFixture(label: string): Promise<Fixture> {
+  const base = await tempDir(label);
+  // Unique version labels: these store paths belong to this file alone, so
+  // deleting or collecting them cannot touch another test's paths.
+  const nonce = randomBytes(5).toString('hex');
+  const repo = await createNixConfigRepo({
+    dir: join(base, 'config'),
+    hosts: { hosta: { version: `g1-${nonce}`, kernelVersion: '6.6.1' } },
+    message: 'G1',
+  });
+  return {
+    base,
+    repo,
+    nonce,
+    build: (name) => buildToplevel({ flake: repo.workDir, host: 'hosta', outLink: join(base, 'out', name) }),
+  };
+}
+
+export interface Host {
+  sim: SimHost;
+  config: string;
+  gitopsd(args: string[], opts?: { env?: Record<string, string>; bin?: string }): Promise<CliResult>;
+  json<T = Record<string, unknown>>(args: string[]): Promise<T>;
+  /** The state sections this capability reads and writes, parsed. */
+  state(): Promise<{ boot: BootSection; golden: GoldenSection; deployments: DeploymentsSection }>;
+}
+
+export async function createHost(label: string, overrides: ConfigOverrides = {}): Promise<Host> {
+  const sim = await createSimHost({ dir: await tempDir(`host-${label}`), name: 'hosta', services: SERVICES });
+  const config = await sim.writeConfig(overrides);
+  const gitopsd = (args: string[], opts: { env?: Record<string, string>; bin?: string } = {}): Promise<CliResult> =>
+    runCli([...args, '--config', config], {
+      env: { ...sim.env, ...opts.env },
+      ...(opts.bin !== undefined ? { bin: opts.bin } : {}),
+    });
+  return {
+    sim,
+    config,
+    gitopsd,
+    async json<T>(args: string[]): Promise<T> {
+      const r = await gitopsd([...args, '--json']);
+      try {
+        return JSON.parse(r.stdout) as T;
+      } catch {
+        throw new Error(
+          `gitopsd ${args.join(' ')} --json printed no JSON (exit ${r.exitCode}): ${r.stdout}\n${r.stderr}`,
+        );
+      }
+    },
+    async state() {
+      const doc = JSON.parse(await readFile(join(sim.paths.stateDir, 'state.json'), 'utf8')) as Record<string, unknown>;
+      return {
+        boot: parseBoot(doc['boot']),
+        golden: parseGolden(doc['golden']),
+        deployments: DeploymentsSection.parse(doc['deployments'] ?? {}),
+      };
+    },
+  };
+}
