@@ -1,0 +1,350 @@
+/**
+ * `gitopsd status`: one screen for the host.
+ *
+ * Inputs: the state documents (host state and the sync state), the nix-config
+ * checkout (two git calls: the ahead/behind count and the deployed commit's
+ * subject), flake.lock, and the system symlinks (current, booted, profile).
+ * Side effects: none. It writes nothing and takes no lock, so it can run at
+ * any time, also while a cycle holds the lock.
+ * Failure modes: a missing checkout or state file is reported as such, not
+ * raised; only a corrupt state file fails (it is moved aside, exit 1).
+ *
+ * The JSON (`status --json`) is a public contract, documented in
+ * docs/status.md: fields may be added, never renamed or removed.
+ */
+import { existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Deps } from '../core/deps.js';
+import { DeploymentsSection } from '../core/deployments.js';
+import { StateStore } from '../core/state.js';
+import { RunsSection } from '../report/runs.js';
+import { UpgradeSection } from '../upgrade/state.js';
+import { SyncSection } from '../sync/state.js';
+import { bootStatus, type BootStatus } from '../boot-validate/index.js';
+import type { GoldenInfo } from '../golden/index.js';
+import { VERSION } from '../report/after-run.js';
+
+export type GitRelation = 'up-to-date' | 'behind' | 'ahead' | 'diverged' | 'no-checkout' | 'no-remote-ref';
+export type LockAge = 'ok' | 'stale' | 'old' | 'unknown';
+
+export interface StatusReport {
+  hostname: string;
+  version: string;
+  generatedAt: string;
+  git: {
+    path: string;
+    remote: string;
+    branch: string;
+    head: string | null;
+    remoteTip: string | null;
+    relation: GitRelation;
+    ahead: number;
+    behind: number;
+    lastFetch: string | null;
+    deployed: { commit: string; subject: string | null; at: string } | null;
+  };
+  lock: {
+    newestInputAt: string | null;
+    newestInputAgeDays: number | null;
+    age: LockAge;
+    gitopsd: { running: string; deployed: string | null; differs: boolean | null };
+  };
+  system: {
+    current: string | null;
+    booted: string | null;
+    profile: string | null;
+    deployed: string | null;
+    deployedGeneration: number | null;
+    runningIsDeployed: boolean | null;
+    rebootNeeded: boolean;
+    rebootReasons: string[];
+    activationPending: boolean;
+  };
+  boot: {
+    bootedSystem: string | null;
+    verdict: BootStatus['verdict'];
+    attempts: number;
+    failures: number;
+    degraded: boolean;
+    lastRollback: BootStatus['lastRollback'];
+  };
+  golden: GoldenInfo & { ageSec: number | null };
+  dotfiles: {
+    enabled: boolean;
+    lastSync: { at: string; result: string; exitCode: number; message: string } | null;
+    lastOkAt: string | null;
+    parked: { bookmark: string; paths: string[]; since: string } | null;
+    uncapturable: { target: string; why: string }[];
+    unpushed: boolean | null;
+  };
+  lastUpgrade: {
+    commit: string | null;
+    result: string;
+    at: string;
+    generation: number | null;
+    durationMs: number;
+  } | null;
+  knownBadCommits: { commit: string; reason: string; at: string; message: string }[];
+  runs: Record<string, { at: string; ok: boolean; exitCode: number; result: string; durationMs: number | null }>;
+  schedule: { cron: string; nextRun: string | null };
+}
+
+const DAY_MS = 86_400_000;
+
+/** Pure: classify the newest flake input's age (ok up to 7 days, stale 8 to 30, old after). */
+export function classifyLockAge(days: number | null): LockAge {
+  if (days === null) return 'unknown';
+  if (days <= 7) return 'ok';
+  if (days <= 30) return 'stale';
+  return 'old';
+}
+
+/** Pure: the relation of the checkout to the remote tip. */
+export function classifyRelation(ahead: number, behind: number): GitRelation {
+  if (ahead === 0 && behind === 0) return 'up-to-date';
+  if (ahead === 0) return 'behind';
+  if (behind === 0) return 'ahead';
+  return 'diverged';
+}
+
+/** Pure: the newest `lastModified` of any locked input in a flake.lock text. */
+export function newestInput(lockText: string): Date | null {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(lockText);
+  } catch {
+    return null;
+  }
+  const nodes = (doc as { nodes?: Record<string, { locked?: { lastModified?: number } }> }).nodes ?? {};
+  let newest: number | null = null;
+  for (const node of Object.values(nodes)) {
+    const lm = node.locked?.lastModified;
+    if (typeof lm === 'number' && (newest === null || lm > newest)) newest = lm;
+  }
+  return newest === null ? null : new Date(newest * 1000);
+}
+
+const REBOOT_PARTS = ['kernel', 'initrd', 'kernel-modules'] as const;
+
+/** Which of kernel, initrd, kernel-modules differ between two systems. */
+export function rebootReasons(next: string | null, booted: string | null): string[] {
+  if (next === null || booted === null || next === booted) return [];
+  return REBOOT_PARTS.filter((part) => linkOrNull(join(next, part)) !== linkOrNull(join(booted, part)));
+}
+
+function linkOrNull(p: string): string | null {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function realOrNull(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+function readOrNull(p: string): string | null {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+async function observeGit(deps: Deps, deployedCommit: string | null): Promise<StatusReport['git']> {
+  const { path, remote, branch } = deps.config.nixConfig;
+  const base = {
+    path,
+    remote,
+    branch,
+    head: null,
+    remoteTip: null,
+    ahead: 0,
+    behind: 0,
+    lastFetch: null,
+    deployed: null,
+  };
+  if (!existsSync(join(path, '.git'))) return { ...base, relation: 'no-checkout' };
+  let lastFetch: string | null = null;
+  try {
+    lastFetch = statSync(join(path, '.git', 'FETCH_HEAD')).mtime.toISOString();
+  } catch {
+    // never fetched
+  }
+  const tipRef = `refs/remotes/${remote}/${branch}`;
+  // One call for both tips and the counts: rev-parse prints HEAD and the tip,
+  // then --left-right --count (through `rev-list`) would need another call;
+  // `git rev-list --left-right --count HEAD...tip` is enough when both exist.
+  const r = await deps.runner.run('git', ['-C', path, 'rev-parse', 'HEAD', tipRef], {
+    allowFailure: true,
+    timeoutMs: 10_000,
+  });
+  const [head, tip] = r.stdout.split('\n');
+  const headOk = head !== undefined && /^[0-9a-f]{40}$/.test(head);
+  const tipOk = tip !== undefined && /^[0-9a-f]{40}$/.test(tip);
+  let deployed: StatusReport['git']['deployed'] = null;
+  if (deployedCommit !== null) {
+    const s = await deps.runner.run('git', ['-C', path, 'log', '-1', '--format=%s', deployedCommit, '--'], {
+      allowFailure: true,
+      timeoutMs: 10_000,
+    });
+    deployed = { commit: deployedCommit, subject: s.exitCode === 0 ? s.stdout.trim() : null, at: '' };
+  }
+  if (!headOk || !tipOk) {
+    return { ...base, head: headOk ? head : null, lastFetch, deployed, relation: 'no-remote-ref' };
+  }
+  let ahead = 0;
+  let behind = 0;
+  if (head !== tip) {
+    const c = await deps.runner.run('git', ['-C', path, 'rev-list', '--left-right', '--count', `${head}...${tip}`], {
+      allowFailure: true,
+      timeoutMs: 10_000,
+    });
+    const [a, b] = c.stdout.trim().split(/\s+/).map(Number);
+    ahead = a ?? 0;
+    behind = b ?? 0;
+  }
+  return {
+    ...base,
+    head,
+    remoteTip: tip,
+    ahead,
+    behind,
+    lastFetch,
+    deployed,
+    relation: classifyRelation(ahead, behind),
+  };
+}
+
+export async function collectStatus(deps: Deps): Promise<StatusReport> {
+  const now = deps.clock.now();
+  const doc = deps.state.read();
+  const deployments = DeploymentsSection.parse(doc['deployments'] ?? {});
+  const upgrade = UpgradeSection.parse(doc['upgrade'] ?? {});
+  const runsParsed = RunsSection.safeParse(doc['runs'] ?? {});
+  const runs = runsParsed.success ? runsParsed.data : {};
+  const cur = deployments.current;
+
+  const git = await observeGit(deps, cur?.commit ?? null);
+  if (git.deployed !== null && cur !== null) git.deployed.at = cur.at;
+
+  const lockText = readOrNull(join(deps.config.nixConfig.path, 'flake.lock'));
+  const newest = lockText === null ? null : newestInput(lockText);
+  const ageDays = newest === null ? null : Math.floor((now.getTime() - newest.getTime()) / DAY_MS);
+  const deployedVersion =
+    cur === null ? null : (readOrNull(join(cur.storePath, 'etc', 'gitopsd', 'version'))?.trim() ?? null);
+
+  const current = realOrNull(deps.paths.currentSystem);
+  const booted = realOrNull(deps.paths.bootedSystem);
+  const profile = realOrNull(deps.paths.systemProfile);
+  const reasons = rebootReasons(profile, booted);
+
+  const boot = bootStatus(deps);
+  const golden = boot.golden;
+
+  const sync = readSyncSection(deps);
+  return {
+    hostname: deps.config.hostname,
+    version: VERSION,
+    generatedAt: now.toISOString(),
+    git,
+    lock: {
+      newestInputAt: newest?.toISOString() ?? null,
+      newestInputAgeDays: ageDays,
+      age: classifyLockAge(ageDays),
+      gitopsd: {
+        running: VERSION,
+        deployed: deployedVersion,
+        differs: deployedVersion === null ? null : deployedVersion !== VERSION,
+      },
+    },
+    system: {
+      current,
+      booted,
+      profile,
+      deployed: cur?.storePath ?? null,
+      deployedGeneration: cur?.generation ?? null,
+      runningIsDeployed: cur === null || current === null ? null : current === cur.storePath,
+      rebootNeeded: reasons.length > 0,
+      rebootReasons: reasons,
+      activationPending: upgrade.pending !== null || (profile !== null && current !== null && profile !== current),
+    },
+    boot: {
+      bootedSystem: boot.bootedSystem,
+      verdict: boot.verdict,
+      attempts: boot.attempts,
+      failures: boot.failures,
+      degraded: boot.degraded !== null,
+      lastRollback: boot.lastRollback,
+    },
+    golden: {
+      ...golden,
+      ageSec:
+        golden.pinnedAt === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(golden.pinnedAt)) / 1000)),
+    },
+    dotfiles: {
+      enabled: deps.config.dotfiles.enable,
+      lastSync: sync?.lastRun ?? null,
+      lastOkAt: sync?.lastOkAt ?? null,
+      parked: sync?.parked
+        ? { bookmark: sync.parked.bookmark, paths: sync.parked.paths, since: sync.parked.since }
+        : null,
+      uncapturable: (sync?.uncapturable ?? []).map((u) => ({ target: u.target, why: u.why })),
+      // A sync that ended offline (75) left local commits unpushed.
+      unpushed: sync?.lastRun ? sync.lastRun.exitCode === 75 : null,
+    },
+    lastUpgrade:
+      upgrade.lastRun === null
+        ? null
+        : {
+            commit: upgrade.lastRun.commit,
+            result: upgrade.lastRun.result,
+            at: upgrade.lastRun.at,
+            generation: upgrade.lastRun.generation,
+            durationMs: upgrade.lastRun.durationMs,
+          },
+    knownBadCommits: Object.values(deployments.badCommits).map((b) => ({
+      commit: b.commit,
+      reason: b.reason,
+      at: b.at,
+      message: b.message,
+    })),
+    runs: Object.fromEntries(
+      Object.entries(runs).map(([k, v]) => [
+        k,
+        { at: v.at, ok: v.ok, exitCode: v.exitCode, result: v.result, durationMs: v.durationMs },
+      ]),
+    ),
+    schedule: { cron: deps.config.schedule.cron, nextRun: await nextRunAfter(deps.config.schedule.cron, now) },
+  };
+}
+
+function readSyncSection(deps: Deps): SyncSection | null {
+  if (!existsSync(deps.paths.syncStateFile)) return null;
+  const store = new StateStore({ file: deps.paths.syncStateFile, log: deps.log, now: () => deps.clock.now() });
+  try {
+    return SyncSection.parse(store.read()['sync'] ?? {});
+  } catch (err) {
+    deps.log.warn('sync state unreadable', { file: deps.paths.syncStateFile, error: (err as Error).message });
+    return null;
+  }
+}
+
+async function nextRunAfter(cron: string, now: Date): Promise<string | null> {
+  try {
+    const { createSchedule } = await import('../cycle/schedule.js');
+    const schedule = createSchedule(cron);
+    try {
+      return schedule.nextSlotAfter(now).toISOString();
+    } finally {
+      schedule.dispose();
+    }
+  } catch {
+    return null;
+  }
+}

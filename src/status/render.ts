@@ -1,0 +1,147 @@
+/** Pure: the status report as one screen of text, coloured on a TTY. */
+import type { StatusReport } from './index.js';
+
+type Tone = 'ok' | 'warn' | 'bad' | 'dim';
+const CODES: Record<Tone, string> = { ok: '32', warn: '33', bad: '31', dim: '2' };
+
+function ago(iso: string | null, now: Date): string {
+  if (iso === null || iso === '') return 'never';
+  const s = Math.round((now.getTime() - Date.parse(iso)) / 1000);
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  if (s < 172800) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
+}
+
+const short = (s: string | null): string => (s === null ? '-' : s.length === 40 ? s.slice(0, 12) : s);
+const storeName = (p: string | null): string => (p === null ? '-' : p.replace(/^\/nix\/store\/[a-z0-9]{32}-/, ''));
+
+export function renderStatus(r: StatusReport, opts: { color: boolean }): string {
+  const now = new Date(r.generatedAt);
+  const c = (tone: Tone, s: string): string => (opts.color ? `\u001b[${CODES[tone]}m${s}\u001b[0m` : s);
+  const lines: string[] = [];
+  const section = (name: string): void => {
+    lines.push(opts.color ? `\u001b[1m${name}\u001b[0m` : name);
+  };
+  const row = (k: string, v: string): void => {
+    lines.push(`  ${k.padEnd(14)} ${v}`);
+  };
+
+  lines.push(`gitopsd ${r.version} on ${r.hostname}`);
+
+  section('git');
+  const rel = r.git.relation;
+  const relText =
+    rel === 'up-to-date'
+      ? c('ok', 'up to date')
+      : rel === 'behind'
+        ? c('warn', `behind ${r.git.behind}`)
+        : rel === 'ahead'
+          ? c('warn', `ahead ${r.git.ahead}`)
+          : rel === 'diverged'
+            ? c('bad', `diverged (ahead ${r.git.ahead}, behind ${r.git.behind})`)
+            : c('warn', rel === 'no-checkout' ? 'no checkout yet' : 'never fetched');
+  row('checkout', `${r.git.path} (${r.git.remote}/${r.git.branch}): ${relText}`);
+  row('last fetch', ago(r.git.lastFetch, now));
+  row(
+    'deployed',
+    r.git.deployed === null
+      ? c('dim', 'nothing deployed by gitopsd yet')
+      : `${short(r.git.deployed.commit)} ${r.git.deployed.subject ?? ''} (${ago(r.git.deployed.at, now)})`,
+  );
+
+  section('lock');
+  const ageTone: Tone =
+    r.lock.age === 'ok' ? 'ok' : r.lock.age === 'stale' ? 'warn' : r.lock.age === 'old' ? 'bad' : 'dim';
+  row(
+    'flake.lock',
+    r.lock.newestInputAgeDays === null
+      ? c('dim', 'no locked inputs')
+      : `newest input ${r.lock.newestInputAgeDays}d old: ${c(ageTone, r.lock.age)}`,
+  );
+  row(
+    'gitopsd',
+    r.lock.gitopsd.differs === null
+      ? `${r.lock.gitopsd.running} (deployed version unknown)`
+      : r.lock.gitopsd.differs
+        ? c('warn', `${r.lock.gitopsd.running} running, ${r.lock.gitopsd.deployed ?? '?'} deployed`)
+        : c('ok', `${r.lock.gitopsd.running} (matches the deployed config)`),
+  );
+
+  section('system');
+  row('current', storeName(r.system.current));
+  row('booted', storeName(r.system.booted));
+  row(
+    'deployed',
+    r.system.deployed === null
+      ? '-'
+      : `${storeName(r.system.deployed)}${r.system.deployedGeneration === null ? '' : ` (generation ${r.system.deployedGeneration})`}`,
+  );
+  row(
+    'running',
+    r.system.runningIsDeployed === null
+      ? c('dim', 'unknown')
+      : r.system.runningIsDeployed
+        ? c('ok', 'the deployed generation')
+        : c('warn', 'not the deployed generation'),
+  );
+  row(
+    'reboot',
+    r.system.rebootNeeded ? c('warn', `needed (${r.system.rebootReasons.join(', ')} changed)`) : 'not needed',
+  );
+  if (r.system.activationPending) row('activation', c('warn', 'pending'));
+
+  section('boot');
+  const vTone: Tone = r.boot.verdict === 'ok' ? 'ok' : r.boot.verdict === 'failed' ? 'bad' : 'warn';
+  row(
+    'verdict',
+    `${c(vTone, r.boot.verdict)}, ${r.boot.attempts} attempts, ${r.boot.failures} failures of this system`,
+  );
+  if (r.boot.degraded)
+    row('state', c('bad', 'DEGRADED: automatic rollback is not possible; see `gitopsd boot status`'));
+  if (r.boot.lastRollback !== null) {
+    const rb = r.boot.lastRollback;
+    row('last rollback', c('warn', `${ago(rb.at, now)} to ${storeName(rb.to)}: ${rb.reason}`));
+  }
+
+  section('golden');
+  if (r.golden.storePath === null) row('golden', c('warn', 'none pinned yet'));
+  else {
+    row('path', storeName(r.golden.storePath));
+    row('pinned', `${ago(r.golden.pinnedAt, now)} (${r.golden.source ?? '?'})`);
+    row('gc root', r.golden.gcRootIntact ? c('ok', 'intact') : c('bad', `NOT intact: ${r.golden.gcRoot}`));
+  }
+
+  section('dotfiles');
+  if (!r.dotfiles.enabled) row('sync', c('dim', 'disabled'));
+  else {
+    const ls = r.dotfiles.lastSync;
+    row(
+      'last sync',
+      ls === null ? 'never' : `${ago(ls.at, now)}: ${ls.exitCode === 0 ? c('ok', ls.result) : c('warn', ls.result)}`,
+    );
+    if (r.dotfiles.unpushed === true) row('unpushed', c('warn', 'local commits wait for the remote'));
+    if (r.dotfiles.parked !== null) {
+      row('conflict', c('bad', `${r.dotfiles.parked.paths.join(', ')} parked on ${r.dotfiles.parked.bookmark}`));
+    }
+    for (const u of r.dotfiles.uncapturable) row('not captured', c('warn', `${u.target}: ${u.why}`));
+  }
+
+  section('runs');
+  const lu = r.lastUpgrade;
+  row(
+    'last upgrade',
+    lu === null
+      ? 'never'
+      : `${ago(lu.at, now)}: ${lu.result === 'deployed' || lu.result === 'no-op' ? c('ok', lu.result) : c('bad', lu.result)} ${short(lu.commit)} in ${(lu.durationMs / 1000).toFixed(1)}s`,
+  );
+  for (const [step, run] of Object.entries(r.runs)) {
+    if (step === 'upgrade') continue;
+    row(step, `${ago(run.at, now)}: ${run.ok ? c('ok', run.result) : c('bad', run.result)}`);
+  }
+  if (r.knownBadCommits.length > 0) {
+    row('known bad', c('warn', r.knownBadCommits.map((b) => `${short(b.commit)} (${b.reason})`).join(', ')));
+  }
+  row('next run', r.schedule.nextRun === null ? '-' : `${r.schedule.nextRun} (${r.schedule.cron})`);
+  return lines.join('\n');
+}
