@@ -141,7 +141,7 @@ export type TargetDecision =
       commitDirty: boolean;
       /** Rebase local commits onto the tip (else the checkout simply moves to the tip). */
       rebase: boolean;
-      reason: 'first-deployment' | 'new-commit' | 'drift' | 'local-changes';
+      reason: 'first-deployment' | 'new-commit' | 'drift' | 'local-changes' | 'update-inputs';
     };
 
 /** The subject of the producer's flake.lock commit; also recognised as "ours" when rebasing. */
@@ -176,6 +176,12 @@ export function decideTarget(obs: TargetObservation, policy: TargetPolicy): Targ
     obs.dirtyFiles.length === 0 &&
     (obs.localCommits.length === 0 ? obs.tip === obs.deployed : candidateIsHead && obs.head === obs.deployed);
   if (upToDate && obs.systemIsDeployed) {
+    // A producer's nightly job is the input update itself: nothing new in git
+    // still means "run nix flake update and see" (the run stays a no-op,
+    // without a build, when the lock does not change).
+    if (policy.updateInputs && obs.localCommits.length === 0 && !obs.rebootPending) {
+      return { kind: 'deploy', tip: obs.tip, commitDirty: false, rebase: false, reason: 'update-inputs' };
+    }
     return {
       kind: 'no-op',
       commit: obs.deployed ?? obs.tip,

@@ -629,6 +629,20 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
     await timed(ctx, 'buildMs', () => updateFlakeInputs(deps, dir));
     inputsUpdated = (await g.dirtyFiles(deps, dir)).includes('flake.lock');
     log.info('flake inputs updated', { changed: inputsUpdated });
+    if (!inputsUpdated && a.decision.reason === 'update-inputs') {
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'no-op',
+          exitCode: 0,
+          commit: candidate,
+          storePath: a.profileStore,
+          reboot: 'not-needed',
+          pushed: null,
+          message: `up to date: ${short(candidate)} is deployed and running, and the flake inputs have no updates`,
+        }),
+      );
+    }
   }
 
   // Build.

@@ -123,7 +123,7 @@ export async function checkoutHead(t: TestHost): Promise<string> {
   return gitOut(t.host.paths.nixConfigDir, ['rev-parse', 'HEAD']);
 }
 
-/** Store path a commit's toplevel builds to (real nix; cached after the first build). */
+/** Store path the work clone's HEAD builds to for `host` (real nix; cached after the first build). */
 export async function storePathOf(repo: NixConfigRepo, host: string, outLink: string): Promise<string> {
   return buildToplevel({ flake: repo.workDir, host, outLink });
 }

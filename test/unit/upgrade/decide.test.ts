@@ -154,6 +154,13 @@ describe('decideTarget', () => {
       { rebase: true },
     ],
     [
+      'a producer with nothing new in git still updates its inputs',
+      { tip: A, headContainsTip: true },
+      { updateInputs: true },
+      'deploy',
+      { reason: 'update-inputs', rebase: false },
+    ],
+    [
       'no-op reports a pending reboot',
       { tip: A, headContainsTip: true, rebootPending: true },
       {},
