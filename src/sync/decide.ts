@@ -156,10 +156,15 @@ export function filesetExcept(paths: readonly string[]): string {
   return `~(${filesetOf(paths)})`;
 }
 
-/** The new commit's ids from `jj new`'s "Created new commit <change> <commit>" line. */
+/**
+ * The new commit's change id (prefix) from `jj new`'s "Created new commit
+ * <change> <commit>" line. The change id, not the commit id: every later
+ * restore or rebase rewrites the commit, and naming the old commit id would
+ * resurrect the hidden version as a divergent twin.
+ */
 export function parseCreatedCommit(stderr: string): string | null {
-  const m = /Created new commit (\S+) ([0-9a-f]+)/.exec(stderr);
-  return m?.[2] ?? null;
+  const m = /Created new commit ([k-z]+) ([0-9a-f]+)/.exec(stderr);
+  return m?.[1] ?? null;
 }
 
 export interface OpEntry {

@@ -309,7 +309,7 @@ async function bookmarks(ctx: Ctx): Promise<JjBookmark[]> {
   return parseBookmarks(r.stdout).filter((b) => b.remote !== 'git');
 }
 
-/** `jj new --no-edit PARENT -m MSG`; returns the new commit id. */
+/** `jj new --no-edit PARENT -m MSG`; returns the new commit's change id. */
 async function newCommit(ctx: Ctx, parent: string, message: string): Promise<string> {
   const r = await jj(ctx, ['new', '--no-edit', '-r', parent, '-m', message]);
   const prefix = parseCreatedCommit(r.stderr);
@@ -319,7 +319,7 @@ async function newCommit(ctx: Ctx, parent: string, message: string): Promise<str
       `jj new printed no "Created new commit" line (jj ${r.stderr.trim()}); this jj version is not supported`,
     );
   }
-  return (await one(ctx, prefix)).commitId;
+  return (await one(ctx, prefix)).changeId;
 }
 
 async function restore(ctx: Ctx, from: string, into: string, fileset: string): Promise<void> {
@@ -375,8 +375,8 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   }
 
   // Capture: $HOME → source dir, then report what re-add cannot take.
-  await capture(ctx, readSync(ctx.store).wcBase);
-  const afterCapture = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
+  const captured = await capture(ctx, readSync(ctx.store).wcBase);
+  const afterCapture = captured.reAdded ? parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout) : captured.status;
   extras.uncapturable = findUncapturable(afterCapture);
   for (const u of extras.uncapturable) ctx.log.warn('edit in $HOME that re-add cannot capture', { ...u });
   const before = await managedSnapshot(ctx, afterCapture);
@@ -884,10 +884,10 @@ async function publish(
  * into $HOME in place, so re-add captures the edit on top of the new
  * content. A merge that conflicts is left alone and reported (deferred).
  */
-async function capture(ctx: Ctx, wcBase: string | null): Promise<void> {
+async function capture(ctx: Ctx, wcBase: string | null): Promise<{ reAdded: boolean; status: StatusEntry[] }> {
   const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
-  if (edited.length === 0) return;
+  if (edited.length === 0) return { reAdded: false, status };
   let capture = edited;
   const head = (await one(ctx, '@-')).commitId;
   if (wcBase !== null && wcBase !== head && (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0) {
@@ -903,7 +903,9 @@ async function capture(ctx: Ctx, wcBase: string | null): Promise<void> {
       if (await mergeIntoHome(ctx, { target: t, srcRel, base: wcBase })) capture.push(t);
     }
   }
-  if (capture.length > 0) await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
+  if (capture.length === 0) return { reAdded: false, status };
+  await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
+  return { reAdded: true, status };
 }
 
 async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(string | undefined)[]> {

@@ -1,0 +1,113 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { removeTempDirs } from '../../harness/temp.js';
+import { runCli } from '../../helpers/cli.js';
+import {
+  filesWithMarkers,
+  jjIn,
+  makeHost,
+  makeRemote,
+  readHome,
+  remoteRefs,
+  remoteTree,
+  sync,
+  syncExpect,
+  type Host,
+  type Remote,
+} from './fixture.js';
+
+afterAll(removeTempDirs);
+
+describe('a real conflict is parked, never blocks, and a person resolves it', () => {
+  let remote: Remote;
+  let a: Host;
+  let b: Host;
+
+  it('parks only the conflicting file and integrates the rest', async () => {
+    remote = await makeRemote({ dot_alpha: 'a1\na2\na3\n', dot_beta: 'b1\n', dot_gamma: 'g1\n' });
+    a = await makeHost(remote, 'hosta');
+    b = await makeHost(remote, 'hostb');
+    await syncExpect(a, 0);
+    await syncExpect(b, 0);
+    await writeFile(join(a.home, '.alpha'), 'a1\nA2-from-a\na3\n');
+    await writeFile(join(b.home, '.alpha'), 'a1\nA2-from-b\na3\n');
+    await writeFile(join(b.home, '.beta'), 'b1\nB2-from-b\n');
+    await syncExpect(a, 0);
+    const r = await syncExpect(b, 1);
+    expect(r.json?.['kind']).toBe('conflict-parked');
+    expect(r.stderr + r.stdout).toContain('dot_alpha');
+    const main = await remoteTree(remote);
+    expect(main.get('dot_alpha')).toBe('a1\nA2-from-a\na3\n');
+    expect(main.get('dot_beta')).toBe('b1\nB2-from-b\n');
+    const parked = await remoteTree(remote, 'sync/hostb');
+    expect(parked.get('dot_alpha')).toBe('a1\nA2-from-b\na3\n');
+    // $HOME keeps the local side; no markers anywhere in $HOME or the source.
+    expect(await readHome(b, '.alpha')).toBe('a1\nA2-from-b\na3\n');
+    expect(await filesWithMarkers(b.home, (p) => p.includes('/.jj') || p.endsWith('/.git'))).toEqual([]);
+    await syncExpect(a, 0);
+    expect(await readHome(a, '.beta')).toBe('b1\nB2-from-b\n');
+  });
+
+  it('keeps integrating other files and parking new edits of the parked file', async () => {
+    await writeFile(join(b.home, '.gamma'), 'g1\nG2-from-b-while-parked\n');
+    await writeFile(join(b.home, '.alpha'), 'a1\nA2-from-b\na3\nA4-from-b-while-parked\n');
+    const r = await syncExpect(b, 1);
+    expect(r.json?.['kind']).toBe('conflict-parked');
+    expect((await remoteTree(remote)).get('dot_gamma')).toBe('g1\nG2-from-b-while-parked\n');
+    expect((await remoteTree(remote, 'sync/hostb')).get('dot_alpha')).toBe(
+      'a1\nA2-from-b\na3\nA4-from-b-while-parked\n',
+    );
+    // An edit on the other host to a non-conflicting file still reaches b.
+    await writeFile(join(a.home, '.beta'), 'b1\nB2-from-b\nB3-from-a\n');
+    await syncExpect(a, 0);
+    await syncExpect(b, 1);
+    expect(await readHome(b, '.beta')).toBe('b1\nB2-from-b\nB3-from-a\n');
+    expect(await readHome(b, '.alpha')).toBe('a1\nA2-from-b\na3\nA4-from-b-while-parked\n');
+    await syncExpect(a, 0);
+    expect(await readHome(a, '.gamma')).toBe('g1\nG2-from-b-while-parked\n');
+  });
+
+  it('a parked sync with nothing new pushes nothing', async () => {
+    const before = await remoteRefs(remote);
+    const r = await syncExpect(b, 1);
+    expect(r.json?.['pushed']).toEqual([]);
+    expect(await remoteRefs(remote)).toBe(before);
+  });
+
+  it('reports the conflict and how to resolve it', async () => {
+    const st = await runCli(['sync', 'status', '--config', b.config]);
+    expect(st.exitCode).toBe(0);
+    expect(st.stdout).toContain('dot_alpha');
+    const c = await runCli(['sync', 'conflicts', '--config', b.config, '--json']);
+    expect(c.exitCode).toBe(0);
+    const j = JSON.parse(c.stdout) as { paths: string[]; steps: string[] };
+    expect(j.paths).toEqual(['dot_alpha']);
+    expect(j.steps.join('\n')).toContain('jj new main@origin sync/hostb');
+    const alias = await runCli(['--config', b.config], { bin: 'chezmoi-show-conflicts' });
+    expect(alias.stdout).toContain('dot_alpha');
+  });
+
+  it('after a person merges the parked side, every host returns to normal', async () => {
+    // The documented steps, run by a person in b's source dir.
+    await jjIn(b, ['git', 'fetch']);
+    await jjIn(b, ['new', 'main@origin', 'sync/hostb']);
+    await writeFile(join(b.src, 'dot_alpha'), 'a1\nA2-merged\na3\nA4-from-b-while-parked\n');
+    await jjIn(b, ['commit', '-m', 'resolve']);
+    await jjIn(b, ['bookmark', 'set', 'main', '-r', '@-']);
+    await jjIn(b, ['git', 'push', '-b', 'main']);
+    const r = await syncExpect(b, 0);
+    expect(r.json?.['parked']).toBeNull();
+    expect(await readHome(b, '.alpha')).toBe('a1\nA2-merged\na3\nA4-from-b-while-parked\n');
+    expect(await remoteRefs(remote)).not.toContain('sync/hostb');
+    await syncExpect(a, 0);
+    expect(await readHome(a, '.alpha')).toBe('a1\nA2-merged\na3\nA4-from-b-while-parked\n');
+    // Back to normal: a new edit on b flows to main and to a.
+    await writeFile(join(b.home, '.alpha'), 'a1\nA2-merged\na3\nA4-from-b-while-parked\nA5-after\n');
+    await syncExpect(b, 0);
+    await syncExpect(a, 0);
+    expect(await readHome(a, '.alpha')).toBe('a1\nA2-merged\na3\nA4-from-b-while-parked\nA5-after\n');
+    const st = await sync(b, { args: ['status'] });
+    expect(st.stdout).toContain('"parked": null');
+  });
+});
