@@ -1,0 +1,180 @@
+/**
+ * `npm run demo`: a simulated fleet of three NixOS hosts, driven by the real
+ * gitopsd CLI with real git, jj, chezmoi and nix (in the test bed when they
+ * are not installed). Only systemd, the boot loader and reboots are
+ * simulated (docs/simulated-host.md). Every step below really runs; the
+ * narration prints what the commands printed and what the files now say.
+ */
+import { rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createFleet, type Fleet, type FleetHost } from '../test/harness/fleet.js';
+import type { StatusReport } from '../src/status/index.js';
+
+const t0 = performance.now();
+const bold = (s: string): string => (process.stdout.isTTY ? `\u001b[1m${s}\u001b[0m` : s);
+const say = (s = ''): void => {
+  process.stdout.write(`${s}\n`);
+};
+const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(0)}s`;
+
+function heading(n: number | string, title: string): void {
+  say();
+  say(bold(`== ${n}. ${title} (${elapsed()})`));
+}
+
+/** Run gitopsd on a host, print the command and its output, and check the exit code. */
+async function step(h: FleetHost, args: string[], expectCode: number, opts: { quiet?: boolean } = {}): Promise<string> {
+  const r = await h.gitopsd(args);
+  say(`$ [${h.name}] gitopsd ${args.join(' ')}   -> exit ${r.exitCode}`);
+  if (opts.quiet !== true) {
+    for (const line of r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== ''))
+      say(`    ${line}`);
+  }
+  if (r.exitCode !== expectCode) {
+    say(r.stderr);
+    throw new Error(
+      `demo: expected exit ${expectCode} from "gitopsd ${args.join(' ')}" on ${h.name}, got ${r.exitCode}`,
+    );
+  }
+  return r.stdout;
+}
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`demo: ${what}`);
+  say(`    ok: ${what}`);
+}
+
+const short = (s: string | null | undefined): string => (s ? s.slice(0, 10) : '-');
+const sys = (p: string | null): string => (p === null ? '-' : p.replace(/^\/nix\/store\/[a-z0-9]{32}-/, ''));
+
+/** `gitopsd status --json` of every host, as a table. */
+async function fleetStatus(fleet: Fleet): Promise<void> {
+  say();
+  say('  host    deployed      running system              boot      golden                      dotfiles');
+  for (const h of fleet.hosts) {
+    const s = await h.json<StatusReport>(['status']);
+    const dot = s.dotfiles.parked
+      ? `CONFLICT ${s.dotfiles.parked.paths.join(',')}`
+      : (s.dotfiles.lastSync?.result ?? '-');
+    say(
+      `  ${h.name.padEnd(7)} ${short(s.git.deployed?.commit).padEnd(13)} ${sys(s.system.current).padEnd(27)} ${s.boot.verdict.padEnd(9)} ${sys(s.golden.storePath).padEnd(27)} ${dot}`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  // Inside the project (bind-mounted into the test bed), so the files outlive
+  // the run; wiped at the start of each run.
+  const dir = resolve(
+    process.env['GITOPSD_DEMO_DIR'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'demo-fleet'),
+  );
+  await rm(dir, { recursive: true, force: true });
+  say(bold('gitopsd demo: a simulated fleet of three NixOS hosts'));
+  say(`Real git, jj, chezmoi and nix; simulated systemd, boot loader and reboots. Files: ${dir}`);
+
+  heading(0, 'Build the fleet: alpha, beta and gamma run generation v1');
+  const fleet = await createFleet({ dir, names: ['alpha', 'beta', 'gamma'] });
+  const [alpha, beta, gamma] = fleet.hosts as [FleetHost, FleetHost, FleetHost];
+  say('Each host runs its first daily cycle (the dotfiles are cloned and applied; v1 is recorded as deployed),');
+  say('then validates its boot, which pins v1 as the golden generation.');
+  for (const h of fleet.hosts) {
+    await step(h, ['cycle'], 0);
+    await step(h, ['boot', 'validate'], 0, { quiet: true });
+  }
+  await fleetStatus(fleet);
+
+  heading(1, 'A dotfile edit on alpha reaches the other hosts');
+  const bashrc = (await alpha.readHome('.bashrc')) ?? '';
+  await alpha.editHome('.bashrc', `${bashrc}export PAGER=less  # added on alpha\n`);
+  say('alpha: appended "export PAGER=less" to ~/.bashrc');
+  await step(alpha, ['sync'], 0);
+  await step(beta, ['sync'], 0);
+  await step(gamma, ['sync'], 0);
+  for (const h of [beta, gamma])
+    check(((await h.readHome('.bashrc')) ?? '').includes('PAGER=less'), `${h.name}'s ~/.bashrc has alpha's line`);
+
+  heading(2, 'The same line edited on alpha and beta at once: parked as a conflict');
+  const gitconfig = (await alpha.readHome('.gitconfig')) ?? '';
+  await alpha.editHome('.gitconfig', gitconfig.replace('Fleet User', 'Alice on alpha'));
+  await beta.editHome('.gitconfig', gitconfig.replace('Fleet User', 'Alice on beta'));
+  await beta.editHome('.config/starship.toml', 'add_newline = true  # beta, another file\n');
+  say('alpha and beta both changed the name line of ~/.gitconfig; beta also edited ~/.config/starship.toml');
+  await step(alpha, ['sync'], 0);
+  await step(beta, ['sync'], 1);
+  await step(beta, ['sync', 'conflicts'], 1);
+  await step(gamma, ['sync'], 0);
+  const betaGit = (await beta.readHome('.gitconfig')) ?? '';
+  check(!/^(<<<<<<<|>>>>>>>)/m.test(betaGit), "no conflict markers in beta's ~/.gitconfig");
+  check(betaGit.includes('Alice on beta'), 'beta keeps its own edit in $HOME while the conflict waits');
+  check(((await gamma.readHome('.gitconfig')) ?? '').includes('Alice on alpha'), "gamma got alpha's version");
+  check(
+    ((await gamma.readHome('.config/starship.toml')) ?? '').includes('beta, another file'),
+    "beta's edit to the other file still reached gamma",
+  );
+  await fleetStatus(fleet);
+
+  heading(3, 'A nix-config commit is deployed fleet-wide');
+  const spec = (version: string, extra: { failingServices?: string[]; breakage?: 'syntax-error' } = {}) =>
+    Object.fromEntries(fleet.hosts.map((h) => [h.name, { version, kernelVersion: '6.6.1', ...extra }]));
+  const v2 = await fleet.nixConfig.commitGeneration(spec('v2'), 'fleet: v2');
+  say(`pushed ${short(v2)} "fleet: v2" to the nix-config remote`);
+  for (const h of fleet.hosts) await step(h, ['upgrade'], 0);
+  say('Each host reboots (simulated) and validates v2, which becomes the new golden:');
+  for (const h of fleet.hosts) {
+    await h.sim.boot();
+    await step(h, ['boot', 'validate'], 0, { quiet: true });
+  }
+  await fleetStatus(fleet);
+
+  heading(4, 'A broken commit is rejected by build validation');
+  const broken = await fleet.nixConfig.commitGeneration(spec('v3-broken', { breakage: 'syntax-error' }), 'fleet: typo');
+  say(`pushed ${short(broken)} "fleet: typo" (flake.nix no longer parses)`);
+  for (const h of fleet.hosts) await step(h, ['upgrade'], 3);
+  say('The next night, the same commit is skipped without building anything:');
+  await step(alpha, ['upgrade'], 3);
+  const alphaState = await alpha.json<StatusReport>(['status']);
+  check(alphaState.system.current?.endsWith('-v2') ?? false, 'alpha still runs v2');
+
+  heading(5, 'A commit that breaks sshd is rolled back to golden after two failed boots');
+  const sshdBad = await fleet.nixConfig.commitGeneration(
+    spec('v4', { failingServices: ['sshd.service'] }),
+    'fleet: v4 (sshd will not start)',
+  );
+  say(`pushed ${short(sshdBad)} "fleet: v4"; alpha deploys it for the next boot`);
+  await step(alpha, ['upgrade', '--operation', 'boot'], 0);
+  await alpha.sim.boot();
+  say('alpha reboots into v4 (1st boot):');
+  await step(alpha, ['boot', 'validate'], 5);
+  await alpha.sim.boot();
+  say('alpha reboots into v4 again (2nd boot):');
+  await step(alpha, ['boot', 'validate'], 5);
+  await alpha.sim.boot();
+  say('alpha reboots into the golden v2:');
+  await step(alpha, ['boot', 'validate'], 0, { quiet: true });
+  await step(alpha, ['boot', 'status'], 0);
+  say('The next upgrade does not redeploy the rolled-back commit:');
+  await step(alpha, ['upgrade'], 3);
+  await fleetStatus(fleet);
+
+  heading('end', `done in ${elapsed()}`);
+  say('Poke around:');
+  say(`  fleet           ${dir}`);
+  say(`  nix-config      ${fleet.nixConfig.workDir} (remote ${fleet.nixConfig.remoteDir})`);
+  say(`  dotfiles remote ${fleet.dotfilesUrl}`);
+  for (const h of fleet.hosts) {
+    say(`  ${h.name.padEnd(15)} root ${h.sim.root}, home ${h.home}, config ${h.config}`);
+  }
+  say(
+    `  e.g. scripts/testbed env SIM_ROOT=${alpha.sim.root} PATH=test/shims:/usr/bin:/bin node bin/gitopsd status --config ${alpha.config}`,
+  );
+  say("  (the store paths live in the test bed's /nix/store: look at them through scripts/testbed)");
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
