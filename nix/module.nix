@@ -1,0 +1,462 @@
+# services.gitopsd: pull-based GitOps for this host (docs/nixos.md).
+#
+# - settings (RFC 42): any key of the config file (README "Config
+#   reference"), written to /etc/gitopsd/config.json. The common keys have
+#   typed options below; the rest pass through as JSON.
+# - The generated file is checked at build time with `gitopsd config check`,
+#   so a bad setting fails `nixos-rebuild build`, not the 4 a.m. run.
+# - mode = "timer" (default): gitopsd.timer starts gitopsd-upgrade.service,
+#   which pulls in gitopsd-sync.service (as the dotfiles user) and runs after
+#   it. mode = "daemon": one long-running `gitopsd daemon` (the cycle on
+#   schedule.cron, in-process) instead of the timer.
+# - gitopsd-boot-validate.service runs on every boot, before
+#   boot-complete.target, which requires it: a failed validation means the
+#   target is never reached (systemd-bless-boot then never blesses the entry).
+#
+# The units that activate systems (upgrade, daemon, boot validation) carry no
+# namespace hardening: switch-to-configuration, nix-env and the activation
+# script run inside the unit and would inherit it (docs/nixos.md
+# "Hardening").
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    literalExpression
+    mkEnableOption
+    mkIf
+    mkMerge
+    mkOption
+    optional
+    optionals
+    types
+    ;
+
+  cfg = config.services.gitopsd;
+  s = cfg.settings;
+  format = pkgs.formats.json { };
+
+  gitopsd = "${cfg.package}/bin/gitopsd";
+  configPath = "/etc/gitopsd/config.json";
+
+  syncEnabled = s.dotfiles.enable;
+  dotfilesUser = s.dotfiles.user;
+  dotfilesGroup =
+    if dotfilesUser != null && config.users.users ? ${dotfilesUser} then
+      config.users.users.${dotfilesUser}.group
+    else
+      "users";
+
+  # systemd's StateDirectory= is relative to /var/lib.
+  stateDirName = lib.removePrefix "/var/lib/" s.stateDir;
+  stateDirOk = lib.hasPrefix "/var/lib/" s.stateDir && stateDirName != "";
+
+  converted = import ./cron.nix s.schedule.cron;
+  onCalendar = if cfg.onCalendar != null then cfg.onCalendar else converted.calendar or null;
+
+  configFile = format.generate "gitopsd-config.json" s;
+  # The file /etc points at is the output of the check: building the system
+  # builds (and so runs) the check.
+  checkedConfig =
+    pkgs.runCommand "gitopsd-config-checked.json"
+      {
+        nativeBuildInputs = [ cfg.package ];
+        preferLocalBuild = true;
+      }
+      ''
+        gitopsd config check --config ${configFile} --log-level error > /dev/null
+        cp ${configFile} $out
+      '';
+
+  syncPath = [
+    pkgs.git
+    pkgs.jujutsu
+    pkgs.chezmoi
+    pkgs.openssh
+    pkgs.getent
+    pkgs.coreutils
+  ]
+  ++ cfg.extraPackages;
+  rootPath = [
+    pkgs.git
+    pkgs.nh
+    config.nix.package
+    config.systemd.package
+    pkgs.openssh
+    pkgs.getent
+    pkgs.coreutils
+  ]
+  ++ cfg.extraPackages;
+  daemonPath = rootPath ++ [
+    pkgs.jujutsu
+    pkgs.chezmoi
+  ];
+
+  rootEnvironment =
+    config.nix.envVars
+    // {
+      HOME = "/root";
+      GITOPSD_CONFIG = configPath;
+    }
+    // config.networking.proxy.envVars;
+
+  # Safe for units that run switch-to-configuration: none of these create a
+  # mount namespace or filter what the activation may do.
+  rootHardening = {
+    UMask = "0022";
+    LockPersonality = true;
+    RestrictRealtime = true;
+  };
+
+  # The sync runs jj, git, ssh and chezmoi as the dotfiles user: it writes
+  # that user's home and its own state directory, nothing else.
+  syncHardening = {
+    NoNewPrivileges = true;
+    ProtectSystem = "full";
+    PrivateTmp = true;
+    PrivateDevices = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    RestrictSUIDSGID = true;
+    RestrictNamespaces = true;
+    LockPersonality = true;
+    RestrictRealtime = true;
+    SystemCallArchitectures = "native";
+    CapabilityBoundingSet = "";
+    UMask = "0077";
+  };
+
+  stateDirectory = {
+    StateDirectory = stateDirName;
+    StateDirectoryMode = "0755";
+  };
+
+  # The unit ordering of timer mode: sync (if any), then upgrade.
+  syncUnit = optional syncEnabled "gitopsd-sync.service";
+
+  # Typed keys inside the freeform settings: each is a submodule that still
+  # accepts any other key of that section.
+  section =
+    options:
+    mkOption {
+      type = types.submodule {
+        freeformType = format.type;
+        inherit options;
+      };
+      default = { };
+    };
+in
+{
+  options.services.gitopsd = {
+    enable = mkEnableOption "gitopsd, pull-based GitOps for this host";
+
+    package = mkOption {
+      type = types.package;
+      description = "The gitopsd package. The flake's nixosModules.default sets it to the flake's own package.";
+      defaultText = literalExpression "gitopsd.packages.\${system}.default";
+    };
+
+    mode = mkOption {
+      type = types.enum [
+        "timer"
+        "daemon"
+      ];
+      default = "timer";
+      description = ''
+        "timer": gitopsd.timer starts gitopsd-upgrade.service (after
+        gitopsd-sync.service when dotfiles are enabled) on the schedule.
+        "daemon": one long-running `gitopsd daemon` runs the cycle on
+        settings.schedule.cron itself, with the same random delay and
+        catch-up.
+      '';
+    };
+
+    onCalendar = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "Mon..Fri *-*-* 04:00:00";
+      description = ''
+        OnCalendar= of gitopsd.timer. Null (the default) converts
+        settings.schedule.cron (nix/cron.nix; docs/nixos.md lists the cron
+        forms it converts). Set it when the conversion refuses your cron
+        expression; the daemon mode always follows settings.schedule.cron.
+      '';
+    };
+
+    fixedRandomDelay = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Timer mode: make the random delay fixed per host (systemd
+        FixedRandomDelay=), so a fleet is staggered the same way every day.
+      '';
+    };
+
+    stopTimeoutSec = mkOption {
+      type = types.ints.positive;
+      default = 600;
+      description = ''
+        How long systemd waits for a stop (shutdown, `systemctl stop`).
+        Only the gitopsd main process gets SIGTERM (KillMode=mixed); it stops
+        at the next step boundary and never interrupts an activation. A
+        build still running when this expires is killed, which is safe.
+      '';
+    };
+
+    bootValidation.enable = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Run gitopsd-boot-validate.service on every boot, before
+        boot-complete.target, which requires it.
+      '';
+    };
+
+    extraPackages = mkOption {
+      type = types.listOf types.package;
+      default = [ ];
+      example = literalExpression "[ pkgs.curl ]";
+      description = "Extra programs on the units' PATH, e.g. for validation.checks commands or hooks.";
+    };
+
+    settings = mkOption {
+      description = ''
+        The gitopsd config file (README "Config reference"), as Nix. Any key
+        is accepted and written to /etc/gitopsd/config.json; the typed ones
+        below are the common ones.
+      '';
+      default = { };
+      example = literalExpression ''
+        {
+          nixConfig.url = "git@github.com:me/nix-config.git";
+          dotfiles.user = "alice";
+          validation.services = [ "sshd.service" "nginx.service" ];
+        }
+      '';
+      type = types.submodule {
+        freeformType = format.type;
+        options = {
+          stateDir = mkOption {
+            type = types.str;
+            default = "/var/lib/gitopsd";
+            description = "Where gitopsd keeps its state and locks; must be under /var/lib (StateDirectory=).";
+          };
+          nixConfig = section {
+            path = mkOption {
+              type = types.str;
+              default = "/etc/nixos";
+              description = "The nix-config flake checkout that gitopsd pulls and builds.";
+            };
+            branch = mkOption {
+              type = types.str;
+              default = "main";
+              description = "The branch deployed.";
+            };
+          };
+          dotfiles = section {
+            user = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              description = "The user whose chezmoi dotfiles are synced; gitopsd-sync.service runs as this user.";
+            };
+            enable = mkOption {
+              type = types.bool;
+              default = s.dotfiles.user != null;
+              defaultText = literalExpression "settings.dotfiles.user != null";
+              description = "Sync the dotfiles of settings.dotfiles.user.";
+            };
+          };
+          validation = section {
+            services = mkOption {
+              type = types.listOf types.str;
+              default = [ ];
+              example = [
+                "sshd.service"
+                "nginx.service"
+              ];
+              description = "Units that must be active for a boot (and a live switch) to count as good.";
+            };
+            timeoutSec = mkOption {
+              type = types.ints.positive;
+              default = 180;
+              description = "How long validation waits for the units and checks.";
+            };
+          };
+          schedule = section {
+            cron = mkOption {
+              type = types.str;
+              default = "0 4 * * *";
+              description = "When the cycle runs (cron, local time); also gitopsd.timer's OnCalendar unless onCalendar is set.";
+            };
+            randomizedDelaySec = mkOption {
+              type = types.ints.unsigned;
+              default = 1800;
+              description = "A random delay of up to this many seconds is added to each run.";
+            };
+            persistent = mkOption {
+              type = types.bool;
+              default = true;
+              description = "Catch up once after a missed run (the host was off).";
+            };
+          };
+        };
+      };
+    };
+  };
+
+  config = mkIf cfg.enable (mkMerge [
+    {
+      assertions = [
+        {
+          assertion = stateDirOk;
+          message = "services.gitopsd.settings.stateDir must be a directory under /var/lib (it is a systemd StateDirectory=); got ${s.stateDir}";
+        }
+        {
+          assertion = !syncEnabled || dotfilesUser != null;
+          message = "services.gitopsd.settings.dotfiles.enable needs settings.dotfiles.user";
+        }
+        {
+          assertion = cfg.mode != "timer" || onCalendar != null;
+          message = "services.gitopsd: settings.schedule.cron \"${s.schedule.cron}\" cannot be converted to a systemd calendar (${converted.error or ""}); set services.gitopsd.onCalendar";
+        }
+      ];
+      warnings = optional (
+        cfg.mode == "daemon" && cfg.fixedRandomDelay
+      ) "services.gitopsd.fixedRandomDelay only applies to mode = \"timer\"; the daemon draws a new delay for each run";
+
+      environment.systemPackages = [ cfg.package ];
+      environment.etc."gitopsd/config.json".source = checkedConfig;
+
+      # The state directory is root's; its sync/ subdirectory is the dotfiles
+      # user's (sync state and sync lock, docs/design.md "Two locks"), also
+      # in daemon mode where no unit with User= creates it.
+      systemd.tmpfiles.rules = [
+        "d ${s.stateDir} 0755 root root -"
+      ]
+      ++ optional syncEnabled "d ${s.stateDir}/sync 0700 ${dotfilesUser} ${dotfilesGroup} -";
+    }
+
+    (mkIf cfg.bootValidation.enable {
+      systemd.services.gitopsd-boot-validate = {
+        description = "gitopsd: validate this boot (units and checks), roll back to the golden generation after repeated failures";
+        wantedBy = [ "multi-user.target" ];
+        # Requires semantics: if this unit fails, boot-complete.target is
+        # never reached (systemd's automatic boot assessment contract).
+        requiredBy = [ "boot-complete.target" ];
+        before = [ "boot-complete.target" ];
+        after = s.validation.services ++ [ "network-online.target" ];
+        wants = [ "network-online.target" ];
+        # Once per boot: a switch must not run it again.
+        restartIfChanged = false;
+        unitConfig.X-StopOnRemoval = false;
+        path = rootPath;
+        environment = rootEnvironment;
+        serviceConfig = rootHardening // stateDirectory // {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          ExecStart = "${gitopsd} boot validate --config ${configPath}";
+          TimeoutStartSec = s.validation.timeoutSec + 300;
+        };
+      };
+      # Without boot counting nothing else pulls the target in; this makes
+      # the validation (and anything ordered after boot-complete.target) run
+      # on every boot.
+      systemd.targets.boot-complete.wantedBy = [ "multi-user.target" ];
+    })
+
+    (mkIf (cfg.mode == "timer") {
+      systemd.services.gitopsd-sync = mkIf syncEnabled {
+        description = "gitopsd: sync the dotfiles of ${toString dotfilesUser} (jj + chezmoi)";
+        after = [ "network-online.target" ];
+        wants = [ "network-online.target" ];
+        restartIfChanged = false;
+        path = syncPath;
+        environment.GITOPSD_CONFIG = configPath;
+        serviceConfig = syncHardening // {
+          Type = "oneshot";
+          User = dotfilesUser;
+          Group = dotfilesGroup;
+          ExecStart = "${gitopsd} sync --config ${configPath}";
+          # Only the innermost directory becomes the user's.
+          StateDirectory = "${stateDirName}/sync";
+          StateDirectoryMode = "0700";
+          KillMode = "mixed";
+          TimeoutStopSec = cfg.stopTimeoutSec;
+        };
+      };
+
+      systemd.services.gitopsd-upgrade = {
+        description = "gitopsd: pull nix-config, build, activate";
+        # Never restarted by the activation it performs (as autoUpgrade).
+        restartIfChanged = false;
+        unitConfig.X-StopOnRemoval = false;
+        after = [
+          "network-online.target"
+          "gitopsd-boot-validate.service"
+        ]
+        ++ syncUnit;
+        wants = [ "network-online.target" ] ++ syncUnit;
+        path = rootPath;
+        environment = rootEnvironment;
+        serviceConfig = rootHardening // stateDirectory // {
+          Type = "oneshot";
+          ExecStart = "${gitopsd} upgrade --config ${configPath}";
+          # SIGTERM to gitopsd only, never straight to a running
+          # switch-to-configuration.
+          KillMode = "mixed";
+          TimeoutStopSec = cfg.stopTimeoutSec;
+        };
+      };
+
+      systemd.timers.gitopsd = {
+        description = "gitopsd schedule (settings.schedule.cron)";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = onCalendar;
+          Persistent = s.schedule.persistent;
+          RandomizedDelaySec = toString s.schedule.randomizedDelaySec;
+          FixedRandomDelay = cfg.fixedRandomDelay;
+          Unit = "gitopsd-upgrade.service";
+        };
+      };
+    })
+
+    (mkIf (cfg.mode == "daemon") {
+      systemd.services.gitopsd = {
+        description = "gitopsd daemon: the cycle (dotfile sync, upgrade) on settings.schedule.cron";
+        wantedBy = [ "multi-user.target" ];
+        after = [
+          "network-online.target"
+          "gitopsd-boot-validate.service"
+        ];
+        wants = [ "network-online.target" ];
+        # The daemon activates systems itself: switch-to-configuration must
+        # never restart or stop it mid-activation. A changed config file is
+        # a reload (SIGHUP), which the daemon defers until its cycle ends.
+        restartIfChanged = false;
+        reloadTriggers = [ checkedConfig ];
+        unitConfig.X-StopOnRemoval = false;
+        path = daemonPath;
+        environment = rootEnvironment;
+        serviceConfig = rootHardening // stateDirectory // {
+          Type = "simple";
+          ExecStart = "${gitopsd} daemon --config ${configPath}";
+          ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
+          Restart = "on-failure";
+          RestartSec = "30s";
+          # A config error does not heal by restarting.
+          RestartPreventExitStatus = [ 78 ];
+          KillMode = "mixed";
+          TimeoutStopSec = cfg.stopTimeoutSec;
+        };
+      };
+    })
+  ]);
+}

@@ -1,0 +1,55 @@
+# The gitopsd package: TypeScript compiled with the project's own `npm run
+# build`, production node_modules only, and a node wrapper for every command
+# in package.json "bin" (gitopsd, chezmoi-sync, chezmoi-status,
+# chezmoi-show-conflicts, show-boot-status, pin-golden, show-golden,
+# rollback-to-golden). Dependencies come from package-lock.json through
+# importNpmLock: there is no npmDepsHash to keep up to date by hand.
+{
+  lib,
+  buildNpmPackage,
+  importNpmLock,
+  nodejs,
+}:
+let
+  packageJSON = lib.importJSON ../package.json;
+  # Only what the build reads: a change to docs or tests does not rebuild.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../package.json
+      ../package-lock.json
+      ../tsconfig.json
+      ../tsconfig.build.json
+      ../src
+      ../bin
+      ../README.md
+    ];
+  };
+in
+buildNpmPackage {
+  pname = "gitopsd";
+  inherit (packageJSON) version;
+  inherit src nodejs;
+
+  npmDeps = importNpmLock {
+    npmRoot = src;
+    packageLock = import ./npm-lock.nix { lock = lib.importJSON ../package-lock.json; };
+  };
+  npmConfigHook = importNpmLock.npmConfigHook;
+
+  # `npm run build` (tsc -p tsconfig.build.json) writes dist/. The install
+  # hook then packs the "files" of package.json (bin, dist, README.md),
+  # prunes devDependencies and wraps each "bin" entry with node.
+  npmBuildScript = "build";
+
+  # The test suite drives real git, jj, chezmoi and nix in a simulated host;
+  # it runs in CI (scripts/testbed), not in the package sandbox.
+  doCheck = false;
+
+  meta = {
+    description = packageJSON.description;
+    license = lib.licenses.mit;
+    mainProgram = "gitopsd";
+    platforms = lib.platforms.linux;
+  };
+}
