@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import {
+  KEEP_MARKER,
+  classifyPushFailure,
+  decideGuard,
+  decideIntegration,
+  decideRestore,
+  decideRetry,
+  exitCodeFor,
+  filesetExcept,
+  filesetOf,
+  findUncapturable,
+  parseBookmarks,
+  parseChezmoiStatus,
+  parseCommits,
+  parseCreatedCommit,
+  planApply,
+  type IntegrateObservation,
+  type JjCommit,
+} from '../../../src/sync/decide.js';
+
+const c = (id: string, over: Partial<JjCommit> = {}): JjCommit => ({
+  commitId: id,
+  changeId: `ch${id}`,
+  parents: ['p'],
+  conflict: false,
+  empty: false,
+  workingCopy: false,
+  description: 'sync(h): t\n',
+  ...over,
+});
+
+describe('chezmoi status', () => {
+  const entries = parseChezmoiStatus('MM .edited\n M .remote-ahead\nDA .deleted\nMM .t\n R .script\n');
+  it('parses XY and the target', () => {
+    expect(entries[0]).toEqual({ x: 'M', y: 'M', target: '.edited' });
+    expect(entries[1]).toEqual({ x: ' ', y: 'M', target: '.remote-ahead' });
+  });
+  it('never applies a target changed in $HOME since chezmoi wrote it', () => {
+    expect(planApply(entries)).toEqual(['.remote-ahead', '.script']);
+  });
+  it.each([
+    ['.edited', 'M', /cannot capture/],
+    ['.deleted', 'D', /deletions/],
+  ])('reports %s (%s) as uncapturable', (target, code, why) => {
+    const u = findUncapturable(entries).find((e) => e.target === target);
+    expect(u?.code).toBe(code);
+    expect(u?.why).toMatch(why);
+  });
+  it('rejects a line it does not understand', () => {
+    expect(() => parseChezmoiStatus('MMX.a\n')).toThrow(/unexpected/);
+  });
+});
+
+describe('jj output parsing', () => {
+  it('parses the commit template', () => {
+    const line = ['abc', 'xyz', 'p1,p2', '1', '0', '1', JSON.stringify('msg\n')].join('\x1f');
+    expect(parseCommits(`${line}\n`)).toEqual([
+      {
+        commitId: 'abc',
+        changeId: 'xyz',
+        parents: ['p1', 'p2'],
+        conflict: true,
+        empty: false,
+        workingCopy: true,
+        description: 'msg\n',
+      },
+    ]);
+  });
+  it('parses bookmarks, conflicted and deleted', () => {
+    expect(parseBookmarks('main\x1f\x1f1\x1fa,b\nsync/h\x1forigin\x1f0\x1f\n')).toEqual([
+      { name: 'main', remote: '', conflict: true, targets: ['a', 'b'] },
+      { name: 'sync/h', remote: 'origin', conflict: false, targets: [] },
+    ]);
+  });
+  it('takes the change id from "Created new commit"', () => {
+    expect(parseCreatedCommit('Created new commit prlmlmpx a1216b67 (empty) test\n')).toBe('prlmlmpx');
+    expect(parseCreatedCommit('something else')).toBeNull();
+  });
+  it('quotes paths in filesets', () => {
+    expect(filesetOf(['dot_a', 'we"ird\\name'])).toBe('root-file:"dot_a" | root-file:"we\\"ird\\\\name"');
+    expect(filesetExcept([])).toBe('all()');
+    expect(filesetExcept(['dot_a'])).toBe('~(root-file:"dot_a")');
+  });
+});
+
+describe('decideRestore: undo a half-done integration only when nothing after it is foreign', () => {
+  it.each([
+    ['the op is current', [{ id: 'o1', user: 'gitopsd-sync@h' }], 'already-there'],
+    [
+      'only our ops since',
+      [
+        { id: 'o3', user: 'gitopsd-sync@h' },
+        { id: 'o2', user: 'gitopsd-sync@h' },
+        { id: 'o1', user: 'x' },
+      ],
+      'restore',
+    ],
+    [
+      'a person snapshot since',
+      [
+        { id: 'o3', user: 'alice@h' },
+        { id: 'o2', user: 'gitopsd-sync@h' },
+        { id: 'o1', user: 'x' },
+      ],
+      'foreign',
+    ],
+    ['the op is not in the log', [{ id: 'o9', user: 'gitopsd-sync@h' }], 'foreign'],
+  ] as const)('%s → %s', (_n, ops, want) => {
+    expect(decideRestore(ops, 'o1')).toBe(want);
+  });
+});
+
+describe('classifyPushFailure', () => {
+  it.each([
+    [
+      'Warning: The following references unexpectedly moved on the remote:\n  refs/heads/main (reason: stale info)\nError: Failed to push some bookmarks',
+      'stale',
+    ],
+    ["Error: Could not find repository at '/nonexistent'", 'offline'],
+    ['fatal: Could not read from remote repository.', 'offline'],
+    ["Error: Won't push commit abc since it has conflicts", 'refused'],
+  ] as const)('%s → %s', (stderr, want) => {
+    expect(classifyPushFailure(stderr)).toBe(want);
+  });
+});
+
+describe('decideGuard', () => {
+  const base = {
+    troubled: [] as string[],
+    conflictedBookmarks: [] as string[],
+    workingCopy: c('wc', { empty: true, workingCopy: true }),
+    wcBase: 'b',
+    wcBaseIsAncestor: true,
+    wcBaseVisible: true,
+  };
+  it.each([
+    ['normal', {}, 'proceed'],
+    ['a conflicted mutable commit', { troubled: ['abc'] }, 'needs-human'],
+    ['a conflicted bookmark', { conflictedBookmarks: ['main'] }, 'needs-human'],
+    ['working copy moved by a person, empty', { wcBaseIsAncestor: false }, 'return-to-base'],
+    [
+      'working copy moved with changes',
+      { wcBaseIsAncestor: false, workingCopy: c('wc', { empty: false }) },
+      'needs-human',
+    ],
+    ['the synced line was abandoned by hand', { wcBaseIsAncestor: false, wcBaseVisible: false }, 'proceed'],
+    ['first run (no base recorded)', { wcBase: null, wcBaseIsAncestor: false }, 'proceed'],
+  ] as const)('%s → %s', (_n, over, want) => {
+    expect(decideGuard({ ...base, ...over }).kind).toBe(want);
+  });
+});
+
+describe('decideIntegration', () => {
+  const parked = { bookmark: 'sync/h', paths: ['dot_a'], tip: 'pt', since: 't' };
+  const keep = c('k', { parents: ['M'], description: `${KEEP_MARKER} (dot_a); never pushed\n` });
+  const obs = (over: Partial<IntegrateObservation>): IntegrateObservation => ({
+    remoteMain: 'M',
+    stack: [],
+    wcParent: 'M',
+    parked: null,
+    parkMerged: false,
+    parkOnRemote: true,
+    ...over,
+  });
+  it.each([
+    ['nothing local, on main', obs({}), 'up-to-date'],
+    ['nothing local, main moved', obs({ wcParent: 'old' }), 'fast-forward'],
+    ['local commits', obs({ stack: [c('1')], wcParent: '1' }), 'rebase'],
+    ['parked, nothing new', obs({ parked, stack: [keep], wcParent: 'k' }), 'parked-idle'],
+    ['parked, new local edit', obs({ parked, stack: [keep, c('2', { parents: ['k'] })], wcParent: '2' }), 'split'],
+    ['parked, main moved', obs({ parked, stack: [keep], wcParent: 'k', remoteMain: 'M2' }), 'split'],
+    ['parked, merged by a person', obs({ parked, stack: [keep], wcParent: 'k', parkMerged: true }), 'split'],
+    ['parked, bookmark deleted, no keep left', obs({ parked, parkOnRemote: false }), 'up-to-date'],
+    ['two keep commits', obs({ stack: [keep, { ...keep, commitId: 'k2' }] }), 'needs-human'],
+  ] as const)('%s → %s', (_n, o, want) => {
+    expect(decideIntegration(o).kind).toBe(want);
+  });
+  it('holds the parked paths while unresolved, none once resolved', () => {
+    const open = decideIntegration(obs({ parked, stack: [keep, c('2')], wcParent: '2' }));
+    expect(open).toEqual({ kind: 'split', held: ['dot_a'], resolved: false, keep: 'k' });
+    const done = decideIntegration(obs({ parked, stack: [keep], wcParent: 'k', parkMerged: true }));
+    expect(done).toEqual({ kind: 'split', held: [], resolved: true, keep: 'k' });
+  });
+});
+
+describe('exit codes and retries', () => {
+  it.each([
+    ['ok', 0],
+    ['conflict-parked', 1],
+    ['needs-human', 1],
+    ['offline', 75],
+    ['apply-failed', 1],
+    ['push-failed', 1],
+    ['disabled', 0],
+  ] as const)('%s → %d', (kind, code) => {
+    expect(exitCodeFor(kind)).toBe(code);
+  });
+  it('retries a bounded number of times', () => {
+    expect(decideRetry(1, 3)).toBe('retry');
+    expect(decideRetry(3, 3)).toBe('give-up');
+  });
+});
