@@ -16,7 +16,7 @@ import { createSimHost } from '../../harness/sim-host.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { run } from '../../harness/exec.js';
-import { makeHost, nixCommands, readState, storePathOf, upgrade, type StateDoc, type TestHost } from './fixture.js';
+import { makeHost, nixCommands, storePathOf, upgrade, type StateDoc, type TestHost } from './fixture.js';
 
 beforeAll(requireTools);
 afterAll(removeTempDirs);
