@@ -42,8 +42,9 @@ let
   gitopsd = "${cfg.package}/bin/gitopsd";
   configPath = "/etc/gitopsd/config.json";
 
-  syncEnabled = s.dotfiles.enable;
   dotfilesUser = s.dotfiles.user;
+  # (enable without a user is an assertion failure below.)
+  syncEnabled = s.dotfiles.enable && dotfilesUser != null;
   dotfilesGroup =
     if dotfilesUser != null && config.users.users ? ${dotfilesUser} then
       config.users.users.${dotfilesUser}.group
@@ -319,7 +320,7 @@ in
           message = "services.gitopsd.settings.stateDir must be a directory under /var/lib (it is a systemd StateDirectory=); got ${s.stateDir}";
         }
         {
-          assertion = !syncEnabled || dotfilesUser != null;
+          assertion = !s.dotfiles.enable || dotfilesUser != null;
           message = "services.gitopsd.settings.dotfiles.enable needs settings.dotfiles.user";
         }
         {
@@ -373,7 +374,7 @@ in
 
     (mkIf (cfg.mode == "timer") {
       systemd.services.gitopsd-sync = mkIf syncEnabled {
-        description = "gitopsd: sync the dotfiles of ${toString dotfilesUser} (jj + chezmoi)";
+        description = "gitopsd: sync the dotfiles of ${dotfilesUser} (jj + chezmoi)";
         after = [ "network-online.target" ];
         wants = [ "network-online.target" ];
         restartIfChanged = false;
