@@ -4,7 +4,6 @@
  * module is imported only when the step runs.
  */
 import type { Deps } from '../core/deps.js';
-import { NotImplementedError } from '../core/errors.js';
 import type { CycleStep } from './index.js';
 
 export function cycleSteps(deps: Deps): CycleStep[] {
@@ -12,8 +11,15 @@ export function cycleSteps(deps: Deps): CycleStep[] {
     {
       name: 'sync',
       skipReason: deps.config.dotfiles.enable ? undefined : 'dotfiles.enable is false',
-      // Wired to src/sync/index.ts once the dotfile sync issue (#5) lands.
-      run: () => Promise.reject(new NotImplementedError('cycle sync step', 'the dotfile sync issue (#5)')),
+      run: async () => {
+        const { prepareSync, withSyncLock, runSync } = await import('../sync/index.js');
+        // As `gitopsd sync` does: resolve the user (jj and chezmoi run as
+        // them), then hold the same sync lock, so a sync started by hand or by
+        // gitopsd-sync.service never overlaps the cycle's.
+        const { runAs } = await prepareSync(deps);
+        const r = await withSyncLock(deps, () => runSync(deps, runAs));
+        return { exitCode: r.exitCode, summary: r.message, json: r };
+      },
     },
     {
       name: 'upgrade',
