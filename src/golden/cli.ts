@@ -94,9 +94,11 @@ export const goldenRollbackCommand: Handler = async (deps, args) => {
     throw err;
   }
   const lines = [
-    mode === 'now'
-      ? `rolled back: ${plan.target} is running now and is the boot default`
-      : `rolled back: ${plan.target} is the boot default; reboot requested`,
+    r.alreadyThere
+      ? `already running the golden ${plan.target}; made sure it is the profile and boot default${mode === 'reboot' ? ', reboot requested' : ''}`
+      : mode === 'now'
+        ? `rolled back: ${plan.target} is running now and is the boot default`
+        : `rolled back: ${plan.target} is the boot default; reboot requested`,
   ];
   if (r.from !== null && r.from !== r.target) lines.push(`left: ${r.from}`);
   if (r.markedBad !== null) {

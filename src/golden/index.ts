@@ -332,6 +332,8 @@ export interface ManualRollbackPlan {
   target: string;
   from: string | null;
   golden: GoldenRecord;
+  /** An earlier manual rollback to the same golden that never finished (killed): finish it instead of starting anew. */
+  resume: Rollback | null;
 }
 
 /** Observe + check: what `golden rollback` would do, or a one-line refusal. */
@@ -349,7 +351,19 @@ export function planManualRollback(deps: Deps): ManualRollbackPlan {
       `the golden ${golden.storePath} is missing from the store (or is not a system); pin another one with gitopsd golden pin`,
     );
   }
-  return { target: golden.storePath, from: resolvePath(deps.paths.currentSystem), golden };
+  const last = readBoot(deps.state).lastRollback;
+  const resume =
+    last !== null && last.source === 'manual' && last.status === 'started' && last.to === golden.storePath
+      ? last
+      : null;
+  // When resuming, the system we left is the one recorded then: the running
+  // system may already be the golden (the kill came after the switch).
+  return {
+    target: golden.storePath,
+    from: resume !== null ? resume.from : resolvePath(deps.paths.currentSystem),
+    golden,
+    resume,
+  };
 }
 
 export interface ManualRollbackResult {
@@ -358,6 +372,7 @@ export interface ManualRollbackResult {
   mode: 'now' | 'reboot';
   profileSet: boolean;
   markedBad: string | null;
+  alreadyThere: boolean;
 }
 
 /** `golden rollback` after confirmation. Run under the host lock. */
@@ -369,12 +384,30 @@ export async function rollbackToGolden(
   const at = deps.clock.now().toISOString();
   const from = plan.from ?? plan.target;
   const reason = mode === 'now' ? 'manual: gitopsd golden rollback --now' : 'manual: gitopsd golden rollback --reboot';
-  let rollback: Rollback | null = null;
-  writeSections(deps.state, (doc) => {
-    const r = withRollbackStarted(doc, { at, from, to: plan.target, reason, source: 'manual', targetSource: 'golden' });
-    rollback = r.rollback;
-    return r.sections;
-  });
+  let rollback: Rollback | null = plan.resume;
+  // Already running the golden: nothing is left behind, so there is no
+  // rollback to record (and the last real one stays visible); the steps
+  // below still make sure the profile and boot default are the golden.
+  const alreadyThere = rollback === null && from === plan.target;
+  if (rollback === null && !alreadyThere) {
+    writeSections(deps.state, (doc) => {
+      const r = withRollbackStarted(doc, {
+        at,
+        from,
+        to: plan.target,
+        reason,
+        source: 'manual',
+        targetSource: 'golden',
+      });
+      rollback = r.rollback;
+      return r.sections;
+    });
+  } else if (plan.resume !== null) {
+    deps.log.warn('finishing an earlier golden rollback that did not complete', {
+      from: plan.resume.from,
+      at: plan.resume.at,
+    });
+  }
   const started = rollback as Rollback | null;
   const finish = (status: 'done' | 'failed'): void => {
     if (started === null) return;
@@ -395,6 +428,7 @@ export async function rollbackToGolden(
     mode,
     profileSet: steps.profileSet,
     markedBad: started?.commit ?? null,
+    alreadyThere,
   };
 }
 
