@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-config.js';
+import { createNixConfigRepo, type GenerationSpec, type NixConfigRepo } from '../../harness/nix-config.js';
 import { createSimHost } from '../../harness/sim-host.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
@@ -21,7 +21,7 @@ import { makeHost, nixCommands, storePathOf, upgrade, type StateDoc, type TestHo
 beforeAll(requireTools);
 afterAll(removeTempDirs);
 
-const gen = (version: string, failingServices: string[] = []): Record<string, object> => ({
+const gen = (version: string, failingServices: string[] = []): GenerationSpec => ({
   hosta: { version, kernelVersion: '6.6.1', failingServices },
 });
 
