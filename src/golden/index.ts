@@ -408,7 +408,7 @@ export async function rollbackToGolden(
       at: plan.resume.at,
     });
   }
-  const started = rollback as Rollback | null;
+  const started: Rollback | null = rollback;
   const finish = (status: 'done' | 'failed'): void => {
     if (started === null) return;
     writeSections(deps.state, (doc) => ({ [BOOT_KEY]: withRollback(bootOf(doc), { ...started, status }) }));
