@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSimHost, type SimHost } from '../../harness/sim-host.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
@@ -20,20 +20,23 @@ interface LogLine {
 }
 
 interface Daemon {
-  proc: ResultPromise;
+  proc: ReturnType<typeof spawnDaemon>;
   lines: LogLine[];
   /** Resolves with the first log line (from the start) matching; rejects after `timeoutMs`. */
   waitFor(pred: (l: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
   count(pred: (l: LogLine) => boolean): number;
 }
 
-function startDaemon(host: SimHost, config: string, now: string): Daemon {
-  const proc = execa('node', [join(repoRoot, 'bin/gitopsd'), 'daemon', '--config', config], {
+const spawnDaemon = (host: SimHost, config: string, now: string) =>
+  execa('node', [join(repoRoot, 'bin/gitopsd'), 'daemon', '--config', config], {
     reject: false,
     env: { ...host.env, GITOPSD_TEST_NOW: now, TZ: 'UTC', GITOPSD_CONFIG: undefined },
     stdin: 'ignore',
     timeout: 60_000,
   });
+
+function startDaemon(host: SimHost, config: string, now: string): Daemon {
+  const proc = spawnDaemon(host, config, now);
   const lines: LogLine[] = [];
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let buf = '';
