@@ -218,9 +218,9 @@ export function classifyPushFailure(stderr: string): PushFailure {
 
 export interface GuardObservation {
   /** Mutable commits with conflicts or divergence (change ids). */
-  troubled: string[];
+  troubled: readonly string[];
   /** Conflicted local bookmarks (names). */
-  conflictedBookmarks: string[];
+  conflictedBookmarks: readonly string[];
   /** The working-copy commit. */
   workingCopy: JjCommit;
   /** The commit whose tree $HOME reflects after the last sync (null: unknown). */
@@ -291,8 +291,15 @@ export interface IntegrateObservation {
   parked: ParkedInfo | null;
   /** parked.tip is an ancestor of main@origin (a person merged it). */
   parkMerged: boolean;
-  /** The parked bookmark still exists on the remote. */
+  /** The parked bookmark exists on the remote. */
   parkOnRemote: boolean;
+  /**
+   * The parked bookmark exists locally. A fetch deletes the local bookmark
+   * when a person deleted the remote one; a local bookmark the remote lacks
+   * was never pushed (a crash or no network before the push), which is not
+   * a resolution.
+   */
+  parkLocal: boolean;
 }
 
 export type IntegrateDecision =
@@ -324,14 +331,15 @@ export function decideIntegration(o: IntegrateObservation): IntegrateDecision {
   }
   const keep = keeps[0] ?? null;
   const parked = o.parked;
-  if (keep !== null && (parked === null || o.parkMerged || !o.parkOnRemote)) {
+  const settled = parkSettled(o);
+  if (keep !== null && (parked === null || settled)) {
     // Resolved by a person (their merge is on main, or they deleted the
     // parked bookmark), or the parked record was lost (state moved aside):
     // the keep commit's content is the local side that was merged; newer
     // local edits merge against it, so nothing reverts the other side.
     return { kind: 'split', held: [], resolved: true, keep: keep.commitId };
   }
-  if (parked === null || o.parkMerged || !o.parkOnRemote) {
+  if (parked === null || settled) {
     if (o.stack.length === 0) return o.wcParent === o.remoteMain ? { kind: 'up-to-date' } : { kind: 'fast-forward' };
     return { kind: 'rebase' };
   }
@@ -343,7 +351,7 @@ export function decideIntegration(o: IntegrateObservation): IntegrateDecision {
 
 /** The parked record is settled: a person merged it or deleted the bookmark. */
 export function parkSettled(o: IntegrateObservation): boolean {
-  return o.parked !== null && (o.parkMerged || !o.parkOnRemote);
+  return o.parked !== null && (o.parkMerged || (!o.parkOnRemote && !o.parkLocal));
 }
 
 // ---------------------------------------------------------------- results

@@ -624,11 +624,12 @@ async function observeIntegrate(ctx: Ctx, st: SyncSection): Promise<IntegrateObs
   const wcParent = (await one(ctx, '@-')).commitId;
   const bms = await bookmarks(ctx);
   const parkOnRemote = bms.some((b) => b.name === ctx.park && b.remote === ctx.remote && b.targets.length > 0);
+  const parkLocal = bms.some((b) => b.name === ctx.park && b.remote === '' && b.targets.length > 0);
   let parkMerged = false;
   if (st.parked !== null) {
     parkMerged = (await commits(ctx, `present(${st.parked.tip}) & ::${remoteRef}`)).length > 0;
   }
-  return { remoteMain: remoteMain.commitId, stack, wcParent, parked: st.parked, parkMerged, parkOnRemote };
+  return { remoteMain: remoteMain.commitId, stack, wcParent, parked: st.parked, parkMerged, parkOnRemote, parkLocal };
 }
 
 async function integrate(ctx: Ctx, st: SyncSection): Promise<IntegrateOutcome> {

@@ -161,6 +161,7 @@ describe('decideIntegration', () => {
     parked: null,
     parkMerged: false,
     parkOnRemote: true,
+    parkLocal: true,
     ...over,
   });
   it.each([
@@ -171,7 +172,16 @@ describe('decideIntegration', () => {
     ['parked, new local edit', obs({ parked, stack: [keep, c('2', { parents: ['k'] })], wcParent: '2' }), 'split'],
     ['parked, main moved', obs({ parked, stack: [keep], wcParent: 'k', remoteMain: 'M2' }), 'split'],
     ['parked, merged by a person', obs({ parked, stack: [keep], wcParent: 'k', parkMerged: true }), 'split'],
-    ['parked, bookmark deleted, no keep left', obs({ parked, parkOnRemote: false }), 'up-to-date'],
+    [
+      'parked, bookmark deleted by a person, no keep left',
+      obs({ parked, parkOnRemote: false, parkLocal: false }),
+      'up-to-date',
+    ],
+    [
+      'parked, never pushed (crash before the push)',
+      obs({ parked, stack: [keep], wcParent: 'k', parkOnRemote: false }),
+      'parked-idle',
+    ],
     ['two keep commits', obs({ stack: [keep, { ...keep, commitId: 'k2' }] }), 'needs-human'],
   ] as const)('%s → %s', (_n, o, want) => {
     expect(decideIntegration(o).kind).toBe(want);

@@ -1,0 +1,101 @@
+/**
+ * Crash safety: SIGKILL the sync at every checkpoint (each external command
+ * and each state write) of a sync that integrates one file and parks
+ * another, then run the sync again: it must complete with nothing lost, no
+ * divergent or conflicted commits, and no conflict markers anywhere.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { removeTempDirs } from '../../harness/temp.js';
+import {
+  filesWithMarkers,
+  jjIn,
+  makeHost,
+  makeRemote,
+  readHome,
+  remoteTree,
+  sync,
+  syncExpect,
+  type Host,
+  type Remote,
+} from './fixture.js';
+
+afterAll(removeTempDirs);
+
+async function snapshot(dirs: string[]): Promise<() => Promise<void>> {
+  const saved = dirs.map((d) => `${d}.snapshot`);
+  for (const [i, d] of dirs.entries()) await cp(d, saved[i] ?? '', { recursive: true, verbatimSymlinks: true });
+  return async () => {
+    for (const [i, d] of dirs.entries()) {
+      await rm(d, { recursive: true, force: true });
+      await cp(saved[i] ?? '', d, { recursive: true, verbatimSymlinks: true });
+    }
+  };
+}
+
+describe('a sync killed at any checkpoint is completed by the next one', () => {
+  let remote: Remote;
+  let a: Host;
+  let b: Host;
+  let restore: () => Promise<void>;
+  let points = 0;
+
+  it('prepares a host whose next sync integrates .beta and parks .alpha', async () => {
+    remote = await makeRemote({ dot_alpha: 'a1\na2\n', dot_beta: 'b1\n' });
+    a = await makeHost(remote, 'hosta');
+    b = await makeHost(remote, 'hostb');
+    await syncExpect(a, 0);
+    await syncExpect(b, 0);
+    await writeFile(join(a.home, '.alpha'), 'a1\nA2-from-a\n');
+    await syncExpect(a, 0);
+    await writeFile(join(b.home, '.alpha'), 'a1\nA2-from-b\n');
+    await writeFile(join(b.home, '.beta'), 'b1\nB2-from-b\n');
+    restore = await snapshot([remote.dir, b.root]);
+    const trace = join(b.root, 'trace.jsonl');
+    await syncExpect(b, 1, { GITOPSD_TRACE: trace });
+    const lines = (await readFile(trace, 'utf8')).split('\n').filter((l) => l.includes('"checkpoint"'));
+    points = lines.length;
+    expect(points).toBeGreaterThan(30);
+    process.stdout.write(`sync crash-injection points: ${points}\n`);
+  });
+
+  it('recovers from a kill at every checkpoint', async () => {
+    const failures: string[] = [];
+    for (let n = 1; n <= points; n++) {
+      await restore();
+      const killed = await sync(b, { env: { GITOPSD_FAULT_KILL_AT: String(n) } });
+      // Killed processes have no exit code; execa reports -1 or a signal exit.
+      expect(killed.exitCode === 1 ? 'completed' : 'killed').toBe(n <= points ? 'killed' : 'completed');
+      let r = await sync(b);
+      // One more run is allowed to finish a publish the kill interrupted.
+      if (r.exitCode !== 1) r = await sync(b);
+      const problems: string[] = [];
+      if (r.exitCode !== 1 || r.json?.['kind'] !== 'conflict-parked')
+        problems.push(`result ${r.exitCode} ${String(r.json?.['kind'])}: ${r.stderr.slice(-400)}`);
+      const main = await remoteTree(remote);
+      if (main.get('dot_beta') !== 'b1\nB2-from-b\n')
+        problems.push(`main beta=${JSON.stringify(main.get('dot_beta'))}`);
+      if (main.get('dot_alpha') !== 'a1\nA2-from-a\n')
+        problems.push(`main alpha=${JSON.stringify(main.get('dot_alpha'))}`);
+      const parked = await remoteTree(remote, 'sync/hostb').catch(() => new Map<string, string>());
+      if (parked.get('dot_alpha') !== 'a1\nA2-from-b\n')
+        problems.push(`parked alpha=${JSON.stringify(parked.get('dot_alpha'))}`);
+      if ((await readHome(b, '.alpha')) !== 'a1\nA2-from-b\n') problems.push('home alpha changed');
+      if ((await readHome(b, '.beta')) !== 'b1\nB2-from-b\n') problems.push('home beta changed');
+      const troubled = await jjIn(b, [
+        'log',
+        '--no-graph',
+        '-r',
+        'conflicts() | divergent()',
+        '-T',
+        'change_id ++ "\\n"',
+      ]);
+      if (troubled.trim() !== '') problems.push(`conflicted/divergent: ${troubled.trim()}`);
+      const marked = await filesWithMarkers(b.home, (p) => p.includes('/.jj') || p.endsWith('/.git'));
+      if (marked.length > 0) problems.push(`markers in ${marked.join(', ')}`);
+      if (problems.length > 0) failures.push(`kill at ${n}: ${problems.join('; ')}`);
+    }
+    expect(failures).toEqual([]);
+  }, 900_000);
+});
