@@ -77,6 +77,8 @@ import {
   type GoldenInfo,
 } from '../golden/index.js';
 import {
+  addGcRoot,
+  gcRootIntact,
   generationOf,
   isSystemPath,
   listGenerations,
@@ -269,8 +271,12 @@ function withSettledRollback(boot: BootSection, booted: string): BootSection {
 async function act(deps: Deps, booted: string, d: BootDecision): Promise<void> {
   switch (d.kind) {
     case 'ok': {
-      if (d.pin === 'pin' || d.pin === 'keep') {
-        const g = goldenOf(deps.state.read()).current;
+      const g = goldenOf(deps.state.read()).current;
+      if (d.pin === 'pin' && g !== null && g.storePath === booted) {
+        // State first (the verdict write), root second: see src/golden/index.ts.
+        if (!gcRootIntact(deps, booted)) await addGcRoot(deps, deps.paths.goldenRoot, booted);
+        deps.log.info('golden pinned', { storePath: booted, source: 'auto' });
+      } else if (d.pin === 'keep') {
         await ensureGoldenRoot(deps, g);
       }
       if (d.pin === 'refused-bad') {
@@ -461,8 +467,8 @@ export async function validateBoot(deps: Deps, opts: { pollMs?: number } = {}): 
   });
   const d = decision as BootDecision | null;
   if (d === null) throw new GitopsdError('internal', 'no boot decision was made');
-  if (d.kind === 'ok') deps.log.info('boot verdict', { booted, decision: d.kind, message });
-  else deps.log.error('boot verdict', { booted, decision: d.kind, message });
+  if (d.kind === 'ok') deps.log.info('boot verdict', { booted, decision: d.kind, summary: message });
+  else deps.log.error('boot verdict', { booted, decision: d.kind, summary: message });
 
   // 6 + 7.
   await actAndRecord(deps, booted, d, message);

@@ -161,7 +161,7 @@ export function decidePin(i: {
   if (i.badCommit !== null && !i.force) {
     return {
       kind: 'refuse',
-      message: `${i.target} was rolled back after failed boots (commit ${i.badCommit.slice(0, 12)} is marked bad); pinning it as the rollback target is almost certainly wrong: pass --force if you really mean it`,
+      message: `${i.target} was rolled back after failed boots${i.badCommit === 'unknown' ? '' : ` (commit ${i.badCommit.slice(0, 12)} is marked bad)`}; pinning it as the rollback target is almost certainly wrong: pass --force if you really mean it`,
     };
   }
   if (!i.hasOk && !i.force) {
