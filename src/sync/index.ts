@@ -375,7 +375,8 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   }
 
   // Capture: $HOME → source dir, then report what re-add cannot take.
-  const captured = await capture(ctx, readSync(ctx.store).wcBase);
+  const wcBaseBefore = readSync(ctx.store).wcBase;
+  const captured = await capture(ctx, wcBaseBefore);
   const afterCapture = captured.reAdded ? parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout) : captured.status;
   extras.uncapturable = findUncapturable(afterCapture);
   for (const u of extras.uncapturable) ctx.log.warn('edit in $HOME that re-add cannot capture', { ...u });
@@ -385,6 +386,12 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   const at = await one(ctx, '@');
   if (!at.empty) {
     await jj(ctx, ['commit', '-m', `sync(${ctx.host}): ${deps.clock.now().toISOString()}`]);
+  }
+  if (!captured.sourceAhead) {
+    // $HOME reflected the old head and now the sealed one too: later
+    // captures (for example while offline) merge against the new head.
+    const sealed = (await one(ctx, '@-')).commitId;
+    if (sealed !== wcBaseBefore) updateSync(ctx.store, (s) => ({ ...s, wcBase: sealed }));
   }
 
   // Integrate, retrying when the remote moves between fetch and push.
@@ -885,13 +892,19 @@ async function publish(
  * into $HOME in place, so re-add captures the edit on top of the new
  * content. A merge that conflicts is left alone and reported (deferred).
  */
-async function capture(ctx: Ctx, wcBase: string | null): Promise<{ reAdded: boolean; status: StatusEntry[] }> {
+async function capture(
+  ctx: Ctx,
+  wcBase: string | null,
+): Promise<{ reAdded: boolean; status: StatusEntry[]; sourceAhead: boolean }> {
   const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
-  if (edited.length === 0) return { reAdded: false, status };
-  let capture = edited;
   const head = (await one(ctx, '@-')).commitId;
-  if (wcBase !== null && wcBase !== head && (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0) {
+  // The source is ahead of $HOME when integration moved it past wcBase and
+  // apply has not (fully) brought $HOME there yet (a crash, a deferred target).
+  const sourceAhead = wcBase !== null && wcBase !== head && (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0;
+  if (edited.length === 0) return { reAdded: false, status, sourceAhead };
+  let capture = edited;
+  if (wcBase !== null && sourceAhead) {
     const ahead = new Set((await jj(ctx, ['diff', '--from', wcBase, '--to', '@', '--name-only'])).stdout.split('\n'));
     const sources = await sourcePaths(ctx, edited);
     capture = [];
@@ -904,9 +917,9 @@ async function capture(ctx: Ctx, wcBase: string | null): Promise<{ reAdded: bool
       if (await mergeIntoHome(ctx, { target: t, srcRel, base: wcBase })) capture.push(t);
     }
   }
-  if (capture.length === 0) return { reAdded: false, status };
+  if (capture.length === 0) return { reAdded: false, status, sourceAhead };
   await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
-  return { reAdded: true, status };
+  return { reAdded: true, status, sourceAhead };
 }
 
 async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(string | undefined)[]> {

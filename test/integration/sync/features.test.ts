@@ -1,0 +1,137 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../../harness/exec.js';
+import { removeTempDirs } from '../../harness/temp.js';
+import {
+  chezmoiArgs,
+  makeHost,
+  makeRemote,
+  readHome,
+  remoteHistoryText,
+  remoteTree,
+  syncExpect,
+  type Host,
+  type Remote,
+} from './fixture.js';
+
+afterAll(removeTempDirs);
+
+describe('offline and back', () => {
+  it('keeps the local commit while the remote is unreachable (75) and pushes it when it returns', async () => {
+    const remote = await makeRemote({ dot_alpha: 'a1\n' });
+    const a = await makeHost(remote, 'hosta');
+    const b = await makeHost(remote, 'hostb');
+    await syncExpect(a, 0);
+    await syncExpect(b, 0);
+    await writeFile(join(a.home, '.alpha'), 'a1\nA2-offline\n');
+    const away = `${remote.url}.away`;
+    await rename(remote.url, away);
+    const r = await syncExpect(a, 75);
+    expect(r.json?.['kind']).toBe('offline');
+    // A second offline run neither loses nor duplicates the commit.
+    await writeFile(join(a.home, '.alpha'), 'a1\nA2-offline\nA3-offline\n');
+    await syncExpect(a, 75);
+    await rename(away, remote.url);
+    const back = await syncExpect(a, 0);
+    expect(back.json?.['pushed']).toEqual(['main']);
+    expect((await remoteTree(remote)).get('dot_alpha')).toBe('a1\nA2-offline\nA3-offline\n');
+    await syncExpect(b, 0);
+    expect(await readHome(b, '.alpha')).toBe('a1\nA2-offline\nA3-offline\n');
+  });
+});
+
+describe('templates, secrets, deletions and what re-add cannot capture', () => {
+  let remote: Remote;
+  let a: Host;
+  let b: Host;
+  let secretFile: string;
+
+  it('renders a template that includes a secret; the secret never enters the repository', async () => {
+    remote = await makeRemote({ dot_alpha: 'a1\n', dot_beta: 'b1\n', dot_gamma: 'g1\n' });
+    // The same path on every host, like /run/secrets/x from sops-nix.
+    await mkdir(join(remote.dir, 'run-secrets'), { recursive: true });
+    secretFile = join(remote.dir, 'run-secrets', 'token');
+    await writeFile(secretFile, 's3cr3t-value');
+    const seed = join(remote.dir, 'seed');
+    await writeFile(join(seed, 'dot_secretrc.tmpl'), `token={{ include "${secretFile}" }}\n`);
+    await run('git', ['-C', seed, 'add', '-A']);
+    await run('git', ['-C', seed, '-c', 'user.name=s', '-c', 'user.email=s@s', 'commit', '-qm', 'template']);
+    await run('git', ['-C', seed, 'push', '-q', remote.url, 'main']);
+    a = await makeHost(remote, 'hosta');
+    b = await makeHost(remote, 'hostb');
+    await syncExpect(a, 0);
+    await syncExpect(b, 0);
+    expect(await readHome(a, '.secretrc')).toBe('token=s3cr3t-value\n');
+    await writeFile(join(a.home, '.alpha'), 'a1\nA2\n');
+    await syncExpect(a, 0);
+    expect(await remoteHistoryText(remote)).not.toContain('s3cr3t-value');
+  });
+
+  it('reports an edit to a rendered template and a deletion in $HOME, and leaves both alone', async () => {
+    await writeFile(join(a.home, '.secretrc'), 'token=s3cr3t-value\nedited-by-hand\n');
+    await rm(join(a.home, '.gamma'));
+    const r = await syncExpect(a, 0);
+    const unc = r.json?.['uncapturable'] as { target: string; code: string }[];
+    expect(unc.map((u) => `${u.code} ${u.target}`).sort()).toEqual(['D .gamma', 'M .secretrc']);
+    expect(r.stdout).toContain('.secretrc');
+    expect(await readHome(a, '.secretrc')).toBe('token=s3cr3t-value\nedited-by-hand\n');
+    expect(await readHome(a, '.gamma')).toBeNull();
+    expect(await remoteHistoryText(remote)).not.toContain('s3cr3t-value');
+    expect(await remoteHistoryText(remote)).not.toContain('edited-by-hand');
+    expect((await remoteTree(remote)).get('dot_gamma')).toBe('g1\n');
+  });
+
+  it('propagates a deletion made with chezmoi destroy to the other hosts', async () => {
+    await run('chezmoi', [...chezmoiArgs(b), 'destroy', '--force', join(b.home, '.beta')]);
+    await syncExpect(b, 0);
+    expect((await remoteTree(remote)).has('dot_beta')).toBe(false);
+    expect(await readHome(a, '.beta')).toBe('b1\n');
+    await syncExpect(a, 0);
+    expect(await readHome(a, '.beta')).toBeNull();
+  });
+
+  it('a new file added with chezmoi add reaches the other host', async () => {
+    await writeFile(join(a.home, '.delta'), 'd1\n');
+    await run('chezmoi', [...chezmoiArgs(a), 'add', join(a.home, '.delta')]);
+    await syncExpect(a, 0);
+    await syncExpect(b, 0);
+    expect(await readHome(b, '.delta')).toBe('d1\n');
+  });
+});
+
+describe('privileges', () => {
+  it("run as root for a dotfiles user, every file in $HOME, the source dir and the sync dir stays the user's", async () => {
+    const user = 'gitopsd-dot';
+    const remote = await makeRemote({ dot_alpha: 'a1\n' });
+    const base = join(remote.dir, 'users');
+    const home = join(base, 'home');
+    await mkdir(join(home, '.config', 'chezmoi'), { recursive: true });
+    await writeFile(join(home, '.config', 'chezmoi', 'chezmoi.toml'), '');
+    await chmod(base, 0o755);
+    // Users persist in the test bed's cached root: tolerate one left by an earlier run.
+    const exists = (await run('getent', ['passwd', user]).catch(() => null)) !== null;
+    if (exists) await run('usermod', ['-d', home, user]);
+    else await run('useradd', ['-M', '-d', home, '-s', '/bin/sh', user]);
+    await run('chown', ['-R', `${user}:`, home]);
+    // --shared=all makes the remote group-writable only: this user pushes alone.
+    await run('chown', ['-R', `${user}:`, remote.url]);
+    // The bare remote is root's; git refuses another owner's repo unless it is safe.
+    const safe = await run('git', ['config', '--system', '--get-all', 'safe.directory']).catch(() => null);
+    if (!(safe?.stdout ?? '').split('\n').includes('*')) {
+      await run('git', ['config', '--system', '--add', 'safe.directory', '*']);
+    }
+    const h = await makeHost(remote, 'hostu', { user, home });
+    await chmod(h.root, 0o755);
+    await syncExpect(h, 0);
+    await writeFile(join(home, '.alpha'), 'a1\nA2-user\n');
+    await syncExpect(h, 0);
+    expect((await remoteTree(remote)).get('dot_alpha')).toBe('a1\nA2-user\n');
+    const rootOwned = await run('find', [home, join(h.stateDir, 'sync'), '-uid', '0']);
+    const inSyncDir = rootOwned.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(home));
+    // The sync dir itself is the user's; files root writes there (state,
+    // lock) are replaced by the user's atomic writes, so only the dir matters.
+    expect(rootOwned.stdout.split('\n').filter((l) => l.startsWith(home))).toEqual([]);
+    expect(inSyncDir).not.toContain(join(h.stateDir, 'sync'));
+  });
+});
