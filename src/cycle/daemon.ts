@@ -198,11 +198,12 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
         );
         return;
       }
-      let nextSchedule: Schedule;
+      let nextSchedule: Schedule | undefined;
       try {
         nextSchedule = createSchedule(fresh.config.schedule.cron);
         nextSchedule.nextSlotAfter(clock.now()); // a cron with no future run is refused too
       } catch (err) {
+        nextSchedule?.dispose();
         refuseReload(`schedule.cron "${fresh.config.schedule.cron}" cannot be scheduled: ${messageFor(err)}`);
         return;
       }
