@@ -160,6 +160,41 @@ describe('boot validate: kill -9 at every checkpoint of the rollback run, then b
   });
 });
 
+describe('boot validate: kill -9 at every checkpoint of the rollback run, then run it again in the same boot', () => {
+  it('resumes or finishes the same attempt without counting it twice', async () => {
+    const { h: ref } = await hostWithBadDefault('same-ref');
+    await ref.sim.boot();
+    expect((await ref.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
+    await ref.sim.boot();
+    const { labels } = await checkpoints(ref, ['boot', 'validate']);
+    const points = labels.length;
+    const plans: string[] = [];
+    await forEachPoint(points, 3, async (k) => {
+      const { h, pinnedAt } = await hostWithBadDefault(`same-${k}`);
+      await h.sim.boot();
+      expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
+      await h.sim.boot();
+      const killed = await h.gitopsd(['boot', 'validate'], { env: { GITOPSD_FAULT_KILL_AT: String(k) } });
+      expect(killed.exitCode).toBe(-1);
+      // The unit is started again (or run by hand) in the same boot.
+      const again = await h.gitopsd(['boot', 'validate', '--json']);
+      expect(again.exitCode, `k=${k}: ${again.stderr}`).toBe(5);
+      const j = JSON.parse(again.stdout) as { plan: string; decision: { kind: string } | null };
+      plans[k - 1] = j.plan;
+      expect(j.decision?.kind).toBe('rollback');
+      expect(await h.sim.bootDefault()).toBe(g1);
+      const codes = await settle(h);
+      expect(codes.at(-1)).toBe(0);
+      await invariantsAfterRollback(h, pinnedAt, false);
+    });
+    // Every kind of re-run was exercised: a fresh attempt (killed before the
+    // record), a resumed one (killed before the verdict), finished actions
+    // (killed after the verdict), and a report of a complete run.
+    console.log(`same-boot re-run plans by kill point: ${plans.join(' ')}`);
+    expect(new Set(plans)).toEqual(new Set(['new', 'resume', 'finish', 'done']));
+  });
+});
+
 describe('boot validate: kill -9 at every checkpoint of the first ok run (the auto-pin), then boot again', () => {
   it('pins G1 once, with an intact GC root, and counts the attempts right', async () => {
     const ref = await createHost('pin-ref');
