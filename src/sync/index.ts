@@ -343,6 +343,16 @@ async function conflictedFiles(ctx: Ctx, rev: string): Promise<string[]> {
 
 // ---------------------------------------------------------------- main entry
 
+/**
+ * The whole sync for callers outside the CLI (`gitopsd cycle`): resolve the
+ * user, take the sync lock, run. A disabled sync returns `disabled` (exit 0).
+ */
+export async function syncOnce(deps: Deps): Promise<SyncResult> {
+  if (!deps.config.dotfiles.enable) return runSync(deps, undefined);
+  const { runAs } = await prepareSync(deps);
+  return withSyncLock(deps, () => runSync(deps, runAs));
+}
+
 /** One sync. The caller holds the sync lock (see withSyncLock). */
 export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<SyncResult> {
   if (!deps.config.dotfiles.enable) {
