@@ -3,6 +3,7 @@
  * hook, write the metrics file. None of it may change the command's result:
  * each part logs its own failure and carries on.
  */
+import { realpathSync } from 'node:fs';
 import type { Deps } from '../core/deps.js';
 import { readDeployments } from '../core/deployments.js';
 import { recordRun, readRuns, type RunRecord, type Step } from './runs.js';
@@ -43,26 +44,40 @@ export async function afterRun(deps: Deps, step: Step, s: RunSummary): Promise<v
   if (deps.config.metrics.textfileDir !== null) {
     try {
       const { writeMetrics } = await import('./metrics.js');
-      await writeMetrics(deps.config.metrics.textfileDir, collectMetricsInput(deps));
+      await writeMetrics(deps.config.metrics.textfileDir, await collectMetricsInput(deps));
     } catch (err) {
       log.warn('metrics file not written', { dir: deps.config.metrics.textfileDir, error: (err as Error).message });
     }
   }
 }
 
-/** Gather the metrics from every capability's state. */
-export function collectMetricsInput(deps: Deps): MetricsInput {
-  const runs = readRuns(deps.state);
+/** Gather the metrics from every capability's state (no git, no nix: files only). */
+export async function collectMetricsInput(deps: Deps): Promise<MetricsInput> {
+  const [{ bootStatus }, { readUpgrade }, { rebootReasons, readSyncSection }] = await Promise.all([
+    import('../boot-validate/index.js'),
+    import('../upgrade/state.js'),
+    import('../status/index.js'),
+  ]);
+  const boot = bootStatus(deps);
+  const upgrade = readUpgrade(deps.state);
+  const sync = readSyncSection(deps);
+  const real = (p: string): string | null => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return null;
+    }
+  };
   return {
     host: deps.config.hostname,
     version: VERSION,
-    runs,
+    runs: readRuns(deps.state),
     deployments: readDeployments(deps.state),
-    bootFailuresOfBooted: null,
-    goldenPinnedAt: null,
-    rebootNeeded: null,
-    syncConflicts: null,
-    lastBuildDurationMs: null,
+    bootFailuresOfBooted: boot.bootedSystem === null ? null : boot.failures,
+    goldenPinnedAt: boot.golden.pinnedAt,
+    rebootNeeded: rebootReasons(real(deps.paths.systemProfile), real(deps.paths.bootedSystem)).length > 0,
+    syncConflicts: deps.config.dotfiles.enable ? (sync?.parked?.paths.length ?? 0) : null,
+    lastBuildDurationMs: upgrade.lastRun?.steps.buildMs ?? null,
     now: deps.clock.now(),
   };
 }

@@ -324,7 +324,7 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
   };
 }
 
-function readSyncSection(deps: Deps): SyncSection | null {
+export function readSyncSection(deps: Pick<Deps, 'paths' | 'log' | 'clock'>): SyncSection | null {
   if (!existsSync(deps.paths.syncStateFile)) return null;
   const store = new StateStore({ file: deps.paths.syncStateFile, log: deps.log, now: () => deps.clock.now() });
   try {

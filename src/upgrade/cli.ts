@@ -11,5 +11,16 @@ export const upgradeCommand: Handler = async (deps, args) => {
   const operation = op === 'switch' || op === 'boot' ? op : undefined;
   const dryRun = args['dry-run'] === true;
   const r = await withHostLock(deps, 'upgrade', () => runUpgrade(deps, { dryRun, operation }));
-  return { exitCode: r.exitCode, text: r.message, json: { ok: r.exitCode === 0, ...r } };
+  return {
+    exitCode: r.exitCode,
+    text: r.message,
+    json: { ok: r.exitCode === 0, ...r },
+    // For the run record, the hooks and the metrics (src/report/after-run.ts).
+    run: {
+      result: r.kind === 'deployed' && r.reboot === 'pending' ? 'reboot-pending' : r.kind,
+      commit: r.commit,
+      generation: r.kind === 'deployed' ? r.generation : null,
+      error: r.exitCode === 0 ? null : r.message,
+    },
+  };
 };
