@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   say('alpha and beta both changed the name line of ~/.gitconfig; beta also edited ~/.config/starship.toml');
   await step(alpha, ['sync'], 0);
   await step(beta, ['sync'], 1);
-  await step(beta, ['sync', 'conflicts'], 1);
+  await step(beta, ['sync', 'conflicts'], 0);
   await step(gamma, ['sync'], 0);
   const betaGit = (await beta.readHome('.gitconfig')) ?? '';
   check(!/^(<<<<<<<|>>>>>>>)/m.test(betaGit), "no conflict markers in beta's ~/.gitconfig");
@@ -156,6 +156,8 @@ async function main(): Promise<void> {
   say('alpha reboots into the golden v2:');
   await step(alpha, ['boot', 'validate'], 0, { quiet: true });
   await step(alpha, ['boot', 'status'], 0);
+  const after = await alpha.json<StatusReport>(['status']);
+  check(after.git.deployed?.commit === v2, `alpha's deployed commit is ${short(v2)} again ("fleet: v2")`);
   say('The next upgrade does not redeploy the rolled-back commit:');
   await step(alpha, ['upgrade'], 3);
   await fleetStatus(fleet);

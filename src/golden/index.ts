@@ -297,7 +297,7 @@ export function withRollbackStarted(
   }
   const sections: Record<string, unknown> = { [BOOT_KEY]: boot };
   if (commit !== null) {
-    sections['deployments'] = withBadCommit(deployments, {
+    let next = withBadCommit(deployments, {
       commit,
       reason: 'boot-rollback',
       at: r.at,
@@ -305,6 +305,27 @@ export function withRollbackStarted(
       storePath: r.from,
       logTail: '',
     });
+    // The host now runs (or boots into) the target: when gitopsd knows which
+    // commit built it, that commit is the deployed one again, so `status`
+    // and upgrade's force-push check speak of what really runs. When it does
+    // not know (a golden older than gitopsd's records), the record keeps the
+    // bad commit: upgrade skips it as known bad either way.
+    const targetCommit = commitForStorePath(deployments, r.to);
+    if (targetCommit !== null) {
+      next = {
+        ...next,
+        current: {
+          commit: targetCommit,
+          storePath: r.to,
+          // The rollback adds a new generation link for the target; its number
+          // is not known until nix-env ran, and it is information only.
+          generation: null,
+          at: r.at,
+          operation: 'boot',
+        },
+      };
+    }
+    sections['deployments'] = next;
   }
   return { sections, rollback };
 }
