@@ -9,6 +9,7 @@ import { hostname as osHostname } from 'node:os';
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { createRunner, type Runner } from './runner.js';
+import { createProgress } from './progress.js';
 import { createTracer, type Tracer } from './faults.js';
 import { systemClock, offsetClock, type Clock } from './clock.js';
 import { pathsFor, type Paths } from './paths.js';
@@ -75,6 +76,7 @@ export function buildDeps(opts: DepsOptions & { config: Config; env: NodeJS.Proc
     defaultTimeoutMs: config.timeouts.commandSec * 1000,
     dryRun: opts.dryRun ?? false,
     monotonicMs: () => clock.monotonicMs(),
+    progress: createProgress({ log, stream: process.stderr, monotonicMs: () => clock.monotonicMs() }),
   });
   const paths = pathsFor(config);
   const state = new StateStore({

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { CommandFailed, tail } from './errors.js';
 import type { Logger } from './log.js';
 import type { Tracer } from './faults.js';
+import { noProgress, type Progress } from './progress.js';
 
 export interface RunAs {
   name: string;
@@ -38,6 +39,8 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Called for each line of output as it arrives (progress streaming). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** A long command: its output streams to the log, and a TTY shows a status line (src/core/progress.ts). */
+  progress?: string;
 }
 
 export interface RunResult {
@@ -62,6 +65,7 @@ export interface RunnerOptions {
   dryRun?: boolean;
   /** Clock for durations; injectable. */
   monotonicMs?: () => number;
+  progress?: Progress;
 }
 
 const KILL_GRACE_MS = 5000;
@@ -108,8 +112,13 @@ export function createRunner(opts: RunnerOptions): Runner {
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
     });
-    if (o.onLine) {
-      const onLine = o.onLine;
+    const ticket = o.progress === undefined ? undefined : (opts.progress ?? noProgress).start(o.progress);
+    if (o.onLine || ticket) {
+      const userLine = o.onLine;
+      const onLine = (line: string, name: 'stdout' | 'stderr'): void => {
+        ticket?.line(line);
+        userLine?.(line, name);
+      };
       for (const [name, stream] of [
         ['stdout', child.stdout],
         ['stderr', child.stderr],
@@ -128,7 +137,7 @@ export function createRunner(opts: RunnerOptions): Runner {
         });
       }
     }
-    const r = await child;
+    const r = await child.finally(() => ticket?.done());
     const durationMs = Math.round(mono() - start);
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
     const stderr = typeof r.stderr === 'string' ? r.stderr : '';

@@ -108,7 +108,11 @@ export async function buildToplevel(deps: SysDeps, opts: { flakeDir: string; out
   ];
   let r: { exitCode: number; stderr: string };
   try {
-    r = await deps.runner.run('nh', args, { timeoutMs: deps.config.timeouts.buildSec * 1000, allowFailure: true });
+    r = await deps.runner.run('nh', args, {
+      timeoutMs: deps.config.timeouts.buildSec * 1000,
+      allowFailure: true,
+      progress: `building ${deps.config.nixConfig.flakeHost}`,
+    });
   } catch (err) {
     if (err instanceof CommandFailed && err.timedOut) {
       throw new GitopsdError(
