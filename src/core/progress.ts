@@ -43,6 +43,7 @@ export function createProgress(opts: {
       log.info('started', { step: label });
       return {
         line(text: string): void {
+          // eslint-disable-next-line no-control-regex -- stripping ANSI escapes is the point
           const clean = text.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '').trim();
           if (clean === '') return;
           last = clean;
