@@ -56,19 +56,34 @@ export function cmd(file: string, args: string[], options: Options = {}): () => 
   };
 }
 
-const f = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+const f = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
 
-/** Print a table of measurements with ratios against the baseline. */
-export function table(title: string, baseline: Stats, rows: Stats[], target?: string): string {
+/**
+ * Print a table of measurements with ratios against the baseline. `baseline`
+ * null: no baseline row and no ratio column (B5's baseline is 0, B6 has none).
+ * `unit` names the column unit (default ms; B7 reports MiB through the same
+ * Stats fields).
+ */
+export function table(
+  title: string,
+  baseline: Stats | null,
+  rows: Stats[],
+  target?: string,
+  opts: { unit?: string } = {},
+): string {
+  const u = opts.unit ?? 'ms';
   const lines = [
     `## ${title}`,
     '',
-    '| what | n | median ms | min ms | max ms | ratio |',
-    '| --- | --- | --- | --- | --- | --- |',
+    baseline === null
+      ? `| what | n | median ${u} | min ${u} | max ${u} |`
+      : `| what | n | median ${u} | min ${u} | max ${u} | ratio |`,
+    baseline === null ? '| --- | --- | --- | --- | --- |' : '| --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of [baseline, ...rows]) {
-    const ratio = r === baseline ? '1.00 (baseline)' : (r.medianMs / baseline.medianMs).toFixed(2);
-    lines.push(`| ${r.name} | ${r.n} | ${f(r.medianMs)} | ${f(r.minMs)} | ${f(r.maxMs)} | ${ratio} |`);
+  for (const r of [...(baseline === null ? [] : [baseline]), ...rows]) {
+    const cells = [r.name, String(r.n), f(r.medianMs), f(r.minMs), f(r.maxMs)];
+    if (baseline !== null) cells.push(r === baseline ? '1.00 (baseline)' : (r.medianMs / baseline.medianMs).toFixed(2));
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   if (target) lines.push('', `target: ${target}`);
   const out = lines.join('\n');

@@ -1,0 +1,178 @@
+/**
+ * B3 and B4: `gitopsd sync` on a dotfiles repo of 1,000 managed files, with
+ * 10 files edited in $HOME (B3) or none (B4), against bench/baseline-sync.sh
+ * (the bare jj and chezmoi commands a sync needs) on an identical host of
+ * its own (own remote), so neither side integrates the other's commits.
+ * Each run's edits are written in the `before` hook, outside the timed
+ * region. B4 also checks that nothing was committed or pushed: the remote's
+ * refs and the set of visible commits of each source dir are unchanged.
+ * Targets: ratio <= 1.15 (B3 and B4); B4 no commit and no push.
+ */
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { cmd, stats, table, time, type Stats } from './lib.js';
+import {
+  countByProgram,
+  gitopsd,
+  GITOPSD_BIN,
+  readTrace,
+  runsFor,
+  type Benchmark,
+  type BenchResult,
+} from './common.js';
+import { createFleet, type FleetHost } from '../test/harness/fleet.js';
+
+const FILES = 1000;
+const EDITED = 10;
+const BASELINE = join(import.meta.dirname, 'baseline-sync.sh');
+
+const target = (i: number): string => `.config/bench/f${String(i).padStart(4, '0')}.conf`;
+
+function dotfiles(): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < FILES; i++)
+    files[`dot_config/bench/f${String(i).padStart(4, '0')}.conf`] = `# file ${i}\nkey = ${i}\n`;
+  return files;
+}
+
+async function host(dir: string, name: string): Promise<FleetHost> {
+  const fleet = await createFleet({ dir: join(dir, name), names: [name], dotfiles: dotfiles() });
+  const h = fleet.hosts[0];
+  if (h === undefined) throw new Error(`${name}: no host`);
+  // Bootstrap: clone the source dir with jj and apply the 1,000 files.
+  await gitopsd(['sync', '--config', h.config], { env: h.sim.env });
+  return h;
+}
+
+/** `run` distinct files edited with content unique to the run. */
+function editor(h: FleetHost, side: string): () => Promise<void> {
+  let run = 0;
+  return async () => {
+    run += 1;
+    for (let k = 0; k < EDITED; k++) {
+      const i = (run * 131 + k * 97) % FILES;
+      await h.editHome(target(i), `# file ${i}\nkey = ${i}\n# edited by ${side}, run ${run}\n`);
+    }
+  };
+}
+
+async function remoteRefs(h: FleetHost, remote: string): Promise<string> {
+  return String((await execa('git', ['-C', remote, 'for-each-ref'])).stdout);
+}
+
+async function visibleCommits(h: FleetHost): Promise<string> {
+  const r = await execa('jj', [
+    '--no-pager',
+    '--ignore-working-copy',
+    '-R',
+    h.sourceDir,
+    'log',
+    '--no-graph',
+    '-r',
+    'all()',
+    '-T',
+    'commit_id ++ "\\n"',
+  ]);
+  return String(r.stdout).split('\n').sort().join('\n');
+}
+
+interface Pair {
+  g: FleetHost;
+  b: FleetHost;
+  gRemote: string;
+  bRemote: string;
+}
+
+async function setup(dir: string): Promise<Pair> {
+  const g = await host(dir, 'gitopsd');
+  const b = await host(dir, 'baseline');
+  return {
+    g,
+    b,
+    gRemote: join(dir, 'gitopsd', 'remotes', 'dotfiles.git'),
+    bRemote: join(dir, 'baseline', 'remotes', 'dotfiles.git'),
+  };
+}
+
+async function measure(
+  p: Pair,
+  dir: string,
+  edits: boolean,
+  runs: number,
+): Promise<{ base: Stats; sync: Stats; perRun: string; processes: number }> {
+  const chezmoiCfg = (h: FleetHost): string => join(h.home, '.config', 'chezmoi', 'chezmoi.toml');
+  const base = stats(
+    await time('baseline-sync.sh', cmd(BASELINE, [p.b.sourceDir, p.b.home, chezmoiCfg(p.b), 'baseline']), {
+      runs,
+      ...(edits ? { before: editor(p.b, 'baseline') } : {}),
+    }),
+  );
+  const trace = join(dir, `sync-${edits ? 'b3' : 'b4'}.trace`);
+  const sync = stats(
+    await time(
+      'gitopsd sync',
+      cmd('node', [GITOPSD_BIN, 'sync', '--config', p.g.config], {
+        env: { ...p.g.sim.env, GITOPSD_CONFIG: undefined, GITOPSD_TRACE: trace },
+      }),
+      { runs, ...(edits ? { before: editor(p.g, 'gitopsd') } : {}) },
+    ),
+  );
+  // The trace holds the warm-up run too: report one measured run (the last).
+  const cmds = await readTrace(trace);
+  const pids = [...new Set(cmds.map((c) => c.pid))];
+  const last = cmds.filter((c) => c.pid === pids.at(-1));
+  return { base, sync, perRun: countByProgram(last), processes: last.length };
+}
+
+function verdict(id: string, base: Stats, sync: Stats): string {
+  const ratio = sync.medianMs / base.medianMs;
+  return `${id} ratio ${ratio.toFixed(2)} (target <= 1.15): ${ratio <= 1.15 ? 'met' : 'NOT met'}`;
+}
+
+export const b3: Benchmark = {
+  id: 'B3',
+  title: `\`gitopsd sync\`, ${FILES} managed files, ${EDITED} edited`,
+  async run(dir): Promise<BenchResult> {
+    const p = await setup(dir);
+    const m = await measure(p, dir, true, runsFor(7));
+    const md = [
+      table(`B3 ${this.title}`, m.base, [m.sync], 'ratio <= 1.15'),
+      '',
+      `processes per gitopsd sync: ${m.processes} (${m.perRun}); the baseline script runs 8`,
+    ].join('\n');
+    process.stdout.write(`${md.split('\n').at(-1)}\n\n`);
+    return { id: this.id, title: this.title, markdown: md, verdicts: [verdict('B3', m.base, m.sync)] };
+  },
+};
+
+export const b4: Benchmark = {
+  id: 'B4',
+  title: `\`gitopsd sync\`, ${FILES} managed files, no changes`,
+  async run(dir): Promise<BenchResult> {
+    const p = await setup(dir);
+    const before = {
+      gRefs: await remoteRefs(p.g, p.gRemote),
+      bRefs: await remoteRefs(p.b, p.bRemote),
+      gCommits: await visibleCommits(p.g),
+      bCommits: await visibleCommits(p.b),
+    };
+    const m = await measure(p, dir, false, runsFor(7));
+    const pushed = (await remoteRefs(p.g, p.gRemote)) !== before.gRefs;
+    const committed = (await visibleCommits(p.g)) !== before.gCommits;
+    const bPushed = (await remoteRefs(p.b, p.bRemote)) !== before.bRefs;
+    const bCommitted = (await visibleCommits(p.b)) !== before.bCommits;
+    const md = [
+      table(`B4 ${this.title}`, m.base, [m.sync], 'ratio <= 1.15; no commit, no push'),
+      '',
+      `processes per gitopsd sync: ${m.processes} (${m.perRun})`,
+      `gitopsd: remote refs ${pushed ? 'CHANGED' : 'unchanged'}, visible commits ${committed ? 'CHANGED' : 'unchanged'}; baseline: remote refs ${bPushed ? 'CHANGED' : 'unchanged'}, visible commits ${bCommitted ? 'CHANGED' : 'unchanged'}`,
+    ].join('\n');
+    process.stdout.write(`${md.split('\n').slice(-2).join('\n')}\n\n`);
+    return {
+      id: this.id,
+      title: this.title,
+      markdown: md,
+      verdicts: [verdict('B4', m.base, m.sync), `B4 no commit, no push: ${!pushed && !committed ? 'met' : 'NOT met'}`],
+    };
+  },
+};
