@@ -15,6 +15,8 @@ export default async function setup(): Promise<void> {
   // (a separate CI step), so here they only warn and the tests still run.
   const build = await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, reject: false, all: true });
   if (build.exitCode !== 0) process.stdout.write(`warning: tsc reported errors:\n${String(build.all)}\n`);
+  // The bins run the bundle (scripts/bundle.mjs), as the installed package does.
+  await execa('node', ['scripts/bundle.mjs'], { cwd: root, stdio: 'inherit' });
   await requireTools();
   process.stdout.write(`integration tools:\n${await describeTools()}\n  node ${process.version}\n`);
 }
