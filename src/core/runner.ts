@@ -13,6 +13,7 @@
  */
 import type { SimpleGit } from 'simple-git';
 import { createRequire } from 'node:module';
+import { readFileSync, readdirSync } from 'node:fs';
 import { CommandFailed, tail } from './errors.js';
 import type { Logger } from './log.js';
 import type { Tracer } from './faults.js';
@@ -103,7 +104,7 @@ export function createRunner(opts: RunnerOptions): Runner {
       env,
       extendEnv: true,
       shell: false,
-      timeout: timeoutMs,
+      // The timeout is ours (below), not execa's: execa kills only the child.
       killSignal: 'SIGTERM',
       forceKillAfterDelay: KILL_GRACE_MS,
       reject: false,
@@ -112,6 +113,17 @@ export function createRunner(opts: RunnerOptions): Runner {
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
     });
+    // At the timeout, kill the whole process tree, not only the child: a
+    // tool's own children (jj's `git fetch`) would outlive it, keep its pipes
+    // open (so this await never returns) and hang on the network for ever.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      const tree = child.pid === undefined ? [] : descendantsOf(child.pid);
+      child.kill('SIGTERM');
+      signalAll(tree, 'SIGTERM');
+      setTimeout(() => signalAll(tree, 'SIGKILL'), KILL_GRACE_MS).unref();
+    }, timeoutMs);
     const ticket = o.progress === undefined ? undefined : (opts.progress ?? noProgress).start(o.progress);
     if (o.onLine || ticket) {
       const userLine = o.onLine;
@@ -137,7 +149,10 @@ export function createRunner(opts: RunnerOptions): Runner {
         });
       }
     }
-    const r = await child.finally(() => ticket?.done());
+    const r = await child.finally(() => {
+      clearTimeout(timer);
+      ticket?.done();
+    });
     const durationMs = Math.round(mono() - start);
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
     const stderr = typeof r.stderr === 'string' ? r.stderr : '';
@@ -147,17 +162,17 @@ export function createRunner(opts: RunnerOptions): Runner {
       args,
       exitCode: exitCode ?? null,
       durationMs,
-      timedOut: r.timedOut,
+      timedOut,
     });
     opts.tracer.event({
       event: 'end',
       cmd,
       exitCode: exitCode ?? null,
       durationMs,
-      timedOut: r.timedOut,
+      timedOut,
     });
     const failed = r.failed || exitCode !== 0;
-    if (failed && (o.allowFailure !== true || exitCode === undefined || r.timedOut)) {
+    if (failed && (o.allowFailure !== true || exitCode === undefined || timedOut)) {
       // A command that could not start, or timed out, always throws: a result
       // without an exit code would only invite a wrong decision.
       throw new CommandFailed({
@@ -165,7 +180,7 @@ export function createRunner(opts: RunnerOptions): Runner {
         args,
         exitCode,
         signal: r.signal,
-        timedOut: r.timedOut,
+        timedOut,
         stderrTail: tail(stderr || (r.originalMessage ?? ''), 4000),
         stdout,
         cause: r.cause,
@@ -235,4 +250,66 @@ export function createRunner(opts: RunnerOptions): Runner {
   };
 
   return { run, git, dryRun };
+}
+
+interface ProcRef {
+  pid: number;
+  /** Start time (clock ticks after boot): tells a reused PID apart. */
+  start: string;
+}
+
+/** Parent PID and start time from /proc/<pid>/stat (comm may hold spaces and parens). */
+function procStat(pid: number): { ppid: number; start: string } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state ppid ... starttime is the 20th of these fields.
+  const ppid = Number(f[1]);
+  const start = f[19];
+  return Number.isInteger(ppid) && start !== undefined ? { ppid, start } : null;
+}
+
+/** Every live descendant of `root` (Linux /proc; none where /proc is missing). */
+export function descendantsOf(root: number): ProcRef[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const children = new Map<number, ProcRef[]>();
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    const pid = Number(n);
+    const st = procStat(pid);
+    if (st === null) continue;
+    const list = children.get(st.ppid) ?? [];
+    list.push({ pid, start: st.start });
+    children.set(st.ppid, list);
+  }
+  const out: ProcRef[] = [];
+  const queue = [root];
+  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      queue.push(c.pid);
+    }
+  }
+  return out;
+}
+
+function signalAll(procs: readonly ProcRef[], signal: NodeJS.Signals): void {
+  for (const p of procs) {
+    // Only the same process: its PID may have been reused since.
+    if (procStat(p.pid)?.start !== p.start) continue;
+    try {
+      process.kill(p.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
 }

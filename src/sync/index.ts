@@ -50,7 +50,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import type { RunAs, RunResult } from '../core/runner.js';
-import { ConfigError, GitopsdError } from '../core/errors.js';
+import { CommandFailed, ConfigError, GitopsdError } from '../core/errors.js';
 import { StateStore } from '../core/state.js';
 import type { Logger } from '../core/log.js';
 import {
@@ -256,10 +256,10 @@ interface CallOpts {
   cwd?: string;
 }
 
-function jj(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
+async function jj(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
   const cwd = o.cwd ?? ctx.src;
   const repo = o.cwd === undefined ? ['-R', ctx.src] : [];
-  return ctx.deps.runner.run(
+  const call = ctx.deps.runner.run(
     'jj',
     ['--no-pager', '--color=never', ...repo, '--config', `operation.username=${OP_USER}`, ...args],
     {
@@ -270,6 +270,22 @@ function jj(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunRes
       ...(o.allowFailure ? { allowFailure: true } : {}),
     },
   );
+  if (!(o.network === true && o.allowFailure === true)) return call;
+  try {
+    return await call;
+  } catch (err) {
+    // A remote that hangs is a remote that is unreachable: report it as a
+    // failed call (the caller says "offline", 75), not as an internal failure.
+    if (!(err instanceof CommandFailed && err.timedOut)) throw err;
+    const sec = ctx.deps.config.timeouts.gitSec;
+    return {
+      exitCode: 124,
+      stdout: '',
+      stderr: `jj ${args.slice(0, 2).join(' ')} timed out after ${sec} s (timeouts.gitSec)`,
+      durationMs: sec * 1000,
+      skipped: false,
+    };
+  }
 }
 
 function chezmoi(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {

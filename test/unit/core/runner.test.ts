@@ -1,6 +1,6 @@
 /** The runner against real programs (sh, true, sleep): argv, env, timeout, typed errors, dry-run, trace. */
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRunner } from '../../../src/core/runner.js';
@@ -43,6 +43,21 @@ describe('runner', () => {
     expect(err).toBeInstanceOf(CommandFailed);
     expect((err as CommandFailed).timedOut).toBe(true);
     expect((err as CommandFailed).message).toMatch(/^sleep timed out/);
+  });
+
+  it("kills the command's own children at the timeout too, and returns at once", async () => {
+    // sh dies on SIGTERM; without a tree kill its background sleep would live
+    // on, holding the output pipe open, and the run would hang for 300 s.
+    const err = await runner
+      .run('sh', ['-c', 'sleep 300 & echo $!; wait'], { timeoutMs: 300 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect((err as CommandFailed).timedOut).toBe(true);
+    const sleepPid = Number((err as CommandFailed).stdout.trim());
+    expect(sleepPid).toBeGreaterThan(0);
+    // Gone, or dead and waiting to be reaped by init (a zombie).
+    const stat = existsSync(`/proc/${sleepPid}`) ? readFileSync(`/proc/${sleepPid}/stat`, 'utf8') : null;
+    expect(stat === null || /\) Z /.test(stat), String(stat)).toBe(true);
   });
 
   it('reports a missing program as a CommandFailed that could not start', async () => {
