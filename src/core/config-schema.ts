@@ -37,9 +37,14 @@ const hostname = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
 
 const tcpCheck = z
   .object({
-    tcp: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, {
-      message: 'must be HOST:PORT, e.g. "127.0.0.1:22"',
-    }),
+    tcp: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, {
+        message: 'must be HOST:PORT, e.g. "127.0.0.1:22"',
+      })
+      .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, {
+        message: 'the port must be at most 65535',
+      }),
     name: z.string().min(1).optional(),
   })
   .strict();

@@ -59,7 +59,9 @@ export function parseConfig(text: string, file: string, machineHostname: string)
   }
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    const issue = result.error.issues[0];
+    // A misspelt key also leaves the key it was meant to be "required":
+    // name the misspelling, which is what the person has to fix.
+    const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0];
     throw new ConfigError(`config ${file}: ${describeIssue(issue)}`, {
       file,
       issues: result.error.issues,
@@ -116,6 +118,8 @@ function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
+  // JSON.stringify(Infinity) is "null": a number too big for JSON (1e400) would read as null.
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   const s = JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

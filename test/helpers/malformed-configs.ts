@@ -89,4 +89,62 @@ export const MALFORMED: [string, string, RegExp][] = [
     'preflight.minFreeDiskPercent',
     /preflight\.minFreeDiskPercent:/,
   ],
+  // Deeper and stranger ones (the reliability catalogue, test/reliability/bad-input.test.ts).
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "hooks": { "onSuccess": [1, 2] } }',
+    'hooks.onSuccess[0]',
+    /hooks\.onSuccess\[0\]: expected string, got 1/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "hooks": { "onFailure": ["notify", ""] } }',
+    'hooks.onFailure[1]',
+    /hooks\.onFailure\[1\]:/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "checks": [{ "command": [] }] } }',
+    'validation.checks[0].command',
+    /validation\.checks\[0\]\.command: must be a non-empty argv array/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "checks": [{ "command": ["true"], "timeout": 5 }] } }',
+    'validation.checks[0]',
+    /validation\.checks\[0\]: unknown key "timeout"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "checks": [{ "tcp": "127.0.0.1:99999" }] } }',
+    'validation.checks[0].tcp',
+    /validation\.checks\[0\]\.tcp: the port must be at most 65535/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "reboot": { "window": { "lower": "01:00", "uppr": "05:00" } } }',
+    'reboot.window',
+    /reboot\.window: unknown key "uppr"/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "timeouts": { "gitSec": 1.5 } }',
+    'timeouts.gitSec',
+    /timeouts\.gitSec: expected int, got 1\.5/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "schedule": { "randomizedDelaySec": 1e400 } }',
+    'schedule.randomizedDelaySec',
+    /schedule\.randomizedDelaySec: expected number, got Infinity/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "preflight": { "diskPaths": ["nix"] } }',
+    'preflight.diskPaths[0]',
+    /preflight\.diskPaths\[0\]: must be an absolute path/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/ni\\u0000xos" } }',
+    'nixConfig.path',
+    /nixConfig\.path: must not contain a NUL byte/,
+  ],
+  ['\ufeff{ "nixConfig": { "path": "/etc/nixos" } }', '(byte-order mark)', /not valid JSON/],
+  ['', '(empty file)', /not valid JSON \(Unexpected end of JSON input\)/],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "timeoutSec": "30" } }',
+    'validation.timeoutSec',
+    /validation\.timeoutSec: expected number, got "30"/,
+  ],
 ];
