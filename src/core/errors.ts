@@ -86,6 +86,33 @@ export class StateCorruptError extends GitopsdError {
   }
 }
 
+/**
+ * A write that failed because of the filesystem, as a one-line error a person
+ * can act on, or null for any other failure (the caller rethrows it). A full
+ * disk is the preflight's "refused" (6), not a bug (70): at 4 a.m. the
+ * message must say "the disk is full", not "please report".
+ */
+export function writeFailure(err: unknown, what: string, path: string): GitopsdError | null {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new GitopsdError(
+        'refused',
+        `cannot write ${what} ${path}: no space left on its filesystem (${code}); free some space there (for example nix-collect-garbage) and run again`,
+        { cause: err, detail: { path, code } },
+      );
+    case 'EROFS':
+      return new GitopsdError(
+        'failed',
+        `cannot write ${what} ${path}: its filesystem is read-only (EROFS); remount it read-write or point stateDir elsewhere`,
+        { cause: err, detail: { path, code } },
+      );
+    default:
+      return null;
+  }
+}
+
 /** A failed external command. Carries the exit code and the tail of stderr. */
 export class CommandFailed extends GitopsdError {
   readonly cmd: string;

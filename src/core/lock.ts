@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, fsyncSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LockHeldError, GitopsdError } from './errors.js';
+import { LockHeldError, GitopsdError, writeFailure } from './errors.js';
 import type { Logger } from './log.js';
 
 export interface LockInfo {
@@ -124,14 +124,21 @@ function tryCreate(path: string, info: LockInfo): boolean {
     fd = openSync(path, 'wx', 0o644);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new GitopsdError('failed', `cannot create the lock ${path}: ${(err as Error).message}`, { cause: err });
+    throw (
+      writeFailure(err, 'the lock', path) ??
+      new GitopsdError('failed', `cannot create the lock ${path}: ${(err as Error).message}`, { cause: err })
+    );
   }
   try {
     writeSync(fd, JSON.stringify(info));
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // Not left behind empty: the lock was never ours to hold.
     closeSync(fd);
+    unlinkSync(path);
+    throw writeFailure(err, 'the lock', path) ?? err;
   }
+  closeSync(fd);
   return true;
 }
 

@@ -11,7 +11,7 @@
 import { readFileSync, renameSync } from 'node:fs';
 import { writeFileAtomic, sweepStaleTemps } from './atomic.js';
 import { processAlive } from './lock.js';
-import { StateCorruptError, GitopsdError } from './errors.js';
+import { StateCorruptError, GitopsdError, writeFailure } from './errors.js';
 import type { Checkpoint } from './faults.js';
 import type { Logger } from './log.js';
 
@@ -86,10 +86,15 @@ export class StateStore {
     };
     this.checkpoint?.('state:write', { file: this.file });
     sweepStaleTemps(this.file, processAlive);
-    writeFileAtomic(this.file, `${JSON.stringify(out, null, 2)}\n`, {
-      mode: this.mode,
-      ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}),
-    });
+    try {
+      writeFileAtomic(this.file, `${JSON.stringify(out, null, 2)}\n`, {
+        mode: this.mode,
+        ...(this.checkpoint ? { checkpoint: this.checkpoint } : {}),
+      });
+    } catch (err) {
+      // The previous document is intact (the temp file was removed).
+      throw writeFailure(err, 'the state file', this.file) ?? err;
+    }
   }
 
   /** Read, replace one section, write: the unit of every state change. */
