@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { cmd, stats, table, time } from './lib.js';
-import { GITOPSD_BIN, runsFor, type Benchmark } from './common.js';
+import { gitopsdBin, runsFor, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
 export const b1: Benchmark = {
@@ -21,7 +21,7 @@ export const b1: Benchmark = {
     const status = stats(
       await time(
         'gitopsd status --json',
-        cmd('node', [GITOPSD_BIN, 'status', '--json', '--config', h.config], { env }),
+        cmd('node', [gitopsdBin(), 'status', '--json', '--config', h.config], { env }),
         {
           runs,
         },

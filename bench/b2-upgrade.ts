@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { cmd, stats, table, time } from './lib.js';
-import { countByProgram, gitopsd, GITOPSD_BIN, NIX_PROGRAMS, readTrace, runsFor, type Benchmark } from './common.js';
+import { countByProgram, gitopsd, gitopsdBin, NIX_PROGRAMS, readTrace, runsFor, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
 export const b2: Benchmark = {
@@ -31,7 +31,7 @@ export const b2: Benchmark = {
     const upgrade = stats(
       await time(
         'gitopsd upgrade (no-op)',
-        cmd('node', [GITOPSD_BIN, 'upgrade', '--config', h.config], {
+        cmd('node', [gitopsdBin(), 'upgrade', '--config', h.config], {
           env: { ...h.sim.env, GITOPSD_CONFIG: undefined, GITOPSD_TRACE: trace },
         }),
         { runs, warmup: 1 },

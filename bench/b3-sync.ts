@@ -11,15 +11,7 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cmd, stats, table, time, type Stats } from './lib.js';
-import {
-  countByProgram,
-  gitopsd,
-  GITOPSD_BIN,
-  readTrace,
-  runsFor,
-  type Benchmark,
-  type BenchResult,
-} from './common.js';
+import { countByProgram, gitopsd, gitopsdBin, readTrace, runsFor, type Benchmark, type BenchResult } from './common.js';
 import { createFleet, type FleetHost } from '../test/harness/fleet.js';
 
 const FILES = 1000;
@@ -35,13 +27,13 @@ function dotfiles(): Record<string, string> {
   return files;
 }
 
-async function host(dir: string, name: string): Promise<FleetHost> {
+async function host(dir: string, name: string): Promise<{ h: FleetHost; remote: string }> {
   const fleet = await createFleet({ dir: join(dir, name), names: [name], dotfiles: dotfiles() });
   const h = fleet.hosts[0];
   if (h === undefined) throw new Error(`${name}: no host`);
   // Bootstrap: clone the source dir with jj and apply the 1,000 files.
   await gitopsd(['sync', '--config', h.config], { env: h.sim.env });
-  return h;
+  return { h, remote: fleet.dotfilesUrl };
 }
 
 /** `run` distinct files edited with content unique to the run. */
@@ -86,12 +78,7 @@ interface Pair {
 async function setup(dir: string): Promise<Pair> {
   const g = await host(dir, 'gitopsd');
   const b = await host(dir, 'baseline');
-  return {
-    g,
-    b,
-    gRemote: join(dir, 'gitopsd', 'remotes', 'dotfiles.git'),
-    bRemote: join(dir, 'baseline', 'remotes', 'dotfiles.git'),
-  };
+  return { g: g.h, b: b.h, gRemote: g.remote, bRemote: b.remote };
 }
 
 async function measure(
@@ -111,7 +98,7 @@ async function measure(
   const sync = stats(
     await time(
       'gitopsd sync',
-      cmd('node', [GITOPSD_BIN, 'sync', '--config', p.g.config], {
+      cmd('node', [gitopsdBin(), 'sync', '--config', p.g.config], {
         env: { ...p.g.sim.env, GITOPSD_CONFIG: undefined, GITOPSD_TRACE: trace },
       }),
       { runs, ...(edits ? { before: editor(p.g, 'gitopsd') } : {}) },

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { stats, table } from './lib.js';
-import { gitopsd, GITOPSD_BIN, readTrace, runsFor, sleep, type Benchmark } from './common.js';
+import { gitopsd, gitopsdBin, readTrace, runsFor, sleep, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
 const SERVICES = ['sshd.service', 'nginx.service'];
@@ -64,7 +64,7 @@ export const b5: Benchmark = {
       await h.sim.setUnitState(LATE, 'activating');
       const prev = (await currentAttempt(stateFile))?.id ?? 0;
       const trace = join(dir, `boot-${i}.trace`);
-      const proc = execa('node', [GITOPSD_BIN, 'boot', 'validate', '--config', h.config], {
+      const proc = execa('node', [gitopsdBin(), 'boot', 'validate', '--config', h.config], {
         reject: false,
         env: { ...h.sim.env, GITOPSD_CONFIG: undefined, GITOPSD_TRACE: trace },
         stdin: 'ignore',

@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Readable } from 'node:stream';
 import { stats, table } from './lib.js';
-import { gitopsd, GITOPSD_BIN, runsFor, sleep, type Benchmark } from './common.js';
+import { gitopsd, gitopsdBin, runsFor, sleep, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 import { join } from 'node:path';
 
@@ -79,7 +79,7 @@ export const b7: Benchmark = {
     const base: number[] = [];
     for (let i = 0; i < runs; i++) {
       const now = `2026-03-${String(2 + i).padStart(2, '0')}T04:00:05Z`;
-      const proc = execa('node', [GITOPSD_BIN, 'daemon', '--config', h.config], {
+      const proc = execa('node', [gitopsdBin(), 'daemon', '--config', h.config], {
         reject: false,
         env: { ...env, GITOPSD_TEST_NOW: now },
         stdin: 'ignore',

@@ -4,14 +4,32 @@
  * commands, and small file helpers. Everything runs inside scripts/testbed
  * (real git, jj, chezmoi and nix; /tmp is a fresh tmpfs per invocation).
  */
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../test/helpers/cli.js';
 
-export const GITOPSD_BIN = join(repoRoot, 'bin', 'gitopsd');
+/**
+ * The CLI the benchmarks run: a private copy of bin/ and dist/ made by
+ * `snapshotBuild` (other engineers rebuild dist/ in the shared repo while a
+ * benchmark runs; a half-written bundle must not end a 10-minute run), or
+ * the repo's own bin/gitopsd before that.
+ */
+let bin = join(repoRoot, 'bin', 'gitopsd');
+export const gitopsdBin = (): string => bin;
+
+/** Copy bin/ and dist/ (node_modules linked) to `dir` and run the copy from now on. */
+export async function snapshotBuild(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await cp(join(repoRoot, 'bin'), join(dir, 'bin'), { recursive: true });
+  await cp(join(repoRoot, 'dist'), join(dir, 'dist'), { recursive: true });
+  await cp(join(repoRoot, 'package.json'), join(dir, 'package.json'));
+  await symlink(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
+  bin = join(dir, 'bin', 'gitopsd');
+}
 
 /** What a benchmark hands back to the runner: its markdown table(s) and notes. */
 export interface BenchResult {
@@ -42,7 +60,7 @@ export async function gitopsd(
   args: readonly string[],
   opts: { env?: Record<string, string | undefined>; ok?: readonly number[] } = {},
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const r = await execa('node', [GITOPSD_BIN, ...args], {
+  const r = await execa('node', [bin, ...args], {
     reject: false,
     env: { GITOPSD_CONFIG: undefined, ...opts.env },
     stdin: 'ignore',

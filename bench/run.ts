@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { scratch, type Benchmark, type BenchResult } from './common.js';
+import { gitopsdBin, scratch, snapshotBuild, type Benchmark, type BenchResult } from './common.js';
 import { b1 } from './b1-status.js';
 import { b2 } from './b2-upgrade.js';
 import { b3, b4 } from './b3-sync.js';
@@ -52,6 +52,8 @@ async function main(): Promise<void> {
   }
   const selected = wanted.length === 0 ? ALL : ALL.filter((b) => wanted.includes(b.id));
   const started = new Date();
+  await snapshotBuild(join(await scratch('build'), 'gitopsd'));
+  process.stdout.write(`running a copy of the build: ${gitopsdBin()}\n`);
   const header = [
     `# gitopsd benchmarks (${selected.map((b) => b.id).join(', ')})`,
     '',

@@ -5,6 +5,7 @@ import {
   parseHostPort,
   checkName,
   waitForHealthy,
+  DEFAULT_POLL_MS,
   type UnitState,
   type WaitDeps,
 } from '../../../src/boot-validate/checks.js';
@@ -137,6 +138,14 @@ describe('waitForHealthy (fake runner and clock values)', () => {
     const r = await waitForHealthy(deps, { services: ['a', 'b'], checks: [], timeoutSec: 60 });
     expect(r).toMatchObject({ ok: false, failedFast: true, timedOut: false, polls: 1 });
     expect(slept).toEqual([]);
+  });
+
+  it('polls every DEFAULT_POLL_MS (250 ms) by default, so the verdict follows the last unit within 0.5 s (B5)', async () => {
+    const { deps, slept } = fakeDeps(['activating\n', 'activating\n', 'active\n']);
+    const r = await waitForHealthy(deps, { services: ['a'], checks: [], timeoutSec: 60 });
+    expect(r).toMatchObject({ ok: true, polls: 3 });
+    expect(DEFAULT_POLL_MS).toBe(250);
+    expect(slept).toEqual([250, 250]);
   });
 
   it('stops at the deadline measured by the clock', async () => {
