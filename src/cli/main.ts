@@ -6,7 +6,7 @@
  * Capabilities are imported inside their handlers, so `gitopsd status` does
  * not load the upgrade or sync code.
  */
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import { EXIT, GitopsdError, UsageError, type ExitCode } from '../core/errors.js';
 import type { Deps } from '../core/deps.js';
 import type { LogLevel } from '../core/log.js';
@@ -34,6 +34,27 @@ const defaultIO: MainIO = {
   stderr: (s) => process.stderr.write(s),
   env: process.env,
 };
+
+/**
+ * `gitopsd status [--json] [--config PATH | --config=PATH]`, in any order and
+ * nothing else: the arguments of the fast path, or null for yargs. Kept
+ * strict on purpose, so both paths always agree (test/unit/cli/fast-path.test.ts).
+ */
+export function parseFastStatus(argv: readonly string[]): { json: boolean; config: string | undefined } | null {
+  if (argv[0] !== 'status') return null;
+  let json = false;
+  let config: string | undefined;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--json' && !json) json = true;
+    else if (a === '--config' && config === undefined && i + 1 < argv.length && !(argv[i + 1] ?? '').startsWith('-')) {
+      config = argv[++i];
+    } else if (a.startsWith('--config=') && config === undefined && a.length > '--config='.length) {
+      config = a.slice('--config='.length);
+    } else return null;
+  }
+  return { json, config };
+}
 
 /** Run the CLI; resolves to the exit code (also set on process.exitCode by the bin). */
 export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = defaultIO): Promise<ExitCode> {
@@ -112,6 +133,26 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     opts: { dryRun?: (a: CliArgs) => boolean; step?: Step } = {},
   ) => withDeps(command, async (deps, args) => (await load())(deps, args), opts);
 
+  // The command people type most skips yargs entirely (start-up, B1 in
+  // docs/benchmarks.md). Only the exact forms parseFastStatus accepts take
+  // this path; anything else, --help included, goes through yargs below.
+  const fast = scriptName === 'gitopsd' ? parseFastStatus(argv) : null;
+  if (fast !== null) {
+    try {
+      await lazy(
+        'status',
+        async () => (await import('../status/cli.js')).statusCommand,
+      )({
+        ...fast,
+        'check-drift': false,
+      });
+    } catch (err) {
+      report(exitCodeFor(err), undefined, err);
+    }
+    return result;
+  }
+
+  const { default: yargs } = await import('yargs');
   const cli = yargs(argv)
     .scriptName(scriptName)
     .usage(

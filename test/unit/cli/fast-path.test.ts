@@ -1,0 +1,75 @@
+/**
+ * `gitopsd status` skips yargs for a strict set of argument forms. These
+ * tests pin that set and show that both paths print the same thing.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, parseFastStatus } from '../../../src/cli/main.js';
+
+describe('parseFastStatus', () => {
+  it.each([
+    [['status'], { json: false, config: undefined }],
+    [['status', '--json'], { json: true, config: undefined }],
+    [['status', '--config', '/c.json'], { json: false, config: '/c.json' }],
+    [['status', '--config=/c.json', '--json'], { json: true, config: '/c.json' }],
+    [['status', '--json', '--config', 'rel.json'], { json: true, config: 'rel.json' }],
+  ])('%j is fast', (argv, want) => {
+    expect(parseFastStatus(argv)).toEqual(want);
+  });
+
+  it.each([
+    [[]],
+    [['upgrade']],
+    [['status', '--help']],
+    [['status', '-h']],
+    [['status', '--check-drift']],
+    [['status', '--log-level', 'debug']],
+    [['status', '--json', '--json']],
+    [['status', '--config']],
+    [['status', '--config', '--json']],
+    [['status', '--config=']],
+    [['status', '--config', 'a', '--config', 'b']],
+    [['status', 'extra']],
+    [['--json', 'status']],
+  ])('%j goes to yargs', (argv) => {
+    expect(parseFastStatus(argv)).toBeNull();
+  });
+});
+
+describe('fast and yargs paths agree', () => {
+  let cfg: string;
+  beforeAll(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'gitopsd-fast-'));
+    cfg = join(dir, 'config.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({ hostname: 'fast', stateDir: join(dir, 'state'), nixConfig: { path: join(dir, 'nixos') } }),
+    );
+  });
+
+  async function both(
+    argv: string[],
+  ): Promise<[{ code: number; out: string; err: string }, { code: number; out: string; err: string }]> {
+    const runAs = async (name: string) => {
+      let out = '';
+      let err = '';
+      const code = await main(argv, name, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
+      return { code, out: out.replace(/"generatedAt": "[^"]+"/, ''), err: err.replace(`${name}:`, 'NAME:') };
+    };
+    // Any other script name takes the yargs path.
+    return [await runAs('gitopsd'), await runAs('gitopsd-via-yargs')];
+  }
+
+  it.each([
+    [['status', '--json', '--config', 'CFG']],
+    [['status', '--config=CFG']],
+    [['status', '--config', '/nonexistent/config.json']],
+    [['status', '--json', '--config', '/nonexistent/config.json']],
+  ])('%j', async (argv) => {
+    const [fast, slow] = await both(argv.map((a) => a.replace('CFG', cfg)));
+    expect(fast).toEqual(slow);
+    expect(fast.out.length + fast.err.length).toBeGreaterThan(0);
+  });
+});
