@@ -349,6 +349,60 @@ export function decideIntegration(o: IntegrateObservation): IntegrateDecision {
   return { kind: 'split', held: [...parked.paths], resolved: false, keep: keep?.commitId ?? null };
 }
 
+/**
+ * Whether acting on `d` can change the source tree beyond our own commits
+ * (which $HOME already holds: they were captured from it). Only then can a
+ * source entry disappear (another host deleted it) or apply have new work,
+ * so only then does the sync pay for the managed-files snapshot and a full
+ * apply (benchmarks B3/B4, docs/benchmarks.md). Conservative: anything but
+ * "nothing local or remote moved" and "our linear stack already sits on
+ * main@origin" counts as a change.
+ */
+export function bringsRemoteChanges(o: IntegrateObservation, d: IntegrateDecision): boolean {
+  switch (d.kind) {
+    case 'up-to-date':
+    case 'parked-idle':
+    case 'needs-human':
+      return false;
+    case 'fast-forward':
+    case 'split':
+      return true;
+    case 'rebase': {
+      let parent = o.remoteMain;
+      for (const c of o.stack) {
+        if (c.parents.length !== 1 || c.parents[0] !== parent) return true;
+        parent = c.commitId;
+      }
+      return false;
+    }
+  }
+}
+
+/**
+ * The status after re-adding `captured` targets, from the status before it
+ * and a `chezmoi status` of just those targets: re-add changes only their
+ * source entries, so every other line stands (one full status of 1,000
+ * files less per sync).
+ */
+export function mergeStatus(
+  before: readonly StatusEntry[],
+  captured: readonly string[],
+  recheck: readonly StatusEntry[],
+): StatusEntry[] {
+  const redone = new Set(captured);
+  const fresh = new Map(recheck.map((e) => [e.target, e]));
+  const out: StatusEntry[] = [];
+  for (const e of before) {
+    if (!redone.has(e.target)) out.push(e);
+    else {
+      const n = fresh.get(e.target);
+      if (n !== undefined) out.push(n);
+      fresh.delete(e.target);
+    }
+  }
+  return [...out, ...fresh.values()];
+}
+
 /** The parked record is settled: a person merged it or deleted the bookmark. */
 export function parkSettled(o: IntegrateObservation): boolean {
   return o.parked !== null && (o.parkMerged || (!o.parkOnRemote && !o.parkLocal));

@@ -69,6 +69,8 @@ import {
   filesetOf,
   jjString,
   findUncapturable,
+  bringsRemoteChanges,
+  mergeStatus,
   parkSettled,
   parseBookmarks,
   parseChezmoiStatus,
@@ -403,10 +405,29 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   // Capture: $HOME → source dir, then report what re-add cannot take.
   const wcBaseBefore = readSync(ctx.store).wcBase;
   const captured = await capture(ctx, wcBaseBefore);
-  const afterCapture = captured.reAdded ? parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout) : captured.status;
+  // Only the re-added targets can have changed: status just those.
+  const afterCapture = captured.reAdded
+    ? mergeStatus(
+        captured.status,
+        captured.targets,
+        parseChezmoiStatus(
+          (await chezmoi(ctx, ['status', '--', ...captured.targets.map((t) => join(ctx.dest, t))])).stdout,
+        ),
+      )
+    : captured.status;
   extras.uncapturable = findUncapturable(afterCapture);
   for (const u of extras.uncapturable) ctx.log.warn('edit in $HOME that re-add cannot capture', { ...u });
-  const before = await managedSnapshot(ctx, afterCapture);
+  // The managed files $HOME agrees on, for deletions made on another host.
+  // Taken only when integration is about to bring in remote changes (else
+  // no source entry can disappear), right before it changes the source.
+  const snapshot: { before: ManagedSnapshot | null } = { before: null };
+  const takeSnapshot = async (): Promise<void> => {
+    if (snapshot.before !== null) return;
+    // A full status right before the hashes, as ever: a file edited in
+    // $HOME since the capture must not count as agreeing with the source.
+    const status = captured.reAdded ? parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout) : captured.status;
+    snapshot.before = await managedSnapshot(ctx, status);
+  };
 
   // Seal: a non-empty working-copy change becomes a commit naming host and time.
   const at = await one(ctx, '@');
@@ -435,7 +456,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
         ),
       );
     }
-    outcome = await integrate(ctx, readSync(ctx.store));
+    outcome = await integrate(ctx, readSync(ctx.store), takeSnapshot);
     if (outcome.kind !== 'stale') break;
     if (decideRetry(attempt, ctx.maxPushRetries) === 'give-up') {
       return record(
@@ -463,7 +484,12 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   extras.parked = outcome.parked;
 
   // Apply: bring $HOME up to date without overwriting anything edited meanwhile.
-  const applied = await apply(ctx, before);
+  // With no remote change and nothing the source was already ahead on, the
+  // source is what $HOME was captured from: apply would find nothing to do.
+  const nothingToApply = snapshot.before === null && afterCapture.every((e) => e.y === ' ');
+  const applied = nothingToApply
+    ? { deferred: [], failed: [], removed: [], error: '' }
+    : await apply(ctx, snapshot.before ?? { files: new Map() });
   extras.deferred = applied.deferred;
   extras.removed = applied.removed;
   if (applied.deferred.length === 0 && applied.failed.length === 0) {
@@ -665,9 +691,14 @@ async function observeIntegrate(ctx: Ctx, st: SyncSection): Promise<IntegrateObs
   return { remoteMain: remoteMain.commitId, stack, wcParent, parked: st.parked, parkMerged, parkOnRemote, parkLocal };
 }
 
-async function integrate(ctx: Ctx, st: SyncSection): Promise<IntegrateOutcome> {
+async function integrate(
+  ctx: Ctx,
+  st: SyncSection,
+  beforeSourceChange: () => Promise<void>,
+): Promise<IntegrateOutcome> {
   const obs = await observeIntegrate(ctx, st);
   const d = decideIntegration(obs);
+  if (bringsRemoteChanges(obs, d)) await beforeSourceChange();
   ctx.log.debug('integration decision', { decision: d.kind, stack: obs.stack.length });
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
   switch (d.kind) {
@@ -921,14 +952,14 @@ async function publish(
 async function capture(
   ctx: Ctx,
   wcBase: string | null,
-): Promise<{ reAdded: boolean; status: StatusEntry[]; sourceAhead: boolean }> {
+): Promise<{ reAdded: boolean; status: StatusEntry[]; sourceAhead: boolean; targets: string[] }> {
   const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
   const head = (await one(ctx, '@-')).commitId;
   // The source is ahead of $HOME when integration moved it past wcBase and
   // apply has not (fully) brought $HOME there yet (a crash, a deferred target).
   const sourceAhead = wcBase !== null && wcBase !== head && (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0;
-  if (edited.length === 0) return { reAdded: false, status, sourceAhead };
+  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [] };
   let capture = edited;
   if (wcBase !== null && sourceAhead) {
     const ahead = new Set((await jj(ctx, ['diff', '--from', wcBase, '--to', '@', '--name-only'])).stdout.split('\n'));
@@ -943,9 +974,9 @@ async function capture(
       if (await mergeIntoHome(ctx, { target: t, srcRel, base: wcBase })) capture.push(t);
     }
   }
-  if (capture.length === 0) return { reAdded: false, status, sourceAhead };
+  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [] };
   await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
-  return { reAdded: true, status, sourceAhead };
+  return { reAdded: true, status, sourceAhead, targets: capture };
 }
 
 async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(string | undefined)[]> {
@@ -1031,7 +1062,8 @@ async function apply(
   // left the source state, so remove it here, but only while it still has
   // the content chezmoi wrote (anything else is a person's edit).
   const removed: string[] = [];
-  const now = new Set(await managedTargets(ctx));
+  // No snapshot (no remote change): nothing can have been deleted elsewhere.
+  const now = before.files.size > 0 ? new Set(await managedTargets(ctx)) : new Set<string>();
   for (const [t, hash] of before.files) {
     if (now.has(t)) continue;
     const p = join(ctx.dest, t);

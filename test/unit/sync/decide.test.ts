@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   KEEP_MARKER,
+  bringsRemoteChanges,
   classifyPushFailure,
   decideGuard,
   decideIntegration,
@@ -10,6 +11,7 @@ import {
   filesetExcept,
   filesetOf,
   findUncapturable,
+  mergeStatus,
   parseBookmarks,
   parseChezmoiStatus,
   parseCommits,
@@ -191,6 +193,52 @@ describe('decideIntegration', () => {
     expect(open).toEqual({ kind: 'split', held: ['dot_a'], resolved: false, keep: 'k' });
     const done = decideIntegration(obs({ parked, stack: [keep], wcParent: 'k', parkMerged: true }));
     expect(done).toEqual({ kind: 'split', held: [], resolved: true, keep: 'k' });
+  });
+});
+
+describe('bringsRemoteChanges (when the sync pays for the managed snapshot and a full apply)', () => {
+  const obs = (over: Partial<IntegrateObservation>): IntegrateObservation => ({
+    remoteMain: 'M',
+    stack: [],
+    wcParent: 'M',
+    parked: null,
+    parkMerged: false,
+    parkOnRemote: false,
+    parkLocal: false,
+    ...over,
+  });
+  it.each<[string, Partial<IntegrateObservation>, boolean]>([
+    ['nothing local, remote unmoved', {}, false],
+    ['nothing local, remote moved', { wcParent: 'old' }, true],
+    ['our commits already on main@origin', { stack: [c('1', { parents: ['M'] }), c('2', { parents: ['1'] })] }, false],
+    ['our commit on an older main', { stack: [c('1', { parents: ['old'] })] }, true],
+    ['a gap in the stack', { stack: [c('1', { parents: ['M'] }), c('2', { parents: ['x'] })] }, true],
+    ['a merge in the stack', { stack: [c('1', { parents: ['M', 'x'] })] }, true],
+  ])('%s → %s', (_what, over, want) => {
+    const o = obs(over);
+    expect(bringsRemoteChanges(o, decideIntegration(o))).toBe(want);
+  });
+  it('counts a split as a change and needs-human or parked-idle as none', () => {
+    const o = obs({});
+    expect(bringsRemoteChanges(o, { kind: 'split', held: [], resolved: true, keep: null })).toBe(true);
+    expect(bringsRemoteChanges(o, { kind: 'needs-human', why: 'x' })).toBe(false);
+    expect(bringsRemoteChanges(o, { kind: 'parked-idle' })).toBe(false);
+  });
+});
+
+describe('mergeStatus (the status after re-adding some targets)', () => {
+  const before = parseChezmoiStatus('MM .a\n M .b\nM  .c\nDA .d\n');
+  it('replaces the re-added targets by their fresh lines and keeps the rest', () => {
+    // .a captured (clean now, no line), .c captured but still differs (a template).
+    const fresh = parseChezmoiStatus('MM .c\n');
+    expect(mergeStatus(before, ['.a', '.c'], fresh)).toEqual([
+      { x: ' ', y: 'M', target: '.b' },
+      { x: 'M', y: 'M', target: '.c' },
+      { x: 'D', y: 'A', target: '.d' },
+    ]);
+  });
+  it('is the old status when nothing was re-added', () => {
+    expect(mergeStatus(before, [], [])).toEqual(before);
   });
 });
 
