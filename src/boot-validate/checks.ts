@@ -18,7 +18,7 @@
 import { connect } from 'node:net';
 import type { Check } from '../core/config.js';
 import type { Deps } from '../core/deps.js';
-import { CommandFailed } from '../core/errors.js';
+import { CommandFailed, lastLine } from '../core/errors.js';
 
 export interface CheckResult {
   name: string;
@@ -205,22 +205,12 @@ async function commandProbe(
   try {
     const r = await deps.runner.run(cmd, args, { timeoutMs, allowFailure: true });
     if (r.exitCode === 0) return { ok: true, detail: 'exit 0' };
-    const last = lastLine(r.stderr) || lastLine(r.stdout);
+    const last = (lastLine(r.stderr) || lastLine(r.stdout)).slice(0, 200);
     return { ok: false, detail: `exit ${r.exitCode}${last ? `: ${last}` : ''}` };
   } catch (err) {
     // Timed out or could not start: a failed check, not a crash of the validator.
     return { ok: false, detail: err instanceof CommandFailed ? err.message : String(err) };
   }
-}
-
-function lastLine(s: string): string {
-  return (
-    s
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '')
-      .at(-1) ?? ''
-  ).slice(0, 200);
 }
 
 async function queryUnits(

@@ -161,7 +161,8 @@ export class CommandFailed extends GitopsdError {
   }
 }
 
-function lastLine(text: string): string {
+/** The last non-empty line of a text, trimmed. */
+export function lastLine(text: string): string {
   const lines = text
     .split('\n')
     .map((l) => l.trim())

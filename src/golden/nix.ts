@@ -3,10 +3,11 @@
  * (like nixos-rebuild-ng's nix.py). All commands go through deps.runner;
  * all paths come from deps.paths (config values), never literals.
  */
-import { existsSync, lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { GitopsdError } from '../core/errors.js';
+import { realpathOrNull as resolvePath, readlinkOrNull as readLinkOrNull } from '../core/fs-read.js';
 
 export interface ProfileGeneration {
   number: number;
@@ -15,26 +16,7 @@ export interface ProfileGeneration {
 }
 
 /** Resolve a link chain to its final target, or null when it does not exist. */
-export function resolvePath(p: string): string | null {
-  try {
-    return realpathSync(p);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
-
-/** The raw target of a symlink, or null when it is missing or not a link. */
-export function readLinkOrNull(p: string): string | null {
-  try {
-    return readlinkSync(p);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
+export { resolvePath, readLinkOrNull };
 
 /** Whether a store path looks like a NixOS system (it can be activated). */
 export function isSystemPath(p: string): boolean {
@@ -138,10 +120,34 @@ export async function isValidStorePath(deps: Deps, p: string): Promise<boolean> 
  * path that is not valid in the store instead of rooting nothing.
  */
 export async function addGcRoot(deps: Deps, link: string, storePath: string): Promise<void> {
+  if (!deps.runner.dryRun) clearNonRoot(deps, link, storePath);
   await deps.runner.run('nix-store', ['--add-root', link, '--indirect', '--realise', storePath], {
     mutates: true,
     timeoutMs: deps.config.timeouts.commandSec * 1000,
   });
+}
+
+/**
+ * `nix-store --add-root` replaces only a symlink that points into the store:
+ * anything else at the root's name (a link to a path outside the store, an
+ * empty file left by a crash or by hand) is no root at all, and left there it
+ * would make every repair fail with "already exists". Remove it first.
+ */
+function clearNonRoot(deps: Deps, link: string, storePath: string): void {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(link);
+  } catch {
+    return; // nothing there
+  }
+  if (st.isDirectory()) return; // nix-store says so itself; never delete a directory
+  const storeDir = dirname(storePath);
+  if (st.isSymbolicLink() && readlinkSync(link).startsWith(`${storeDir}/`)) return;
+  deps.log.warn('removing what sits at the GC root path, which is not a root into the store', {
+    root: link,
+    kind: st.isSymbolicLink() ? `link to ${readlinkSync(link)}` : 'file',
+  });
+  unlinkSync(link);
 }
 
 /** Whether the golden GC root exists, points at `storePath`, and that path exists. */

@@ -3,7 +3,7 @@
  * hook, write the metrics file. None of it may change the command's result:
  * each part logs its own failure and carries on.
  */
-import { realpathSync } from 'node:fs';
+import { realpathOrNull } from '../core/fs-read.js';
 import type { Deps } from '../core/deps.js';
 import { readDeployments } from '../core/deployments.js';
 import { recordRun, readRuns, type RunRecord, type Step } from './runs.js';
@@ -61,13 +61,6 @@ export async function collectMetricsInput(deps: Deps): Promise<MetricsInput> {
   const boot = bootStatus(deps);
   const upgrade = readUpgrade(deps.state);
   const sync = readSyncSection(deps);
-  const real = (p: string): string | null => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return null;
-    }
-  };
   return {
     host: deps.config.hostname,
     version: VERSION,
@@ -75,7 +68,8 @@ export async function collectMetricsInput(deps: Deps): Promise<MetricsInput> {
     deployments: readDeployments(deps.state),
     bootFailuresOfBooted: boot.bootedSystem === null ? null : boot.failures,
     goldenPinnedAt: boot.golden.pinnedAt,
-    rebootNeeded: rebootReasons(real(deps.paths.systemProfile), real(deps.paths.bootedSystem)).length > 0,
+    rebootNeeded:
+      rebootReasons(realpathOrNull(deps.paths.systemProfile), realpathOrNull(deps.paths.bootedSystem)).length > 0,
     syncConflicts: deps.config.dotfiles.enable ? (sync?.parked?.paths.length ?? 0) : null,
     lastBuildDurationMs: upgrade.lastRun?.steps.buildMs ?? null,
     now: deps.clock.now(),

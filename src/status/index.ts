@@ -12,7 +12,8 @@
  * The JSON (`status --json`) is a public contract, documented in
  * docs/status.md: fields may be added, never renamed or removed.
  */
-import { existsSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readFileOrNull, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { DeploymentsSection } from '../core/deployments.js';
@@ -129,31 +130,7 @@ const REBOOT_PARTS = ['kernel', 'initrd', 'kernel-modules'] as const;
 /** Which of kernel, initrd, kernel-modules differ between two systems. */
 export function rebootReasons(next: string | null, booted: string | null): string[] {
   if (next === null || booted === null || next === booted) return [];
-  return REBOOT_PARTS.filter((part) => linkOrNull(join(next, part)) !== linkOrNull(join(booted, part)));
-}
-
-function linkOrNull(p: string): string | null {
-  try {
-    return readlinkSync(p);
-  } catch {
-    return null;
-  }
-}
-
-function realOrNull(p: string): string | null {
-  try {
-    return realpathSync(p);
-  } catch {
-    return null;
-  }
-}
-
-function readOrNull(p: string): string | null {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return null;
-  }
+  return REBOOT_PARTS.filter((part) => readlinkOrNull(join(next, part)) !== readlinkOrNull(join(booted, part)));
 }
 
 async function observeGit(deps: Deps, deployedCommit: string | null): Promise<StatusReport['git']> {
@@ -233,15 +210,15 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
   const git = await observeGit(deps, cur?.commit ?? null);
   if (git.deployed !== null && cur !== null) git.deployed.at = cur.at;
 
-  const lockText = readOrNull(join(deps.config.nixConfig.path, 'flake.lock'));
+  const lockText = readFileOrNull(join(deps.config.nixConfig.path, 'flake.lock'));
   const newest = lockText === null ? null : newestInput(lockText);
   const ageDays = newest === null ? null : Math.floor((now.getTime() - newest.getTime()) / DAY_MS);
   const deployedVersion =
-    cur === null ? null : (readOrNull(join(cur.storePath, 'etc', 'gitopsd', 'version'))?.trim() ?? null);
+    cur === null ? null : (readFileOrNull(join(cur.storePath, 'etc', 'gitopsd', 'version'))?.trim() ?? null);
 
-  const current = realOrNull(deps.paths.currentSystem);
-  const booted = realOrNull(deps.paths.bootedSystem);
-  const profile = realOrNull(deps.paths.systemProfile);
+  const current = realpathOrNull(deps.paths.currentSystem);
+  const booted = realpathOrNull(deps.paths.bootedSystem);
+  const profile = realpathOrNull(deps.paths.systemProfile);
   const reasons = rebootReasons(profile, booted);
 
   const boot = bootStatus(deps);

@@ -40,7 +40,7 @@
 import { existsSync, readdirSync, renameSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
-import { GitopsdError } from '../core/errors.js';
+import { GitopsdError, lastLine } from '../core/errors.js';
 import {
   readDeployments,
   updateDeployments,
@@ -806,16 +806,6 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
   }
   if (reboot === 'requested') await requestReboot(deps);
   return final;
-}
-
-function lastLine(s: string): string {
-  return (
-    s
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '')
-      .at(-1) ?? ''
-  );
 }
 
 /**

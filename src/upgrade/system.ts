@@ -5,7 +5,7 @@
  * the read-only observations of the system: profile, current and booted
  * systems, their kernel/initrd/modules, free disk space, uptime.
  */
-import { readFileSync, readlinkSync, realpathSync, statfsSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError, tail } from '../core/errors.js';
@@ -13,21 +13,9 @@ import type { BootFiles, DiskObservation } from './decide.js';
 
 type SysDeps = Pick<Deps, 'runner' | 'config' | 'log' | 'paths'>;
 
-export function resolveOrNull(p: string): string | null {
-  try {
-    return realpathSync(p);
-  } catch {
-    return null;
-  }
-}
+import { readlinkOrNull, realpathOrNull as resolveOrNull } from '../core/fs-read.js';
 
-function readlinkOrNull(p: string): string | null {
-  try {
-    return readlinkSync(p);
-  } catch {
-    return null;
-  }
-}
+export { resolveOrNull };
 
 /** autoUpgrade compares `readlink` of these three (not the resolved paths). */
 export function bootFilesOf(system: string): BootFiles {

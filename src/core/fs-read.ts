@@ -1,0 +1,44 @@
+/**
+ * Reading host paths that may legitimately be missing (a system link before
+ * the first boot, a profile before the first deployment). "Missing" means
+ * ENOENT, ENOTDIR or (for readlink) EINVAL; any other error, such as EACCES
+ * or EIO, is real and propagates.
+ */
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+
+const MISSING = new Set(['ENOENT', 'ENOTDIR']);
+
+function missing(err: unknown, extra?: string): boolean {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return MISSING.has(code) || code === extra;
+}
+
+/** The fully resolved path, or null when it (or a link on the way) does not exist. */
+export function realpathOrNull(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch (err) {
+    if (missing(err)) return null;
+    throw err;
+  }
+}
+
+/** The raw target of a symlink, or null when it is missing or not a link. */
+export function readlinkOrNull(p: string): string | null {
+  try {
+    return readlinkSync(p);
+  } catch (err) {
+    if (missing(err, 'EINVAL')) return null;
+    throw err;
+  }
+}
+
+/** A text file's content, or null when it does not exist. */
+export function readFileOrNull(p: string): string | null {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch (err) {
+    if (missing(err, 'EISDIR')) return null;
+    throw err;
+  }
+}
