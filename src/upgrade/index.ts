@@ -289,7 +289,12 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
       : up.deployedBase !== null && up.deployedBase.commit === deployed.commit
         ? up.deployedBase.base
         : deployed.commit;
-  const anchorKnown = anchorSha !== null && (await g.revParse(deps, dir, anchorSha)) !== null;
+  // The equality shortcuts below spare a git process each when nothing is
+  // new upstream (the nightly no-op, benchmark B2): a commit is its own
+  // ancestor, and `git log HEAD --not HEAD` is empty.
+  const anchorKnown =
+    anchorSha !== null &&
+    (anchorSha === tip || anchorSha === head || (await g.revParse(deps, dir, anchorSha)) !== null);
   const profileStore = resolveOrNull(deps.paths.systemProfile);
   const current = resolveOrNull(deps.paths.currentSystem);
   const booted = resolveOrNull(deps.paths.bootedSystem);
@@ -321,9 +326,14 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
       rebootPending: deployedNeedsReboot,
       badTip: dep.badCommits[tip] ?? null,
       tipDescendsFromDeployed:
-        anchorSha === null ? null : anchorKnown && (await g.isAncestor(deps, dir, anchorSha, tip)),
-      headContainsTip: await g.isAncestor(deps, dir, tip, head),
-      localCommits: await g.commitsNotIn(deps, dir, anchorKnown && anchorSha !== null ? [tip, anchorSha] : [tip]),
+        anchorSha === null
+          ? null
+          : anchorKnown && (anchorSha === tip || (await g.isAncestor(deps, dir, anchorSha, tip))),
+      headContainsTip: tip === head || (await g.isAncestor(deps, dir, tip, head)),
+      localCommits:
+        tip === head
+          ? []
+          : await g.commitsNotIn(deps, dir, anchorKnown && anchorSha !== null ? [tip, anchorSha] : [tip]),
       dirtyFiles: dirty,
       signature,
     },

@@ -54,6 +54,10 @@ describe('upgrade on a simulated host', () => {
     expect(r.commands.length).toBeGreaterThan(0);
     expect(r.commands.map((c) => c[0])).toContain('git');
     expect(nixCommands(r.commands)).toEqual([]);
+    // Nothing new: no ancestry or history query either (B2, docs/benchmarks.md).
+    const git = r.commands.filter((c) => c[0] === 'git');
+    expect(git.filter((c) => c.includes('merge-base') || c.includes('log'))).toEqual([]);
+    expect(git).toHaveLength(4); // rev-parse HEAD, fetch, rev-parse the tracking ref, status
     expect((await readState(t)).upgrade?.lastRun?.result).toBe('no-op');
   });
 
