@@ -87,6 +87,15 @@ describe('status in every state', () => {
     expect(json.dotfiles.lastSync).toMatchObject({ result: 'ok', exitCode: 0 });
     expect(text).toMatch(/running\s+the deployed generation/);
     expect(text).toMatch(/gc root\s+intact/);
+    // --check-drift evaluates the checkout (real nix eval): it builds the running system.
+    const drift = await a.gitopsd(['status', '--check-drift', '--json']);
+    expect(drift.exitCode, drift.stderr).toBe(0);
+    expect((JSON.parse(drift.stdout) as { drift: unknown }).drift).toEqual({
+      expected: json.system.current,
+      matches: true,
+      error: null,
+    });
+    expect((await a.gitopsd(['status', '--check-drift'])).stdout).toMatch(/the checkout builds the running system/);
   });
 
   it('behind: the checkout has fetched a newer commit that is not deployed', async () => {
@@ -99,6 +108,13 @@ describe('status in every state', () => {
     expect(json.git).toMatchObject({ relation: 'behind', behind: 1, ahead: 0, remoteTip: commits['v3'] });
     expect(json.git.lastFetch).not.toBeNull();
     expect(text).toMatch(/behind 1/);
+    // A local change to the checkout makes the drift check report another system.
+    await run('git', ['-C', a.sim.paths.nixConfigDir, 'checkout', '-q', commits['v3']]);
+    const drift = await a.gitopsd(['status', '--check-drift', '--json']);
+    const d = (JSON.parse(drift.stdout) as { drift: { matches: boolean | null; error: string | null } }).drift;
+    // v3's derivation fails to build but still evaluates: another out path.
+    expect(d).toMatchObject({ matches: false, error: null });
+    await run('git', ['-C', a.sim.paths.nixConfigDir, 'checkout', '-q', commits['v2'] ?? '']);
   });
 
   it('build-failed: the commit is known bad, nothing changed on the system', async () => {
