@@ -204,7 +204,17 @@ export type PushFailure = 'stale' | 'offline' | 'refused';
 
 /** Why `jj git push` failed: the lease (remote moved), the network, or a refusal. */
 export function classifyPushFailure(stderr: string): PushFailure {
-  if (/unexpectedly moved on the remote|stale info|reason: stale/i.test(stderr)) return 'stale';
+  // Two forms of the same race. jj's lease check finds the remote ref moved
+  // since our fetch ("unexpectedly moved", git's "stale info"); or another
+  // push lands after the remote advertised its refs but before it updates
+  // them, and receive-pack refuses ours ("cannot lock ref ... but expected",
+  // reported by jj 0.46 as "remote rejected ... incorrect old value provided").
+  if (
+    /unexpectedly moved on the remote|stale info|reason: stale|incorrect old value provided|cannot lock ref .* but expected/i.test(
+      stderr,
+    )
+  )
+    return 'stale';
   if (
     /Could not read from remote|Could not find repository|unable to access|Connection|resolve host|timed out|does not appear to be a git repository|No such file or directory/i.test(
       stderr,

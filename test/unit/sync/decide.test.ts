@@ -119,6 +119,15 @@ describe('classifyPushFailure', () => {
       'Warning: The following references unexpectedly moved on the remote:\n  refs/heads/main (reason: stale info)\nError: Failed to push some bookmarks',
       'stale',
     ],
+    [
+      // jj 0.46 when another push lands between the ref advertisement and the update.
+      "remote: error: cannot lock ref 'refs/heads/main': is at d96dc3ca but expected 0279a449\nWarning: The remote rejected the following updates:\n  refs/heads/main (reason: incorrect old value provided)\nHint: Try checking if you have permission to push to all the bookmarks.\nError: Failed to push some bookmarks",
+      'stale',
+    ],
+    [
+      'Warning: The remote rejected the following updates:\n  refs/heads/main (reason: pre-receive hook declined)\nError: Failed to push some bookmarks',
+      'refused',
+    ],
     ["Error: Could not find repository at '/nonexistent'", 'offline'],
     ['fatal: Could not read from remote repository.', 'offline'],
     ["Error: Won't push commit abc since it has conflicts", 'refused'],
