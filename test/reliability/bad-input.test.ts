@@ -389,6 +389,40 @@ describe('remotes that are unreachable or hang', () => {
       await server.close();
     }
   });
+
+  it('a push that hangs (fetch fine, pushurl to the silent server): 75, the commit kept, pushed by the next sync', async () => {
+    const server = await hangingServer();
+    try {
+      // A remote that fetches from the real bare repo and pushes into the void.
+      await run('git', ['-C', alpha.sourceDir, 'remote', 'add', 'halfway', fleet.dotfilesUrl]);
+      await run('git', ['-C', alpha.sourceDir, 'config', 'remote.halfway.pushurl', server.url('dotfiles.git')]);
+      const cfg = await configVariant(alpha, 'halfway', (c) => {
+        (c['dotfiles'] as Json)['remote'] = 'halfway';
+        c['timeouts'] = { gitSec: 2 };
+      });
+      const first = await runCli(['sync', '--config', cfg], { env: alpha.sim.env });
+      expect(first.exitCode, first.stdout + first.stderr).toBe(0); // nothing to push yet: no push at all
+      await alpha.editHome('.bashrc', '# ~/.bashrc\nexport EDITOR=pushed-later\n');
+      const refs = (await run('git', ['--git-dir', fleet.dotfilesUrl, 'for-each-ref'])).stdout;
+      const r = await runCli(['sync', '--config', cfg], {
+        env: { ...alpha.sim.env, GITOPSD_RELIABILITY_TAG: `${TAG}-push` },
+        timeoutMs: 90_000,
+      });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+      expect(r.stdout).toMatch(/^sync: offline: cannot push main to halfway \(jj git push timed out after 2 s/m);
+      expect(server.accepted()).toBeGreaterThanOrEqual(1);
+      expect((await run('git', ['--git-dir', fleet.dotfilesUrl, 'for-each-ref'])).stdout).toBe(refs);
+      expect(await taggedProcesses(`${TAG}-push`)).toEqual([]);
+      // The network is back: the next sync pushes the kept commit.
+      await run('git', ['-C', alpha.sourceDir, 'config', '--unset', 'remote.halfway.pushurl']);
+      const again = await runCli(['sync', '--config', cfg], { env: alpha.sim.env });
+      expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+      expect(await remoteFile(fleet.dotfilesUrl, 'dot_bashrc')).toContain('EDITOR=pushed-later');
+      expect(await alpha.readHome('.bashrc')).toContain('EDITOR=pushed-later');
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('a full disk', () => {
