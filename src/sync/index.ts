@@ -437,7 +437,8 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   if (!captured.sourceAhead) {
     // $HOME reflected the old head and now the sealed one too: later
     // captures (for example while offline) merge against the new head.
-    const sealed = (await one(ctx, '@-')).commitId;
+    // Nothing committed: @- is still the head capture saw.
+    const sealed = at.empty ? captured.head : (await one(ctx, '@-')).commitId;
     if (sealed !== wcBaseBefore) updateSync(ctx.store, (s) => ({ ...s, wcBase: sealed }));
   }
 
@@ -492,7 +493,9 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     : await apply(ctx, snapshot.before ?? { files: new Map() });
   extras.deferred = applied.deferred;
   extras.removed = applied.removed;
-  if (applied.deferred.length === 0 && applied.failed.length === 0) {
+  // Nothing applied and the source was not ahead: the seal step already set
+  // wcBase to @-, which integration did not move.
+  if (applied.deferred.length === 0 && applied.failed.length === 0 && !(nothingToApply && !captured.sourceAhead)) {
     // $HOME now reflects @- completely; later captures merge against it.
     const wcBase = (await one(ctx, '@-')).commitId;
     updateSync(ctx.store, (s) => ({ ...s, wcBase }));
@@ -952,14 +955,14 @@ async function publish(
 async function capture(
   ctx: Ctx,
   wcBase: string | null,
-): Promise<{ reAdded: boolean; status: StatusEntry[]; sourceAhead: boolean; targets: string[] }> {
+): Promise<{ reAdded: boolean; status: StatusEntry[]; sourceAhead: boolean; targets: string[]; head: string }> {
   const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
   const head = (await one(ctx, '@-')).commitId;
   // The source is ahead of $HOME when integration moved it past wcBase and
   // apply has not (fully) brought $HOME there yet (a crash, a deferred target).
   const sourceAhead = wcBase !== null && wcBase !== head && (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0;
-  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [] };
+  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head };
   let capture = edited;
   if (wcBase !== null && sourceAhead) {
     const ahead = new Set((await jj(ctx, ['diff', '--from', wcBase, '--to', '@', '--name-only'])).stdout.split('\n'));
@@ -974,9 +977,9 @@ async function capture(
       if (await mergeIntoHome(ctx, { target: t, srcRel, base: wcBase })) capture.push(t);
     }
   }
-  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [] };
+  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head };
   await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
-  return { reAdded: true, status, sourceAhead, targets: capture };
+  return { reAdded: true, status, sourceAhead, targets: capture, head };
 }
 
 async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(string | undefined)[]> {
