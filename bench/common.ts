@@ -20,13 +20,17 @@ import { repoRoot } from '../test/helpers/cli.js';
 let bin = join(repoRoot, 'bin', 'gitopsd');
 export const gitopsdBin = (): string => bin;
 
-/** Copy bin/ and dist/ (node_modules linked) to `dir` and run the copy from now on. */
-export async function snapshotBuild(dir: string): Promise<void> {
+/**
+ * Copy bin/ and dist/ (node_modules linked) of `from` (default: this repo;
+ * another built checkout measures a before/after pair) to `dir` and run the
+ * copy from now on.
+ */
+export async function snapshotBuild(dir: string, from: string = repoRoot): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await cp(join(repoRoot, 'bin'), join(dir, 'bin'), { recursive: true });
-  await cp(join(repoRoot, 'dist'), join(dir, 'dist'), { recursive: true });
-  await cp(join(repoRoot, 'package.json'), join(dir, 'package.json'));
+  await cp(join(from, 'bin'), join(dir, 'bin'), { recursive: true });
+  await cp(join(from, 'dist'), join(dir, 'dist'), { recursive: true });
+  await cp(join(from, 'package.json'), join(dir, 'package.json'));
   await symlink(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
   bin = join(dir, 'bin', 'gitopsd');
 }

@@ -7,7 +7,8 @@
  * and the exit code is non-zero only when a benchmark could not run.
  *
  * Environment: GITOPSD_BENCH_RUNS=N (>= 5) overrides each benchmark's run
- * count; GITOPSD_BENCH_DIR puts the scratch dirs elsewhere (default: the
+ * count; GITOPSD_BENCH_FROM=<dir> measures the build (bin/, dist/) of another
+ * checkout, for a before/after pair; GITOPSD_BENCH_DIR puts the scratch dirs elsewhere (default: the
  * test bed's tmpfs).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -52,7 +53,9 @@ async function main(): Promise<void> {
   }
   const selected = wanted.length === 0 ? ALL : ALL.filter((b) => wanted.includes(b.id));
   const started = new Date();
-  await snapshotBuild(join(await scratch('build'), 'gitopsd'));
+  // GITOPSD_BENCH_FROM: a built checkout to measure instead of this one (a "before").
+  const from = process.env['GITOPSD_BENCH_FROM'];
+  await snapshotBuild(join(await scratch('build'), 'gitopsd'), from);
   process.stdout.write(`running a copy of the build: ${gitopsdBin()}\n`);
   const header = [
     `# gitopsd benchmarks (${selected.map((b) => b.id).join(', ')})`,
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
     `- machine: ${cpus().length} CPUs (${cpuModel()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free at start)`,
     `- tools: ${await version('node', ['--version'])}, ${await version('git', ['--version'])}, ${await version('jj', ['--version'])}, ${await version('chezmoi', ['--version'])}, ${await version('nix', ['--version'])}`,
     `- load average at start: ${load()}`,
+    `- build measured: ${from ?? 'this checkout'}`,
   ];
   process.stdout.write(`${header.join('\n')}\n\n`);
   const results: BenchResult[] = [];
