@@ -19,11 +19,32 @@ const CODE: Record<ErrorKind, ExitCode> = {
 };
 
 export function exitCodeFor(err: unknown): ExitCode {
-  if (err instanceof GitopsdError) return CODE[err.kind];
+  const e = asGitopsdError(err);
+  if (e instanceof GitopsdError) return CODE[e.kind];
   return EXIT.internal;
 }
 
+/**
+ * A state section that parses as JSON but not as what its capability
+ * expects (edited by hand, or written by another version) surfaces as a
+ * zod error from the section's reader: one line saying where and what to
+ * do, exit 1, instead of a stack dump and "internal error". Other errors
+ * come back unchanged.
+ */
+export function asGitopsdError(err: unknown): unknown {
+  if (!(err instanceof Error) || err.name !== 'ZodError') return err;
+  const issue = (err as Error & { issues?: Array<{ path?: PropertyKey[]; message?: string }> }).issues?.[0];
+  if (issue === undefined) return err;
+  const where = (issue.path ?? []).map(String).join('.');
+  return new GitopsdError(
+    'failed',
+    `a section of the state under stateDir (state.json or sync/state.json) is not what this gitopsd expects (${where === '' ? '' : `at ${where}: `}${issue.message ?? 'invalid'}); fix it by hand, or move the file aside to start over (if nobody edited it, this is a bug: report it with --log-level debug)`,
+    { cause: err },
+  );
+}
+
 export function messageFor(err: unknown): string {
+  err = asGitopsdError(err);
   if (err instanceof GitopsdError) return err.message;
   const e = err instanceof Error ? err : new Error(String(err));
   return `internal error: ${e.message} (this is a bug in gitopsd; please report it with the output of --log-level debug)`;

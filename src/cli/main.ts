@@ -12,7 +12,7 @@ import type { Deps } from '../core/deps.js';
 import type { LogLevel } from '../core/log.js';
 import type { Outcome } from './outcome.js';
 import type { Step } from '../report/runs.js';
-import { exitCodeFor, messageFor, causeChain } from './exit.js';
+import { asGitopsdError, exitCodeFor, messageFor, causeChain } from './exit.js';
 
 export interface GlobalArgs {
   config?: string | undefined;
@@ -69,6 +69,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       else if (out.text !== '') io.stdout(`${out.text}\n`);
     }
     if (err !== undefined) {
+      err = asGitopsdError(err);
       const msg = messageFor(err);
       if (jsonMode) io.stdout(`${JSON.stringify({ ok: false, exitCode: code, error: msg })}\n`);
       io.stderr(`${scriptName}: ${msg}\n`);

@@ -170,6 +170,29 @@ describe('a corrupt or truncated state file', () => {
   );
 });
 
+describe('a state file that parses but holds a malformed section', () => {
+  it('status, upgrade and boot validate exit 1 with one line instead of an internal error; nothing changes', async () => {
+    const file = join(alpha.sim.paths.stateDir, 'state.json');
+    const valid = await readFile(file, 'utf8');
+    await writeFile(file, JSON.stringify({ ...(JSON.parse(valid) as Json), deployments: 'oops' }));
+    const before = await systemAndRepos(alpha, remotes());
+    try {
+      for (const cmd of [['status'], ['upgrade'], ['boot', 'validate']]) {
+        const r = await alpha.gitopsd(cmd);
+        expect(r.exitCode, `${cmd.join(' ')}: ${r.stderr}`).toBe(1);
+        const lines = stderrLines(r.stderr);
+        expect(lines, cmd.join(' ')).toHaveLength(1);
+        expect(lines[0]).toMatch(
+          /^gitopsd: a section of the state under stateDir .* is not what this gitopsd expects \(.*expected object, received string\); fix it by hand, or move the file aside/,
+        );
+      }
+      expect(await systemAndRepos(alpha, remotes())).toEqual(before);
+    } finally {
+      await writeFile(file, valid);
+    }
+  });
+});
+
 describe('concurrent runs', () => {
   it('boot validate waits on an activating unit holding the host lock: upgrade and cycle exit 75 naming its PID', async () => {
     await alpha.sim.setUnitState('sshd.service', 'activating');
