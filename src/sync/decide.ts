@@ -443,3 +443,12 @@ export function exitCodeFor(kind: SyncResultKind): 0 | 1 | 75 {
 export function decideRetry(attempt: number, max: number): 'retry' | 'give-up' {
   return attempt < max ? 'retry' : 'give-up';
 }
+
+/**
+ * jj's "Newly-created commit <id> already exists" (exit 255): a rewrite
+ * redone within the same second as an undone one produced the same commit
+ * id. Nothing was changed; the same command succeeds a second later.
+ */
+export function isSameSecondCollision(exitCode: number | undefined, stderr: string): boolean {
+  return exitCode === 255 && /Newly-created commit [0-9a-f]+ already exists/.test(stderr);
+}

@@ -78,6 +78,7 @@ import {
   parseCreatedCommit,
   parseOps,
   planApply,
+  isSameSecondCollision,
   type IntegrateDecision,
   type IntegrateObservation,
   type JjBookmark,
@@ -258,7 +259,37 @@ interface CallOpts {
   cwd?: string;
 }
 
+/**
+ * jj's git backend stores commit times in whole seconds. Redoing a rewrite
+ * that a killed run had already written (after `jj op restore`), within the
+ * same second, yields the very same commit id, and jj stops with exit 255
+ * "Newly-created commit … already exists" without changing anything. A
+ * second later the ids differ, so that one error is retried.
+ */
+const COLLISION_RETRIES = 2;
+
 async function jj(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
+  for (let attempt = 0; ; attempt++) {
+    let r: RunResult;
+    try {
+      r = await jjOnce(ctx, args, o);
+    } catch (err) {
+      if (!(err instanceof CommandFailed && isSameSecondCollision(err.exitCode, err.stderrTail))) throw err;
+      if (attempt >= COLLISION_RETRIES) throw err;
+      ctx.log.warn('jj commit id collision after an undo; retrying in a second', { args: args.slice(0, 2) });
+      await ctx.deps.clock.sleep(1100);
+      continue;
+    }
+    if (isSameSecondCollision(r.exitCode, r.stderr) && attempt < COLLISION_RETRIES) {
+      ctx.log.warn('jj commit id collision after an undo; retrying in a second', { args: args.slice(0, 2) });
+      await ctx.deps.clock.sleep(1100);
+      continue;
+    }
+    return r;
+  }
+}
+
+async function jjOnce(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
   const cwd = o.cwd ?? ctx.src;
   const repo = o.cwd === undefined ? ['-R', ctx.src] : [];
   const call = ctx.deps.runner.run(

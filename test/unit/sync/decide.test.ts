@@ -17,6 +17,7 @@ import {
   parseCommits,
   parseCreatedCommit,
   planApply,
+  isSameSecondCollision,
   type IntegrateObservation,
   type JjCommit,
 } from '../../../src/sync/decide.js';
@@ -266,5 +267,20 @@ describe('exit codes and retries', () => {
   it('retries a bounded number of times', () => {
     expect(decideRetry(1, 3)).toBe('retry');
     expect(decideRetry(3, 3)).toBe('give-up');
+  });
+});
+
+describe('isSameSecondCollision', () => {
+  // The message jj 0.46 prints when a rewrite undone by `jj op restore` is
+  // redone within the same second (reproduced with the real jj).
+  const real =
+    'Internal error: Unexpected error from backend\nCaused by: Newly-created commit 697a84b06072360709ad39c72234d89ab9829671 already exists\n';
+  it.each([
+    [255, real, true],
+    [1, real, false],
+    [255, 'Internal error: Unexpected error from backend\nCaused by: disk full\n', false],
+    [undefined, real, false],
+  ])('exit %s -> %s', (code, stderr, want) => {
+    expect(isSameSecondCollision(code, stderr)).toBe(want === true);
   });
 });
