@@ -10,6 +10,7 @@ import { runCli, type CliResult } from '../../helpers/cli.js';
 import { createSimHost, type ConfigOverrides, type SimHost } from '../../harness/sim-host.js';
 import { buildToplevel, createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-config.js';
 import { tempDir } from '../../harness/temp.js';
+import { run } from '../../harness/exec.js';
 import { parseBoot, type BootSection } from '../../../src/boot-validate/state.js';
 import { parseGolden, type GoldenSection } from '../../../src/golden/state.js';
 import { DeploymentsSection } from '../../../src/core/deployments.js';
@@ -82,4 +83,19 @@ export async function createHost(label: string, overrides: ConfigOverrides = {})
       };
     },
   };
+}
+
+/**
+ * The GC tests' starting point: G1 installed and validated (so pinned as
+ * golden), then the profile set to `bad` and the host rebooted into it, so
+ * the booted-system root points at the bad system and only the golden root
+ * keeps G1 alive.
+ */
+export async function validateThenBootInto(h: Host, g1: string, bad: string): Promise<void> {
+  await h.sim.install(g1);
+  const v = await h.gitopsd(['boot', 'validate']);
+  if (v.exitCode !== 0) throw new Error(`boot validate of G1 exited ${v.exitCode}: ${v.stderr}`);
+  await run('nix-env', ['-p', h.sim.paths.systemProfile, '--set', bad], { env: h.sim.env });
+  await run(join(bad, 'bin/switch-to-configuration'), ['boot'], { env: h.sim.env });
+  await h.sim.boot();
 }

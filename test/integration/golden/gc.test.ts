@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { run, tryRun } from '../../harness/exec.js';
-import { createFixture, createHost, type Fixture, type Host } from './fixture.js';
+import { createFixture, createHost, validateThenBootInto, type Fixture, type Host } from './fixture.js';
 import type { GoldenInfo } from '../../../src/golden/index.js';
 
 let fx: Fixture;
@@ -43,13 +43,9 @@ beforeAll(async () => {
   // From here on only the host may keep G1 alive.
   await rm(join(fx.base, 'out', 'g1'));
   h = await createHost('gc');
-  await h.sim.install(g1);
-  expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(0);
-  // An upgrade with operation boot to the bad system, and a reboot into it:
-  // the booted-system root now points at the bad system, not at G1.
-  await run('nix-env', ['-p', h.sim.paths.systemProfile, '--set', bad], { env: h.sim.env });
-  await run(join(bad, 'bin/switch-to-configuration'), ['boot'], { env: h.sim.env });
-  await h.sim.boot();
+  // As after an upgrade with operation boot to the bad system and a reboot:
+  // the booted-system root points at the bad system, not at G1.
+  await validateThenBootInto(h, g1, bad);
 });
 afterAll(removeTempDirs);
 

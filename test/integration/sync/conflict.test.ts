@@ -6,8 +6,7 @@ import { runCli } from '../../helpers/cli.js';
 import {
   filesWithMarkers,
   jjIn,
-  makeHost,
-  makeRemote,
+  sameLineConflict,
   readHome,
   remoteRefs,
   remoteTree,
@@ -25,15 +24,7 @@ describe('a real conflict is parked, never blocks, and a person resolves it', ()
   let b: Host;
 
   it('parks only the conflicting file and integrates the rest', async () => {
-    remote = await makeRemote({ dot_alpha: 'a1\na2\na3\n', dot_beta: 'b1\n', dot_gamma: 'g1\n' });
-    a = await makeHost(remote, 'hosta');
-    b = await makeHost(remote, 'hostb');
-    await syncExpect(a, 0);
-    await syncExpect(b, 0);
-    await writeFile(join(a.home, '.alpha'), 'a1\nA2-from-a\na3\n');
-    await writeFile(join(b.home, '.alpha'), 'a1\nA2-from-b\na3\n');
-    await writeFile(join(b.home, '.beta'), 'b1\nB2-from-b\n');
-    await syncExpect(a, 0);
+    ({ remote, a, b } = await sameLineConflict({ '.beta': 'b1\nB2-from-b\n' }));
     const r = await syncExpect(b, 1);
     expect(r.json?.['kind']).toBe('conflict-parked');
     expect(r.stderr + r.stdout).toContain('dot_alpha');

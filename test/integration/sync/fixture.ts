@@ -188,3 +188,24 @@ export async function jjIn(h: Host, args: string[]): Promise<string> {
     })
   ).stdout;
 }
+
+/**
+ * Two synced hosts on a fresh remote (dot_alpha, dot_beta, dot_gamma) whose
+ * next step is a same-line conflict: the first line-2 edit of `.alpha` is
+ * made on both hosts (and `extra` is written on hostb), and hosta has synced
+ * its side. The caller runs hostb's sync and asserts what it does.
+ */
+export async function sameLineConflict(
+  extra: Record<string, string> = {},
+): Promise<{ remote: Remote; a: Host; b: Host }> {
+  const remote = await makeRemote({ dot_alpha: 'a1\na2\na3\n', dot_beta: 'b1\n', dot_gamma: 'g1\n' });
+  const a = await makeHost(remote, 'hosta');
+  const b = await makeHost(remote, 'hostb');
+  await syncExpect(a, 0);
+  await syncExpect(b, 0);
+  await writeFile(join(a.home, '.alpha'), 'a1\nA2-from-a\na3\n');
+  await writeFile(join(b.home, '.alpha'), 'a1\nA2-from-b\na3\n');
+  for (const [target, content] of Object.entries(extra)) await writeFile(join(b.home, target), content);
+  await syncExpect(a, 0);
+  return { remote, a, b };
+}

@@ -6,7 +6,7 @@ import {
   filesWithMarkers,
   jjIn,
   makeHost,
-  makeRemote,
+  sameLineConflict,
   readHome,
   remoteRefs,
   remoteTree,
@@ -38,14 +38,7 @@ describe('a person mid-resolution', () => {
   let b: Host;
 
   it('unresolved conflicts in a mutable commit: nothing rewritten, nothing abandoned, main not moved', async () => {
-    remote = await makeRemote({ dot_alpha: 'a1\na2\na3\n', dot_beta: 'b1\n', dot_gamma: 'g1\n' });
-    a = await makeHost(remote, 'hosta');
-    b = await makeHost(remote, 'hostb');
-    await syncExpect(a, 0);
-    await syncExpect(b, 0);
-    await writeFile(join(a.home, '.alpha'), 'a1\nA2-from-a\na3\n');
-    await writeFile(join(b.home, '.alpha'), 'a1\nA2-from-b\na3\n');
-    await syncExpect(a, 0);
+    ({ remote, a, b } = await sameLineConflict());
     expect((await syncExpect(b, 1)).json?.['kind']).toBe('conflict-parked');
 
     // The person starts resolving on b and stops halfway: the merge commit
