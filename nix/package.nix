@@ -13,6 +13,10 @@
 let
   packageJSON = lib.importJSON ../package.json;
   # Only what the build reads: a change to docs or tests does not rebuild.
+  # `npm run build` is `tsc -p tsconfig.build.json` (which extends
+  # tsconfig.json) and then `node scripts/bundle.mjs`; the bins load
+  # dist/bundle/; `npm pack` adds README.md. test/integration/nix/
+  # package-build.test.ts builds a copy of exactly this tree and runs every bin.
   src = lib.fileset.toSource {
     root = ../.;
     fileset = lib.fileset.unions [
@@ -20,6 +24,7 @@ let
       ../package-lock.json
       ../tsconfig.json
       ../tsconfig.build.json
+      ../scripts/bundle.mjs
       ../src
       ../bin
       ../README.md

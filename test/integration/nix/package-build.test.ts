@@ -1,0 +1,110 @@
+/**
+ * The package builds from exactly its fileset (issue 12, defect 1).
+ *
+ * What `buildNpmPackage` does with nix/package.nix, reproduced here without
+ * nixpkgs' builders (pkgs/build-support/node/build-npm-package/hooks/ and
+ * import-npm-lock/hooks/npm-config-hook.sh):
+ * 1. unpack: `src` is nix/package.nix's `lib.fileset.toSource`, evaluated with
+ *    the real nixpkgs lib (GITOPSD_NIXPKGS, test/harness/nixpkgs.ts) and copied
+ *    to the store by Nix; it is copied from there, writable, to a temp dir;
+ * 2. configure: `npm ci` (the registry or npm's cache);
+ * 3. build: `npm run build` (npmBuildScript = "build");
+ * 4. install (npmInstallHook): the files `npm pack --json --dry-run` lists go
+ *    to $out/lib/node_modules/gitopsd, then `npm prune --omit=dev --no-save`
+ *    and node_modules is copied beside them;
+ * 5. every "bin" of package.json runs `--help` from $out with node (the wrapper
+ *    makeWrapper writes is `node <packageOut>/<bin>`).
+ * A file the build or a bin reads that the fileset omits fails step 3 or 5.
+ */
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run, tryRun } from '../../harness/exec.js';
+import { nixpkgsDir } from '../../harness/nixpkgs.js';
+import { removeTempDirs, tempDir } from '../../harness/temp.js';
+import { repoRoot } from '../../helpers/cli.js';
+
+afterAll(removeTempDirs);
+
+const NPM_TIMEOUT_MS = 480_000;
+
+/** Every file under `dir`, relative, sorted. */
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)]))
+    .sort();
+}
+
+describe('nix/package.nix builds from its fileset', () => {
+  it(
+    'npm ci, npm run build and every bin --help succeed in a copy of exactly the fileset',
+    async () => {
+      // 1. The source tree Nix hands to the builder.
+      const ev = await run('nix-instantiate', [
+        '--eval',
+        '--read-write-mode',
+        '--json',
+        join(repoRoot, 'test/integration/nix/package-src.nix'),
+        '--argstr',
+        'nixpkgs',
+        nixpkgsDir(),
+      ]);
+      const storeSrc = JSON.parse(ev.stdout) as string;
+      expect(storeSrc).toMatch(/^\/nix\/store\/[a-z0-9]{32}-source$/);
+      const files = listFiles(storeSrc);
+      // The fileset never takes build output, dependencies or tests.
+      expect(files.filter((f) => /^(node_modules|dist|test)\//.test(f))).toEqual([]);
+      expect(files).toContain('package.json');
+
+      const work = await tempDir('gitopsd-package');
+      const build = join(work, 'build');
+      // unpackPhase: cp -r, then make it writable (store files are read-only).
+      await run('cp', ['-r', '--no-preserve=mode', storeSrc, build]);
+      expect(listFiles(build)).toEqual(files);
+
+      // 2 and 3. npm's cache ($HOME/.npm) serves what it has; the rest comes from the registry.
+      const npmEnv = { npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' };
+      await run('npm', ['ci', '--prefer-offline'], { cwd: build, env: npmEnv, timeoutMs: NPM_TIMEOUT_MS });
+      await run('npm', ['run', 'build'], { cwd: build, env: npmEnv, timeoutMs: NPM_TIMEOUT_MS });
+
+      // 4. npmInstallHook.
+      const pkg = JSON.parse(readFileSync(join(build, 'package.json'), 'utf8')) as {
+        name: string;
+        bin: Record<string, string>;
+      };
+      const packageOut = join(work, 'out', 'lib', 'node_modules', pkg.name);
+      const packed = await run('npm', ['pack', '--json', '--dry-run'], { cwd: build, env: npmEnv });
+      // npm <= 11 prints an array of packages (what the nixpkgs hook reads as
+      // `.[0].files`); npm 12 an object keyed by package name.
+      type Packed = { files: Array<{ path: string }> };
+      const packedJson = JSON.parse(packed.stdout) as Packed[] | Record<string, Packed>;
+      const packedFiles = (Array.isArray(packedJson) ? packedJson[0] : packedJson[pkg.name])?.files ?? [];
+      expect(packedFiles.length).toBeGreaterThan(0);
+      for (const { path } of packedFiles) {
+        mkdirSync(join(packageOut, dirname(path)), { recursive: true });
+        await run('cp', [join(build, path), join(packageOut, path)]);
+      }
+      await run('npm', ['prune', '--omit=dev', '--no-save'], { cwd: build, env: npmEnv, timeoutMs: NPM_TIMEOUT_MS });
+      await run('cp', ['-r', join(build, 'node_modules'), join(packageOut, 'node_modules')]);
+
+      // 5. Every bin, as its wrapper runs it.
+      const bins = Object.entries(pkg.bin);
+      expect(bins.map(([name]) => name).sort()).toEqual([
+        'chezmoi-show-conflicts',
+        'chezmoi-status',
+        'chezmoi-sync',
+        'gitopsd',
+        'pin-golden',
+        'rollback-to-golden',
+        'show-boot-status',
+        'show-golden',
+      ]);
+      for (const [name, rel] of bins) {
+        const r = await tryRun('node', [join(packageOut, rel), '--help'], { cwd: work });
+        expect({ name, exitCode: r.exitCode, stderr: r.stderr }).toEqual({ name, exitCode: 0, stderr: '' });
+        expect(r.stdout, name).toMatch(new RegExp(`^${name}\\b`, 'm'));
+      }
+    },
+    NPM_TIMEOUT_MS * 3,
+  );
+});
