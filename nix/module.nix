@@ -51,6 +51,46 @@ let
     else
       "users";
 
+  # settings.validation.services as systemctl reads them (the CLI does the
+  # same: src/core/config-schema.ts normaliseUnitName): a name without a
+  # unit type suffix means "<name>.service" (systemctl(1) "Parameter
+  # Syntax"). Only valid names go into `after` (typed by nixpkgs'
+  # unitNameType); an invalid one is an assertion naming its index, so the
+  # error points at the setting, not into systemd.services.
+  unitTypes = [
+    "service"
+    "socket"
+    "device"
+    "mount"
+    "automount"
+    "swap"
+    "target"
+    "path"
+    "timer"
+    "slice"
+    "scope"
+  ];
+  normaliseUnitName =
+    name:
+    if lib.any (t: lib.hasSuffix ".${t}" name && lib.stringLength name > lib.stringLength t + 1) unitTypes then
+      name
+    else
+      "${name}.service";
+  validationUnits = lib.imap0 (
+    index: written:
+    let
+      name = normaliseUnitName written;
+    in
+    {
+      inherit index written name;
+      # systemd.unit(5): letters, digits, ":", "-", "_", ".", "\", and "@";
+      # at most 255 characters with the suffix.
+      valid =
+        written != "" && builtins.match "[A-Za-z0-9:_.@\\-]+" name != null && lib.stringLength name <= 255;
+    }
+  ) s.validation.services;
+  validationAfter = map (u: u.name) (lib.filter (u: u.valid) validationUnits);
+
   # systemd's StateDirectory= is relative to /var/lib.
   stateDirName = lib.removePrefix "/var/lib/" s.stateDir;
   stateDirOk = lib.hasPrefix "/var/lib/" s.stateDir && stateDirName != "";
@@ -104,12 +144,23 @@ let
     }
     // config.networking.proxy.envVars;
 
-  # Safe for units that run switch-to-configuration: none of these create a
-  # mount namespace or filter what the activation may do.
+  # The units that run as root build and activate systems: nix, as root,
+  # builds in the unit's own process tree (the local store, no daemon in
+  # between), and switch-to-configuration runs the activation script in it.
+  # Whatever the unit restricts, every build and every activation inherits.
+  # So nothing that can fail a build or an activation (docs/nixos.md
+  # "Hardening"), as nixpkgs' system.autoUpgrade (nixos-upgrade.service):
+  # - no LockPersonality: a build for i686-linux or armv7l-linux calls
+  #   personality(PER_LINUX32), which LockPersonality=yes refuses;
+  # - no RestrictRealtime: a build or test that asks for realtime
+  #   scheduling (audio, timing tests) fails with EPERM;
+  # - no namespace or syscall filters (ProtectSystem, PrivateTmp,
+  #   NoNewPrivileges, SystemCallArchitectures=native, ...): the activation
+  #   writes /etc, /boot and the profiles, and runs setuid wrappers' setup.
+  # UMask=0022 is systemd's default for system services (systemd.exec(5)),
+  # written out: the state files are meant to be readable by status readers.
   rootHardening = {
     UMask = "0022";
-    LockPersonality = true;
-    RestrictRealtime = true;
   };
 
   # The sync runs jj, git, ssh and chezmoi as the dotfiles user: it writes
@@ -282,7 +333,13 @@ in
                 "sshd.service"
                 "nginx.service"
               ];
-              description = "Units that must be active for a boot (and a live switch) to count as good.";
+              description = ''
+                Units that must be active for a boot (and a live switch) to
+                count as good. A name without a unit type suffix means
+                "<name>.service", as for systemctl ("sshd" is
+                "sshd.service"); a name that is not a unit name even then is
+                an assertion naming its index.
+              '';
             };
             timeoutSec = mkOption {
               type = types.ints.positive;
@@ -323,6 +380,12 @@ in
           assertion = !s.dotfiles.enable || dotfilesUser != null;
           message = "services.gitopsd.settings.dotfiles.enable needs settings.dotfiles.user";
         }
+      ]
+      ++ map (u: {
+        assertion = u.valid;
+        message = "services.gitopsd.settings.validation.services[${toString u.index}] = ${builtins.toJSON u.written} is not a systemd unit name (allowed: letters, digits, \":\", \"-\", \"_\", \".\", \"\\\", \"@\"; at most 255 characters); write it as systemctl takes it, e.g. \"sshd\" or \"sshd.service\"";
+      }) validationUnits
+      ++ [
         {
           assertion = cfg.mode != "timer" || onCalendar != null;
           message = "services.gitopsd: settings.schedule.cron \"${s.schedule.cron}\" cannot be converted to a systemd calendar (${converted.error or ""}); set services.gitopsd.onCalendar";
@@ -352,7 +415,7 @@ in
         # never reached (systemd's automatic boot assessment contract).
         requiredBy = [ "boot-complete.target" ];
         before = [ "boot-complete.target" ];
-        after = s.validation.services ++ [ "network-online.target" ];
+        after = validationAfter ++ [ "network-online.target" ];
         wants = [ "network-online.target" ];
         # Once per boot: a switch must not run it again.
         restartIfChanged = false;

@@ -7,8 +7,9 @@
 # NOT RUN on the development machines of this project: they have no KVM,
 # no nixpkgs and no network. It is written for a real NixOS CI; expect to
 # adjust details on its first run there (docs/nixos.md "What is tested
-# where"). The offline tests cover the module's units with a stub module
-# system instead (test/integration/nix/nix.test.ts).
+# where"). The offline tests evaluate the module with nixpkgs' real module
+# system and verify its units with systemd-analyze instead
+# (test/integration/nix/module.test.ts).
 #
 # How the VM builds offline: the node has `system.includeBuildDependencies`,
 # so everything needed to build a variation of its own system is in its

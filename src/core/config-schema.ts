@@ -31,6 +31,66 @@ const argv = z
     message: 'must be a non-empty argv array, e.g. ["curl", "-fsS", "..."]',
   });
 
+/**
+ * systemd unit types, systemd.unit(5) "Description": a unit name ends in one
+ * of these suffixes. The same list as nixpkgs' `unitNameType`
+ * (nixos/lib/systemd-lib.nix), which types the module's `after` and `wants`.
+ */
+export const UNIT_TYPES = [
+  'service',
+  'socket',
+  'device',
+  'mount',
+  'automount',
+  'swap',
+  'target',
+  'path',
+  'timer',
+  'slice',
+  'scope',
+] as const;
+
+/**
+ * A unit name as systemctl reads it: a name without a unit type suffix gets
+ * ".service", as systemctl(1) "Parameter Syntax" says ("If the suffix is not
+ * specified (unit name is "abbreviated"), systemctl will append a suitable
+ * suffix, ".service" by default"). "sshd" -> "sshd.service"; "sshd.socket"
+ * stays; "foo.bar" -> "foo.bar.service" (".bar" is no unit type).
+ * nix/module.nix applies the same rule before the names go into `after`.
+ */
+export function normaliseUnitName(name: string): string {
+  const hasSuffix = UNIT_TYPES.some((t) => name.length > t.length + 1 && name.endsWith(`.${t}`));
+  return hasSuffix ? name : `${name}.service`;
+}
+
+/**
+ * Why `name` (as written in the config) is not a unit name, or null when it
+ * is one after normalisation: the characters systemd.unit(5) allows (ASCII
+ * letters, digits, ":", "-", "_", ".", "\\", and "@" between a template and
+ * its instance), at most 255 characters with the suffix. Every name accepted
+ * here also matches nixpkgs' unitNameType.
+ */
+export function unitNameProblem(name: string): string | null {
+  const full = normaliseUnitName(name);
+  const fix = 'write it as systemctl takes it, e.g. "sshd" or "sshd.service"';
+  if (name === '') return `is empty; ${fix}`;
+  if (!/^[A-Za-z0-9:_.@\\-]+$/.test(full)) {
+    return `${JSON.stringify(name)} is not a systemd unit name (allowed: letters, digits, ":", "-", "_", ".", "\\", "@"); ${fix}`;
+  }
+  if (full.length > 255)
+    return `${JSON.stringify(name)} is longer than a unit name may be (255 characters with the suffix)`;
+  return null;
+}
+
+/** A unit name from the config, normalised (normaliseUnitName) once valid. */
+const unitName = z
+  .string()
+  .superRefine((name, ctx) => {
+    const problem = unitNameProblem(name);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem, input: name });
+  })
+  .transform(normaliseUnitName);
+
 const hostname = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
   message: 'must be a host name (letters, digits, ".", "_", "-"; at most 63 characters)',
 });
@@ -169,13 +229,8 @@ export const ConfigSchema = z
       }),
     validation: z
       .object({
-        services: z
-          .array(
-            z.string().regex(/^[A-Za-z0-9:_.@\\-]+$/, {
-              message: 'must be a systemd unit name',
-            }),
-          )
-          .default([]),
+        /** Unit names; one without a unit type suffix is normalised to "<name>.service" (see unitName). */
+        services: z.array(unitName).default([]),
         checks: z.array(CheckSchema).default([]),
         timeoutSec: z.number().int().min(1).max(3600).default(180),
         maxBootFailures: z.number().int().min(1).max(10).default(2),

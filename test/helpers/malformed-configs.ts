@@ -43,6 +43,21 @@ export const MALFORMED: [string, string, RegExp][] = [
     /validation\.services: expected array, got "sshd.service"/,
   ],
   [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "services": ["sshd", "my app"] } }',
+    'validation.services[1]',
+    /validation\.services\[1\]: "my app" is not a systemd unit name \(allowed: .*\); write it as systemctl takes it, e\.g\. "sshd" or "sshd\.service"$/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "services": ["nginx/main.service"] } }',
+    'validation.services[0]',
+    /validation\.services\[0\]: "nginx\/main\.service" is not a systemd unit name/,
+  ],
+  [
+    '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "services": [""] } }',
+    'validation.services[0]',
+    /validation\.services\[0\]: is empty; write it as systemctl takes it/,
+  ],
+  [
     '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "checks": [{ "tcp": "localhost" }] } }',
     'validation.checks[0]',
     /validation\.checks\[0\]/,

@@ -121,7 +121,9 @@ describe('configs', () => {
     expect(await treeDigest(fleet.dir)).toEqual(before);
     expect(existsSync(defaultStateDir)).toBe(hadDefaultStateDir);
     process.stdout.write(`bad input: ${MALFORMED.length} malformed configs through gitopsd cycle\n`);
-  });
+    // One CLI process per config, one after another: about 3 s each on a busy
+    // 2-core machine, more than the default 120 s for 41 configs.
+  }, 600_000);
 });
 
 describe('a corrupt or truncated state file', () => {

@@ -99,6 +99,23 @@ describe('config check', () => {
   });
 });
 
+describe('config check: validation.services as systemctl reads them', () => {
+  it('"sshd" is sshd.service; names with a suffix stay', async () => {
+    const f = join(dir, 'units.json');
+    writeFileSync(
+      f,
+      JSON.stringify({
+        nixConfig: { path: '/etc/nixos' },
+        validation: { services: ['sshd', 'getty@tty1', 'dbus.socket'] },
+      }),
+    );
+    const r = await runCli(['config', 'check', '--config', f, '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { config: { validation: { services: string[] } } };
+    expect(out.config.validation.services).toEqual(['sshd.service', 'getty@tty1.service', 'dbus.socket']);
+  });
+});
+
 describe('aliases run the same program', () => {
   it.each([
     ['chezmoi-sync', /Run one sync now|chezmoi-sync/],

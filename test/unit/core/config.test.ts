@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { parseConfig, resolveConfigPath } from '../../../src/core/config.js';
+import { normaliseUnitName, unitNameProblem } from '../../../src/core/config-schema.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { MALFORMED } from '../../helpers/malformed-configs.js';
 
@@ -110,5 +111,27 @@ describe('config path resolution', () => {
     ['', { GITOPSD_CONFIG: '' }, '/etc/gitopsd/config.json'],
   ])('flag %s env %j -> %s', (flag, env, want) => {
     expect(resolveConfigPath(flag, env)).toBe(want);
+  });
+});
+
+describe('validation.services: unit names as systemctl reads them', () => {
+  it.each([
+    ['sshd', 'sshd.service'],
+    ['sshd.service', 'sshd.service'],
+    ['sshd.socket', 'sshd.socket'],
+    ['getty@tty1', 'getty@tty1.service'],
+    ['getty@tty1.service', 'getty@tty1.service'],
+    ['multi-user.target', 'multi-user.target'],
+    ['foo.bar', 'foo.bar.service'],
+    ['.service', '.service.service'],
+    ['dev-sda1.device', 'dev-sda1.device'],
+  ])('%j -> %j', (name, expected) => {
+    expect(normaliseUnitName(name)).toBe(expected);
+    expect(parse({ ...min, validation: { services: [name] } }).validation.services).toEqual([expected]);
+  });
+
+  it('accepts exactly 255 characters with the implied suffix, not 256', () => {
+    expect(unitNameProblem('a'.repeat(255 - '.service'.length))).toBeNull();
+    expect(unitNameProblem('a'.repeat(256 - '.service'.length))).toMatch(/longer than a unit name may be/);
   });
 });
