@@ -327,10 +327,16 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         .command(
           'check',
           'Validate the config and print the effective config with defaults filled in',
-          (s: Argv) => s,
-          withDeps('config check', async (deps) => {
+          (s: Argv) =>
+            s.option('rollout', {
+              type: 'string',
+              describe:
+                'Also validate gitopsd-rollout.json in this checkout, file, or nix-config revision (docs/rollout.md)',
+            }),
+          withDeps('config check', async (deps, args) => {
             const { checkConfig } = await import('./config-check.js');
-            return checkConfig(deps);
+            const rollout = args['rollout'];
+            return checkConfig(deps, typeof rollout === 'string' && rollout !== '' ? { rollout } : {});
           }),
         )
         .demandCommand(1, 'name a config subcommand: check'),

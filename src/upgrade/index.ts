@@ -65,6 +65,7 @@ import {
   type TargetDecision,
 } from './decide.js';
 import * as g from './git.js';
+import type { RolloutGate } from '../shared/rollout-gate.js';
 import {
   bootFilesOf,
   buildToplevel,
@@ -93,6 +94,8 @@ export interface UpgradeOptions {
   dryRun: boolean;
   /** Overrides nixConfig.operation for this run. */
   operation?: Operation | undefined;
+  /** The rollout gate (docs/rollout.md), asked before a new commit is built; none: deploy as soon as it appears. */
+  gate?: RolloutGate | undefined;
 }
 
 export type RebootStatus = 'not-needed' | 'requested' | 'pending' | 'needed';
@@ -119,8 +122,15 @@ export type UpgradeRunResult = Base &
     | { kind: 'no-op'; exitCode: 0; storePath: string | null; reboot: RebootStatus; pushed: boolean | null }
     | { kind: 'would-deploy'; exitCode: 0; storePath: string; plan: ActivationPlan; reason: string }
     | { kind: 'skipped-bad'; exitCode: 3; bad: BadCommit }
+    | { kind: 'gated'; exitCode: 0; gate: string }
+    | { kind: 'halted'; exitCode: 3; gate: string }
     | { kind: 'build-failed'; exitCode: 3; logTail: string }
-    | { kind: 'refused'; exitCode: 6; check: RefuseCheck | PreflightCheck | 'rebase-conflict'; details: string[] }
+    | {
+        kind: 'refused';
+        exitCode: 6;
+        check: RefuseCheck | PreflightCheck | 'rebase-conflict' | 'rollout-policy';
+        details: string[];
+      }
     | {
         kind: 'reverted';
         exitCode: 4;
@@ -172,6 +182,9 @@ function resultWord(r: UpgradeRunResult): UpgradeResult {
     case 'skipped-bad':
     case 'refused':
       return 'refused';
+    case 'gated':
+    case 'halted':
+      return r.kind;
     case 'build-failed':
       return 'build-failed';
     case 'reverted':
@@ -398,11 +411,42 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     });
   }
 
+  // The rollout gate: a new commit waits for its wave (never a redeploy of our own commit).
+  const gated = decision.reason === 'drift' ? null : await askGate(ctx, tip);
+  if (gated !== null) return gated;
+
   if (opts.dryRun) return dryRunBuild(ctx, { decision, current, booted });
   return deploy(ctx, { decision, head, lockDirty, profileStore, current, booted });
 }
 
 // ---------------------------------------------------------------------------
+
+/** Ask the rollout gate about `tip`; null: go on and deploy. Nothing is built or marked here. */
+async function askGate(ctx: Ctx, tip: string): Promise<UpgradeRunResult | null> {
+  if (ctx.opts.gate === undefined) return null;
+  const v = await ctx.opts.gate({ commit: tip, checkout: ctx.dir });
+  ctx.deps.log.info('rollout gate', { commit: tip, verdict: v.kind, line: v.line });
+  switch (v.kind) {
+    case 'pass':
+      return null;
+    case 'wait':
+      return record(ctx, finish(ctx, { kind: 'gated', exitCode: 0, gate: v.line, commit: tip, message: v.line }));
+    case 'halt':
+      return record(ctx, finish(ctx, { kind: 'halted', exitCode: 3, gate: v.line, commit: tip, message: v.line }));
+    case 'refuse':
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'refused',
+          exitCode: 6,
+          check: 'rollout-policy',
+          details: [],
+          commit: tip,
+          message: v.line,
+        }),
+      );
+  }
+}
 
 async function noOp(
   ctx: Ctx,

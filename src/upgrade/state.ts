@@ -10,7 +10,18 @@ import { DeploymentsSection } from '../core/deployments.js';
 
 export const UPGRADE_KEY = 'upgrade';
 
-export const UpgradeResult = z.enum(['deployed', 'no-op', 'build-failed', 'refused', 'reverted', 'reboot-pending']);
+export const UpgradeResult = z.enum([
+  'deployed',
+  'no-op',
+  'build-failed',
+  'refused',
+  'reverted',
+  'reboot-pending',
+  /** Waiting at the rollout gate (docs/rollout.md): nothing built. */
+  'gated',
+  /** The commit is halted fleet-wide by the rollout gate: nothing built. */
+  'halted',
+]);
 export type UpgradeResult = z.infer<typeof UpgradeResult>;
 
 export const StepDurations = z
