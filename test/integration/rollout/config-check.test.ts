@@ -77,7 +77,9 @@ describe('config check --rollout', () => {
   it('a revision name works too (HEAD~2)', async () => {
     const r = await runCli(['config', 'check', '--config', config, '--rollout', 'HEAD~2']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/canary: a0, a1; halts above 0 failure\(s\)\n {2}wave 1: b0; after 50% of wave 0 healthy for 30 min; halts above 1/);
+    expect(r.stdout).toMatch(
+      /canary: a0, a1; halts above 0 failure\(s\)\n {2}wave 1: b0; after 50% of wave 0 healthy for 30 min; halts above 1/,
+    );
   });
 
   it.each([
