@@ -4,6 +4,9 @@
  * created only here, with the same timeout, logging and checkpoints).
  *
  * - argv arrays only; never a shell.
+ * - git, however it is started here, gets the `-c` settings of
+ *   src/core/git-hardening.ts first: repo-local config cannot make root run
+ *   a program, and only SSH signatures can verify (docs/security.md).
  * - a timeout on every call (SIGTERM, then SIGKILL 5 s later).
  * - the environment is inherited, plus explicit additions.
  * - debug log of {cmd, args, exitCode, durationMs}; a trace event per call.
@@ -18,6 +21,7 @@ import { CommandFailed, tail } from './errors.js';
 import type { Logger } from './log.js';
 import type { Tracer } from './faults.js';
 import { noProgress, type Progress } from './progress.js';
+import { gitHardeningArgs, gitHardeningConfig, isGit } from './git-hardening.js';
 
 export interface RunAs {
   name: string;
@@ -77,6 +81,9 @@ export function createRunner(opts: RunnerOptions): Runner {
   const dryRun = opts.dryRun ?? false;
 
   const run = async (cmd: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> => {
+    // The hardening goes before the caller's arguments (git's own options
+    // come before the subcommand), and the trace and log show the real argv.
+    if (isGit(cmd)) args = [...gitHardeningArgs(), ...args];
     if (o.mutates === true && dryRun) {
       log.info('dry-run: not running', { cmd, args });
       opts.tracer.event({ event: 'skip', cmd, args });
@@ -207,12 +214,29 @@ export function createRunner(opts: RunnerOptions): Runner {
         LOGNAME: g.user.name,
       });
     env['GIT_TERMINAL_PROMPT'] = '0';
+    // git never pages into a pipe, and simple-git refuses to spawn with a
+    // pager variable set (its allowUnsafePager check): drop them.
+    for (const k of ['PAGER', 'GIT_PAGER']) delete env[k];
     const instance = simpleGit({
       baseDir: cwd,
       binary: 'git',
       maxConcurrentProcesses: 1,
       timeout: { block: g.timeoutMs ?? opts.defaultTimeoutMs },
       spawnOptions: g.user ? { uid: g.user.uid, gid: g.user.gid } : {},
+      // The same `-c` settings as run() gives git. simple-git blocks these
+      // keys by default (they can run programs when a caller's value is
+      // untrusted); ours are constants that switch those programs off, so
+      // exactly their categories are allowed, nothing else.
+      config: gitHardeningConfig(),
+      unsafe: {
+        allowUnsafeFsMonitor: true,
+        allowUnsafeHooksPath: true,
+        allowUnsafeSshCommand: true,
+        allowUnsafeAskPass: true,
+        allowUnsafeCredentialHelper: true,
+        allowUnsafeProtocolOverride: true,
+        allowUnsafeGpgProgram: true,
+      },
     });
     instance.env(env);
     // simple-git spawns git itself; this handler sees every spawn, so git

@@ -81,7 +81,17 @@ export async function revParse(deps: GitDeps, dir: string, rev: string): Promise
 export async function fetchBranch(deps: GitDeps, dir: string): Promise<void> {
   const { remote, branch } = deps.config.nixConfig;
   try {
-    await git(deps, dir, ['fetch', '--no-tags', '--quiet', remote, `+refs/heads/${branch}:${trackingRef(deps)}`]);
+    await git(deps, dir, [
+      'fetch',
+      '--no-tags',
+      '--quiet',
+      // For a local or file:// remote, git runs the upload-pack program
+      // itself, through the shell: the default, not the checkout's
+      // remote.<name>.uploadpack (docs/security.md).
+      '--upload-pack=git-upload-pack',
+      remote,
+      `+refs/heads/${branch}:${trackingRef(deps)}`,
+    ]);
   } catch (err) {
     if (err instanceof CommandFailed) {
       if (/couldn't find remote ref/i.test(err.stderrTail)) {
@@ -139,10 +149,51 @@ export async function dirtyFiles(deps: GitDeps, dir: string): Promise<string[]> 
   return out;
 }
 
+/** The armour line an SSH signature starts with (git's gpg-interface.c, ssh_sigs). */
+const SSH_SIGNATURE_BEGIN = '-----BEGIN SSH SIGNATURE-----';
+
+/** The signature formats git knows by their first line (gpg-interface.c: openpgp_sigs, x509_sigs). */
+function signatureFormat(firstLine: string): string {
+  if (firstLine === SSH_SIGNATURE_BEGIN) return 'SSH';
+  if (firstLine === '-----BEGIN PGP SIGNATURE-----' || firstLine === '-----BEGIN PGP MESSAGE-----') return 'OpenPGP';
+  if (firstLine === '-----BEGIN SIGNED MESSAGE-----') return 'X.509';
+  return 'unknown';
+}
+
 /**
- * git's own verification of an SSH signature against the allowed signers
- * file. %G? tells unsigned (N) apart from bad or untrusted; the exit code of
- * verify-commit is the verdict.
+ * The first line of each signature header of a raw commit object
+ * (`gpgsig`, and `gpgsig-sha256` of the other hash algorithm; git's
+ * commit.c gpg_sig_headers). Headers end at the first empty line; a header's
+ * continuation lines start with a space (gitformat-signature(5)).
+ */
+export function signatureHeaders(rawCommit: string): string[] {
+  const out: string[] = [];
+  for (const line of rawCommit.split('\n')) {
+    if (line === '') break;
+    const m = /^gpgsig(?:-sha256)? (.*)$/.exec(line);
+    if (m) out.push(m[1] ?? '');
+  }
+  return out;
+}
+
+/**
+ * Whether `commit` carries an SSH signature from an allowed signer, and
+ * nothing else.
+ *
+ * 1. The raw commit is read first: a signature in any other format
+ *    (OpenPGP, X.509, unknown) is refused here, before git picks a
+ *    verification backend from it. git chooses the backend from the
+ *    signature itself, so without this an OpenPGP signature from a key in
+ *    root's keyring would verify (issue 11).
+ * 2. git's own verification against the allowed signers file: %G? tells
+ *    unsigned (N) apart from bad or untrusted; the exit code of verify-commit
+ *    is the verdict. The runner's git settings (src/core/git-hardening.ts)
+ *    make the OpenPGP and X.509 programs `false` and the SSH one ssh-keygen,
+ *    whatever the repository's config says.
+ *
+ * ssh-keygen checks the key's valid-after/valid-before against the
+ * committer date that git passes (-Overify-time): a date the signer chose.
+ * Revoking a key means removing it from the file (docs/upgrade.md).
  */
 export async function verifySignature(
   deps: GitDeps,
@@ -150,6 +201,16 @@ export async function verifySignature(
   commit: string,
   allowedSignersFile: string,
 ): Promise<SignatureStatus> {
+  const raw = await git(deps, dir, ['cat-file', 'commit', commit]);
+  const formats = signatureHeaders(raw.stdout).map(signatureFormat);
+  if (formats.length === 0) return { kind: 'unsigned' };
+  const foreign = formats.find((f) => f !== 'SSH');
+  if (foreign !== undefined) {
+    return {
+      kind: 'untrusted',
+      detail: `it is ${foreign === 'unknown' ? 'a signature of unknown format' : `an ${foreign} signature`}, and only SSH signatures are accepted`,
+    };
+  }
   const cfg = ['-c', `gpg.ssh.allowedSignersFile=${allowedSignersFile}`];
   const show = await git(deps, dir, [...cfg, 'log', '-1', '--format=%G?%x09%GS', commit]);
   const [code = '', signer = ''] = show.stdout.trim().split('\t');
@@ -223,10 +284,16 @@ export async function pushWithRetry(deps: GitDeps, dir: string, attempts = 3): P
   const { remote, branch } = deps.config.nixConfig;
   let why = '';
   for (let i = 0; i < attempts; i++) {
-    const r = await git(deps, dir, ['push', '--quiet', remote, `HEAD:refs/heads/${branch}`], {
-      mutates: true,
-      allowFailure: true,
-    });
+    // --receive-pack: as --upload-pack in fetchBranch.
+    const r = await git(
+      deps,
+      dir,
+      ['push', '--quiet', '--receive-pack=git-receive-pack', remote, `HEAD:refs/heads/${branch}`],
+      {
+        mutates: true,
+        allowFailure: true,
+      },
+    );
     if (r.exitCode === 0) return { pushed: true, head: (await revParse(deps, dir, 'HEAD')) ?? '' };
     why = r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`;
     if (!/\[rejected\]|non-fast-forward|fetch first/i.test(r.stderr)) return { pushed: false, why };
