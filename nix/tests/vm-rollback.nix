@@ -9,7 +9,8 @@
 # adjust details on its first run there (docs/nixos.md "What is tested
 # where"). The offline tests evaluate the module with nixpkgs' real module
 # system and verify its units with systemd-analyze instead
-# (test/integration/nix/module.test.ts).
+# (test/integration/nix/module.test.ts), and evaluate this file as far as
+# the nixpkgs fixture allows (test/integration/nix/vm-test.test.ts).
 #
 # How the VM builds offline: the node has `system.includeBuildDependencies`,
 # so everything needed to build a variation of its own system is in its
@@ -21,10 +22,13 @@ let
   system = pkgs.stdenv.hostPlatform.system;
   src = self.outPath;
 
-  # The nix-config flake deployed inside the VM. Its configuration is the
-  # machine's hardware configuration (generated in the VM), the test driver's
-  # instrumentation (so the driver reaches every generation after a reboot),
-  # gitopsd's module, and vm-host.nix with the commit's parameters.
+  # The nix-config flake deployed inside the VM: a bootable test VM
+  # configuration. nixos-test-base.nix is what the test framework gives every
+  # node (qemu-vm.nix, test-instrumentation.nix, no manual, a constant
+  # revision), vm-machine.nix the same virtualisation settings as the node,
+  # then gitopsd's module and vm-host.nix with the commit's parameters. So
+  # each generation gitopsd builds boots in the driver's qemu machine, mounts
+  # the same file systems, and runs the backdoor shell the driver talks to.
   flakeNix = pkgs.writeText "flake.nix" ''
     {
       inputs.nixpkgs.url = "path:${pkgs.path}";
@@ -33,8 +37,8 @@ let
         nixosConfigurations.machine = nixpkgs.lib.nixosSystem {
           system = "${system}";
           modules = [
-            ./hardware-configuration.nix
-            "''${nixpkgs}/nixos/modules/testing/test-instrumentation.nix"
+            "''${nixpkgs}/nixos/lib/testing/nixos-test-base.nix"
+            "''${gitopsd}/nix/tests/vm-machine.nix"
             "''${gitopsd}/nix/module.nix"
             ({ pkgs, ... }: { services.gitopsd.package = pkgs.callPackage "''${gitopsd}/nix/package.nix" { }; })
             (import "''${gitopsd}/nix/tests/vm-host.nix" (import ./commit.nix))
@@ -52,16 +56,9 @@ pkgs.testers.runNixOSTest {
     {
       imports = [
         self.nixosModules.default
+        ./vm-machine.nix
         (import ./vm-host.nix { })
       ];
-      virtualisation = {
-        useBootLoader = true;
-        useEFIBoot = true;
-        memorySize = 3072;
-        cores = 2;
-        diskSize = 8192;
-        writableStore = true;
-      };
       system.includeBuildDependencies = true;
       system.extraDependencies = [
         pkgs.path
@@ -106,8 +103,6 @@ pkgs.testers.runNixOSTest {
             " && git config --global init.defaultBranch main"
             " && git init -q --bare /srv/nix-config.git"
             " && mkdir -p /srv/work && cd /srv/work && git init -q"
-            " && nixos-generate-config --dir /srv/work"
-            " && rm configuration.nix"
             " && cp ${flakeNix} flake.nix"
             " && git remote add origin /srv/nix-config.git"
         )
