@@ -22,8 +22,9 @@ import { b3, b4 } from './b3-sync.js';
 import { b5 } from './b5-boot.js';
 import { b6 } from './b6-fleet.js';
 import { b7 } from './b7-daemon.js';
+import { b10 } from './b10-rollout.js';
 
-const ALL: readonly Benchmark[] = [b1, b2, b3, b4, b5, b6, b7];
+const ALL: readonly Benchmark[] = [b1, b2, b3, b4, b5, b6, b7, b10];
 
 async function version(cmd: string, args: string[]): Promise<string> {
   try {
