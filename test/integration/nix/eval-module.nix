@@ -17,6 +17,17 @@
 let
   root = /. + nixpkgs;
   lib = import (root + "/lib");
+  # The fixture's NixOS option declarations (shared/nixpkgs-eval README); a
+  # full nixpkgs checkout has the real modules instead, which this file does
+  # not load yet.
+  standins =
+    let
+      f = root + "/nixos/modules/standins.nix";
+    in
+    if builtins.pathExists f then
+      f
+    else
+      throw "${nixpkgs} has no nixos/modules/standins.nix: the module tests need shared/nixpkgs-eval (a full nixpkgs checkout is not supported by ${baseNameOf __curPos.file} yet); point GITOPSD_NIXPKGS at shared/nixpkgs-eval";
   pkgs = import ./standin-pkgs.nix { inherit lib; };
   input = builtins.fromJSON host;
   gitopsd =
@@ -37,7 +48,7 @@ let
           };
         }
       )
-      (root + "/nixos/modules/standins.nix")
+      standins
       ../../../nix/module.nix
       {
         # What the flake's nixosModules.default does.

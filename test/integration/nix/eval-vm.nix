@@ -19,6 +19,17 @@
 let
   root = /. + nixpkgs;
   lib = import (root + "/lib");
+  # The fixture's NixOS option declarations (shared/nixpkgs-eval README); a
+  # full nixpkgs checkout has the real modules instead, which this file does
+  # not load yet.
+  standins =
+    let
+      f = root + "/nixos/modules/standins.nix";
+    in
+    if builtins.pathExists f then
+      f
+    else
+      throw "${nixpkgs} has no nixos/modules/standins.nix: the module tests need shared/nixpkgs-eval (a full nixpkgs checkout is not supported by ${baseNameOf __curPos.file} yet); point GITOPSD_NIXPKGS at shared/nixpkgs-eval";
   standin = import ./standin-pkgs.nix { inherit lib; };
   # Store-path-shaped strings without context: toFile accepts them.
   fakeStorePath = name: "/nix/store/00000000000000000000000000000000-${name}";
@@ -59,7 +70,7 @@ let
           };
         }
       )
-      (root + "/nixos/modules/standins.nix")
+      standins
       sinks
       ../../../nix/module.nix
       { services.gitopsd.package = standin.gitopsd; }
