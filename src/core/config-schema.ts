@@ -182,6 +182,16 @@ export const ConfigSchema = z
         chezmoiConfig: absPath.nullable().default(null),
         /** Fetch-rebase-push attempts when the remote moves between fetch and push. */
         maxPushRetries: z.number().int().min(1).max(20).default(3),
+        /**
+         * Bytes: jj's snapshot.max-new-file-size for the sync's jj calls (jj's
+         * own default is 1 MiB, docs/config.md). A new file above it is not
+         * snapshotted; the sync reports it as waiting (exit 1), never silently.
+         */
+        maxNewFileSize: z
+          .number()
+          .int()
+          .min(1)
+          .default(16 * 1024 * 1024),
       })
       .strict()
       .default({
@@ -194,6 +204,7 @@ export const ConfigSchema = z
         bookmark: 'main',
         chezmoiConfig: null,
         maxPushRetries: 3,
+        maxNewFileSize: 16 * 1024 * 1024,
       }),
     schedule: z
       .object({

@@ -43,20 +43,74 @@ export interface Uncapturable {
 /**
  * After `chezmoi re-add`, an entry whose X column is not a space is a change
  * in $HOME that re-add could not copy into the source dir: a template, a
- * modify_/create_ entry, a script, or a deletion. It must be reported, and
- * apply must not touch it (apply would overwrite the person's edit).
+ * modify_/create_ entry, a symlink, a script, a deletion, or an edit that
+ * conflicts with a source change not yet applied here. It must be reported
+ * (with the reason for its kind, from its source name: `sources`, target →
+ * source path relative to the source dir), and apply must not touch it
+ * (apply would overwrite the person's edit).
+ * `conflicted`: targets whose three-way merge with the unapplied source
+ * change failed (same lines).
  */
-export function findUncapturable(entries: readonly StatusEntry[]): Uncapturable[] {
+export function findUncapturable(
+  entries: readonly StatusEntry[],
+  sources: ReadonlyMap<string, string> = new Map(),
+  conflicted: ReadonlySet<string> = new Set(),
+): Uncapturable[] {
   return entries
     .filter((e) => e.x !== ' ')
     .map((e) => ({
       target: e.target,
       code: e.x,
-      why:
-        e.x === 'D'
-          ? 'deleted in $HOME; re-add does not propagate deletions (run "chezmoi forget" or "chezmoi destroy" to delete it everywhere)'
-          : 'changed in $HOME but re-add cannot capture it (template, modify_/create_ entry or script); edit the source with "chezmoi edit"',
+      why: conflicted.has(e.target)
+        ? `edited in $HOME on the same lines as a change to ${sources.get(e.target) ?? 'its source'} that is not applied here yet; see both with "chezmoi diff ~/${e.target}", merge the other side into ~/${e.target} by hand (or run "chezmoi merge ~/${e.target}"), and the next sync captures it`
+        : whyNotCaptured(e.target, e.x, sources.get(e.target)),
     }));
+}
+
+/**
+ * Why re-add left this $HOME edit behind, and what works instead, from the
+ * source entry's attributes (chezmoi docs, reference/source-state-attributes.md;
+ * re-add skips all but plain files, internal/cmd/readdcmd.go).
+ */
+export function whyNotCaptured(target: string, code: string, srcRel: string | undefined): string {
+  if (code === 'D') {
+    return 'deleted in $HOME; re-add does not propagate deletions (run "chezmoi forget" or "chezmoi destroy" to delete it everywhere)';
+  }
+  const name = srcRel?.split('/').at(-1) ?? '';
+  const t = `~/${target}`;
+  if (name.endsWith('.tmpl')) {
+    return `rendered from the template ${srcRel ?? ''}, which re-add cannot write back; put the change into the template with "chezmoi edit ${t}" (or see it with "chezmoi diff ${t}")`;
+  }
+  if (name.startsWith('symlink_')) {
+    return `a symlink chezmoi manages (${srcRel ?? ''}); re-add does not follow a retarget: record the new target with "chezmoi add ${t}"`;
+  }
+  if (name.startsWith('modify_') || name.startsWith('create_')) {
+    return `managed by the ${name.startsWith('modify_') ? 'modify_ script' : 'create_ entry'} ${srcRel ?? ''}, which re-add cannot capture; change the source with "chezmoi edit ${t}"`;
+  }
+  if (name.startsWith('run_')) {
+    return `a script (${srcRel ?? ''}); change it with "chezmoi edit" in the source dir`;
+  }
+  return `changed in $HOME but re-add did not capture it (${srcRel ?? 'no source entry found'}); see it with "chezmoi diff ${t}" and change the source with "chezmoi edit ${t}"`;
+}
+
+/**
+ * The merge base of each target $HOME does not fully reflect after a sync
+ * (left unapplied: deferred, failed, or an edit waiting). Every other
+ * target now reflects the new wcBase, so what is left behind holds back only
+ * itself (issue 14): a target keeps the base it already had, else `base`
+ * (what $HOME reflected before this run); targets no longer left are dropped.
+ */
+export function planHeldBases(
+  previous: Readonly<Record<string, string>>,
+  base: string | null,
+  left: readonly string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of [...new Set(left)].sort()) {
+    const b = previous[t] ?? base;
+    if (b !== null) out[t] = b;
+  }
+  return out;
 }
 
 /**
@@ -68,7 +122,42 @@ export function planApply(entries: readonly StatusEntry[]): string[] {
   return entries.filter((e) => e.x === ' ' && e.y !== ' ').map((e) => e.target);
 }
 
+/**
+ * Whether `target` is ignored by `.chezmoiignore`, given `chezmoi ignored`'s
+ * lines (targets relative to the destination; a directory stands for
+ * everything below it). chezmoi leaves an ignored target alone, so the sync
+ * must never take one for a source entry deleted on another host.
+ */
+export function isIgnored(target: string, ignored: ReadonlySet<string>): boolean {
+  const parts = target.split('/');
+  for (let i = 1; i <= parts.length; i++) if (ignored.has(parts.slice(0, i).join('/'))) return true;
+  return false;
+}
+
 // ---------------------------------------------------------------- jj output
+
+export interface SnapshotRefusal {
+  /** Path relative to the repo root, as jj prints it. */
+  path: string;
+  bytes: number;
+  limit: number;
+}
+
+/**
+ * jj's "Refused to snapshot some files" warning (snapshot.max-new-file-size,
+ * jj 0.46 `cli/src/cli_util.rs`): one line per file,
+ * `  big: 1.1MiB (1200000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)`.
+ * jj goes on without the file (exit 0), so the caller must report it.
+ */
+export function parseSnapshotRefusals(stderr: string): SnapshotRefusal[] {
+  if (!stderr.includes('Refused to snapshot some files')) return [];
+  const out: SnapshotRefusal[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = /^ {2}(.+): [^(]*\((\d+) bytes\); the maximum size allowed is [^(]*\((\d+) bytes\)$/.exec(line);
+    if (m?.[1] !== undefined) out.push({ path: m[1], bytes: Number(m[2]), limit: Number(m[3]) });
+  }
+  return out;
+}
 
 export interface JjCommit {
   commitId: string;
@@ -224,6 +313,22 @@ export function classifyPushFailure(stderr: string): PushFailure {
   return 'refused';
 }
 
+/**
+ * The line of a failed `jj git push` that says why: the remote's own reason
+ * ("refs/heads/main (reason: pre-receive hook declined)"), else the last
+ * "remote:" line a hook printed, else the last line.
+ */
+export function pushFailureReason(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const reason = lines.find((l) => /\(reason: /.test(l));
+  const remote = lines.filter((l) => l.startsWith('remote:') && l.slice(7).trim() !== '').at(-1);
+  const parts = [reason, remote?.replace(/^remote:\s*/, 'remote says: ')].filter((x) => x !== undefined);
+  return parts.length > 0 ? parts.join('; ') : (lines.at(-1) ?? 'no output');
+}
+
 // ---------------------------------------------------------------- guard
 
 export interface GuardObservation {
@@ -231,6 +336,8 @@ export interface GuardObservation {
   troubled: readonly string[];
   /** Conflicted local bookmarks (names). */
   conflictedBookmarks: readonly string[];
+  /** The bookmark the sync publishes (dotfiles.bookmark). */
+  syncBookmark: string;
   /** The working-copy commit. */
   workingCopy: JjCommit;
   /** The commit whose tree $HOME reflects after the last sync (null: unknown). */
@@ -239,18 +346,41 @@ export interface GuardObservation {
   wcBaseIsAncestor: boolean;
   /** Whether wcBase is still a visible commit. */
   wcBaseVisible: boolean;
+  /**
+   * Every jj operation since the one our last run ended at was recorded by
+   * gitopsd (`operation.username`, see decideRestore); false when unknown
+   * (no run recorded its last operation yet) or when a person ran jj since.
+   * Only then can an odd state (a conflicted bookmark, a moved working
+   * copy) be gitopsd's own doing.
+   */
+  ownSinceLastRun: boolean;
 }
 
 export type GuardDecision =
   | { kind: 'proceed' }
   /** A person moved the working copy (e.g. after resolving); it is empty: go back to wcBase. */
   | { kind: 'return-to-base'; base: string }
+  /**
+   * An odd state that only gitopsd's own operations made (a run cut off
+   * after a refused push, or an earlier version that kept a refused
+   * integration): no person is resolving anything.
+   * - resetBookmark: the sync bookmark is conflicted (`main??`) between the
+   *   remote's target and our unpushed rewrite; point it back at the
+   *   remote's target (our commits stay in @'s ancestry and are integrated
+   *   again).
+   * - wcMoved: wcBase (what $HOME reflects) was rewritten by our own rebase,
+   *   so the working copy is no longer on it. Capture must treat the source
+   *   as ahead of $HOME (merging against wcBase, which jj still shows by id).
+   * - returnTo: the working copy is empty and off the line: go back to it.
+   */
+  | { kind: 'repair'; resetBookmark: boolean; wcMoved: boolean; returnTo: string | null; why: string }
   | { kind: 'needs-human'; why: string };
 
 /**
  * Is the repo in a state a person is working on? Checked before capture:
  * re-add writes $HOME over the source files, which would destroy a
- * resolution in progress.
+ * resolution in progress. A state gitopsd made itself (ownSinceLastRun) is
+ * repaired instead: pausing on it would block the host forever (issue 14).
  */
 export function decideGuard(o: GuardObservation): GuardDecision {
   if (o.troubled.length > 0) {
@@ -259,24 +389,42 @@ export function decideGuard(o: GuardObservation): GuardDecision {
       why: `unresolved conflicts or divergent changes in ${o.troubled.join(', ')}; finish or abandon that work (jj log -r 'mutable() & (conflicts() | divergent())')`,
     };
   }
-  if (o.conflictedBookmarks.length > 0) {
+  const resetBookmark =
+    o.ownSinceLastRun && o.conflictedBookmarks.length === 1 && o.conflictedBookmarks[0] === o.syncBookmark;
+  if (o.conflictedBookmarks.length > 0 && !resetBookmark) {
     return {
       kind: 'needs-human',
       why: `conflicted bookmarks ${o.conflictedBookmarks.join(', ')}; resolve them with "jj bookmark set NAME -r REV"`,
     };
   }
-  if (o.wcBase === null || o.wcBaseIsAncestor) return { kind: 'proceed' };
+  const repair = (wcMoved: boolean, returnTo: string | null): GuardDecision => ({
+    kind: 'repair',
+    resetBookmark,
+    wcMoved,
+    returnTo,
+    why: [
+      ...(resetBookmark ? [`bookmark ${o.syncBookmark} conflicted by an unpushed sync of this host`] : []),
+      ...(wcMoved ? ["working copy moved off the synced line by this host's own rebase"] : []),
+      ...(returnTo !== null ? ['empty working copy off the synced line'] : []),
+    ].join('; '),
+  });
+  if (o.wcBase === null || o.wcBaseIsAncestor) return resetBookmark ? repair(false, null) : { kind: 'proceed' };
   if (!o.workingCopy.empty) {
+    if (o.ownSinceLastRun) return repair(true, null);
     return {
       kind: 'needs-human',
       why: `the working copy (${o.workingCopy.changeId.slice(0, 12)}) was moved off the sync line and has changes; commit them on the bookmark you mean and run "jj new main@origin", or abandon them`,
     };
   }
   if (!o.wcBaseVisible) {
-    // The line $HOME reflects is gone (abandoned by hand): the empty working
-    // copy is as good a base as any; re-add then captures $HOME against it.
-    return { kind: 'proceed' };
+    // The line $HOME reflects is gone (abandoned by hand, or rewritten by
+    // our own rebase): the empty working copy is as good a base as any;
+    // re-add then captures $HOME against it. After our own rewrite, the
+    // source may hold remote changes $HOME lacks: merge against wcBase.
+    if (o.ownSinceLastRun) return repair(true, null);
+    return resetBookmark ? repair(false, null) : { kind: 'proceed' };
   }
+  if (resetBookmark) return repair(false, o.wcBase);
   return { kind: 'return-to-base', base: o.wcBase };
 }
 
@@ -421,7 +569,15 @@ export function parkSettled(o: IntegrateObservation): boolean {
 // ---------------------------------------------------------------- results
 
 export type SyncResultKind =
-  'ok' | 'conflict-parked' | 'offline' | 'needs-human' | 'apply-failed' | 'push-failed' | 'disabled';
+  | 'ok'
+  | 'edits-waiting'
+  | 'conflict-parked'
+  | 'offline'
+  | 'needs-human'
+  | 'apply-failed'
+  | 'push-failed'
+  | 'externals-unreachable'
+  | 'disabled';
 
 /** Exit code per result (issue 5 §6): 0 integrated, 1 parked or failed, 75 offline. */
 export function exitCodeFor(kind: SyncResultKind): 0 | 1 | 75 {
@@ -430,7 +586,9 @@ export function exitCodeFor(kind: SyncResultKind): 0 | 1 | 75 {
     case 'disabled':
       return 0;
     case 'offline':
+    case 'externals-unreachable':
       return 75;
+    case 'edits-waiting':
     case 'conflict-parked':
     case 'needs-human':
     case 'apply-failed':

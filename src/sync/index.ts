@@ -77,13 +77,21 @@ import {
   parseCommits,
   parseCreatedCommit,
   parseOps,
+  parseSnapshotRefusals,
+  isIgnored,
   planApply,
+  planHeldBases,
+  pushFailureReason,
   isSameSecondCollision,
+  type GuardDecision,
+  type GuardObservation,
   type IntegrateDecision,
   type IntegrateObservation,
   type JjBookmark,
   type JjCommit,
+  type OpEntry,
   type ParkedInfo,
+  type SnapshotRefusal,
   type StatusEntry,
   type SyncResultKind,
   type Uncapturable,
@@ -123,6 +131,10 @@ interface Ctx {
   runAs: RunAs | undefined;
   store: StateStore;
   env: Record<string, string>;
+  /** dotfiles.maxNewFileSize (bytes), jj's snapshot.max-new-file-size. */
+  maxNewFileSize: number;
+  /** Files jj refused to snapshot during this run (too large), by source path. */
+  snapshotRefusals: Map<string, SnapshotRefusal>;
 }
 
 // ---------------------------------------------------------------- setup
@@ -203,6 +215,8 @@ export function makeCtx(deps: Deps, runAs: RunAs | undefined): Ctx {
     park: `sync/${host}`,
     chezmoiConfig: d.chezmoiConfig,
     maxPushRetries: d.maxPushRetries,
+    maxNewFileSize: d.maxNewFileSize,
+    snapshotRefusals: new Map(),
     runAs,
     store: syncStore(deps),
     env: {
@@ -294,7 +308,16 @@ async function jjOnce(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Prom
   const repo = o.cwd === undefined ? ['-R', ctx.src] : [];
   const call = ctx.deps.runner.run(
     'jj',
-    ['--no-pager', '--color=never', ...repo, '--config', `operation.username=${OP_USER}`, ...args],
+    [
+      '--no-pager',
+      '--color=never',
+      ...repo,
+      '--config',
+      `operation.username=${OP_USER}`,
+      '--config',
+      `snapshot.max-new-file-size=${ctx.maxNewFileSize}`,
+      ...args,
+    ],
     {
       cwd,
       env: ctx.env,
@@ -303,9 +326,15 @@ async function jjOnce(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Prom
       ...(o.allowFailure ? { allowFailure: true } : {}),
     },
   );
-  if (!(o.network === true && o.allowFailure === true)) return call;
+  // Any call may snapshot the working copy; a file jj refuses (too large)
+  // is only a warning to jj, and would be silently left out of the sync.
+  const noted = call.then((r) => {
+    for (const f of parseSnapshotRefusals(r.stderr)) ctx.snapshotRefusals.set(f.path, f);
+    return r;
+  });
+  if (!(o.network === true && o.allowFailure === true)) return noted;
   try {
-    return await call;
+    return await noted;
   } catch (err) {
     // A remote that hangs is a remote that is unreachable: report it as a
     // failed call (the caller says "offline", 75), not as an internal failure.
@@ -321,8 +350,23 @@ async function jjOnce(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Prom
   }
 }
 
-function chezmoi(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
+/**
+ * `status` and `apply` compute target states, and an external's is a
+ * download (.chezmoiexternal): one unreachable URL fails the whole command
+ * ("Get …: connection refused") and would block the capture of every other
+ * edit (issue 14, input 6). So they run with `-x externals`, and externals
+ * are applied on their own (applyExternals). Other commands the sync uses
+ * (managed, ignored, re-add of named targets, source-path) fetch nothing.
+ */
+function withoutExternals(args: readonly string[]): readonly string[] {
+  const [cmd, ...rest] = args;
+  if ((cmd === 'status' || cmd === 'apply') && !rest.includes('-i')) return [cmd, '-x', 'externals', ...rest];
+  return args;
+}
+
+function chezmoi(ctx: Ctx, argsIn: readonly string[], o: CallOpts = {}): Promise<RunResult> {
   const cfg = ctx.chezmoiConfig !== null ? ['-c', ctx.chezmoiConfig] : [];
+  const args = withoutExternals(argsIn);
   return ctx.deps.runner.run('chezmoi', ['--no-tty', '--no-pager', '-S', ctx.src, '-D', ctx.dest, ...cfg, ...args], {
     cwd: ctx.dest,
     env: ctx.env,
@@ -429,13 +473,17 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
       ctx.log.info('working copy was moved by hand; returning to the synced line', { base: guard.base });
       await jj(ctx, ['new', guard.base]);
       break;
+    case 'repair':
+      await repairOwnState(ctx, guard);
+      break;
     case 'proceed':
       break;
   }
 
   // Capture: $HOME → source dir, then report what re-add cannot take.
-  const wcBaseBefore = readSync(ctx.store).wcBase;
-  const captured = await capture(ctx, wcBaseBefore);
+  const stBefore = readSync(ctx.store);
+  const wcBaseBefore = stBefore.wcBase;
+  const captured = await capture(ctx, wcBaseBefore, guard.kind === 'repair' && guard.wcMoved, stBefore.heldBases);
   // Only the re-added targets can have changed: status just those.
   const afterCapture = captured.reAdded
     ? mergeStatus(
@@ -446,7 +494,8 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
         ),
       )
     : captured.status;
-  extras.uncapturable = findUncapturable(afterCapture);
+  const waiting = afterCapture.filter((e) => e.x !== ' ').map((e) => e.target);
+  extras.uncapturable = findUncapturable(afterCapture, await sourcePathMap(ctx, waiting), new Set(captured.conflicted));
   for (const u of extras.uncapturable) ctx.log.warn('edit in $HOME that re-add cannot capture', { ...u });
   // The managed files $HOME agrees on, for deletions made on another host.
   // Taken only when integration is about to bring in remote changes (else
@@ -473,6 +522,10 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     if (sealed !== wcBaseBefore) updateSync(ctx.store, (s) => ({ ...s, wcBase: sealed }));
   }
 
+  // What $HOME reflected before integration moves the source: the base
+  // of the targets this run leaves unapplied.
+  const baseBeforeIntegration = readSync(ctx.store).wcBase;
+  extras.uncapturable.push(...(await refusedBySnapshot(ctx)));
   // Integrate, retrying when the remote moves between fetch and push.
   let outcome: IntegrateOutcome | null = null;
   for (let attempt = 1; ; attempt++) {
@@ -524,12 +577,30 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     : await apply(ctx, snapshot.before ?? { files: new Map() });
   extras.deferred = applied.deferred;
   extras.removed = applied.removed;
+  const externals = await applyExternals(ctx);
   // Nothing applied and the source was not ahead: the seal step already set
   // wcBase to @-, which integration did not move.
-  if (applied.deferred.length === 0 && applied.failed.length === 0 && !(nothingToApply && !captured.sourceAhead)) {
-    // $HOME now reflects @- completely; later captures merge against it.
+  if (!(nothingToApply && !captured.sourceAhead)) {
+    // $HOME now reflects @- except for the targets left behind, which keep
+    // their own merge base: what is left unapplied holds back only itself.
     const wcBase = (await one(ctx, '@-')).commitId;
-    updateSync(ctx.store, (s) => ({ ...s, wcBase }));
+    const left = [
+      ...applied.deferred,
+      ...applied.failed,
+      ...afterCapture.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target),
+    ];
+    updateSync(ctx.store, (s) => ({
+      ...s,
+      wcBase,
+      heldBases: planHeldBases(s.heldBases, baseBeforeIntegration, left),
+    }));
+  } else {
+    // Held targets that are clean again (no status line) need no base.
+    const listed = new Set(afterCapture.map((e) => e.target));
+    updateSync(ctx.store, (s) => ({
+      ...s,
+      heldBases: Object.fromEntries(Object.entries(s.heldBases).filter(([t]) => listed.has(t))),
+    }));
   }
 
   if (applied.failed.length > 0) {
@@ -554,6 +625,29 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     );
   }
   const pushedText = outcome.pushed.length > 0 ? `pushed ${outcome.pushed.join(', ')}` : 'nothing to push';
+  const externalsText = externals === null ? '' : `; externals not applied: ${externals}`;
+  if (extras.uncapturable.length > 0) {
+    // Never exit 0 with an edit left in $HOME (issue 14): each is listed with its reason.
+    const n = extras.uncapturable.length;
+    return record(
+      ctx,
+      result(
+        'edits-waiting',
+        `${n} edit${n === 1 ? '' : 's'} in $HOME did not reach ${ctx.remote}/${ctx.bookmark} (${extras.uncapturable.map((u) => u.target).join(', ')}); everything else is in sync (${pushedText}); each line below says why and what to do${externalsText}`,
+        extras,
+      ),
+    );
+  }
+  if (externals !== null) {
+    return record(
+      ctx,
+      result(
+        'externals-unreachable',
+        `dotfiles in sync with ${ctx.remote}/${ctx.bookmark} (${pushedText}), but .chezmoiexternal downloads failed (${externals}); the next sync retries them`,
+        extras,
+      ),
+    );
+  }
   return record(ctx, result('ok', `dotfiles in sync with ${ctx.remote}/${ctx.bookmark} (${pushedText})`, extras));
 }
 
@@ -567,10 +661,17 @@ function result(kind: SyncResultKind, message: string, extras: Extras): SyncResu
   return { kind, exitCode: exitCodeFor(kind), message, ...extras };
 }
 
-function record(ctx: Ctx, r: SyncResult): SyncResult {
+async function record(ctx: Ctx, r: SyncResult): Promise<SyncResult> {
   const at = ctx.deps.clock.now().toISOString();
+  // The operation this run ends at: the next run's guard tells a state only
+  // gitopsd's operations made (its own to repair) from a person's.
+  const op = await jj(ctx, ['--ignore-working-copy', 'op', 'log', '--no-graph', '-n', '1', '-T', 'id'], {
+    allowFailure: true,
+  });
+  const lastOp = op.exitCode === 0 && op.stdout.trim() !== '' ? op.stdout.trim() : null;
   updateSync(ctx.store, (s) => ({
     ...s,
+    lastOp,
     lastRun: { at, result: r.kind, exitCode: r.exitCode, message: r.message },
     lastOkAt: r.kind === 'ok' ? at : s.lastOkAt,
     uncapturable: r.uncapturable,
@@ -662,7 +763,7 @@ async function recoverJournal(ctx: Ctx, st: SyncSection): Promise<string | null>
   return null;
 }
 
-async function observeGuard(ctx: Ctx, st: SyncSection): Promise<Parameters<typeof decideGuard>[0]> {
+async function observeGuard(ctx: Ctx, st: SyncSection): Promise<GuardObservation> {
   const troubled = (await commits(ctx, 'mutable() & (conflicts() | divergent())')).map((c) => c.changeId.slice(0, 12));
   const conflictedBookmarks = (await bookmarks(ctx)).filter((b) => b.remote === '' && b.conflict).map((b) => b.name);
   const workingCopy = await one(ctx, '@');
@@ -672,7 +773,46 @@ async function observeGuard(ctx: Ctx, st: SyncSection): Promise<Parameters<typeo
     wcBaseIsAncestor = (await commits(ctx, `present(${st.wcBase}) & ::@`)).length > 0;
     if (!wcBaseIsAncestor) wcBaseVisible = (await commits(ctx, `present(${st.wcBase}) & ::visible_heads()`)).length > 0;
   }
-  return { troubled, conflictedBookmarks, workingCopy, wcBase: st.wcBase, wcBaseIsAncestor, wcBaseVisible };
+  // Who made an odd state: read the op log only when there is one. The
+  // calls above snapshot the working copy as our operation (a file a person
+  // added with "chezmoi add" is theirs in content, not a jj operation).
+  let ownSinceLastRun = false;
+  if (conflictedBookmarks.length > 0 || !wcBaseIsAncestor) ownSinceLastRun = await ownOpsSince(ctx, st.lastOp);
+  return {
+    troubled,
+    conflictedBookmarks,
+    syncBookmark: ctx.bookmark,
+    workingCopy,
+    wcBase: st.wcBase,
+    wcBaseIsAncestor,
+    wcBaseVisible,
+    ownSinceLastRun,
+  };
+}
+
+/** Every jj operation after `op` was recorded by gitopsd (false when op is null or no longer in the op log). */
+async function ownOpsSince(ctx: Ctx, op: string | null): Promise<boolean> {
+  if (op === null) return false;
+  return decideRestore(await opLog(ctx), op) !== 'foreign';
+}
+
+async function opLog(ctx: Ctx): Promise<OpEntry[]> {
+  const r = await jj(ctx, ['--ignore-working-copy', 'op', 'log', '--no-graph', '-n', '500', '-T', OP_TEMPLATE]);
+  return parseOps(r.stdout);
+}
+
+/**
+ * Repair a state gitopsd made itself (decideGuard's 'repair'): the sync
+ * bookmark conflicted between the remote and our unpushed rewrite goes back
+ * to the remote's target (our commits are in @'s ancestry and integrate
+ * again); an empty working copy off the line returns to it.
+ */
+async function repairOwnState(ctx: Ctx, g: Extract<GuardDecision, { kind: 'repair' }>): Promise<void> {
+  ctx.log.warn('repairing a repo state an earlier sync of this host left', { why: g.why });
+  if (g.resetBookmark) {
+    await jj(ctx, ['bookmark', 'set', ctx.bookmark, '-r', `${ctx.bookmark}@${ctx.remote}`, '--allow-backwards']);
+  }
+  if (g.returnTo !== null) await jj(ctx, ['new', g.returnTo]);
 }
 
 /** A person is mid-resolution: do not capture or rewrite; only publish the parked side. */
@@ -914,6 +1054,27 @@ async function split(
   return out;
 }
 
+/**
+ * `jj op restore <op>` to before our integration, only when every later
+ * operation is ours (a person's jj work since must not be rolled back).
+ * The journal is cleared either way: the local graph is then either the
+ * one before the integration, or a person's (the guard sees it next run).
+ */
+async function undoIntegration(ctx: Ctx, op: string): Promise<void> {
+  const d = decideRestore(await opLog(ctx), op);
+  switch (d) {
+    case 'restore':
+      await jj(ctx, ['op', 'restore', op]);
+      break;
+    case 'already-there':
+      break;
+    case 'foreign':
+      ctx.log.warn('push failed but someone else changed the repo since the integration; not undoing it', { op });
+      break;
+  }
+  updateSync(ctx.store, (s) => ({ ...s, journal: null }));
+}
+
 async function changedPaths(ctx: Ctx, rev: string): Promise<string[]> {
   const r = await jj(ctx, ['diff', '-r', rev, '--name-only']);
   return r.stdout.split('\n').filter((l) => l !== '');
@@ -943,25 +1104,25 @@ async function publish(
       continue;
     }
     const why = classifyPushFailure(r.stderr);
+    // Whatever the reason, go back to before the integration: nothing
+    // rewritten was pushed (a parked push only adds new commits), so this is
+    // safe, and it leaves no unpushed rewrite behind. Kept, the moved
+    // bookmark turns into a conflicted `main??` at the next fetch and the
+    // rewritten wcBase looks like a working copy a person moved: the host
+    // would pause itself forever (issue 14). The next sync integrates again.
+    if (p.op !== null) await undoIntegration(ctx, p.op);
     switch (why) {
       case 'stale':
-        if (p.op !== null) {
-          // Nothing rewritten was pushed (a parked push only adds new
-          // commits), so going back to before the integration is safe.
-          await jj(ctx, ['op', 'restore', p.op]);
-          updateSync(ctx.store, (s) => ({ ...s, journal: null }));
-        }
         return { kind: 'stale' };
       case 'offline':
-        // The journal stays at publish: the next run pushes what is ahead.
         return {
           kind: 'offline',
-          message: `cannot push ${b} to ${ctx.remote} (${lastLine(r.stderr)}); commits are kept and pushed by the next sync`,
+          message: `cannot push ${b} to ${ctx.remote} (${pushFailureReason(r.stderr)}); commits are kept and pushed by the next sync`,
         };
       case 'refused':
         return {
           kind: 'refused',
-          message: `jj refused to push ${b} (${lastLine(r.stderr)}); inspect the repo with "jj log"`,
+          message: `${ctx.remote} refused the push of ${b} (${pushFailureReason(r.stderr)}); commits are kept and pushed by the next sync that is allowed to push; fix the remote's permissions or hooks`,
         };
     }
   }
@@ -986,31 +1147,94 @@ async function publish(
 async function capture(
   ctx: Ctx,
   wcBase: string | null,
-): Promise<{ reAdded: boolean; status: StatusEntry[]; sourceAhead: boolean; targets: string[]; head: string }> {
+  wcMoved: boolean,
+  heldBases: Readonly<Record<string, string>>,
+): Promise<{
+  reAdded: boolean;
+  status: StatusEntry[];
+  sourceAhead: boolean;
+  targets: string[];
+  head: string;
+  conflicted: string[];
+}> {
   const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
   const head = (await one(ctx, '@-')).commitId;
   // The source is ahead of $HOME when integration moved it past wcBase and
   // apply has not (fully) brought $HOME there yet (a crash, a deferred target).
-  const sourceAhead = wcBase !== null && wcBase !== head && (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0;
-  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head };
+  // wcMoved: our own rebase rewrote wcBase (a repaired state): not an
+  // ancestor any more, but its tree is still what $HOME reflects.
+  const sourceAhead =
+    wcBase !== null && wcBase !== head && (wcMoved || (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0);
+  const conflicted: string[] = [];
+  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted };
+  // Each edited target merges against what $HOME last had of it: its own
+  // held base if it was left unapplied, else wcBase while the source is ahead.
+  const baseOf = (t: string): string | null => heldBases[t] ?? (sourceAhead ? wcBase : null);
   let capture = edited;
-  if (wcBase !== null && sourceAhead) {
-    const ahead = new Set((await jj(ctx, ['diff', '--from', wcBase, '--to', '@', '--name-only'])).stdout.split('\n'));
+  if (edited.some((t) => baseOf(t) !== null)) {
+    const aheadOf = new Map<string, Set<string>>();
     const sources = await sourcePaths(ctx, edited);
     capture = [];
     for (const [i, t] of edited.entries()) {
       const srcRel = sources[i];
-      if (srcRel === undefined || !ahead.has(srcRel)) {
+      const base = baseOf(t);
+      if (base === null || srcRel === undefined) {
         capture.push(t);
         continue;
       }
-      if (await mergeIntoHome(ctx, { target: t, srcRel, base: wcBase })) capture.push(t);
+      let ahead = aheadOf.get(base);
+      if (ahead === undefined) {
+        ahead = new Set((await jj(ctx, ['diff', '--from', base, '--to', '@', '--name-only'])).stdout.split('\n'));
+        aheadOf.set(base, ahead);
+      }
+      if (!ahead.has(srcRel)) {
+        capture.push(t);
+        continue;
+      }
+      if (await mergeIntoHome(ctx, { target: t, srcRel, base })) capture.push(t);
+      else if (!srcRel.endsWith('.tmpl')) conflicted.push(t);
     }
   }
-  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head };
+  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted };
   await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
-  return { reAdded: true, status, sourceAhead, targets: capture, head };
+  return { reAdded: true, status, sourceAhead, targets: capture, head, conflicted };
+}
+
+/**
+ * New files jj would not snapshot (over snapshot.max-new-file-size) during
+ * capture and seal: they are in neither the commit nor the remote, so each
+ * is reported as an edit waiting, with its size and the limit.
+ */
+async function refusedBySnapshot(ctx: Ctx): Promise<Uncapturable[]> {
+  const files = [...ctx.snapshotRefusals.values()];
+  if (files.length === 0) return [];
+  const r = await chezmoi(ctx, ['target-path', '--', ...files.map((f) => join(ctx.src, f.path))], {
+    allowFailure: true,
+  });
+  const targets = r.exitCode === 0 ? r.stdout.split('\n').filter((l) => l !== '') : [];
+  return files.map((f, i) => {
+    const abs = targets[i];
+    const target = abs?.startsWith(`${ctx.dest}/`) ? abs.slice(ctx.dest.length + 1) : f.path;
+    ctx.log.warn('jj refused to snapshot a new file over the size limit', { ...f });
+    return {
+      target,
+      code: 'L',
+      why: `${f.path} is ${f.bytes} bytes, over the ${f.limit}-byte limit for new files (dotfiles.maxNewFileSize, jj's snapshot.max-new-file-size), so it is not synced; raise dotfiles.maxNewFileSize, or add it to .chezmoiignore and remove it from the source dir`,
+    };
+  });
+}
+
+/** Target → source path (relative to the source dir) for the targets chezmoi knows. */
+async function sourcePathMap(ctx: Ctx, targets: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (targets.length === 0) return out;
+  const found = await sourcePaths(ctx, targets);
+  for (const [i, t] of targets.entries()) {
+    const s = found[i];
+    if (s !== undefined) out.set(t, s);
+  }
+  return out;
 }
 
 async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(string | undefined)[]> {
@@ -1060,6 +1284,18 @@ interface ManagedSnapshot {
   files: Map<string, string>;
 }
 
+/**
+ * The targets the source state still keeps: managed ones, and ignored ones
+ * (.chezmoiignore): chezmoi leaves an ignored target alone, so one that
+ * became ignored is never taken for a deletion (issue 14, input 5).
+ */
+async function keptTargets(ctx: Ctx): Promise<{ has(t: string): boolean }> {
+  const managed = new Set(await managedTargets(ctx));
+  const r = await chezmoi(ctx, ['ignored']);
+  const ignored = new Set(r.stdout.split('\n').filter((l) => l !== ''));
+  return { has: (t: string) => managed.has(t) || isIgnored(t, ignored) };
+}
+
 async function managedTargets(ctx: Ctx): Promise<string[]> {
   const r = await chezmoi(ctx, ['managed', '-i', 'files']);
   return r.stdout.split('\n').filter((l) => l !== '');
@@ -1097,7 +1333,7 @@ async function apply(
   // the content chezmoi wrote (anything else is a person's edit).
   const removed: string[] = [];
   // No snapshot (no remote change): nothing can have been deleted elsewhere.
-  const now = before.files.size > 0 ? new Set(await managedTargets(ctx)) : new Set<string>();
+  const now = before.files.size > 0 ? await keptTargets(ctx) : new Set<string>();
   for (const [t, hash] of before.files) {
     if (now.has(t)) continue;
     const p = join(ctx.dest, t);
@@ -1130,6 +1366,21 @@ async function apply(
     else failed.push(t);
   }
   return { deferred, failed, removed, error: lastLine(r.stderr) };
+}
+
+/**
+ * Apply the .chezmoiexternal targets on their own (`apply -i externals`),
+ * after everything else: an unreachable URL then costs only the externals.
+ * --error-on-conflict keeps an external edited in $HOME. Returns chezmoi's
+ * error line, or null when they applied (or there are none).
+ */
+async function applyExternals(ctx: Ctx): Promise<string | null> {
+  const r = await chezmoi(ctx, ['apply', '-i', 'externals', '--error-on-conflict', '--keep-going'], {
+    allowFailure: true,
+  });
+  if (r.exitCode === 0) return null;
+  ctx.log.warn('chezmoi could not apply externals', { stderr: lastLine(r.stderr) });
+  return lastLine(r.stderr);
 }
 
 function lastLine(text: string): string {

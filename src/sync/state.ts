@@ -51,6 +51,18 @@ export const SyncSection = z
     /** The commit whose tree $HOME reflects (the working copy's parent after the last sync). */
     wcBase: z.string().nullable().default(null),
     uncapturable: z.array(Uncapturable).default([]),
+    /**
+     * The jj operation the last run ended at (`jj op log -n1`): every later
+     * operation recorded by gitopsd means an odd state is its own to repair.
+     */
+    lastOp: z.string().nullable().default(null),
+    /**
+     * Targets $HOME does not fully reflect (left unapplied, or an edit
+     * waiting) → the commit whose content they last had from the source:
+     * their own merge base, so they hold back only themselves while wcBase
+     * advances for every other target.
+     */
+    heldBases: z.record(z.string(), z.string()).default({}),
     /** Targets apply left alone because they changed in $HOME during the sync. */
     deferred: z.array(z.string()).default([]),
   })

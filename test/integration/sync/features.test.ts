@@ -68,18 +68,27 @@ describe('templates, secrets, deletions and what re-add cannot capture', () => {
     expect(await remoteHistoryText(remote)).not.toContain('s3cr3t-value');
   });
 
-  it('reports an edit to a rendered template and a deletion in $HOME, and leaves both alone', async () => {
+  it('reports an edit to a rendered template and a deletion in $HOME as waiting (exit 1), and leaves both alone', async () => {
     await writeFile(join(a.home, '.secretrc'), 'token=s3cr3t-value\nedited-by-hand\n');
     await rm(join(a.home, '.gamma'));
-    const r = await syncExpect(a, 0);
-    const unc = r.json?.['uncapturable'] as { target: string; code: string }[];
+    // Issue 14: an edit that cannot reach the remote is never an exit 0.
+    const r = await syncExpect(a, 1);
+    expect(r.json?.['kind']).toBe('edits-waiting');
+    expect(String(r.json?.['message'])).toContain('.gamma, .secretrc');
+    const unc = r.json?.['uncapturable'] as { target: string; code: string; why: string }[];
     expect(unc.map((u) => `${u.code} ${u.target}`).sort()).toEqual(['D .gamma', 'M .secretrc']);
-    expect(r.stdout).toContain('.secretrc');
+    expect(unc.find((u) => u.target === '.secretrc')?.why).toContain('rendered from the template dot_secretrc.tmpl');
+    expect(unc.find((u) => u.target === '.secretrc')?.why).toContain('chezmoi edit ~/.secretrc');
     expect(await readHome(a, '.secretrc')).toBe('token=s3cr3t-value\nedited-by-hand\n');
     expect(await readHome(a, '.gamma')).toBeNull();
     expect(await remoteHistoryText(remote)).not.toContain('s3cr3t-value');
     expect(await remoteHistoryText(remote)).not.toContain('edited-by-hand');
     expect((await remoteTree(remote)).get('dot_gamma')).toBe('g1\n');
+    // The person takes both back; the sync is clean again.
+    await writeFile(join(a.home, '.secretrc'), 'token=s3cr3t-value\n');
+    await writeFile(join(a.home, '.gamma'), 'g1\n');
+    const clean = await syncExpect(a, 0);
+    expect(clean.json?.['uncapturable']).toEqual([]);
   });
 
   it('propagates a deletion made with chezmoi destroy to the other hosts', async () => {

@@ -6,7 +6,7 @@
  * git. Hosts run as root with dotfiles.user "root" unless a user is given
  * (the privilege test creates one with useradd).
  */
-import { mkdir, readFile, readdir, writeFile, chmod } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, tryRun } from '../../harness/exec.js';
@@ -208,4 +208,47 @@ export async function sameLineConflict(
   for (const [target, content] of Object.entries(extra)) await writeFile(join(b.home, target), content);
   await syncExpect(a, 0);
   return { remote, a, b };
+}
+
+/** Copy dirs aside; the returned function puts the copies back (for kill-and-rerun tests). */
+export async function snapshotDirs(dirs: string[]): Promise<() => Promise<void>> {
+  const saved = dirs.map((d) => `${d}.snapshot`);
+  for (const [i, d] of dirs.entries()) await cp(d, saved[i] ?? '', { recursive: true, verbatimSymlinks: true });
+  return async () => {
+    for (const [i, d] of dirs.entries()) {
+      await rm(d, { recursive: true, force: true });
+      await cp(saved[i] ?? '', d, { recursive: true, verbatimSymlinks: true });
+    }
+  };
+}
+
+/**
+ * A `pre-receive` hook that refuses the next `times` pushes to the remote
+ * (as a remote with a policy hook or a permission problem does), then lets
+ * pushes through. The count lives in a file beside the remote.
+ */
+export async function refusePushes(remote: Remote, times: number): Promise<string> {
+  const counter = join(remote.dir, 'refusals-left');
+  await writeFile(counter, `${times}\n`);
+  const hook = join(remote.url, 'hooks', 'pre-receive');
+  await writeFile(
+    hook,
+    `#!/bin/sh
+left=$(cat '${counter}')
+[ "$left" -gt 0 ] || exit 0
+echo $((left - 1)) > '${counter}'
+echo "pushes to this remote are closed for maintenance" >&2
+exit 1
+`,
+  );
+  await chmod(hook, 0o755);
+  return counter;
+}
+
+/** The checkpoint numbers of a GITOPSD_TRACE file, with the command each one precedes. */
+export async function traceCheckpoints(trace: string): Promise<{ n: number; cmd?: string; args?: string[] }[]> {
+  return (await readFile(trace, 'utf8'))
+    .split('\n')
+    .filter((l) => l.includes('"checkpoint"'))
+    .map((l) => JSON.parse(l) as { n: number; cmd?: string; args?: string[] });
 }

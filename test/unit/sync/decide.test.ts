@@ -4,6 +4,7 @@ import {
   bringsRemoteChanges,
   classifyPushFailure,
   decideGuard,
+  pushFailureReason,
   decideIntegration,
   decideRestore,
   decideRetry,
@@ -145,6 +146,8 @@ describe('decideGuard', () => {
     wcBase: 'b',
     wcBaseIsAncestor: true,
     wcBaseVisible: true,
+    syncBookmark: 'main',
+    ownSinceLastRun: false,
   };
   it.each([
     ['normal', {}, 'proceed'],
@@ -158,8 +161,54 @@ describe('decideGuard', () => {
     ],
     ['the synced line was abandoned by hand', { wcBaseIsAncestor: false, wcBaseVisible: false }, 'proceed'],
     ['first run (no base recorded)', { wcBase: null, wcBaseIsAncestor: false }, 'proceed'],
+    // Issue 14: a state only our own operations made is repaired, not paused on.
+    ['main?? made by our own unpushed sync', { conflictedBookmarks: ['main'], ownSinceLastRun: true }, 'repair'],
+    [
+      'main?? plus another conflicted bookmark',
+      { conflictedBookmarks: ['main', 'topic'], ownSinceLastRun: true },
+      'needs-human',
+    ],
+    [
+      'working copy with changes, off a line our own rebase rewrote',
+      { wcBaseIsAncestor: false, wcBaseVisible: false, workingCopy: c('wc', { empty: false }), ownSinceLastRun: true },
+      'repair',
+    ],
+    [
+      'empty working copy, line rewritten by our own rebase',
+      { wcBaseIsAncestor: false, wcBaseVisible: false, ownSinceLastRun: true },
+      'repair',
+    ],
   ] as const)('%s → %s', (_n, over, want) => {
     expect(decideGuard({ ...base, ...over }).kind).toBe(want);
+  });
+
+  it('repairs own main?? and a moved working copy together, merging against the old base', () => {
+    expect(
+      decideGuard({
+        ...base,
+        conflictedBookmarks: ['main'],
+        wcBaseIsAncestor: false,
+        wcBaseVisible: false,
+        workingCopy: c('wc', { empty: false }),
+        ownSinceLastRun: true,
+      }),
+    ).toMatchObject({ kind: 'repair', resetBookmark: true, wcMoved: true, returnTo: null });
+    expect(
+      decideGuard({ ...base, conflictedBookmarks: ['main'], wcBaseIsAncestor: false, ownSinceLastRun: true }),
+    ).toMatchObject({ kind: 'repair', resetBookmark: true, wcMoved: false, returnTo: 'b' });
+  });
+});
+
+describe('pushFailureReason', () => {
+  it.each([
+    [
+      'remote: no pushes today\nWarning: The remote rejected the following updates:\n  refs/heads/main (reason: pre-receive hook declined)\nHint: Try checking if you have permission to push to all the bookmarks.\nError: Failed to push some bookmarks\n',
+      'refs/heads/main (reason: pre-receive hook declined); remote says: no pushes today',
+    ],
+    ['Error: Failed to push some bookmarks\n', 'Error: Failed to push some bookmarks'],
+    ['', 'no output'],
+  ])('%j → %s', (stderr, want) => {
+    expect(pushFailureReason(stderr)).toBe(want);
   });
 });
 
