@@ -16,6 +16,7 @@ import { execa } from 'execa';
 import { stats, table } from './lib.js';
 import { gitopsd, gitopsdBin, readTrace, runsFor, sleep, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
+import { prng } from '../test/harness/prng.js';
 
 const SERVICES = ['sshd.service', 'nginx.service'];
 const LATE = 'nginx.service';
@@ -33,17 +34,8 @@ async function currentAttempt(stateFile: string): Promise<{ id: number; verdict:
   }
 }
 
-/** A small seeded PRNG (mulberry32): the same flip delays on every run of the benchmark. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the test harness: the same flip delays on every run of the benchmark. */
+const seeded = prng;
 
 export const b5: Benchmark = {
   id: 'B5',

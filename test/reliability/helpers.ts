@@ -199,14 +199,5 @@ export async function psLinesWith(needle: string): Promise<string[]> {
     .filter((l) => l.includes(needle) && !/^\d+\s+\d+\s+Z/.test(l) && !/\sps -eo /.test(l));
 }
 
-/** mulberry32: a small seeded PRNG, so a failing load run can be replayed exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The harness's one seeded PRNG, so a failing load run can be replayed exactly. */
+export { prng } from '../harness/prng.js';

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
+import { prng } from '../../harness/prng.js';
 import { removeTempDirs } from '../../harness/temp.js';
 import {
   chezmoiArgs,
@@ -35,17 +36,6 @@ const ROUNDS = 24;
 const FILES = 5;
 const LINES = 6;
 
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Tokens of captured edits that no commit reachable from a remote ref adds. */
 export function missingEdits(tokens: Iterable<string>, history: string): string[] {
