@@ -134,6 +134,88 @@ export function isIgnored(target: string, ignored: ReadonlySet<string>): boolean
   return false;
 }
 
+// ---------------------------------------------------------------- source names
+
+const ATTRIBUTE_PREFIXES = [
+  'encrypted_',
+  'private_',
+  'readonly_',
+  'empty_',
+  'executable_',
+  'symlink_',
+  'create_',
+  'modify_',
+  'remove_',
+  'exact_',
+  'external_',
+] as const;
+
+/**
+ * The target (relative to the destination) a source path stands for, with
+ * chezmoi's attributes stripped (docs reference/source-state-attributes.md:
+ * prefixes `encrypted_ private_ readonly_ empty_ executable_ symlink_
+ * create_ modify_ remove_ exact_ external_`, then `dot_` → `.`, `literal_`
+ * ends the parsing; suffixes `.tmpl`, and `.age`/`.asc` of an encrypted
+ * file). Null for names that are no target (`.chezmoi*`, scripts `run_`).
+ * Two source paths with one target are one unit: an attribute change
+ * (`chmod +x` → `executable_`) is a rename to jj.
+ */
+export function targetOfSource(srcRel: string): string | null {
+  const out: string[] = [];
+  const parts = srcRel.split('/');
+  for (const [i, part] of parts.entries()) {
+    if (part.startsWith('.') || part.startsWith('run_')) return null;
+    let name = part;
+    let encrypted = false;
+    let literal = false;
+    for (let again = true; again && !literal;) {
+      again = false;
+      if (name.startsWith('literal_')) {
+        name = name.slice('literal_'.length);
+        literal = true;
+        break;
+      }
+      for (const pre of ATTRIBUTE_PREFIXES) {
+        if (name.startsWith(pre)) {
+          if (pre === 'encrypted_') encrypted = true;
+          name = name.slice(pre.length);
+          again = true;
+        }
+      }
+    }
+    if (!literal && name.startsWith('dot_')) name = `.${name.slice(4)}`;
+    if (i === parts.length - 1) {
+      if (name.endsWith('.tmpl')) name = name.slice(0, -'.tmpl'.length);
+      if (encrypted) name = name.replace(/\.(age|asc)$/, '');
+    }
+    out.push(name);
+  }
+  return out.join('/');
+}
+
+/**
+ * The paths to hold with `held` so a target is never split across its
+ * source entries: every changed path (`changed`, either side) with the
+ * same target as a held path. Parking `dot_tool` while `executable_dot_tool`
+ * goes to main would leave two entries for `.tool`, and chezmoi then fails
+ * on every host ("inconsistent state").
+ */
+export function sameTargetPaths(held: readonly string[], changed: readonly string[]): string[] {
+  const targets = new Set(held.map(targetOfSource).filter((t) => t !== null));
+  const have = new Set(held);
+  return [...new Set(changed)].filter((p) => !have.has(p) && targets.has(targetOfSource(p) ?? '\0')).sort();
+}
+
+/**
+ * chezmoi's "inconsistent state" error: one target with two source entries
+ * (`chezmoi: .tool: inconsistent state (/src/dot_tool, /src/executable_dot_tool)`).
+ */
+export function parseInconsistentState(stderr: string): { target: string; sources: string[] } | null {
+  const m = /chezmoi: (.+?): inconsistent state \(([^)]*)\)/.exec(stderr);
+  if (m?.[1] === undefined || m[2] === undefined) return null;
+  return { target: m[1], sources: m[2].split(', ').filter((x) => x !== '') };
+}
+
 // ---------------------------------------------------------------- jj output
 
 export interface SnapshotRefusal {

@@ -81,6 +81,8 @@ import {
   isIgnored,
   planApply,
   planHeldBases,
+  sameTargetPaths,
+  parseInconsistentState,
   pushFailureReason,
   isSameSecondCollision,
   type GuardDecision,
@@ -1003,7 +1005,21 @@ async function split(
   const newConflicts = await conflictedFiles(ctx, x);
   if (newConflicts.length > 0) await restore(ctx, remoteRef, x, filesetOf(newConflicts));
   if (tempBase !== null) await jj(ctx, ['abandon', tempBase]);
-  const held = [...new Set([...d.held, ...newConflicts])].sort();
+  let held = [...new Set([...d.held, ...newConflicts])].sort();
+  // An attribute rename (dot_tool → executable_dot_tool) on either side is
+  // held with the conflicting path: at most one entry per target in main,
+  // in the park and in the keep commit (issue 14, input 3).
+  if (held.length > 0) {
+    const changed = [
+      ...(await jj(ctx, ['diff', '--from', fork.commitId, '--to', head.commitId, '--name-only'])).stdout.split('\n'),
+      ...(await jj(ctx, ['diff', '--from', fork.commitId, '--to', remoteRef, '--name-only'])).stdout.split('\n'),
+    ].filter((l) => l !== '');
+    const unit = sameTargetPaths(held, changed);
+    if (unit.length > 0) {
+      await restore(ctx, remoteRef, x, filesetOf(unit));
+      held = [...new Set([...held, ...unit])].sort();
+    }
+  }
 
   const xCommit = await one(ctx, x);
   let newMain: string | null = xCommit.commitId;
@@ -1157,7 +1173,7 @@ async function capture(
   head: string;
   conflicted: string[];
 }> {
-  const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
+  const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
   const head = (await one(ctx, '@-')).commitId;
   // The source is ahead of $HOME when integration moved it past wcBase and
@@ -1223,6 +1239,25 @@ async function refusedBySnapshot(ctx: Ctx): Promise<Uncapturable[]> {
       why: `${f.path} is ${f.bytes} bytes, over the ${f.limit}-byte limit for new files (dotfiles.maxNewFileSize, jj's snapshot.max-new-file-size), so it is not synced; raise dotfiles.maxNewFileSize, or add it to .chezmoiignore and remove it from the source dir`,
     };
   });
+}
+
+/**
+ * `chezmoi status`, with one failure explained: two source entries for one
+ * target (pushed by another tool or an older gitopsd) make chezmoi refuse
+ * everything; say which and how to keep one.
+ */
+async function statusOrExplain(ctx: Ctx): Promise<RunResult> {
+  try {
+    return await chezmoi(ctx, ['status']);
+  } catch (err) {
+    const two = err instanceof CommandFailed ? parseInconsistentState(err.stderrTail) : null;
+    if (two === null) throw err;
+    throw new GitopsdError(
+      'failed',
+      `the source state has ${two.sources.length} entries for ~/${two.target} (${two.sources.join(', ')}); delete the one you do not want (rm ${two.sources[0] ?? ''} or the other) and run "gitopsd sync" again, which pushes the fix`,
+      { cause: err },
+    );
+  }
 }
 
 /** Target → source path (relative to the source dir) for the targets chezmoi knows. */

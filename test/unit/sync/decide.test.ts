@@ -44,7 +44,7 @@ describe('chezmoi status', () => {
     expect(planApply(entries)).toEqual(['.remote-ahead', '.script']);
   });
   it.each([
-    ['.edited', 'M', /cannot capture/],
+    ['.edited', 'M', /did not capture/],
     ['.deleted', 'D', /deletions/],
   ])('reports %s (%s) as uncapturable', (target, code, why) => {
     const u = findUncapturable(entries).find((e) => e.target === target);
