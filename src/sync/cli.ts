@@ -72,11 +72,30 @@ function parkedLines(st: SyncSection): string[] {
   return [`parked conflict since ${st.parked.since} on ${st.parked.bookmark}: ${st.parked.paths.join(', ')}`];
 }
 
-export function resolveSteps(opts: { src: string; bookmark: string; remote: string; park: string }): string[] {
+export function resolveSteps(opts: {
+  src: string;
+  bookmark: string;
+  remote: string;
+  park: string;
+  paths?: readonly string[];
+}): string[] {
+  // jj merges encrypted files as opaque bytes: "edit the conflicting files"
+  // cannot work on ciphertext. Decrypt both sides, merge the plaintext,
+  // encrypt the result over the conflicted file (chezmoi decrypt/encrypt
+  // read stdin and a file, chezmoi docs reference/commands/{decrypt,encrypt}).
+  const encrypted = (opts.paths ?? []).filter((p) => (p.split('/').at(-1) ?? '').startsWith('encrypted_'));
+  const decryptSteps = encrypted.flatMap((p) => [
+    `# ${p} is encrypted: merge the plaintext, not the ciphertext:`,
+    `jj file show -r ${opts.park} ${p} | chezmoi decrypt > /tmp/local.txt`,
+    `jj file show -r ${opts.bookmark}@${opts.remote} ${p} | chezmoi decrypt > /tmp/remote.txt`,
+    `# merge /tmp/remote.txt and /tmp/local.txt into /tmp/merged.txt, then:`,
+    `chezmoi encrypt /tmp/merged.txt > ${p} && rm /tmp/local.txt /tmp/remote.txt /tmp/merged.txt`,
+  ]);
   return [
     `cd ${opts.src}`,
     `jj git fetch --remote ${opts.remote}`,
     `jj new ${opts.bookmark}@${opts.remote} ${opts.park}`,
+    ...decryptSteps,
     '# edit the conflicting files until "jj resolve --list" finds nothing, then:',
     `jj commit -m "resolve dotfile conflict"`,
     `jj bookmark set ${opts.bookmark} -r @-`,
@@ -99,6 +118,7 @@ function conflictsReport(deps: Deps): Outcome {
     bookmark: d.bookmark,
     remote: d.remote,
     park: st.parked.bookmark,
+    paths: st.parked.paths,
   });
   const text = [
     `conflicting paths (source dir ${d.sourceDir ?? '?'}), parked on ${st.parked.bookmark} since ${st.parked.since}:`,

@@ -507,7 +507,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     if (snapshot.before !== null) return;
     // A full status right before the hashes, as ever: a file edited in
     // $HOME since the capture must not count as agreeing with the source.
-    const status = captured.reAdded ? parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout) : captured.status;
+    const status = captured.reAdded ? parseChezmoiStatus((await statusOrExplain(ctx)).stdout) : captured.status;
     snapshot.before = await managedSnapshot(ctx, status);
   };
 
@@ -1377,7 +1377,7 @@ async function apply(
       removed.push(t);
     }
   }
-  const status = parseChezmoiStatus((await chezmoi(ctx, ['status'])).stdout);
+  const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const targets = planApply(status);
   const deferred = status.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target);
   if (targets.length === 0) return { deferred, failed: [], removed, error: '' };

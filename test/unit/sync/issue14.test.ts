@@ -124,3 +124,29 @@ describe('why an edit was not captured', () => {
     expect(u?.why).toContain('dot_plain');
   });
 });
+
+describe('resolution steps for a parked conflict in an encrypted file', () => {
+  it('decrypts both sides and re-encrypts the merge instead of editing ciphertext', async () => {
+    const { resolveSteps } = await import('../../../src/sync/cli.js');
+    const steps = resolveSteps({
+      src: '/home/u/.local/share/chezmoi',
+      bookmark: 'main',
+      remote: 'origin',
+      park: 'sync/h1',
+      paths: ['encrypted_private_dot_token.age', 'dot_plain'],
+    });
+    expect(steps).toContain(
+      'jj file show -r sync/h1 encrypted_private_dot_token.age | chezmoi decrypt > /tmp/local.txt',
+    );
+    expect(steps).toContain(
+      'jj file show -r main@origin encrypted_private_dot_token.age | chezmoi decrypt > /tmp/remote.txt',
+    );
+    expect(steps.some((s) => s.startsWith('chezmoi encrypt /tmp/merged.txt > encrypted_private_dot_token.age'))).toBe(
+      true,
+    );
+    // A plain file needs none of it.
+    expect(
+      resolveSteps({ src: '/s', bookmark: 'main', remote: 'origin', park: 'sync/h1', paths: ['dot_plain'] }),
+    ).not.toContain(expect.stringContaining('chezmoi decrypt'));
+  });
+});
