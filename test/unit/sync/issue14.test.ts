@@ -13,6 +13,7 @@ import {
   targetOfSource,
   whyNotCaptured,
 } from '../../../src/sync/decide.js';
+import { resolveSteps } from '../../../src/sync/cli.js';
 
 describe('targetOfSource', () => {
   it.each([
@@ -126,8 +127,7 @@ describe('why an edit was not captured', () => {
 });
 
 describe('resolution steps for a parked conflict in an encrypted file', () => {
-  it('decrypts both sides and re-encrypts the merge instead of editing ciphertext', async () => {
-    const { resolveSteps } = await import('../../../src/sync/cli.js');
+  it('decrypts both sides and re-encrypts the merge instead of editing ciphertext', () => {
     const steps = resolveSteps({
       src: '/home/u/.local/share/chezmoi',
       bookmark: 'main',
