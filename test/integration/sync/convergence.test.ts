@@ -36,7 +36,6 @@ const ROUNDS = 24;
 const FILES = 5;
 const LINES = 6;
 
-
 /** Tokens of captured edits that no commit reachable from a remote ref adds. */
 export function missingEdits(tokens: Iterable<string>, history: string): string[] {
   const added = new Set<string>();

@@ -58,7 +58,7 @@ describe('a sync killed at any checkpoint is completed by the next one', () => {
     points = lines.length;
     expect(points).toBeGreaterThan(30);
     process.stdout.write(`sync crash-injection points: ${points}\n`);
-  });
+  }, 600_000);
 
   it('recovers from a kill at every checkpoint', async () => {
     const failures: string[] = [];
