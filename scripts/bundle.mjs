@@ -10,11 +10,38 @@
 // added beside the old ones, and the entry is renamed into place last.
 // Chunks no entry has used for an hour are removed.
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { execaSync } from 'execa';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// The build's identity, for `gitopsd --version` and `gitopsd version --json`
+// (src/core/build-info.ts). $GITOPSD_COMMIT wins (the Nix package has no .git:
+// flake.nix passes self.rev, or self.dirtyRev which ends in "-dirty"); else
+// git in the source tree; else "unknown".
+function git(args) {
+  const r = execaSync('git', ['-C', root, ...args], {
+    timeout: 10_000,
+    stdin: 'ignore',
+    stderr: 'ignore',
+    reject: false,
+  });
+  return r.exitCode === 0 ? String(r.stdout).trim() : null;
+}
+function buildInfo() {
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+  const fromEnv = process.env.GITOPSD_COMMIT;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const dirty = fromEnv.endsWith('-dirty');
+    return { version, commit: dirty ? fromEnv.slice(0, -'-dirty'.length) : fromEnv, dirty };
+  }
+  const commit = git(['rev-parse', '--verify', 'HEAD']);
+  if (commit === null || !/^[0-9a-f]{40,64}$/.test(commit)) return { version, commit: 'unknown', dirty: null };
+  const status = git(['status', '--porcelain', '--untracked-files=no']);
+  return { version, commit, dirty: status === null ? null : status !== '' };
+}
 const outdir = join(root, 'dist', 'bundle');
 const tmp = join(root, 'dist', `bundle.tmp-${process.pid}`);
 rmSync(tmp, { recursive: true, force: true });
@@ -33,6 +60,7 @@ await build({
   },
   external: ['winston', 'simple-git', 'prom-client'],
   logLevel: 'warning',
+  define: { GITOPSD_BUILD: JSON.stringify(buildInfo()) },
 });
 mkdirSync(outdir, { recursive: true });
 const fresh = readdirSync(tmp);

@@ -13,6 +13,39 @@ import type { LogLevel } from '../core/log.js';
 import type { Outcome } from './outcome.js';
 import type { Step } from '../report/runs.js';
 import { asGitopsdError, exitCodeFor, messageFor, causeChain } from './exit.js';
+import { BUILD, versionLine } from '../core/build-info.js';
+
+/** A validation failure reported by yargs, reworded in main's catch (./usage.ts). */
+class YargsFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'YargsFailure';
+  }
+}
+
+/**
+ * The programs in bin/ that are a gitopsd command under another name (their
+ * bin file passes these words first). Their help and error pointers name the
+ * program alone: `show-golden --help`, not `show-golden golden show --help`.
+ */
+export const ALIASES: Readonly<Record<string, readonly string[]>> = {
+  'chezmoi-sync': ['sync'],
+  'chezmoi-status': ['sync', 'status'],
+  'chezmoi-show-conflicts': ['sync', 'conflicts'],
+  'show-boot-status': ['boot', 'status'],
+  'pin-golden': ['golden', 'pin'],
+  'show-golden': ['golden', 'show'],
+  'rollback-to-golden': ['golden', 'rollback'],
+};
+
+/** `show-golden golden show` -> `show-golden` in yargs' output (help, usage lines). */
+function unalias(text: string, scriptName: string): string {
+  const words = ALIASES[scriptName];
+  return words === undefined ? text : text.replaceAll(`${scriptName} ${words.join(' ')}`, scriptName);
+}
+
+/** The shells `gitopsd completion` writes a script for (yargs' templates). */
+export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 export interface GlobalArgs {
   config?: string | undefined;
@@ -27,6 +60,8 @@ export interface MainIO {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   env: NodeJS.ProcessEnv;
+  /** Width to wrap help at; 0 = no wrapping (the help is parsed by ./usage.ts). Default: the terminal's, at most 100. */
+  columns?: number;
 }
 
 const defaultIO: MainIO = {
@@ -72,7 +107,9 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       err = asGitopsdError(err);
       const msg = messageFor(err);
       if (jsonMode) io.stdout(`${JSON.stringify({ ok: false, exitCode: code, error: msg })}\n`);
-      io.stderr(`${scriptName}: ${msg}\n`);
+      // A message of several lines (every problem of a config file) is one
+      // line per problem, each with the prefix.
+      for (const line of msg.split('\n')) io.stderr(`${scriptName}: ${line}\n`);
       if (debug || !(err instanceof GitopsdError)) {
         for (const line of causeChain(err)) io.stderr(`${line}\n`);
       }
@@ -127,6 +164,14 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       report(out.exitCode, out);
     };
 
+  /** A command that needs no config and no state (version, completion). */
+  const standalone =
+    (run: (args: CliArgs) => Promise<Outcome>) =>
+    async (args: CliArgs): Promise<void> => {
+      jsonMode = (args as unknown as GlobalArgs).json;
+      report(0, await run(args));
+    };
+
   /** A handler that lives in a capability's cli.ts, loaded only when its command runs. */
   const lazy = (
     command: string,
@@ -156,6 +201,8 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
   const { default: yargs } = await import('yargs');
   const cli = yargs(argv)
     .scriptName(scriptName)
+    // Messages in English whatever $LANG says: ./usage.ts rewords them.
+    .locale('en')
     .usage(
       `$0 <command> [options]\n\nPull-based GitOps for NixOS: build-validated upgrades, rollback to a pinned\ngolden generation after failed boots, and jj+chezmoi dotfile sync.`,
     )
@@ -322,6 +369,29 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         }),
       lazy('status', async () => (await import('../status/cli.js')).statusCommand),
     )
+    .command(
+      'version',
+      'Print the version and the git commit this gitopsd was built from',
+      (y: Argv) => y,
+      standalone(() =>
+        Promise.resolve({
+          exitCode: 0,
+          text: `${scriptName} ${versionLine()}`,
+          json: { version: BUILD.version, commit: BUILD.commit, dirty: BUILD.dirty, node: process.version },
+        }),
+      ),
+    )
+    .command(
+      'completion <shell>',
+      'Print the shell completion script (bash, zsh or fish); e.g. gitopsd completion bash > /etc/bash_completion.d/gitopsd',
+      (y: Argv) =>
+        y.positional('shell', { choices: COMPLETION_SHELLS, describe: 'The shell to complete in', demandOption: true }),
+      standalone(async (args) => {
+        const { completionScript } = await import('./completion.js');
+        const text = await completionScript(scriptName, String(args['shell']) as (typeof COMPLETION_SHELLS)[number]);
+        return { exitCode: 0, text: text.trimEnd(), json: { shell: args['shell'], script: text } };
+      }),
+    )
     .command('config', 'Configuration', (y: Argv) =>
       y
         .command(
@@ -341,22 +411,55 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         )
         .demandCommand(1, 'name a config subcommand: check'),
     )
-    .demandCommand(1, 'name a command; see --help')
+    .demandCommand(1, 'name a command')
     .strict()
     .help()
     .alias('h', 'help')
-    .version(false)
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .version('version', 'Show the version and the commit it was built from', `${scriptName} ${versionLine()}`)
+    .alias('V', 'version')
+    .wrap(io.columns === 0 ? null : Math.min(100, io.columns ?? (process.stdout.columns || 100)))
     .exitProcess(false)
     .fail((msg: string | null, err: Error | undefined) => {
-      throw err ?? new UsageError(`${msg ?? 'invalid usage'}; see ${scriptName} --help`);
+      throw err ?? new YargsFailure(msg ?? 'invalid usage');
     });
 
   try {
-    await cli.parseAsync();
+    // With a callback, yargs hands its own output (--help, --version,
+    // completions) back instead of printing it, so io.stdout gets it too.
+    await cli.parseAsync(argv, {}, (_err: Error | undefined, _argv: unknown, output: string) => {
+      if (output !== '') io.stdout(`${unalias(output, scriptName)}\n`);
+    });
   } catch (err) {
-    const code = exitCodeFor(err);
-    report(code, undefined, err);
+    const e = err instanceof YargsFailure ? await usageError(err.message, argv, scriptName, io) : err;
+    report(exitCodeFor(e), undefined, e);
   }
   return result;
+}
+
+/** The command tree, read from the help of each command (./usage.ts), in-process. */
+export async function readCommandTree(scriptName = 'gitopsd', env: NodeJS.ProcessEnv = process.env) {
+  const { commandTree } = await import('./usage.js');
+  return commandTree(async (path) => {
+    let out = '';
+    await main([...path, '--help'], scriptName, {
+      stdout: (s) => (out += s),
+      stderr: () => undefined,
+      env,
+      columns: 0,
+    });
+    return out;
+  });
+}
+
+/** yargs' validation message as one line with a "did you mean" (./usage.ts). */
+async function usageError(msg: string, argv: string[], scriptName: string, io: MainIO): Promise<UsageError> {
+  const { rewordUsageFailure } = await import('./usage.js');
+  // The tree is read under gitopsd's own name: an alias's help hides its path.
+  const tree = await readCommandTree('gitopsd', io.env);
+  return new UsageError(unalias(rewordUsageFailure(msg, { scriptName, argv, tree }), scriptName));
+}
+
+/** The build's identity (src/core/build-info.ts), for scripts/gen-man.mjs. */
+export function buildInfo(): typeof BUILD {
+  return BUILD;
 }

@@ -3,6 +3,7 @@
  * hook, write the metrics file. None of it may change the command's result:
  * each part logs its own failure and carries on.
  */
+import { BUILD } from '../core/build-info.js';
 import { realpathOrNull } from '../core/fs-read.js';
 import type { Deps } from '../core/deps.js';
 import { readDeployments } from '../core/deployments.js';
@@ -19,7 +20,8 @@ export interface RunSummary {
   durationMs: number;
 }
 
-export const VERSION = '0.1.0';
+/** package.json's version, embedded at build time (src/core/build-info.ts). */
+export const VERSION = BUILD.version;
 
 export async function afterRun(deps: Deps, step: Step, s: RunSummary): Promise<void> {
   const log = deps.log.child({ module: 'after-run' });

@@ -17,6 +17,8 @@ export default async function setup(): Promise<void> {
   if (build.exitCode !== 0) process.stdout.write(`warning: tsc reported errors:\n${String(build.all)}\n`);
   // The bins run the bundle (scripts/bundle.mjs), as the installed package does.
   await execa('node', ['scripts/bundle.mjs'], { cwd: root, stdio: 'inherit' });
+  // The man page is read back from the bundle's --help (test/integration/cli/conventions.test.ts).
+  await execa('node', ['scripts/gen-man.mjs'], { cwd: root, stdio: 'inherit' });
   await requireTools();
   process.stdout.write(`integration tools:\n${await describeTools()}\n  node ${process.version}\n`);
 }
