@@ -14,7 +14,8 @@ let
   packageJSON = lib.importJSON ../package.json;
   # Only what the build reads: a change to docs or tests does not rebuild.
   # `npm run build` is `tsc -p tsconfig.build.json` (which extends
-  # tsconfig.json) and then `node scripts/bundle.mjs`; the bins load
+  # tsconfig.json), `node scripts/bundle.mjs`, then `node scripts/gen-man.mjs`
+  # (dist/man/gitopsd.1, from the commands' --help); the bins load
   # dist/bundle/; `npm pack` adds README.md. test/integration/nix/
   # package-build.test.ts builds a copy of exactly this tree and runs every bin.
   src = lib.fileset.toSource {
@@ -25,6 +26,7 @@ let
       ../tsconfig.json
       ../tsconfig.build.json
       ../scripts/bundle.mjs
+      ../scripts/gen-man.mjs
       ../src
       ../bin
       ../README.md
