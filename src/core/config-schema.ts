@@ -129,6 +129,9 @@ const httpCheck = z
 
 const commandCheck = z.object({ command: argv, name: z.string().min(1).optional() }).strict();
 
+/** The check kinds by their key, for the loader's message on a check of no known kind (src/core/config.ts). */
+export const CHECK_KINDS = { tcp: tcpCheck, http: httpCheck, command: commandCheck } as const;
+
 export const CheckSchema = z.union([tcpCheck, httpCheck, commandCheck], {
   error: () => 'must be one of {"tcp": "HOST:PORT"}, {"http": "URL"} or {"command": [argv...]}',
 });
@@ -314,12 +317,23 @@ export const ConfigSchema = z
       .default({ level: 'info', format: 'auto' }),
   })
   .strict()
-  .superRefine((c, ctx) => {
-    // sourceDir and destDir default from the user (src/core/config.ts).
-    if (c.dotfiles.enable && c.dotfiles.user === null) {
-      ctx.addIssue({ code: 'custom', path: ['dotfiles', 'user'], message: 'is required when dotfiles.enable is true' });
-    }
-  });
+  .superRefine(
+    (c, ctx) => {
+      // sourceDir and destDir default from the user (src/core/config.ts).
+      // Runs even when other keys are wrong (`when`), so `config check`
+      // reports this problem with the others: `c` may then be partly
+      // unparsed, hence the optional chaining.
+      const d = c.dotfiles as Partial<typeof c.dotfiles> | undefined;
+      if (d?.enable === true && (d.user ?? null) === null) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dotfiles', 'user'],
+          message: 'is required when dotfiles.enable is true',
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 export type RawConfig = z.input<typeof ConfigSchema>;
 type Parsed = z.output<typeof ConfigSchema>;

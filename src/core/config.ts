@@ -1,12 +1,15 @@
 /**
- * Loading the config: read, parse, validate, fill defaults. A bad config is
- * one line naming the file, the JSON path of the key, what is wrong and what
- * is allowed (exit 78, mapped in src/cli/exit.ts).
+ * Loading the config: read, parse, validate, fill defaults. A bad config
+ * names every problem in the file at once, one line each: the file, the
+ * JSON path of the key, what is wrong and how to fix it (a misspelt key gets
+ * the key it was probably meant to be). The CLI exits 78 once for all of
+ * them (src/cli/exit.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { distance } from 'fastest-levenshtein';
 import { ConfigError } from './errors.js';
-import { ConfigSchema, type Config } from './config-schema.js';
+import { CHECK_KINDS, ConfigSchema, type Config } from './config-schema.js';
 
 export type { Config, Check, RawConfig } from './config-schema.js';
 
@@ -59,11 +62,10 @@ export function parseConfig(text: string, file: string, machineHostname: string)
   }
   const result = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    // A misspelt key also leaves the key it was meant to be "required":
-    // name the misspelling, which is what the person has to fix.
-    const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0];
-    throw new ConfigError(`config ${file}: ${describeIssue(issue)}`, {
+    const problems = describeIssues(result.error.issues, raw);
+    throw new ConfigError(problems.map((p) => `config ${file}: ${p}`).join('\n'), {
       file,
+      problems,
       issues: result.error.issues,
     });
   }
@@ -90,7 +92,148 @@ function jsonPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
 }
 
-function describeIssue(issue: z.core.$ZodIssue | undefined): string {
+type Issue = z.core.$ZodIssue;
+
+/** The value at `path` in the parsed JSON, or undefined. */
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = raw;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+/** The keys the schema allows for the object at `path` (through defaults, nullables and arrays), or []. */
+export function knownKeysAt(path: readonly PropertyKey[], schema: z.ZodType = ConfigSchema): string[] {
+  let cur: z.ZodType | undefined = schema;
+  const unwrap = (t: z.ZodType): z.ZodType => {
+    let s = t;
+    for (let i = 0; i < 10; i++) {
+      const def = s._zod.def as { type: string; innerType?: z.ZodType; element?: z.ZodType };
+      if ((def.type === 'default' || def.type === 'nullable' || def.type === 'optional') && def.innerType)
+        s = def.innerType;
+      else break;
+    }
+    return s;
+  };
+  for (const p of path) {
+    if (cur === undefined) return [];
+    const s = unwrap(cur);
+    if (s instanceof z.ZodObject) cur = (s.shape as Record<string, z.ZodType>)[String(p)];
+    else if (s instanceof z.ZodArray) cur = s.element as z.ZodType;
+    else return [];
+  }
+  const s = cur === undefined ? undefined : unwrap(cur);
+  if (s instanceof z.ZodObject) return Object.keys(s.shape);
+  // A check: the keys of every kind (zod reports an unknown key of a check
+  // that has one kind at the check's own path).
+  if (s instanceof z.ZodUnion)
+    return [
+      ...new Set((s.options as z.ZodType[]).flatMap((o) => (o instanceof z.ZodObject ? Object.keys(o.shape) : []))),
+    ];
+  return [];
+}
+
+/**
+ * The known key a misspelt one was probably meant to be, or null: Levenshtein
+ * distance (fastest-levenshtein), case-insensitive, at most 2 or a third of
+ * the key (2 lets a swapped pair through: "servcies", "tpc", "nmae").
+ */
+function meantKey(key: string, known: readonly string[]): string | null {
+  const max = Math.max(2, Math.floor(key.length / 3));
+  let best: { k: string; d: number } | null = null;
+  for (const k of known) {
+    const d = distance(key.toLowerCase(), k.toLowerCase());
+    if (d <= max && (best === null || d < best.d)) best = { k, d };
+  }
+  return best?.k ?? null;
+}
+
+const samePath = (a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean =>
+  a.length === b.length && a.every((p, i) => p === b[i]);
+
+/**
+ * Every issue as one line, in file order as zod reports them. A misspelt
+ * key and the "required" of the key it was meant to be are one problem: the
+ * line names the misspelling and the fix.
+ */
+export function describeIssues(
+  issues: readonly Issue[],
+  raw: unknown,
+  keysAt: (path: readonly PropertyKey[]) => string[] = (p) => knownKeysAt(p),
+): string[] {
+  const meant: { path: readonly PropertyKey[]; key: string }[] = [];
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const known = keysAt(issue.path);
+    const where = issue.path.length === 0 ? '' : `${jsonPath(issue.path)}: `;
+    for (const k of issue.keys) {
+      const m = meantKey(k, known);
+      if (m !== null) meant.push({ path: issue.path, key: m });
+      lines.push(
+        m === null
+          ? `${where}unknown key "${k}"; remove it or fix the spelling${known.length === 0 ? '' : ` (known keys here: ${known.join(', ')})`}`
+          : `${where}unknown key "${k}"; did you mean "${m}"? (rename it)`,
+      );
+    }
+  }
+  const out: string[] = [];
+  let u = 0;
+  // One line per key: "localhost" fails both the HOST:PORT pattern and the
+  // port range; the first says what to write.
+  const seen = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') {
+      const key = JSON.stringify(issue.path);
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    if (issue.code === 'unrecognized_keys') {
+      out.push(...lines.slice(u, u + issue.keys.length));
+      u += issue.keys.length;
+      continue;
+    }
+    const parent = issue.path.slice(0, -1);
+    const last = issue.path.at(-1);
+    const isMissing = issue.code === 'invalid_type' && issue.input === undefined;
+    if (isMissing && meant.some((m) => samePath(m.path, parent) && m.key === last)) continue;
+    if (issue.code === 'invalid_union') out.push(...describeCheck(issue.path, valueAt(raw, issue.path)));
+    else out.push(describeIssue(issue));
+  }
+  return out;
+}
+
+/** A `validation.checks[i]` that matches no check kind: name what it has and what it may have. */
+function describeCheck(path: readonly PropertyKey[], value: unknown): string[] {
+  const where = jsonPath(path);
+  const kinds = Object.keys(CHECK_KINDS) as (keyof typeof CHECK_KINDS)[];
+  const shapes = '{"tcp": "HOST:PORT"}, {"http": "URL"} or {"command": [argv...]}';
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return [`${where}: expected a check object like ${shapes}, got ${describeValue(value)}`];
+  const keys = Object.keys(value);
+  const present = kinds.filter((k) => keys.includes(k));
+  if (present.length > 1)
+    return [`${where}: has ${present.map((k) => `"${k}"`).join(' and ')}; a check has exactly one kind: ${shapes}`];
+  const kind = present[0];
+  if (kind === undefined) {
+    const other = keys.filter((k) => k !== 'name' && k !== 'expectStatus');
+    const named = other.length === 0 ? 'no kind' : `unknown kind ${other.map((k) => `"${k}"`).join(', ')}`;
+    const m = other.length === 1 ? meantKey(other[0] ?? '', kinds) : null;
+    return [`${where}: check of ${named}; ${m === null ? `use one of ${shapes}` : `did you mean "${m}"?`}`];
+  }
+  const r = CHECK_KINDS[kind].safeParse(value, { reportInput: true });
+  if (r.success) return [`${where}: invalid check`];
+  const own = Object.keys(CHECK_KINDS[kind].shape);
+  return describeIssues(
+    r.error.issues.map((i) => ({ ...i, path: [...path, ...i.path] }) as Issue),
+    undefined,
+    (p) => (p.length === path.length ? own : []),
+  );
+}
+
+function describeIssue(issue: Issue | undefined): string {
   if (issue === undefined) return 'invalid';
   const where = jsonPath(issue.path);
   switch (issue.code) {
@@ -100,8 +243,8 @@ function describeIssue(issue: z.core.$ZodIssue | undefined): string {
       return `${at}unknown key ${keys}; remove it or fix the spelling (see README "Config reference")`;
     }
     case 'invalid_type':
-      if (issue.input === undefined) return `${where}: is required (expected ${issue.expected})`;
-      return `${where}: expected ${issue.expected}, got ${describeValue(issue.input)}`;
+      if (issue.input === undefined) return `${where}: is required (expected ${issue.expected}); add it`;
+      return `${where}: expected ${issue.expected}, got ${describeValue(issue.input)}; ${issue.expected === 'boolean' ? 'write true or false (no quotes)' : `write a${/^[aeiou]/.test(issue.expected) ? 'n' : ''} ${issue.expected}`}`;
     case 'invalid_value':
       return `${where}: invalid value ${describeValue(issue.input)}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}`;
     case 'too_small':

@@ -65,7 +65,7 @@ export const MALFORMED: [string, string, RegExp][] = [
   [
     '{ "nixConfig": { "path": "/etc/nixos" }, "validation": { "checks": [{ "ping": "x" }] } }',
     'validation.checks[0]',
-    /validation\.checks\[0\]: must be one of/,
+    /validation\.checks\[0\]: check of unknown kind "ping"; use one of \{"tcp": "HOST:PORT"\}/,
   ],
   [
     '{ "nixConfig": { "path": "/etc/nixos" }, "reboot": { "window": { "lower": "1am", "upper": "05:00" } } }',
@@ -106,7 +106,7 @@ export const MALFORMED: [string, string, RegExp][] = [
   ],
   // Deeper and stranger ones (the reliability catalogue, test/reliability/bad-input.test.ts).
   [
-    '{ "nixConfig": { "path": "/etc/nixos" }, "hooks": { "onSuccess": [1, 2] } }',
+    '{ "nixConfig": { "path": "/etc/nixos" }, "hooks": { "onSuccess": [1, "notify"] } }',
     'hooks.onSuccess[0]',
     /hooks\.onSuccess\[0\]: expected string, got 1/,
   ],

@@ -135,3 +135,53 @@ describe('validation.services: unit names as systemctl reads them', () => {
     expect(unitNameProblem('a'.repeat(256 - '.service'.length))).toMatch(/longer than a unit name may be/);
   });
 });
+
+describe('every problem at once (issue 18)', () => {
+  const problems = (v: unknown): string[] => {
+    try {
+      parse(v);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message.split('\n');
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('names each problem on its own line with its JSON path and fix', () => {
+    const lines = problems({
+      nixConfig: { pth: '/etc/nixos', operation: 'swtich' },
+      validation: { servcies: ['sshd.service'], checks: [{ ping: 'x' }, { tcp: 'localhost' }] },
+      reboot: { allow: 'yes' },
+      dotfiles: { enable: true },
+    });
+    expect(lines).toEqual([
+      'config /cfg.json: nixConfig.operation: invalid value "swtich"; allowed: "switch" | "boot"',
+      'config /cfg.json: nixConfig: unknown key "pth"; did you mean "path"? (rename it)',
+      'config /cfg.json: validation.checks[0]: check of unknown kind "ping"; use one of {"tcp": "HOST:PORT"}, {"http": "URL"} or {"command": [argv...]}',
+      'config /cfg.json: validation.checks[1].tcp: must be HOST:PORT, e.g. "127.0.0.1:22", got "localhost"',
+      'config /cfg.json: validation: unknown key "servcies"; did you mean "services"? (rename it)',
+      'config /cfg.json: reboot.allow: expected boolean, got "yes"; write true or false (no quotes)',
+      'config /cfg.json: dotfiles.user: is required when dotfiles.enable is true',
+    ]);
+  });
+
+  it.each([
+    [{ tpc: '127.0.0.1:22' }, 'validation.checks[0]: check of unknown kind "tpc"; did you mean "tcp"?'],
+    [{ http: 'http://x', nmae: 'web' }, 'validation.checks[0]: unknown key "nmae"; did you mean "name"? (rename it)'],
+    [
+      { tcp: '127.0.0.1:22', http: 'http://x' },
+      'validation.checks[0]: has "tcp" and "http"; a check has exactly one kind',
+    ],
+    ['127.0.0.1:22', 'validation.checks[0]: expected a check object like {"tcp": "HOST:PORT"}'],
+  ])('check %j', (check, line) => {
+    const lines = problems({ nixConfig: { path: '/etc/nixos' }, validation: { checks: [check] } });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(line);
+  });
+
+  it('an unknown key with no near match lists the keys allowed there', () => {
+    expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { zzz: 1 } })).toEqual([
+      'config /cfg.json: reboot: unknown key "zzz"; remove it or fix the spelling (known keys here: allow, window)',
+    ]);
+  });
+});
