@@ -227,7 +227,7 @@ function describeCheck(path: readonly PropertyKey[], value: unknown): string[] {
   if (r.success) return [`${where}: invalid check`];
   const own = Object.keys(CHECK_KINDS[kind].shape);
   return describeIssues(
-    r.error.issues.map((i) => ({ ...i, path: [...path, ...i.path] }) as Issue),
+    r.error.issues.map((i) => ({ ...i, path: [...path, ...i.path] })),
     undefined,
     (p) => (p.length === path.length ? own : []),
   );
