@@ -73,7 +73,7 @@ export function manPageMarkdown(tree: CommandNode, opts: { scriptName: string; v
   out.push(
     '## LOGS',
     '',
-    'Every run logs to the journal of its systemd unit: `journalctl -u gitopsd-upgrade.service` and `journalctl -u gitopsd-sync.service` (mode "timer"), `journalctl -u gitopsd.service` (mode "daemon"), `journalctl -b -u gitopsd-boot-validate.service` (this boot\'s validation). `gitopsd status` prints the journalctl command of the last run of each step.',
+    'Every run logs to the journal of its systemd unit: `journalctl -u gitopsd-upgrade.service` and `journalctl -u gitopsd-sync.service` (mode "timer"), `journalctl -u gitopsd.service` (mode "daemon"), `journalctl -b -u gitopsd-boot-validate.service` (this boot\'s validation).',
     '',
   );
   out.push(
