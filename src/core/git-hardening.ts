@@ -64,6 +64,9 @@ export const GIT_HARDENING: readonly (readonly [key: string, value: string, why:
   ['gpg.openpgp.program', 'false', 'no OpenPGP verification'],
   ['gpg.x509.program', 'false', 'no X.509 (gpgsm) verification'],
   ['gpg.ssh.program', 'ssh-keygen', 'SSH signatures are checked by ssh-keygen from PATH, nothing else'],
+  // Run to find a signing key when gitopsd's own commit is signed (a
+  // commit.gpgsign from any config) and user.signingkey is unset.
+  ['gpg.ssh.defaultKeyCommand', 'false', 'no key-lookup program from repo-local config; set user.signingkey'],
   // An allowed signer gets trust "fully"; a repo-local lower minimum would
   // only matter for other backends, but it must not be the repo's to set.
   ['gpg.minTrustLevel', 'fully', 'a signature must come from an allowed signer'],

@@ -75,6 +75,23 @@ export interface RunnerOptions {
 
 const KILL_GRACE_MS = 5000;
 
+/**
+ * Variables dropped from the environment of the simple-git client: each
+ * names a program gitopsd's git commands never need (an editor or pager:
+ * nothing is interactive and stdout is a pipe; an external diff: no patch is
+ * printed; a git:// proxy: git:// is refused; a template dir: hooks are off).
+ */
+const SIMPLE_GIT_DROPPED_ENV: readonly string[] = [
+  'EDITOR',
+  'GIT_EDITOR',
+  'GIT_SEQUENCE_EDITOR',
+  'PAGER',
+  'GIT_PAGER',
+  'GIT_EXTERNAL_DIFF',
+  'GIT_PROXY_COMMAND',
+  'GIT_TEMPLATE_DIR',
+];
+
 export function createRunner(opts: RunnerOptions): Runner {
   const log = opts.log.child({ module: 'runner' });
   const mono = opts.monotonicMs ?? (() => performance.now());
@@ -214,9 +231,12 @@ export function createRunner(opts: RunnerOptions): Runner {
         LOGNAME: g.user.name,
       });
     env['GIT_TERMINAL_PROMPT'] = '0';
-    // git never pages into a pipe, and simple-git refuses to spawn with a
-    // pager variable set (its allowUnsafePager check): drop them.
-    for (const k of ['PAGER', 'GIT_PAGER']) delete env[k];
+    // simple-git refuses to spawn git while a variable that names a program
+    // is set (@simple-git/argv-parser's environment check). Those that
+    // choose a program gitopsd's git never wants go (SIMPLE_GIT_DROPPED_ENV);
+    // root's own transport and config settings stay (GIT_SSH_COMMAND,
+    // GIT_ASKPASS, GIT_CONFIG_GLOBAL...), with their categories allowed below.
+    for (const k of Object.keys(env)) if (SIMPLE_GIT_DROPPED_ENV.includes(k.toUpperCase())) delete env[k];
     const instance = simpleGit({
       baseDir: cwd,
       binary: 'git',
@@ -236,6 +256,10 @@ export function createRunner(opts: RunnerOptions): Runner {
         allowUnsafeCredentialHelper: true,
         allowUnsafeProtocolOverride: true,
         allowUnsafeGpgProgram: true,
+        // Root's environment, not a caller's value: GIT_CONFIG_GLOBAL,
+        // GIT_CONFIG_SYSTEM, GIT_EXEC_PATH, PREFIX; GIT_CONFIG_COUNT.
+        allowUnsafeConfigPaths: true,
+        allowUnsafeConfigEnvCount: true,
       },
     });
     instance.env(env);

@@ -50,18 +50,53 @@ describe('signatures: SSH from an allowed signer, and nothing else', () => {
   let pgpKey: string;
   let markers: string;
 
+  /** Sets `key` in the host's checkout to a program that leaves a marker. */
+  const plantPrograms = async (keys: readonly string[]): Promise<void> => {
+    for (const key of keys) {
+      const script = join(base, key);
+      await markerScript(script, markers, key, 'exit 0\n');
+      await run('git', ['-C', t.host.paths.nixConfigDir, 'config', key, script], { env: GIT_ENV });
+    }
+  };
+
   const pushHead = async (): Promise<string> => {
     await repo.push();
     return repo.head();
   };
 
+  /** Commits generation `version`, SSH-signed with `who`'s key, committer date `date` (default now); pushes. */
+  const signAs = async (who: string, version: string, date?: string): Promise<string> => {
+    await repo.commitGeneration(gen(version), `${version} (signed by ${who})`, { push: false });
+    await run(
+      'git',
+      [
+        '-c',
+        'gpg.format=ssh',
+        '-c',
+        `user.signingkey=${join(base, who)}`,
+        'commit',
+        '-q',
+        '--amend',
+        '--no-edit',
+        '-S',
+      ],
+      { cwd: repo.workDir, env: { ...GIT_ENV, ...(date === undefined ? {} : { GIT_COMMITTER_DATE: date }) } },
+    );
+    return pushHead();
+  };
+
   beforeAll(async () => {
     base = await tempDir('upgrade-sigfmt');
-    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', join(base, 'alice')]);
+    for (const who of ['alice', 'carol']) {
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', join(base, who)]);
+    }
     signers = join(base, 'allowed_signers');
+    const pub = async (who: string): Promise<string> => (await readFile(join(base, `${who}.pub`), 'utf8')).trim();
+    // carol's key was retired at the start of 2020 (ssh-keygen(1), ALLOWED SIGNERS).
     await writeFile(
       signers,
-      `alice@example.org namespaces="git" ${(await readFile(join(base, 'alice.pub'), 'utf8')).trim()}\n`,
+      `alice@example.org namespaces="git" ${await pub('alice')}\n` +
+        `carol@example.org namespaces="git",valid-before="20200101Z" ${await pub('carol')}\n`,
     );
     gnupgHome = join(base, 'gnupg');
     await mkdir(gnupgHome, { mode: 0o700 });
@@ -110,20 +145,12 @@ describe('signatures: SSH from an allowed signer, and nothing else', () => {
     const first = await upgrade(t);
     expect(first.exitCode, first.stderr + first.stdout).toBe(0);
 
-    // The checkout's own config names a verification program for every
-    // format; none of them may ever run.
+    // The checkout's own config names the X.509 and SSH verification
+    // programs; neither may ever run. (The OpenPGP ones are planted after the
+    // OpenPGP test: there, gpg itself must be the program git would run.)
     markers = join(base, 'markers');
     await mkdir(markers);
-    for (const [key, name] of [
-      ['gpg.program', 'gpg-program'],
-      ['gpg.openpgp.program', 'openpgp-program'],
-      ['gpg.x509.program', 'x509-program'],
-      ['gpg.ssh.program', 'ssh-program'],
-    ] as const) {
-      const script = join(base, name);
-      await markerScript(script, markers, name, 'exit 0\n');
-      await run('git', ['-C', t.host.paths.nixConfigDir, 'config', key, script], { env: GIT_ENV });
-    }
+    await plantPrograms(['gpg.x509.program', 'gpg.ssh.program']);
   });
 
   it("an OpenPGP-signed tip is refused (exit 6) although root's GnuPG trusts the key, and nothing is built", async () => {
@@ -197,6 +224,7 @@ describe('signatures: SSH from an allowed signer, and nothing else', () => {
   });
 
   it("an SSH-signed tip from the allowed signer on top is deployed, verified by ssh-keygen, not by the repo's program", async () => {
+    await plantPrograms(['gpg.program', 'gpg.openpgp.program']);
     await repo.commitGeneration(gen('v9'), 'v9 (signed by alice)', { push: false });
     await run(
       'git',
@@ -219,6 +247,33 @@ describe('signatures: SSH from an allowed signer, and nothing else', () => {
     expect((await readState(t)).deployments?.current?.commit).toBe(tip);
     expect(await t.host.currentSystem()).toBe(await storePathOf(repo, 'hosta', join(base, 'v9')));
     expect(await readdir(markers)).toEqual([]);
+  });
+
+  it('valid-before is judged against the committer date, which the signer writes (docs/upgrade.md)', async () => {
+    // Dated today: after carol's valid-before, refused.
+    const today = await signAs('carol', 'carol-now');
+    const refused = await upgrade(t);
+    expect(refused.exitCode, refused.stderr + refused.stdout).toBe(6);
+    expect(refused.stdout).toMatch(/is not good or not from an allowed signer/);
+    expect((await readState(t)).deployments?.badCommits[today]?.reason).toBe('signature');
+    // The same key, the commit dated 2019: verifies, and is deployed. Only
+    // removing the key from the file (or a revocation file) stops it.
+    const backdated = await signAs('carol', 'carol-old', '2019-06-01T12:00:00Z');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(backdated);
+  });
+
+  it("a key in gpg.ssh.revocationFile of root's git config is refused, backdated or not", async () => {
+    const revoked = join(base, 'revoked_keys');
+    await writeFile(revoked, `${(await readFile(join(base, 'carol.pub'), 'utf8')).trim()}\n`);
+    const rootConfig = join(base, 'root.gitconfig');
+    await writeFile(rootConfig, `[gpg "ssh"]\n\trevocationFile = ${revoked}\n`);
+    const backdated = await signAs('carol', 'carol-revoked', '2019-07-01T12:00:00Z');
+    const r = await upgrade(t, [], { GIT_CONFIG_GLOBAL: rootConfig });
+    expect(r.exitCode, r.stderr + r.stdout).toBe(6);
+    expect(r.stdout).toMatch(/is not good or not from an allowed signer/);
+    expect((await readState(t)).deployments?.badCommits[backdated]?.reason).toBe('signature');
   });
 });
 
@@ -301,6 +356,7 @@ describe('repo-local config in the nix-config checkout never runs as root', () =
     const r = await upgrade(t);
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/pushed our commits/);
+    expect(await readdir(markers)).toEqual([]);
     // Every git process got the settings, before its subcommand.
     const git = r.commands.filter((c) => c[0] === 'git');
     expect(git.length).toBeGreaterThan(5);
@@ -309,7 +365,6 @@ describe('repo-local config in the nix-config checkout never runs as root', () =
     }
     const subcommands = ['status', 'fetch', 'add', 'commit', 'rebase', 'push'];
     expect(git.map((c) => c.find((a) => subcommands.includes(a)))).toEqual(expect.arrayContaining(subcommands));
-    expect(await readdir(markers)).toEqual([]);
     const remote = await repo.remoteHead();
     expect(await gitOut(repo.remoteDir, ['rev-parse', `${remote}^`])).toBe(tip);
     expect((await readState(t)).deployments?.current?.commit).toBe(remote);

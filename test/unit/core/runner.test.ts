@@ -7,6 +7,7 @@ import { createRunner } from '../../../src/core/runner.js';
 import { createTracer, noopTracer } from '../../../src/core/faults.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { CommandFailed } from '../../../src/core/errors.js';
+import { GIT_HARDENING, gitHardeningArgs } from '../../../src/core/git-hardening.js';
 
 const runner = createRunner({ log: silentLogger, tracer: noopTracer, defaultTimeoutMs: 10_000 });
 
@@ -103,5 +104,69 @@ describe('runner', () => {
     const lines: string[] = [];
     await runner.run('sh', ['-c', 'echo one; echo two >&2; printf three'], { onLine: (l) => lines.push(l) });
     expect(lines.sort()).toEqual(['one', 'three', 'two']);
+  });
+
+  describe('git gets the hardening settings (src/core/git-hardening.ts)', () => {
+    /** A repository whose own config names a hooks path, an fsmonitor program and an ext policy. */
+    const hostileRepo = async (): Promise<string> => {
+      const dir = mkdtempSync(join(tmpdir(), 'gitopsd-runner-git-'));
+      const env = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+      await runner.run('git', ['init', '--quiet', dir], { env });
+      for (const [k, v] of [
+        ['core.hooksPath', join(dir, 'hooks')],
+        ['core.fsmonitor', join(dir, 'fsmonitor')],
+        ['protocol.ext.allow', 'always'],
+        ['gpg.ssh.program', join(dir, 'evil')],
+      ] as const) {
+        await runner.run('git', ['-C', dir, 'config', '--local', k, v], { env });
+      }
+      return dir;
+    };
+
+    it("run() puts them before the caller's arguments, and they beat the repository's own config", async () => {
+      const dir = await hostileRepo();
+      const get = async (key: string): Promise<string> =>
+        (await runner.run('git', ['-C', dir, 'config', '--get', key])).stdout.trim();
+      expect(await get('core.hooksPath')).toBe('/dev/null');
+      expect(await get('core.fsmonitor')).toBe('false');
+      expect(await get('protocol.ext.allow')).toBe('never');
+      expect(await get('gpg.ssh.program')).toBe('ssh-keygen');
+      expect(gitHardeningArgs().slice(0, 2)).toEqual(['-c', 'core.fsmonitor=false']);
+      // An ext:: remote (it would run `touch`) is refused by policy.
+      const marker = join(dir, 'ext-ran');
+      const r = await runner.run('git', ['-C', dir, 'ls-remote', `ext::touch ${marker}`], { allowFailure: true });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toMatch(/transport 'ext' not allowed/);
+      expect(existsSync(marker)).toBe(false);
+    });
+
+    it('the simple-git client gets the same settings, and simple-git lets exactly them through', async () => {
+      const dir = await hostileRepo();
+      // Variables simple-git refuses to spawn with, as root's environment may
+      // hold them: the editor and pager are dropped, root's ssh command and
+      // config paths allowed.
+      const saved = { ...process.env };
+      Object.assign(process.env, {
+        EDITOR: 'vi',
+        PAGER: 'less',
+        GIT_SSH_COMMAND: 'ssh',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+      });
+      let git: ReturnType<typeof runner.git>;
+      try {
+        git = runner.git(dir);
+      } finally {
+        for (const k of ['EDITOR', 'PAGER', 'GIT_SSH_COMMAND', 'GIT_CONFIG_GLOBAL']) {
+          if (saved[k] === undefined) delete process.env[k];
+          else process.env[k] = saved[k];
+        }
+      }
+      for (const [key, value] of GIT_HARDENING) {
+        if (value === '') continue; // `git config --get` of an empty value prints an empty line
+        expect((await git.raw(['config', '--get', key])).trim(), key).toBe(value);
+      }
+      // simple-git's own guard still refuses a caller's unsafe option.
+      await expect(git.raw(['-c', 'core.pager=evil', 'status'])).rejects.toThrow(/allowUnsafePager/);
+    });
   });
 });
