@@ -70,10 +70,8 @@ describe('checkGate', () => {
   it('no policy in the commit: pass', async () => {
     const c = commits['none'] ?? '';
     const v = await checkGate(await depsFor('b0'), { commit: c, checkout }, src([]));
-    expect(v).toMatchObject({
-      kind: 'pass',
-      line: expect.stringMatching(/^no gitopsd-rollout.json at [0-9a-f]{12}: no waves/),
-    });
+    expect(v.kind).toBe('pass');
+    expect(v.line).toMatch(/^no gitopsd-rollout.json at [0-9a-f]{12}: no waves/);
   });
 
   it('a malformed policy: refuse, one line', async () => {
@@ -100,10 +98,8 @@ describe('checkGate', () => {
         readMarkers: () => Promise.resolve({ markers: [], ignored: [] }),
       },
     );
-    expect(v).toMatchObject({
-      kind: 'wait',
-      line: expect.stringMatching(/^paused: the fleet's statuses cannot be read \(cannot read the status remote \/x\)/),
-    });
+    expect(v.kind).toBe('wait');
+    expect(v.line).toMatch(/^paused: the fleet's statuses cannot be read \(cannot read the status remote \/x\)/);
   });
 
   it('wave 1 waits for the soak, then passes (the clock injected through GITOPSD_TEST_NOW)', async () => {
@@ -121,6 +117,7 @@ describe('checkGate', () => {
       { commit: c, checkout },
       src([row('a0', c, 31, true), row('b0', 'f'.repeat(40), 600)]),
     );
-    expect(s).toMatchObject({ kind: 'wait', line: expect.stringMatching(/^paused: .*a0 \(stale\)/) });
+    expect(s.kind).toBe('wait');
+    expect(s.line).toMatch(/^paused: .*a0 \(stale\)/);
   });
 });
