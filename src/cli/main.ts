@@ -392,6 +392,60 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         return { exitCode: 0, text: text.trimEnd(), json: { shell: args['shell'], script: text } };
       }),
     )
+    .command('fleet', 'The whole fleet, through git: every host publishes its status (docs/fleet.md)', (y: Argv) =>
+      y
+        .command(
+          'status',
+          'One row per host from the status remote; exit 0 all healthy, 1 some host not, 75 remote unreadable',
+          (s: Argv) =>
+            s
+              .option('host', { type: 'string', array: true, describe: 'Only these hosts (repeat or comma-separate)' })
+              .option('remote', { type: 'string', describe: 'Status remote URL or path (default: fleet.statusRemote)' })
+              .option('allowed-signers', {
+                type: 'string',
+                describe: 'Allowed signers file (default: fleet.allowedSignersFile)',
+              })
+              .option('html', { type: 'string', describe: 'Also write the fleet page (static HTML) to this file' }),
+          lazy('fleet status', async () => (await import('../fleet/cli.js')).fleetStatusCommand),
+        )
+        .command(
+          'publish',
+          "Publish this host's status now if it changed or the heartbeat is due",
+          (s: Argv) =>
+            s.option('force', { type: 'boolean', default: false, describe: 'Publish even when nothing changed' }),
+          withDeps('fleet publish', async (deps, args) => {
+            const [{ publishNow }, { withHostLock }] = await Promise.all([
+              import('../report/after-run.js'),
+              import('../core/deps.js'),
+            ]);
+            // The host lock: publishing writes the state file, which a cycle may be writing too.
+            const o = await withHostLock(deps, 'fleet publish', () =>
+              publishNow(deps, { force: args['force'] === true }),
+            );
+            switch (o.kind) {
+              case 'disabled':
+                throw new UsageError(
+                  "fleet.enable is false in the config; set it to true to publish this host's status",
+                );
+              case 'skipped':
+                return {
+                  exitCode: 0,
+                  text: `unchanged; next heartbeat at ${o.nextHeartbeatAt}`,
+                  json: { ok: true, ...o },
+                };
+              case 'published':
+                return {
+                  exitCode: 0,
+                  text: `published ${o.commit.slice(0, 12)} to ${o.ref} at ${o.remote} (${o.why}${o.signed ? ', signed' : ', unsigned'})`,
+                  json: { ok: true, ...o },
+                };
+              case 'failed':
+                return { exitCode: 75, text: o.error, json: { ok: false, ...o } };
+            }
+          }),
+        )
+        .demandCommand(1, 'name a fleet subcommand: status or publish'),
+    )
     .command('config', 'Configuration', (y: Argv) =>
       y
         .command(

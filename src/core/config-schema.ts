@@ -297,6 +297,77 @@ export const ConfigSchema = z
         activateSec: 1800,
         commandSec: 120,
       }),
+    /**
+     * Fleet status with no hub (docs/fleet.md): each host publishes its status
+     * to `refs/gitopsd/status/<hostname>` of a git remote; `gitopsd fleet
+     * status` reads every host's ref back.
+     */
+    fleet: z
+      .object({
+        /**
+         * Publish this host's status after every run (and on `gitopsd fleet
+         * publish`). Off by default: most hosts hold a read-only deploy key
+         * for nix-config, and a publish needs write access.
+         */
+        enable: z.boolean().default(false),
+        /**
+         * The git remote (URL or path) holding the status refs, for publishing
+         * and reading. Null: nixConfig.url, else the URL of nixConfig.remote in
+         * the checkout. A separate repository is recommended: a key that can
+         * push status refs to the config repository can also push its main.
+         */
+        statusRemote: z.string().min(1).nullable().default(null),
+        /**
+         * Publish at least this often even when nothing changed (seconds,
+         * jittered down by up to 20 %); readers call a status older than
+         * twice the host's heartbeat stale.
+         */
+        heartbeatSec: z.number().int().min(60).max(604800).default(21600),
+        /**
+         * Publish to `refs/heads/gitopsd/status/<hostname>` instead of
+         * `refs/gitopsd/status/<hostname>`, for forges that accept only
+         * branches. Readers fetch both.
+         */
+        useBranches: z.boolean().default(false),
+        /**
+         * Private SSH key that signs each status commit (git gpg.format=ssh),
+         * normally the host key /etc/ssh/ssh_host_ed25519_key. Null: unsigned.
+         */
+        signingKey: absPath.nullable().default(null),
+        /**
+         * ssh-keygen allowed-signers file (one line per host: `<hostname>
+         * namespaces="git" ssh-ed25519 AAAA...`) that readers verify status
+         * commits against. Set: an unsigned status or one signed by another
+         * key is "unverified" and never healthy. Null: rows show "unsigned".
+         */
+        allowedSignersFile: absPath.nullable().default(null),
+        /** Time limit of one publish (all its git calls, the push included). */
+        publishTimeoutSec: z.number().int().min(1).max(3600).default(30),
+        /** `gitopsd fleet serve`: listen address (HOST:PORT) and refresh interval (seconds). */
+        serve: z
+          .object({
+            listen: z
+              .string()
+              .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, {
+                message: 'must be HOST:PORT, e.g. "127.0.0.1:8080"',
+              })
+              .default('127.0.0.1:8080'),
+            refreshSec: z.number().int().min(5).max(86400).default(60),
+          })
+          .strict()
+          .default({ listen: '127.0.0.1:8080', refreshSec: 60 }),
+      })
+      .strict()
+      .default({
+        enable: false,
+        statusRemote: null,
+        heartbeatSec: 21600,
+        useBranches: false,
+        signingKey: null,
+        allowedSignersFile: null,
+        publishTimeoutSec: 30,
+        serve: { listen: '127.0.0.1:8080', refreshSec: 60 },
+      }),
     metrics: z
       .object({ textfileDir: absPath.nullable().default(null) })
       .strict()

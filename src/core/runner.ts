@@ -46,6 +46,13 @@ export interface RunOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** A long command: its output streams to the log, and a TTY shows a status line (src/core/progress.ts). */
   progress?: string;
+  /**
+   * Keep stdout as bytes (`RunResult.stdoutBytes`; `stdout` is then their
+   * UTF-8 decoding): for output framed by byte counts, such as
+   * `git cat-file --batch`, where decoding first would shift every frame
+   * after an invalid UTF-8 sequence.
+   */
+  binaryStdout?: boolean;
 }
 
 export interface RunResult {
@@ -54,6 +61,8 @@ export interface RunResult {
   stderr: string;
   durationMs: number;
   skipped: boolean;
+  /** stdout as bytes, only when the call asked for `binaryStdout`. */
+  stdoutBytes?: Uint8Array;
 }
 
 export interface Runner {
@@ -134,6 +143,7 @@ export function createRunner(opts: RunnerOptions): Runner {
       reject: false,
       stripFinalNewline: false,
       maxBuffer: 64 * 1024 * 1024,
+      ...(o.binaryStdout === true ? { encoding: 'buffer' as const } : {}),
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
     });
@@ -178,8 +188,10 @@ export function createRunner(opts: RunnerOptions): Runner {
       ticket?.done();
     });
     const durationMs = Math.round(mono() - start);
-    const stdout = typeof r.stdout === 'string' ? r.stdout : '';
-    const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+    const bytes = r.stdout instanceof Uint8Array ? r.stdout : undefined;
+    const stdout = typeof r.stdout === 'string' ? r.stdout : bytes !== undefined ? Buffer.from(bytes).toString('utf8') : '';
+    const stderr =
+      typeof r.stderr === 'string' ? r.stderr : r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : '';
     const exitCode = r.exitCode;
     log.debug('command finished', {
       cmd,
@@ -216,6 +228,7 @@ export function createRunner(opts: RunnerOptions): Runner {
       stderr,
       durationMs,
       skipped: false,
+      ...(bytes !== undefined ? { stdoutBytes: bytes } : {}),
     };
   };
 

@@ -19,6 +19,8 @@ export interface MetricsInput {
   rebootNeeded: boolean | null;
   syncConflicts: number | null;
   lastBuildDurationMs: number | null;
+  /** The fleet publish record (null when fleet.enable is off). */
+  publish: { lastOkAt: string | null; lastError: string | null; failures: number } | null;
   now: Date;
 }
 
@@ -73,6 +75,19 @@ export async function renderMetrics(m: MetricsInput): Promise<string> {
   }
   if (m.lastBuildDurationMs !== null) {
     gauge('gitopsd_build_duration_seconds', 'Duration of the last build validation').set(m.lastBuildDurationMs / 1000);
+  }
+  if (m.publish !== null) {
+    gauge('gitopsd_fleet_publish_success', '1 if the last fleet status publish succeeded').set(
+      m.publish.lastError === null && m.publish.lastOkAt !== null ? 1 : 0,
+    );
+    gauge('gitopsd_fleet_publish_failures', 'Failed fleet status publishes since the last success').set(
+      m.publish.failures,
+    );
+    if (m.publish.lastOkAt !== null) {
+      gauge('gitopsd_fleet_publish_last_success_timestamp_seconds', 'Unix time of the last successful publish').set(
+        Date.parse(m.publish.lastOkAt) / 1000,
+      );
+    }
   }
   return registry.metrics();
 }

@@ -26,6 +26,8 @@ export const RunRecord = z
     commit: z.string().nullable().default(null),
     generation: z.number().int().nullable().default(null),
     error: z.string().nullable().default(null),
+    /** Set when the fleet publish after this run failed (docs/fleet.md); the run's own result is unchanged. */
+    publishError: z.string().optional(),
   })
   .loose();
 export type RunRecord = z.infer<typeof RunRecord>;

@@ -21,74 +21,12 @@ import { StateStore } from '../core/state.js';
 import { RunsSection } from '../report/runs.js';
 import { UpgradeSection } from '../upgrade/state.js';
 import { SyncSection } from '../sync/state.js';
-import { bootStatus, type BootStatus } from '../boot-validate/index.js';
-import type { GoldenInfo } from '../golden/index.js';
+import { bootStatus } from '../boot-validate/index.js';
+import { readPublishRecord } from '../shared/publish-record.js';
 import { VERSION } from '../report/after-run.js';
 
-export type GitRelation = 'up-to-date' | 'behind' | 'ahead' | 'diverged' | 'no-checkout' | 'no-remote-ref';
-export type LockAge = 'ok' | 'stale' | 'old' | 'unknown';
-
-export interface StatusReport {
-  hostname: string;
-  version: string;
-  generatedAt: string;
-  git: {
-    path: string;
-    remote: string;
-    branch: string;
-    head: string | null;
-    remoteTip: string | null;
-    relation: GitRelation;
-    ahead: number;
-    behind: number;
-    lastFetch: string | null;
-    deployed: { commit: string; subject: string | null; at: string } | null;
-  };
-  lock: {
-    newestInputAt: string | null;
-    newestInputAgeDays: number | null;
-    age: LockAge;
-    gitopsd: { running: string; deployed: string | null; differs: boolean | null };
-  };
-  system: {
-    current: string | null;
-    booted: string | null;
-    profile: string | null;
-    deployed: string | null;
-    deployedGeneration: number | null;
-    runningIsDeployed: boolean | null;
-    rebootNeeded: boolean;
-    rebootReasons: string[];
-    activationPending: boolean;
-  };
-  boot: {
-    bootedSystem: string | null;
-    verdict: BootStatus['verdict'];
-    attempts: number;
-    failures: number;
-    degraded: boolean;
-    lastRollback: BootStatus['lastRollback'];
-  };
-  golden: GoldenInfo & { ageSec: number | null };
-  dotfiles: {
-    enabled: boolean;
-    lastSync: { at: string; result: string; exitCode: number; message: string } | null;
-    lastOkAt: string | null;
-    parked: { bookmark: string; paths: string[]; since: string } | null;
-    uncapturable: { target: string; why: string }[];
-    unpushed: boolean | null;
-  };
-  lastUpgrade: {
-    commit: string | null;
-    result: string;
-    at: string;
-    generation: number | null;
-    durationMs: number;
-  } | null;
-  knownBadCommits: { commit: string; reason: string; at: string; message: string }[];
-  runs: Record<string, { at: string; ok: boolean; exitCode: number; result: string; durationMs: number | null }>;
-  schedule: { cron: string; nextRun: string | null };
-}
+export type { GitRelation, LockAge, StatusReport } from '../shared/status-report.js';
+import type { GitRelation, LockAge, LockedInput, PublishReport, StatusReport } from '../shared/status-report.js';
 
 const DAY_MS = 86_400_000;
 
@@ -123,6 +61,41 @@ export function newestInput(lockText: string): Date | null {
     if (typeof lm === 'number' && (newest === null || lm > newest)) newest = lm;
   }
   return newest === null ? null : new Date(newest * 1000);
+}
+
+/** Pure: every locked input of a flake.lock text by node name (the root node excluded); {} when it does not parse. */
+export function lockedInputs(lockText: string): Record<string, LockedInput> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(lockText);
+  } catch {
+    return {};
+  }
+  const d = doc as { root?: unknown; nodes?: Record<string, { locked?: { rev?: unknown; lastModified?: unknown } }> };
+  const root = typeof d.root === 'string' ? d.root : 'root';
+  const out: Record<string, LockedInput> = {};
+  for (const [name, node] of Object.entries(d.nodes ?? {})) {
+    if (name === root || node.locked === undefined) continue;
+    const { rev, lastModified } = node.locked;
+    out[name] = {
+      rev: typeof rev === 'string' ? rev : null,
+      lastModified: typeof lastModified === 'number' ? new Date(lastModified * 1000).toISOString() : null,
+    };
+  }
+  return out;
+}
+
+/** The fleet publish record as the report shows it (state key "fleet", docs/fleet.md). */
+export function publishReport(deps: Pick<Deps, 'state' | 'config'>): PublishReport {
+  const rec = readPublishRecord(deps.state);
+  return {
+    enabled: deps.config.fleet.enable,
+    lastAttemptAt: rec.lastAttemptAt,
+    lastOkAt: rec.lastOk?.at ?? null,
+    lastError: rec.lastError,
+    failures: rec.failures,
+    ref: rec.lastOk?.ref ?? null,
+  };
 }
 
 const REBOOT_PARTS = ['kernel', 'initrd', 'kernel-modules'] as const;
@@ -234,6 +207,7 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
       newestInputAt: newest?.toISOString() ?? null,
       newestInputAgeDays: ageDays,
       age: classifyLockAge(ageDays),
+      inputs: lockText === null ? {} : lockedInputs(lockText),
       gitopsd: {
         running: VERSION,
         deployed: deployedVersion,
@@ -298,6 +272,7 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
       ]),
     ),
     schedule: { cron: deps.config.schedule.cron, nextRun: await nextRunAfter(deps.config.schedule.cron, now) },
+    publish: publishReport(deps),
   };
 }
 

@@ -142,6 +142,16 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
   if (r.knownBadCommits.length > 0) {
     row('known bad', c('warn', r.knownBadCommits.map((b) => `${short(b.commit)} (${b.reason})`).join(', ')));
   }
+  if (r.publish.enabled) {
+    row(
+      'fleet publish',
+      r.publish.lastError !== null
+        ? c('warn', `failing (${r.publish.failures}x): ${r.publish.lastError}`)
+        : r.publish.lastOkAt === null
+          ? c('dim', 'not published yet')
+          : c('ok', `published ${ago(r.publish.lastOkAt, now)} to ${r.publish.ref ?? '?'}`),
+    );
+  }
   row('next run', r.schedule.nextRun === null ? '-' : `${r.schedule.nextRun} (${r.schedule.cron})`);
   return lines.join('\n');
 }

@@ -54,6 +54,7 @@ const input: MetricsInput = {
   rebootNeeded: true,
   syncConflicts: 2,
   lastBuildDurationMs: 1200,
+  publish: { lastOkAt: '2026-11-21T03:00:00.000Z', lastError: 'cannot push', failures: 2 },
   now: new Date('2026-11-21T04:00:00.000Z'),
 };
 
@@ -78,6 +79,9 @@ describe('metrics', () => {
     expect(value('gitopsd_last_run_success', { step: 'upgrade' })).toBe(0);
     expect(value('gitopsd_last_run_success', { step: 'sync' })).toBe(1);
     expect(value('gitopsd_last_run_exit_code', { step: 'upgrade' })).toBe(3);
+    expect(value('gitopsd_fleet_publish_success')).toBe(0);
+    expect(value('gitopsd_fleet_publish_failures')).toBe(2);
+    expect(value('gitopsd_fleet_publish_last_success_timestamp_seconds')).toBe(Date.parse('2026-11-21T03:00:00Z') / 1000);
     expect(value('gitopsd_last_run_timestamp_seconds', { step: 'upgrade' })).toBe(
       Date.parse('2026-11-21T04:00:00Z') / 1000,
     );

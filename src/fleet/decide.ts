@@ -1,0 +1,408 @@
+/**
+ * The fleet's pure decisions: what a host publishes (`toStatusV1`), whether
+ * it publishes now (`decidePublish`), and how a reader classifies each host
+ * (`classifyStatus`, `decideRow`). No I/O, no clock: `now` and randomness
+ * come in as values. docs/fleet.md states the same rules in words.
+ */
+import { createHash } from 'node:crypto';
+import type { StatusReport } from '../shared/status-report.js';
+import type { PublishRecord } from '../shared/publish-record.js';
+import type { FleetRow, HostState, SignatureState, StatusV1 } from './schema.js';
+
+/** Upgrade results that leave a host as it should be. */
+const GOOD_UPGRADE = new Set(['deployed', 'no-op', 'reboot-pending']);
+
+export interface PublishExtras {
+  publishedAt: Date;
+  heartbeatSec: number;
+  /** The commit the golden system was built from (core/deployments history), when known. */
+  goldenCommit: string | null;
+  previousPublishError: string | null;
+}
+
+function dotfilesState(r: StatusReport): StatusV1['dotfiles']['state'] {
+  const d = r.dotfiles;
+  if (!d.enabled) return 'disabled';
+  if (d.parked !== null) return 'conflict';
+  if (d.lastSync === null) return 'never';
+  if (d.unpushed === true) return 'offline';
+  if (d.lastSync.exitCode !== 0) return 'failed';
+  return 'in-sync';
+}
+
+const fullCommit = (s: string | null | undefined): string | null =>
+  s !== null && s !== undefined && /^[0-9a-f]{40,64}$/.test(s) ? s : null;
+
+/**
+ * Pure: the status.json v1 document of a status report (docs/fleet.md).
+ * Lists are bounded (20 known-bad commits, 50 parked paths, 50 inputs) so
+ * the document stays far below MAX_STATUS_BYTES; `healthySince` is filled in
+ * by the caller (it depends on the previous publish record).
+ */
+export function toStatusV1(r: StatusReport, x: PublishExtras): StatusV1 {
+  const cur = r.git.deployed;
+  const deployed =
+    cur === null || fullCommit(cur.commit) === null
+      ? null
+      : {
+          commit: cur.commit,
+          generation: r.system.deployedGeneration,
+          at: cur.at,
+          subject: cur.subject === null ? null : cur.subject.slice(0, 200),
+        };
+  return {
+    v: 1,
+    host: r.hostname,
+    gitopsdVersion: r.version,
+    publishedAt: x.publishedAt.toISOString(),
+    heartbeatSec: x.heartbeatSec,
+    healthySince: null,
+    git: {
+      branch: r.git.branch,
+      checkout: fullCommit(r.git.head),
+      remoteTip: fullCommit(r.git.remoteTip),
+      relation: r.git.relation,
+      ahead: r.git.ahead,
+      behind: r.git.behind,
+      lastFetch: r.git.lastFetch,
+    },
+    deployed,
+    lock: {
+      newestInputAt: r.lock.newestInputAt,
+      ageDays: r.lock.newestInputAgeDays,
+      age: r.lock.age,
+      inputs: Object.fromEntries(Object.entries(r.lock.inputs).slice(0, 50)),
+    },
+    system: {
+      running: r.system.current,
+      booted: r.system.booted,
+      bootDefault: r.system.profile,
+      deployed: r.system.deployed,
+      runningIsDeployed: r.system.runningIsDeployed,
+      rebootNeeded: r.system.rebootNeeded,
+      rebootReasons: r.system.rebootReasons,
+      activationPending: r.system.activationPending,
+    },
+    boot: {
+      verdict: r.boot.verdict,
+      attempts: r.boot.attempts,
+      failures: r.boot.failures,
+      degraded: r.boot.degraded,
+      lastRollback:
+        r.boot.lastRollback === null
+          ? null
+          : {
+              at: r.boot.lastRollback.at,
+              from: r.boot.lastRollback.from,
+              to: r.boot.lastRollback.to,
+              reason: r.boot.lastRollback.reason.slice(0, 500),
+            },
+    },
+    golden: {
+      storePath: r.golden.storePath,
+      generation: r.golden.generation,
+      commit: fullCommit(x.goldenCommit),
+      pinnedAt: r.golden.pinnedAt,
+      source: r.golden.source,
+    },
+    dotfiles: {
+      state: dotfilesState(r),
+      lastSyncAt: r.dotfiles.lastSync?.at ?? null,
+      lastOkAt: r.dotfiles.lastOkAt,
+      result: r.dotfiles.lastSync?.result ?? null,
+      parked:
+        r.dotfiles.parked === null
+          ? null
+          : { paths: r.dotfiles.parked.paths.slice(0, 50), since: r.dotfiles.parked.since },
+    },
+    runs: Object.fromEntries(
+      Object.entries(r.runs).map(([k, v]) => [k, { at: v.at, ok: v.ok, exitCode: v.exitCode, result: v.result }]),
+    ),
+    lastUpgrade:
+      r.lastUpgrade === null
+        ? null
+        : {
+            commit: fullCommit(r.lastUpgrade.commit),
+            result: r.lastUpgrade.result,
+            at: r.lastUpgrade.at,
+            generation: r.lastUpgrade.generation,
+          },
+    knownBadCommits: r.knownBadCommits
+      .filter((b) => fullCommit(b.commit) !== null)
+      .slice(-20)
+      .map((b) => ({ commit: b.commit, reason: b.reason, at: b.at })),
+    previousPublishError: x.previousPublishError === null ? null : x.previousPublishError.slice(0, 500),
+  };
+}
+
+/**
+ * Pure: the "result" of a status, as a sha256 key. Two statuses with the
+ * same key differ only in volatile fields (when it was published, when runs
+ * happened, fetch times, ages, healthySince), so publishing again would tell
+ * a reader nothing new: only the heartbeat does then.
+ */
+export function resultKey(s: StatusV1): string {
+  const stable = {
+    ...s,
+    publishedAt: null,
+    healthySince: null,
+    previousPublishError: s.previousPublishError === null ? null : 'failed',
+    git: { ...s.git, lastFetch: null },
+    lock: { ...s.lock, ageDays: null },
+    dotfiles: { ...s.dotfiles, lastSyncAt: null, lastOkAt: null },
+    runs: Object.fromEntries(
+      Object.entries(s.runs)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, { ok: v.ok, exitCode: v.exitCode, result: v.result }]),
+    ),
+  };
+  return createHash('sha256').update(JSON.stringify(stable)).digest('hex');
+}
+
+/** Pure: classify a status by its content alone (no age, no signature). */
+export function classifyStatus(s: StatusV1): { state: HostState; reasons: string[] } {
+  const bad: { state: HostState; reason: string }[] = [];
+  const warn: string[] = [];
+  if (s.boot.degraded) bad.push({ state: 'degraded', reason: 'degraded: the golden system failed validation' });
+  const lu = s.lastUpgrade;
+  const rb = s.boot.lastRollback;
+  if (lu?.result === 'reverted') bad.push({ state: 'reverted', reason: 'the last upgrade was reverted' });
+  else if (rb !== null && (lu === null || Date.parse(rb.at) > Date.parse(lu.at)))
+    bad.push({ state: 'reverted', reason: `rolled back to the golden system: ${rb.reason}` });
+  if (lu !== null && !GOOD_UPGRADE.has(lu.result) && lu.result !== 'reverted')
+    bad.push({ state: 'failed', reason: `last upgrade: ${lu.result}` });
+  if (s.boot.verdict === 'failed' && !s.boot.degraded)
+    bad.push({ state: 'failed', reason: `boot verdict failed (${s.boot.failures} failures)` });
+  for (const [step, run] of Object.entries(s.runs)) {
+    // A sync's parked conflict or offline remote is a warning (below), and a
+    // cycle that ended so only repeats it; the upgrade has its own result.
+    if (run.ok || step === 'sync' || step === 'cycle' || step === 'upgrade') continue;
+    bad.push({ state: 'failed', reason: `${step}: ${run.result} (exit ${run.exitCode})` });
+  }
+  const cycle = s.runs['cycle'];
+  if (cycle !== undefined && !cycle.ok && s.dotfiles.state === 'in-sync' && (lu === null || GOOD_UPGRADE.has(lu.result)))
+    bad.push({ state: 'failed', reason: `cycle: ${cycle.result} (exit ${cycle.exitCode})` });
+  switch (s.dotfiles.state) {
+    case 'conflict':
+      warn.push(`dotfiles conflict parked: ${(s.dotfiles.parked?.paths ?? []).join(', ')}`);
+      break;
+    case 'offline':
+      warn.push('dotfiles: local commits wait for the remote');
+      break;
+    case 'failed':
+      warn.push(`dotfiles sync failed: ${s.dotfiles.result ?? '?'}`);
+      break;
+    case 'disabled':
+    case 'never':
+    case 'in-sync':
+      break;
+  }
+  if (s.system.rebootNeeded) warn.push(`reboot needed (${s.system.rebootReasons.join(', ')})`);
+  if (s.git.relation === 'behind') warn.push(`behind ${s.git.remoteTip === null ? 'the remote' : 'main'} by ${s.git.behind}`);
+  if (s.git.relation === 'diverged') warn.push('the checkout diverged from the remote');
+  if (s.lock.age === 'old') warn.push(`flake.lock ${s.lock.ageDays ?? '?'} days old`);
+  if (s.previousPublishError !== null) warn.push(`a previous publish failed: ${s.previousPublishError}`);
+  // The most severe bad state wins; every reason is kept.
+  const order: HostState[] = ['degraded', 'reverted', 'failed'];
+  for (const st of order) {
+    if (bad.some((b) => b.state === st)) return { state: st, reasons: [...bad.map((b) => b.reason), ...warn] };
+  }
+  return warn.length > 0 ? { state: 'warning', reasons: warn } : { state: 'healthy', reasons: [] };
+}
+
+/**
+ * Pure: `healthySince` for the next record: kept while the host stays
+ * healthy on the same deployed commit, set to `now` when it becomes healthy
+ * (or healthy on a new commit), null while it is not healthy.
+ */
+export function nextHealthySince(
+  prev: Pick<PublishRecord, 'healthySince' | 'healthyCommit'>,
+  s: StatusV1,
+  now: Date,
+): { healthySince: string | null; healthyCommit: string | null } {
+  const state = classifyStatus(s).state;
+  if (state !== 'healthy' && state !== 'warning') return { healthySince: null, healthyCommit: null };
+  const commit = s.deployed?.commit ?? null;
+  if (prev.healthySince !== null && prev.healthyCommit === commit)
+    return { healthySince: prev.healthySince, healthyCommit: commit };
+  return { healthySince: now.toISOString(), healthyCommit: commit };
+}
+
+export type PublishDecision =
+  | { publish: true; why: 'first' | 'changed' | 'heartbeat' | 'retry' | 'forced' | 'moved' }
+  | { publish: false; why: 'unchanged'; nextHeartbeatAt: string };
+
+/**
+ * Pure: publish now? Yes on the first publish, a forced one, a change of
+ * result (`key`), a change of remote or ref, after a failed attempt (retried
+ * at the next run), or when the heartbeat is due.
+ */
+export function decidePublish(i: {
+  record: PublishRecord;
+  key: string;
+  remote: string;
+  ref: string;
+  now: Date;
+  force: boolean;
+}): PublishDecision {
+  const { record: r } = i;
+  if (i.force) return { publish: true, why: 'forced' };
+  if (r.lastOk === null) return { publish: true, why: 'first' };
+  if (r.lastError !== null) return { publish: true, why: 'retry' };
+  if (r.lastOk.remote !== i.remote || r.lastOk.ref !== i.ref) return { publish: true, why: 'moved' };
+  if (r.lastOk.key !== i.key) return { publish: true, why: 'changed' };
+  const due = r.nextHeartbeatAt === null ? 0 : Date.parse(r.nextHeartbeatAt);
+  if (!(i.now.getTime() < due)) return { publish: true, why: 'heartbeat' };
+  return { publish: false, why: 'unchanged', nextHeartbeatAt: r.nextHeartbeatAt ?? i.now.toISOString() };
+}
+
+/**
+ * Pure: the next heartbeat, jittered into [0.8, 1.0] x heartbeatSec after
+ * `now` (`random` in [0, 1)), so a fleet started together spreads its
+ * pushes, and a row is never stale (2 x heartbeat) while its host runs.
+ */
+export function nextHeartbeat(now: Date, heartbeatSec: number, random: number): string {
+  const r = Math.min(Math.max(random, 0), 1);
+  return new Date(now.getTime() + heartbeatSec * 1000 * (1 - 0.2 * r)).toISOString();
+}
+
+// ---------------------------------------------------------------- reading
+
+export interface RowInput {
+  host: string;
+  ref: string;
+  commit: string;
+  /** A problem that makes the row invalid (bad ref name, malformed document, ...). */
+  problem: string | null;
+  status: StatusV1 | null;
+  signature: { state: SignatureState; signer: string | null; detail: string | null };
+  now: Date;
+  newestVersion: string | null;
+  /** semver comparison, injected (the reader uses the semver package). */
+  versionLess: (a: string, b: string) => boolean;
+}
+
+function ago(iso: string | null, now: Date): string {
+  if (iso === null) return 'never';
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+const short = (c: string | null | undefined): string => (c === null || c === undefined ? '-' : c.slice(0, 8));
+
+/** Pure: the compartment texts of a status (the table's columns). */
+export function columnsOf(s: StatusV1, now: Date): FleetRow['columns'] {
+  const g = s.git;
+  const git =
+    g.relation === 'up-to-date'
+      ? `on ${g.branch}`
+      : g.relation === 'behind'
+        ? `behind ${g.behind}`
+        : g.relation === 'ahead'
+          ? `ahead ${g.ahead}`
+          : g.relation === 'diverged'
+            ? `diverged +${g.ahead}/-${g.behind}`
+            : g.relation === 'no-checkout'
+              ? 'no checkout'
+              : 'never fetched';
+  const lock = s.lock.ageDays === null ? '-' : `${s.lock.ageDays}d ${s.lock.age}`;
+  const sys = s.system;
+  const system = [
+    sys.runningIsDeployed === null
+      ? 'unknown'
+      : sys.runningIsDeployed
+        ? `deployed${s.deployed?.generation == null ? '' : ` gen ${s.deployed.generation}`}`
+        : 'not deployed',
+    ...(sys.rebootNeeded ? ['reboot needed'] : []),
+  ].join(', ');
+  const b = s.boot;
+  const boot = b.degraded ? 'DEGRADED' : `${b.verdict}${b.failures > 0 ? `, ${b.failures} failed` : ''}`;
+  const golden = s.golden.storePath === null ? 'none' : `${short(s.golden.commit)} ${ago(s.golden.pinnedAt, now)}`;
+  const d = s.dotfiles;
+  const dotfiles = d.state === 'conflict' ? `conflict (${(d.parked?.paths ?? []).length})` : d.state;
+  let lastRun = 'never';
+  let lastAt = -Infinity;
+  for (const [step, run] of Object.entries(s.runs)) {
+    const t = Date.parse(run.at);
+    if (t > lastAt) {
+      lastAt = t;
+      lastRun = `${step} ${run.result} ${ago(run.at, now)} ago`;
+    }
+  }
+  return { git, lock, system, boot, golden, dotfiles, lastRun };
+}
+
+const EMPTY_COLUMNS: FleetRow['columns'] = {
+  git: '-',
+  lock: '-',
+  system: '-',
+  boot: '-',
+  golden: '-',
+  dotfiles: '-',
+  lastRun: '-',
+};
+
+/**
+ * Pure: one row of the fleet view. Order of precedence: invalid, unverified
+ * (only where allowed signers are configured), stale (older than twice the
+ * host's own heartbeat), then the status's own state. A stale or unverified
+ * row is never healthy, whatever its document says.
+ */
+export function decideRow(i: RowInput): FleetRow {
+  const base = {
+    host: i.host,
+    ref: i.ref,
+    commit: i.commit,
+    signature: i.signature,
+  };
+  if (i.problem !== null || i.status === null) {
+    return {
+      ...base,
+      state: 'invalid',
+      reasons: [i.problem ?? 'no status document'],
+      publishedAt: null,
+      ageSec: null,
+      stale: false,
+      version: null,
+      versionBehind: false,
+      columns: EMPTY_COLUMNS,
+      status: null,
+    };
+  }
+  const s = i.status;
+  const ageSec = Math.round((i.now.getTime() - Date.parse(s.publishedAt)) / 1000);
+  const stale = ageSec > 2 * s.heartbeatSec;
+  const own = classifyStatus(s);
+  const versionBehind = i.newestVersion !== null && i.versionLess(s.gitopsdVersion, i.newestVersion);
+  const reasons: string[] = [];
+  let state: HostState = own.state;
+  if (i.signature.state === 'unverified') {
+    state = 'unverified';
+    reasons.push(`signature: ${i.signature.detail ?? 'not verified'}`);
+  }
+  if (stale) {
+    if (state !== 'unverified') state = 'stale';
+    reasons.push(`stale: last published ${ago(s.publishedAt, i.now)} ago (heartbeat ${Math.round(s.heartbeatSec / 3600)}h)`);
+  }
+  if (ageSec < -300) reasons.push(`published ${ago(i.now.toISOString(), new Date(Date.parse(s.publishedAt)))} in the future: check the host's clock`);
+  reasons.push(...own.reasons);
+  if (versionBehind) {
+    reasons.push(`gitopsd ${s.gitopsdVersion} is behind the fleet's newest ${i.newestVersion ?? ''}`);
+    if (state === 'healthy') state = 'warning';
+  }
+  return {
+    ...base,
+    state,
+    reasons,
+    publishedAt: s.publishedAt,
+    ageSec,
+    stale,
+    version: s.gitopsdVersion,
+    versionBehind,
+    columns: columnsOf(s, i.now),
+    status: s,
+  };
+}

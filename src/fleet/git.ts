@@ -1,0 +1,302 @@
+/**
+ * The git operations of the fleet, one function each, all through the
+ * runner (argv arrays, a timeout on every call). They work on a bare
+ * repository of gitopsd's own (`--git-dir`), never on a work tree: the status
+ * commit is built with plumbing (hash-object, mktree, commit-tree) and
+ * pushed from there; the reader fetches into another one.
+ *
+ * Sources: git-hash-object(1), git-mktree(1), git-commit-tree(1) (-S and
+ * gpg.format=ssh, user.signingKey as a key file), git-push(1)
+ * (--force-with-lease=<ref>:<expect>, --porcelain), git-fetch(1) (refspecs;
+ * with protocol v2 the server lists only the refs under the refspecs'
+ * prefixes), git-cat-file(1) (--batch-check, --batch), and pretty-formats
+ * %G? / %GS (G good, U good but unknown key, B bad, N none, E cannot check).
+ */
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Deps } from '../core/deps.js';
+import { CommandFailed, GitopsdError } from '../core/errors.js';
+
+type GitDeps = Pick<Deps, 'runner'>;
+
+interface GitCall {
+  timeoutMs: number;
+  input?: string;
+  env?: Record<string, string>;
+  allowFailure?: boolean;
+  config?: readonly string[];
+  binaryStdout?: boolean;
+}
+
+async function git(deps: GitDeps, dir: string, args: readonly string[], o: GitCall) {
+  const config = (o.config ?? []).flatMap((c) => ['-c', c]);
+  return deps.runner.run('git', [...config, '--git-dir', dir, ...args], {
+    timeoutMs: o.timeoutMs,
+    // No prompt for a password, no pager, no user or system config surprises
+    // in how objects are written; transport settings (ssh keys) still apply.
+    env: { GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', ...o.env },
+    ...(o.input !== undefined ? { input: o.input } : {}),
+    ...(o.allowFailure === true ? { allowFailure: true } : {}),
+    ...(o.binaryStdout === true ? { binaryStdout: true } : {}),
+  });
+}
+
+/**
+ * A bare repository at `dir`, created if missing. It is made under a
+ * temporary name and renamed into place, so a crash never leaves a
+ * half-initialised repository that later looks real; the parent is made
+ * 0700 (the repository is gitopsd's alone).
+ */
+export async function ensureBareRepo(deps: GitDeps, dir: string, timeoutMs: number): Promise<void> {
+  if (existsSync(join(dir, 'HEAD'))) return;
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+  const tmp = join(dirname(dir), `.${basename(dir)}.init-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  await deps.runner.run('git', ['init', '--bare', '--quiet', tmp], { timeoutMs });
+  // The object store of this repository is ours: keep it small, never
+  // auto-gc in the middle of a publish (a cheap repack runs when it grows).
+  await git(deps, tmp, ['config', 'gc.auto', '0'], { timeoutMs });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}
+
+export interface StatusCommitInput {
+  dir: string;
+  /** The status.json text. */
+  json: string;
+  host: string;
+  message: string;
+  at: Date;
+  /** Private SSH key file that signs the commit, or null for unsigned. */
+  signingKey: string | null;
+  timeoutMs: number;
+}
+
+/**
+ * Write status.json as a blob, a tree holding only it, and a parentless
+ * commit of that tree; returns the commit id. Author and committer are
+ * "gitopsd (<host>)" at `at` (so the commit depends only on its inputs).
+ */
+export async function writeStatusCommit(deps: GitDeps, i: StatusCommitInput): Promise<string> {
+  const blob = (await git(deps, i.dir, ['hash-object', '-w', '--stdin'], { timeoutMs: i.timeoutMs, input: i.json }))
+    .stdout.trim();
+  const tree = (
+    await git(deps, i.dir, ['mktree'], { timeoutMs: i.timeoutMs, input: `100644 blob ${blob}\tstatus.json\n` })
+  ).stdout.trim();
+  const date = `@${Math.floor(i.at.getTime() / 1000)} +0000`;
+  const who = { name: `gitopsd (${i.host})`, email: `gitopsd@${i.host}` };
+  const env = {
+    GIT_AUTHOR_NAME: who.name,
+    GIT_AUTHOR_EMAIL: who.email,
+    GIT_AUTHOR_DATE: date,
+    GIT_COMMITTER_NAME: who.name,
+    GIT_COMMITTER_EMAIL: who.email,
+    GIT_COMMITTER_DATE: date,
+  };
+  const sign = i.signingKey === null ? [] : ['-S'];
+  const config = i.signingKey === null ? [] : ['gpg.format=ssh', `user.signingKey=${i.signingKey}`];
+  try {
+    const r = await git(deps, i.dir, ['commit-tree', ...sign, '-m', i.message, tree], {
+      timeoutMs: i.timeoutMs,
+      env,
+      config,
+    });
+    return r.stdout.trim();
+  } catch (err) {
+    if (err instanceof CommandFailed && i.signingKey !== null) {
+      throw new GitopsdError(
+        'failed',
+        `cannot sign the status commit with ${i.signingKey} (${err.message}); check that the key exists, is readable by root and is a private SSH key (fleet.signingKey)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+export type PushResult =
+  | { ok: true }
+  /** The remote's ref was not what we expected (someone else wrote it, or our record is old). */
+  | { ok: false; lease: true; message: string }
+  | { ok: false; lease: false; message: string };
+
+/**
+ * Push `commit` to `ref` at `remote`, forcing only that ref and only if the
+ * remote still has `expect` there (`''`: the ref must not exist yet).
+ */
+export async function pushStatus(
+  deps: GitDeps,
+  i: { dir: string; remote: string; ref: string; commit: string; expect: string; timeoutMs: number },
+): Promise<PushResult> {
+  const r = await git(
+    deps,
+    i.dir,
+    [
+      'push',
+      '--porcelain',
+      '--no-verify',
+      `--force-with-lease=${i.ref}:${i.expect}`,
+      '--',
+      i.remote,
+      `${i.commit}:${i.ref}`,
+    ],
+    { timeoutMs: i.timeoutMs, allowFailure: true },
+  );
+  if (r.exitCode === 0) return { ok: true };
+  const text = `${r.stdout}\n${r.stderr}`;
+  if (/stale info/.test(text)) {
+    return { ok: false, lease: true, message: `the remote's ${i.ref} changed under this host (stale info)` };
+  }
+  const line =
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && l !== 'Done' && !l.startsWith('To '))
+      .at(-1) ?? `git push exited ${r.exitCode}`;
+  return { ok: false, lease: false, message: line.replace(/\s+/g, ' ') };
+}
+
+/** The commit `ref` points at in `remote`, or '' when the ref does not exist there. */
+export async function lsRemoteRef(
+  deps: GitDeps,
+  i: { dir: string; remote: string; ref: string; timeoutMs: number },
+): Promise<string> {
+  const r = await git(deps, i.dir, ['ls-remote', '--', i.remote, i.ref], { timeoutMs: i.timeoutMs });
+  for (const line of r.stdout.split('\n')) {
+    const [sha, name] = line.split('\t');
+    if (name === i.ref && sha !== undefined) return sha;
+  }
+  return '';
+}
+
+/** Where fetched status refs go in the reader's repository. */
+export const VIEW_PREFIX = { refs: 'refs/fleet/refs/', heads: 'refs/fleet/heads/' } as const;
+
+/**
+ * Fetch every host's status ref (both layouts) into the reader's repository,
+ * pruning the refs of hosts that are gone. Only these refspecs are asked
+ * for, so a protocol-v2 server lists only the status refs.
+ */
+export async function fetchStatusRefs(
+  deps: GitDeps,
+  i: { dir: string; remote: string; timeoutMs: number },
+): Promise<void> {
+  await git(
+    deps,
+    i.dir,
+    [
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--prune',
+      '--no-write-fetch-head',
+      '--no-auto-gc',
+      '--',
+      i.remote,
+      `+refs/gitopsd/status/*:${VIEW_PREFIX.refs}*`,
+      `+refs/heads/gitopsd/status/*:${VIEW_PREFIX.heads}*`,
+    ],
+    { timeoutMs: i.timeoutMs, config: ['protocol.version=2'] },
+  );
+}
+
+/** The fetched status refs: full ref name in the reader's repository and commit id. */
+export async function listViewRefs(
+  deps: GitDeps,
+  i: { dir: string; timeoutMs: number },
+): Promise<{ ref: string; commit: string }[]> {
+  const r = await git(deps, i.dir, ['for-each-ref', '--format=%(objectname) %(refname)', 'refs/fleet/'], {
+    timeoutMs: i.timeoutMs,
+  });
+  const out: { ref: string; commit: string }[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp <= 0) continue;
+    out.push({ commit: line.slice(0, sp), ref: line.slice(sp + 1) });
+  }
+  return out;
+}
+
+/** `git cat-file --batch-check` of each object name: its type and size, or null when missing. */
+export async function batchCheck(
+  deps: GitDeps,
+  i: { dir: string; names: readonly string[]; timeoutMs: number },
+): Promise<Map<string, { type: string; size: number } | null>> {
+  const out = new Map<string, { type: string; size: number } | null>();
+  if (i.names.length === 0) return out;
+  const r = await git(deps, i.dir, ['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)'], {
+    timeoutMs: i.timeoutMs,
+    // %(rest) echoes the input after the first space: names are "<sha>:status.json" (no space),
+    // so the object name is echoed through a second column instead.
+    input: i.names.map((n) => `${n} ${n}`).join('\n') + '\n',
+  });
+  const lines = r.stdout.split('\n');
+  for (const line of lines) {
+    if (line === '') continue;
+    const parts = line.split(' ');
+    if (parts[1] === 'missing') {
+      out.set(parts[0] ?? '', null);
+      continue;
+    }
+    const [, type, size, name] = parts;
+    if (name !== undefined && type !== undefined) out.set(name, { type, size: Number(size) });
+  }
+  return out;
+}
+
+/**
+ * `git cat-file --batch` of each object name: its content as bytes (framed
+ * by the byte counts git prints, so any content, valid UTF-8 or not, stays
+ * in its frame). Names must exist (check them with batchCheck first).
+ */
+export async function batchRead(
+  deps: GitDeps,
+  i: { dir: string; names: readonly string[]; timeoutMs: number },
+): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  if (i.names.length === 0) return out;
+  const r = await git(deps, i.dir, ['cat-file', '--batch=%(objectname) %(objecttype) %(objectsize)'], {
+    timeoutMs: i.timeoutMs,
+    input: i.names.join('\n') + '\n',
+    binaryStdout: true,
+  });
+  const buf = Buffer.from(r.stdoutBytes ?? new Uint8Array());
+  let pos = 0;
+  for (const name of i.names) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) break;
+    const header = buf.subarray(pos, nl).toString('utf8').split(' ');
+    if (header[1] === 'missing' || header.length < 3) {
+      pos = nl + 1;
+      continue;
+    }
+    const size = Number(header[2]);
+    out.set(name, buf.subarray(nl + 1, nl + 1 + size));
+    pos = nl + 1 + size + 1; // content, then a newline
+  }
+  return out;
+}
+
+/**
+ * git's own check of SSH signatures against an allowed-signers file, for
+ * many commits in one git process: %G? (G good, U good signature but the key
+ * is not in the file, B bad, E cannot check, N none) and %GS (the principal
+ * the file names for the key).
+ */
+export async function verifyCommits(
+  deps: GitDeps,
+  i: { dir: string; commits: readonly string[]; allowedSignersFile: string; timeoutMs: number },
+): Promise<Map<string, { code: string; signer: string }>> {
+  const out = new Map<string, { code: string; signer: string }>();
+  if (i.commits.length === 0) return out;
+  const r = await git(deps, i.dir, ['log', '--no-walk=unsorted', '--stdin', '--format=%H%x09%G?%x09%GS'], {
+    timeoutMs: i.timeoutMs,
+    input: i.commits.join('\n') + '\n',
+    config: [`gpg.ssh.allowedSignersFile=${i.allowedSignersFile}`],
+  });
+  for (const line of r.stdout.split('\n')) {
+    const [sha, code, signer] = line.split('\t');
+    if (sha !== undefined && /^[0-9a-f]{40,64}$/.test(sha)) out.set(sha, { code: code ?? 'E', signer: signer ?? '' });
+  }
+  return out;
+}

@@ -1,0 +1,341 @@
+/**
+ * Reading the fleet: fetch every host's status ref into a bare repository of
+ * the reader's own, read each status.json and commit header with two
+ * `git cat-file` processes, check signatures with one `git log` (results
+ * cached by commit id, which covers the signature), and classify each host
+ * (`decideRow`).
+ *
+ * Contract
+ * - Inputs: the config (fleet.*, stateDir), the remote (`--remote` or
+ *   resolveStatusRemote), the clock.
+ * - Side effects: only the reader's repository and its verdict cache,
+ *   `<stateDir>/fleet/view.git` (or a temporary directory, removed after,
+ *   when stateDir is not writable, as for a person without root).
+ * - Failure modes: an unreadable remote is a GitopsdError 'temporary'
+ *   (exit 75). A bad document, ref name or signature never fails the read:
+ *   it becomes that host's row (state invalid or unverified) with the reason.
+ */
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Deps } from '../core/deps.js';
+import { CommandFailed, GitopsdError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import { decideRow } from './decide.js';
+import {
+  batchCheck,
+  batchRead,
+  ensureBareRepo,
+  fetchStatusRefs,
+  listViewRefs,
+  verifyCommits,
+  VIEW_PREFIX,
+} from './git.js';
+import { resolveStatusRemote } from './remote.js';
+import {
+  BRANCH_REF_PREFIX,
+  HOST_NAME,
+  MAX_STATUS_BYTES,
+  STATUS_REF_PREFIX,
+  StatusV1,
+  UNHEALTHY,
+  type FleetRow,
+  type FleetView,
+  type HostState,
+} from './schema.js';
+
+export interface ReadOptions {
+  /** Only these hosts (all when empty). */
+  hosts?: readonly string[];
+  /** The status remote, instead of the configured one. */
+  remote?: string;
+  /** An allowed-signers file, instead of fleet.allowedSignersFile. */
+  allowedSignersFile?: string;
+}
+
+interface Entry {
+  host: string;
+  /** The ref at the remote. */
+  ref: string;
+  commit: string;
+  problem: string | null;
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(existsSync(dir) ? dir : join(dir, '..'), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pure: a commit object's header fields we need (git's commit object format). */
+export function parseCommitHeader(raw: Buffer): { parents: number; signed: boolean; committedAt: Date | null } {
+  const text = raw.toString('utf8');
+  const end = text.indexOf('\n\n');
+  const header = end < 0 ? text : text.slice(0, end);
+  let parents = 0;
+  let signed = false;
+  let committedAt: Date | null = null;
+  for (const line of header.split('\n')) {
+    if (line.startsWith('parent ')) parents++;
+    else if (line.startsWith('gpgsig ') || line.startsWith('gpgsig-sha256 ')) signed = true;
+    else if (line.startsWith('committer ')) {
+      const m = / (\d+) [+-]\d{4}$/.exec(line);
+      if (m?.[1] !== undefined) committedAt = new Date(Number(m[1]) * 1000);
+    }
+  }
+  return { parents, signed, committedAt };
+}
+
+/** Pure: the status document of one host, or the one-line reason it is refused. */
+export function parseStatusDocument(
+  raw: Buffer | undefined,
+  size: number | null,
+  host: string,
+): { status: StatusV1 } | { problem: string } {
+  if (size === null || raw === undefined) return { problem: 'the commit has no status.json' };
+  if (size > MAX_STATUS_BYTES) {
+    return { problem: `status.json is ${size} bytes, over the ${MAX_STATUS_BYTES}-byte limit; not read` };
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    return { problem: `status.json is not valid JSON (${(err as Error).message})` };
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    return { problem: 'status.json is not a JSON object' };
+  }
+  const v = (doc as Record<string, unknown>)['v'];
+  if (v !== 1) {
+    return {
+      problem: `status.json has schema version ${JSON.stringify(v) ?? 'none'}, this gitopsd reads version 1; upgrade gitopsd on this machine (or that host wrote garbage)`,
+    };
+  }
+  const parsed = StatusV1.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = (issue?.path ?? []).map(String).join('.');
+    return { problem: `status.json does not match schema v1 (at ${where === '' ? 'top level' : where}: ${issue?.message ?? 'invalid'})` };
+  }
+  if (parsed.data.host !== host) {
+    return { problem: `status.json claims host "${parsed.data.host}" but is published on ${host}'s ref` };
+  }
+  return { status: parsed.data };
+}
+
+/** Pure: the signature state of a commit from git's %G? / %GS. */
+export function signatureState(i: {
+  host: string;
+  signed: boolean;
+  signersConfigured: boolean;
+  verdict: { code: string; signer: string } | undefined;
+}): FleetRow['signature'] {
+  if (!i.signersConfigured) {
+    return { state: i.signed ? 'not-checked' : 'unsigned', signer: null, detail: null };
+  }
+  if (!i.signed) return { state: 'unverified', signer: null, detail: 'the status commit is not signed' };
+  const v = i.verdict;
+  if (v === undefined) return { state: 'unverified', signer: null, detail: 'the signature could not be checked' };
+  const unverified = (detail: string): FleetRow['signature'] => ({
+    state: 'unverified',
+    signer: v.signer === '' ? null : v.signer,
+    detail,
+  });
+  switch (v.code) {
+    case 'G':
+      if (v.signer !== i.host) return unverified(`signed by ${v.signer}'s key, not ${i.host}'s`);
+      return { state: 'verified', signer: v.signer, detail: null };
+    case 'U':
+      return unverified('signed by a key that is not in the allowed signers file');
+    case 'B':
+      return unverified('bad signature');
+    case 'N':
+      return unverified('the status commit is not signed');
+    default:
+      return unverified(`the signature cannot be checked (git %G? = ${v.code})`);
+  }
+}
+
+interface VerdictCache {
+  signers: string;
+  verdicts: Record<string, { code: string; signer: string }>;
+}
+
+function readCache(file: string, signersHash: string): VerdictCache {
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as VerdictCache;
+    if (doc.signers === signersHash && typeof doc.verdicts === 'object') return doc;
+  } catch {
+    // no cache, or a broken one: start over (it is only a cache)
+  }
+  return { signers: signersHash, verdicts: {} };
+}
+
+export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<FleetView> {
+  const log = deps.log.child({ module: 'fleet-read' });
+  const timeoutMs = deps.config.timeouts.gitSec * 1000;
+  const remote = await resolveStatusRemote(deps, timeoutMs, opts.remote);
+  const signersFile = opts.allowedSignersFile ?? deps.config.fleet.allowedSignersFile;
+  const base = join(deps.paths.stateDir, 'fleet');
+  const own = writable(base) || writable(deps.paths.stateDir);
+  const tmp = own ? null : mkdtempSync(join(tmpdir(), 'gitopsd-fleet-'));
+  const dir = tmp === null ? join(base, 'view.git') : join(tmp, 'view.git');
+  try {
+    await ensureBareRepo(deps, dir, timeoutMs);
+    try {
+      await fetchStatusRefs(deps, { dir, remote, timeoutMs });
+    } catch (err) {
+      if (err instanceof CommandFailed) {
+        throw new GitopsdError(
+          'temporary',
+          `cannot read the status remote ${remote} (${err.message}); check the URL, the network and read access (fleet.statusRemote or --remote)`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    const now = deps.clock.now();
+    const refs = await listViewRefs(deps, { dir, timeoutMs });
+    // One entry per host: both layouts may hold one; the newer document wins below.
+    const entries: (Entry & { viewRef: string })[] = [];
+    for (const r of refs) {
+      const layout = r.ref.startsWith(VIEW_PREFIX.refs) ? 'refs' : 'heads';
+      const host = r.ref.slice((layout === 'refs' ? VIEW_PREFIX.refs : VIEW_PREFIX.heads).length);
+      const ref = `${layout === 'refs' ? STATUS_REF_PREFIX : BRANCH_REF_PREFIX}${host}`;
+      const problem = HOST_NAME.test(host)
+        ? null
+        : `the ref name ${ref} does not end in a valid host name (letters, digits, ".", "_", "-"; at most 63); delete that ref at the remote`;
+      entries.push({ host, ref, commit: r.commit, problem, viewRef: r.ref });
+    }
+    const wanted = opts.hosts !== undefined && opts.hosts.length > 0 ? new Set(opts.hosts) : null;
+    const chosen = wanted === null ? entries : entries.filter((e) => wanted.has(e.host));
+
+    const valid = chosen.filter((e) => e.problem === null);
+    const blobName = (e: Entry): string => `${e.commit}:status.json`;
+    const sizes = await batchCheck(deps, { dir, names: valid.map(blobName), timeoutMs });
+    const readable = valid.filter((e) => {
+      const s = sizes.get(blobName(e));
+      return s !== undefined && s !== null && s.type === 'blob' && s.size <= MAX_STATUS_BYTES;
+    });
+    const objects = await batchRead(deps, {
+      dir,
+      names: [...new Set([...valid.map((e) => e.commit), ...readable.map(blobName)])],
+      timeoutMs,
+    });
+
+    // Signatures: git checks them (ssh-keygen -Y verify); results are cached
+    // by commit id and by the content of the allowed-signers file.
+    const signersConfigured = signersFile !== null;
+    let verdicts = new Map<string, { code: string; signer: string }>();
+    if (signersFile !== null) {
+      let signersText: string;
+      try {
+        signersText = readFileSync(signersFile, 'utf8');
+      } catch (err) {
+        throw new GitopsdError(
+          'config',
+          `the allowed signers file ${signersFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix fleet.allowedSignersFile or --allowed-signers`,
+        );
+      }
+      const signersHash = createHash('sha256').update(signersText).digest('hex');
+      const cacheFile = join(dir, 'gitopsd-verdicts.json');
+      const cache = readCache(cacheFile, signersHash);
+      const signedCommits = valid
+        .filter((e) => {
+          const raw = objects.get(e.commit);
+          return raw !== undefined && parseCommitHeader(raw).signed;
+        })
+        .map((e) => e.commit);
+      const todo = [...new Set(signedCommits)].filter((c) => cache.verdicts[c] === undefined);
+      const fresh = await verifyCommits(deps, { dir, commits: todo, allowedSignersFile: signersFile, timeoutMs });
+      verdicts = new Map([...Object.entries(cache.verdicts), ...fresh]);
+      const keep = Object.fromEntries(signedCommits.flatMap((c) => (verdicts.has(c) ? [[c, verdicts.get(c)]] : [])));
+      if (todo.length > 0 || Object.keys(keep).length !== Object.keys(cache.verdicts).length) {
+        try {
+          writeFileAtomic(cacheFile, JSON.stringify({ signers: signersHash, verdicts: keep }), { mode: 0o600 });
+        } catch (err) {
+          log.debug('signature verdict cache not written', { error: (err as Error).message });
+        }
+      }
+    }
+
+    // First pass: documents and signatures; then the fleet's newest version.
+    const docs = chosen.map((e) => {
+      if (e.problem !== null) return { e, status: null, problem: e.problem, signed: false };
+      const raw = objects.get(e.commit);
+      if (raw === undefined) return { e, status: null, problem: 'the status commit could not be read', signed: false };
+      const header = parseCommitHeader(raw);
+      if (header.parents !== 0) {
+        return { e, status: null, problem: `the status commit has ${header.parents} parent(s); a status commit has none`, signed: header.signed };
+      }
+      const s = sizes.get(blobName(e));
+      const parsed = parseStatusDocument(objects.get(blobName(e)), s === undefined || s === null ? null : s.type === 'blob' ? s.size : null, e.host);
+      return 'status' in parsed
+        ? { e, status: parsed.status, problem: null, signed: header.signed }
+        : { e, status: null, problem: parsed.problem, signed: header.signed };
+    });
+    const semver = await import('semver');
+    const versions = docs.flatMap((d) => (d.status !== null && semver.valid(d.status.gitopsdVersion) !== null ? [d.status.gitopsdVersion] : []));
+    const newestVersion = versions.length === 0 ? null : (semver.rsort([...versions])[0] ?? null);
+    const versionLess = (a: string, b: string): boolean => semver.valid(a) !== null && semver.lt(a, b);
+
+    let rows = docs.map((d) =>
+      decideRow({
+        host: d.e.host,
+        ref: d.e.ref,
+        commit: d.e.commit,
+        problem: d.problem,
+        status: d.status,
+        signature: signatureState({ host: d.e.host, signed: d.signed, signersConfigured, verdict: verdicts.get(d.e.commit) }),
+        now,
+        newestVersion,
+        versionLess,
+      }),
+    );
+    // A host with both layouts: keep the newer document.
+    const byHost = new Map<string, FleetRow>();
+    for (const r of rows) {
+      const prev = byHost.get(r.host);
+      if (prev === undefined || Date.parse(r.publishedAt ?? '') > Date.parse(prev.publishedAt ?? '')) byHost.set(r.host, r);
+    }
+    rows = [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host));
+    return summarize({ rows, now, remote, signersConfigured, newestVersion });
+  } finally {
+    if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const STATES: readonly HostState[] = ['healthy', 'warning', 'failed', 'reverted', 'degraded', 'stale', 'unverified', 'invalid'];
+
+/** Pure: the view's totals. */
+export function summarize(i: {
+  rows: FleetRow[];
+  now: Date;
+  remote: string;
+  signersConfigured: boolean;
+  newestVersion: string | null;
+}): FleetView {
+  const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<HostState, number>;
+  for (const r of i.rows) counts[r.state]++;
+  const ages = i.rows.flatMap((r) => (r.ageSec === null ? [] : [r.ageSec]));
+  return {
+    v: 1,
+    generatedAt: i.now.toISOString(),
+    remote: i.remote,
+    signersConfigured: i.signersConfigured,
+    newestVersion: i.newestVersion,
+    counts,
+    staleHosts: i.rows.filter((r) => r.stale).length,
+    newestAgeSec: ages.length === 0 ? null : Math.min(...ages),
+    hosts: i.rows,
+  };
+}
+
+/** Pure: 0 when every host is healthy (warnings included), else 1. */
+export function fleetExitCode(view: FleetView): 0 | 1 {
+  return view.hosts.some((r) => UNHEALTHY.has(r.state)) ? 1 : 0;
+}

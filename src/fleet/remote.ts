@@ -1,0 +1,31 @@
+/**
+ * Which remote holds the status refs: fleet.statusRemote, else
+ * nixConfig.url, else the URL of nixConfig.remote in the checkout
+ * (`git remote get-url`, git-remote(1)).
+ */
+import type { Deps } from '../core/deps.js';
+import { GitopsdError } from '../core/errors.js';
+
+export async function resolveStatusRemote(
+  deps: Pick<Deps, 'config' | 'runner'>,
+  timeoutMs: number,
+  override?: string,
+): Promise<string> {
+  if (override !== undefined && override !== '') return override;
+  const { fleet, nixConfig } = deps.config;
+  if (fleet.statusRemote !== null) return fleet.statusRemote;
+  if (nixConfig.url !== null) return nixConfig.url;
+  const r = await deps.runner.run('git', ['-C', nixConfig.path, 'remote', 'get-url', '--', nixConfig.remote], {
+    timeoutMs,
+    allowFailure: true,
+    env: { GIT_TERMINAL_PROMPT: '0' },
+  });
+  const url = r.stdout.trim();
+  if (r.exitCode !== 0 || url === '') {
+    throw new GitopsdError(
+      'config',
+      `no status remote: fleet.statusRemote and nixConfig.url are unset, and the checkout ${nixConfig.path} has no remote "${nixConfig.remote}"; set fleet.statusRemote (or pass --remote)`,
+    );
+  }
+  return url;
+}

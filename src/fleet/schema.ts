@@ -1,0 +1,181 @@
+/**
+ * status.json, version 1: the document each host publishes (docs/fleet.md
+ * "status.json v1"). Readers validate it with this schema; a document whose
+ * `v` is not 1 is reported as an unknown schema version, never guessed at.
+ *
+ * Compatibility: a v1 reader accepts added fields (objects are loose); a
+ * renamed or removed field, or a changed meaning, makes a v2.
+ */
+import { z } from 'zod';
+
+export const SCHEMA_VERSION = 1;
+/** A status.json larger than this is refused by readers and trimmed by publishers (bytes). */
+export const MAX_STATUS_BYTES = 64 * 1024;
+/** The same rule as the config's `hostname` (src/core/config-schema.ts). */
+export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export const STATUS_REF_PREFIX = 'refs/gitopsd/status/';
+export const BRANCH_REF_PREFIX = 'refs/heads/gitopsd/status/';
+
+const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 time' });
+const commit = z.string().regex(/^[0-9a-f]{40,64}$/, { message: 'must be a full commit id' });
+
+export const StatusV1 = z
+  .object({
+    v: z.literal(1),
+    host: z.string().regex(HOST_NAME, { message: 'must be a host name' }),
+    gitopsdVersion: z.string().min(1).max(64),
+    publishedAt: iso,
+    /** The publisher's heartbeat (seconds): readers call the row stale after twice this. */
+    heartbeatSec: z.number().int().min(60).max(604800),
+    /** Since when the host has been healthy on its deployed commit; null when it is not healthy now. */
+    healthySince: iso.nullable(),
+    git: z
+      .object({
+        branch: z.string(),
+        /** The commit checked out in the nix-config checkout. */
+        checkout: commit.nullable(),
+        remoteTip: commit.nullable(),
+        relation: z.enum(['up-to-date', 'behind', 'ahead', 'diverged', 'no-checkout', 'no-remote-ref']),
+        ahead: z.number().int().min(0),
+        behind: z.number().int().min(0),
+        lastFetch: iso.nullable(),
+      })
+      .loose(),
+    deployed: z
+      .object({
+        commit,
+        generation: z.number().int().nullable(),
+        at: z.string(),
+        subject: z.string().nullable(),
+      })
+      .loose()
+      .nullable(),
+    lock: z
+      .object({
+        newestInputAt: iso.nullable(),
+        ageDays: z.number().int().nullable(),
+        age: z.enum(['ok', 'stale', 'old', 'unknown']),
+        inputs: z.record(z.string(), z.object({ rev: z.string().nullable(), lastModified: z.string().nullable() })),
+      })
+      .loose(),
+    system: z
+      .object({
+        running: z.string().nullable(),
+        booted: z.string().nullable(),
+        bootDefault: z.string().nullable(),
+        deployed: z.string().nullable(),
+        runningIsDeployed: z.boolean().nullable(),
+        rebootNeeded: z.boolean(),
+        rebootReasons: z.array(z.string()),
+        activationPending: z.boolean(),
+      })
+      .loose(),
+    boot: z
+      .object({
+        verdict: z.enum(['ok', 'failed', 'pending', 'none']),
+        attempts: z.number().int().min(0),
+        failures: z.number().int().min(0),
+        degraded: z.boolean(),
+        lastRollback: z.object({ at: z.string(), from: z.string(), to: z.string(), reason: z.string() }).loose().nullable(),
+      })
+      .loose(),
+    golden: z
+      .object({
+        storePath: z.string().nullable(),
+        generation: z.number().int().nullable(),
+        commit: commit.nullable(),
+        pinnedAt: iso.nullable(),
+        source: z.enum(['auto', 'manual']).nullable(),
+      })
+      .loose(),
+    dotfiles: z
+      .object({
+        state: z.enum(['disabled', 'never', 'in-sync', 'conflict', 'offline', 'failed']),
+        lastSyncAt: iso.nullable(),
+        lastOkAt: iso.nullable(),
+        result: z.string().nullable(),
+        parked: z.object({ paths: z.array(z.string()), since: z.string() }).loose().nullable(),
+      })
+      .loose(),
+    runs: z.record(
+      z.string(),
+      z.object({ at: iso, ok: z.boolean(), exitCode: z.number().int(), result: z.string() }).loose(),
+    ),
+    lastUpgrade: z
+      .object({ commit: commit.nullable(), result: z.string(), at: iso, generation: z.number().int().nullable() })
+      .loose()
+      .nullable(),
+    knownBadCommits: z.array(z.object({ commit, reason: z.string(), at: z.string() }).loose()),
+    /** The error of this host's previous publish attempt, when it failed (null otherwise). */
+    previousPublishError: z.string().nullable(),
+  })
+  .loose();
+export type StatusV1 = z.infer<typeof StatusV1>;
+
+/** The state of a host as the fleet view shows it (docs/fleet.md "States"). */
+export type HostState =
+  | 'healthy'
+  | 'warning'
+  | 'failed'
+  | 'reverted'
+  | 'degraded'
+  | 'stale'
+  | 'unverified'
+  | 'invalid';
+
+/** Not healthy: these make `fleet status` exit 1. */
+export const UNHEALTHY: ReadonlySet<HostState> = new Set(['failed', 'reverted', 'degraded', 'stale', 'unverified', 'invalid']);
+
+/** What the signature check found (docs/fleet.md "Signing"). */
+export type SignatureState =
+  /** Good signature by the key the allowed-signers file lists for this host. */
+  | 'verified'
+  /** No allowed-signers file configured, and the commit is not signed. */
+  | 'unsigned'
+  /** No allowed-signers file configured; the commit is signed but nothing to check it against. */
+  | 'not-checked'
+  /** Allowed signers configured, and the commit is unsigned, signed by an unknown key, or by another host's key. */
+  | 'unverified';
+
+/** One row of `fleet status --json` (docs/fleet.md "fleet status --json"). */
+export interface FleetRow {
+  host: string;
+  state: HostState;
+  /** Why the state is what it is, one short phrase each (empty when healthy). */
+  reasons: string[];
+  signature: { state: SignatureState; signer: string | null; detail: string | null };
+  ref: string;
+  commit: string;
+  publishedAt: string | null;
+  ageSec: number | null;
+  stale: boolean;
+  version: string | null;
+  /** A newer gitopsd version runs elsewhere in the fleet. */
+  versionBehind: boolean;
+  columns: {
+    git: string;
+    lock: string;
+    system: string;
+    boot: string;
+    golden: string;
+    dotfiles: string;
+    lastRun: string;
+  };
+  /** The published document (null when it could not be read or validated). */
+  status: StatusV1 | null;
+}
+
+export interface FleetView {
+  /** Schema of this JSON (docs/fleet.md). */
+  v: 1;
+  generatedAt: string;
+  remote: string;
+  signersConfigured: boolean;
+  newestVersion: string | null;
+  counts: Record<HostState, number>;
+  staleHosts: number;
+  /** Age of the newest status in the fleet (seconds), null when there is none. */
+  newestAgeSec: number | null;
+  hosts: FleetRow[];
+}

@@ -1,0 +1,55 @@
+/**
+ * The record of this host's fleet publishing, state key "fleet". `src/fleet`
+ * owns and writes it after each publish attempt; `status` and the metrics
+ * read it (so it sits below all three). docs/fleet.md describes it.
+ */
+import { z } from 'zod';
+import type { StateStore } from '../core/state.js';
+
+export const PublishRecord = z
+  .object({
+    /** When a publish was last tried, whatever the outcome. */
+    lastAttemptAt: z.string().nullable().default(null),
+    /** The last successful publish. */
+    lastOk: z
+      .object({
+        at: z.string(),
+        commit: z.string(),
+        ref: z.string(),
+        remote: z.string(),
+        /** sha256 of the status without its volatile fields: a different key is a change of result. */
+        key: z.string(),
+      })
+      .loose()
+      .nullable()
+      .default(null),
+    /** The one-line error of the last attempt; null after a success. */
+    lastError: z.string().nullable().default(null),
+    /** Failed attempts since the last success. */
+    failures: z.number().int().min(0).default(0),
+    /** When the next heartbeat publish is due (jittered), even without a change. */
+    nextHeartbeatAt: z.string().nullable().default(null),
+    /** Since when the host has been healthy on its deployed commit (null: not healthy now). */
+    healthySince: z.string().nullable().default(null),
+    /** The deployed commit `healthySince` refers to. */
+    healthyCommit: z.string().nullable().default(null),
+    /**
+     * What this host last saw on its ref at the remote (its own last push, or
+     * the value read after a rejected lease): the expected value of the next
+     * --force-with-lease. Null: read it from the remote first.
+     */
+    lease: z.object({ remote: z.string(), ref: z.string(), commit: z.string() }).loose().nullable().default(null),
+  })
+  .loose();
+export type PublishRecord = z.infer<typeof PublishRecord>;
+
+export const PUBLISH_KEY = 'fleet';
+
+export function readPublishRecord(state: StateStore): PublishRecord {
+  const parsed = PublishRecord.safeParse(state.section(PUBLISH_KEY) ?? {});
+  return parsed.success ? parsed.data : PublishRecord.parse({});
+}
+
+export function writePublishRecord(state: StateStore, rec: PublishRecord): void {
+  state.updateSection(PUBLISH_KEY, () => rec);
+}

@@ -1,0 +1,109 @@
+/**
+ * The status report: what `gitopsd status --json` prints (docs/status.md) and
+ * what `fleet` publishes (docs/fleet.md, as status.json v1). It sits below
+ * both readers so that neither imports the other (house style: a shared
+ * schema moves down a layer). `src/status` builds it; `src/fleet` turns it
+ * into the published document.
+ *
+ * The JSON is a public contract: fields may be added, never renamed or
+ * removed. Times are ISO-8601 strings, store paths absolute, commits full
+ * 40-character ids; null means unknown or not applicable.
+ */
+
+export type GitRelation = 'up-to-date' | 'behind' | 'ahead' | 'diverged' | 'no-checkout' | 'no-remote-ref';
+export type LockAge = 'ok' | 'stale' | 'old' | 'unknown';
+export type BootVerdict = 'ok' | 'failed' | 'pending' | 'none';
+
+/** One locked input of flake.lock (`nodes.<name>.locked`, nix's lock file format). */
+export interface LockedInput {
+  /** The locked revision (`locked.rev`); null for inputs without one (a path, a tarball). */
+  rev: string | null;
+  /** `locked.lastModified` as ISO time; null when absent. */
+  lastModified: string | null;
+}
+
+/** The last publish of this host's status to the fleet remote (docs/fleet.md). */
+export interface PublishReport {
+  enabled: boolean;
+  lastAttemptAt: string | null;
+  lastOkAt: string | null;
+  /** The one-line error of the last attempt, or null when it succeeded. */
+  lastError: string | null;
+  /** Failed attempts since the last success. */
+  failures: number;
+  ref: string | null;
+}
+
+export interface StatusReport {
+  hostname: string;
+  version: string;
+  generatedAt: string;
+  git: {
+    path: string;
+    remote: string;
+    branch: string;
+    head: string | null;
+    remoteTip: string | null;
+    relation: GitRelation;
+    ahead: number;
+    behind: number;
+    lastFetch: string | null;
+    deployed: { commit: string; subject: string | null; at: string } | null;
+  };
+  lock: {
+    newestInputAt: string | null;
+    newestInputAgeDays: number | null;
+    age: LockAge;
+    /** Every locked input of flake.lock by node name (the root node excluded). */
+    inputs: Record<string, LockedInput>;
+    gitopsd: { running: string; deployed: string | null; differs: boolean | null };
+  };
+  system: {
+    current: string | null;
+    booted: string | null;
+    profile: string | null;
+    deployed: string | null;
+    deployedGeneration: number | null;
+    runningIsDeployed: boolean | null;
+    rebootNeeded: boolean;
+    rebootReasons: string[];
+    activationPending: boolean;
+  };
+  boot: {
+    bootedSystem: string | null;
+    verdict: BootVerdict;
+    attempts: number;
+    failures: number;
+    degraded: boolean;
+    lastRollback: { at: string; from: string; to: string; reason: string } | null;
+  };
+  golden: {
+    storePath: string | null;
+    generation: number | null;
+    pinnedAt: string | null;
+    source: 'auto' | 'manual' | null;
+    gcRootIntact: boolean;
+    gcRoot: string;
+    ageSec: number | null;
+  };
+  dotfiles: {
+    enabled: boolean;
+    lastSync: { at: string; result: string; exitCode: number; message: string } | null;
+    lastOkAt: string | null;
+    parked: { bookmark: string; paths: string[]; since: string } | null;
+    uncapturable: { target: string; why: string }[];
+    unpushed: boolean | null;
+  };
+  lastUpgrade: {
+    commit: string | null;
+    result: string;
+    at: string;
+    generation: number | null;
+    durationMs: number;
+  } | null;
+  knownBadCommits: { commit: string; reason: string; at: string; message: string }[];
+  runs: Record<string, { at: string; ok: boolean; exitCode: number; result: string; durationMs: number | null }>;
+  schedule: { cron: string; nextRun: string | null };
+  /** The fleet publish of this host (docs/fleet.md); `enabled: false` when fleet.enable is off. */
+  publish: PublishReport;
+}
