@@ -180,7 +180,12 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
     bad.push({ state: 'failed', reason: `${step}: ${run.result} (exit ${run.exitCode})` });
   }
   const cycle = s.runs['cycle'];
-  if (cycle !== undefined && !cycle.ok && s.dotfiles.state === 'in-sync' && (lu === null || GOOD_UPGRADE.has(lu.result)))
+  if (
+    cycle !== undefined &&
+    !cycle.ok &&
+    s.dotfiles.state === 'in-sync' &&
+    (lu === null || GOOD_UPGRADE.has(lu.result))
+  )
     bad.push({ state: 'failed', reason: `cycle: ${cycle.result} (exit ${cycle.exitCode})` });
   switch (s.dotfiles.state) {
     case 'conflict':
@@ -198,7 +203,8 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
       break;
   }
   if (s.system.rebootNeeded) warn.push(`reboot needed (${s.system.rebootReasons.join(', ')})`);
-  if (s.git.relation === 'behind') warn.push(`behind ${s.git.remoteTip === null ? 'the remote' : 'main'} by ${s.git.behind}`);
+  if (s.git.relation === 'behind')
+    warn.push(`behind ${s.git.remoteTip === null ? 'the remote' : 'main'} by ${s.git.behind}`);
   if (s.git.relation === 'diverged') warn.push('the checkout diverged from the remote');
   if (s.lock.age === 'old') warn.push(`flake.lock ${s.lock.ageDays ?? '?'} days old`);
   if (s.previousPublishError !== null) warn.push(`a previous publish failed: ${s.previousPublishError}`);
@@ -385,9 +391,14 @@ export function decideRow(i: RowInput): FleetRow {
   }
   if (stale) {
     if (state !== 'unverified') state = 'stale';
-    reasons.push(`stale: last published ${ago(s.publishedAt, i.now)} ago (heartbeat ${Math.round(s.heartbeatSec / 3600)}h)`);
+    reasons.push(
+      `stale: last published ${ago(s.publishedAt, i.now)} ago (heartbeat ${Math.round(s.heartbeatSec / 3600)}h)`,
+    );
   }
-  if (ageSec < -300) reasons.push(`published ${ago(i.now.toISOString(), new Date(Date.parse(s.publishedAt)))} in the future: check the host's clock`);
+  if (ageSec < -300)
+    reasons.push(
+      `published ${ago(i.now.toISOString(), new Date(Date.parse(s.publishedAt)))} in the future: check the host's clock`,
+    );
   reasons.push(...own.reasons);
   if (versionBehind) {
     reasons.push(`gitopsd ${s.gitopsdVersion} is behind the fleet's newest ${i.newestVersion ?? ''}`);

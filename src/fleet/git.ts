@@ -32,6 +32,7 @@ async function git(deps: GitDeps, dir: string, args: readonly string[], o: GitCa
   const config = (o.config ?? []).flatMap((c) => ['-c', c]);
   return deps.runner.run('git', [...config, '--git-dir', dir, ...args], {
     timeoutMs: o.timeoutMs,
+    cwd: dir,
     // No prompt for a password, no pager, no user or system config surprises
     // in how objects are written; transport settings (ssh keys) still apply.
     env: { GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', ...o.env },
@@ -52,7 +53,8 @@ export async function ensureBareRepo(deps: GitDeps, dir: string, timeoutMs: numb
   mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
   const tmp = join(dirname(dir), `.${basename(dir)}.init-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  await deps.runner.run('git', ['init', '--bare', '--quiet', tmp], { timeoutMs });
+  // cwd: the parent, so git never looks at whatever repository the caller's cwd is in.
+  await deps.runner.run('git', ['init', '--bare', '--quiet', tmp], { timeoutMs, cwd: dirname(dir) });
   // The object store of this repository is ours: keep it small, never
   // auto-gc in the middle of a publish (a cheap repack runs when it grows).
   await git(deps, tmp, ['config', 'gc.auto', '0'], { timeoutMs });
@@ -78,8 +80,9 @@ export interface StatusCommitInput {
  * "gitopsd (<host>)" at `at` (so the commit depends only on its inputs).
  */
 export async function writeStatusCommit(deps: GitDeps, i: StatusCommitInput): Promise<string> {
-  const blob = (await git(deps, i.dir, ['hash-object', '-w', '--stdin'], { timeoutMs: i.timeoutMs, input: i.json }))
-    .stdout.trim();
+  const blob = (
+    await git(deps, i.dir, ['hash-object', '-w', '--stdin'], { timeoutMs: i.timeoutMs, input: i.json })
+  ).stdout.trim();
   const tree = (
     await git(deps, i.dir, ['mktree'], { timeoutMs: i.timeoutMs, input: `100644 blob ${blob}\tstatus.json\n` })
   ).stdout.trim();
@@ -147,13 +150,21 @@ export async function pushStatus(
   if (/stale info/.test(text)) {
     return { ok: false, lease: true, message: `the remote's ${i.ref} changed under this host (stale info)` };
   }
-  const line =
-    text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && l !== 'Done' && !l.startsWith('To '))
-      .at(-1) ?? `git push exited ${r.exitCode}`;
-  return { ok: false, lease: false, message: line.replace(/\s+/g, ' ') };
+  return { ok: false, lease: false, message: gitErrorLine(text) ?? `git push exited ${r.exitCode}` };
+}
+
+/**
+ * The line of git's output that says what went wrong: the first "fatal:" or
+ * "error:" line, else a porcelain rejection ("!" line), else the last line.
+ */
+export function gitErrorLine(text: string): string | null {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && l !== 'Done' && !l.startsWith('To '));
+  const pick =
+    lines.find((l) => /^(fatal|error):/.test(l)) ?? lines.find((l) => l.startsWith('!')) ?? lines.at(-1) ?? null;
+  return pick === null ? null : pick.replace(/\s+/g, ' ').slice(0, 300);
 }
 
 /** The commit `ref` points at in `remote`, or '' when the ref does not exist there. */
@@ -161,7 +172,16 @@ export async function lsRemoteRef(
   deps: GitDeps,
   i: { dir: string; remote: string; ref: string; timeoutMs: number },
 ): Promise<string> {
-  const r = await git(deps, i.dir, ['ls-remote', '--', i.remote, i.ref], { timeoutMs: i.timeoutMs });
+  const r = await git(deps, i.dir, ['ls-remote', '--', i.remote, i.ref], {
+    timeoutMs: i.timeoutMs,
+    allowFailure: true,
+  });
+  if (r.exitCode !== 0) {
+    throw new GitopsdError(
+      'temporary',
+      `cannot read ${i.ref} at ${i.remote}: ${gitErrorLine(r.stderr) ?? `git ls-remote exited ${r.exitCode}`}`,
+    );
+  }
   for (const line of r.stdout.split('\n')) {
     const [sha, name] = line.split('\t');
     if (name === i.ref && sha !== undefined) return sha;
@@ -181,23 +201,42 @@ export async function fetchStatusRefs(
   deps: GitDeps,
   i: { dir: string; remote: string; timeoutMs: number },
 ): Promise<void> {
-  await git(
-    deps,
-    i.dir,
-    [
-      'fetch',
-      '--quiet',
-      '--no-tags',
-      '--prune',
-      '--no-write-fetch-head',
-      '--no-auto-gc',
-      '--',
-      i.remote,
-      `+refs/gitopsd/status/*:${VIEW_PREFIX.refs}*`,
-      `+refs/heads/gitopsd/status/*:${VIEW_PREFIX.heads}*`,
-    ],
-    { timeoutMs: i.timeoutMs, config: ['protocol.version=2'] },
-  );
+  let r: Awaited<ReturnType<typeof git>>;
+  try {
+    r = await git(
+      deps,
+      i.dir,
+      [
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        '--prune',
+        '--no-write-fetch-head',
+        '--no-auto-gc',
+        '--',
+        i.remote,
+        `+refs/gitopsd/status/*:${VIEW_PREFIX.refs}*`,
+        `+refs/heads/gitopsd/status/*:${VIEW_PREFIX.heads}*`,
+      ],
+      { timeoutMs: i.timeoutMs, config: ['protocol.version=2'], allowFailure: true },
+    );
+  } catch (err) {
+    // Timed out (or git could not start): the remote is as unreadable as when it refuses.
+    if (err instanceof CommandFailed) {
+      throw new GitopsdError(
+        'temporary',
+        `cannot read the status remote ${i.remote} (${err.message}); check the URL, the network and read access (fleet.statusRemote or --remote)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  if (r.exitCode !== 0) {
+    throw new GitopsdError(
+      'temporary',
+      `cannot read the status remote ${i.remote} (${gitErrorLine(r.stderr) ?? `git fetch exited ${r.exitCode}`}); check the URL, the network and read access (fleet.statusRemote or --remote)`,
+    );
+  }
 }
 
 /** The fetched status refs: full ref name in the reader's repository and commit id. */

@@ -47,7 +47,10 @@ export function renderPage(view: FleetView, opts: { refreshSec: number | null })
       cell('boot', c.boot),
       cell('golden', c.golden),
       cell(`dotfiles dotfiles-${c.dotfiles.split(' ')[0] ?? ''}`, c.dotfiles),
-      cell(r.versionBehind ? 'version behind' : 'version', r.version === null ? '-' : r.version + (r.versionBehind ? ' (behind)' : '')),
+      cell(
+        r.versionBehind ? 'version behind' : 'version',
+        r.version === null ? '-' : r.version + (r.versionBehind ? ' (behind)' : ''),
+      ),
       cell('lastrun', c.lastRun),
       cell(r.stale ? 'age stale' : 'age', age(r.ageSec)),
       cell(`sig sig-${sig}`, sig),

@@ -59,7 +59,11 @@ export async function publishStatus(
   const deadline = deps.clock.monotonicMs() + cfg.publishTimeoutSec * 1000;
   const left = (): number => {
     const ms = Math.round(deadline - deps.clock.monotonicMs());
-    if (ms < 500) throw new GitopsdError('temporary', `publish took longer than fleet.publishTimeoutSec (${cfg.publishTimeoutSec} s)`);
+    if (ms < 500)
+      throw new GitopsdError(
+        'temporary',
+        `publish took longer than fleet.publishTimeoutSec (${cfg.publishTimeoutSec} s)`,
+      );
     return ms;
   };
   const ref = statusRef(deps.config);
@@ -99,7 +103,10 @@ export async function publishStatus(
     }
     const json = `${JSON.stringify(status, null, 1)}\n`;
     if (Buffer.byteLength(json) > MAX_STATUS_BYTES) {
-      throw new GitopsdError('failed', `the status document is ${Buffer.byteLength(json)} bytes, over the ${MAX_STATUS_BYTES}-byte limit readers accept (this is a bug: please report it)`);
+      throw new GitopsdError(
+        'failed',
+        `the status document is ${Buffer.byteLength(json)} bytes, over the ${MAX_STATUS_BYTES}-byte limit readers accept (this is a bug: please report it)`,
+      );
     }
     const dir = publishRepoDir(deps);
     await ensureBareRepo(deps, dir, left());
@@ -113,7 +120,10 @@ export async function publishStatus(
       timeoutMs: left(),
     });
     const known = record.lease !== null && record.lease.remote === remote && record.lease.ref === ref;
-    const expect = known && record.lease !== null ? record.lease.commit : await lsRemoteRef(deps, { dir, remote, ref, timeoutMs: left() });
+    const expect =
+      known && record.lease !== null
+        ? record.lease.commit
+        : await lsRemoteRef(deps, { dir, remote, ref, timeoutMs: left() });
     const pushed = await pushStatus(deps, { dir, remote, ref, commit, expect, timeoutMs: left() });
     if (!pushed.ok) {
       // A rejected lease: forget what we thought was there, so the next

@@ -17,10 +17,11 @@
  */
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
-import { CommandFailed, GitopsdError } from '../core/errors.js';
+import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { decideRow } from './decide.js';
 import {
@@ -96,10 +97,10 @@ export function parseStatusDocument(
   size: number | null,
   host: string,
 ): { status: StatusV1 } | { problem: string } {
-  if (size === null || raw === undefined) return { problem: 'the commit has no status.json' };
-  if (size > MAX_STATUS_BYTES) {
+  if (size !== null && size > MAX_STATUS_BYTES) {
     return { problem: `status.json is ${size} bytes, over the ${MAX_STATUS_BYTES}-byte limit; not read` };
   }
+  if (size === null || raw === undefined) return { problem: 'the commit has no status.json' };
   let doc: unknown;
   try {
     doc = JSON.parse(raw.toString('utf8'));
@@ -119,7 +120,9 @@ export function parseStatusDocument(
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = (issue?.path ?? []).map(String).join('.');
-    return { problem: `status.json does not match schema v1 (at ${where === '' ? 'top level' : where}: ${issue?.message ?? 'invalid'})` };
+    return {
+      problem: `status.json does not match schema v1 (at ${where === '' ? 'top level' : where}: ${issue?.message ?? 'invalid'})`,
+    };
   }
   if (parsed.data.host !== host) {
     return { problem: `status.json claims host "${parsed.data.host}" but is published on ${host}'s ref` };
@@ -186,18 +189,8 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   const dir = tmp === null ? join(base, 'view.git') : join(tmp, 'view.git');
   try {
     await ensureBareRepo(deps, dir, timeoutMs);
-    try {
-      await fetchStatusRefs(deps, { dir, remote, timeoutMs });
-    } catch (err) {
-      if (err instanceof CommandFailed) {
-        throw new GitopsdError(
-          'temporary',
-          `cannot read the status remote ${remote} (${err.message}); check the URL, the network and read access (fleet.statusRemote or --remote)`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
+    // An unreadable remote (or a timeout) is 'temporary': exit 75.
+    await fetchStatusRefs(deps, { dir, remote, timeoutMs });
     const now = deps.clock.now();
     const refs = await listViewRefs(deps, { dir, timeoutMs });
     // One entry per host: both layouts may hold one; the newer document wins below.
@@ -270,16 +263,27 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       if (raw === undefined) return { e, status: null, problem: 'the status commit could not be read', signed: false };
       const header = parseCommitHeader(raw);
       if (header.parents !== 0) {
-        return { e, status: null, problem: `the status commit has ${header.parents} parent(s); a status commit has none`, signed: header.signed };
+        return {
+          e,
+          status: null,
+          problem: `the status commit has ${header.parents} parent(s); a status commit has none`,
+          signed: header.signed,
+        };
       }
       const s = sizes.get(blobName(e));
-      const parsed = parseStatusDocument(objects.get(blobName(e)), s === undefined || s === null ? null : s.type === 'blob' ? s.size : null, e.host);
+      const parsed = parseStatusDocument(
+        objects.get(blobName(e)),
+        s === undefined || s === null ? null : s.type === 'blob' ? s.size : null,
+        e.host,
+      );
       return 'status' in parsed
         ? { e, status: parsed.status, problem: null, signed: header.signed }
         : { e, status: null, problem: parsed.problem, signed: header.signed };
     });
-    const semver = await import('semver');
-    const versions = docs.flatMap((d) => (d.status !== null && semver.valid(d.status.gitopsdVersion) !== null ? [d.status.gitopsdVersion] : []));
+    const semver = createRequire(import.meta.url)('semver') as typeof import('semver');
+    const versions = docs.flatMap((d) =>
+      d.status !== null && semver.valid(d.status.gitopsdVersion) !== null ? [d.status.gitopsdVersion] : [],
+    );
     const newestVersion = versions.length === 0 ? null : (semver.rsort([...versions])[0] ?? null);
     const versionLess = (a: string, b: string): boolean => semver.valid(a) !== null && semver.lt(a, b);
 
@@ -290,7 +294,12 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         commit: d.e.commit,
         problem: d.problem,
         status: d.status,
-        signature: signatureState({ host: d.e.host, signed: d.signed, signersConfigured, verdict: verdicts.get(d.e.commit) }),
+        signature: signatureState({
+          host: d.e.host,
+          signed: d.signed,
+          signersConfigured,
+          verdict: verdicts.get(d.e.commit),
+        }),
         now,
         newestVersion,
         versionLess,
@@ -300,7 +309,8 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const byHost = new Map<string, FleetRow>();
     for (const r of rows) {
       const prev = byHost.get(r.host);
-      if (prev === undefined || Date.parse(r.publishedAt ?? '') > Date.parse(prev.publishedAt ?? '')) byHost.set(r.host, r);
+      if (prev === undefined || Date.parse(r.publishedAt ?? '') > Date.parse(prev.publishedAt ?? ''))
+        byHost.set(r.host, r);
     }
     rows = [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host));
     return summarize({ rows, now, remote, signersConfigured, newestVersion });
@@ -309,7 +319,16 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   }
 }
 
-const STATES: readonly HostState[] = ['healthy', 'warning', 'failed', 'reverted', 'degraded', 'stale', 'unverified', 'invalid'];
+const STATES: readonly HostState[] = [
+  'healthy',
+  'warning',
+  'failed',
+  'reverted',
+  'degraded',
+  'stale',
+  'unverified',
+  'invalid',
+];
 
 /** Pure: the view's totals. */
 export function summarize(i: {

@@ -77,7 +77,10 @@ export const StatusV1 = z
         attempts: z.number().int().min(0),
         failures: z.number().int().min(0),
         degraded: z.boolean(),
-        lastRollback: z.object({ at: z.string(), from: z.string(), to: z.string(), reason: z.string() }).loose().nullable(),
+        lastRollback: z
+          .object({ at: z.string(), from: z.string(), to: z.string(), reason: z.string() })
+          .loose()
+          .nullable(),
       })
       .loose(),
     golden: z
@@ -95,7 +98,10 @@ export const StatusV1 = z
         lastSyncAt: iso.nullable(),
         lastOkAt: iso.nullable(),
         result: z.string().nullable(),
-        parked: z.object({ paths: z.array(z.string()), since: z.string() }).loose().nullable(),
+        parked: z
+          .object({ paths: z.array(z.string()), since: z.string() })
+          .loose()
+          .nullable(),
       })
       .loose(),
     runs: z.record(
@@ -114,18 +120,17 @@ export const StatusV1 = z
 export type StatusV1 = z.infer<typeof StatusV1>;
 
 /** The state of a host as the fleet view shows it (docs/fleet.md "States"). */
-export type HostState =
-  | 'healthy'
-  | 'warning'
-  | 'failed'
-  | 'reverted'
-  | 'degraded'
-  | 'stale'
-  | 'unverified'
-  | 'invalid';
+export type HostState = 'healthy' | 'warning' | 'failed' | 'reverted' | 'degraded' | 'stale' | 'unverified' | 'invalid';
 
 /** Not healthy: these make `fleet status` exit 1. */
-export const UNHEALTHY: ReadonlySet<HostState> = new Set(['failed', 'reverted', 'degraded', 'stale', 'unverified', 'invalid']);
+export const UNHEALTHY: ReadonlySet<HostState> = new Set([
+  'failed',
+  'reverted',
+  'degraded',
+  'stale',
+  'unverified',
+  'invalid',
+]);
 
 /** What the signature check found (docs/fleet.md "Signing"). */
 export type SignatureState =

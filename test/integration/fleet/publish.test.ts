@@ -1,0 +1,314 @@
+/**
+ * Publishing and reading fleet status with the real gitopsd, git and
+ * ssh-keygen on two simulated hosts: the status ref after a run, its
+ * status.json v1, skip when unchanged, the heartbeat (injected clock), an
+ * unreachable status remote (the run unaffected; retried), signatures, and
+ * the bad inputs a reader must survive.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
+import { tempDir } from '../../harness/temp.js';
+import {
+  configureHost,
+  createStatusRemote,
+  makeHostKey,
+  pushRawStatus,
+  readRemoteStatus,
+  remoteRefs,
+  writeAllowedSigners,
+} from './fixture.js';
+import type { FleetView } from '../../../src/fleet/schema.js';
+import type { StatusReport } from '../../../src/status/index.js';
+
+let fleet: Fleet;
+let pa: FleetHost;
+let pb: FleetHost;
+let dir: string;
+let remote: string;
+let signers: string;
+const keys: Record<string, string> = {};
+
+const T0 = '2026-11-22T12:00:00Z';
+const at = (h: number): Record<string, string> => ({
+  GITOPSD_TEST_NOW: new Date(Date.parse(T0) + h * 3600_000).toISOString(),
+  TZ: 'UTC',
+});
+
+async function fleetStatus(h: FleetHost, args: string[] = [], env: Record<string, string> = at(0)) {
+  const r = await h.gitopsd(['fleet', 'status', '--json', ...args], { env });
+  let view: FleetView | null = null;
+  try {
+    view = JSON.parse(r.stdout) as FleetView;
+  } catch {
+    view = null;
+  }
+  return { ...r, view };
+}
+
+beforeAll(async () => {
+  dir = await tempDir('gitopsd-fleet-publish');
+  fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['pa', 'pb'] });
+  [pa, pb] = fleet.hosts as [FleetHost, FleetHost];
+  remote = await createStatusRemote(join(dir, 'remotes'));
+  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
+  signers = join(dir, 'allowed_signers');
+  await writeAllowedSigners(signers, keys);
+  for (const h of fleet.hosts) {
+    await configureHost(h, {
+      fleet: {
+        enable: true,
+        statusRemote: remote,
+        signingKey: keys[h.name],
+        heartbeatSec: 3600,
+        allowedSignersFile: signers,
+      },
+      metrics: { textfileDir: join(h.sim.root, 'metrics') },
+    });
+  }
+});
+
+describe('publishing', () => {
+  it('a run publishes status.json v1 on refs/gitopsd/status/<host>: one parentless commit, signed', async () => {
+    const r = await pa.gitopsd(['cycle'], { env: at(0) });
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    const refs = await remoteRefs(remote);
+    expect(Object.keys(refs)).toEqual(['refs/gitopsd/status/pa']);
+    const s = await readRemoteStatus(dir, remote, 'refs/gitopsd/status/pa');
+    const local = (await pa.json<StatusReport>(['status'])) as StatusReport;
+    expect(s).toMatchObject({
+      v: 1,
+      host: 'pa',
+      gitopsdVersion: local.version,
+      heartbeatSec: 3600,
+      deployed: { commit: local.git.deployed?.commit, generation: local.system.deployedGeneration },
+      git: { checkout: local.git.head, relation: 'up-to-date' },
+      system: { running: local.system.current, booted: local.system.booted, bootDefault: local.system.profile },
+      boot: { verdict: local.boot.verdict, failures: 0 },
+      dotfiles: { state: 'in-sync' },
+      runs: { cycle: { ok: true, exitCode: 0 } },
+      knownBadCommits: [],
+      previousPublishError: null,
+    });
+    // The clock starts at T0 (GITOPSD_TEST_NOW) and runs on with the run.
+    const published = Date.parse(String(s['publishedAt']));
+    expect(published - Date.parse(T0)).toBeGreaterThanOrEqual(0);
+    expect(published - Date.parse(T0)).toBeLessThan(120_000);
+    expect(typeof s['healthySince']).toBe('string');
+    expect(Object.keys((s['lock'] as { inputs: object }).inputs).length).toBeGreaterThanOrEqual(0);
+    // status shows the publish
+    expect(local.publish).toMatchObject({ enabled: true, lastError: null, failures: 0, ref: 'refs/gitopsd/status/pa' });
+    expect((await pa.gitopsd(['status'], { env: at(0) })).stdout).toMatch(
+      /fleet publish\s+published .* refs\/gitopsd\/status\/pa/,
+    );
+  });
+
+  it('nothing changed: not published again until the heartbeat is due (jittered into 0.8-1.0 x heartbeat)', async () => {
+    const before = (await remoteRefs(remote))['refs/gitopsd/status/pa'];
+    const same = await pa.gitopsd(['fleet', 'publish'], { env: at(0.1) });
+    expect(same.exitCode, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/^unchanged; next heartbeat at /);
+    const next = Date.parse(/next heartbeat at (\S+)/.exec(same.stdout)?.[1] ?? '');
+    expect(next).toBeGreaterThanOrEqual(Date.parse(T0) + 0.8 * 3600_000);
+    expect(next).toBeLessThanOrEqual(Date.parse(T0) + 3600_000);
+    expect((await remoteRefs(remote))['refs/gitopsd/status/pa']).toBe(before);
+    const beat = await pa.gitopsd(['fleet', 'publish'], { env: at(1.01) });
+    expect(beat.exitCode, beat.stderr).toBe(0);
+    expect(beat.stdout).toMatch(/published [0-9a-f]{12} to refs\/gitopsd\/status\/pa .*\(heartbeat, signed\)/);
+    const after = (await remoteRefs(remote))['refs/gitopsd/status/pa'];
+    expect(after).not.toBe(before);
+    const republished = Date.parse(
+      String((await readRemoteStatus(dir, remote, 'refs/gitopsd/status/pa'))['publishedAt']),
+    );
+    expect(republished - Date.parse(at(1.01)['GITOPSD_TEST_NOW'] ?? '')).toBeLessThan(60_000);
+    const forced = await pa.gitopsd(['fleet', 'publish', '--force', '--json'], { env: at(1.02) });
+    expect(JSON.parse(forced.stdout)).toMatchObject({ ok: true, kind: 'published', why: 'forced', signed: true });
+  });
+
+  it('an unreachable status remote: the run exits as it would, the failure is in status, the run record and metrics; the next run retries', async () => {
+    await configureHost(pb, {
+      fleet: {
+        enable: true,
+        statusRemote: join(dir, 'nowhere', 'status.git'),
+        signingKey: keys['pb'],
+        heartbeatSec: 3600,
+      },
+    });
+    const r = await pb.gitopsd(['cycle'], { env: at(0) });
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    const s = await pb.json<StatusReport>(['status']);
+    expect(s.publish.lastError).toMatch(
+      /^cannot publish the fleet status to .*nowhere\/status\.git: .*does not appear to be a git repository.*; the run is unaffected and the next run retries$/,
+    );
+    expect(s.publish.failures).toBe(1);
+    const state = JSON.parse(await readFile(join(pb.sim.paths.stateDir, 'state.json'), 'utf8')) as {
+      runs: Record<string, { ok: boolean; publishError?: string }>;
+    };
+    expect(state.runs['cycle']).toMatchObject({ ok: true, publishError: expect.stringMatching(/cannot publish/) });
+    const prom = await readFile(join(pb.sim.root, 'metrics', 'gitopsd.prom'), 'utf8');
+    expect(prom).toMatch(/^gitopsd_fleet_publish_success 0$/m);
+    expect(prom).toMatch(/^gitopsd_fleet_publish_failures 1$/m);
+    expect((await pb.gitopsd(['status'])).stdout).toMatch(/fleet publish\s+failing \(1x\): cannot publish/);
+
+    await configureHost(pb, {
+      fleet: {
+        enable: true,
+        statusRemote: remote,
+        signingKey: keys['pb'],
+        heartbeatSec: 3600,
+        allowedSignersFile: signers,
+      },
+    });
+    const retry = await pb.gitopsd(['fleet', 'publish', '--json'], { env: at(0.05) });
+    expect(JSON.parse(retry.stdout), retry.stderr).toMatchObject({ kind: 'published', why: 'first' });
+    const doc = await readRemoteStatus(dir, remote, 'refs/gitopsd/status/pb');
+    expect(doc['previousPublishError']).toMatch(/cannot publish/);
+  });
+});
+
+describe('reading', () => {
+  it('fleet status: one verified row per host; --host filters; the text table has the compartments', async () => {
+    const { exitCode, view, stderr } = await fleetStatus(pa, [], at(0.1));
+    expect(view, stderr).not.toBeNull();
+    expect(view?.hosts.map((h) => [h.host, h.signature.state, h.signature.signer])).toEqual([
+      ['pa', 'verified', 'pa'],
+      ['pb', 'verified', 'pb'],
+    ]);
+    expect(view?.signersConfigured).toBe(true);
+    // pb carries the warning of its earlier failed publish; nobody is unhealthy.
+    expect(view?.hosts.find((h) => h.host === 'pa')?.state).toBe('healthy');
+    expect(exitCode).toBe(0);
+    const one = await fleetStatus(pa, ['--host', 'pb'], at(0.1));
+    expect(one.view?.hosts.map((h) => h.host)).toEqual(['pb']);
+    const text = await pa.gitopsd(['fleet', 'status'], { env: at(0.1) });
+    expect(text.stdout).toMatch(
+      /host\s+state\s+Git\s+Lock\s+System\s+Boot\s+Golden\s+Dotfiles\s+version\s+last run\s+age\s+sig/,
+    );
+    expect(text.stdout).toMatch(/^pa\s+healthy\s+on main\s/m);
+    expect(text.stdout).not.toMatch(/\u001b\[/); // not a TTY: no ANSI
+    const prom = await readFile(join(pa.sim.root, 'metrics', 'gitopsd-fleet.prom'), 'utf8');
+    expect(prom).toMatch(/^gitopsd_fleet_hosts\{state="healthy"\} 1$/m);
+    expect(prom).toMatch(/^gitopsd_fleet_stale_hosts 0$/m);
+    expect(prom).toMatch(/^gitopsd_fleet_newest_status_age_seconds \d+(\.\d+)?$/m);
+  });
+
+  it('a status older than twice its heartbeat is stale, never healthy (exit 1)', async () => {
+    const { exitCode, view } = await fleetStatus(pa, [], at(5));
+    expect(view?.hosts.map((h) => [h.host, h.state, h.stale])).toEqual([
+      ['pa', 'stale', true],
+      ['pb', 'stale', true],
+    ]);
+    expect(exitCode).toBe(1);
+  });
+
+  it('an unreachable status remote: exit 75, one line naming it', async () => {
+    const r = await pa.gitopsd(['fleet', 'status', '--remote', join(dir, 'nowhere', 'x.git')]);
+    expect(r.exitCode).toBe(75);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/cannot read the status remote .*nowhere\/x\.git .*check the URL/);
+  });
+
+  it("bad input: malformed, oversized, unknown version, bad ref name, another host's name, a parent, a forgery: each one row with the reason", async () => {
+    const scratch = await tempDir('gitopsd-fleet-raw');
+    const good = await readRemoteStatus(dir, remote, 'refs/gitopsd/status/pb');
+    const cases: [string, Record<string, string | Buffer>, string | undefined][] = [
+      ['refs/gitopsd/status/malformed', { 'status.json': '{"v": 1, "host": "malformed",' }, undefined],
+      [
+        'refs/gitopsd/status/huge',
+        { 'status.json': JSON.stringify({ ...good, host: 'huge', pad: 'x'.repeat(70_000) }) },
+        undefined,
+      ],
+      ['refs/gitopsd/status/future', { 'status.json': JSON.stringify({ v: 2, host: 'future' }) }, undefined],
+      ['refs/gitopsd/status/-evil', { 'status.json': JSON.stringify({ ...good, host: '-evil' }) }, undefined],
+      ['refs/gitopsd/status/claims', { 'status.json': JSON.stringify(good) }, keys['pb']],
+      ['refs/gitopsd/status/binary', { 'status.json': Buffer.from([0xff, 0xfe, 0x00, 0x7b]) }, undefined],
+      ['refs/gitopsd/status/nofile', { 'other.txt': 'hello' }, undefined],
+      [
+        'refs/gitopsd/status/schema',
+        { 'status.json': JSON.stringify({ ...good, host: 'schema', boot: { verdict: 'maybe' } }) },
+        undefined,
+      ],
+    ];
+    for (const [ref, files, key] of cases) {
+      await pushRawStatus({ scratch, remote, ref, files, ...(key === undefined ? {} : { signingKey: key }) });
+    }
+    // A forgery: pb's name and a healthy status, signed with pa's key.
+    await pushRawStatus({
+      scratch,
+      remote,
+      ref: 'refs/gitopsd/status/pb',
+      files: { 'status.json': JSON.stringify({ ...good, publishedAt: at(0.2)['GITOPSD_TEST_NOW'] }) },
+      signingKey: keys['pa'] ?? '',
+    });
+    const { exitCode, view, stderr } = await fleetStatus(pa, [], at(0.2));
+    expect(exitCode, stderr).toBe(1);
+    const row = (h: string) => view?.hosts.find((x) => x.host === h);
+    expect(row('malformed')).toMatchObject({
+      state: 'invalid',
+      reasons: [expect.stringMatching(/^status\.json is not valid JSON/)],
+    });
+    expect(row('huge')).toMatchObject({
+      state: 'invalid',
+      reasons: [expect.stringMatching(/^status\.json is \d+ bytes, over the 65536-byte limit; not read$/)],
+    });
+    expect(row('future')).toMatchObject({
+      state: 'invalid',
+      reasons: [expect.stringMatching(/schema version 2, this gitopsd reads version 1/)],
+    });
+    expect(row('-evil')).toMatchObject({
+      state: 'invalid',
+      reasons: [expect.stringMatching(/ref name refs\/gitopsd\/status\/-evil does not end in a valid host name/)],
+    });
+    expect(row('claims')).toMatchObject({
+      state: 'invalid',
+      reasons: [`status.json claims host "pb" but is published on claims's ref`],
+    });
+    expect(row('binary')?.state).toBe('invalid');
+    expect(row('nofile')).toMatchObject({ state: 'invalid', reasons: ['the commit has no status.json'] });
+    expect(row('schema')).toMatchObject({
+      state: 'invalid',
+      reasons: [expect.stringMatching(/does not match schema v1 \(at boot\.verdict/)],
+    });
+    expect(row('pb')).toMatchObject({
+      state: 'unverified',
+      signature: { state: 'unverified', signer: 'pa', detail: "signed by pa's key, not pb's" },
+    });
+    expect(row('pa')).toMatchObject({ state: 'healthy', signature: { state: 'verified' } });
+    // Without allowed signers, the rows say unsigned / not checked, and nothing is unverified.
+    await configureHost(pa, {
+      fleet: {
+        enable: true,
+        statusRemote: remote,
+        signingKey: keys['pa'],
+        heartbeatSec: 3600,
+        allowedSignersFile: null,
+      },
+    });
+    const open = await fleetStatus(pa, [], at(0.2));
+    expect(open.view?.signersConfigured).toBe(false);
+    expect(open.view?.hosts.find((x) => x.host === 'malformed')?.signature.state).toBe('unsigned');
+    expect(open.view?.hosts.find((x) => x.host === 'pa')?.signature.state).toBe('not-checked');
+    expect(open.view?.hosts.find((x) => x.host === 'pb')?.state).not.toBe('unverified');
+    // The real pb publishes again (forced): its lease sees a ref it did not write, refuses, and the run after overwrites it.
+    const first = await pb.gitopsd(['fleet', 'publish', '--force', '--json'], { env: at(0.3) });
+    expect(JSON.parse(first.stdout), first.stderr).toMatchObject({
+      kind: 'failed',
+      error: expect.stringMatching(/changed under this host \(stale info\)/),
+    });
+    expect(first.exitCode).toBe(75);
+    const second = await pb.gitopsd(['fleet', 'publish', '--json'], { env: at(0.31) });
+    expect(JSON.parse(second.stdout)).toMatchObject({ kind: 'published', why: 'retry' });
+    await configureHost(pa, {
+      fleet: {
+        enable: true,
+        statusRemote: remote,
+        signingKey: keys['pa'],
+        heartbeatSec: 3600,
+        allowedSignersFile: signers,
+      },
+    });
+    const fixed = await fleetStatus(pa, ['--host', 'pb'], at(0.32));
+    expect(fixed.view?.hosts[0]).toMatchObject({ host: 'pb', signature: { state: 'verified', signer: 'pb' } });
+  });
+});
