@@ -444,7 +444,22 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
             }
           }),
         )
-        .demandCommand(1, 'name a fleet subcommand: status or publish'),
+        .command(
+          'serve',
+          'A read-only web page of the fleet, refreshed from the status remote (loopback by default)',
+          (s: Argv) =>
+            s
+              .option('listen', { type: 'string', describe: 'HOST:PORT (default: fleet.serve.listen, 127.0.0.1:8080)' })
+              .option('refresh', {
+                type: 'number',
+                describe: 'Seconds between reads (default: fleet.serve.refreshSec)',
+              })
+              .option('host', { type: 'string', array: true, describe: 'Only these hosts' })
+              .option('remote', { type: 'string', describe: 'Status remote URL or path' })
+              .option('allowed-signers', { type: 'string', describe: 'Allowed signers file' }),
+          lazy('fleet serve', async () => (await import('../fleet/cli.js')).fleetServeCommand),
+        )
+        .demandCommand(1, 'name a fleet subcommand: status, publish or serve'),
     )
     .command('config', 'Configuration', (y: Argv) =>
       y

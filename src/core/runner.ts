@@ -189,9 +189,14 @@ export function createRunner(opts: RunnerOptions): Runner {
     });
     const durationMs = Math.round(mono() - start);
     const bytes = r.stdout instanceof Uint8Array ? r.stdout : undefined;
-    const stdout = typeof r.stdout === 'string' ? r.stdout : bytes !== undefined ? Buffer.from(bytes).toString('utf8') : '';
+    const stdout =
+      typeof r.stdout === 'string' ? r.stdout : bytes !== undefined ? Buffer.from(bytes).toString('utf8') : '';
     const stderr =
-      typeof r.stderr === 'string' ? r.stderr : r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : '';
+      typeof r.stderr === 'string'
+        ? r.stderr
+        : r.stderr instanceof Uint8Array
+          ? Buffer.from(r.stderr).toString('utf8')
+          : '';
     const exitCode = r.exitCode;
     log.debug('command finished', {
       cmd,

@@ -45,3 +45,20 @@ export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcom
   const color = deps.interactive && deps.env['NO_COLOR'] === undefined;
   return { exitCode: fleetExitCode(view), text: renderFleet(view, { color }), json: view };
 }
+
+export async function fleetServeCommand(deps: Deps, args: Args): Promise<Outcome> {
+  const { serveFleet } = await import('./serve.js');
+  const listen = typeof args['listen'] === 'string' ? args['listen'] : deps.config.fleet.serve.listen;
+  const refreshSec =
+    typeof args['refresh'] === 'number' && Number.isFinite(args['refresh'])
+      ? Math.max(1, Math.round(args['refresh']))
+      : deps.config.fleet.serve.refreshSec;
+  const r = await serveFleet(deps, {
+    listen,
+    refreshSec,
+    read: readOptions(args),
+    announce: (url) =>
+      process.stderr.write(`gitopsd fleet serve: listening on ${url} (read-only; refresh every ${refreshSec} s)\n`),
+  });
+  return { exitCode: 0, text: `fleet serve stopped after ${r.refreshes} reads`, json: { ok: true, ...r } };
+}

@@ -44,7 +44,7 @@ export async function configureHost(h: FleetHost, extra: Record<string, unknown>
     const cur = cfg[k];
     cfg[k] =
       typeof cur === 'object' && cur !== null && typeof v === 'object' && v !== null && !Array.isArray(v)
-        ? { ...(cur as object), ...(v as object) }
+        ? { ...cur, ...v }
         : v;
   }
   await writeFile(h.config, `${JSON.stringify(cfg, null, 2)}\n`);

@@ -76,7 +76,7 @@ describe('publishing', () => {
     const refs = await remoteRefs(remote);
     expect(Object.keys(refs)).toEqual(['refs/gitopsd/status/pa']);
     const s = await readRemoteStatus(dir, remote, 'refs/gitopsd/status/pa');
-    const local = (await pa.json<StatusReport>(['status'])) as StatusReport;
+    const local = await pa.json<StatusReport>(['status']);
     expect(s).toMatchObject({
       v: 1,
       host: 'pa',
@@ -145,7 +145,8 @@ describe('publishing', () => {
     const state = JSON.parse(await readFile(join(pb.sim.paths.stateDir, 'state.json'), 'utf8')) as {
       runs: Record<string, { ok: boolean; publishError?: string }>;
     };
-    expect(state.runs['cycle']).toMatchObject({ ok: true, publishError: expect.stringMatching(/cannot publish/) });
+    expect(state.runs['cycle']?.ok).toBe(true);
+    expect(state.runs['cycle']?.publishError).toMatch(/cannot publish/);
     const prom = await readFile(join(pb.sim.root, 'metrics', 'gitopsd.prom'), 'utf8');
     expect(prom).toMatch(/^gitopsd_fleet_publish_success 0$/m);
     expect(prom).toMatch(/^gitopsd_fleet_publish_failures 1$/m);
@@ -186,7 +187,7 @@ describe('reading', () => {
       /host\s+state\s+Git\s+Lock\s+System\s+Boot\s+Golden\s+Dotfiles\s+version\s+last run\s+age\s+sig/,
     );
     expect(text.stdout).toMatch(/^pa\s+healthy\s+on main\s/m);
-    expect(text.stdout).not.toMatch(/\u001b\[/); // not a TTY: no ANSI
+    expect(text.stdout.includes('\u001b[')).toBe(false); // not a TTY: no ANSI
     const prom = await readFile(join(pa.sim.root, 'metrics', 'gitopsd-fleet.prom'), 'utf8');
     expect(prom).toMatch(/^gitopsd_fleet_hosts\{state="healthy"\} 1$/m);
     expect(prom).toMatch(/^gitopsd_fleet_stale_hosts 0$/m);
@@ -292,10 +293,9 @@ describe('reading', () => {
     expect(open.view?.hosts.find((x) => x.host === 'pb')?.state).not.toBe('unverified');
     // The real pb publishes again (forced): its lease sees a ref it did not write, refuses, and the run after overwrites it.
     const first = await pb.gitopsd(['fleet', 'publish', '--force', '--json'], { env: at(0.3) });
-    expect(JSON.parse(first.stdout), first.stderr).toMatchObject({
-      kind: 'failed',
-      error: expect.stringMatching(/changed under this host \(stale info\)/),
-    });
+    const firstOut = JSON.parse(first.stdout) as { kind: string; error: string };
+    expect(firstOut.kind, first.stderr).toBe('failed');
+    expect(firstOut.error).toMatch(/changed under this host \(stale info\)/);
     expect(first.exitCode).toBe(75);
     const second = await pb.gitopsd(['fleet', 'publish', '--json'], { env: at(0.31) });
     expect(JSON.parse(second.stdout)).toMatchObject({ kind: 'published', why: 'retry' });

@@ -81,7 +81,9 @@ describe('metrics', () => {
     expect(value('gitopsd_last_run_exit_code', { step: 'upgrade' })).toBe(3);
     expect(value('gitopsd_fleet_publish_success')).toBe(0);
     expect(value('gitopsd_fleet_publish_failures')).toBe(2);
-    expect(value('gitopsd_fleet_publish_last_success_timestamp_seconds')).toBe(Date.parse('2026-11-21T03:00:00Z') / 1000);
+    expect(value('gitopsd_fleet_publish_last_success_timestamp_seconds')).toBe(
+      Date.parse('2026-11-21T03:00:00Z') / 1000,
+    );
     expect(value('gitopsd_last_run_timestamp_seconds', { step: 'upgrade' })).toBe(
       Date.parse('2026-11-21T04:00:00Z') / 1000,
     );

@@ -1,0 +1,145 @@
+/**
+ * `gitopsd fleet serve`: a read-only web page of the fleet (src/fleet/html.ts)
+ * on node:http. It reads the status remote at start and every
+ * fleet.serve.refreshSec, and serves the last view it read; it has no
+ * actions (GET and HEAD only, on `/` and `/fleet.json`).
+ *
+ * Contract
+ * - Binds to fleet.serve.listen (default 127.0.0.1:8080; `--listen`
+ *   overrides); a non-loopback address is allowed but logged as a warning:
+ *   the page shows every host's state to whoever can reach it.
+ * - A failed refresh keeps the last good view and shows the error above it;
+ *   before the first read succeeds `/` answers 503 with the error.
+ * - Stops on SIGTERM or SIGINT (or the `signal`), closing the listener; the
+ *   promise resolves then.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import type { Deps } from '../core/deps.js';
+import { UsageError } from '../core/errors.js';
+import { readFleet, type ReadOptions } from './read.js';
+import { renderPage } from './html.js';
+import type { FleetView } from './schema.js';
+
+export interface ServeOptions {
+  listen: string;
+  refreshSec: number;
+  read: ReadOptions;
+  /** Told the bound address once listening (the port is real even for port 0). */
+  announce: (url: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Pure: HOST:PORT (IPv6 in brackets) to its parts. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (m === null || port > 65535) {
+    throw new UsageError(`--listen "${listen}" is not HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)`);
+  }
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+
+export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refreshes: number }> {
+  const log = deps.log.child({ module: 'fleet-serve' });
+  const { host, port } = parseListen(o.listen);
+  if (!isLoopback(host)) {
+    log.warn('fleet serve listens beyond loopback: anyone who reaches it sees every host', { listen: o.listen });
+  }
+  let view: FleetView | null = null;
+  let page: string | null = null;
+  let error: string | null = null;
+  let refreshes = 0;
+  const refresh = async (): Promise<void> => {
+    try {
+      view = await readFleet(deps, o.read);
+      page = renderPage(view, { refreshSec: o.refreshSec });
+      error = null;
+      if (deps.config.metrics.textfileDir !== null) {
+        const { writeFleetMetrics } = await import('./metrics.js');
+        await writeFleetMetrics(deps.config.metrics.textfileDir, view);
+      }
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      log.warn('fleet view not refreshed; serving the last one', { error });
+    }
+    refreshes++;
+  };
+  const send = (res: ServerResponse, code: number, type: string, body: string, head: boolean): void => {
+    res.writeHead(code, {
+      'content-type': type,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    });
+    res.end(head ? undefined : body);
+  };
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) {
+      res.writeHead(405, { allow: 'GET, HEAD' });
+      res.end('read-only\n');
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/fleet.json') {
+      if (view === null) send(res, 503, 'application/json', JSON.stringify({ error }), head);
+      else send(res, 200, 'application/json', JSON.stringify(view), head);
+      return;
+    }
+    if (path !== '/') {
+      send(res, 404, 'text/plain; charset=utf-8', 'not found\n', head);
+      return;
+    }
+    if (page === null) {
+      send(
+        res,
+        503,
+        'text/plain; charset=utf-8',
+        `the fleet has not been read yet${error === null ? '' : `: ${error}`}\n`,
+        head,
+      );
+      return;
+    }
+    const banner =
+      error === null
+        ? page
+        : page.replace(
+            '<h1>gitopsd fleet</h1>',
+            `<h1>gitopsd fleet</h1><p id="error" style="color:rgb(218, 54, 51)">refresh failed: ${error.replace(/[<>&"']/g, '')}</p>`,
+          );
+    send(res, 200, 'text/html; charset=utf-8', banner, head);
+  };
+  await refresh();
+  const server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
+  o.announce(`http://${host.includes(':') ? `[${host}]` : host}:${bound}/`);
+  let timer: NodeJS.Timeout | null = null;
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      void refresh().then(schedule);
+    }, o.refreshSec * 1000);
+  };
+  schedule();
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    o.signal?.addEventListener('abort', stop, { once: true });
+  });
+  return { refreshes };
+}
