@@ -1,0 +1,145 @@
+/**
+ * The issue's must-show: a simulated fleet of 20 hosts publishing to one
+ * bare status remote with real git and SSH-signed status commits
+ * (ssh-keygen host keys), then `gitopsd fleet status` shows each host's
+ * real state: one reverted (a commit that breaks its sshd), one with a
+ * parked dotfile conflict, one offline going stale (the clock injected
+ * forward while it publishes nothing), and one whose status is signed with
+ * another host's key (unverified). Every other host is healthy.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import { join } from 'node:path';
+import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
+import { tempDir } from '../../harness/temp.js';
+import { configureHost, createStatusRemote, makeHostKey, remoteRefs, writeAllowedSigners } from './fixture.js';
+import type { FleetView } from '../../../src/fleet/schema.js';
+
+const N = 20;
+const names = Array.from({ length: N }, (_, i) => `h${String(i + 1).padStart(2, '0')}`);
+const T0 = Date.parse('2026-11-22T12:00:00Z');
+const at = (hours: number): Record<string, string> => ({
+  GITOPSD_TEST_NOW: new Date(T0 + hours * 3600_000).toISOString(),
+  TZ: 'UTC',
+});
+
+let fleet: Fleet;
+let dir: string;
+let remote: string;
+const keys: Record<string, string> = {};
+
+/** Run `fn` over `items`, `limit` at a time (2 cores; each host run spawns git, jj, nix). */
+async function pool<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let t = queue.shift(); t !== undefined; t = queue.shift()) await fn(t);
+    }),
+  );
+}
+
+async function expectExit(h: FleetHost, args: string[], code: number, env: Record<string, string>): Promise<void> {
+  const r = await h.gitopsd(args, { env });
+  expect(r.exitCode, `${h.name} ${args.join(' ')}: ${r.stdout}\n${r.stderr}`).toBe(code);
+}
+
+const host = (name: string): FleetHost => fleet.host(name);
+
+beforeAll(async () => {
+  dir = await tempDir('gitopsd-fleet20');
+  fleet = await createFleet({
+    dir: join(dir, 'fleet'),
+    names,
+    overrides: { validation: { services: ['sshd.service'], timeoutSec: 5 } },
+  });
+  remote = await createStatusRemote(join(dir, 'remotes'));
+  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
+  const signers = join(dir, 'allowed_signers');
+  await writeAllowedSigners(signers, keys);
+  for (const h of fleet.hosts) {
+    await configureHost(h, {
+      fleet: {
+        enable: true,
+        statusRemote: remote,
+        signingKey: keys[h.name],
+        heartbeatSec: 3600,
+        allowedSignersFile: signers,
+      },
+    });
+  }
+}, 900_000);
+
+describe(`a fleet of ${N} hosts`, () => {
+  it('every host publishes its signed status after its cycle', { timeout: 900_000 }, async () => {
+    await pool(fleet.hosts, 3, (h) => expectExit(h, ['cycle'], 0, at(0)));
+    const refs = await remoteRefs(remote);
+    expect(Object.keys(refs).sort()).toEqual(names.map((n) => `refs/gitopsd/status/${n}`));
+    const r = await host('h01').gitopsd(['fleet', 'status', '--json'], { env: at(0.1) });
+    const view = JSON.parse(r.stdout) as FleetView;
+    expect(view.hosts.map((x) => [x.host, x.state, x.signature.state])).toEqual(
+      names.map((n) => [n, 'healthy', 'verified']),
+    );
+    expect(r.exitCode).toBe(0);
+  });
+
+  it(
+    'fleet status shows the real state of each host: reverted, conflict, stale, unverified',
+    { timeout: 900_000 },
+    async () => {
+      // h04: a commit whose system breaks sshd; the upgrade reverts it (exit 4).
+      await fleet.nixConfig.commitGeneration(
+        { h04: { version: 'v2-nosshd', kernelVersion: '6.6.1', failingServices: ['sshd.service'] } },
+        'h04: v2 breaks sshd',
+      );
+      await expectExit(host('h04'), ['upgrade'], 4, at(0.2));
+      // h09 and h10 edit the same line of .gitconfig; h10 syncs second and parks its edit.
+      const cfg = (await host('h09').readHome('.gitconfig')) ?? '';
+      await host('h09').editHome('.gitconfig', cfg.replace('Fleet User', 'User on h09'));
+      await host('h10').editHome('.gitconfig', cfg.replace('Fleet User', 'User on h10'));
+      await expectExit(host('h09'), ['sync'], 0, at(0.3));
+      await expectExit(host('h10'), ['sync'], 1, at(0.3));
+      // h07's status is signed with h06's key (a key that is not h07's).
+      await configureHost(host('h07'), { fleet: { signingKey: keys['h06'] } });
+      await expectExit(host('h07'), ['fleet', 'publish', '--force'], 0, at(0.4));
+      // Five hours on, every host but h05 (offline) has published its heartbeat.
+      await pool(
+        fleet.hosts.filter((h) => h.name !== 'h05'),
+        3,
+        (h) => expectExit(h, ['fleet', 'publish'], 0, at(5)),
+      );
+      const r = await host('h01').gitopsd(['fleet', 'status', '--json'], { env: at(5.1) });
+      expect(r.exitCode, r.stderr).toBe(1);
+      const view = JSON.parse(r.stdout) as FleetView;
+      const row = (n: string) => view.hosts.find((x) => x.host === n);
+      expect(row('h04')).toMatchObject({
+        state: 'reverted',
+        signature: { state: 'verified' },
+      });
+      expect(row('h04')?.reasons).toContain('the last upgrade was reverted');
+      expect(row('h04')?.status?.knownBadCommits).toEqual([expect.objectContaining({ reason: 'post-switch-failed' })]);
+      expect(row('h10')).toMatchObject({
+        state: 'warning',
+        columns: { dotfiles: 'conflict (1)' },
+      });
+      expect(row('h10')?.reasons).toContain('dotfiles conflict parked: dot_gitconfig');
+      expect(row('h05')).toMatchObject({ state: 'stale', stale: true });
+      expect(row('h05')?.ageSec).toBeGreaterThan(2 * 3600);
+      expect(row('h07')).toMatchObject({
+        state: 'unverified',
+        signature: { state: 'unverified', signer: 'h06', detail: "signed by h06's key, not h07's" },
+      });
+      const special = new Set(['h04', 'h05', 'h07', 'h10']);
+      for (const x of view.hosts.filter((y) => !special.has(y.host))) {
+        expect([x.host, x.state, x.signature.state, x.stale]).toEqual([x.host, 'healthy', 'verified', false]);
+      }
+      expect(view.counts).toMatchObject({ healthy: 16, warning: 1, reverted: 1, stale: 1, unverified: 1 });
+      expect(view.staleHosts).toBe(1);
+      const text = await host('h01').gitopsd(['fleet', 'status'], { env: at(5.1) });
+      expect(text.exitCode).toBe(1);
+      expect(text.stdout).toMatch(/^h04\s+reverted\s/m);
+      expect(text.stdout).toMatch(/^h05\s+stale\s/m);
+      expect(text.stdout).toMatch(/^h07\s+unverified\s.*UNVERIFIED\s*$/m);
+      expect(text.stdout).toMatch(/^h10\s+warning\s.*conflict \(1\)/m);
+      expect(text.stdout).toMatch(/20 hosts from .*: 16 healthy, 1 warning, 1 reverted, 1 stale, 1 unverified$/m);
+    },
+  );
+});
