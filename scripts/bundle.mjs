@@ -46,7 +46,12 @@ const outdir = join(root, 'dist', 'bundle');
 const tmp = join(root, 'dist', `bundle.tmp-${process.pid}`);
 rmSync(tmp, { recursive: true, force: true });
 await build({
-  entryPoints: { gitopsd: join(root, 'dist', 'cli', 'main.js') },
+  // fs-boundary-child runs as the dotfiles user (src/sync/fs-boundary.ts
+  // starts it next to the module that names it, so it sits beside the chunks).
+  entryPoints: {
+    gitopsd: join(root, 'dist', 'cli', 'main.js'),
+    'fs-boundary-child': join(root, 'dist', 'sync', 'fs-boundary-child.js'),
+  },
   outdir: tmp,
   bundle: true,
   splitting: true,

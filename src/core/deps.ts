@@ -69,6 +69,7 @@ export function buildDeps(opts: DepsOptions & { config: Config; env: NodeJS.Proc
   const tracer = createTracer({
     traceFile: env['GITOPSD_TRACE'] || undefined,
     killAt: killAt ? Number.parseInt(killAt, 10) : undefined,
+    stopAt: env['GITOPSD_FAULT_STOP_AT'] || undefined,
   });
   const runner = createRunner({
     log,

@@ -6,7 +6,10 @@
  * so the reliability tests find the step boundaries from the program's own
  * log instead of a hand-kept list. GITOPSD_FAULT_KILL_AT=N makes the process
  * SIGKILL itself at the Nth checkpoint: a real kill -9, at a known point.
- * Both variables are test-only and read once, in the composition root.
+ * GITOPSD_FAULT_STOP_AT=LABEL makes it SIGSTOP itself at the first
+ * checkpoint with that label (say `cmd:git`), so a test can act while it is
+ * stopped (another user's move in a race) and then SIGCONT it.
+ * All three variables are test-only and read once, in the composition root.
  */
 import { appendFileSync } from 'node:fs';
 
@@ -18,8 +21,13 @@ export interface Tracer {
   event: (event: Record<string, unknown>) => void;
 }
 
-export function createTracer(opts: { traceFile: string | undefined; killAt: number | undefined }): Tracer {
+export function createTracer(opts: {
+  traceFile: string | undefined;
+  killAt: number | undefined;
+  stopAt?: string | undefined;
+}): Tracer {
   let n = 0;
+  let stopped = false;
   const event = (e: Record<string, unknown>): void => {
     if (opts.traceFile === undefined) return;
     // Synchronous on purpose: the line must be on disk before a kill at the
@@ -31,6 +39,10 @@ export function createTracer(opts: { traceFile: string | undefined; killAt: numb
     event({ event: 'checkpoint', n, label, ...data });
     if (opts.killAt !== undefined && n === opts.killAt) {
       process.kill(process.pid, 'SIGKILL');
+    }
+    if (opts.stopAt !== undefined && !stopped && label === opts.stopAt) {
+      stopped = true;
+      process.kill(process.pid, 'SIGSTOP');
     }
   };
   return { checkpoint, event };

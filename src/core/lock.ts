@@ -7,7 +7,8 @@
  *   (also O_EXCL), so two processes that both see the same stale lock cannot
  *   both take it. A guard older than 30 s was left by a crash and is removed.
  */
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, fsyncSync, mkdirSync } from 'node:fs';
+import { closeSync, openSync, lstatSync, unlinkSync, writeSync, fsyncSync, mkdirSync } from 'node:fs';
+import { readRegularFile } from './fs-read.js';
 import { dirname } from 'node:path';
 import { LockHeldError, GitopsdError, writeFailure } from './errors.js';
 import type { Logger } from './log.js';
@@ -45,12 +46,17 @@ export function processAlive(pid: number): boolean {
 }
 
 export function readLockInfo(path: string): LockInfo | null {
-  let text: string;
+  let read: ReturnType<typeof readRegularFile>;
   try {
-    text = readFileSync(path, 'utf8');
+    // No-follow: the sync lock lives in a directory the dotfiles user can write.
+    read = readRegularFile(path);
   } catch {
     return null;
   }
+  if (read === 'missing') return null;
+  // A symlink or FIFO is no lock of ours: an unknown, dead holder (taken over by unlink).
+  if (read === 'not-regular') return { pid: -1, command: '?', startedAt: '?' };
+  const text = read.text;
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;
     if (typeof v.pid === 'number') {
@@ -89,7 +95,7 @@ export function acquireLock(opts: LockOptions): HeldLock {
 function takeOverStale(opts: LockOptions, holder: LockInfo): void {
   const guard = `${opts.path}.takeover`;
   try {
-    const st = statSync(guard);
+    const st = lstatSync(guard);
     if (opts.now().getTime() - st.mtimeMs > GUARD_STALE_MS) unlinkSync(guard);
   } catch {
     // no guard

@@ -8,7 +8,9 @@
  *   src/core/git-hardening.ts first: repo-local config cannot make root run
  *   a program, and only SSH signatures can verify (docs/security.md).
  * - a timeout on every call (SIGTERM, then SIGKILL 5 s later).
- * - the environment is inherited, plus explicit additions.
+ * - the environment is inherited, plus explicit additions; a process started
+ *   as another user (RunAs) gets only RUN_AS_ENV of root's environment, plus
+ *   the explicit additions and that user's HOME, USER and LOGNAME.
  * - debug log of {cmd, args, exitCode, durationMs}; a trace event per call.
  * - a non-zero exit raises CommandFailed (exit code + stderr tail), unless
  *   the caller asked for the result with `allowFailure`.
@@ -36,7 +38,11 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
   input?: string;
-  /** Run as this user (needs root). HOME, USER and LOGNAME follow. */
+  /**
+   * Run as this user (needs root): uid, gid and no supplementary groups
+   * (libuv uv_spawn calls setgroups(0, NULL)). HOME, USER and LOGNAME follow; of root's own
+   * environment only RUN_AS_ENV passes (`env` additions still apply).
+   */
   user?: RunAs;
   /** Changes the system or a repository: skipped under dry-run. */
   mutates?: boolean;
@@ -101,6 +107,65 @@ const SIMPLE_GIT_DROPPED_ENV: readonly string[] = [
   'GIT_TEMPLATE_DIR',
 ];
 
+/**
+ * The names of root's environment that a process started as another user
+ * (RunAs) inherits; nothing else of root's passes (no SSH_AUTH_SOCK, no
+ * tokens, no XDG_* or TMPDIR pointing into root's directories, no GIT_*,
+ * JJ_* or NODE_OPTIONS that would change how the user's tools behave). What
+ * the tools need beyond this, the caller passes explicitly in `env` (the
+ * sync sets JJ_CONFIG, JJ_USER, JJ_EMAIL, JJ_EDITOR, NO_COLOR, GIT_SSH_COMMAND…).
+ *
+ * - PATH: where git, jj, chezmoi and ssh are found (the NixOS unit sets it;
+ *   tools.md "systemd units also need ssh"); jj runs `git` from PATH unless
+ *   `git.executable-path` is set (jj docs/config.md).
+ * - LANG, LANGUAGE, LC_* (prefix, below): locale(7), environ(7); they only
+ *   change message language and character handling.
+ * - LOCALE_ARCHIVE: where glibc finds locales on NixOS (nixpkgs
+ *   nixos/modules/config/locale.nix sets it system-wide).
+ * - TZ, TZDIR: time zone for commit and operation times; TZDIR is where the
+ *   zone files are on NixOS (nixos/modules/config/locale.nix, tzset(3)).
+ * - SSL_CERT_FILE, NIX_SSL_CERT_FILE: the public CA bundle git (libcurl)
+ *   uses for an https remote on NixOS (nixos/modules/security/ca.nix,
+ *   nixpkgs pkgs/by-name/cu/curl: the NIX_SSL_CERT_FILE patch).
+ *
+ * HOME, USER and LOGNAME are set from the target user, never copied. jj
+ * reads its config from $HOME/.config/jj unless JJ_CONFIG is set (jj
+ * cli/src/config.rs), chezmoi its config from $HOME/.config/chezmoi (we pass
+ * -c) and git ~/.gitconfig: all the user's own.
+ */
+export const RUN_AS_ENV: readonly string[] = [
+  'PATH',
+  'LANG',
+  'LANGUAGE',
+  'LOCALE_ARCHIVE',
+  'TZ',
+  'TZDIR',
+  'SSL_CERT_FILE',
+  'NIX_SSL_CERT_FILE',
+];
+const RUN_AS_ENV_PREFIXES: readonly string[] = ['LC_'];
+
+/** The environment of a process started as `user`: RUN_AS_ENV of `parent`, then `extra`, then the user's identity. */
+export function runAsEnv(
+  parent: NodeJS.ProcessEnv,
+  user: RunAs,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) {
+    if (v === undefined) continue;
+    if (RUN_AS_ENV.includes(k) || RUN_AS_ENV_PREFIXES.some((p) => k.startsWith(p))) env[k] = v;
+  }
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  env['HOME'] = user.home;
+  env['USER'] = user.name;
+  env['LOGNAME'] = user.name;
+  return env;
+}
+
 export function createRunner(opts: RunnerOptions): Runner {
   const log = opts.log.child({ module: 'runner' });
   const mono = opts.monotonicMs ?? (() => performance.now());
@@ -125,17 +190,13 @@ export function createRunner(opts: RunnerOptions): Runner {
     opts.tracer.event({ event: 'start', cmd, args });
     const { execa } = await import('execa');
     const timeoutMs = o.timeoutMs ?? opts.defaultTimeoutMs;
-    const env: Record<string, string | undefined> = { ...o.env };
-    if (o.user) {
-      env['HOME'] = o.user.home;
-      env['USER'] = o.user.name;
-      env['LOGNAME'] = o.user.name;
-    }
+    // As another user: only the allowlist of root's environment (RUN_AS_ENV).
+    const env: Record<string, string | undefined> = o.user ? runAsEnv(process.env, o.user, o.env) : { ...o.env };
     const start = mono();
     const child = execa(cmd, [...args], {
       ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
       env,
-      extendEnv: true,
+      extendEnv: o.user === undefined,
       shell: false,
       // The timeout is ours (below), not execa's: execa kills only the child.
       killSignal: 'SIGTERM',
@@ -241,13 +302,8 @@ export function createRunner(opts: RunnerOptions): Runner {
     const require = createRequire(import.meta.url);
     const { simpleGit } = require('simple-git') as typeof import('simple-git');
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    if (g.user)
-      Object.assign(env, {
-        HOME: g.user.home,
-        USER: g.user.name,
-        LOGNAME: g.user.name,
-      });
+    if (g.user) Object.assign(env, runAsEnv(process.env, g.user));
+    else for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     env['GIT_TERMINAL_PROMPT'] = '0';
     // simple-git refuses to spawn git while a variable that names a program
     // is set (@simple-git/argv-parser's environment check). Those that

@@ -8,7 +8,8 @@
  * and validates its own part; unknown keys are kept, so an older gitopsd
  * never drops what a newer one wrote.
  */
-import { readFileSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
+import { readRegularFile } from './fs-read.js';
 import { writeFileAtomic, sweepStaleTemps } from './atomic.js';
 import { processAlive } from './lock.js';
 import { StateCorruptError, GitopsdError, writeFailure } from './errors.js';
@@ -44,15 +45,18 @@ export class StateStore {
 
   /** The whole document; an empty one when the file does not exist yet. */
   read(): StateDoc {
-    let text: string;
+    let read: ReturnType<typeof readRegularFile>;
     try {
-      text = readFileSync(this.file, 'utf8');
+      // No-follow: the sync state lives in a directory the dotfiles user can write.
+      read = readRegularFile(this.file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION };
       throw new GitopsdError('failed', `state file ${this.file} cannot be read: ${(err as Error).message}`, {
         cause: err,
       });
     }
+    if (read === 'missing') return { version: STATE_VERSION };
+    if (read === 'not-regular') return this.quarantine('is a symbolic link or not a regular file');
+    const text = read.text;
     let doc: unknown;
     try {
       doc = JSON.parse(text);

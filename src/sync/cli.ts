@@ -30,6 +30,7 @@ export function formatResult(r: SyncResult): string {
   for (const u of r.uncapturable) lines.push(`  not captured: ${u.target} (${u.code}): ${u.why}`);
   for (const t of r.deferred) lines.push(`  not applied yet (edited in $HOME during the sync): ${t}`);
   for (const t of r.removed) lines.push(`  removed (deleted on another host): ${t}`);
+  for (const x of r.refused) lines.push(`  refused: ${x.target}: ${x.why}`);
   return lines.join('\n');
 }
 

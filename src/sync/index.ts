@@ -33,20 +33,6 @@
  *   an already pushed bookmark is "Nothing changed"). After publish, the next
  *   run finds nothing to do and applies.
  */
-import {
-  chownSync,
-  copyFileSync,
-  createReadStream,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import type { RunAs, RunResult } from '../core/runner.js';
@@ -99,6 +85,7 @@ import {
   type Uncapturable,
 } from './decide.js';
 import { readSync, updateSync, type SyncSection } from './state.js';
+import { ensureSyncDir, privateTemp, userTree, type UserTree } from './fs-boundary.js';
 
 export type { SyncResultKind } from './decide.js';
 
@@ -115,6 +102,14 @@ export interface SyncResult {
   deferred: string[];
   /** $HOME files removed because another host deleted their source entry. */
   removed: string[];
+  /** $HOME files the sync would have written or removed but did not (a symlink, no permission). */
+  refused: Refusal[];
+}
+
+/** A $HOME target the sync left alone, and why (one line for people). */
+export interface Refusal {
+  target: string;
+  why: string;
 }
 
 interface Ctx {
@@ -137,6 +132,8 @@ interface Ctx {
   maxNewFileSize: number;
   /** Files jj refused to snapshot during this run (too large), by source path. */
   snapshotRefusals: Map<string, SnapshotRefusal>;
+  /** $HOME and the source dir, touched only as the dotfiles user (fs-boundary.ts). */
+  tree: UserTree;
 }
 
 // ---------------------------------------------------------------- setup
@@ -148,12 +145,9 @@ export async function prepareSync(deps: Deps): Promise<{ runAs: RunAs | undefine
     throw new ConfigError('dotfiles.user is not set; set it to the user whose dotfiles are synced');
   }
   const runAs = await resolveUser(deps, d.user);
-  if (!existsSync(deps.paths.syncDir)) {
-    mkdirSync(deps.paths.syncDir, { recursive: true, mode: 0o755 });
-    // The NixOS module creates it owned by the user; when we create it as
-    // root, hand it over so the user's own gitopsd-sync.service can write.
-    if (runAs !== undefined) chownSync(deps.paths.syncDir, runAs.uid, runAs.gid);
-  }
+  // The NixOS module creates it owned by the user; when we create it as
+  // root, hand it over so the user's own gitopsd-sync.service can write.
+  ensureSyncDir(deps.paths.syncDir, runAs);
   return { runAs };
 }
 
@@ -221,6 +215,7 @@ export function makeCtx(deps: Deps, runAs: RunAs | undefined): Ctx {
     snapshotRefusals: new Map(),
     runAs,
     store: syncStore(deps),
+    tree: userTree({ runner: deps.runner, runAs }),
     env: {
       // No user or system jj config: the sync must behave the same on every
       // host whatever the person configured (repo config still loads).
@@ -246,7 +241,8 @@ export function makeCtxForReport(
   const ctx = makeCtx(deps, runAs);
   return {
     async unpushed() {
-      if (!existsSync(join(ctx.src, '.jj'))) return { commits: [], error: 'the source dir is not a jj repository yet' };
+      const [jjDir] = await ctx.tree.kinds([join(ctx.src, '.jj')]);
+      if (jjDir !== 'dir') return { commits: [], error: 'the source dir is not a jj repository yet' };
       const revset = `(${ctx.bookmark}@${ctx.remote}..@-) ~ description(substring:${jjString(KEEP_MARKER)})`;
       const r = await jj(
         ctx,
@@ -486,6 +482,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   const stBefore = readSync(ctx.store);
   const wcBaseBefore = stBefore.wcBase;
   const captured = await capture(ctx, wcBaseBefore, guard.kind === 'repair' && guard.wcMoved, stBefore.heldBases);
+  extras.refused.push(...captured.refused);
   // Only the re-added targets can have changed: status just those.
   const afterCapture = captured.reAdded
     ? mergeStatus(
@@ -575,10 +572,11 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   // source is what $HOME was captured from: apply would find nothing to do.
   const nothingToApply = snapshot.before === null && afterCapture.every((e) => e.y === ' ');
   const applied = nothingToApply
-    ? { deferred: [], failed: [], removed: [], error: '' }
+    ? { deferred: [], failed: [], removed: [], refused: [], error: '' }
     : await apply(ctx, snapshot.before ?? { files: new Map() });
   extras.deferred = applied.deferred;
   extras.removed = applied.removed;
+  extras.refused.push(...applied.refused);
   const externals = await applyExternals(ctx);
   // Nothing applied and the source was not ahead: the seal step already set
   // wcBase to @-, which integration did not move.
@@ -656,7 +654,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
 type Extras = Omit<SyncResult, 'kind' | 'exitCode' | 'message'>;
 
 function emptyExtras(): Extras {
-  return { pushed: [], parked: null, uncapturable: [], deferred: [], removed: [] };
+  return { pushed: [], parked: null, uncapturable: [], deferred: [], removed: [], refused: [] };
 }
 
 function result(kind: SyncResultKind, message: string, extras: Extras): SyncResult {
@@ -688,14 +686,24 @@ async function record(ctx: Ctx, r: SyncResult): Promise<SyncResult> {
 // ---------------------------------------------------------------- bootstrap
 
 async function bootstrap(ctx: Ctx): Promise<boolean> {
-  if (existsSync(join(ctx.src, '.jj'))) return false;
-  if (existsSync(join(ctx.src, '.git'))) {
+  const parent = dirname(ctx.src);
+  const tmp = join(parent, `.${basename(ctx.src)}.gitopsd-clone`);
+  // Looked at (lstat) and changed only as the dotfiles user: the source dir
+  // and its parent are theirs.
+  const [jjDir, gitDir, srcKind, tmpKind] = await ctx.tree.kinds([
+    join(ctx.src, '.jj'),
+    join(ctx.src, '.git'),
+    ctx.src,
+    tmp,
+  ]);
+  if (jjDir !== 'missing') return false;
+  if (gitDir !== 'missing') {
     // A plain git clone (chezmoi's default): colocate jj in place, keeping history.
     await jj(ctx, ['git', 'init', '--colocate', ctx.src], { cwd: ctx.src });
     await ensureTracked(ctx);
     return true;
   }
-  if (existsSync(ctx.src)) {
+  if (srcKind !== 'missing') {
     throw new GitopsdError(
       'failed',
       `dotfiles.sourceDir ${ctx.src} exists but is neither a jj nor a git repository; move it aside or make it a clone of ${ctx.url ?? 'the dotfiles remote'}`,
@@ -708,15 +716,13 @@ async function bootstrap(ctx: Ctx): Promise<boolean> {
   }
   // Clone next to the target and rename: a crash mid-clone never leaves a
   // half-made source dir that looks like a repository.
-  const parent = dirname(ctx.src);
-  const tmp = join(parent, `.${basename(ctx.src)}.gitopsd-clone`);
-  if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
+  if (tmpKind !== 'missing') await ctx.tree.removeTree(tmp);
   await ctx.deps.runner.run('mkdir', ['-p', parent], { ...(ctx.runAs ? { user: ctx.runAs } : {}) });
   await jj(ctx, ['git', 'clone', '--colocate', '--remote', ctx.remote, '-b', ctx.bookmark, ctx.url, tmp], {
     cwd: parent,
     network: true,
   });
-  renameSync(tmp, ctx.src);
+  await ctx.tree.rename(tmp, ctx.src);
   await ensureTracked(ctx);
   return true;
 }
@@ -1172,6 +1178,7 @@ async function capture(
   targets: string[];
   head: string;
   conflicted: string[];
+  refused: Refusal[];
 }> {
   const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
@@ -1183,7 +1190,8 @@ async function capture(
   const sourceAhead =
     wcBase !== null && wcBase !== head && (wcMoved || (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0);
   const conflicted: string[] = [];
-  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted };
+  const refused: Refusal[] = [];
+  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted, refused };
   // Each edited target merges against what $HOME last had of it: its own
   // held base if it was left unapplied, else wcBase while the source is ahead.
   const baseOf = (t: string): string | null => heldBases[t] ?? (sourceAhead ? wcBase : null);
@@ -1208,13 +1216,15 @@ async function capture(
         capture.push(t);
         continue;
       }
-      if (await mergeIntoHome(ctx, { target: t, srcRel, base })) capture.push(t);
+      const merged = await mergeIntoHome(ctx, { target: t, srcRel, base });
+      if (merged === 'capture') capture.push(t);
+      else if (merged !== 'leave') refused.push(merged);
       else if (!srcRel.endsWith('.tmpl')) conflicted.push(t);
     }
   }
-  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted };
+  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted, refused };
   await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
-  return { reAdded: true, status, sourceAhead, targets: capture, head, conflicted };
+  return { reAdded: true, status, sourceAhead, targets: capture, head, conflicted, refused };
 }
 
 /**
@@ -1282,34 +1292,61 @@ async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(strin
     .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : undefined));
 }
 
-async function mergeIntoHome(ctx: Ctx, m: { target: string; srcRel: string; base: string }): Promise<boolean> {
-  if (m.srcRel.endsWith('.tmpl')) return false;
+/**
+ * Merge the source's change into an edited $HOME file, so re-add captures
+ * the edit on top of it. 'capture': merged (or nothing to merge); 'leave':
+ * a conflict or a template, left for a later sync; a Refusal: the target is
+ * not a regular file of the user's (a symlink, say), so nothing is written.
+ *
+ * Root reads and writes nothing of the user's here: `git merge-file` runs as
+ * the user and reads $HOME and the source file itself; the merge base is
+ * handed over from a root-owned directory (privateTemp); the result is
+ * written in place by the user's own process, which opens the target with
+ * O_NOFOLLOW and refuses anything but a regular file the user owns.
+ */
+async function mergeIntoHome(
+  ctx: Ctx,
+  m: { target: string; srcRel: string; base: string },
+): Promise<'capture' | 'leave' | Refusal> {
+  if (m.srcRel.endsWith('.tmpl')) return 'leave';
   const home = join(ctx.dest, m.target);
+  const [kind] = await ctx.tree.kinds([home]);
+  if (kind !== 'file') return refuseWrite(ctx, m.target, kind === 'symlink' ? 'is a symbolic link' : `is a ${kind}`);
   const baseText = await jj(ctx, ['file', 'show', '-r', m.base, '--', filesetOf([m.srcRel])], { allowFailure: true });
-  if (baseText.exitCode !== 0) return true; // new since wcBase: nothing to revert
-  const dir = mkdtempSync(join(ctx.deps.paths.syncDir, 'merge-'));
+  if (baseText.exitCode !== 0) return 'capture'; // new since wcBase: nothing to revert
+  const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
+  let merged: RunResult;
   try {
-    if (ctx.runAs) chownSync(dir, ctx.runAs.uid, ctx.runAs.gid);
-    const basePath = join(dir, 'base');
-    const theirsPath = join(dir, 'theirs');
-    writeFileSync(basePath, baseText.stdout);
-    copyFileSync(join(ctx.src, m.srcRel), theirsPath);
-    const r = await ctx.deps.runner.run('git', ['merge-file', '-p', '--', home, basePath, theirsPath], {
+    const basePath = tmp.write('base', baseText.stdout);
+    merged = await ctx.deps.runner.run('git', ['merge-file', '-p', '--', home, basePath, join(ctx.src, m.srcRel)], {
       allowFailure: true,
       ...(ctx.runAs ? { user: ctx.runAs } : {}),
     });
-    if (r.exitCode !== 0) {
-      ctx.log.warn('edit in $HOME conflicts with a change not yet applied; left for the next sync', {
-        target: m.target,
-      });
-      return false;
-    }
-    // Write in place: the file keeps its owner and mode.
-    writeFileSync(home, r.stdout);
-    return true;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
+  if (merged.exitCode !== 0) {
+    ctx.log.warn('edit in $HOME conflicts with a change not yet applied; left for the next sync', {
+      target: m.target,
+    });
+    return 'leave';
+  }
+  // In place: the file keeps its owner and mode.
+  const why = await ctx.tree.writeInPlace(home, merged.stdout);
+  return why === null ? 'capture' : refuseWrite(ctx, m.target, why);
+}
+
+function refuseWrite(ctx: Ctx, target: string, what: string): Refusal {
+  return refusal(
+    ctx,
+    target,
+    `$HOME/${target} ${what}, so the sync does not write it (the source keeps its version); make it a regular file of ${ctx.user} and sync again`,
+  );
+}
+
+function refusal(ctx: Ctx, target: string, why: string): Refusal {
+  ctx.log.warn('target in $HOME refused', { target, why });
+  return { target, why };
 }
 
 // ---------------------------------------------------------------- apply
@@ -1336,51 +1373,46 @@ async function managedTargets(ctx: Ctx): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 
-/** Hashes of managed files that match the source (so a later removal may delete them). */
+/** Hashes of managed files that match the source (so a later removal may delete them); read as the user. */
 async function managedSnapshot(ctx: Ctx, status: readonly StatusEntry[]): Promise<ManagedSnapshot> {
   const differing = new Set(status.map((e) => e.target));
+  const agreed = (await managedTargets(ctx)).filter((t) => !differing.has(t));
+  const hashes = await ctx.tree.hashFiles(agreed.map((t) => join(ctx.dest, t)));
   const files = new Map<string, string>();
-  for (const t of await managedTargets(ctx)) {
-    if (differing.has(t)) continue;
-    const h = await hashFile(join(ctx.dest, t));
-    if (h !== null) files.set(t, h);
+  for (const [i, t] of agreed.entries()) {
+    const h = hashes[i];
+    if (h !== null && h !== undefined) files.set(t, h);
   }
   return { files };
-}
-
-async function hashFile(path: string): Promise<string | null> {
-  try {
-    if (!lstatSync(path).isFile()) return null;
-  } catch {
-    return null;
-  }
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 async function apply(
   ctx: Ctx,
   before: ManagedSnapshot,
-): Promise<{ deferred: string[]; failed: string[]; removed: string[]; error: string }> {
+): Promise<{ deferred: string[]; failed: string[]; removed: string[]; refused: Refusal[]; error: string }> {
   // Deletions made on another host: chezmoi apply never removes a file that
   // left the source state, so remove it here, but only while it still has
-  // the content chezmoi wrote (anything else is a person's edit).
-  const removed: string[] = [];
+  // the content chezmoi wrote (anything else is a person's edit). Hashed
+  // and unlinked by the user's own process: a directory on the way that the
+  // user replaced with a symlink leads only where the user may delete.
   // No snapshot (no remote change): nothing can have been deleted elsewhere.
   const now = before.files.size > 0 ? await keptTargets(ctx) : new Set<string>();
-  for (const [t, hash] of before.files) {
-    if (now.has(t)) continue;
-    const p = join(ctx.dest, t);
-    if ((await hashFile(p)) === hash) {
-      unlinkSync(p);
-      removed.push(t);
-    }
-  }
+  const gone = [...before.files].filter(([t]) => !now.has(t));
+  const rm = await ctx.tree.removeIfUnchanged(gone.map(([t, sha256]) => ({ path: join(ctx.dest, t), sha256 })));
+  const targetOf = new Map(gone.map(([t]) => [join(ctx.dest, t), t]));
+  const removed = rm.removed.map((p) => targetOf.get(p) ?? p);
+  const refused = rm.failed.map((f) => {
+    const t = targetOf.get(f.path) ?? f.path;
+    return refusal(
+      ctx,
+      t,
+      `$HOME/${t} was deleted on another host but ${ctx.user} cannot remove it here (${f.why}); it stays; check where $HOME/${dirname(t)} leads and remove it by hand if it is yours`,
+    );
+  });
   const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const targets = planApply(status);
   const deferred = status.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target);
-  if (targets.length === 0) return { deferred, failed: [], removed, error: '' };
+  if (targets.length === 0) return { deferred, failed: [], removed, refused, error: '' };
   // --error-on-conflict: a target edited between our status and the write is
   // refused, never overwritten; --keep-going applies the others anyway.
   const r = await chezmoi(
@@ -1390,7 +1422,7 @@ async function apply(
       allowFailure: true,
     },
   );
-  if (r.exitCode === 0) return { deferred, failed: [], removed, error: '' };
+  if (r.exitCode === 0) return { deferred, failed: [], removed, refused, error: '' };
   const after = parseChezmoiStatus((await chezmoi(ctx, ['status'], { allowFailure: true })).stdout);
   const left = new Map(after.map((e) => [e.target, e]));
   const failed: string[] = [];
@@ -1400,7 +1432,7 @@ async function apply(
     if (e.x !== ' ') deferred.push(t);
     else failed.push(t);
   }
-  return { deferred, failed, removed, error: lastLine(r.stderr) };
+  return { deferred, failed, removed, refused, error: lastLine(r.stderr) };
 }
 
 /**

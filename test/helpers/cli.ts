@@ -27,3 +27,20 @@ export async function runCli(
   });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
+
+/** Start the built CLI without waiting: for a test that acts while it runs (or is stopped). */
+export function startCli(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): { pid: number; done: Promise<CliResult> } {
+  const child = execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...args], {
+    reject: false,
+    env: { GITOPSD_CONFIG: undefined, ...opts.env },
+    cwd: repoRoot,
+    timeout: opts.timeoutMs ?? 120_000,
+    stdin: 'ignore',
+  });
+  if (child.pid === undefined) throw new Error('startCli: node did not start');
+  const done = child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }));
+  return { pid: child.pid, done };
+}

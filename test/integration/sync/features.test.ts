@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { removeTempDirs } from '../../harness/temp.js';
@@ -7,6 +7,7 @@ import {
   chezmoiArgs,
   makeHost,
   makeRemote,
+  makeUserHost,
   readHome,
   remoteHistoryText,
   remoteTree,
@@ -113,25 +114,8 @@ describe('privileges', () => {
   it("run as root for a dotfiles user, every file in $HOME, the source dir and the sync dir stays the user's", async () => {
     const user = 'gitopsd-dot';
     const remote = await makeRemote({ dot_alpha: 'a1\n' });
-    const base = join(remote.dir, 'users');
-    const home = join(base, 'home');
-    await mkdir(join(home, '.config', 'chezmoi'), { recursive: true });
-    await writeFile(join(home, '.config', 'chezmoi', 'chezmoi.toml'), '');
-    await chmod(base, 0o755);
-    // Users persist in the test bed's cached root: tolerate one left by an earlier run.
-    const exists = (await run('getent', ['passwd', user]).catch(() => null)) !== null;
-    if (exists) await run('usermod', ['-d', home, user]);
-    else await run('useradd', ['-M', '-d', home, '-s', '/bin/sh', user]);
-    await run('chown', ['-R', `${user}:`, home]);
-    // --shared=all makes the remote group-writable only: this user pushes alone.
-    await run('chown', ['-R', `${user}:`, remote.url]);
-    // The bare remote is root's; git refuses another owner's repo unless it is safe.
-    const safe = await run('git', ['config', '--system', '--get-all', 'safe.directory']).catch(() => null);
-    if (!(safe?.stdout ?? '').split('\n').includes('*')) {
-      await run('git', ['config', '--system', '--add', 'safe.directory', '*']);
-    }
-    const h = await makeHost(remote, 'hostu', { user, home });
-    await chmod(h.root, 0o755);
+    const h = await makeUserHost(remote, 'hostu', user);
+    const home = h.home;
     await syncExpect(h, 0);
     await writeFile(join(home, '.alpha'), 'a1\nA2-user\n');
     await syncExpect(h, 0);

@@ -6,7 +6,7 @@
  * git. Hosts run as root with dotfiles.user "root" unless a user is given
  * (the privilege test creates one with useradd).
  */
-import { cp, mkdir, readFile, readdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, tryRun } from '../../harness/exec.js';
@@ -251,4 +251,52 @@ export async function traceCheckpoints(trace: string): Promise<{ n: number; cmd?
     .split('\n')
     .filter((l) => l.includes('"checkpoint"'))
     .map((l) => JSON.parse(l) as { n: number; cmd?: string; args?: string[] });
+}
+
+/**
+ * A host whose dotfiles.user is a real, unprivileged user (useradd), synced
+ * by root: the privilege tests. The user's $HOME is under the remote's temp
+ * dir; the remote is chowned to the user (it pushes alone). Users persist in
+ * the test bed's cached root, so an existing one is re-pointed (usermod -d):
+ * use one user name per test file, since files run in parallel.
+ */
+export async function makeUserHost(
+  remote: Remote,
+  name: string,
+  user: string,
+  opts: { chezmoiToml?: string } = {},
+): Promise<Host> {
+  const base = await mkdtemp(join(remote.dir, 'users-'));
+  const home = join(base, 'home');
+  await mkdir(join(home, '.config', 'chezmoi'), { recursive: true });
+  await writeFile(join(home, '.config', 'chezmoi', 'chezmoi.toml'), opts.chezmoiToml ?? '');
+  await chmod(base, 0o755);
+  const exists = (await tryRun('getent', ['passwd', user])).exitCode === 0;
+  if (exists) await run('usermod', ['-d', home, user]);
+  else await run('useradd', ['-M', '-d', home, '-s', '/bin/sh', user]);
+  await run('chown', ['-R', `${user}:`, home]);
+  // --shared=all makes the remote group-writable only: this user pushes alone.
+  await run('chown', ['-R', `${user}:`, remote.url]);
+  // The bare remote is root's; git refuses another owner's repo unless it is safe.
+  // cwd /: inside the test bed a worktree's .git file points outside the bind mount.
+  const safe = await tryRun('git', ['config', '--system', '--get-all', 'safe.directory'], { cwd: '/' });
+  if (!safe.stdout.split('\n').includes('*')) {
+    await run('git', ['config', '--system', '--add', 'safe.directory', '*'], { cwd: '/' });
+  }
+  const h = await makeHost(remote, name, { user, home });
+  await chmod(h.root, 0o755);
+  return h;
+}
+
+/** Run a program as `user` (runuser keeps the environment but HOME, SHELL, USER and LOGNAME). */
+export function asUser(
+  user: string,
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): ReturnType<typeof tryRun> {
+  return tryRun('runuser', ['-u', user, '--', cmd, ...args], {
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+    ...(opts.env !== undefined ? { env: opts.env } : {}),
+  });
 }

@@ -1,0 +1,326 @@
+/**
+ * Every file operation of src/sync, in one audited module (docs/design.md
+ * "Root and the user's files"). The rule: root never opens, writes, renames,
+ * chmods, chowns or deletes a path inside a directory the dotfiles user can
+ * write ($HOME, the chezmoi source dir, <stateDir>/sync).
+ *
+ * - Operations on the user's tree (`UserTree`) run in a process started as
+ *   that user: `node fs-boundary-child.js` through the runner's RunAs, which
+ *   drops uid, gid and supplementary groups and passes only the allowlisted
+ *   environment (src/core/runner.ts). The kernel then judges every path
+ *   component with the user's rights, so a symlink the user planted can only
+ *   reach what the user could reach anyway. Without a privilege boundary
+ *   (the sync already runs as the dotfiles user, or that user is root) the
+ *   same code runs in-process.
+ * - What root itself needs (the merge base handed to `git merge-file`) lives
+ *   in a root-owned directory no one else can write (`privateTemp`).
+ * - The child's answers are data from the user's side: parsed with zod and
+ *   only reported or compared, never used as a path root acts on.
+ *
+ * src/sync/** may import node:fs only here (eslint no-restricted-imports).
+ */
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  fchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+  chmodSync,
+  lchownSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { RunAs, Runner } from '../core/runner.js';
+import { GitopsdError } from '../core/errors.js';
+
+// ---------------------------------------------------------------- protocol
+
+export const PathKind = z.enum(['missing', 'file', 'dir', 'symlink', 'other']);
+export type PathKind = z.infer<typeof PathKind>;
+
+export const UserTreeRequest = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('kinds'), paths: z.array(z.string()) }),
+  z.object({ op: z.literal('hash-files'), paths: z.array(z.string()) }),
+  z.object({
+    op: z.literal('remove-if-unchanged'),
+    files: z.array(z.object({ path: z.string(), sha256: z.string() })),
+  }),
+  z.object({ op: z.literal('write-in-place'), path: z.string(), content: z.string() }),
+  z.object({ op: z.literal('remove-tree'), path: z.string() }),
+  z.object({ op: z.literal('rename'), from: z.string(), to: z.string() }),
+]);
+export type UserTreeRequest = z.infer<typeof UserTreeRequest>;
+
+const Failure = z.object({ path: z.string(), why: z.string() });
+export type Failure = z.infer<typeof Failure>;
+
+const KindsReply = z.object({ kinds: z.array(PathKind) });
+const HashesReply = z.object({ hashes: z.array(z.string().nullable()) });
+const RemoveReply = z.object({ removed: z.array(z.string()), failed: z.array(Failure) });
+const WriteReply = z.object({ refused: z.string().nullable() });
+const DoneReply = z.object({ done: z.literal(true) });
+
+// ---------------------------------------------------------------- the user's side
+
+/** O_NOFOLLOW: a symlink as the last component fails with ELOOP. O_NONBLOCK: a FIFO never hangs the open. */
+const NOFOLLOW = constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function kindOf(path: string): PathKind {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if (isMissing(err)) return 'missing';
+    throw err;
+  }
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  return 'other';
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function errText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code ?? e.message;
+}
+
+/** sha256 of a regular file opened without following a final symlink; null for anything else. */
+function hashRegular(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | NOFOLLOW);
+  } catch {
+    return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    return createHash('sha256').update(readFileSync(fd)).digest('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Overwrite an existing regular file in place (it keeps its owner, mode and
+ * inode, as `git merge-file` without -p would). Refused, with the reason:
+ * a symlink (ELOOP from O_NOFOLLOW), a missing file, anything but a regular
+ * file, a file another uid owns.
+ */
+function writeInPlace(path: string, content: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return 'is a symbolic link';
+    if (code === 'ENOENT') return 'no longer exists';
+    return `cannot be opened for writing (${errText(err)})`;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return 'is not a regular file';
+    const me = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+    if (st.uid !== me) return `is owned by uid ${st.uid}, not by the dotfiles user`;
+    ftruncateSync(fd, 0);
+    const buf = Buffer.from(content, 'utf8');
+    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off, off);
+    fsyncSync(fd);
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Run one request with this process's own rights. The child entry and the in-process path both land here. */
+export function performUserTree(req: UserTreeRequest): unknown {
+  switch (req.op) {
+    case 'kinds':
+      return { kinds: req.paths.map(kindOf) };
+    case 'hash-files':
+      return { hashes: req.paths.map(hashRegular) };
+    case 'remove-if-unchanged': {
+      const removed: string[] = [];
+      const failed: Failure[] = [];
+      for (const f of req.files) {
+        // Re-hashed right before the unlink: a file edited since the
+        // snapshot is a person's edit and stays.
+        if (hashRegular(f.path) !== f.sha256) continue;
+        try {
+          unlinkSync(f.path);
+          removed.push(f.path);
+        } catch (err) {
+          failed.push({ path: f.path, why: errText(err) });
+        }
+      }
+      return { removed, failed };
+    }
+    case 'write-in-place':
+      return { refused: writeInPlace(req.path, req.content) };
+    case 'remove-tree':
+      rmSync(req.path, { recursive: true, force: true });
+      return { done: true };
+    case 'rename':
+      renameSync(req.from, req.to);
+      return { done: true };
+  }
+}
+
+// ---------------------------------------------------------------- root's side
+
+export interface UserTree {
+  /** lstat of each path (a final symlink is reported, never followed). */
+  kinds(paths: readonly string[]): Promise<PathKind[]>;
+  /** sha256 of each path that is a regular file; null for a missing file, a symlink or anything else. */
+  hashFiles(paths: readonly string[]): Promise<(string | null)[]>;
+  /** Unlink each file whose content still hashes to sha256; failures (EACCES…) are returned, not thrown. */
+  removeIfUnchanged(
+    files: readonly { path: string; sha256: string }[],
+  ): Promise<{ removed: string[]; failed: Failure[] }>;
+  /** Overwrite a regular file the user owns; returns why it was refused, or null when written. */
+  writeInPlace(path: string, content: string): Promise<string | null>;
+  /** rm -rf. */
+  removeTree(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+}
+
+/** The child entry, next to this module in dist/ (tsc) and in dist/bundle/ (scripts/bundle.mjs). */
+const CHILD_SCRIPT = fileURLToPath(new URL('./fs-boundary-child.js', import.meta.url));
+
+/**
+ * The dotfiles user's tree, as that user: through a child process when a
+ * privilege boundary exists (runAs set), in-process otherwise.
+ */
+export function userTree(opts: { runner: Runner; runAs: RunAs | undefined }): UserTree {
+  const { runner, runAs } = opts;
+  const call = async <T>(schema: z.ZodType<T>, req: UserTreeRequest): Promise<T> => {
+    if (runAs === undefined) return schema.parse(performUserTree(req));
+    const r = await runner.run(process.execPath, [CHILD_SCRIPT], { user: runAs, input: JSON.stringify(req) });
+    const parsed = schema.safeParse(safeJson(r.stdout));
+    if (!parsed.success) {
+      throw new GitopsdError(
+        'internal',
+        `the file helper run as ${runAs.name} answered ${req.op} with unexpected output (${r.stdout.slice(0, 200)}); please report`,
+      );
+    }
+    return parsed.data;
+  };
+  return {
+    kinds: async (paths) => (await call(KindsReply, { op: 'kinds', paths: [...paths] })).kinds,
+    hashFiles: async (paths) =>
+      paths.length === 0 ? [] : (await call(HashesReply, { op: 'hash-files', paths: [...paths] })).hashes,
+    removeIfUnchanged: async (files) =>
+      files.length === 0
+        ? { removed: [], failed: [] }
+        : call(RemoveReply, { op: 'remove-if-unchanged', files: files.map((f) => ({ ...f })) }),
+    writeInPlace: async (path, content) => (await call(WriteReply, { op: 'write-in-place', path, content })).refused,
+    removeTree: async (path) => {
+      await call(DoneReply, { op: 'remove-tree', path });
+    },
+    rename: async (from, to) => {
+      await call(DoneReply, { op: 'rename', from, to });
+    },
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- root's own directories
+
+/**
+ * Create <stateDir>/sync when missing and hand it to the dotfiles user (their
+ * gitopsd-sync.service writes the sync state and lock there). Its parent is
+ * root's state dir, so only root can create or replace the entry; a symlink
+ * or non-directory there is refused rather than followed.
+ */
+export function ensureSyncDir(syncDir: string, runAs: RunAs | undefined): void {
+  const kind = kindOf(syncDir);
+  if (kind === 'missing') {
+    mkdirSync(syncDir, { recursive: true, mode: 0o700 });
+    // lchown: never follows a link, even one that appeared in between.
+    if (runAs !== undefined) lchownSync(syncDir, runAs.uid, runAs.gid);
+    return;
+  }
+  if (kind !== 'dir') {
+    throw new GitopsdError(
+      'failed',
+      `${syncDir} is a ${kind}, not a directory; remove it (the next sync recreates it for the dotfiles user)`,
+    );
+  }
+}
+
+/**
+ * A fresh directory for files root hands to a process of the dotfiles user
+ * (the merge base). With a privilege boundary it is `<stateDir>/tmp/merge-*`:
+ * root-owned, mode 0711 (the user may open a file whose name root gives them,
+ * but can neither list, create, rename nor delete anything there); files in
+ * it are created O_EXCL and chowned on the descriptor. Without one it is in
+ * the running user's own <stateDir>/sync. Leftovers of a killed run are
+ * removed first (the caller holds the sync lock, so none is in use).
+ */
+export interface PrivateTemp {
+  readonly dir: string;
+  /** Create `name` with `content`, readable only by the dotfiles user (and root). */
+  write(name: string, content: string): string;
+  remove(): void;
+}
+
+export function privateTemp(opts: { stateDir: string; syncDir: string; runAs: RunAs | undefined }): PrivateTemp {
+  const { runAs } = opts;
+  const parent = runAs === undefined ? opts.syncDir : join(opts.stateDir, 'tmp');
+  if (runAs !== undefined) {
+    mkdirSync(parent, { recursive: true, mode: 0o711 });
+    const st = lstatSync(parent);
+    if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+      throw new GitopsdError(
+        'failed',
+        `${parent} must be a directory owned by root and writable by no one else (it holds files root hands to ${runAs.name}); remove it and run again`,
+      );
+    }
+  }
+  for (const name of readdirSync(parent)) {
+    if (name.startsWith('merge-')) rmSync(join(parent, name), { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(join(parent, 'merge-'));
+  if (runAs !== undefined) chmodSync(dir, 0o711);
+  return {
+    dir,
+    write(name, content) {
+      const p = join(dir, name);
+      const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
+      try {
+        if (runAs !== undefined) fchownSync(fd, runAs.uid, runAs.gid);
+        writeSync(fd, content);
+      } finally {
+        closeSync(fd);
+      }
+      return p;
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
