@@ -33,6 +33,12 @@ export interface RunAs {
 }
 
 export interface RunOptions {
+  /**
+   * Working directory. With `user`, entered by that user (`env --chdir`),
+   * never by root: libuv chdirs before it drops privileges
+   * (src/unix/process.c, uv__process_child_init), so a cwd inside a
+   * directory the user controls would let root follow the user's symlinks.
+   */
   cwd?: string;
   /** Added to (and overriding) the inherited environment. */
   env?: Record<string, string | undefined>;
@@ -193,8 +199,9 @@ export function createRunner(opts: RunnerOptions): Runner {
     // As another user: only the allowlist of root's environment (RUN_AS_ENV).
     const env: Record<string, string | undefined> = o.user ? runAsEnv(process.env, o.user, o.env) : { ...o.env };
     const start = mono();
-    const child = execa(cmd, [...args], {
-      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+    const [file, argv, cwd] = spawnPlan(cmd, args, o);
+    const child = execa(file, argv, {
+      ...(cwd !== undefined ? { cwd } : {}),
       env,
       extendEnv: o.user === undefined,
       shell: false,
@@ -372,6 +379,19 @@ export function createRunner(opts: RunnerOptions): Runner {
   };
 
   return { run, git, dryRun };
+}
+
+/**
+ * What to exec: the command itself, or, for another user with a cwd,
+ * `env --chdir=DIR CMD ARGS` started in `/`, so the chdir happens after the
+ * uid switch, with that user's rights (coreutils env(1), --chdir since 8.28).
+ */
+function spawnPlan(cmd: string, args: readonly string[], o: RunOptions): [string, string[], string | undefined] {
+  if (o.user === undefined) return [cmd, [...args], o.cwd];
+  if (o.cwd === undefined) return [cmd, [...args], '/'];
+  // env(1) would take a first word with "=" for an assignment.
+  if (cmd.includes('=')) throw new Error(`runner: command name ${cmd} contains "="; cannot run it as another user`);
+  return ['env', [`--chdir=${o.cwd}`, cmd, ...args], '/'];
 }
 
 interface ProcRef {

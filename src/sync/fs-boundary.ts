@@ -41,7 +41,7 @@ import {
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { RunAs, Runner } from '../core/runner.js';
 import { GitopsdError } from '../core/errors.js';
@@ -259,7 +259,10 @@ function safeJson(text: string): unknown {
 export function ensureSyncDir(syncDir: string, runAs: RunAs | undefined): void {
   const kind = kindOf(syncDir);
   if (kind === 'missing') {
-    mkdirSync(syncDir, { recursive: true, mode: 0o700 });
+    // The state dir (root's) keeps the default mode: the user must be able
+    // to pass through it to the sync dir.
+    mkdirSync(dirname(syncDir), { recursive: true });
+    mkdirSync(syncDir, { mode: 0o700 });
     // lchown: never follows a link, even one that appeared in between.
     if (runAs !== undefined) lchownSync(syncDir, runAs.uid, runAs.gid);
     return;
@@ -292,7 +295,7 @@ export function privateTemp(opts: { stateDir: string; syncDir: string; runAs: Ru
   const { runAs } = opts;
   const parent = runAs === undefined ? opts.syncDir : join(opts.stateDir, 'tmp');
   if (runAs !== undefined) {
-    mkdirSync(parent, { recursive: true, mode: 0o711 });
+    mkdirSync(parent, { recursive: true });
     const st = lstatSync(parent);
     if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
       throw new GitopsdError(
@@ -300,6 +303,8 @@ export function privateTemp(opts: { stateDir: string; syncDir: string; runAs: Ru
         `${parent} must be a directory owned by root and writable by no one else (it holds files root hands to ${runAs.name}); remove it and run again`,
       );
     }
+    // Root's own directory: 0711 lets the user open a file by its name, nothing more.
+    if ((st.mode & 0o777) !== 0o711) chmodSync(parent, 0o711);
   }
   for (const name of readdirSync(parent)) {
     if (name.startsWith('merge-')) rmSync(join(parent, name), { recursive: true, force: true });

@@ -1326,8 +1326,11 @@ async function mergeIntoHome(
     tmp.remove();
   }
   if (merged.exitCode !== 0) {
+    // 1..127: that many conflicts; 255: an error (git merge-file(1)).
     ctx.log.warn('edit in $HOME conflicts with a change not yet applied; left for the next sync', {
       target: m.target,
+      exitCode: merged.exitCode,
+      stderr: lastLine(merged.stderr),
     });
     return 'leave';
   }

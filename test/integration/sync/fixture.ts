@@ -8,7 +8,7 @@
  */
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { run, tryRun } from '../../harness/exec.js';
 import { tempDir } from '../../harness/temp.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
@@ -35,7 +35,10 @@ export async function makeRemote(files: Record<string, string>): Promise<Remote>
   await run('git', ['init', '-q', '--bare', '--shared=all', '-b', 'main', url]);
   const seed = join(dir, 'seed');
   await run('git', ['init', '-q', '-b', 'main', seed]);
-  for (const [name, content] of Object.entries(files)) await writeFile(join(seed, name), content);
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(dirname(join(seed, name)), { recursive: true });
+    await writeFile(join(seed, name), content);
+  }
   await run('git', ['-C', seed, 'add', '-A']);
   await run('git', ['-C', seed, 'commit', '-q', '-m', 'seed'], { env: GIT_ENV });
   await run('git', ['-C', seed, 'push', '-q', url, 'main']);

@@ -9,9 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRunner } from '../../../src/core/runner.js';
+import { noopTracer } from '../../../src/core/faults.js';
+import { silentLogger } from '../../../src/core/log.js';
 import { run } from '../../harness/exec.js';
-import { removeTempDirs } from '../../harness/temp.js';
-import { startCli } from '../../helpers/cli.js';
+import { removeTempDirs, tempDir } from '../../harness/temp.js';
+import { runCli, startCli } from '../../helpers/cli.js';
 import {
   GIT_ENV,
   asUser,
@@ -25,6 +28,10 @@ import {
 } from './fixture.js';
 
 afterAll(removeTempDirs);
+
+// Each test makes a host and runs three or four syncs as root for a real
+// user; on the shared 2-core machine that can exceed the default 120 s.
+const SLOW = 300_000;
 
 // One user for this file: files run in parallel, and features.test.ts has its own.
 const USER = 'gitopsd-priv';
@@ -78,154 +85,191 @@ async function untilStopped(pid: number, done: Promise<unknown>): Promise<void> 
 }
 
 describe('escalation 1: root wrote the merged result through a symlink in $HOME', () => {
-  it('refuses a $HOME target that is a symlink to a root-owned file, reports it, and keeps the edit in the source', async () => {
-    const remote = await makeRemote({ dot_evil: PASSWD });
-    const standin = await rootOwnedFile(remote, 'passwd', PASSWD);
-    const h = await makeUserHost(remote, 'hostl', USER);
-    await syncExpect(h, 0);
-    expect(await readHome(h, '.evil')).toBe(PASSWD);
-    await commitAppendAsUser(h);
-    await linkAsUser(h, standin, join(h.home, '.evil'));
-
-    const r = await syncExpect(h, 0);
-
-    expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
-    expect((await lstat(standin)).isFile()).toBe(true);
-    const refused = r.json?.['refused'] as { target: string; why: string }[];
-    expect(refused.map((x) => x.target)).toEqual(['.evil']);
-    const line = r.stdout.split('\n').find((l) => l.includes('refused: .evil'));
-    expect(line).toBe(
-      `  refused: .evil: $HOME/.evil is a symbolic link, so the sync does not write it (the source keeps its version); make it a regular file of ${USER} and sync again`,
-    );
-    // The user's edit is not lost: it is on the remote, and $HOME is left as the user made it.
-    expect((await remoteTree(remote)).get('dot_evil')).toBe(PASSWD + EVIL_LINE);
-    expect((await lstat(join(h.home, '.evil'))).isSymbolicLink()).toBe(true);
-  });
-
-  it('refuses the write when the link appears while root is stopped before the merge, and the merge base stays out of the user reach', async () => {
-    const remote = await makeRemote({ dot_evil: PASSWD });
-    const standin = await rootOwnedFile(remote, 'passwd', PASSWD);
-    const h = await makeUserHost(remote, 'hostr', USER);
-    await syncExpect(h, 0);
-    await commitAppendAsUser(h);
-    // An edit in $HOME that merges cleanly with the source's appended line.
-    await writeFile(join(h.home, '.evil'), `# user edit\n${PASSWD}`);
-
-    // Stopped right before `git merge-file` (its only git call): the merge
-    // base is written, and the user's process is next.
-    const cli = startCli(['sync', '--config', h.config, '--json'], { env: { GITOPSD_FAULT_STOP_AT: 'cmd:git' } });
-    try {
-      await untilStopped(cli.pid, cli.done);
-      // The temp dir race: root's temp dir is root's, under <stateDir>/tmp, never in the user's sync dir.
-      const tmpParent = join(h.stateDir, 'tmp');
-      const merges = (await readdir(tmpParent)).filter((n) => n.startsWith('merge-'));
-      expect(merges.length).toBe(1);
-      const dir = join(tmpParent, merges[0] ?? '');
-      const ds = await stat(dir);
-      expect([ds.uid, ds.mode & 0o777]).toEqual([0, 0o711]);
-      const ps = await stat(tmpParent);
-      expect([ps.uid, ps.mode & 0o022]).toEqual([0, 0]);
-      const base = await stat(join(dir, 'base'));
-      expect(base.mode & 0o777).toBe(0o600);
-      expect((await readdir(join(h.stateDir, 'sync'))).filter((n) => n.startsWith('merge-'))).toEqual([]);
-      // The user can read the base root handed over, but can neither replace it nor add to the dir.
-      expect((await asUser(USER, 'cat', [join(dir, 'base')])).exitCode).toBe(0);
-      expect((await asUser(USER, 'ln', ['-sfn', standin, join(dir, 'base')])).exitCode).not.toBe(0);
-      expect((await asUser(USER, 'ln', ['-s', standin, join(dir, 'theirs')])).exitCode).not.toBe(0);
-      expect((await asUser(USER, 'rm', ['-f', join(dir, 'base')])).exitCode).not.toBe(0);
-      // The race of escalation 1: the target becomes a link while root waits.
+  it(
+    'refuses a $HOME target that is a symlink to a root-owned file, reports it, and keeps the edit in the source',
+    async () => {
+      const remote = await makeRemote({ dot_evil: PASSWD });
+      const standin = await rootOwnedFile(remote, 'passwd', PASSWD);
+      const h = await makeUserHost(remote, 'hostl', USER);
+      await syncExpect(h, 0);
+      expect(await readHome(h, '.evil')).toBe(PASSWD);
+      await commitAppendAsUser(h);
       await linkAsUser(h, standin, join(h.home, '.evil'));
-    } finally {
-      process.kill(cli.pid, 'SIGCONT');
-    }
-    const r = await cli.done;
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
-    const json = JSON.parse(r.stdout) as { refused: { target: string; why: string }[] };
-    expect(json.refused).toEqual([
-      {
-        target: '.evil',
-        why: `$HOME/.evil is a symbolic link, so the sync does not write it (the source keeps its version); make it a regular file of ${USER} and sync again`,
-      },
-    ]);
-    expect((await remoteTree(remote)).get('dot_evil')).toBe(PASSWD + EVIL_LINE);
-    // Root's temp dir is gone again.
-    expect((await readdir(join(h.stateDir, 'tmp'))).filter((n) => n.startsWith('merge-'))).toEqual([]);
-  });
+
+      const r = await syncExpect(h, 0);
+
+      expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
+      expect((await lstat(standin)).isFile()).toBe(true);
+      const why = `$HOME/.evil is a symbolic link, so the sync does not write it (the source keeps its version); make it a regular file of ${USER} and sync again`;
+      expect(r.json?.['refused']).toEqual([{ target: '.evil', why }]);
+      // The next sync, in text: the same refusal, one line, and the stand-in still untouched.
+      const again = await runCli(['sync', '--config', h.config]);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.stdout.split('\n')).toContain(`  refused: .evil: ${why}`);
+      expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
+      // The user's edit is not lost: it is on the remote, and $HOME is left as the user made it.
+      expect((await remoteTree(remote)).get('dot_evil')).toBe(PASSWD + EVIL_LINE);
+      expect((await lstat(join(h.home, '.evil'))).isSymbolicLink()).toBe(true);
+    },
+    SLOW,
+  );
+
+  it(
+    'refuses the write when the link appears while root is stopped before the merge, and the merge base stays out of the user reach',
+    async () => {
+      const remote = await makeRemote({ dot_evil: PASSWD });
+      const standin = await rootOwnedFile(remote, 'passwd', PASSWD);
+      const h = await makeUserHost(remote, 'hostr', USER);
+      await syncExpect(h, 0);
+      await commitAppendAsUser(h);
+      // An edit in $HOME that merges cleanly with the source's appended line.
+      await writeFile(join(h.home, '.evil'), `# user edit\n${PASSWD}`);
+
+      // Stopped right before `git merge-file` (its only git call): the merge
+      // base is written, and the user's process is next.
+      const cli = startCli(['sync', '--config', h.config, '--json'], { env: { GITOPSD_FAULT_STOP_AT: 'cmd:git' } });
+      try {
+        await untilStopped(cli.pid, cli.done);
+        // The temp dir race: root's temp dir is root's, under <stateDir>/tmp, never in the user's sync dir.
+        const tmpParent = join(h.stateDir, 'tmp');
+        const merges = (await readdir(tmpParent)).filter((n) => n.startsWith('merge-'));
+        expect(merges.length).toBe(1);
+        const dir = join(tmpParent, merges[0] ?? '');
+        const ds = await stat(dir);
+        expect([ds.uid, ds.mode & 0o777]).toEqual([0, 0o711]);
+        const ps = await stat(tmpParent);
+        expect([ps.uid, ps.mode & 0o022]).toEqual([0, 0]);
+        const base = await stat(join(dir, 'base'));
+        expect(base.mode & 0o777).toBe(0o600);
+        expect((await readdir(join(h.stateDir, 'sync'))).filter((n) => n.startsWith('merge-'))).toEqual([]);
+        // The user can read the base root handed over, but can neither replace it nor add to the dir.
+        const cat = await asUser(USER, 'cat', [join(dir, 'base')]);
+        expect(cat.exitCode, cat.stderr).toBe(0);
+        expect((await asUser(USER, 'ln', ['-sfn', standin, join(dir, 'base')])).exitCode).not.toBe(0);
+        expect((await asUser(USER, 'ln', ['-s', standin, join(dir, 'theirs')])).exitCode).not.toBe(0);
+        expect((await asUser(USER, 'rm', ['-f', join(dir, 'base')])).exitCode).not.toBe(0);
+        // The race of escalation 1: the target becomes a link while root waits.
+        await linkAsUser(h, standin, join(h.home, '.evil'));
+      } finally {
+        process.kill(cli.pid, 'SIGCONT');
+      }
+      const r = await cli.done;
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
+      const json = JSON.parse(r.stdout) as { refused: { target: string; why: string }[] };
+      expect(json.refused).toEqual([
+        {
+          target: '.evil',
+          why: `$HOME/.evil is a symbolic link, so the sync does not write it (the source keeps its version); make it a regular file of ${USER} and sync again`,
+        },
+      ]);
+      expect((await remoteTree(remote)).get('dot_evil')).toBe(PASSWD + EVIL_LINE);
+      // Root's temp dir is gone again.
+      expect((await readdir(join(h.stateDir, 'tmp'))).filter((n) => n.startsWith('merge-'))).toEqual([]);
+    },
+    SLOW,
+  );
 });
 
 describe('escalation 2: root deleted a file outside $HOME through a symlinked parent', () => {
-  it('a hook run as the user turns ~/.x into a link to a root-owned dir; the root-owned file survives and the refusal is reported', async () => {
-    const VICTIM = 'root-owned victim\n';
-    const remote = await makeRemote({ dot_keep: 'k\n', 'dot_x/victim': VICTIM });
-    const victim = await rootOwnedFile(remote, 'x/victim', VICTIM);
-    const trigger = join(remote.dir, 'trigger');
-    // hooks.managed.pre runs as the user before every `chezmoi managed`
-    // (chezmoi docs, "hooks"); it acts only once the trigger exists.
-    const h = await makeUserHost(remote, 'hostd', USER);
-    const x = join(h.home, '.x');
-    await writeFile(
-      h.chezmoiConfig,
-      [
-        '[hooks.managed.pre]',
-        'command = "/bin/sh"',
-        `args = ["-c", "if [ -e ${trigger} ]; then rm -rf ${x} && ln -s ${join(victim, '..')} ${x}; fi"]`,
-        '',
-      ].join('\n'),
-    );
-    await syncExpect(h, 0);
-    expect(await readHome(h, '.x/victim')).toBe(VICTIM);
-    // Another host deletes dot_x/victim: a commit on the remote.
-    const seed = join(remote.dir, 'seed');
-    await run('git', ['-C', seed, 'pull', '-q', remote.url, 'main'], { env: GIT_ENV });
-    await run('git', ['-C', seed, 'rm', '-q', 'dot_x/victim']);
-    await run('git', ['-C', seed, 'commit', '-q', '-m', 'delete victim'], { env: GIT_ENV });
-    await run('git', ['-C', seed, 'push', '-q', remote.url, 'main']);
-    await run('chown', ['-R', `${USER}:`, remote.url]);
-    await writeFile(trigger, '');
-    await chmod(remote.dir, 0o755);
+  it(
+    'a hook run as the user turns ~/.x into a link to a root-owned dir; the root-owned file survives and the refusal is reported',
+    async () => {
+      const VICTIM = 'root-owned victim\n';
+      const remote = await makeRemote({ dot_keep: 'k\n', 'dot_x/victim': VICTIM });
+      const victim = await rootOwnedFile(remote, 'x/victim', VICTIM);
+      const trigger = join(remote.dir, 'trigger');
+      // hooks.managed.pre runs as the user before every `chezmoi managed`
+      // (chezmoi docs, "hooks"); it acts only once the trigger exists.
+      const h = await makeUserHost(remote, 'hostd', USER);
+      const x = join(h.home, '.x');
+      await writeFile(
+        h.chezmoiConfig,
+        [
+          '[hooks.managed.pre]',
+          'command = "/bin/sh"',
+          `args = ["-c", "if [ -e ${trigger} ]; then rm -rf ${x} && ln -s ${join(victim, '..')} ${x}; fi"]`,
+          '',
+        ].join('\n'),
+      );
+      await syncExpect(h, 0);
+      expect(await readHome(h, '.x/victim')).toBe(VICTIM);
+      // Another host deletes dot_x/victim: a commit on the remote.
+      const seed = join(remote.dir, 'seed');
+      await run('git', ['-C', seed, 'pull', '-q', remote.url, 'main'], { env: GIT_ENV });
+      await run('git', ['-C', seed, 'rm', '-q', 'dot_x/victim']);
+      await run('git', ['-C', seed, 'commit', '-q', '-m', 'delete victim'], { env: GIT_ENV });
+      await run('git', ['-C', seed, 'push', '-q', remote.url, 'main']);
+      await run('chown', ['-R', `${USER}:`, remote.url]);
+      await writeFile(trigger, '');
+      await chmod(remote.dir, 0o755);
 
-    const r = await syncExpect(h, 0);
+      const r = await syncExpect(h, 0);
 
-    expect(readFileSync(victim, 'utf8')).toBe(VICTIM);
-    expect(r.json?.['removed']).toEqual([]);
-    const refused = r.json?.['refused'] as { target: string; why: string }[];
-    expect(refused).toEqual([
-      {
-        target: '.x/victim',
-        why: `$HOME/.x/victim was deleted on another host but ${USER} cannot remove it here (EACCES); it stays; check where $HOME/.x leads and remove it by hand if it is yours`,
-      },
-    ]);
-    expect(r.stdout).toContain('refused: .x/victim: ');
-  });
+      expect(readFileSync(victim, 'utf8')).toBe(VICTIM);
+      expect(r.json?.['removed']).toEqual([]);
+      const refused = r.json?.['refused'] as { target: string; why: string }[];
+      expect(refused).toEqual([
+        {
+          target: '.x/victim',
+          why: `$HOME/.x/victim was deleted on another host but ${USER} cannot remove it here (EACCES); it stays; check where $HOME/.x leads and remove it by hand if it is yours`,
+        },
+      ]);
+    },
+    SLOW,
+  );
 });
 
 describe("root's environment stays root's", () => {
-  it('a hook run as the user sees HOME, USER and PATH, but none of root-only variables', async () => {
-    const remote = await makeRemote({ dot_alpha: 'a1\n' });
-    const h = await makeUserHost(remote, 'hoste', USER);
-    const envFile = join(h.home, 'hook-env.txt');
-    await writeFile(
-      h.chezmoiConfig,
-      ['[hooks.status.pre]', 'command = "/bin/sh"', `args = ["-c", "env > ${envFile}"]`, ''].join('\n'),
-    );
-    await syncExpect(h, 0, {
-      GITOPSD_TEST_SECRET: 'root-only-secret',
-      SSH_AUTH_SOCK: '/run/root-agent.sock',
-      XDG_CONFIG_HOME: '/root/.config',
-      GIT_CONFIG_GLOBAL: '/root/.gitconfig',
-    });
-    const text = await readFile(envFile, 'utf8');
-    const names = text
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => l.slice(0, l.indexOf('=')));
-    for (const n of ['GITOPSD_TEST_SECRET', 'SSH_AUTH_SOCK', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL']) {
-      expect(names).not.toContain(n);
-    }
-    expect(text).not.toContain('root-only-secret');
-    expect(text).toContain(`HOME=${h.home}\n`);
-    expect(text).toContain(`USER=${USER}\n`);
-    expect(names).toContain('PATH');
+  it(
+    'a hook run as the user sees HOME, USER and PATH, but none of root-only variables',
+    async () => {
+      const remote = await makeRemote({ dot_alpha: 'a1\n' });
+      const h = await makeUserHost(remote, 'hoste', USER);
+      const envFile = join(h.home, 'hook-env.txt');
+      await writeFile(
+        h.chezmoiConfig,
+        ['[hooks.status.pre]', 'command = "/bin/sh"', `args = ["-c", "env > ${envFile}"]`, ''].join('\n'),
+      );
+      await syncExpect(h, 0, {
+        GITOPSD_TEST_SECRET: 'root-only-secret',
+        SSH_AUTH_SOCK: '/run/root-agent.sock',
+        XDG_CONFIG_HOME: '/root/.config',
+        GIT_CONFIG_GLOBAL: '/root/.gitconfig',
+      });
+      const text = await readFile(envFile, 'utf8');
+      const names = text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => l.slice(0, l.indexOf('=')));
+      for (const n of ['GITOPSD_TEST_SECRET', 'SSH_AUTH_SOCK', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL']) {
+        expect(names).not.toContain(n);
+      }
+      expect(text).not.toContain('root-only-secret');
+      expect(text).toContain(`HOME=${h.home}\n`);
+      expect(text).toContain(`USER=${USER}\n`);
+      expect(names).toContain('PATH');
+    },
+    SLOW,
+  );
+});
+
+describe("the runner's RunAs", () => {
+  it('enters the working directory with the user rights, not root: a cwd below a root-only dir fails', async () => {
+    const nobody = (await run('getent', ['passwd', 'nobody'])).stdout.split(':');
+    const as = { name: 'nobody', uid: Number(nobody[2]), gid: Number(nobody[3]), home: '/' };
+    const base = await tempDir('runas');
+    const inner = join(base, 'inner');
+    await mkdir(inner, { mode: 0o755 });
+    await chmod(base, 0o700);
+    const runner = createRunner({ log: silentLogger, tracer: noopTracer, defaultTimeoutMs: 30_000 });
+    // Root itself may enter it (the check is not vacuous)...
+    expect((await runner.run('pwd', [], { cwd: inner })).stdout.trim()).toBe(inner);
+    // ...the user may not, so the chdir was the user's own.
+    const r = await runner.run('pwd', [], { cwd: inner, user: as, allowFailure: true });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('Permission denied');
+    // Without a cwd, the user's process starts in /, not in root's cwd.
+    expect((await runner.run('pwd', [], { user: as })).stdout.trim()).toBe('/');
   });
 });

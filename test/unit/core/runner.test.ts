@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunner } from '../../../src/core/runner.js';
+import { createRunner, runAsEnv } from '../../../src/core/runner.js';
 import { createTracer, noopTracer } from '../../../src/core/faults.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { CommandFailed } from '../../../src/core/errors.js';
@@ -168,5 +168,44 @@ describe('runner', () => {
       // simple-git's own guard still refuses a caller's unsafe option.
       await expect(git.raw(['-c', 'core.pager=evil', 'status'])).rejects.toThrow(/allowUnsafePager/);
     });
+  });
+});
+
+describe('runAsEnv: the environment of a process started as another user', () => {
+  const user = { name: 'alice', uid: 1000, gid: 100, home: '/home/alice' };
+  const rootEnv = {
+    PATH: '/run/current-system/sw/bin',
+    LANG: 'C.UTF-8',
+    LC_TIME: 'de_DE.UTF-8',
+    TZ: 'UTC',
+    HOME: '/root',
+    USER: 'root',
+    LOGNAME: 'root',
+    SSH_AUTH_SOCK: '/run/user/0/ssh-agent',
+    GITHUB_TOKEN: 'ghp_secret',
+    XDG_CONFIG_HOME: '/root/.config',
+    GIT_DIR: '/root/repo/.git',
+    JJ_CONFIG: '/root/.jjconfig.toml',
+    NODE_OPTIONS: '--require /root/hook.js',
+    TMPDIR: '/run/user/0',
+  };
+
+  it('keeps only the allowlisted names of the parent, with the user identity', () => {
+    expect(runAsEnv(rootEnv, user)).toEqual({
+      PATH: '/run/current-system/sw/bin',
+      LANG: 'C.UTF-8',
+      LC_TIME: 'de_DE.UTF-8',
+      TZ: 'UTC',
+      HOME: '/home/alice',
+      USER: 'alice',
+      LOGNAME: 'alice',
+    });
+  });
+
+  it('adds explicit variables (and removes one given as undefined), but never lets them replace the identity', () => {
+    const env = runAsEnv(rootEnv, user, { JJ_CONFIG: '', LANG: undefined, HOME: '/tmp/elsewhere' });
+    expect(env['JJ_CONFIG']).toBe('');
+    expect(env['LANG']).toBeUndefined();
+    expect(env['HOME']).toBe('/home/alice');
   });
 });
