@@ -47,6 +47,7 @@ export const syncStatusCommand: Handler = async (deps) => {
     parked: st.parked,
     uncapturable: st.uncapturable,
     deferred: st.deferred,
+    refused: st.refused,
     interrupted: st.journal,
   };
   const lines: string[] = [];
@@ -62,6 +63,7 @@ export const syncStatusCommand: Handler = async (deps) => {
   lines.push(...parkedLines(st));
   for (const u of st.uncapturable) lines.push(`not captured: ${u.target} (${u.code}): ${u.why}`);
   for (const t of st.deferred) lines.push(`not applied yet: ${t}`);
+  for (const x of st.refused) lines.push(`refused: ${x.target}: ${x.why}`);
   if (st.journal !== null)
     lines.push(`interrupted during ${st.journal.phase} at ${st.journal.startedAt}; the next sync finishes it`);
   // A report: it succeeds whatever the last sync did (that is in the text and JSON).

@@ -676,6 +676,7 @@ async function record(ctx: Ctx, r: SyncResult): Promise<SyncResult> {
     lastOkAt: r.kind === 'ok' ? at : s.lastOkAt,
     uncapturable: r.uncapturable,
     deferred: r.deferred,
+    refused: r.refused,
     ...(r.kind === 'ok' || r.kind === 'conflict-parked' ? { parked: r.parked } : {}),
   }));
   const level = r.exitCode === 0 ? 'info' : 'warn';

@@ -65,6 +65,8 @@ export const SyncSection = z
     heldBases: z.record(z.string(), z.string()).default({}),
     /** Targets apply left alone because they changed in $HOME during the sync. */
     deferred: z.array(z.string()).default([]),
+    /** $HOME targets the last sync refused to write or remove (a symlink, no permission), with why. */
+    refused: z.array(z.object({ target: z.string(), why: z.string() })).default([]),
   })
   .loose();
 export type SyncSection = z.infer<typeof SyncSection>;
