@@ -1,0 +1,349 @@
+/**
+ * The failure taxonomy (issue #13): who caused a failure of the build, the
+ * activation, the post-switch check or the boot validation. A pure decision
+ * from evidence (exit code, signal, timeout, the tool's own error text and a
+ * few observations) to one of three classes:
+ *
+ * - `caused-by-commit`: an evaluation error, a builder that fails on its own
+ *   (exit code, no environmental sign in its log), an activation script that
+ *   fails, the new system failing a check the old one passed. Only this class
+ *   may mark a commit bad.
+ * - `environmental`: the disk is full, a fetch or substituter or the network
+ *   failed, the nix daemon is unreachable, the OOM killer or a signal ended a
+ *   builder, a timeout, a check that already failed before any change, a
+ *   golden that fails the same checks, a checkout git refuses to read.
+ * - `unknown`: nothing above matched. Never blamed on the commit; retried
+ *   with backoff.
+ *
+ * The rules look at the error lines nix prints (`error:` and the indented
+ * block under it, including the builder's "Last N log lines"); `warning:`
+ * lines are ignored (a substituter that cannot be reached is a warning when
+ * the build then fails for its own reason). Environmental signs win over
+ * commit signs: "builder failed with exit code 1" whose log says "No space
+ * left on device" is a full disk, not the commit.
+ *
+ * Sources of the texts (checked against nix 2.34 in the test bed and
+ * NixOS/nix at 2.34.0):
+ * - builder failures: libstore/build/derivation-building-goal.cc
+ *   ("Cannot build '%s'.\nReason: builder %s." with statusToString:
+ *   "failed with exit code N" / "failed due to signal N (Killed)"), and the
+ *   older "builder for '%s' failed with exit code N";
+ * - downloads: libstore/filetransfer.cc ("unable to %s '%s': %s (%d) %s",
+ *   curl's "Could not resolve host: …");
+ * - the daemon: libutil/unix-domain-socket.cc ("cannot connect to socket at '%s'");
+ * - timeouts: libstore/build/goal.cc ("timed out after %1% seconds");
+ * - git: "fatal: detected dubious ownership in repository at '%s'" (git's
+ *   setup.c), "fatal: unable to access '%s': Could not resolve host: …".
+ */
+
+export type FailureClass = 'caused-by-commit' | 'environmental' | 'unknown';
+
+/** Where the failure happened. */
+export type FailureStage = 'fetch' | 'build' | 'activation' | 'post-switch' | 'boot';
+
+export type FailureCause =
+  // caused by the commit
+  | 'eval-error'
+  | 'build-error'
+  | 'activation-error'
+  | 'check-regressed'
+  // environmental
+  | 'disk-full'
+  | 'fetch-failed'
+  | 'network'
+  | 'nix-daemon'
+  | 'systemd-unreachable'
+  | 'out-of-memory'
+  | 'killed'
+  | 'timeout'
+  | 'activation-hang'
+  | 'check-already-failing'
+  | 'golden-fails-too'
+  | 'ownership'
+  | 'permission'
+  // unknown
+  | 'unrecognised';
+
+export interface FailureEvidence {
+  stage: FailureStage;
+  /** The program that failed: nh, nix, git, switch-to-configuration, systemctl, a check. */
+  tool: string;
+  /** Exit code, null when the process was killed by a signal or never exited. */
+  exitCode: number | null;
+  /** The signal that ended the process (SIGKILL, ...), null when it exited. */
+  signal: string | null;
+  /** Our own timeout (the runner's) ended it. */
+  timedOut: boolean;
+  /** What the tool printed on stderr (and stdout, for tools that report there). */
+  output: string;
+  /**
+   * The store's filesystem was below preflight.minFreeDiskPercent right
+   * after the failure (statfs): a builder that died writing its output may
+   * print nothing about it.
+   */
+  lowDisk?: boolean;
+  /** post-switch / boot: checks that failed on the system before the change (the pre-check). */
+  failingBefore?: readonly string[];
+  /** post-switch / boot: checks that failed after the change. */
+  failingAfter?: readonly string[];
+  /** boot: the golden fails the same checks. */
+  goldenFailsToo?: boolean;
+}
+
+export type RetryPolicy =
+  /** The commit is bad for this build; only a newer commit (or a changed build) is tried. */
+  | 'never'
+  /** Retry at the next run. */
+  | 'next-run'
+  /** Retrying costs a build (or an activation): wait longer after each identical failure. */
+  | 'backoff';
+
+export interface FailureVerdict {
+  class: FailureClass;
+  cause: FailureCause;
+  /** One line for people: the cause in plain words, and the key line of the error. */
+  summary: string;
+  /** The whole meaningful error (every error block, not its first line), bounded. */
+  evidence: string;
+  retry: RetryPolicy;
+}
+
+/** Evidence is kept up to this many characters (the end of the text: nix puts the cause last). */
+export const EVIDENCE_MAX = 8000;
+
+// eslint-disable-next-line no-control-regex -- ANSI colour codes (nix colours Cannot build …)
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/**
+ * The meaningful part of a tool's output: every `error:` block (the line and
+ * the indented lines under it), git's `fatal:` lines with their hint, and
+ * nh's report chain; without warnings, progress ("building '…'…", "this
+ * derivation will be built:") and colour codes. When nothing matches, the
+ * whole trimmed output. Bounded to EVIDENCE_MAX characters, from the end.
+ */
+export function meaningfulError(output: string): string {
+  const lines = output.replace(ANSI, '').replace(/\r/g, '').split('\n');
+  const kept: string[] = [];
+  let inBlock = false;
+  for (const line of lines) {
+    const t = line.trim();
+    if (/^(error|fatal|Error):/.test(t) || /^\d+:\s/.test(t)) {
+      inBlock = true;
+      kept.push(line.trimEnd());
+      continue;
+    }
+    if (/^(warning:|building '|copying |this derivation|these \d+ derivations)/.test(t)) {
+      inBlock = false;
+      continue;
+    }
+    // The indented continuation of an error block (nix indents by 7 spaces),
+    // git's advice lines after fatal:, and blank lines inside a block.
+    if (
+      inBlock &&
+      (line.startsWith(' ') ||
+        line.startsWith('\t') ||
+        t === '' ||
+        /^(To add an exception|Please make sure|and the repository)/.test(t))
+    ) {
+      kept.push(line.trimEnd());
+      continue;
+    }
+    inBlock = false;
+  }
+  const text = (kept.length > 0 ? kept.join('\n') : output.replace(ANSI, '')).trim();
+  return text.length > EVIDENCE_MAX ? `…${text.slice(text.length - EVIDENCE_MAX)}` : text;
+}
+
+/**
+ * The key line: the innermost `error:` line (nix nests the cause last, after
+ * "… while evaluating …" frames), else the last `fatal:` line, else the last
+ * non-empty line. A bare "error:" (nix's header of a nested trace) is skipped.
+ */
+export function keyLine(text: string): string {
+  const lines = text
+    .replace(ANSI, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const errs = lines.filter((l) => /^(error|fatal):\s*\S/.test(l) && !/^error:\s*$/.test(l));
+  const reason = lines.find((l) => /^Reason:/.test(l));
+  const last = errs.at(-1);
+  if (last !== undefined && /^error: Cannot build/.test(last) && reason !== undefined) return `${last} ${reason}`;
+  return last ?? lines.at(-1) ?? '';
+}
+
+interface Rule {
+  cause: FailureCause;
+  pattern: RegExp;
+}
+
+/** Environmental signs, checked first (in this order). */
+const ENVIRONMENTAL: readonly Rule[] = [
+  { cause: 'ownership', pattern: /detected dubious ownership in repository/ },
+  {
+    cause: 'disk-full',
+    pattern: /No space left on device|ENOSPC|database or disk is full|Disk quota exceeded|EDQUOT/i,
+  },
+  {
+    cause: 'out-of-memory',
+    pattern: /out of memory|Cannot allocate memory|std::bad_alloc|oom-kill|Out of memory: Killed process/i,
+  },
+  {
+    cause: 'systemd-unreachable',
+    pattern: /has not been booted with systemd as init system|Failed to connect to (system scope )?bus/,
+  },
+  { cause: 'nix-daemon', pattern: /cannot connect to socket at|Nix daemon disconnected|Nix daemon out of memory/ },
+  {
+    cause: 'network',
+    pattern:
+      /unable to download '|Could not resolve host|Couldn't resolve host|Temporary failure in name resolution|Network is unreachable|Connection refused|Connection timed out|Connection reset by peer|Failed to connect to|unable to access '|SSL connect error|Could not read from remote repository/,
+  },
+  {
+    cause: 'fetch-failed',
+    pattern:
+      /Git repository .* does not exist|does not appear to be a git repository|Cannot find Git revision|opening Git repository|while fetching the input|unable to fetch|tarball .* does not exist|Failed to open archive|resolving Git reference/,
+  },
+  { cause: 'killed', pattern: /failed due to signal 9 \(Killed\)|failed due to signal 15 \(Terminated\)/ },
+  { cause: 'timeout', pattern: /timed out after \d+ seconds/ },
+  { cause: 'permission', pattern: /Permission denied|Operation not permitted|Read-only file system/ },
+];
+
+/** Signs that the commit's own Nix code is at fault. */
+const EVAL_ERROR =
+  /syntax error|undefined variable|attribute '.*' missing|does not provide attribute|The option `.*' does not exist|The option `.*' is used but not defined|called with unexpected argument|called without required argument|infinite recursion|assertion .* failed|Failed assertions:|is not of type|cannot coerce|value is .* while .* was expected|while evaluating|while calling|evaluation aborted|error: undefined|cannot find flake|does not contain a 'flake.nix'|in the lock file|is not a valid|getting status of .*\.nix/;
+const BUILD_ERROR =
+  /builder failed with exit code|builder for '.*' failed with exit code|failed to produce output path|dependencies of derivation .* failed to build|Cannot build '.*'\.|hash mismatch in fixed-output derivation/;
+
+const PLAIN: Record<FailureCause, string> = {
+  'eval-error': 'the configuration does not evaluate',
+  'build-error': 'a derivation of the configuration fails to build',
+  'activation-error': 'the new system fails to activate',
+  'check-regressed': 'the new system fails a check the previous system passed',
+  'disk-full': 'the disk is full',
+  'fetch-failed': 'an input or source could not be fetched',
+  network: 'the network or a substituter is unreachable',
+  'nix-daemon': 'the nix daemon is unreachable',
+  'systemd-unreachable': 'systemd (PID 1 or its bus) is unreachable',
+  'out-of-memory': 'the build ran out of memory',
+  killed: 'a builder was killed by a signal (often the OOM killer)',
+  timeout: 'a timeout ended it',
+  'activation-hang': 'the activation did not finish (hang)',
+  'check-already-failing': 'the check already failed before the change',
+  'golden-fails-too': 'the golden system fails the same checks',
+  ownership: 'git refuses a checkout owned by another user',
+  permission: 'a permission or read-only filesystem error',
+  unrecognised: 'the cause is not recognised',
+};
+
+/** Plain words for a cause (status, `bad list`, messages). */
+export function describeCause(c: FailureCause): string {
+  return PLAIN[c];
+}
+
+function verdict(cls: FailureClass, cause: FailureCause, stage: FailureStage, ev: string, key: string): FailureVerdict {
+  const retry: RetryPolicy =
+    cls === 'caused-by-commit'
+      ? 'never'
+      : cls === 'unknown' || stage === 'build' || cause === 'activation-hang'
+        ? 'backoff'
+        : 'next-run';
+  return { class: cls, cause, summary: key === '' ? PLAIN[cause] : `${PLAIN[cause]}: ${key}`, evidence: ev, retry };
+}
+
+/**
+ * Classify one failure. Pure: the same evidence always gives the same verdict
+ * (test/unit/failure/classify.test.ts holds the table of real outputs).
+ */
+export function classifyFailure(e: FailureEvidence): FailureVerdict {
+  const evidence = meaningfulError(e.output);
+  const key = keyLine(evidence).slice(0, 300);
+  const text = evidence;
+
+  // Checks (post-switch, boot): judged by comparison, not by text.
+  if (e.stage === 'post-switch' || e.stage === 'boot') {
+    const after = e.failingAfter ?? [];
+    const before = new Set(e.failingBefore ?? []);
+    if (e.goldenFailsToo === true)
+      return verdict('environmental', 'golden-fails-too', e.stage, evidence, after.join(', '));
+    if (after.length > 0 && after.every((c) => before.has(c)))
+      return verdict('environmental', 'check-already-failing', e.stage, evidence, after.join(', '));
+    if (after.length > 0 && e.failingBefore !== undefined)
+      return verdict(
+        'caused-by-commit',
+        'check-regressed',
+        e.stage,
+        evidence,
+        after.filter((c) => !before.has(c)).join(', '),
+      );
+    return verdict('unknown', 'unrecognised', e.stage, evidence, after.join(', ') || key);
+  }
+
+  if (e.timedOut) {
+    return e.stage === 'activation'
+      ? verdict('unknown', 'activation-hang', e.stage, evidence, `${e.tool} did not return`)
+      : verdict('environmental', 'timeout', e.stage, evidence, `${e.tool} did not finish in time`);
+  }
+  if (e.signal !== null) {
+    const oom = /out of memory|oom/i.test(text);
+    return verdict(
+      'environmental',
+      oom ? 'out-of-memory' : 'killed',
+      e.stage,
+      evidence,
+      `${e.tool} was killed by ${e.signal}`,
+    );
+  }
+  for (const r of ENVIRONMENTAL) {
+    if (r.pattern.test(text)) return verdict('environmental', r.cause, e.stage, evidence, key);
+  }
+  if (e.lowDisk === true) return verdict('environmental', 'disk-full', e.stage, evidence, key);
+
+  switch (e.stage) {
+    case 'build':
+      if (BUILD_ERROR.test(text)) return verdict('caused-by-commit', 'build-error', e.stage, evidence, key);
+      if (EVAL_ERROR.test(text)) return verdict('caused-by-commit', 'eval-error', e.stage, evidence, key);
+      return verdict('unknown', 'unrecognised', e.stage, evidence, key);
+    case 'activation':
+      // switch-to-configuration ran to its end and reported failure: the
+      // activation script or a unit of the new system (exit 4 is handled
+      // by the post-switch check, not here).
+      if (e.exitCode !== null && e.exitCode !== 0)
+        return verdict('caused-by-commit', 'activation-error', e.stage, evidence, key);
+      return verdict('unknown', 'unrecognised', e.stage, evidence, key);
+    case 'fetch':
+      return verdict('unknown', 'unrecognised', e.stage, evidence, key);
+  }
+}
+
+/** Exit code of a failure at a stage: the commit's fault 3/4/5, a check that already failed 6, else temporary 75. */
+export function exitCodeForFailure(stage: FailureStage, v: FailureVerdict): 3 | 4 | 5 | 6 | 75 {
+  if (v.class === 'caused-by-commit') {
+    switch (stage) {
+      case 'fetch':
+      case 'build':
+        return 3;
+      case 'activation':
+      case 'post-switch':
+        return 4;
+      case 'boot':
+        return 5;
+    }
+  }
+  if (v.cause === 'check-already-failing') return 6;
+  return 75;
+}
+
+/**
+ * How long to wait before building the same attempt again after `failures`
+ * identical failures that were not the commit's fault. The first retry is
+ * immediate (the next run: a full disk is often freed by then); after that
+ * the wait doubles from 1 h up to 24 h. A hung activation waits 2 days at
+ * first and doubles up to 16 days: it is not retried every night, and not
+ * blamed forever either.
+ */
+export function retryDelayMs(cause: FailureCause, failures: number): number {
+  const HOUR = 3_600_000;
+  if (cause === 'activation-hang') return Math.min(48 * HOUR * 2 ** Math.max(0, failures - 1), 16 * 24 * HOUR);
+  if (failures <= 1) return 0;
+  return Math.min(HOUR * 2 ** (failures - 2), 24 * HOUR);
+}

@@ -1,0 +1,427 @@
+/**
+ * The failure taxonomy as a table (issue #13). Each row is the output of the
+ * real tool: nix 2.34.8, git 2.55 and systemctl from the test bed (sid root),
+ * produced with a full tmpfs store, a moved-away git+file input, a builder
+ * killed by SIGKILL, nix --timeout, --store daemon without a daemon, ... (see
+ * docs/upgrade.md "What gets blamed"); a few are nix's own format strings at
+ * 2.34.0 (libstore/filetransfer.cc, goal.cc, derivation-building-goal.cc) or
+ * nixpkgs' lib/modules.nix, filled in as nix prints them.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  classifyFailure,
+  exitCodeForFailure,
+  keyLine,
+  meaningfulError,
+  retryDelayMs,
+  type FailureCause,
+  type FailureClass,
+  type FailureEvidence,
+} from '../../../src/failure/classify.js';
+
+/** nh 4.4's report after nix exits 1 (color-eyre chain), as nh prints it below nix's stderr. */
+const NH_TAIL = `Error: \n   0: Failed to build configuration\n   1: Command exited with status Exited(1)\n`;
+const nh = (nixStderr: string): string => `> Building NixOS configuration\n${nixStderr}${NH_TAIL}`;
+
+const BUILDER_EXIT = `this derivation will be built:
+  /nix/store/cn7pkbhf00gbkqdqjkm8qf8lxv1x2zyb-fails.drv
+building '/nix/store/cn7pkbhf00gbkqdqjkm8qf8lxv1x2zyb-fails.drv'...
+error: Cannot build '/nix/store/cn7pkbhf00gbkqdqjkm8qf8lxv1x2zyb-fails.drv'.
+       Reason: builder failed with exit code 2.
+       Output paths:
+         /nix/store/0nf72d6v3g96yc7090b2vwicsvz0zhvp-fails
+       Last 1 log lines:
+       > oops
+       For full logs, run:
+         nix log /nix/store/cn7pkbhf00gbkqdqjkm8qf8lxv1x2zyb-fails.drv
+`;
+const OLD_BUILDER = `building '/nix/store/dgy59sxqj2wq2418f82n14z9cljzjin4-man-cache.drv'...
+error: builder for '/nix/store/dgy59sxqj2wq2418f82n14z9cljzjin4-man-cache.drv' failed with exit code 2
+error: 1 dependencies of derivation '/nix/store/p6lx3x6fxbl7hhch5nnsrxxlcsnw524d-etc-man_db.conf.drv' failed to build
+error: 1 dependencies of derivation '/nix/store/m341zgn4qz0na8pvf3vkv44im3m9i8q0-etc.drv' failed to build
+`;
+const THROW = `error:
+       … while calling the 'throw' builtin
+         at /work/wt/13/.scratch/flake.nix:5:15:
+            4|     fails = derivation { name = "fails"; };
+            5|     evalerr = builtins.throw "hosta: option foo does not exist";
+             |               ^
+            6|     sleepy = derivation { name = "sleepy"; };
+
+       error: hosta: option foo does not exist
+`;
+const SYNTAX = `error: syntax error, unexpected '}', expecting ';'
+       at /work/wt/13/.scratch/syn/flake.nix:4:3:
+            3|     x = 1
+            4|   };
+             |   ^
+            5| }
+`;
+const UNDEFINED = `error: undefined variable 'foo'
+       at /work/wt/13/.scratch/ev/flake.nix:3:64:
+            2|   outputs = { self }: let system = "x86_64-linux"; in {
+            3|     undef = derivation { name = "u"; inherit system; builder = foo; };
+             |                                                                ^
+`;
+const NO_ATTR = `error: flake 'git+file:///work/wt/13/.scratch' does not provide attribute 'packages.x86_64-linux.nixosConfigurations.nope.config.system.build.toplevel', 'legacyPackages.x86_64-linux.nixosConfigurations.nope.config.system.build.toplevel' or 'nixosConfigurations.nope.config.system.build.toplevel'
+`;
+const NO_OPTION = `error:
+       … while evaluating the attribute 'config.system.build.toplevel'
+
+       (stack trace truncated; use '--show-trace' to show the full, detailed trace)
+
+       error: The option \`services.sshd.enabl' does not exist. Definition values:
+       - In \`/nix/store/x-source/hosts/hosta.nix': true
+`;
+const FOD = `building '/nix/store/3vfrmhv0kq0mhfmfm2wkpi8ggrhcr517-fod.drv'...
+error: hash mismatch in fixed-output derivation '/nix/store/3vfrmhv0kq0mhfmfm2wkpi8ggrhcr517-fod.drv':
+         specified: sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+            got:    sha256-mOpuTyFvL7S2n/+bOkSELDhobKaF8/VdxIxdP7EQe+Q=
+`;
+const KILLED = `building '/nix/store/s8i39fnksn372h4iy0b1wnfrhvxbcy6f-killed.drv'...
+error: Cannot build '/nix/store/s8i39fnksn372h4iy0b1wnfrhvxbcy6f-killed.drv'.
+       Reason: builder failed due to signal 9 (Killed).
+       Output paths:
+         /nix/store/94pdp90scqmbsyqsk24y7fdb0am1y3dw-killed
+       Last 1 log lines:
+       > eating memory
+`;
+const BUILDER_NOSPC = `building '/nix/store/czic2mvjcpk104rd8a3kn4rrcg1vpjia-nospc.drv'...
+error: Cannot build '/nix/store/czic2mvjcpk104rd8a3kn4rrcg1vpjia-nospc.drv'.
+       Reason: builder failed with exit code 1.
+       Output paths:
+         /nix/store/jxwk2mwymr2x82r3ad403bmpn68hw147-nospc
+       Last 1 log lines:
+       > cp: error writing '/build/x': No space left on device
+`;
+const SQLITE_FULL = `error: setting journal mode: database or disk is full, database or disk is full (in '/work/wt/13/.scratch/small/st/nix/var/nix/db/db.sqlite')
+`;
+const NO_OUTPUT = `building '/nix/store/a310yjhy93mh0najdwjzlnrxa0cdazyx-bigger.drv'...
+error: builder for '/nix/store/a310yjhy93mh0najdwjzlnrxa0cdazyx-bigger.drv' failed to produce output path for output 'out' at "/work/wt/13/.scratch/small2/st/nix/store/dqhdcy5wigps37p9gmh5s3fdnfn523fx-bigger"
+`;
+const INPUT_AWAY = `error:
+       … while calling the 'derivationStrict' builtin
+         at «nix-internal»/derivation-internal.nix:37:12:
+           36|
+           37|   strict = derivationStrict drvAttrs;
+             |            ^
+           38|
+
+       … while evaluating the derivation attribute 'name'
+         at /work/wt/13/.scratch/withinput/flake.nix:3:52:
+
+       (stack trace truncated; use '--show-trace' to show the full, detailed trace)
+
+       error: Git repository "/work/wt/13/.scratch/inp" does not exist.
+`;
+const SUBST_WARN_THEN_BUILDER = `warning: unable to download 'http://nonexistent.invalid/nix-cache-info': Could not resolve hostname (6) Could not resolve host: nonexistent.invalid; retrying in 334 ms (attempt 1/5)
+warning: unable to download 'http://nonexistent.invalid/nix-cache-info': Could not resolve hostname (6) Could not resolve host: nonexistent.invalid
+${BUILDER_EXIT}`;
+const DOWNLOAD = `error:
+       … while calling the 'fetchurl' builtin
+         at /work/wt/13/.scratch/ev/flake.nix:5:10:
+            5|     dl = builtins.fetchurl "http://127.0.0.1:9/x.tar.gz";
+             |          ^
+
+       error: unable to download 'http://127.0.0.1:9/x.tar.gz': Could not connect to server (7) Failed to connect to 127.0.0.1:9 after 0 ms: Could not connect to server
+`;
+const HTTP_503 = `error: unable to download 'https://github.com/NixOS/nixpkgs/archive/0123456789abcdef.tar.gz': HTTP error 503 ()
+
+       response body:
+
+       upstream connect error or disconnect/reset before headers
+`;
+const TIMEOUT = `building '/nix/store/1h3iv5cwmcf70ps7q44amg7v9afcxgg0-sleepy.drv'...
+error: timed out after 2 seconds
+`;
+const DAEMON = `error: cannot connect to socket at '/nix/var/nix/daemon-socket/socket': No such file or directory
+`;
+const DAEMON_OOM = `error: Nix daemon out of memory
+`;
+const WRITE_NOSPC = `error: writing to file: No space left on device
+`;
+const DUBIOUS = `fatal: detected dubious ownership in repository at '/work/wt/13/.scratch/other/c'
+To add an exception for this directory, call:
+
+	git config --global --add safe.directory /work/wt/13/.scratch/other/c
+`;
+const GIT_RESOLVE = `fatal: unable to access 'https://nonexistent.invalid/x.git/': Could not resolve host: nonexistent.invalid
+`;
+const GIT_NO_REPO = `fatal: '/nonexistent/repo.git' does not appear to be a git repository
+fatal: Could not read from remote repository.
+
+Please make sure you have the correct access rights
+and the repository exists.
+`;
+const STC_FAIL = `activating the configuration...
+setting up /etc...
+Failed to run activate script
+warning: error(s) occurred while switching to the new configuration
+`;
+const STC_NOSPC = `activating the configuration...
+setting up /etc...
+cp: error writing '/etc/.tmp-hosts': No space left on device
+warning: error(s) occurred while switching to the new configuration
+`;
+const SYSTEMCTL_NO_PID1 = `System has not been booted with systemd as init system (PID 1). Can't operate.
+Failed to connect to system scope bus via local transport: Host is down
+`;
+
+const base = (
+  stage: FailureEvidence['stage'],
+  tool: string,
+  output: string,
+  extra: Partial<FailureEvidence> = {},
+): FailureEvidence => ({
+  stage,
+  tool,
+  exitCode: 1,
+  signal: null,
+  timedOut: false,
+  output,
+  ...extra,
+});
+
+const rows: Array<[string, FailureEvidence, FailureClass, FailureCause, number]> = [
+  [
+    'nh: a builder exits 2 (nix 2.34 "Cannot build … Reason")',
+    base('build', 'nh', nh(BUILDER_EXIT)),
+    'caused-by-commit',
+    'build-error',
+    3,
+  ],
+  [
+    'nix <2.24: "builder for … failed with exit code" + dependencies',
+    base('build', 'nh', nh(OLD_BUILDER)),
+    'caused-by-commit',
+    'build-error',
+    3,
+  ],
+  ['nh: builtins.throw in the configuration', base('build', 'nh', nh(THROW)), 'caused-by-commit', 'eval-error', 3],
+  ['nh: a syntax error', base('build', 'nh', nh(SYNTAX)), 'caused-by-commit', 'eval-error', 3],
+  ['nh: an undefined variable', base('build', 'nh', nh(UNDEFINED)), 'caused-by-commit', 'eval-error', 3],
+  [
+    'nh: the flake has no such host (does not provide attribute)',
+    base('build', 'nh', nh(NO_ATTR)),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
+    'nh: a NixOS option that does not exist (lib/modules.nix)',
+    base('build', 'nh', nh(NO_OPTION)),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
+    'nix: hash mismatch in a fixed-output derivation',
+    base('build', 'nh', nh(FOD)),
+    'caused-by-commit',
+    'build-error',
+    3,
+  ],
+  [
+    'nix: a substituter warns, then a builder fails by itself',
+    base('build', 'nh', nh(SUBST_WARN_THEN_BUILDER)),
+    'caused-by-commit',
+    'build-error',
+    3,
+  ],
+  [
+    'nix: failed to produce output path, disk not low',
+    base('build', 'nh', nh(NO_OUTPUT), { lowDisk: false }),
+    'caused-by-commit',
+    'build-error',
+    3,
+  ],
+  [
+    'nix: failed to produce output path on a full tmpfs store (lowDisk)',
+    base('build', 'nh', nh(NO_OUTPUT), { lowDisk: true }),
+    'environmental',
+    'disk-full',
+    75,
+  ],
+  ['nix: a builder killed by signal 9 (OOM killer)', base('build', 'nh', nh(KILLED)), 'environmental', 'killed', 75],
+  [
+    'nix: a builder whose log says No space left on device',
+    base('build', 'nh', nh(BUILDER_NOSPC)),
+    'environmental',
+    'disk-full',
+    75,
+  ],
+  ['nix: sqlite "database or disk is full"', base('build', 'nh', nh(SQLITE_FULL)), 'environmental', 'disk-full', 75],
+  [
+    'nix <2.30: "writing to file: No space left on device"',
+    base('build', 'nh', nh(WRITE_NOSPC)),
+    'environmental',
+    'disk-full',
+    75,
+  ],
+  [
+    'nix: a locked git+file input whose repository is away',
+    base('build', 'nh', nh(INPUT_AWAY)),
+    'environmental',
+    'fetch-failed',
+    75,
+  ],
+  ['nix: fetchurl cannot connect', base('build', 'nh', nh(DOWNLOAD)), 'environmental', 'network', 75],
+  ['nix: a tarball input answers HTTP 503', base('build', 'nh', nh(HTTP_503)), 'environmental', 'network', 75],
+  ['nix --timeout: "timed out after 2 seconds"', base('build', 'nh', nh(TIMEOUT)), 'environmental', 'timeout', 75],
+  [
+    'our runner timed out the build (timeouts.buildSec)',
+    base('build', 'nh', 'building ...\n', { exitCode: null, timedOut: true }),
+    'environmental',
+    'timeout',
+    75,
+  ],
+  [
+    'nh killed by SIGKILL (no exit code)',
+    base('build', 'nh', '', { exitCode: null, signal: 'SIGKILL' }),
+    'environmental',
+    'killed',
+    75,
+  ],
+  ['nix: the daemon socket is missing', base('build', 'nh', nh(DAEMON)), 'environmental', 'nix-daemon', 75],
+  ['nix: the daemon runs out of memory', base('build', 'nh', nh(DAEMON_OOM)), 'environmental', 'out-of-memory', 75],
+  [
+    'nh: an error nix did not explain',
+    base('build', 'nh', `Error: \n   0: Failed to build configuration\n   1: Command exited with status Exited(1)\n`),
+    'unknown',
+    'unrecognised',
+    75,
+  ],
+  [
+    'switch-to-configuration test exits 1 (activation script)',
+    base('activation', 'switch-to-configuration', STC_FAIL),
+    'caused-by-commit',
+    'activation-error',
+    4,
+  ],
+  [
+    'switch-to-configuration hits a full disk',
+    base('activation', 'switch-to-configuration', STC_NOSPC),
+    'environmental',
+    'disk-full',
+    75,
+  ],
+  [
+    'switch-to-configuration never returns (hang)',
+    base('activation', 'switch-to-configuration', 'activating the configuration...\n', {
+      exitCode: null,
+      timedOut: true,
+    }),
+    'unknown',
+    'activation-hang',
+    75,
+  ],
+  [
+    'switch-to-configuration: systemd is not running (no bus)',
+    base('activation', 'switch-to-configuration', SYSTEMCTL_NO_PID1),
+    'environmental',
+    'systemd-unreachable',
+    75,
+  ],
+  ['git: dubious ownership', base('fetch', 'git', DUBIOUS, { exitCode: 128 }), 'environmental', 'ownership', 75],
+  [
+    'git: the remote host does not resolve',
+    base('fetch', 'git', GIT_RESOLVE, { exitCode: 128 }),
+    'environmental',
+    'network',
+    75,
+  ],
+  [
+    'git: the remote repository is gone',
+    base('fetch', 'git', GIT_NO_REPO, { exitCode: 128 }),
+    'environmental',
+    'network',
+    75,
+  ],
+  [
+    'post-switch: a check that failed before the change fails after it',
+    base('post-switch', 'check', '', { failingBefore: ['upstream'], failingAfter: ['upstream'] }),
+    'environmental',
+    'check-already-failing',
+    6,
+  ],
+  [
+    'post-switch: a check that passed before fails after',
+    base('post-switch', 'check', '', { failingBefore: [], failingAfter: ['sshd.service'] }),
+    'caused-by-commit',
+    'check-regressed',
+    4,
+  ],
+  [
+    'post-switch: no pre-check on record',
+    base('post-switch', 'check', '', { failingAfter: ['sshd.service'] }),
+    'unknown',
+    'unrecognised',
+    75,
+  ],
+  [
+    'boot: the golden fails the same checks',
+    base('boot', 'check', '', { failingAfter: ['sshd.service'], goldenFailsToo: true }),
+    'environmental',
+    'golden-fails-too',
+    75,
+  ],
+];
+
+describe('classifyFailure: real nix, nh, git and systemctl outputs', () => {
+  it('has at least 25 rows', () => expect(rows.length).toBeGreaterThanOrEqual(25));
+  it.each(rows)('%s', (_label, ev, cls, cause, exit) => {
+    const v = classifyFailure(ev);
+    expect({ class: v.class, cause: v.cause }).toEqual({ class: cls, cause });
+    expect(exitCodeForFailure(ev.stage, v)).toBe(exit);
+    expect(v.retry).toBe(
+      cls === 'caused-by-commit' ? 'never' : ev.stage === 'build' || cls === 'unknown' ? 'backoff' : 'next-run',
+    );
+    expect(v.summary).not.toMatch(/\n/);
+  });
+});
+
+describe('the evidence is the whole meaningful error, not its first line', () => {
+  it('keeps the innermost cause of a nested evaluation error', () => {
+    const v = classifyFailure(base('build', 'nh', nh(INPUT_AWAY)));
+    expect(v.evidence).toMatch(/^error:/);
+    expect(v.evidence).toContain("while calling the 'derivationStrict' builtin");
+    expect(v.evidence).toContain('error: Git repository "/work/wt/13/.scratch/inp" does not exist.');
+    expect(v.summary).toContain('Git repository "/work/wt/13/.scratch/inp" does not exist.');
+  });
+  it('keeps the builder log lines and drops warnings and progress', () => {
+    const e = meaningfulError(nh(SUBST_WARN_THEN_BUILDER));
+    expect(e).not.toMatch(/warning:|this derivation will be built|^building/m);
+    expect(e).toContain('> oops');
+    expect(e).toContain('Reason: builder failed with exit code 2.');
+    expect(e).toContain('Failed to build configuration');
+  });
+  it('the key line joins "Cannot build" and its reason', () => {
+    expect(keyLine(meaningfulError(BUILDER_EXIT))).toBe(
+      "error: Cannot build '/nix/store/cn7pkbhf00gbkqdqjkm8qf8lxv1x2zyb-fails.drv'. Reason: builder failed with exit code 2.",
+    );
+  });
+  it("keeps git's advice under fatal:", () => {
+    expect(meaningfulError(DUBIOUS)).toContain('safe.directory');
+  });
+  it('is bounded from the end (the cause is last)', () => {
+    const long = `error: start\n${'       x\n'.repeat(2000)}       error: the real cause\n`;
+    const e = meaningfulError(long);
+    expect(e.length).toBeLessThanOrEqual(8001);
+    expect(e).toContain('the real cause');
+  });
+});
+
+describe('retryDelayMs', () => {
+  const H = 3_600_000;
+  it.each([
+    ['disk-full', 1, 0],
+    ['disk-full', 2, H],
+    ['disk-full', 3, 2 * H],
+    ['unrecognised', 7, 24 * H],
+    ['activation-hang', 1, 48 * H],
+    ['activation-hang', 2, 96 * H],
+    ['activation-hang', 9, 16 * 24 * H],
+  ] as const)('%s after %d failure(s): %d ms', (cause, n, ms) => {
+    expect(retryDelayMs(cause, n)).toBe(ms);
+  });
+});
