@@ -358,6 +358,23 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         )
         .demandCommand(1, 'name a golden subcommand: pin, show or rollback'),
     )
+    .command('bad', 'Bad marks: commits upgrade will not build again, with their evidence', (y: Argv) =>
+      y
+        .command(
+          'list',
+          'Bad marks and retry records, with class, cause, evidence and what was built',
+          (s: Argv) => s,
+          lazy('bad list', async () => (await import('../upgrade/bad-cli.js')).badListCommand),
+        )
+        .command(
+          'forget <commit>',
+          'Retract the bad mark (and retry records) of a commit; the next upgrade builds it again',
+          (s: Argv) =>
+            s.positional('commit', { type: 'string', describe: 'Commit id, or a unique prefix of 7+ hex digits' }),
+          lazy('bad forget', async () => (await import('../upgrade/bad-cli.js')).badForgetCommand),
+        )
+        .demandCommand(1, 'name a bad subcommand: list or forget'),
+    )
     .command(
       'status',
       'One screen for this host: git, lock, system, boot, golden, dotfiles, last runs',

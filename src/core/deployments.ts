@@ -5,7 +5,20 @@
  *
  * Upgrade writes deployments and build/signature/post-switch failures; boot
  * validation marks the commit of a rolled-back system bad. A bad commit is
- * skipped by upgrade without being rebuilt, until a newer commit arrives.
+ * skipped by upgrade without being rebuilt, until a newer commit arrives, a
+ * different build of it is asked for (another flakeHost, another flake.lock),
+ * or a person retracts the mark (`gitopsd bad forget`).
+ *
+ * Only a failure classified as caused by the commit (src/failure/classify.ts)
+ * becomes a mark. Each mark keeps its class, its cause, its evidence (the
+ * whole meaningful error) and what was built.
+ *
+ * Compatibility: marks written before issue #13 have none of these fields;
+ * they read with `class: "caused-by-commit"`, `cause: null`, `build: null`
+ * (applies to any build of the commit), and are re-examined by upgrade
+ * (`reexamineMark`): a legacy build mark whose own log shows an
+ * environmental cause is cleared. The fields are additive, so the state
+ * document keeps version 1 and an older gitopsd still reads the file.
  */
 import { z } from 'zod';
 import type { StateStore } from './state.js';
@@ -19,6 +32,26 @@ export const BadReason = z.enum([
 ]);
 export type BadReason = z.infer<typeof BadReason>;
 
+/**
+ * What was built when the failure happened. Two builds of one commit are the
+ * same attempt only when flakeHost and the flake.lock blob agree.
+ */
+export const BuildIdentity = z
+  .object({
+    /** nixConfig.flakeHost: the `nixosConfigurations.<host>` that was built. */
+    flakeHost: z.string(),
+    /** The installable, `<flake dir>#nixosConfigurations.<host>.config.system.build.toplevel`. */
+    flakeAttr: z.string(),
+    /** `git rev-parse <commit>:flake.lock` (the locked inputs), null without a lock file. */
+    lockBlob: z.string().nullable().default(null),
+    /** The toplevel's .drv (nix eval …drvPath), null when the configuration does not evaluate. */
+    drvPath: z.string().nullable().default(null),
+    /** The .drv nix named as failing ("Cannot build '…'"), when it named one. */
+    failedDrv: z.string().nullable().default(null),
+  })
+  .loose();
+export type BuildIdentity = z.infer<typeof BuildIdentity>;
+
 export const BadCommit = z
   .object({
     commit: z.string(),
@@ -27,9 +60,19 @@ export const BadCommit = z
     message: z.string(),
     storePath: z.string().nullable().default(null),
     logTail: z.string().default(''),
+    /** Marks exist only for failures caused by the commit; a legacy mark reads as such. */
+    class: z.enum(['caused-by-commit']).default('caused-by-commit'),
+    /** The cause (src/failure/classify.ts FailureCause), null for marks written before issue #13. */
+    cause: z.string().nullable().default(null),
+    /** The whole meaningful error (for a legacy mark: empty, see logTail). */
+    evidence: z.string().default(''),
+    /** What was built; null: unknown (a legacy mark, a signature refusal): applies to any build. */
+    build: BuildIdentity.nullable().default(null),
   })
   .loose();
 export type BadCommit = z.infer<typeof BadCommit>;
+/** A mark as written: the fields added by issue #13 may be left out (they default). */
+export type BadCommitInput = z.input<typeof BadCommit>;
 
 export const Deployment = z
   .object({
@@ -74,11 +117,30 @@ export function withDeployment(d: DeploymentsSection, dep: Deployment): Deployme
 }
 
 /** Pure: mark a commit bad (the newest reason wins), keeping the list bounded. */
-export function withBadCommit(d: DeploymentsSection, bad: BadCommit): DeploymentsSection {
+export function withBadCommit(d: DeploymentsSection, input: BadCommitInput): DeploymentsSection {
+  const bad = BadCommit.parse(input);
   const entries = Object.entries({ ...d.badCommits, [bad.commit]: bad })
     .sort(([, a], [, b]) => a.at.localeCompare(b.at))
     .slice(-BAD_LIMIT);
   return { ...d, badCommits: Object.fromEntries(entries) };
+}
+
+/** Pure: retract the mark of `commit` (a person's `gitopsd bad forget`, or a re-examination). */
+export function withoutBadCommit(d: DeploymentsSection, commit: string): DeploymentsSection {
+  const badCommits = { ...d.badCommits };
+  delete badCommits[commit];
+  return { ...d, badCommits };
+}
+
+/**
+ * Whether a mark applies to the build about to be made. A mark recorded for
+ * another flakeHost or another flake.lock is a different attempt: it does not
+ * apply. A mark without a build identity (legacy, signature, boot rollback)
+ * applies to every build of the commit.
+ */
+export function markApplies(mark: BadCommit, next: { flakeHost: string; lockBlob: string | null }): boolean {
+  if (mark.build === null) return true;
+  return mark.build.flakeHost === next.flakeHost && mark.build.lockBlob === next.lockBlob;
 }
 
 /** Which commit produced this system store path, newest first. */

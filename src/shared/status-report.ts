@@ -101,7 +101,19 @@ export interface StatusReport {
     generation: number | null;
     durationMs: number;
   } | null;
-  knownBadCommits: { commit: string; reason: string; at: string; message: string }[];
+  /** The bad marks (gitopsd bad list shows their evidence). */
+  knownBadCommits: {
+    commit: string;
+    reason: string;
+    /** src/failure/classify.ts FailureCause; null for a mark from before issue 13. */
+    cause: string | null;
+    /** The flakeHost the mark was recorded for; null: every build of the commit. */
+    flakeHost: string | null;
+    at: string;
+    message: string;
+  }[];
+  /** Failures that were not a commit's fault: nothing marked, retried after notBefore. */
+  retrying: { commit: string; stage: string; cause: string; failures: number; notBefore: string; summary: string }[];
   runs: Record<string, { at: string; ok: boolean; exitCode: number; result: string; durationMs: number | null }>;
   schedule: { cron: string; nextRun: string | null };
   /** The fleet publish of this host (docs/fleet.md); `enabled: false` when fleet.enable is off. */

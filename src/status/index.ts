@@ -262,8 +262,18 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
     knownBadCommits: Object.values(deployments.badCommits).map((b) => ({
       commit: b.commit,
       reason: b.reason,
+      cause: b.cause,
+      flakeHost: b.build?.flakeHost ?? null,
       at: b.at,
       message: b.message,
+    })),
+    retrying: upgrade.retries.map((r) => ({
+      commit: r.commit,
+      stage: r.stage,
+      cause: r.cause,
+      failures: r.failures,
+      notBefore: r.notBefore,
+      summary: r.summary,
     })),
     runs: Object.fromEntries(
       Object.entries(runs).map(([k, v]) => [

@@ -140,7 +140,24 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
     row(step, `${ago(run.at, now)}: ${run.ok ? c('ok', run.result) : c('bad', run.result)}`);
   }
   if (r.knownBadCommits.length > 0) {
-    row('known bad', c('warn', r.knownBadCommits.map((b) => `${short(b.commit)} (${b.reason})`).join(', ')));
+    row(
+      'known bad',
+      c(
+        'warn',
+        `${r.knownBadCommits.map((b) => `${short(b.commit)} (${b.reason}${b.cause !== null ? `: ${b.cause}` : ''})`).join(', ')}; gitopsd bad list`,
+      ),
+    );
+  }
+  if (r.retrying.length > 0) {
+    row(
+      'retrying',
+      c(
+        'warn',
+        r.retrying
+          .map((x) => `${short(x.commit)} (${x.stage} ${x.cause}, ${x.failures}x, not before ${x.notBefore})`)
+          .join(', '),
+      ),
+    );
   }
   if (r.publish.enabled) {
     row(

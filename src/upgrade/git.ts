@@ -319,3 +319,13 @@ export async function removeWorktree(deps: GitDeps, dir: string, path: string): 
   rmSync(path, { recursive: true, force: true });
   await git(deps, dir, ['worktree', 'prune'], { allowFailure: true });
 }
+
+/**
+ * The blob id of `path` at `commit` (`git rev-parse <commit>:<path>`), or
+ * null when the commit has no such file. For flake.lock, it names the
+ * locked inputs of a build (src/core/deployments.ts BuildIdentity).
+ */
+export async function blobId(deps: GitDeps, dir: string, commit: string, path: string): Promise<string | null> {
+  const r = await git(deps, dir, ['rev-parse', '--verify', '--quiet', `${commit}:${path}`], { allowFailure: true });
+  return r.exitCode === 0 ? r.stdout.trim() : null;
+}

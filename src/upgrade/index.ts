@@ -40,16 +40,29 @@
 import { existsSync, readdirSync, renameSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
-import { GitopsdError, lastLine } from '../core/errors.js';
+import { CommandFailed, GitopsdError, lastLine, tail } from '../core/errors.js';
 import {
+  markApplies,
   readDeployments,
   updateDeployments,
   withBadCommit,
   withDeployment,
+  withoutBadCommit,
   type BadCommit,
+  type BadCommitInput,
   type BadReason,
 } from '../core/deployments.js';
 import { waitForHealthy, type CheckResult } from '../boot-validate/checks.js';
+import { classifyFailure, type FailureEvidence, type FailureStage, type FailureVerdict } from '../failure/classify.js';
+import {
+  decideRetry,
+  failedDrvOf,
+  findRetry,
+  reexamineMark,
+  withRetry,
+  withoutRetries,
+  type AttemptKey,
+} from './blame.js';
 import {
   decidePreflight,
   decideTarget,
@@ -73,6 +86,8 @@ import {
   observeDisks,
   profileGeneration,
   readUptimeSec,
+  toplevelAttr,
+  toplevelDrvPath,
   requestReboot,
   resolveOrNull,
   setSystemProfile,
@@ -124,12 +139,22 @@ export type UpgradeRunResult = Base &
     | { kind: 'skipped-bad'; exitCode: 3; bad: BadCommit }
     | { kind: 'gated'; exitCode: 0; gate: string }
     | { kind: 'halted'; exitCode: 3; gate: string }
-    | { kind: 'build-failed'; exitCode: 3; logTail: string }
+    | { kind: 'build-failed'; exitCode: 3; logTail: string; failure: FailureSummary }
     | {
         kind: 'refused';
         exitCode: 6;
-        check: RefuseCheck | PreflightCheck | 'rebase-conflict' | 'rollout-policy';
+        check: RefuseCheck | PreflightCheck | 'rebase-conflict' | 'rollout-policy' | 'already-failing';
         details: string[];
+      }
+    | {
+        /** Failed for a reason that was not the commit's: nothing marked, retried (after a backoff). */
+        kind: 'retry-later';
+        exitCode: 75;
+        stage: FailureStage;
+        failure: FailureSummary;
+        /** Identical failures of this attempt so far (0: waiting out the backoff, nothing was run). */
+        failures: number;
+        notBefore: string;
       }
     | {
         kind: 'reverted';
@@ -142,6 +167,21 @@ export type UpgradeRunResult = Base &
   );
 
 const short = (sha: string | null): string => (sha === null ? '(none)' : sha.slice(0, 12));
+
+/** The verdict of src/failure/classify.ts as reported (run result, --json, the run record). */
+export interface FailureSummary {
+  class: FailureVerdict['class'];
+  cause: FailureVerdict['cause'];
+  summary: string;
+  evidence: string;
+}
+
+const summaryOf = (v: FailureVerdict): FailureSummary => ({
+  class: v.class,
+  cause: v.cause,
+  summary: v.summary,
+  evidence: v.evidence,
+});
 
 /** Local time of day in minutes; the reboot window is wall-clock time on the host. */
 function minuteOfDay(d: Date): number {
@@ -189,6 +229,8 @@ function resultWord(r: UpgradeRunResult): UpgradeResult {
       return 'build-failed';
     case 'reverted':
       return 'reverted';
+    case 'retry-later':
+      return 'retry-later';
   }
 }
 
@@ -207,15 +249,27 @@ function lastRunOf(ctx: Ctx, r: UpgradeRunResult): LastRun {
     steps: { ...ctx.steps },
     ...(r.kind === 'skipped-bad' ? { check: 'known-bad' } : {}),
     ...(r.kind === 'refused' ? { check: r.check } : {}),
+    ...(r.kind === 'retry-later' || r.kind === 'build-failed'
+      ? { failure: { class: r.failure.class, cause: r.failure.cause, summary: r.failure.summary } }
+      : {}),
   };
 }
 
 /** Record the run (never in dry-run: a dry run changes no state). */
-function record(ctx: Ctx, r: UpgradeRunResult, extra?: { bad?: BadCommit }): UpgradeRunResult {
+function record(
+  ctx: Ctx,
+  r: UpgradeRunResult,
+  extra?: { bad?: BadCommitInput; retry?: AttemptKey & { stage: FailureStage; verdict: FailureVerdict } },
+): UpgradeRunResult {
   if (ctx.opts.dryRun) return r;
+  const retry = extra?.retry;
   updateBoth(ctx.deps.state, (d, u) => ({
     deployments: extra?.bad ? withBadCommit(d, extra.bad) : d,
-    upgrade: { ...u, lastRun: lastRunOf(ctx, r) },
+    upgrade: {
+      ...u,
+      lastRun: lastRunOf(ctx, r),
+      retries: retry ? withRetry(u.retries, { ...retry, now: ctx.deps.clock.now() }) : u.retries,
+    },
   }));
   return r;
 }
@@ -282,6 +336,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
   });
   const head = await g.revParse(deps, dir, 'HEAD');
   if (head === null) {
+    await explainUnreadableCheckout(deps, dir);
     throw new GitopsdError(
       'failed',
       `${dir} is not a git checkout with a commit; point nixConfig.path at your nix-config clone (or remove it and set nixConfig.url)`,
@@ -293,7 +348,37 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     throw new GitopsdError('failed', `fetched, but ${g.trackingRef(deps)} does not exist; please report`);
 
   // 3. Observe.
-  const dep = readDeployments(deps.state);
+  let dep = readDeployments(deps.state);
+  // A mark written before issue #13 blamed every failure: re-examine it
+  // once; a legacy build mark whose own log shows a full disk, a fetch or a
+  // timeout is cleared (docs/upgrade.md "What gets blamed").
+  const tipMark = dep.badCommits[tip];
+  if (tipMark !== undefined && !opts.dryRun) {
+    const re = reexamineMark(tipMark);
+    if (!re.keep) {
+      log.warn("a bad mark from an older gitopsd was not the commit's fault; clearing it", {
+        commit: tip,
+        cause: re.cause,
+        why: re.why,
+      });
+      dep = updateDeployments(deps.state, (d) => withoutBadCommit(d, tip));
+    }
+  }
+  // A mark applies only to the same build: another flakeHost or another
+  // flake.lock is a new attempt. The lock blob costs one git call, only
+  // when the tip has a mark or a retry record.
+  const flakeHost = cfg.nixConfig.flakeHost;
+  const needLock = dep.badCommits[tip] !== undefined || readUpgrade(deps.state).retries.some((r) => r.commit === tip);
+  const tipLock = needLock ? await g.blobId(deps, dir, tip, 'flake.lock') : null;
+  const tipBad = dep.badCommits[tip];
+  const badTip = tipBad !== undefined && markApplies(tipBad, { flakeHost, lockBlob: tipLock }) ? tipBad : null;
+  if (tipBad !== undefined && badTip === null) {
+    log.info('the known-bad mark of the tip was recorded for another build; building this one', {
+      commit: tip,
+      mark: tipBad.build,
+      now: { flakeHost, lockBlob: tipLock },
+    });
+  }
   const up = readUpgrade(deps.state);
   const deployed = dep.current;
   const anchorSha =
@@ -337,7 +422,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
       deployed: deployed?.commit ?? null,
       systemIsDeployed,
       rebootPending: deployedNeedsReboot,
-      badTip: dep.badCommits[tip] ?? null,
+      badTip,
       tipDescendsFromDeployed:
         anchorSha === null
           ? null
@@ -363,6 +448,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     case 'no-op':
       return noOp(ctx, { decision, storePath: deployed?.storePath ?? null, deployedNeedsReboot });
     case 'skip-bad':
+      if (!opts.dryRun) await followDeployed(ctx, { head, dirty, deployed: deployed?.commit ?? null });
       return record(
         ctx,
         finish(ctx, {
@@ -370,11 +456,11 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
           exitCode: 3,
           bad: decision.bad,
           commit: decision.commit,
-          message: `commit ${short(decision.commit)} is known bad (${decision.bad.reason} at ${decision.bad.at}: ${decision.bad.message}); not rebuilding it, waiting for a newer commit on ${cfg.nixConfig.remote}/${cfg.nixConfig.branch}`,
+          message: `commit ${short(decision.commit)} is known bad (${decision.bad.reason} at ${decision.bad.at}: ${decision.bad.message}); not rebuilding it, waiting for a newer commit on ${cfg.nixConfig.remote}/${cfg.nixConfig.branch} ("gitopsd bad list" shows the evidence, "gitopsd bad forget ${short(decision.commit)}" retracts the mark)`,
         }),
       );
     case 'refuse': {
-      const bad: BadCommit | undefined =
+      const bad: BadCommitInput | undefined =
         decision.check === 'signature'
           ? {
               commit: decision.commit,
@@ -383,6 +469,8 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
               message: decision.message,
               storePath: null,
               logTail: '',
+              cause: 'signature',
+              evidence: decision.message,
             }
           : undefined;
       return record(
@@ -416,7 +504,121 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
   if (gated !== null) return gated;
 
   if (opts.dryRun) return dryRunBuild(ctx, { decision, current, booted });
+
+  // An attempt that failed for a reason not its own waits out its backoff
+  // (retrying costs a build); a person can skip the wait with `gitopsd bad forget`.
+  if (decision.reason !== 'update-inputs' && !decision.rebase) {
+    const gate = decideRetry(
+      findRetry(readUpgrade(deps.state).retries, { commit: tip, flakeHost, lockBlob: tipLock }),
+      deps.clock.now(),
+    );
+    if (gate.kind === 'wait') {
+      await followDeployed(ctx, { head, dirty, deployed: deployed?.commit ?? null });
+      const r = gate.record;
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'retry-later',
+          exitCode: 75,
+          stage: r.stage,
+          failure: {
+            class: r.class,
+            cause: r.cause as FailureVerdict['cause'],
+            summary: r.summary,
+            evidence: r.evidence,
+          },
+          failures: 0,
+          notBefore: gate.until,
+          commit: tip,
+          message: `commit ${short(tip)} failed ${r.failures} time(s) for a reason that is not the commit's (${r.summary}); not building it again before ${gate.until} (backoff); "gitopsd bad forget ${short(tip)}" retries at the next run`,
+        }),
+      );
+    }
+  }
+
+  // The checks of the post-switch verdict run on the current system first: a
+  // check that already fails is not the new generation's fault. Refuse (exit
+  // 6, naming it) rather than activate, blame, and revert an innocent commit.
+  const operation = opts.operation ?? cfg.nixConfig.operation;
+  if (operation === 'switch' && (cfg.validation.services.length > 0 || cfg.validation.checks.length > 0)) {
+    const pre = await timed(ctx, 'validateMs', () =>
+      waitForHealthy(deps, {
+        services: cfg.validation.services,
+        checks: cfg.validation.checks,
+        timeoutSec: cfg.validation.timeoutSec,
+      }),
+    );
+    if (!pre.ok) {
+      const failing = pre.results.filter((r) => !r.ok);
+      await followDeployed(ctx, { head, dirty, deployed: deployed?.commit ?? null });
+      return record(
+        ctx,
+        finish(ctx, {
+          kind: 'refused',
+          exitCode: 6,
+          check: 'already-failing',
+          details: failing.map((r) => `${r.name}: ${r.detail}`),
+          commit: tip,
+          message: `the health check${failing.length > 1 ? 's' : ''} ${failing.map((r) => `"${r.name}" (${r.detail})`).join(', ')} already fail${failing.length > 1 ? '' : 's'} on the current system, before any change; not activating ${short(tip)}, whose post-switch check could not tell its own failures from these; fix the check or what it tests (validation.checks / validation.services), the next run retries`,
+        }),
+      );
+    }
+  }
   return deploy(ctx, { decision, head, lockDirty, profileStore, current, booted });
+}
+
+/**
+ * After a run that deploys nothing, the checkout goes back to the deployed
+ * commit (a boot rollback or a killed run may have left it on a commit that
+ * is not running), unless it has local changes: those are never discarded.
+ */
+async function followDeployed(
+  ctx: Ctx,
+  a: { head: string; dirty: readonly string[]; deployed: string | null },
+): Promise<void> {
+  if (a.deployed === null || a.head === a.deployed || a.dirty.length > 0) return;
+  const log = ctx.deps.log.child({ module: 'upgrade' });
+  // Local commits on top of the deployed commit are the person's: keep them.
+  if (await g.isAncestor(ctx.deps, ctx.dir, a.deployed, a.head)) return;
+  try {
+    await g.moveCheckoutTo(ctx.deps, ctx.dir, a.deployed);
+    log.info('moved the checkout back to the deployed commit', { from: a.head, to: a.deployed });
+  } catch (err) {
+    log.warn('could not move the checkout back to the deployed commit', { from: a.head, to: a.deployed, err });
+  }
+}
+
+/**
+ * `git rev-parse HEAD` failed: say why when git says why. A checkout owned by
+ * another user is a valid clone that git refuses to read ("detected dubious
+ * ownership", git's safe.directory check): removing it would be wrong advice.
+ */
+async function explainUnreadableCheckout(deps: Deps, dir: string): Promise<void> {
+  let stderr = '';
+  try {
+    const r = await deps.runner.run('git', ['-C', dir, 'rev-parse', '--verify', 'HEAD'], {
+      allowFailure: true,
+      timeoutMs: deps.config.timeouts.commandSec * 1000,
+    });
+    stderr = r.stderr;
+  } catch (err) {
+    stderr = err instanceof CommandFailed ? err.stderrTail : '';
+  }
+  const v = classifyFailure({
+    stage: 'fetch',
+    tool: 'git',
+    exitCode: 128,
+    signal: null,
+    timedOut: false,
+    output: stderr,
+  });
+  if (v.cause === 'ownership') {
+    throw new GitopsdError(
+      'failed',
+      `${dir} is owned by another user, and git refuses to read it ("detected dubious ownership"); the clone is fine, do not remove it: either trust it (git config --system --add safe.directory ${dir}) or give it to root (chown -R root: ${dir})`,
+      { detail: { path: dir, evidence: v.evidence } },
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -495,6 +697,30 @@ function windowText(deps: Deps): string {
 }
 
 // ---------------------------------------------------------------------------
+
+/** The evidence of a failed build for src/failure/classify.ts, with the disk observed right after it. */
+function buildEvidence(
+  deps: Deps,
+  built: Extract<Awaited<ReturnType<typeof buildToplevel>>, { ok: false }>,
+): FailureEvidence {
+  let lowDisk = false;
+  try {
+    lowDisk = observeDisks(deps.config.preflight.diskPaths).some(
+      (d) => d.freePercent < deps.config.preflight.minFreeDiskPercent,
+    );
+  } catch {
+    // A disk that cannot be measured says nothing either way.
+  }
+  return {
+    stage: 'build',
+    tool: 'nh',
+    exitCode: built.exitCode,
+    signal: built.signal,
+    timedOut: built.timedOut,
+    output: built.stderr,
+    lowDisk,
+  };
+}
 
 function candidateLink(deps: Deps): string {
   return join(deps.paths.buildsDir, 'candidate');
@@ -585,12 +811,26 @@ async function dryRunBuild(
     await g.removeWorktree(deps, ctx.dir, wt);
   }
   if (!built.ok) {
+    const v = classifyFailure(buildEvidence(deps, built));
+    if (v.class !== 'caused-by-commit') {
+      return finish(ctx, {
+        kind: 'retry-later',
+        exitCode: 75,
+        stage: 'build',
+        failure: summaryOf(v),
+        failures: 0,
+        notBefore: deps.clock.now().toISOString(),
+        commit: tip,
+        message: `dry run: building ${short(tip)} failed, not by the commit's fault (${v.summary}); a real run would retry it and mark nothing`,
+      });
+    }
     return finish(ctx, {
       kind: 'build-failed',
       exitCode: 3,
-      logTail: built.logTail,
+      logTail: v.evidence,
+      failure: summaryOf(v),
       commit: tip,
-      message: `dry run: commit ${short(tip)} does not build (${built.message}); it would be marked bad and nothing activated`,
+      message: `dry run: commit ${short(tip)} does not build (${v.summary}); it would be marked bad and nothing activated`,
     });
   }
   const { plan, changed } = planFor(ctx, { storePath: built.storePath, booted: a.booted, current: a.current });
@@ -703,31 +943,65 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
   cleanBuildsDir(deps, ['deployed']);
   const built = await timed(ctx, 'buildMs', () => buildToplevel(deps, { flakeDir: dir, outLink: candidateLink(deps) }));
   if (!built.ok) {
+    const v = classifyFailure(buildEvidence(deps, built));
+    const lockBlob = await g.blobId(deps, dir, candidate, 'flake.lock');
+    // The toplevel's .drv for the record, while the checkout is still the
+    // candidate (only for a build error: an evaluation error has none).
+    const drvPath = v.cause === 'build-error' && !inputsUpdated ? await toplevelDrvPath(deps, dir) : null;
     if (inputsUpdated) await g.restoreFile(deps, dir, 'flake.lock');
     await restoreCheckout();
     rmSync(candidateLink(deps), { force: true });
+    const attempt: AttemptKey = { commit: candidate, flakeHost: cfg.nixConfig.flakeHost, lockBlob };
     // With freshly updated inputs the failure may be the update's, not the
     // commit's: do not mark the commit bad, the next run tries again.
-    const bad: BadCommit | undefined = inputsUpdated
-      ? undefined
-      : {
+    if (v.class !== 'caused-by-commit' || inputsUpdated) {
+      const prev = findRetry(readUpgrade(deps.state).retries, attempt);
+      const failures = prev !== null && prev.cause === v.cause ? prev.failures + 1 : 1;
+      const r = record(
+        ctx,
+        finish(ctx, {
+          kind: 'retry-later',
+          exitCode: 75,
+          stage: 'build',
+          failure: summaryOf(v),
+          failures,
+          notBefore: '',
           commit: candidate,
-          reason: 'build-failed',
-          at: deps.clock.now().toISOString(),
-          message: built.message,
-          storePath: null,
-          logTail: built.logTail,
-        };
+          message: `building ${short(candidate)}${inputsUpdated ? ' with updated inputs' : ''} failed, and it is not the commit's fault (${v.summary}); nothing was activated or marked bad, the checkout is back at ${short(baseHead)}, a later run retries`,
+        }),
+        { retry: { ...attempt, stage: 'build', verdict: v } },
+      );
+      const rec = findRetry(readUpgrade(deps.state).retries, attempt);
+      return r.kind === 'retry-later' && rec !== null ? { ...r, notBefore: rec.notBefore } : r;
+    }
+    const bad: BadCommitInput = {
+      commit: candidate,
+      reason: 'build-failed',
+      at: deps.clock.now().toISOString(),
+      message: v.summary,
+      storePath: null,
+      logTail: tail(built.stderr, 4000),
+      cause: v.cause,
+      evidence: v.evidence,
+      build: {
+        flakeHost: cfg.nixConfig.flakeHost,
+        flakeAttr: toplevelAttr(dir, cfg.nixConfig.flakeHost),
+        lockBlob,
+        drvPath,
+        failedDrv: failedDrvOf(v.evidence),
+      },
+    };
     return record(
       ctx,
       finish(ctx, {
         kind: 'build-failed',
         exitCode: 3,
-        logTail: built.logTail,
+        logTail: v.evidence,
+        failure: summaryOf(v),
         commit: candidate,
-        message: `commit ${short(candidate)} does not build${inputsUpdated ? ' with updated inputs' : ''} (${built.message}); nothing was activated, the checkout is back at ${short(baseHead)}${bad ? ', and the commit is marked bad until a newer one arrives' : ''}`,
+        message: `commit ${short(candidate)} does not build (${v.summary}); nothing was activated, the checkout is back at ${short(baseHead)}, and the commit is marked bad for this build (flakeHost ${cfg.nixConfig.flakeHost}) until a newer one arrives ("gitopsd bad forget ${short(candidate)}" retracts it)`,
       }),
-      bad ? { bad } : undefined,
+      { bad },
     );
   }
   const storePath = built.storePath;
@@ -757,19 +1031,67 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
     };
     updateUpgrade(deps.state, (u) => ({ ...u, pending }));
 
+    const lockBlob = await g.blobId(deps, dir, candidate, 'flake.lock');
+    const build = {
+      flakeHost: cfg.nixConfig.flakeHost,
+      flakeAttr: toplevelAttr(dir, cfg.nixConfig.flakeHost),
+      lockBlob,
+      drvPath: null,
+      failedDrv: null,
+    };
     const fail = async (
       stage: 'activation' | 'post-switch',
       reason: BadReason,
-      detail: string,
+      v: FailureVerdict,
       checks: CheckResult[],
     ): Promise<UpgradeRunResult> => {
-      const message =
-        stage === 'activation'
-          ? `activating ${short(candidate)} failed (${detail})`
-          : `the post-switch check of ${short(candidate)} failed (${detail})`;
+      const what =
+        stage === 'activation' ? `activating ${short(candidate)}` : `the post-switch check of ${short(candidate)}`;
+      if (v.class !== 'caused-by-commit') {
+        // Not the commit's fault (a hang, a full disk, ...): put the previous
+        // system back in this same run, and mark nothing. The retry record
+        // spaces out the next try (a hang waits days, not one night).
+        await revert(ctx, { pending, bad: null });
+        rmSync(candidateLink(deps), { force: true });
+        const attempt: AttemptKey = { commit: candidate, flakeHost: cfg.nixConfig.flakeHost, lockBlob };
+        const r = record(
+          ctx,
+          finish(ctx, {
+            kind: 'retry-later',
+            exitCode: 75,
+            stage,
+            failure: summaryOf(v),
+            failures: 0,
+            notBefore: '',
+            commit: candidate,
+            message: `${what} failed, and it is not the commit's fault (${v.summary}); re-activated the previous system ${previous ?? '(none)'} in this run, marked nothing, the checkout is back at ${short(baseHead)}`,
+          }),
+          { retry: { ...attempt, stage, verdict: v } },
+        );
+        const rec = findRetry(readUpgrade(deps.state).retries, attempt);
+        return r.kind === 'retry-later' && rec !== null
+          ? {
+              ...r,
+              failures: rec.failures,
+              notBefore: rec.notBefore,
+              message: `${r.message}; not tried again before ${rec.notBefore}`,
+            }
+          : r;
+      }
+      const message = `${what} failed (${v.summary})`;
       await revert(ctx, {
         pending,
-        bad: { commit: candidate, reason, at: at(), message, storePath, logTail: detail },
+        bad: {
+          commit: candidate,
+          reason,
+          at: at(),
+          message,
+          storePath,
+          logTail: v.evidence,
+          cause: v.cause,
+          evidence: v.evidence,
+          build,
+        },
       });
       rmSync(candidateLink(deps), { force: true });
       return record(
@@ -786,17 +1108,25 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
         }),
       );
     };
+    const activationVerdict = (
+      action: string,
+      r: { exitCode: number | null; timedOut: boolean; signal: string | null; stderrTail: string },
+    ): FailureVerdict =>
+      classifyFailure({
+        stage: 'activation',
+        tool: `switch-to-configuration ${action}`,
+        exitCode: r.exitCode,
+        signal: r.signal,
+        timedOut: r.timedOut,
+        output:
+          r.stderrTail === '' ? `switch-to-configuration ${action} exited ${r.exitCode ?? '(none)'}` : r.stderrTail,
+      });
 
     if (plan.kind === 'switch') {
       const t = await timed(ctx, 'activateMs', () => switchToConfiguration(deps, storePath, 'test'));
       // Exit 4 means "some units failed": the post-switch check decides whether they matter.
       if (t.exitCode !== 0 && t.exitCode !== 4) {
-        return fail(
-          'activation',
-          'activation-failed',
-          `switch-to-configuration test exited ${t.exitCode}: ${lastLine(t.stderrTail)}`,
-          [],
-        );
+        return fail('activation', 'activation-failed', activationVerdict('test', t), []);
       }
       if (t.exitCode === 4) log.warn('switch-to-configuration reported failed units', { stderr: t.stderrTail });
       const h = await timed(ctx, 'validateMs', () =>
@@ -807,19 +1137,26 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
         }),
       );
       if (!h.ok) {
-        const failed = h.results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`);
-        return fail('post-switch', 'post-switch-failed', failed.join(', ') || 'not healthy', h.results);
+        const failed = h.results.filter((r) => !r.ok);
+        // The same checks passed on the previous system just before (the
+        // pre-check in runUpgrade): a failure now is the new system's.
+        const v = classifyFailure({
+          stage: 'post-switch',
+          tool: 'check',
+          exitCode: null,
+          signal: null,
+          timedOut: h.timedOut === true,
+          output: failed.map((r) => `${r.name}: ${r.detail}`).join('\n'),
+          failingBefore: [],
+          failingAfter: failed.map((r) => r.name),
+        });
+        return fail('post-switch', 'post-switch-failed', v, h.results);
       }
     }
     await timed(ctx, 'activateMs', () => setSystemProfile(deps, storePath));
     const b = await timed(ctx, 'activateMs', () => switchToConfiguration(deps, storePath, 'boot'));
     if (b.exitCode !== 0) {
-      return fail(
-        'activation',
-        'activation-failed',
-        `switch-to-configuration boot exited ${b.exitCode}: ${lastLine(b.stderrTail)}`,
-        [],
-      );
+      return fail('activation', 'activation-failed', activationVerdict('boot', b), []);
     }
   }
 
@@ -839,7 +1176,13 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
   });
   updateBoth(deps.state, (d, u) => ({
     deployments: withDeployment(d, { commit: candidate, storePath, generation, at: at(), operation }),
-    upgrade: { ...u, pending: null, deployedBase, lastRun: lastRunOf(ctx, result) },
+    upgrade: {
+      ...u,
+      pending: null,
+      deployedBase,
+      lastRun: lastRunOf(ctx, result),
+      retries: withoutRetries(u.retries, candidate),
+    },
   }));
   try {
     renameSync(candidateLink(deps), deployedLink(deps));
@@ -867,10 +1210,10 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
  * activation as reverting (one write, so a crash from here on is finished by
  * the next run's recover), re-activate, move the checkout back, clear.
  */
-async function revert(ctx: Ctx, a: { pending: PendingActivation; bad: BadCommit }): Promise<void> {
+async function revert(ctx: Ctx, a: { pending: PendingActivation; bad: BadCommitInput | null }): Promise<void> {
   const { deps } = ctx;
   updateBoth(deps.state, (d, u) => ({
-    deployments: withBadCommit(d, a.bad),
+    deployments: a.bad === null ? d : withBadCommit(d, a.bad),
     upgrade: { ...u, pending: { ...a.pending, phase: 'revert' } },
   }));
   await restorePrevious(ctx, a.pending);

@@ -21,6 +21,8 @@ export const UpgradeResult = z.enum([
   'gated',
   /** The commit is halted fleet-wide by the rollout gate: nothing built. */
   'halted',
+  /** A failure that was not the commit's (src/failure/classify.ts): exit 75, retried, nothing marked. */
+  'retry-later',
 ]);
 export type UpgradeResult = z.infer<typeof UpgradeResult>;
 
@@ -80,11 +82,45 @@ export type PendingActivation = z.infer<typeof PendingActivation>;
 export const DeployedBase = z.object({ commit: z.string(), base: z.string() }).loose();
 export type DeployedBase = z.infer<typeof DeployedBase>;
 
+/**
+ * A build (or activation) of a commit that failed for a reason that was not
+ * the commit's: environmental or unknown (src/failure/classify.ts). It marks
+ * nothing; it only spaces out the retries of the same attempt (same commit,
+ * flakeHost and flake.lock blob) by retryDelayMs, so a failure that costs a
+ * build is not repeated every run. Cleared when the attempt deploys, when a
+ * person runs `gitopsd bad forget <commit>`, or replaced by a newer attempt.
+ */
+export const RetryRecord = z
+  .object({
+    commit: z.string(),
+    flakeHost: z.string(),
+    lockBlob: z.string().nullable(),
+    stage: z.enum(['fetch', 'build', 'activation', 'post-switch', 'boot']),
+    class: z.enum(['environmental', 'unknown']),
+    cause: z.string(),
+    /** Identical failures of this attempt so far. */
+    failures: z.number().int().min(1),
+    firstAt: z.string(),
+    lastAt: z.string(),
+    /** Not before this time (ISO) does upgrade build this attempt again. */
+    notBefore: z.string(),
+    summary: z.string(),
+    /** The whole meaningful error (src/failure/classify.ts meaningfulError). */
+    evidence: z.string(),
+  })
+  .loose();
+export type RetryRecord = z.infer<typeof RetryRecord>;
+
+/** Retry records kept (newest last); older attempts are dropped. */
+export const RETRY_LIMIT = 20;
+
 export const UpgradeSection = z
   .object({
     lastRun: LastRun.nullable().default(null),
     pending: PendingActivation.nullable().default(null),
     deployedBase: DeployedBase.nullable().default(null),
+    /** Added by issue #13; absent in older state (reads as none). */
+    retries: z.array(RetryRecord).default([]),
   })
   .loose();
 export type UpgradeSection = z.infer<typeof UpgradeSection>;

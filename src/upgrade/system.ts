@@ -72,13 +72,30 @@ export async function systemState(deps: SysDeps): Promise<string> {
   return r.stdout.trim() || `unknown (exit ${r.exitCode})`;
 }
 
-export type BuildOutcome = { ok: true; storePath: string } | { ok: false; logTail: string; message: string };
+export type BuildOutcome =
+  | { ok: true; storePath: string }
+  | {
+      ok: false;
+      /** nh's exit code; null when a signal or our timeout ended it. */
+      exitCode: number | null;
+      signal: string | null;
+      /** timeouts.buildSec ended it. */
+      timedOut: boolean;
+      /** nh's stderr (nix's own error text is in it), bounded to its last 64 KiB. */
+      stderr: string;
+    };
+
+/** The installable nh builds: `<flake>#nixosConfigurations.<host>.config.system.build.toplevel`. */
+export function toplevelAttr(flakeDir: string, flakeHost: string): string {
+  return `${flakeDir}#nixosConfigurations.${flakeHost}.config.system.build.toplevel`;
+}
 
 /**
  * `nh os build` of the host's toplevel into `outLink` (a GC root for the
- * candidate). A non-zero exit is a build failure (an evaluation error or a
- * failing derivation: nh exits 1 for both); a timeout is not the commit's
- * fault and is thrown as temporary.
+ * candidate). Any failure comes back as evidence (exit code, signal,
+ * timeout, stderr) for src/failure/classify.ts to judge: nh exits 1 for an
+ * evaluation error, a failing derivation and a full disk alike, so the
+ * exit code alone says nothing about who is at fault.
  */
 export async function buildToplevel(deps: SysDeps, opts: { flakeDir: string; outLink: string }): Promise<BuildOutcome> {
   const args = [
@@ -102,29 +119,44 @@ export async function buildToplevel(deps: SysDeps, opts: { flakeDir: string; out
       progress: `building ${deps.config.nixConfig.flakeHost}`,
     });
   } catch (err) {
-    if (err instanceof CommandFailed && err.timedOut) {
-      throw new GitopsdError(
-        'temporary',
-        `the build did not finish within timeouts.buildSec (${deps.config.timeouts.buildSec} s); nothing was activated, the next run retries (raise the timeout for big closures)`,
-        { cause: err },
-      );
+    if (err instanceof CommandFailed && (err.timedOut || err.signal !== undefined)) {
+      return {
+        ok: false,
+        exitCode: err.exitCode ?? null,
+        signal: err.signal ?? null,
+        timedOut: err.timedOut,
+        stderr: err.stderrTail,
+      };
     }
     throw err;
   }
   if (r.exitCode !== 0) {
-    const logTail = tail(r.stderr, 4000);
-    const lines = r.stderr
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !/^(Error:\s*$|\d+:\s*Command exited)/.test(l));
-    const errLine = lines.find((l) => /^error:/.test(l)) ?? lines.at(-1) ?? `nh exited ${r.exitCode}`;
-    return { ok: false, logTail, message: errLine };
+    return { ok: false, exitCode: r.exitCode, signal: null, timedOut: false, stderr: tail(r.stderr, 65536) };
   }
   const storePath = resolveOrNull(opts.outLink);
   if (storePath === null) {
     throw new GitopsdError('failed', `nh os build succeeded but left no out-link at ${opts.outLink}; please report`);
   }
   return { ok: true, storePath };
+}
+
+/**
+ * The toplevel's .drv path (`nix eval --raw <installable>.drvPath`), for the
+ * record of a failed build; null when it does not evaluate or nix fails.
+ * Best effort: only called after a build failure, with the command timeout.
+ */
+export async function toplevelDrvPath(deps: SysDeps, flakeDir: string): Promise<string | null> {
+  try {
+    const r = await deps.runner.run(
+      'nix',
+      ['eval', '--raw', `${toplevelAttr(flakeDir, deps.config.nixConfig.flakeHost)}.drvPath`],
+      { allowFailure: true, timeoutMs: deps.config.timeouts.commandSec * 1000 },
+    );
+    const out = r.stdout.trim();
+    return r.exitCode === 0 && out.endsWith('.drv') ? out : null;
+  } catch {
+    return null;
+  }
 }
 
 /** `nix flake update` on the checkout (the producer role). */
@@ -158,18 +190,31 @@ export async function setSystemProfile(deps: SysDeps, storePath: string): Promis
 
 export type SwitchAction = 'switch' | 'boot' | 'test';
 
-/** Runs `<system>/bin/switch-to-configuration <action>`; returns the exit code and the stderr tail. */
+/**
+ * Runs `<system>/bin/switch-to-configuration <action>`; returns the exit code
+ * and the stderr tail. A run that does not return within
+ * timeouts.activateSec (a hang) comes back with `exitCode: null, timedOut:
+ * true` after the runner killed its process tree, so the caller can revert
+ * in the same run.
+ */
 export async function switchToConfiguration(
   deps: SysDeps,
   system: string,
   action: SwitchAction,
-): Promise<{ exitCode: number; stderrTail: string }> {
-  const r = await deps.runner.run(join(system, 'bin', 'switch-to-configuration'), [action], {
-    mutates: true,
-    allowFailure: true,
-    timeoutMs: deps.config.timeouts.activateSec * 1000,
-  });
-  return { exitCode: r.exitCode, stderrTail: tail(r.stderr, 2000) };
+): Promise<{ exitCode: number | null; timedOut: boolean; signal: string | null; stderrTail: string }> {
+  try {
+    const r = await deps.runner.run(join(system, 'bin', 'switch-to-configuration'), [action], {
+      mutates: true,
+      allowFailure: true,
+      timeoutMs: deps.config.timeouts.activateSec * 1000,
+    });
+    return { exitCode: r.exitCode, timedOut: false, signal: null, stderrTail: tail(r.stderr, 2000) };
+  } catch (err) {
+    if (err instanceof CommandFailed && (err.timedOut || err.signal !== undefined)) {
+      return { exitCode: null, timedOut: err.timedOut, signal: err.signal ?? null, stderrTail: err.stderrTail };
+    }
+    throw err;
+  }
 }
 
 export async function requestReboot(deps: SysDeps): Promise<void> {

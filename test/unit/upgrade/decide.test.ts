@@ -10,20 +10,21 @@ import {
   type TargetPolicy,
   type PreflightObservation,
 } from '../../../src/upgrade/decide.js';
-import type { BadCommit } from '../../../src/core/deployments.js';
+import { BadCommit } from '../../../src/core/deployments.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const C = 'c'.repeat(40);
 
-const bad = (reason: BadCommit['reason']): BadCommit => ({
-  commit: B,
-  reason,
-  at: '2026-01-01T04:00:00.000Z',
-  message: 'x',
-  storePath: null,
-  logTail: '',
-});
+const bad = (reason: BadCommit['reason']): BadCommit =>
+  BadCommit.parse({
+    commit: B,
+    reason,
+    at: '2026-01-01T04:00:00.000Z',
+    message: 'x',
+    storePath: null,
+    logTail: '',
+  });
 
 /** Deployed A, running A, remote tip B one commit ahead, clean checkout at A. */
 const base: TargetObservation = {
