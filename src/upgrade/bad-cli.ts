@@ -91,7 +91,8 @@ export function resolveCommit(prefix: string, known: readonly string[]): string 
 
 export const badForgetCommand: Handler = (deps, args) =>
   withHostLock(deps, 'bad forget', () => {
-    const prefix = String(args['commit'] ?? '');
+    const raw = args['commit'];
+    const prefix = typeof raw === 'string' ? raw : typeof raw === 'number' ? String(raw) : '';
     const marks = readDeployments(deps.state).badCommits;
     const retries = readUpgrade(deps.state).retries;
     const commit = resolveCommit(prefix, [...Object.keys(marks), ...retries.map((r) => r.commit)]);
