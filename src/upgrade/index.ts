@@ -448,7 +448,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     case 'no-op':
       return noOp(ctx, { decision, storePath: deployed?.storePath ?? null, deployedNeedsReboot });
     case 'skip-bad':
-      if (!opts.dryRun) await followDeployed(ctx, { head, dirty, deployed: deployed?.commit ?? null });
+      if (!opts.dryRun) await followDeployed(ctx, { head, tip, dirty, deployed: deployed?.commit ?? null });
       return record(
         ctx,
         finish(ctx, {
@@ -513,7 +513,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
       deps.clock.now(),
     );
     if (gate.kind === 'wait') {
-      await followDeployed(ctx, { head, dirty, deployed: deployed?.commit ?? null });
+      await followDeployed(ctx, { head, tip, dirty, deployed: deployed?.commit ?? null });
       const r = gate.record;
       return record(
         ctx,
@@ -550,7 +550,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     );
     if (!pre.ok) {
       const failing = pre.results.filter((r) => !r.ok);
-      await followDeployed(ctx, { head, dirty, deployed: deployed?.commit ?? null });
+      await followDeployed(ctx, { head, tip, dirty, deployed: deployed?.commit ?? null });
       return record(
         ctx,
         finish(ctx, {
@@ -570,16 +570,24 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
 /**
  * After a run that deploys nothing, the checkout goes back to the deployed
  * commit (a boot rollback or a killed run may have left it on a commit that
- * is not running), unless it has local changes: those are never discarded.
+ * is not running), unless it has local changes: uncommitted files, or
+ * commits the remote does not have, are never discarded.
  */
 async function followDeployed(
   ctx: Ctx,
-  a: { head: string; dirty: readonly string[]; deployed: string | null },
+  a: { head: string; tip: string; dirty: readonly string[]; deployed: string | null },
 ): Promise<void> {
   if (a.deployed === null || a.head === a.deployed || a.dirty.length > 0) return;
   const log = ctx.deps.log.child({ module: 'upgrade' });
-  // Local commits on top of the deployed commit are the person's: keep them.
-  if (await g.isAncestor(ctx.deps, ctx.dir, a.deployed, a.head)) return;
+  // HEAD must be a commit of the remote branch (the tip or an ancestor):
+  // anything else carries a person's commits.
+  if (a.head !== a.tip && !(await g.isAncestor(ctx.deps, ctx.dir, a.head, a.tip))) {
+    log.info('the checkout is not at the deployed commit, and carries local commits: left as it is', {
+      head: a.head,
+      deployed: a.deployed,
+    });
+    return;
+  }
   try {
     await g.moveCheckoutTo(ctx.deps, ctx.dir, a.deployed);
     log.info('moved the checkout back to the deployed commit', { from: a.head, to: a.deployed });

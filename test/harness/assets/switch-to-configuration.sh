@@ -15,6 +15,8 @@
 #   dry-activate  print what test would do; change nothing
 #
 # Each call appends "<ISO time> <action> <$out>" to $SIM_ROOT/run/activations.log.
+# $SIM_ROOT/etc/sim/hang-activation (one action per line) makes those actions
+# hang after logging, for the hang tests.
 set -eu
 
 usage() {
@@ -44,6 +46,15 @@ units_dir=$SIM_ROOT/run/systemd/units
 
 mkdir -p "$SIM_ROOT/run"
 printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$action" "$out" >>"$SIM_ROOT/run/activations.log"
+
+# A stuck activation caused by the host, not by the generation (issue 13,
+# input 6): when $SIM_ROOT/etc/sim/hang-activation lists this action, the
+# call never returns (until the caller kills it), as a real
+# switch-to-configuration waiting on a unit that never settles.
+if [ -f "$SIM_ROOT/etc/sim/hang-activation" ] && grep -qxF "$action" "$SIM_ROOT/etc/sim/hang-activation"; then
+  echo "activating the configuration..." >&2
+  while :; do sleep 1; done
+fi
 
 # point_at LINK: atomically make LINK a symlink to $out.
 point_at() {

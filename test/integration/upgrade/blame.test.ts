@@ -1,0 +1,336 @@
+/**
+ * Issue 13: blame only what a commit caused. The failure inputs of the issue,
+ * each through the CLI on the simulated host with real git and nix:
+ * (1) a full disk during the build, (2) a locked input that cannot be
+ * fetched, (3) a check already failing before the upgrade, (6) an activation
+ * that hangs, (7) a checkout owned by another user, (8) the checkout after a
+ * run that deploys nothing; and the bad marks: evidence, `bad list`,
+ * `bad forget`, a mark from an older gitopsd.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  createInputRepo,
+  createNixConfigRepo,
+  GIT_ENV,
+  type InputRepo,
+  type NixConfigRepo,
+} from '../../harness/nix-config.js';
+import { removeTempDirs, tempDir } from '../../harness/temp.js';
+import { requireTools } from '../../harness/tools.js';
+import { run, tryRun } from '../../harness/exec.js';
+import { repoRoot, runCli } from '../../helpers/cli.js';
+import { checkoutHead, makeHost, nixCommands, readState, upgrade, type TestHost } from './fixture.js';
+
+let base: string;
+let input: InputRepo;
+let repo: NixConfigRepo;
+let t: TestHost;
+const gen = (version: string, extra: object = {}): { hosta: { version: string; kernelVersion: string } } => ({
+  hosta: { version, kernelVersion: '6.6.1', ...extra },
+});
+
+interface RetryRec {
+  commit: string;
+  stage: string;
+  class: string;
+  cause: string;
+  failures: number;
+  notBefore: string;
+  evidence: string;
+}
+interface Mark {
+  reason: string;
+  class: string;
+  cause: string | null;
+  evidence: string;
+  build: { flakeHost: string; flakeAttr: string; lockBlob: string | null; drvPath: string | null } | null;
+}
+async function retries(): Promise<RetryRec[]> {
+  return ((await readState(t)).upgrade as unknown as { retries?: RetryRec[] }).retries ?? [];
+}
+async function marks(): Promise<Record<string, Mark>> {
+  return ((await readState(t)).deployments?.badCommits ?? {}) as unknown as Record<string, Mark>;
+}
+
+beforeAll(async () => {
+  await requireTools();
+  base = await tempDir('upgrade-blame');
+  input = await createInputRepo({ dir: join(base, 'input'), value: 'input v1' });
+  repo = await createNixConfigRepo({ dir: join(base, 'config'), hosts: gen('v1'), input });
+  t = await makeHost(repo, { name: 'hosta', label: 'blame' });
+  const first = await upgrade(t);
+  expect(first.exitCode, first.stderr).toBe(0);
+});
+afterAll(removeTempDirs);
+
+describe('environmental build failures are not blamed on the commit', () => {
+  it('(1) a full disk during the build: exit 75, nothing marked, the checkout back; it deploys once space is back', async () => {
+    const deployed = await checkoutHead(t);
+    const c2 = await repo.commitGeneration(gen('v2-disk'), 'v2');
+    // buildsDir on a tmpfs whose inodes are all used: nix builds, then fails to
+    // create the out-link with the kernel's ENOSPC, exactly as on a full /.
+    const builds = join(t.host.paths.stateDir, 'builds');
+    await mkdir(builds, { recursive: true });
+    const script = [
+      'set -e',
+      'b=$1; shift',
+      'keep=$(mktemp -d)',
+      'cp -a "$b/." "$keep/"',
+      'mount -t tmpfs -o size=1m,nr_inodes=2 tmpfs "$b"',
+      'cp -a "$keep/." "$b/" 2>/dev/null || true',
+      'touch "$b/.fill" 2>/dev/null || true',
+      'df -i "$b" | tail -1 >&2',
+      'exec "$@"',
+    ].join('\n');
+    const r = await tryRun(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'unchanged',
+        '--',
+        'sh',
+        '-c',
+        script,
+        'sh',
+        builds,
+        'node',
+        join(repoRoot, 'bin', 'gitopsd'),
+        'upgrade',
+        '--config',
+        t.config,
+      ],
+      { env: { ...t.host.env, TZ: 'UTC' } },
+    );
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    expect(r.stdout).toMatch(/not the commit's fault \(the disk is full: .*No space left on device/);
+    expect(await marks()).toEqual({});
+    const rec = (await retries()).find((x) => x.commit === c2);
+    expect(rec).toMatchObject({ stage: 'build', class: 'environmental', cause: 'disk-full', failures: 1 });
+    expect(rec?.evidence).toMatch(/^error: creating symlink .*No space left on device/m);
+    expect(await checkoutHead(t)).toBe(deployed);
+    expect(await t.host.generations()).toHaveLength(1);
+    const s = await readState(t);
+    expect(s.upgrade?.lastRun).toMatchObject({ result: 'retry-later', exitCode: 75, commit: c2 });
+
+    // Space is back (the namespace and its tmpfs are gone): the same commit deploys.
+    const again = await upgrade(t);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(c2);
+    expect(await retries()).toEqual([]);
+  });
+
+  it('(2) a locked input that cannot be fetched: exit 75, not marked bad, the whole error kept; it deploys once reachable', async () => {
+    await input.commitValue('input v2');
+    // Lock the new input revision as another machine would: in a store and a
+    // fetcher cache this host's nix never saw, so the host has to fetch it.
+    await run('nix', ['flake', 'update', '--flake', repo.workDir, '--store', join(base, 'other-store')], {
+      cwd: repo.workDir,
+      env: { XDG_CACHE_HOME: join(base, 'other-cache') },
+    });
+    const c3 = await repo.commitFiles({}, 'flake.lock: input v2');
+    const deployed = await checkoutHead(t);
+    const away = `${input.dir}.away`;
+    await rename(input.dir, away);
+    try {
+      const r = await upgrade(t);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+      expect(r.stdout).toMatch(/an input or source could not be fetched: error: Git repository .* does not exist/);
+      expect(await marks()).toEqual({});
+      const rec = (await retries()).find((x) => x.commit === c3);
+      expect(rec).toMatchObject({ class: 'environmental', cause: 'fetch-failed', failures: 1 });
+      // The whole error, not its first line ("error:" alone, before issue 13).
+      expect(rec?.evidence.split('\n').length).toBeGreaterThan(3);
+      expect(rec?.evidence).toMatch(/^error:\s*$/m);
+      expect(rec?.evidence).toContain('while');
+      expect(rec?.evidence).toMatch(/error: Git repository ".*input" does not exist/);
+      expect(await checkoutHead(t)).toBe(deployed);
+    } finally {
+      await rename(away, input.dir);
+    }
+    const again = await upgrade(t);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(c3);
+    expect(await readFile(join((await t.host.currentSystem()) ?? '', 'etc/gitopsd-sim/input'), 'utf8')).toBe(
+      'input v2\n',
+    );
+  });
+});
+
+describe('checks and activation', () => {
+  it('(3) a check already failing before the upgrade: exit 6 naming it, nothing built or marked; then it deploys', async () => {
+    const flag = join(base, 'upstream-up');
+    await t.host.writeConfig({
+      nixConfig: { url: repo.remoteUrl },
+      validation: { checks: [{ name: 'upstream', command: ['test', '-e', flag] }], timeoutSec: 2 },
+    });
+    const deployed = await checkoutHead(t);
+    const c4 = await repo.commitGeneration(gen('v4-innocent'), 'an innocent commit');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(6);
+    expect(r.stdout).toMatch(/the health check "upstream" \(exit 1\) already fails on the current system/);
+    expect(nixCommands(r.commands)).toEqual([]);
+    expect(await marks()).toEqual({});
+    expect(await checkoutHead(t)).toBe(deployed);
+    expect((await readState(t)).upgrade?.lastRun).toMatchObject({ result: 'refused', exitCode: 6 });
+
+    await writeFile(flag, '');
+    const again = await upgrade(t);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(c4);
+  });
+
+  it('(6) an activation that hangs: reverted in the same run, exit 75, not blamed, not retried the next night; retried after the backoff', async () => {
+    await t.host.writeConfig({ nixConfig: { url: repo.remoteUrl }, timeouts: { activateSec: 3 } });
+    const before = await t.host.currentSystem();
+    const deployed = await checkoutHead(t);
+    const hang = join(t.host.root, 'etc/sim/hang-activation');
+    await writeFile(hang, 'test\n');
+    const c5 = await repo.commitGeneration(gen('v5-hang'), 'v5');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    expect(r.stdout).toMatch(/activating .* failed, and it is not the commit's fault \(the activation did not finish/);
+    expect(r.stdout).toMatch(/re-activated the previous system .* in this run/);
+    expect(await t.host.currentSystem()).toBe(before);
+    expect(await t.host.profileSystem()).toBe(before);
+    const acts = (await t.host.activations()).slice(-2).map((a) => a.action);
+    expect(acts).toEqual(['test', 'switch']);
+    expect(await marks()).toEqual({});
+    const s = await readState(t);
+    expect(s.upgrade?.pending).toBeNull();
+    const rec = (await retries()).find((x) => x.commit === c5);
+    expect(rec).toMatchObject({ stage: 'activation', class: 'unknown', cause: 'activation-hang', failures: 1 });
+    expect(await checkoutHead(t)).toBe(deployed);
+
+    // The next night: not tried again (no nix at all), and it says until when.
+    const next = await upgrade(t);
+    expect(next.exitCode).toBe(75);
+    expect(next.stdout).toMatch(/not building it again before \S+ \(backoff\)/);
+    expect(nixCommands(next.commands)).toEqual([]);
+
+    // Three days later, with the host fixed: deployed.
+    await rm(hang);
+    const later = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    const fixed = await upgrade(t, [], { GITOPSD_TEST_NOW: later });
+    expect(fixed.exitCode, fixed.stdout + fixed.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(c5);
+    expect(await retries()).toEqual([]);
+  });
+});
+
+describe('bad marks', () => {
+  let bad: string;
+  it('a failing derivation is marked with its class, cause, whole error and what was built', async () => {
+    bad = await repo.commitGeneration(gen('v6-broken', { breakage: 'failing-derivation' }), 'broken');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(3);
+    const m = (await marks())[bad];
+    expect(m).toMatchObject({ reason: 'build-failed', class: 'caused-by-commit', cause: 'build-error' });
+    expect(m?.evidence).toMatch(/Reason: builder failed with exit code 1/);
+    expect(m?.evidence).toContain('simulated build failure');
+    expect(m?.build).toMatchObject({
+      flakeHost: 'hosta',
+      flakeAttr: `${t.host.paths.nixConfigDir}#nixosConfigurations.hosta.config.system.build.toplevel`,
+    });
+    expect(m?.build?.drvPath).toMatch(/^\/nix\/store\/\S+-nixos-system-hosta-v6-broken\.drv$/);
+    expect(m?.build?.lockBlob).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('status and `bad list` show the mark; `bad forget` retracts it and the next upgrade builds it again', async () => {
+    const st = await runCli(['status', '--config', t.config], { env: t.host.env });
+    expect(st.stdout).toMatch(new RegExp(`known bad\\s+${bad.slice(0, 12)} \\(build-failed: build-error\\)`));
+    const list = await runCli(['bad', 'list', '--config', t.config], { env: t.host.env });
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stdout).toContain(`${bad.slice(0, 12)}  build-failed (build-error)`);
+    expect(list.stdout).toContain('simulated build failure');
+    const json = JSON.parse(
+      (await runCli(['bad', 'list', '--json', '--config', t.config], { env: t.host.env })).stdout,
+    ) as {
+      marks: Array<{ commit: string }>;
+    };
+    expect(json.marks.map((m) => m.commit)).toEqual([bad]);
+
+    const missing = await runCli(['bad', 'forget', 'abcdef0', '--config', t.config], { env: t.host.env });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toMatch(/no bad mark or retry record for commit abcdef0; "gitopsd bad list"/);
+
+    const f = await runCli(['bad', 'forget', bad.slice(0, 10), '--config', t.config], { env: t.host.env });
+    expect(f.exitCode, f.stderr).toBe(0);
+    expect(f.stdout).toMatch(/forgot the bad mark \(build-failed\)/);
+    expect(await marks()).toEqual({});
+    const r = await upgrade(t);
+    expect(r.exitCode).toBe(3);
+    expect(nixCommands(r.commands).map((c) => c[0])).toContain('nh');
+  });
+
+  it('a mark for another flakeHost is another attempt: this build goes ahead', async () => {
+    const m = (await marks())[bad];
+    expect(m).toBeDefined();
+    const state = JSON.parse(await readFile(join(t.host.paths.stateDir, 'state.json'), 'utf8')) as {
+      deployments: { badCommits: Record<string, Mark> };
+    };
+    const entry = state.deployments.badCommits[bad];
+    if (entry?.build) entry.build.flakeHost = 'another-host';
+    await writeFile(join(t.host.paths.stateDir, 'state.json'), JSON.stringify(state));
+    const r = await upgrade(t);
+    expect(r.exitCode).toBe(3);
+    expect(nixCommands(r.commands).map((c) => c[0])).toContain('nh');
+    expect((await marks())[bad]?.build?.flakeHost).toBe('hosta');
+  });
+
+  it('a mark written by the previous version is read; one whose own log shows a full disk is cleared and rebuilt', async () => {
+    const state = JSON.parse(await readFile(join(t.host.paths.stateDir, 'state.json'), 'utf8')) as {
+      deployments: { badCommits: Record<string, unknown> };
+    };
+    // Exactly what gitopsd wrote before issue 13: no class, cause, evidence or build.
+    state.deployments.badCommits = {
+      [bad]: {
+        commit: bad,
+        reason: 'build-failed',
+        at: '2026-01-01T04:00:00.000Z',
+        message: 'error: writing to file: No space left on device',
+        storePath: null,
+        logTail: 'error: writing to file: No space left on device\nError: \n   0: Failed to build configuration\n',
+      },
+    };
+    await writeFile(join(t.host.paths.stateDir, 'state.json'), JSON.stringify(state));
+    const list = await runCli(['bad', 'list', '--config', t.config], { env: t.host.env });
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/built: not recorded \(a mark from before issue 13/);
+    const r = await upgrade(t);
+    // Re-examined: not the commit's fault, so it is built again (and now fails for its own reason).
+    expect(nixCommands(r.commands).map((c) => c[0])).toContain('nh');
+    expect(r.exitCode).toBe(3);
+    expect((await marks())[bad]).toMatchObject({ cause: 'build-error' });
+  });
+});
+
+describe('the checkout and its owner', () => {
+  it('(8) after a run that deploys nothing, the checkout is back at the deployed commit', async () => {
+    const deployed = (await readState(t)).deployments?.current?.commit ?? '';
+    // As a boot rollback leaves it: the checkout on the rolled-back (bad) commit.
+    const bad = Object.keys(await marks())[0] ?? '';
+    expect(bad).not.toBe('');
+    await run('git', ['-C', t.host.paths.nixConfigDir, 'checkout', '--quiet', '--detach', bad], { env: GIT_ENV });
+    const r = await upgrade(t);
+    expect(r.exitCode).toBe(3);
+    expect(await checkoutHead(t)).toBe(deployed);
+  });
+
+  it('(7) a checkout owned by another user: the message says ownership and gives both fixes', async () => {
+    const dir = t.host.paths.nixConfigDir;
+    await chown(dir, 12345, 12345);
+    try {
+      const r = await upgrade(t);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(
+        `${dir} is owned by another user, and git refuses to read it ("detected dubious ownership"); the clone is fine, do not remove it: either trust it (git config --system --add safe.directory ${dir}) or give it to root (chown -R root: ${dir})`,
+      );
+      expect(r.stderr).not.toMatch(/remove it and set nixConfig\.url/);
+    } finally {
+      await chown(dir, 0, 0);
+    }
+  });
+});
