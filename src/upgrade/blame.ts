@@ -69,9 +69,11 @@ export function withoutRetries(records: readonly RetryRecord[], commit: string):
 
 /**
  * Re-examine a mark written before issue #13 (no cause on record): every
- * failure was blamed then. A build mark whose own log classifies as not the
- * commit's (a full disk, a fetch, a timeout, ...) is cleared; everything
- * else stands (a person can still `gitopsd bad forget` it).
+ * failure was blamed then. A build mark whose own log does not classify as
+ * caused by the commit (a full disk, a fetch, a timeout, or an error too
+ * short to tell, such as the bare "error:" older versions kept) is cleared,
+ * so the commit is built once more and, if it is at fault, marked again
+ * with the whole error. Other marks stand (a person can `gitopsd bad forget`).
  */
 export function reexamineMark(mark: BadCommit): { keep: true } | { keep: false; cause: FailureCause; why: string } {
   if (mark.cause !== null || mark.reason !== 'build-failed') return { keep: true };
