@@ -123,7 +123,10 @@ describe('environmental build failures are not blamed on the commit', () => {
   });
 
   it('(2) a locked input that cannot be fetched: exit 75, not marked bad, the whole error kept; it deploys once reachable', async () => {
-    await input.commitValue('input v2');
+    // A value no other test used: the shared store must not hold its source
+    // already (nix would then take it by its narHash, without fetching).
+    const value = `input v2 ${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    await input.commitValue(value);
     // Lock the new input revision as another machine would: in a store and a
     // fetcher cache this host's nix never saw, so the host has to fetch it.
     await run('nix', ['flake', 'update', '--flake', repo.workDir, '--store', join(base, 'other-store')], {
@@ -154,7 +157,7 @@ describe('environmental build failures are not blamed on the commit', () => {
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     expect((await readState(t)).deployments?.current?.commit).toBe(c3);
     expect(await readFile(join((await t.host.currentSystem()) ?? '', 'etc/gitopsd-sim/input'), 'utf8')).toBe(
-      'input v2\n',
+      `${value}\n`,
     );
   });
 });
@@ -323,7 +326,9 @@ describe('the checkout and its owner', () => {
     const dir = t.host.paths.nixConfigDir;
     await chown(dir, 12345, 12345);
     try {
-      const r = await upgrade(t);
+      // The test bed's /etc/gitconfig trusts every directory (safe.directory=*,
+      // for the shared remotes of the sync tests): read no system config here.
+      const r = await upgrade(t, [], { GIT_CONFIG_SYSTEM: '/dev/null' });
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toContain(
         `${dir} is owned by another user, and git refuses to read it ("detected dubious ownership"); the clone is fine, do not remove it: either trust it (git config --system --add safe.directory ${dir}) or give it to root (chown -R root: ${dir})`,
