@@ -127,7 +127,7 @@ describe('status in every state', () => {
     expect(json.git).toMatchObject({ relation: 'behind', head: commits['v2'] });
     expect(json.runs['upgrade']).toMatchObject({ ok: false, exitCode: 3 });
     expect(text).toMatch(/last upgrade .*build-failed/);
-    expect(text).toMatch(/known bad .*\(build-failed\)/);
+    expect(text).toMatch(/known bad .*\(build-failed: build-error\); gitopsd bad list/);
   });
 
   it('reboot-pending: a new kernel outside the reboot window waits', async () => {
