@@ -96,7 +96,10 @@ describe('escalation 1: root wrote the merged result through a symlink in $HOME'
       await commitAppendAsUser(h);
       await linkAsUser(h, standin, join(h.home, '.evil'));
 
-      const r = await syncExpect(h, 0);
+      // Exit 1, edits-waiting: $HOME/.evil (now a link) is not in sync and a
+      // person must act (issue 14: never exit 0 with $HOME out of sync).
+      const r = await syncExpect(h, 1);
+      expect(r.json?.['kind']).toBe('edits-waiting');
 
       expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
       expect((await lstat(standin)).isFile()).toBe(true);
@@ -104,7 +107,7 @@ describe('escalation 1: root wrote the merged result through a symlink in $HOME'
       expect(r.json?.['refused']).toEqual([{ target: '.evil', why }]);
       // The next sync, in text: the same refusal, one line, and the stand-in still untouched.
       const again = await runCli(['sync', '--config', h.config]);
-      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.exitCode, again.stderr).toBe(1);
       expect(again.stdout.split('\n')).toContain(`  refused: .evil: ${why}`);
       expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
       // The user's edit is not lost: it is on the remote, and $HOME is left as the user made it.
@@ -154,7 +157,7 @@ describe('escalation 1: root wrote the merged result through a symlink in $HOME'
         process.kill(cli.pid, 'SIGCONT');
       }
       const r = await cli.done;
-      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.exitCode, r.stderr).toBe(1);
       expect(readFileSync(standin, 'utf8')).toBe(PASSWD);
       const json = JSON.parse(r.stdout) as { refused: { target: string; why: string }[] };
       expect(json.refused).toEqual([
