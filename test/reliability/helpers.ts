@@ -128,7 +128,10 @@ export async function remoteFile(bare: string, name: string): Promise<string | n
 }
 
 export interface HangingServer {
-  /** `git://127.0.0.1:PORT/<path>` */
+  /**
+   * `https://127.0.0.1:PORT/<path>`: https, because gitopsd refuses git:// (src/core/git-hardening.ts);
+   * the server never answers the TLS handshake, so no certificate is ever checked.
+   */
   url(path: string): string;
   /** Connections accepted so far. */
   accepted(): number;
@@ -149,7 +152,7 @@ export async function hangingServer(): Promise<HangingServer> {
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('hanging server: no TCP address');
   return {
-    url: (path) => `git://127.0.0.1:${addr.port}/${path}`,
+    url: (path) => `https://127.0.0.1:${addr.port}/${path}`,
     accepted: () => accepted,
     close: async () => {
       for (const s of sockets) s.destroy();
