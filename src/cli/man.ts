@@ -11,13 +11,16 @@ import type { CommandNode, OptionInfo } from './usage.js';
 export const EXIT_MEANING: Record<ExitCode, string> = {
   [EXIT.ok]: 'ok, including a no-op',
   [EXIT.failed]: 'operation failed (also: a parked sync conflict, a corrupt state file that was moved aside)',
-  [EXIT.buildFailed]: 'build validation failed because of the commit, nothing activated (also: the remote tip is a known-bad commit; `gitopsd bad list` / `bad forget`)',
+  [EXIT.buildFailed]:
+    'build validation failed because of the commit, nothing activated (also: the remote tip is a known-bad commit; `gitopsd bad list` / `bad forget`)',
   [EXIT.reverted]: 'activation or post-switch check failed, and the system was reverted',
   [EXIT.bootFailed]: 'boot validation failed',
-  [EXIT.refused]: 'refused by policy: preflight, signature, force-push, or a health check that already fails before an upgrade',
+  [EXIT.refused]:
+    'refused by policy: preflight, signature, force-push, or a health check that already fails before an upgrade',
   [EXIT.usage]: 'usage: unknown command or option, conflicting options',
   [EXIT.internal]: 'internal error (a bug: please report it), or not implemented yet',
-  [EXIT.temporary]: 'temporary: lock held, remote unreachable, or a build/activation failure that is not the commit\'s fault (full disk, fetch, timeout, hang; docs/upgrade.md "What gets blamed"); retry later',
+  [EXIT.temporary]:
+    'temporary: lock held, remote unreachable, or a build/activation failure that is not the commit\'s fault (full disk, fetch, timeout, hang; docs/upgrade.md "What gets blamed"); retry later',
   [EXIT.config]: 'config: the file is missing, is not valid JSON, or a key is wrong',
 };
 
