@@ -13,7 +13,7 @@
  *     closes a still-pending attempt of an earlier boot as failed and counts
  *     it: that boot hung, crashed, lost power or was killed.
  *  3. repair the golden GC root if it does not match the state.
- *  4. wait for the units and checks (src/boot-validate/checks.ts).
+ *  4. wait for the units and checks (src/health/checks.ts).
  *  5. decide (src/boot-validate/decide.ts) and record the verdict in ONE
  *     write: counters, degraded flag, the auto-pinned golden, and for a
  *     rollback the "started" rollback and the bad commit.
@@ -46,7 +46,7 @@ import { withHostLock } from '../core/deps.js';
 import { GitopsdError, LockHeldError } from '../core/errors.js';
 import { DeploymentsSection } from '../core/deployments.js';
 import type { StateDoc } from '../core/state.js';
-import { waitForHealthy, type CheckResult, type ChecksOutcome } from './checks.js';
+import { waitForHealthy, type CheckResult, type ChecksOutcome } from '../health/checks.js';
 import {
   chooseLastOk,
   decideVerdict,

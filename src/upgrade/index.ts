@@ -52,7 +52,7 @@ import {
   type BadCommitInput,
   type BadReason,
 } from '../core/deployments.js';
-import { waitForHealthy, type CheckResult } from '../boot-validate/checks.js';
+import { waitForHealthy, type CheckResult } from '../health/checks.js';
 import { classifyFailure, type FailureEvidence, type FailureStage, type FailureVerdict } from '../failure/classify.js';
 import {
   decideRetry,

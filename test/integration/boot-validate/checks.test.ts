@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createServer as createTcpServer, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { waitForHealthy, type WaitDeps } from '../../../src/boot-validate/checks.js';
+import { waitForHealthy, type WaitDeps } from '../../../src/health/checks.js';
 import { createRunner } from '../../../src/core/runner.js';
 import { createLogger } from '../../../src/core/log.js';
 import type { Tracer } from '../../../src/core/faults.js';

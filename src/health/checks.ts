@@ -1,5 +1,6 @@
 /**
- * Health checks: "are the configured units active and do the checks pass?",
+ * Health checks (shared domain module, docs/design.md layers): "are the
+ * configured units active and do the checks pass?",
  * polled until a verdict or a deadline. Used by `boot validate` and by
  * upgrade's post-switch check.
  *

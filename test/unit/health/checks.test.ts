@@ -8,7 +8,7 @@ import {
   DEFAULT_POLL_MS,
   type UnitState,
   type WaitDeps,
-} from '../../../src/boot-validate/checks.js';
+} from '../../../src/health/checks.js';
 import type { RunResult, Runner } from '../../../src/core/runner.js';
 import type { Logger } from '../../../src/core/log.js';
 
