@@ -2,8 +2,8 @@
  * CLI handlers of boot validation: `boot validate`, `boot status`
  * (show-boot-status), `boot reset`. Thin: parse args, call ./index.ts, format.
  */
-import type { Handler } from '../cli/main.js';
-import type { Outcome } from '../cli/outcome.js';
+import type { Handler } from '../core/outcome.js';
+import type { Outcome } from '../core/outcome.js';
 import { GitopsdError } from '../core/errors.js';
 import {
   bootStatus,

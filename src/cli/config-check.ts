@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { ConfigError } from '../core/errors.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome } from '../core/outcome.js';
 
 /** `gitopsd config check`: the config loaded (or the CLI already exited 78). */
 export async function checkConfig(deps: Deps, opts: { rollout?: string | undefined } = {}): Promise<Outcome> {

@@ -8,11 +8,10 @@
  */
 import type { Argv } from 'yargs';
 import { EXIT, GitopsdError, UsageError, type ExitCode } from '../core/errors.js';
-import type { Deps } from '../core/deps.js';
 import type { LogLevel } from '../core/log.js';
-import type { Outcome } from './outcome.js';
+import type { CliArgs, Handler, Outcome } from '../core/outcome.js';
 import type { Step } from '../report/runs.js';
-import { asGitopsdError, exitCodeFor, messageFor, causeChain } from './exit.js';
+import { asGitopsdError, exitCodeFor, messageFor, causeChain } from '../core/exit.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 
 /** A validation failure reported by yargs, reworded in main's catch (./usage.ts). */
@@ -52,9 +51,6 @@ export interface GlobalArgs {
   json: boolean;
   'log-level'?: LogLevel | undefined;
 }
-
-export type CliArgs = Record<string, unknown>;
-export type Handler = (deps: Deps, args: CliArgs) => Promise<Outcome>;
 
 export interface MainIO {
   stdout: (s: string) => void;

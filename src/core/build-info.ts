@@ -26,6 +26,9 @@ function readBuildInfo(): BuildInfo {
 
 export const BUILD: BuildInfo = readBuildInfo();
 
+/** package.json's version, embedded at build time: what runs records and status report as "version". */
+export const VERSION = BUILD.version;
+
 /** `0.1.0 (commit 5f31963a1b2c, dirty)`: the one-line form of --version and `gitopsd version`. */
 export function versionLine(b: BuildInfo = BUILD): string {
   const commit = b.commit === 'unknown' ? 'commit unknown' : `commit ${b.commit.slice(0, 12)}`;

@@ -3,7 +3,7 @@
  * names every problem in the file at once, one line each: the file, the
  * JSON path of the key, what is wrong and how to fix it (a misspelt key gets
  * the key it was probably meant to be). The CLI exits 78 once for all of
- * them (src/cli/exit.ts).
+ * them (src/core/exit.ts).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';

@@ -1,6 +1,7 @@
 /**
- * Typed errors. Every failure a person can act on is one of these; the CLI
- * (src/cli/exit.ts) is the only place that turns them into exit codes.
+ * Typed errors. Every failure a person can act on is one of these;
+ * src/core/exit.ts is the only place that turns them into exit codes (the
+ * CLI uses it for the process's exit code, the cycle for each step's).
  * Messages are one line: what failed, why, and what to do next.
  */
 

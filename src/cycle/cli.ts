@@ -2,7 +2,7 @@
  * CLI handlers: `gitopsd cycle` (one cycle now) and `gitopsd daemon` (the
  * cycle on schedule until SIGTERM). The work is in ./index.ts and ./daemon.ts.
  */
-import type { Handler } from '../cli/main.js';
+import type { Handler } from '../core/outcome.js';
 import { createDeps, type Deps } from '../core/deps.js';
 import type { LogLevel } from '../core/log.js';
 import { formatCycle, runCycle } from './index.js';

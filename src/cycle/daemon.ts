@@ -8,7 +8,7 @@
  *   clock is the initial Deps' clock, kept across reloads.
  * - One instance: the daemon holds `<stateDir>/daemon.lock` for its whole
  *   life; a second daemon gets LockHeldError (exit 75) before doing anything.
- * - Schedule: the next slot of `schedule.cron` (src/cycle/schedule.ts) plus
+ * - Schedule: the next slot of `schedule.cron` (src/shared/cron-schedule.ts) plus
  *   a random delay in [0, randomizedDelaySec). Persistent catch-up at start:
  *   when a slot passed since the last cycle started (state
  *   `cycle.lastStartedAt`), one cycle runs at start + the random delay.
@@ -34,9 +34,10 @@
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { GitopsdError } from '../core/errors.js';
-import { messageFor } from '../cli/exit.js';
+import { messageFor } from '../core/exit.js';
 import { lastCycleStart, type CycleResult } from './index.js';
-import { createSchedule, planNextRun, type NextRun, type RunTrigger, type Schedule } from './schedule.js';
+import { createSchedule, type Schedule } from '../shared/cron-schedule.js';
+import { planNextRun, type NextRun, type RunTrigger } from './schedule.js';
 
 export type DaemonSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 

@@ -15,7 +15,7 @@
  *   returned: a dotfile conflict must not hold back a security upgrade, and
  *   a broken nix-config commit must not hold back the dotfiles.
  * - A step that throws becomes a failed step with the exit code its error
- *   maps to (src/cli/exit.ts); the cycle itself only throws when it cannot
+ *   maps to (src/core/exit.ts); the cycle itself only throws when it cannot
  *   take the host lock or record its state.
  * - Exit code: the worst step's, by `EXIT_SEVERITY` (below).
  * - Side effects: those of the steps, plus the state section "cycle"
@@ -30,7 +30,7 @@
 import { z } from 'zod';
 import type { Deps } from '../core/deps.js';
 import { EXIT, LockHeldError, type ExitCode } from '../core/errors.js';
-import { exitCodeFor, messageFor } from '../cli/exit.js';
+import { exitCodeFor, messageFor } from '../core/exit.js';
 
 export type StepName = 'sync' | 'upgrade';
 /** ok: exit 0; failed: non-zero; skipped: not applicable (disabled); stopped: not run because of a stop request. */

@@ -6,7 +6,7 @@
  */
 import type { Deps } from '../core/deps.js';
 import { UsageError } from '../core/errors.js';
-import type { Outcome } from '../cli/outcome.js';
+import type { Outcome } from '../core/outcome.js';
 import { fleetExitCode, readFleet, type ReadOptions } from './read.js';
 import { renderFleet } from './render.js';
 import { HOST_NAME } from './schema.js';

@@ -3,7 +3,7 @@
  * show` (show-golden), `golden rollback` (rollback-to-golden).
  */
 import { createInterface } from 'node:readline/promises';
-import type { Handler } from '../cli/main.js';
+import type { Handler } from '../core/outcome.js';
 import { withHostLock } from '../core/deps.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
 import { goldenInfo, pinGoldenManually, planManualRollback, rollbackToGolden, type GoldenInfo } from './index.js';

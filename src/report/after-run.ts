@@ -6,7 +6,7 @@
  * record (`publishError`), the fleet record (status's `publish`) and the
  * metrics (`gitopsd_fleet_publish_success`).
  */
-import { BUILD } from '../core/build-info.js';
+import { VERSION } from '../core/build-info.js';
 import { realpathOrNull } from '../core/fs-read.js';
 import type { Deps } from '../core/deps.js';
 import { readDeployments } from '../core/deployments.js';
@@ -29,9 +29,6 @@ export interface RunSummary {
   error?: string | null | undefined;
   durationMs: number;
 }
-
-/** package.json's version, embedded at build time (src/core/build-info.ts). */
-export const VERSION = BUILD.version;
 
 export async function afterRun(deps: Deps, step: Step, s: RunSummary): Promise<void> {
   const log = deps.log.child({ module: 'after-run' });

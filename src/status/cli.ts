@@ -1,5 +1,5 @@
 /** `gitopsd status [--check-drift]`: observe only; takes no lock. */
-import type { Handler } from '../cli/main.js';
+import type { Handler } from '../core/outcome.js';
 import { collectStatus } from './index.js';
 import { renderStatus } from './render.js';
 

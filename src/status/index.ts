@@ -23,7 +23,7 @@ import { UpgradeSection } from '../upgrade/state.js';
 import { SyncSection } from '../sync/state.js';
 import { bootStatus } from '../boot-validate/index.js';
 import { readPublishRecord } from '../shared/publish-record.js';
-import { VERSION } from '../report/after-run.js';
+import { VERSION } from '../core/build-info.js';
 
 export type { GitRelation, LockAge, StatusReport } from '../shared/status-report.js';
 import type { GitRelation, LockAge, LockedInput, PublishReport, StatusReport } from '../shared/status-report.js';
@@ -299,7 +299,7 @@ export function readSyncSection(deps: Pick<Deps, 'paths' | 'log' | 'clock'>): Sy
 
 async function nextRunAfter(cron: string, now: Date): Promise<string | null> {
   try {
-    const { createSchedule } = await import('../cycle/schedule.js');
+    const { createSchedule } = await import('../shared/cron-schedule.js');
     const schedule = createSchedule(cron);
     try {
       return schedule.nextSlotAfter(now).toISOString();

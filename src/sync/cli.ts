@@ -3,8 +3,8 @@
  * (chezmoi-status) and `sync conflicts` (chezmoi-show-conflicts). The work is
  * in ./index.ts; these only take the lock, call it and format the report.
  */
-import type { Handler } from '../cli/main.js';
-import type { Outcome } from '../cli/outcome.js';
+import type { Handler } from '../core/outcome.js';
+import type { Outcome } from '../core/outcome.js';
 import { ConfigError } from '../core/errors.js';
 import type { Deps } from '../core/deps.js';
 import { makeCtxForReport, prepareSync, runSync, syncStore, withSyncLock, type SyncResult } from './index.js';

@@ -10,7 +10,7 @@
  *   A commit may be named by a unique prefix (7 hex digits or more).
  *   Errors: no such mark, an ambiguous prefix: exit 1 with the fix.
  */
-import type { Handler } from '../cli/main.js';
+import type { Handler } from '../core/outcome.js';
 import { withHostLock } from '../core/deps.js';
 import { GitopsdError, UsageError } from '../core/errors.js';
 import { readDeployments, withoutBadCommit, type BadCommit } from '../core/deployments.js';

@@ -2,7 +2,7 @@
  * `gitopsd upgrade [--dry-run] [--operation switch|boot]`: one upgrade run
  * under the per-host lock (src/upgrade/index.ts does the work).
  */
-import type { Handler } from '../cli/main.js';
+import type { Handler } from '../core/outcome.js';
 import { withHostLock } from '../core/deps.js';
 import { runUpgrade } from './index.js';
 

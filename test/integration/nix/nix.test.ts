@@ -74,10 +74,10 @@ async function systemdRuns(calendar: string): Promise<string[]> {
   return runs;
 }
 
-/** The daemon's next N runs (src/cycle/schedule.ts, built), in UTC. */
+/** The daemon's next N runs (src/shared/cron-schedule.ts, built), in UTC. */
 async function daemonRuns(cron: string): Promise<string[]> {
   const script = `
-    import { createSchedule } from ${JSON.stringify(join(repoRoot, 'dist/cycle/schedule.js'))};
+    import { createSchedule } from ${JSON.stringify(join(repoRoot, 'dist/shared/cron-schedule.js'))};
     const s = createSchedule(process.argv[1]);
     let t = new Date(process.argv[2]);
     const out = [];

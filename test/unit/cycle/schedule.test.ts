@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSchedule, planNextRun, type Schedule } from '../../../src/cycle/schedule.js';
+import { createSchedule, type Schedule } from '../../../src/shared/cron-schedule.js';
+import { planNextRun } from '../../../src/cycle/schedule.js';
 
 // Local-time constructors: the schedule works in the process's local time,
 // like systemd timers, so the expectations are built the same way.

@@ -1,9 +1,13 @@
 /**
- * The one place where errors become exit codes (README "Exit codes").
+ * The one place where errors become exit codes (README "Exit codes"): the
+ * table from ErrorKind to ExitCode sits here, in core beside the kinds
+ * (./errors.ts), so both its users import down: src/cli/main.ts (the
+ * process's exit code and its one-line message) and src/cycle (the exit
+ * code and message of a step that threw).
  * A GitopsdError leaves with its kind's code and its one-line message;
  * anything else is a bug: exit 70 with "please report".
  */
-import { EXIT, GitopsdError, type ErrorKind, type ExitCode } from '../core/errors.js';
+import { EXIT, GitopsdError, type ErrorKind, type ExitCode } from './errors.js';
 
 const CODE: Record<ErrorKind, ExitCode> = {
   failed: EXIT.failed,
