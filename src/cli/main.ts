@@ -265,10 +265,21 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
             choices: ['switch', 'boot'] as const,
             describe: 'Override nixConfig.operation for this run',
           }),
-      lazy('upgrade', async () => (await import('../upgrade/cli.js')).upgradeCommand, {
-        dryRun: (a) => a['dry-run'] === true,
-        step: 'upgrade',
-      }),
+      lazy(
+        'upgrade',
+        async () => {
+          // The rollout gate (docs/rollout.md): without it a real upgrade would ignore the waves.
+          const [{ upgradeCommand }, { fleetGate }] = await Promise.all([
+            import('../upgrade/cli.js'),
+            import('../fleet/rollout/fleet-gate.js'),
+          ]);
+          return upgradeCommand(fleetGate);
+        },
+        {
+          dryRun: (a) => a['dry-run'] === true,
+          step: 'upgrade',
+        },
+      ),
     )
     .command('boot', 'Boot validation', (y: Argv) =>
       y

@@ -24,8 +24,12 @@ export function cycleSteps(deps: Deps): CycleStep[] {
     {
       name: 'upgrade',
       run: async () => {
-        const { runUpgrade } = await import('../upgrade/index.js');
-        const r = await runUpgrade(deps, { dryRun: false });
+        const [{ runUpgrade }, { fleetGate }] = await Promise.all([
+          import('../upgrade/index.js'),
+          import('../fleet/rollout/fleet-gate.js'),
+        ]);
+        // The rollout gate (docs/rollout.md), as `gitopsd upgrade` passes it.
+        const r = await runUpgrade(deps, { dryRun: false, gate: fleetGate(deps) });
         return { exitCode: r.exitCode, summary: r.message, json: r };
       },
     },

@@ -9,8 +9,13 @@ import type { StatusReport } from '../shared/status-report.js';
 import type { PublishRecord } from '../shared/publish-record.js';
 import type { FleetRow, HostState, SignatureState, StatusV1 } from './schema.js';
 
-/** Upgrade results that leave a host as it should be. */
-const GOOD_UPGRADE = new Set(['deployed', 'no-op', 'reboot-pending']);
+/**
+ * Upgrade results that leave a host as it should be. `gated` (waiting for
+ * its wave) and `halted` (the rollout of that commit was stopped fleet-wide,
+ * docs/rollout.md) build nothing and change nothing: the host still runs
+ * what it ran, so neither makes it "failed".
+ */
+const GOOD_UPGRADE = new Set(['deployed', 'no-op', 'reboot-pending', 'gated', 'halted']);
 
 export interface PublishExtras {
   publishedAt: Date;
@@ -179,12 +184,13 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
     if (run.ok || step === 'sync' || step === 'cycle' || step === 'upgrade') continue;
     bad.push({ state: 'failed', reason: `${step}: ${run.result} (exit ${run.exitCode})` });
   }
+  // A halted upgrade exits 3, so the cycle around it ended non-zero: that is the halt, not another failure.
   const cycle = s.runs['cycle'];
   if (
     cycle !== undefined &&
     !cycle.ok &&
     s.dotfiles.state === 'in-sync' &&
-    (lu === null || GOOD_UPGRADE.has(lu.result))
+    (lu === null || (GOOD_UPGRADE.has(lu.result) && lu.result !== 'halted'))
   )
     bad.push({ state: 'failed', reason: `cycle: ${cycle.result} (exit ${cycle.exitCode})` });
   switch (s.dotfiles.state) {
@@ -202,6 +208,8 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
     case 'in-sync':
       break;
   }
+  if (lu?.result === 'halted')
+    warn.push(`the rollout of ${lu.commit === null ? 'the newest commit' : lu.commit.slice(0, 8)} is halted`);
   if (s.system.rebootNeeded) warn.push(`reboot needed (${s.system.rebootReasons.join(', ')})`);
   if (s.git.relation === 'behind')
     warn.push(`behind ${s.git.remoteTip === null ? 'the remote' : 'main'} by ${s.git.behind}`);

@@ -10,10 +10,14 @@
  *   so this file needs no network of its own and its tests can pass values.
  * - Failure modes: no policy file: pass. A malformed policy or a wave naming
  *   an unknown host: refuse. The statuses or markers cannot be read:
- *   wait ("paused"), never pass. A git error reading the policy at the
- *   commit propagates (the upgrade already fetched that commit).
+ *   wait ("paused"), never pass. A config problem behind the read (no
+ *   status remote, an unreadable allowed-signers file: a GitopsdError of
+ *   kind 'config') is a refusal, not a wait: waiting would not fix it, and
+ *   the run must say so. A git error reading the policy at the commit
+ *   propagates (the upgrade already fetched that commit).
  */
 import type { Deps } from '../../core/deps.js';
+import { GitopsdError } from '../../core/errors.js';
 import type { GateVerdict } from '../../shared/rollout-gate.js';
 import { decideGate, type GateDecision, type GateMarker, type GateRow } from './gate.js';
 import type { IgnoredMarker } from './markers.js';
@@ -51,6 +55,9 @@ export async function checkGate(
     for (const x of m.ignored) log.warn('rollout marker ignored', { ref: x.ref, why: x.why });
   } catch (err) {
     const why = (err as Error).message.split('\n')[0] ?? 'unknown error';
+    if (err instanceof GitopsdError && err.kind === 'config') {
+      return { kind: 'refuse', line: `not deploying ${c}: ${read.source} asks for waves, but ${why}`, decision: null };
+    }
     return { kind: 'wait', line: `paused: the fleet's statuses cannot be read (${why}); ${c} waits`, decision: null };
   }
   const unknown = unknownHostsError(policy, [...rows.map((r) => r.host), deps.config.hostname], read.source);
