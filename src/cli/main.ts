@@ -483,7 +483,19 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
               .option('allowed-signers', { type: 'string', describe: 'Allowed signers file' }),
           lazy('fleet serve', async () => (await import('../fleet/cli.js')).fleetServeCommand),
         )
-        .demandCommand(1, 'name a fleet subcommand: status, publish or serve'),
+        .command(
+          'promote <commit>',
+          "Sign and push a promote marker: the commit skips the rollout waves' gates (docs/rollout.md)",
+          (s: Argv) => markerOptions(s),
+          lazy('fleet promote', async () => (await import('../fleet/cli.js')).fleetMarkerCommand('promote')),
+        )
+        .command(
+          'halt <commit>',
+          'Sign and push a halt marker: no host deploys the commit any more (docs/rollout.md)',
+          (s: Argv) => markerOptions(s),
+          lazy('fleet halt', async () => (await import('../fleet/cli.js')).fleetMarkerCommand('halt')),
+        )
+        .demandCommand(1, 'name a fleet subcommand: status, publish, serve, promote or halt'),
     )
     .command('config', 'Configuration', (y: Argv) =>
       y
@@ -527,6 +539,26 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     report(exitCodeFor(e), undefined, e);
   }
   return result;
+}
+
+/** The options of `fleet promote` and `fleet halt`. */
+function markerOptions(s: Argv): Argv {
+  return s
+    .positional('commit', { type: 'string', describe: 'nix-config commit id, or a unique prefix of 7+ hex digits' })
+    .option('signing-key', {
+      type: 'string',
+      describe: "Private SSH key to sign with; its public key must be in the hosts' nixConfig.allowedSignersFile",
+    })
+    .option('reason', { type: 'string', describe: 'Why, in a few words (kept in the marker)' })
+    .option('remote', { type: 'string', describe: 'Status remote URL or path (default: fleet.statusRemote)' })
+    .option('checkout', {
+      type: 'string',
+      describe: 'nix-config checkout that holds the commit (default: nixConfig.path)',
+    })
+    .option('allowed-signers', {
+      type: 'string',
+      describe: 'Check the signature against this file before pushing (default: nixConfig.allowedSignersFile)',
+    });
 }
 
 /** The command tree, read from the help of each command (./usage.ts), in-process. */

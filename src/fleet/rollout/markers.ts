@@ -139,8 +139,14 @@ export async function writeMarker(
     signingKey: string;
     who: string;
     timeoutMs: number;
+    /**
+     * When given, the signed marker is checked against this file before it
+     * is pushed, as the hosts will check it; a marker that would not count
+     * is refused ('refused', exit 6) and never reaches the remote.
+     */
+    allowedSignersFile?: string | null;
   },
-): Promise<{ ref: string; marker: string }> {
+): Promise<{ ref: string; marker: string; signer: string | null }> {
   const ref = `${MARKER_REF_PREFIX}${i.action}/${i.commit}`;
   const doc: MarkerDoc = { v: 1, action: i.action, commit: i.commit, at: i.at.toISOString(), reason: i.reason };
   return withTempRepo(deps, i.timeoutMs, async (dir) => {
@@ -179,6 +185,27 @@ export async function writeMarker(
       }
       throw err;
     }
+    let signer: string | null = null;
+    if (i.allowedSignersFile !== undefined && i.allowedSignersFile !== null) {
+      const v = await git(deps, dir, ['log', '-1', '--format=%G?%x09%GS', marker], {
+        ...t,
+        config: [`gpg.ssh.allowedSignersFile=${i.allowedSignersFile}`],
+      });
+      const [code, name] = v.stdout.trim().split('\t');
+      const j = judgeMarker({
+        ref,
+        signersConfigured: true,
+        verdict: { code: code ?? 'E', signer: name ?? '' },
+        doc: `${JSON.stringify(doc)}\n`,
+      });
+      if ('ignored' in j) {
+        throw new GitopsdError(
+          'refused',
+          `not pushing the ${i.action} marker: the hosts would ignore it (${j.ignored.why}; checked against ${i.allowedSignersFile}); sign with a key listed there (--signing-key)`,
+        );
+      }
+      signer = j.marker.signer;
+    }
     try {
       await git(deps, dir, ['push', '--quiet', '--no-verify', '--', i.remote, `+${marker}:${ref}`], t);
     } catch (err) {
@@ -191,7 +218,7 @@ export async function writeMarker(
       }
       throw err;
     }
-    return { ref, marker };
+    return { ref, marker, signer };
   });
 }
 
