@@ -79,7 +79,7 @@ export function fleetMarkerCommand(action: 'promote' | 'halt') {
       import('./remote.js'),
     ]);
     const timeoutMs = deps.config.timeouts.gitSec * 1000;
-    const given = String(args['commit'] ?? '');
+    const given = typeof args['commit'] === 'string' ? args['commit'] : '';
     if (!/^[0-9a-f]{7,64}$/.test(given)) {
       throw new UsageError(`"${given}" is not a commit id; give the full id or a prefix of 7+ lowercase hex digits`);
     }
