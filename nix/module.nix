@@ -98,6 +98,24 @@ let
   converted = import ./cron.nix s.schedule.cron;
   onCalendar = if cfg.onCalendar != null then cfg.onCalendar else converted.calendar or null;
 
+  # The host's own ed25519 key, as nixpkgs' sshd module generates it
+  # (nixos/modules/services/networking/ssh/sshd.nix: services.openssh.hostKeys,
+  # default [ rsa /etc/ssh/ssh_host_rsa_key, ed25519 /etc/ssh/ssh_host_ed25519_key ]).
+  # `or`: an evaluation without the sshd module (the module tests) has no key.
+  sshHostKey =
+    let
+      ed25519 = lib.filter (k: (k.type or null) == "ed25519") (config.services.openssh.hostKeys or [ ]);
+    in
+    if (config.services.openssh.enable or false) && ed25519 != [ ] then (lib.head ed25519).path else null;
+
+  # services.gitopsd.fleet.allowedSigners as ssh-keygen(1) "ALLOWED SIGNERS"
+  # lines: principal (the hostname), the git namespace, the public key.
+  allowedSignersFile = pkgs.writeText "gitopsd-fleet-allowed-signers" (
+    lib.concatStrings (
+      lib.mapAttrsToList (host: key: "${host} namespaces=\"git\" ${key}\n") cfg.fleet.allowedSigners
+    )
+  );
+
   configFile = format.generate "gitopsd-config.json" s;
   # The file /etc points at is the output of the check: building the system
   # builds (and so runs) the check.
@@ -278,6 +296,25 @@ in
       description = "Extra programs on the units' PATH, e.g. for validation.checks commands or hooks.";
     };
 
+    fleet.allowedSigners = mkOption {
+      type = types.attrsOf (types.strMatching "(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?");
+      default = { };
+      example = literalExpression ''
+        {
+          alpha = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... root@alpha";
+          beta = builtins.readFile ./hosts/beta/ssh_host_ed25519_key.pub;
+        }
+      '';
+      description = ''
+        The fleet's hosts and the public SSH host key each signs its status
+        with (docs/fleet.md "Signing setup on NixOS"). Written to
+        /etc/gitopsd/fleet-allowed-signers, which settings.fleet.allowedSignersFile
+        then defaults to: a status that is unsigned, or signed by a key
+        other than its own host's, is shown unverified and is never healthy.
+        Keep the same set on every host, in the config repository.
+      '';
+    };
+
     settings = mkOption {
       description = ''
         The gitopsd config file (README "Config reference"), as Nix. Any key
@@ -347,6 +384,33 @@ in
               description = "How long validation waits for the units and checks.";
             };
           };
+          fleet = section {
+            enable = mkOption {
+              type = types.bool;
+              default = false;
+              description = ''
+                Publish this host's status to refs/gitopsd/status/<hostname>
+                of fleet.statusRemote (docs/fleet.md): after every run, and
+                hourly from gitopsd-fleet-publish.timer, which publishes only
+                when the status changed or the heartbeat is due. Needs write
+                access to that remote.
+              '';
+            };
+            signingKey = mkOption {
+              type = types.nullOr types.str;
+              default = sshHostKey;
+              defaultText = literalExpression ''
+                the path of the first ed25519 key in services.openssh.hostKeys
+                when services.openssh.enable, else null'';
+              description = ''
+                The private SSH key that signs each status commit (git
+                gpg.format=ssh). By default the host's own ed25519 host key,
+                as nixpkgs' sshd module generates it
+                (nixos/modules/services/networking/ssh/sshd.nix, hostKeys).
+                Null: statuses are published unsigned.
+              '';
+            };
+          };
           schedule = section {
             cron = mkOption {
               type = types.str;
@@ -397,6 +461,12 @@ in
 
       environment.systemPackages = [ cfg.package ];
       environment.etc."gitopsd/config.json".source = checkedConfig;
+      environment.etc."gitopsd/fleet-allowed-signers" = mkIf (cfg.fleet.allowedSigners != { }) {
+        source = allowedSignersFile;
+      };
+      services.gitopsd.settings.fleet.allowedSignersFile = mkIf (cfg.fleet.allowedSigners != { }) (
+        lib.mkDefault "/etc/gitopsd/fleet-allowed-signers"
+      );
 
       # The state directory is root's; its sync/ subdirectory is the dotfiles
       # user's (sync state and sync lock, docs/design.md "Two locks"), also
@@ -488,6 +558,38 @@ in
           RandomizedDelaySec = toString s.schedule.randomizedDelaySec;
           FixedRandomDelay = cfg.fixedRandomDelay;
           Unit = "gitopsd-upgrade.service";
+        };
+      };
+    })
+
+    # The fleet heartbeat (docs/fleet.md "When a host publishes"): every run
+    # publishes at its end; between runs this timer asks hourly, and
+    # `gitopsd fleet publish` pushes only when the status changed or
+    # settings.fleet.heartbeatSec has passed, so silence stays visible. In
+    # both modes: the daemon publishes after its own cycles only. A run that
+    # holds the host lock makes this one exit 75, retried the next hour.
+    (mkIf s.fleet.enable {
+      systemd.services.gitopsd-fleet-publish = {
+        description = "gitopsd: publish this host's status to the fleet when it changed or the heartbeat is due";
+        after = [ "network-online.target" ];
+        wants = [ "network-online.target" ];
+        restartIfChanged = false;
+        path = rootPath;
+        environment = rootEnvironment;
+        serviceConfig = rootHardening // stateDirectory // {
+          Type = "oneshot";
+          ExecStart = "${gitopsd} fleet publish --config ${configPath}";
+          # 75: the host lock is held by a run, or the remote is unreachable.
+          SuccessExitStatus = [ 75 ];
+        };
+      };
+      systemd.timers.gitopsd-fleet-publish = {
+        description = "gitopsd fleet heartbeat";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = "hourly";
+          RandomizedDelaySec = "15min";
+          Persistent = true;
         };
       };
     })

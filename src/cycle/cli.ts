@@ -5,7 +5,7 @@
 import type { Handler } from '../core/outcome.js';
 import { createDeps, type Deps } from '../core/deps.js';
 import type { LogLevel } from '../core/log.js';
-import { formatCycle, runCycle } from './index.js';
+import { formatCycle, runCycle, type CycleResult } from './index.js';
 import { runDaemon } from './daemon.js';
 import { cycleSteps } from './steps.js';
 
@@ -21,7 +21,33 @@ export const daemonCommand: Handler = async (deps, args) => {
   const r = await runDaemon({
     deps,
     reload,
-    runCycle: (d, o) => runCycle(d, { steps: cycleSteps(d), trigger: o.trigger, shouldStop: o.shouldStop }),
+    runCycle: async (d, o) => {
+      // What the CLI does after `gitopsd cycle` (src/cli/main.ts withDeps):
+      // record the run, publish to the fleet, run the hooks, write the
+      // metrics; each of these logs its own failure and never fails the cycle.
+      const started = d.clock.monotonicMs();
+      const { afterRun } = await import('../report/after-run.js');
+      let c: CycleResult;
+      try {
+        c = await runCycle(d, { steps: cycleSteps(d), trigger: o.trigger, shouldStop: o.shouldStop });
+      } catch (err) {
+        const { exitCodeFor, messageFor } = await import('../cli/exit.js');
+        await afterRun(d, 'cycle', {
+          exitCode: exitCodeFor(err),
+          result: 'error',
+          error: messageFor(err),
+          durationMs: Math.round(d.clock.monotonicMs() - started),
+        });
+        throw err;
+      }
+      await afterRun(d, 'cycle', {
+        exitCode: c.exitCode,
+        result: c.exitCode === 0 ? 'ok' : 'failed',
+        error: c.exitCode === 0 ? null : (formatCycle(c).split('\n').at(-1) ?? null),
+        durationMs: Math.round(d.clock.monotonicMs() - started),
+      });
+      return c;
+    },
   });
   const text = `daemon stopped after ${r.cycles} cycle${r.cycles === 1 ? '' : 's'}`;
   return { exitCode: 0, text, json: { ok: true, cycles: r.cycles, lastExitCode: r.lastExitCode } };

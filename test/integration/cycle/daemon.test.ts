@@ -176,7 +176,11 @@ describe('gitopsd daemon (real process, real signals)', () => {
   });
 
   it('catches up once after start when a slot was missed, then follows the schedule', async () => {
-    const { sim, config } = await host('hostb');
+    const { sim, config, write } = await host('hostb');
+    // Each daemon cycle ends as `gitopsd cycle` does: recorded and published.
+    const statusRemote = join(await tempDir('gitopsd-daemon-status'), 'status.git');
+    await execa('git', ['init', '-q', '--bare', statusRemote]);
+    write({ fleet: { enable: true, statusRemote } });
     mkdirSync(sim.paths.stateDir, { recursive: true });
     writeFileSync(
       join(sim.paths.stateDir, 'state.json'),
@@ -191,6 +195,12 @@ describe('gitopsd daemon (real process, real signals)', () => {
       'schedule after catch-up',
     );
     expect(state(sim)['cycle']).toMatchObject({ lastTrigger: 'catch-up' });
+    // The nix-config cannot be fetched, so the cycle failed; the run record says so.
+    expect(state(sim)['runs']?.['cycle']).toMatchObject({ ok: false, result: 'failed' });
+    const refs = await execa('git', ['--git-dir', statusRemote, 'for-each-ref', '--format=%(refname)']);
+    expect(refs.stdout.split('\n')).toEqual(['refs/gitopsd/status/hostb']);
+    const published = await execa('git', ['--git-dir', statusRemote, 'show', 'refs/gitopsd/status/hostb:status.json']);
+    expect(JSON.parse(published.stdout)).toMatchObject({ v: 1, host: 'hostb' });
     d.proc.kill('SIGTERM');
     const r = await d.proc;
     expect(r.exitCode).toBe(0);

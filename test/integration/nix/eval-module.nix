@@ -83,6 +83,8 @@ in
   tmpfiles = config.systemd.tmpfiles.rules;
   systemPackages = map toString config.environment.systemPackages;
   etc = lib.mapAttrs (_: e: toString e.source) etc;
+  # The text of /etc/gitopsd/fleet-allowed-signers (a writeText stand-in keeps it).
+  fleetAllowedSigners = etc."gitopsd/fleet-allowed-signers".source.text or null;
   # The build-time check: the derivation /etc/gitopsd/config.json points at.
   configCheck =
     if checked == null then

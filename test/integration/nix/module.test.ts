@@ -15,12 +15,12 @@
  * that are never run (systemd-analyze only checks they exist and are
  * executable).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run, tryRun } from '../../harness/exec.js';
 import { nixpkgsDir } from '../../harness/nixpkgs.js';
-import { removeTempDirs } from '../../harness/temp.js';
+import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { repoRoot, runCli } from '../../helpers/cli.js';
 import { directive, programs, verifyUnits, type RenderedUnit } from './systemd-units.js';
 
@@ -34,6 +34,7 @@ interface Evaluated {
   tmpfiles: string[];
   systemPackages: string[];
   etc: Record<string, string>;
+  fleetAllowedSigners: string | null;
   configCheck: { name: string; buildCommand: string; nativeBuildInputs: string[] } | null;
 }
 
@@ -413,5 +414,54 @@ describe('settings the module refuses', () => {
     [{ enable: true, onCalender: 'daily' }, /option `services\.gitopsd\.onCalender' does not exist/],
   ])('a bad setting fails with the option path: %j', async (host, message) => {
     expect(await evalError(host)).toMatch(message);
+  });
+});
+
+describe('fleet: signing and the heartbeat', () => {
+  it('fleet: the hourly heartbeat timer, and allowedSigners written as a file that ssh-keygen verifies a host signature with', async () => {
+    const dir = await tempDir('gitopsd-module-fleet');
+    const key = join(dir, 'alpha_host_key');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'root@alpha', '-f', key]);
+    const pub = readFileSync(`${key}.pub`, 'utf8').trim();
+    const e = await evalModule({
+      enable: true,
+      settings: { fleet: { enable: true, statusRemote: 'git@git.example.org:infra/fleet-status.git' } },
+      fleet: { allowedSigners: { alpha: pub } },
+    });
+    expect(e.failedAssertions).toEqual([]);
+    expect(e.settings['fleet']).toMatchObject({
+      enable: true,
+      allowedSignersFile: '/etc/gitopsd/fleet-allowed-signers',
+      // No sshd module in this evaluation, so no host key to default to.
+      signingKey: null,
+    });
+    expect(e.fleetAllowedSigners).toBe(`alpha namespaces="git" ${pub}\n`);
+    const publish = e.units['gitopsd-fleet-publish.service'];
+    expect(one(publish, 'Service', 'ExecStart')).toMatch(
+      /\/bin\/gitopsd fleet publish --config \/etc\/gitopsd\/config\.json$/,
+    );
+    expect(one(publish, 'Service', 'SuccessExitStatus')).toBe('75');
+    expect(one(e.units['gitopsd-fleet-publish.timer'], 'Timer', 'OnCalendar')).toBe('hourly');
+    await expectVerified(e);
+    // The real ssh-keygen reads the generated file: alpha's signature
+    // verifies as alpha, and not as another host.
+    const signers = join(dir, 'allowed_signers');
+    writeFileSync(signers, e.fleetAllowedSigners ?? '');
+    const msg = join(dir, 'status.json');
+    writeFileSync(msg, '{"v":1,"host":"alpha"}\n');
+    await run('ssh-keygen', ['-Y', 'sign', '-q', '-n', 'git', '-f', key, msg]);
+    const verify = (principal: string) =>
+      tryRun('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', principal, '-n', 'git', '-s', `${msg}.sig`], {
+        input: readFileSync(msg, 'utf8'),
+      });
+    expect((await verify('alpha')).exitCode).toBe(0);
+    expect((await verify('beta')).exitCode).toBe(255);
+  });
+
+  it('fleet disabled: no heartbeat units and no signers file', async () => {
+    const e = await evalModule({ enable: true });
+    expect(Object.keys(e.units).filter((u) => u.includes('fleet'))).toEqual([]);
+    expect(e.etc['gitopsd/fleet-allowed-signers']).toBeUndefined();
+    expect(e.fleetAllowedSigners).toBeNull();
   });
 });
