@@ -4,6 +4,7 @@
  */
 import type { Handler } from '../core/outcome.js';
 import { createDeps, type Deps } from '../core/deps.js';
+import { exitCodeFor, messageFor } from '../core/exit.js';
 import type { LogLevel } from '../core/log.js';
 import { formatCycle, runCycle, type CycleResult } from './index.js';
 import { runDaemon } from './daemon.js';
@@ -31,7 +32,6 @@ export const daemonCommand: Handler = async (deps, args) => {
       try {
         c = await runCycle(d, { steps: cycleSteps(d), trigger: o.trigger, shouldStop: o.shouldStop });
       } catch (err) {
-        const { exitCodeFor, messageFor } = await import('../cli/exit.js');
         await afterRun(d, 'cycle', {
           exitCode: exitCodeFor(err),
           result: 'error',
