@@ -429,7 +429,11 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
                 type: 'string',
                 describe: 'Allowed signers file (default: fleet.allowedSignersFile)',
               })
-              .option('html', { type: 'string', describe: 'Also write the fleet page (static HTML) to this file' }),
+              .option('html', { type: 'string', describe: 'Also write the fleet page (static HTML) to this file' })
+              .option('commit', {
+                type: 'string',
+                describe: "Show the rollout of this nix-config commit (default: the checkout's remote-tracking branch)",
+              }),
           lazy('fleet status', async () => (await import('../fleet/cli.js')).fleetStatusCommand),
         )
         .command(

@@ -9,7 +9,7 @@ import { UsageError } from '../core/errors.js';
 import type { Outcome } from '../core/outcome.js';
 import { fleetExitCode, readFleet, type ReadOptions } from './read.js';
 import { renderFleet } from './render.js';
-import { HOST_NAME } from './schema.js';
+import { HOST_NAME, type FleetView } from './schema.js';
 
 type Args = Record<string, unknown>;
 
@@ -43,7 +43,99 @@ export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcom
     }
   }
   const color = deps.interactive && deps.env['NO_COLOR'] === undefined;
-  return { exitCode: fleetExitCode(view), text: renderFleet(view, { color }), json: view };
+  const rollout = await readRollout(deps, view, args);
+  const text = [
+    renderFleet(view, { color }),
+    ...(rollout.progress !== null ? ['', ...rollout.lines] : rollout.note !== null ? ['', rollout.note] : []),
+  ].join('\n');
+  return {
+    exitCode: fleetExitCode(view),
+    text,
+    json: { ...view, rollout: { commit: rollout.commit, note: rollout.note, progress: rollout.progress } },
+  };
+}
+
+interface RolloutRead {
+  commit: string | null;
+  /** Why no progress is shown (no policy, the commit not in the checkout, ...), or a caveat; null when none. */
+  note: string | null;
+  progress: import('./rollout/progress.js').RolloutProgress | null;
+  lines: string[];
+}
+
+/**
+ * The rollout of the newest commit (`--commit`, else the reader's nix-config
+ * checkout's remote-tracking branch, else the remote tip most fresh hosts
+ * report), under the policy in that commit, with the verified markers.
+ * Never fails `fleet status`: a problem becomes the note.
+ */
+async function readRollout(deps: Deps, view: FleetView, args: Args): Promise<RolloutRead> {
+  const none = (commit: string | null, note: string | null): RolloutRead => ({
+    commit,
+    note,
+    progress: null,
+    lines: [],
+  });
+  const timeoutMs = deps.config.timeouts.gitSec * 1000;
+  const { nixConfig } = deps.config;
+  const env = { GIT_TERMINAL_PROMPT: '0' };
+  const asked = typeof args['commit'] === 'string' && args['commit'] !== '' ? args['commit'] : null;
+  const ref = asked ?? `refs/remotes/${nixConfig.remote}/${nixConfig.branch}`;
+  const r = await deps.runner.run(
+    'git',
+    ['-C', nixConfig.path, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`],
+    { timeoutMs, allowFailure: true, env },
+  );
+  let commit = r.exitCode === 0 ? r.stdout.trim() : null;
+  if (commit === null && asked !== null) {
+    return none(null, `rollout: ${asked} is not a commit of the nix-config checkout ${nixConfig.path}`);
+  }
+  if (commit === null) {
+    // No checkout here: the remote tip most fresh hosts report.
+    const tally = new Map<string, number>();
+    for (const h of view.hosts) {
+      const t = h.stale ? null : (h.status?.git.remoteTip ?? null);
+      if (t !== null) tally.set(t, (tally.get(t) ?? 0) + 1);
+    }
+    commit = [...tally.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+    if (commit === null) return none(null, null);
+  }
+  const [{ readPolicyAt }, { readMarkers }, { decideRollout, rolloutLines }] = await Promise.all([
+    import('./rollout/read-policy.js'),
+    import('./rollout/markers.js'),
+    import('./rollout/progress.js'),
+  ]);
+  let policy;
+  try {
+    policy = await readPolicyAt(deps, nixConfig.path, commit);
+  } catch (err) {
+    const why = (err as Error).message.split('\n')[0] ?? '';
+    return none(commit, `rollout: the policy at ${commit.slice(0, 8)} cannot be read from ${nixConfig.path} (${why})`);
+  }
+  if (policy.kind === 'none') return none(commit, null);
+  if (!policy.ok) return none(commit, `rollout: ${policy.error}`);
+  let markers: import('./rollout/gate.js').GateMarker[] = [];
+  let note: string | null = null;
+  try {
+    markers = (
+      await readMarkers(deps, {
+        remote: view.remote,
+        allowedSignersFile: nixConfig.allowedSignersFile,
+        timeoutMs,
+      })
+    ).markers;
+  } catch (err) {
+    note = `rollout markers not read (${((err as Error).message.split('\n')[0] ?? '').slice(0, 200)}): halts and promotes not shown`;
+  }
+  const progress = decideRollout({
+    commit,
+    source: policy.source,
+    policy: policy.policy,
+    rows: view.hosts,
+    markers,
+    now: deps.clock.now(),
+  });
+  return { commit, note, progress, lines: [...rolloutLines(progress), ...(note === null ? [] : [note])] };
 }
 
 export async function fleetServeCommand(deps: Deps, args: Args): Promise<Outcome> {

@@ -55,9 +55,11 @@ async function upgrade(h: FleetHost, min: number): Promise<UpgradeJson & { code:
   return { ...out, code: r.exitCode, stderr: r.stderr };
 }
 
-async function fleetView(h: FleetHost, min: number): Promise<FleetView> {
+type RolloutJson = { commit: string | null; note: string | null; progress: { on: number; total: number } | null };
+
+async function fleetView(h: FleetHost, min: number): Promise<FleetView & { rollout: RolloutJson }> {
   const r = await h.gitopsd(['fleet', 'status', '--json'], { env: at(min) });
-  return JSON.parse(r.stdout) as FleetView;
+  return JSON.parse(r.stdout) as FleetView & { rollout: RolloutJson };
 }
 
 beforeAll(async () => {
@@ -113,6 +115,14 @@ describe('gitopsd upgrade behind the rollout gate', () => {
     const row = view.hosts.find((h) => h.host === 'w1');
     expect(row?.status?.lastUpgrade).toMatchObject({ result: 'gated', commit: v2 });
     expect(['healthy', 'warning']).toContain(row?.state);
+    // fleet status shows the rollout, wave by wave, as the gate decides it.
+    expect(view.rollout).toMatchObject({ commit: v2, note: null, progress: { on: 1, total: 2 } });
+    const text = await w1.gitopsd(['fleet', 'status'], { env: at(40) });
+    expect(text.stdout.split('\n').slice(-3)).toEqual([
+      `rollout of ${c} (gitopsd-rollout.json at ${v2.slice(0, 12)}): 1/2 hosts on it`,
+      `  wave 0 (canary): 1/1 hosts on ${c}, 1 healthy; done`,
+      `  wave 1 (rest): 0/1 hosts on ${c}, 0 healthy, 1 gated; waiting: 1 of 1 canary hosts healthy on ${c} for 0 of 60 min`,
+    ]);
 
     // The canary's heartbeat (at most 60 min after its last publish) attests the soak.
     const beat = await c0.gitopsd(['fleet', 'publish'], { env: at(75) });
