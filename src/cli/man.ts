@@ -9,14 +9,14 @@ import type { CommandNode, OptionInfo } from './usage.js';
 
 /** What each exit code means; README "Exit codes" holds the same table (test/unit/cli/man.test.ts). */
 export const EXIT_MEANING: Record<ExitCode, string> = {
-  [EXIT.ok]: 'ok, including a no-op',
+  [EXIT.ok]: 'ok, including a no-op and an upgrade waiting at its rollout gate (`gated`, docs/rollout.md)',
   [EXIT.failed]: 'operation failed (also: a parked sync conflict, a corrupt state file that was moved aside)',
   [EXIT.buildFailed]:
-    'build validation failed because of the commit, nothing activated (also: the remote tip is a known-bad commit; `gitopsd bad list` / `bad forget`)',
+    'build validation failed because of the commit, nothing activated (also: the remote tip is a known-bad commit, or its rollout is halted; `gitopsd bad list` / `bad forget`, docs/rollout.md)',
   [EXIT.reverted]: 'activation or post-switch check failed, and the system was reverted',
   [EXIT.bootFailed]: 'boot validation failed',
   [EXIT.refused]:
-    'refused by policy: preflight, signature, force-push, or a health check that already fails before an upgrade',
+    'refused by policy: preflight, signature, force-push, a health check that already fails before an upgrade, a bad rollout policy, or a rollout marker the hosts would ignore',
   [EXIT.usage]: 'usage: unknown command or option, conflicting options',
   [EXIT.internal]: 'internal error (a bug: please report it), or not implemented yet',
   [EXIT.temporary]:
