@@ -5,6 +5,7 @@
  * with a 60-minute soak. w1 stays gated (exit 0, nothing built) until c0 has
  * published healthy on the commit for the soak, then deploys; a commit that
  * breaks sshd on the canary is reverted there and halts w1 (exit 3).
+ * `gitopsd cycle` asks the same gate as `gitopsd upgrade`.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
@@ -95,6 +96,12 @@ describe('gitopsd upgrade behind the rollout gate', () => {
     v2 = await fleet.nixConfig.commitFiles({ 'gitopsd-rollout.json': POLICY }, 'rollout: waves');
     const c = v2.slice(0, 8);
     const gens = (await w1.sim.generations()).length;
+
+    // gitopsd cycle (and so the daemon, which runs the same steps) asks the same gate.
+    const cycle = await w1.gitopsd(['cycle'], { env: at(9) });
+    expect(cycle.exitCode, cycle.stderr).toBe(0);
+    expect(cycle.stdout).toContain(`upgrade: ok: waiting: 0 of 1 canary hosts healthy on ${c} for 0 of 60 min`);
+    expect((await w1.sim.generations()).length).toBe(gens);
 
     const first = await upgrade(w1, 10);
     expect(first.code, first.stderr).toBe(0);
