@@ -100,6 +100,8 @@ export interface StatusReport {
     at: string;
     generation: number | null;
     durationMs: number;
+    /** The rollout gate's line when the run was gated or halted (docs/rollout.md), else null. */
+    gate: string | null;
   } | null;
   /** The bad marks (gitopsd bad list shows their evidence). */
   knownBadCommits: {

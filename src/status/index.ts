@@ -258,6 +258,10 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
             at: upgrade.lastRun.at,
             generation: upgrade.lastRun.generation,
             durationMs: upgrade.lastRun.durationMs,
+            gate:
+              upgrade.lastRun.result === 'gated' || upgrade.lastRun.result === 'halted'
+                ? upgrade.lastRun.message
+                : null,
           },
     knownBadCommits: Object.values(deployments.badCommits).map((b) => ({
       commit: b.commit,

@@ -133,8 +133,10 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
     'last upgrade',
     lu === null
       ? 'never'
-      : `${ago(lu.at, now)}: ${lu.result === 'deployed' || lu.result === 'no-op' ? c('ok', lu.result) : c('bad', lu.result)} ${short(lu.commit)} in ${(lu.durationMs / 1000).toFixed(1)}s`,
+      : `${ago(lu.at, now)}: ${lu.result === 'deployed' || lu.result === 'no-op' ? c('ok', lu.result) : lu.result === 'gated' || lu.result === 'halted' ? c('warn', lu.result) : c('bad', lu.result)} ${short(lu.commit)} in ${(lu.durationMs / 1000).toFixed(1)}s`,
   );
+  // The rollout gate's reasoning, one line (docs/rollout.md).
+  if (lu !== null && lu.gate !== null) row('rollout', c(lu.result === 'halted' ? 'bad' : 'warn', lu.gate));
   for (const [step, run] of Object.entries(r.runs)) {
     if (step === 'upgrade') continue;
     row(step, `${ago(run.at, now)}: ${run.ok ? c('ok', run.result) : c('bad', run.result)}`);

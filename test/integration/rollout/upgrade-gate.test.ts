@@ -122,6 +122,9 @@ describe('gitopsd upgrade behind the rollout gate', () => {
     const row = view.hosts.find((h) => h.host === 'w1');
     expect(row?.status?.lastUpgrade).toMatchObject({ result: 'gated', commit: v2 });
     expect(['healthy', 'warning']).toContain(row?.state);
+    // gitopsd status shows the gate's line.
+    const st = await w1.gitopsd(['status'], { env: at(40) });
+    expect(st.stdout).toMatch(new RegExp(`rollout\\s+waiting: 1 of 1 canary hosts healthy on ${c} for 0 of 60 min`));
     // fleet status shows the rollout, wave by wave, as the gate decides it.
     expect(view.rollout).toMatchObject({ commit: v2, note: null, progress: { on: 1, total: 2 } });
     const text = await w1.gitopsd(['fleet', 'status'], { env: at(40) });
