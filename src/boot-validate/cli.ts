@@ -14,7 +14,7 @@ import {
   type ValidateResult,
 } from './index.js';
 import { withHostLock } from '../core/deps.js';
-import { resolvePath } from '../golden/nix.js';
+import { realpathOrNull } from '../core/fs-read.js';
 import { resultName } from './decide.js';
 
 function checkLines(checks: ReadonlyArray<{ name: string; ok: boolean; detail: string }>): string[] {
@@ -110,7 +110,8 @@ export const bootStatusCommand: Handler = (deps) => {
 
 export const bootResetCommand: Handler = async (deps, args) => {
   const given = args['store-path'];
-  const path = typeof given === 'string' && given !== '' ? resolvePath(given) : resolvePath(deps.paths.bootedSystem);
+  const path =
+    typeof given === 'string' && given !== '' ? realpathOrNull(given) : realpathOrNull(deps.paths.bootedSystem);
   if (path === null) {
     throw new GitopsdError(
       'usage',

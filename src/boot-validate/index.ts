@@ -84,9 +84,9 @@ import {
   listGenerations,
   readBootKey,
   readBootedSystem,
-  requestReboot,
-  resolvePath,
 } from '../golden/nix.js';
+import { realpathOrNull } from '../core/fs-read.js';
+import { requestReboot } from '../host/system.js';
 
 export interface ValidateResult {
   booted: string;
@@ -573,7 +573,7 @@ export interface BootStatus {
 export function bootStatus(deps: Deps): BootStatus {
   const doc = deps.state.read();
   const boot = bootOf(doc);
-  const booted = resolvePath(deps.paths.bootedSystem);
+  const booted = realpathOrNull(deps.paths.bootedSystem);
   const bootKey = booted !== null && existsSync(deps.paths.bootedSystem) ? readBootKey(deps) : null;
   const cur = boot.current;
   const thisBoot = cur !== null && booted !== null && cur.storePath === booted && cur.bootKey === bootKey ? cur : null;

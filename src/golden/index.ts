@@ -51,12 +51,9 @@ import {
   isValidStorePath,
   listGenerations,
   profileSystem,
-  readLinkOrNull,
-  resolvePath,
-  setSystemProfile,
-  switchToConfiguration,
-  type SwitchAction,
 } from './nix.js';
+import { realpathOrNull, readlinkOrNull } from '../core/fs-read.js';
+import { requestReboot, setSystemProfile, switchFailed, switchToConfiguration } from '../host/system.js';
 import {
   BOOT_KEY,
   bootOf,
@@ -84,7 +81,7 @@ export interface GoldenInfo {
 
 /** Observe: the golden as `golden show` reports it. */
 export function goldenInfo(deps: Pick<Deps, 'paths'>, rec: GoldenRecord | null): GoldenInfo {
-  const gcRootTarget = readLinkOrNull(deps.paths.goldenRoot);
+  const gcRootTarget = readlinkOrNull(deps.paths.goldenRoot);
   if (rec === null) {
     return {
       storePath: null,
@@ -187,7 +184,7 @@ export interface PinRequest {
 /** Resolve what `golden pin` was asked to pin: a store path, a generation, or the booted system. */
 export function resolvePinTarget(deps: Pick<Deps, 'paths'>, req: PinRequest): { target: string; how: string } {
   if (req.storePath !== undefined) {
-    const t = resolvePath(req.storePath);
+    const t = realpathOrNull(req.storePath);
     if (t === null)
       throw new GitopsdError(
         'usage',
@@ -207,7 +204,7 @@ export function resolvePinTarget(deps: Pick<Deps, 'paths'>, req: PinRequest): { 
     }
     return { target: g.storePath, how: `generation ${g.number}` };
   }
-  const booted = resolvePath(deps.paths.bootedSystem);
+  const booted = realpathOrNull(deps.paths.bootedSystem);
   if (booted === null) {
     throw new GitopsdError(
       'failed',
@@ -333,19 +330,22 @@ export function withRollbackStarted(
 /**
  * The rollback's system steps, each safe to repeat: point the profile at the
  * target (skipped when it already does: no extra generation), then
- * `<target>/bin/switch-to-configuration <action>`.
+ * `<target>/bin/switch-to-configuration <action>`. Any exit but 0 (4, "some
+ * units failed", included), a timeout or a signal throws CommandFailed
+ * (src/host/system.ts switchFailed): the rollback is then recorded as failed.
  */
 export async function applyRollbackSteps(
   deps: Deps,
   target: string,
-  action: SwitchAction,
+  action: 'boot' | 'switch',
 ): Promise<{ profileSet: boolean }> {
   let profileSet = false;
   if (profileSystem(deps) !== target) {
     await setSystemProfile(deps, target);
     profileSet = true;
   }
-  await switchToConfiguration(deps, target, action);
+  const r = await switchToConfiguration(deps, target, action);
+  if (r.exitCode !== 0) throw switchFailed(target, action, r);
   return { profileSet };
 }
 
@@ -381,7 +381,7 @@ export function planManualRollback(deps: Deps): ManualRollbackPlan {
   // system may already be the golden (the kill came after the switch).
   return {
     target: golden.storePath,
-    from: resume !== null ? resume.from : resolvePath(deps.paths.currentSystem),
+    from: resume !== null ? resume.from : realpathOrNull(deps.paths.currentSystem),
     golden,
     resume,
   };
@@ -442,7 +442,7 @@ export async function rollbackToGolden(
     throw err;
   }
   finish('done');
-  if (mode === 'reboot') await deps.runner.run('systemctl', ['reboot'], { mutates: true });
+  if (mode === 'reboot') await requestReboot(deps);
   return {
     target: plan.target,
     from: plan.from,

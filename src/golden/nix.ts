@@ -1,22 +1,22 @@
 /**
- * One function per Nix/host operation used by golden and boot validation
- * (like nixos-rebuild-ng's nix.py). All commands go through deps.runner;
- * all paths come from deps.paths (config values), never literals.
+ * The Nix store and profile observations and GC-root operations of golden
+ * and boot validation, one function each (like nixos-rebuild-ng's nix.py).
+ * The system operations both share with upgrade (set the profile,
+ * switch-to-configuration, reboot) are in src/host/system.ts. All commands
+ * go through deps.runner; all paths come from deps.paths (config values),
+ * never literals.
  */
 import { existsSync, lstatSync, readdirSync, readlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { GitopsdError } from '../core/errors.js';
-import { realpathOrNull as resolvePath, readlinkOrNull as readLinkOrNull } from '../core/fs-read.js';
+import { realpathOrNull, readlinkOrNull } from '../core/fs-read.js';
 
 export interface ProfileGeneration {
   number: number;
   /** Resolved store path the system-N-link points at. */
   storePath: string;
 }
-
-/** Resolve a link chain to its final target, or null when it does not exist. */
-export { resolvePath, readLinkOrNull };
 
 /** Whether a store path looks like a NixOS system (it can be activated). */
 export function isSystemPath(p: string): boolean {
@@ -42,7 +42,7 @@ export function listGenerations(profile: string): ProfileGeneration[] {
   for (const n of names) {
     const m = re.exec(n);
     if (m === null) continue;
-    const target = readLinkOrNull(join(dir, n));
+    const target = readlinkOrNull(join(dir, n));
     if (target === null) continue;
     out.push({ number: Number(m[1]), storePath: resolve(dir, target) });
   }
@@ -58,7 +58,7 @@ export function generationOf(gens: readonly ProfileGeneration[], storePath: stri
 
 /** The booted system, resolved. Throws a one-line error when there is none. */
 export function readBootedSystem(deps: Pick<Deps, 'paths'>): string {
-  const p = resolvePath(deps.paths.bootedSystem);
+  const p = realpathOrNull(deps.paths.bootedSystem);
   if (p === null) {
     throw new GitopsdError(
       'failed',
@@ -80,29 +80,7 @@ export function readBootKey(deps: Pick<Deps, 'paths'>): string {
 }
 
 export function profileSystem(deps: Pick<Deps, 'paths'>): string | null {
-  return resolvePath(deps.paths.systemProfile);
-}
-
-/** `nix-env -p <profile> --set <path>`: a new generation pointing at path (so a GC'd link does not matter). */
-export async function setSystemProfile(deps: Deps, storePath: string): Promise<void> {
-  await deps.runner.run('nix-env', ['-p', deps.paths.systemProfile, '--set', storePath], {
-    mutates: true,
-    timeoutMs: deps.config.timeouts.commandSec * 1000,
-  });
-}
-
-export type SwitchAction = 'boot' | 'switch';
-
-/** `<path>/bin/switch-to-configuration <action>` (boot: set the boot default; switch: also activate live). */
-export async function switchToConfiguration(deps: Deps, storePath: string, action: SwitchAction): Promise<void> {
-  await deps.runner.run(join(storePath, 'bin', 'switch-to-configuration'), [action], {
-    mutates: true,
-    timeoutMs: deps.config.timeouts.activateSec * 1000,
-  });
-}
-
-export async function requestReboot(deps: Deps): Promise<void> {
-  await deps.runner.run('systemctl', ['reboot'], { mutates: true });
+  return realpathOrNull(deps.paths.systemProfile);
 }
 
 /** Whether `p` is a valid path in the Nix store (read-only query). */
@@ -152,5 +130,5 @@ function clearNonRoot(deps: Deps, link: string, storePath: string): void {
 
 /** Whether the golden GC root exists, points at `storePath`, and that path exists. */
 export function gcRootIntact(deps: Pick<Deps, 'paths'>, storePath: string): boolean {
-  return readLinkOrNull(deps.paths.goldenRoot) === storePath && existsSync(storePath);
+  return readlinkOrNull(deps.paths.goldenRoot) === storePath && existsSync(storePath);
 }

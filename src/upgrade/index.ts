@@ -88,13 +88,11 @@ import {
   readUptimeSec,
   toplevelAttr,
   toplevelDrvPath,
-  requestReboot,
-  resolveOrNull,
-  setSystemProfile,
-  switchToConfiguration,
   systemState,
   updateFlakeInputs,
 } from './system.js';
+import { requestReboot, setSystemProfile, switchToConfiguration } from '../host/system.js';
+import { realpathOrNull } from '../core/fs-read.js';
 import {
   readUpgrade,
   updateBoth,
@@ -393,9 +391,9 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
   const anchorKnown =
     anchorSha !== null &&
     (anchorSha === tip || anchorSha === head || (await g.revParse(deps, dir, anchorSha)) !== null);
-  const profileStore = resolveOrNull(deps.paths.systemProfile);
-  const current = resolveOrNull(deps.paths.currentSystem);
-  const booted = resolveOrNull(deps.paths.bootedSystem);
+  const profileStore = realpathOrNull(deps.paths.systemProfile);
+  const current = realpathOrNull(deps.paths.currentSystem);
+  const booted = realpathOrNull(deps.paths.bootedSystem);
   const systemIsDeployed =
     deployed !== null &&
     profileStore === deployed.storePath &&

@@ -1,9 +1,11 @@
 /**
- * The Nix and system operations of upgrade, one function each (the layering
- * of nixos-rebuild-ng's nix.py): build a toplevel with nh, update the flake
- * inputs, set the system profile, run switch-to-configuration, reboot. And
- * the read-only observations of the system: profile, current and booted
- * systems, their kernel/initrd/modules, free disk space, uptime.
+ * The Nix operations of upgrade, one function each (the layering of
+ * nixos-rebuild-ng's nix.py): build a toplevel with nh, update the flake
+ * inputs, diff closures. And the read-only observations of the system:
+ * profile generation, boot files (kernel/initrd/modules), free disk space,
+ * uptime, systemd's state. Setting the system profile,
+ * switch-to-configuration and the reboot are shared with golden and boot
+ * validation: src/host/system.ts.
  */
 import { readFileSync, statfsSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -11,11 +13,9 @@ import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError, tail } from '../core/errors.js';
 import type { BootFiles, DiskObservation } from './decide.js';
 
+import { readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+
 type SysDeps = Pick<Deps, 'runner' | 'config' | 'log' | 'paths'>;
-
-import { readlinkOrNull, realpathOrNull as resolveOrNull } from '../core/fs-read.js';
-
-export { resolveOrNull };
 
 /** autoUpgrade compares `readlink` of these three (not the resolved paths). */
 export function bootFilesOf(system: string): BootFiles {
@@ -133,7 +133,7 @@ export async function buildToplevel(deps: SysDeps, opts: { flakeDir: string; out
   if (r.exitCode !== 0) {
     return { ok: false, exitCode: r.exitCode, signal: null, timedOut: false, stderr: tail(r.stderr, 65536) };
   }
-  const storePath = resolveOrNull(opts.outLink);
+  const storePath = realpathOrNull(opts.outLink);
   if (storePath === null) {
     throw new GitopsdError('failed', `nh os build succeeded but left no out-link at ${opts.outLink}; please report`);
   }
@@ -179,44 +179,4 @@ export async function logClosureDiff(deps: SysDeps, from: string | null, to: str
     to,
     diff: r.exitCode === 0 ? tail(r.stdout, 4000) : `(nix store diff-closures exited ${r.exitCode})`,
   });
-}
-
-export async function setSystemProfile(deps: SysDeps, storePath: string): Promise<void> {
-  await deps.runner.run('nix-env', ['-p', deps.paths.systemProfile, '--set', storePath], {
-    mutates: true,
-    timeoutMs: deps.config.timeouts.activateSec * 1000,
-  });
-}
-
-export type SwitchAction = 'switch' | 'boot' | 'test';
-
-/**
- * Runs `<system>/bin/switch-to-configuration <action>`; returns the exit code
- * and the stderr tail. A run that does not return within
- * timeouts.activateSec (a hang) comes back with `exitCode: null, timedOut:
- * true` after the runner killed its process tree, so the caller can revert
- * in the same run.
- */
-export async function switchToConfiguration(
-  deps: SysDeps,
-  system: string,
-  action: SwitchAction,
-): Promise<{ exitCode: number | null; timedOut: boolean; signal: string | null; stderrTail: string }> {
-  try {
-    const r = await deps.runner.run(join(system, 'bin', 'switch-to-configuration'), [action], {
-      mutates: true,
-      allowFailure: true,
-      timeoutMs: deps.config.timeouts.activateSec * 1000,
-    });
-    return { exitCode: r.exitCode, timedOut: false, signal: null, stderrTail: tail(r.stderr, 2000) };
-  } catch (err) {
-    if (err instanceof CommandFailed && (err.timedOut || err.signal !== undefined)) {
-      return { exitCode: null, timedOut: err.timedOut, signal: err.signal ?? null, stderrTail: err.stderrTail };
-    }
-    throw err;
-  }
-}
-
-export async function requestReboot(deps: SysDeps): Promise<void> {
-  await deps.runner.run('systemctl', ['reboot'], { mutates: true });
 }
