@@ -3,7 +3,7 @@
  * tagged decision. No I/O here; every safety rule of the issue lives here and
  * is tested with tables in test/unit/boot-validate/.
  */
-import type { Attempt } from './state.js';
+import type { Attempt } from '../shared/boot-state.js';
 
 /** What to do when `boot validate` starts, given the newest recorded attempt. */
 export type StartPlan =

@@ -67,7 +67,7 @@ import {
   withRollback,
   type BootSection,
   type Degraded,
-} from './state.js';
+} from '../shared/boot-state.js';
 import { GOLDEN_KEY, goldenOf, withPinned, writeSections, type GoldenRecord } from '../golden/state.js';
 import {
   applyRollbackSteps,

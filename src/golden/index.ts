@@ -62,7 +62,7 @@ import {
   withRollback,
   type BootSection,
   type Rollback,
-} from '../boot-validate/state.js';
+} from '../shared/boot-state.js';
 
 export interface GoldenInfo {
   storePath: string | null;
@@ -452,5 +452,3 @@ export async function rollbackToGolden(
     alreadyThere,
   };
 }
-
-export { readBoot };

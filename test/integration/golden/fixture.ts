@@ -11,7 +11,7 @@ import { createSimHost, type ConfigOverrides, type SimHost } from '../../harness
 import { buildToplevel, createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-config.js';
 import { tempDir } from '../../harness/temp.js';
 import { run } from '../../harness/exec.js';
-import { parseBoot, type BootSection } from '../../../src/boot-validate/state.js';
+import { parseBoot, type BootSection } from '../../../src/shared/boot-state.js';
 import { parseGolden, type GoldenSection } from '../../../src/golden/state.js';
 import { DeploymentsSection } from '../../../src/core/deployments.js';
 

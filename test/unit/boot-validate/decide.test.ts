@@ -7,7 +7,7 @@ import {
   type BootDecision,
   type VerdictInput,
 } from '../../../src/boot-validate/decide.js';
-import { parseBoot, withAttemptStarted, ABANDONED_REASON, type Attempt } from '../../../src/boot-validate/state.js';
+import { parseBoot, withAttemptStarted, ABANDONED_REASON, type Attempt } from '../../../src/shared/boot-state.js';
 
 const B = '/nix/store/bbb-nixos-system-b';
 const G = '/nix/store/ggg-nixos-system-g';

@@ -1,7 +1,11 @@
 /**
  * The "boot" section of the state document: boot attempts, verdicts, per-path
  * counters, rollbacks. Pure helpers only; every change is one atomic state
- * write done by the caller (src/boot-validate/index.ts).
+ * write done by the caller (src/boot-validate/index.ts, src/golden/index.ts).
+ *
+ * It sits in the shared layer, below golden and boot validation (docs/design.md
+ * "Layers"): golden records its rollbacks here and reads the verdicts
+ * (`hasOkVerdict`) without importing boot validation, which sits above it.
  */
 import { z } from 'zod';
 import type { StateDoc, StateStore } from '../core/state.js';
