@@ -1,10 +1,14 @@
 /**
  * The command line. Parses arguments with yargs, builds the dependencies
- * lazily (src/core/deps.ts) and runs one command. This file is the only place
- * that maps errors to exit codes (via ./exit.ts) and sets process.exitCode.
+ * lazily (src/core/deps.ts) and runs one command. `main` turns the command's
+ * Outcome, or its error, into the exit code it returns and the one-line
+ * message it prints; errors map to codes through src/core/exit.ts (the one
+ * table, which the cycle uses for its steps too). The bin sets
+ * process.exitCode from the returned code; nothing here calls process.exit.
  *
- * Capabilities are imported inside their handlers, so `gitopsd status` does
- * not load the upgrade or sync code.
+ * Capabilities are imported inside their handlers, so `gitopsd status` loads
+ * only what status reads: of upgrade and sync their state schemas
+ * (src/upgrade/state.ts, src/sync/state.ts), not the code that runs them.
  */
 import type { Argv } from 'yargs';
 import { EXIT, GitopsdError, UsageError, type ExitCode } from '../core/errors.js';

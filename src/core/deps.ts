@@ -1,9 +1,25 @@
 /**
- * The composition root. It reads the config, the environment and the clock
- * once, builds the real runner, logger and state stores, and hands them to
- * the capabilities as one `Deps` value. Nothing below this file reads
- * process.env, the wall clock or host paths on its own; tests build Deps with
- * other values.
+ * The composition root. It reads the config file and the machine's hostname,
+ * takes the environment (`opts.env`, else process.env; it reads the trace and
+ * fault variables and $GITOPSD_TEST_NOW from it), chooses the clock (the
+ * system clock, or one that starts at $GITOPSD_TEST_NOW), builds the real
+ * runner, logger, tracer, the host state store (`paths.stateFile`) and the
+ * lock functions, and hands them to the capabilities as one `Deps` value;
+ * tests build Deps with other values.
+ *
+ * What the capabilities and status decide with comes from Deps: the config
+ * and its host paths (`deps.paths`), the time (`deps.clock`), the
+ * environment (`deps.env`), the user (`deps.isRoot`). The few reads below
+ * this file that do not go through it, each for a reason:
+ * - the runner (src/core/runner.ts) passes process.env on to the programs it
+ *   starts (all of it, or RUN_AS_ENV of it for another user), and reads
+ *   /proc/<pid>/stat to kill a timed-out command's process tree;
+ * - atomic writes (src/core/atomic.ts) name their temp file with the pid and
+ *   Date.now(): uniqueness only, never a decision;
+ * - sync (src/sync/index.ts, fs-boundary.ts) compares process.getuid() with
+ *   the dotfiles user's uid and a file's owner;
+ * - the sync state store (`paths.syncStateFile`) is built by sync
+ *   (`syncStore`) and read by status, not here.
  */
 import { hostname as osHostname } from 'node:os';
 import { loadConfig, type Config } from './config.js';

@@ -6,10 +6,11 @@
  * - Inputs: Deps (config.nixConfig, preflight, validation, reboot, timeouts;
  *   paths.systemProfile/currentSystem/bootedSystem/uptimeFile/buildsDir; the
  *   clock for the reboot window), and `{ dryRun, operation }`.
- * - Steps: recover → preflight → fetch (clone first if needed) → observe →
- *   decide (src/upgrade/decide.ts) → prepare the checkout → [update inputs] →
- *   build (`nh os build -o <buildsDir>/candidate`) → activate → post-switch
- *   check → record → push our commits → reboot.
+ * - Steps: recover → preflight → fetch (clone first if needed) → observe
+ *   (src/upgrade/observe.ts) → decide (src/upgrade/decide.ts) → prepare the
+ *   checkout → [update inputs] → build (`nh os build -o
+ *   <buildsDir>/candidate`) → activate → post-switch check → record → push
+ *   our commits → reboot.
  * - Activation order for a live switch: `switch-to-configuration test`, the
  *   post-switch check, THEN `nix-env -p <profile> --set` and
  *   `switch-to-configuration boot`. A system that fails activation or the
@@ -42,7 +43,6 @@ import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError, lastLine, tail } from '../core/errors.js';
 import {
-  markApplies,
   readDeployments,
   updateDeployments,
   withBadCommit,
@@ -74,10 +74,10 @@ import {
   type Operation,
   type PreflightCheck,
   type RefuseCheck,
-  type SignatureStatus,
   type TargetDecision,
 } from './decide.js';
 import * as g from './git.js';
+import { observePreflight, observeTarget } from './observe.js';
 import type { RolloutGate } from '../shared/rollout-gate.js';
 import {
   bootFilesOf,
@@ -85,14 +85,11 @@ import {
   logClosureDiff,
   observeDisks,
   profileGeneration,
-  readUptimeSec,
   toplevelAttr,
   toplevelDrvPath,
-  systemState,
   updateFlakeInputs,
 } from './system.js';
 import { requestReboot, setSystemProfile, switchToConfiguration } from '../host/system.js';
-import { realpathOrNull } from '../core/fs-read.js';
 import {
   readUpgrade,
   updateBoth,
@@ -299,16 +296,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
   }
 
   // 1. Preflight.
-  const pf = await timed(ctx, 'preflightMs', async () =>
-    decidePreflight(
-      {
-        disks: observeDisks(cfg.preflight.diskPaths),
-        systemState: await systemState(deps),
-        uptimeSec: readUptimeSec(deps.paths.uptimeFile),
-      },
-      cfg.preflight,
-    ),
-  );
+  const pf = await timed(ctx, 'preflightMs', async () => decidePreflight(await observePreflight(deps), cfg.preflight));
   if (!pf.ok) {
     const first = pf.failures[0];
     return record(
@@ -345,11 +333,11 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
   if (tip === null)
     throw new GitopsdError('failed', `fetched, but ${g.trackingRef(deps)} does not exist; please report`);
 
-  // 3. Observe.
+  // 3. Observe (src/upgrade/observe.ts), after one write: a mark written
+  // before issue #13 blamed every failure; re-examine it once; a legacy
+  // build mark whose own log shows a full disk, a fetch or a timeout is
+  // cleared (docs/upgrade.md "What gets blamed").
   let dep = readDeployments(deps.state);
-  // A mark written before issue #13 blamed every failure: re-examine it
-  // once; a legacy build mark whose own log shows a full disk, a fetch or a
-  // timeout is cleared (docs/upgrade.md "What gets blamed").
   const tipMark = dep.badCommits[tip];
   if (tipMark !== undefined && !opts.dryRun) {
     const re = reexamineMark(tipMark);
@@ -362,89 +350,27 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
       dep = updateDeployments(deps.state, (d) => withoutBadCommit(d, tip));
     }
   }
-  // A mark applies only to the same build: another flakeHost or another
-  // flake.lock is a new attempt. The lock blob costs one git call, only
-  // when the tip has a mark or a retry record.
+  const observed = await observeTarget(deps, { dir, head, tip, deployments: dep });
+  const { deployed, tipLock, profileStore, current, booted, lockDirty } = observed;
+  const dirty = observed.obs.dirtyFiles;
   const flakeHost = cfg.nixConfig.flakeHost;
-  const needLock = dep.badCommits[tip] !== undefined || readUpgrade(deps.state).retries.some((r) => r.commit === tip);
-  const tipLock = needLock ? await g.blobId(deps, dir, tip, 'flake.lock') : null;
-  const tipBad = dep.badCommits[tip];
-  const badTip = tipBad !== undefined && markApplies(tipBad, { flakeHost, lockBlob: tipLock }) ? tipBad : null;
-  if (tipBad !== undefined && badTip === null) {
-    log.info('the known-bad mark of the tip was recorded for another build; building this one', {
-      commit: tip,
-      mark: tipBad.build,
-      now: { flakeHost, lockBlob: tipLock },
-    });
-  }
-  const up = readUpgrade(deps.state);
-  const deployed = dep.current;
-  const anchorSha =
-    deployed === null
-      ? null
-      : up.deployedBase !== null && up.deployedBase.commit === deployed.commit
-        ? up.deployedBase.base
-        : deployed.commit;
-  // The equality shortcuts below spare a git process each when nothing is
-  // new upstream (the nightly no-op, benchmark B2): a commit is its own
-  // ancestor, and `git log HEAD --not HEAD` is empty.
-  const anchorKnown =
-    anchorSha !== null &&
-    (anchorSha === tip || anchorSha === head || (await g.revParse(deps, dir, anchorSha)) !== null);
-  const profileStore = realpathOrNull(deps.paths.systemProfile);
-  const current = realpathOrNull(deps.paths.currentSystem);
-  const booted = realpathOrNull(deps.paths.bootedSystem);
-  const systemIsDeployed =
-    deployed !== null &&
-    profileStore === deployed.storePath &&
-    (deployed.operation === 'boot' || current === deployed.storePath);
-  const deployedNeedsReboot =
-    deployed !== null &&
-    current !== deployed.storePath &&
-    booted !== null &&
-    existsSync(deployed.storePath) &&
-    rebootNeeded(bootFilesOf(booted), bootFilesOf(deployed.storePath)).needed;
-  let dirty = await g.dirtyFiles(deps, dir);
-  // On a producer, flake.lock is gitopsd's to regenerate (a crash between
-  // `nix flake update` and its commit leaves it modified).
-  const lockDirty = cfg.nixConfig.updateInputs && dirty.includes('flake.lock');
-  if (lockDirty) dirty = dirty.filter((f) => f !== 'flake.lock');
-  const signersFile = cfg.nixConfig.allowedSignersFile;
-  const signature: SignatureStatus =
-    signersFile === null ? { kind: 'not-required' } : await g.verifySignature(deps, dir, tip, signersFile);
 
-  const decision: TargetDecision = decideTarget(
-    {
-      tip,
-      head,
-      deployed: deployed?.commit ?? null,
-      systemIsDeployed,
-      rebootPending: deployedNeedsReboot,
-      badTip,
-      tipDescendsFromDeployed:
-        anchorSha === null
-          ? null
-          : anchorKnown && (anchorSha === tip || (await g.isAncestor(deps, dir, anchorSha, tip))),
-      headContainsTip: tip === head || (await g.isAncestor(deps, dir, tip, head)),
-      localCommits:
-        tip === head
-          ? []
-          : await g.commitsNotIn(deps, dir, anchorKnown && anchorSha !== null ? [tip, anchorSha] : [tip]),
-      dirtyFiles: dirty,
-      signature,
-    },
-    {
-      host: cfg.hostname,
-      allowForcePush: cfg.nixConfig.allowForcePush,
-      commitLocalChanges: cfg.nixConfig.commitLocalChanges,
-      updateInputs: cfg.nixConfig.updateInputs,
-    },
-  );
+  // 4. Decide.
+  const decision: TargetDecision = decideTarget(observed.obs, {
+    host: cfg.hostname,
+    allowForcePush: cfg.nixConfig.allowForcePush,
+    commitLocalChanges: cfg.nixConfig.commitLocalChanges,
+    updateInputs: cfg.nixConfig.updateInputs,
+  });
   log.info('upgrade decision', { decision, tip, head, deployed: deployed?.commit ?? null });
 
   switch (decision.kind) {
     case 'no-op':
-      return noOp(ctx, { decision, storePath: deployed?.storePath ?? null, deployedNeedsReboot });
+      return noOp(ctx, {
+        decision,
+        storePath: deployed?.storePath ?? null,
+        deployedNeedsReboot: observed.obs.rebootPending,
+      });
     case 'skip-bad':
       if (!opts.dryRun) await followDeployed(ctx, { head, tip, dirty, deployed: deployed?.commit ?? null });
       return record(
