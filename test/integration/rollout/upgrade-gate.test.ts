@@ -70,7 +70,11 @@ beforeAll(async () => {
   [c0, w1] = fleet.hosts as [FleetHost, FleetHost];
   remote = await createStatusRemote(join(dir, 'remotes'));
   for (const h of fleet.hosts) {
-    await configureHost(h, { fleet: { enable: true, statusRemote: remote, heartbeatSec: 3600 } });
+    // No dotfiles: the cycle's sync step is skipped, which keeps this test's CPU time low.
+    await configureHost(h, {
+      fleet: { enable: true, statusRemote: remote, heartbeatSec: 3600 },
+      dotfiles: { enable: false },
+    });
   }
 });
 afterAll(removeTempDirs);
