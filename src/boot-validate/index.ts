@@ -440,6 +440,7 @@ export async function validateBoot(deps: Deps, opts: { pollMs?: number } = {}): 
     services: v.services,
     checks: v.checks,
     timeoutSec: v.timeoutSec,
+    settleSec: v.settleSeconds,
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
   });
 

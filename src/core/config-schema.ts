@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import cron from 'node-cron';
+import { distance } from 'fastest-levenshtein';
 
 const absPath = z
   .string()
@@ -30,6 +31,9 @@ const argv = z
   .min(1, {
     message: 'must be a non-empty argv array, e.g. ["curl", "-fsS", "..."]',
   });
+
+/** validation.settleSeconds when unset: 10 s, as long as systemd's default StartLimitIntervalSec. */
+export const DEFAULT_SETTLE_SECONDS = 10;
 
 /**
  * systemd unit types, systemd.unit(5) "Description": a unit name ends in one
@@ -64,6 +68,31 @@ export function normaliseUnitName(name: string): string {
 }
 
 /**
+ * A misspelt unit type suffix ("sshd.servce", "nginx.Service"): the part
+ * after the last "." is not a unit type but is within a small edit distance
+ * (fastest-levenshtein) of one, or equal to one ignoring case. systemctl
+ * would append ".service" to such a name and find nothing (LoadState
+ * not-found), so validation could never pass. Allowed distance: 1 for the
+ * short types (swap, path, mount, ...), 2 for the long ones (a third of the
+ * type's length), so dotted names that are meant as abbreviations
+ * ("acme-example.com", "php8.1-fpm") still pass. Null when there is no typo.
+ */
+export function unitSuffixTypo(name: string): { written: string; fixed: string } | null {
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return null;
+  const written = name.slice(dot + 1);
+  if ((UNIT_TYPES as readonly string[]).includes(written)) return null;
+  const lower = written.toLowerCase();
+  for (const t of UNIT_TYPES) {
+    const allowed = Math.max(1, Math.floor(t.length / 3));
+    if (lower === t || (written.length >= 3 && distance(lower, t) <= allowed)) {
+      return { written, fixed: `${name.slice(0, dot)}.${t}` };
+    }
+  }
+  return null;
+}
+
+/**
  * Why `name` (as written in the config) is not a unit name, or null when it
  * is one after normalisation: the characters systemd.unit(5) allows (ASCII
  * letters, digits, ":", "-", "_", ".", "\\", and "@" between a template and
@@ -74,6 +103,10 @@ export function unitNameProblem(name: string): string | null {
   const full = normaliseUnitName(name);
   const fix = 'write it as systemctl takes it, e.g. "sshd" or "sshd.service"';
   if (name === '') return `is empty; ${fix}`;
+  const typo = unitSuffixTypo(name);
+  if (typo !== null) {
+    return `${JSON.stringify(name)} ends in ".${typo.written}", which is no unit type (systemctl would look for "${full}", which cannot exist); write "${typo.fixed}"`;
+  }
   if (!/^[A-Za-z0-9:_.@\\-]+$/.test(full)) {
     return `${JSON.stringify(name)} is not a systemd unit name (allowed: letters, digits, ":", "-", "_", ".", "\\", "@"); ${fix}`;
   }
@@ -247,6 +280,13 @@ export const ConfigSchema = z
         services: z.array(unitName).default([]),
         checks: z.array(CheckSchema).default([]),
         timeoutSec: z.number().int().min(1).max(3600).default(180),
+        /**
+         * Seconds a running unit must stay active, with NRestarts and
+         * ActiveEnterTimestampMonotonic unchanged, before it counts as healthy
+         * (src/health/unit.ts). Catches a crash-looping unit that is briefly
+         * active between restarts. 0 turns the settle time off.
+         */
+        settleSeconds: z.number().int().min(0).max(600).default(DEFAULT_SETTLE_SECONDS),
         maxBootFailures: z.number().int().min(1).max(10).default(2),
         autoPinGolden: z.boolean().default(true),
         onFirstFailure: z.enum(['reboot', 'wait']).default('reboot'),
@@ -256,6 +296,7 @@ export const ConfigSchema = z
         services: [],
         checks: [],
         timeoutSec: 180,
+        settleSeconds: DEFAULT_SETTLE_SECONDS,
         maxBootFailures: 2,
         autoPinGolden: true,
         onFirstFailure: 'reboot',
@@ -394,6 +435,19 @@ export const ConfigSchema = z
       // Runs even when other keys are wrong (`when`), so `config check`
       // reports this problem with the others: `c` may then be partly
       // unparsed, hence the optional chaining.
+      const v = c.validation as Partial<typeof c.validation> | undefined;
+      if (
+        typeof v?.settleSeconds === 'number' &&
+        typeof v.timeoutSec === 'number' &&
+        (v.services?.length ?? 0) > 0 &&
+        v.settleSeconds >= v.timeoutSec
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['validation', 'settleSeconds'],
+          message: `is ${v.settleSeconds}, not below validation.timeoutSec ${v.timeoutSec}: no unit could ever settle in time; lower settleSeconds or raise timeoutSec`,
+        });
+      }
       const d = c.dotfiles as Partial<typeof c.dotfiles> | undefined;
       if (d?.enable === true && (d.user ?? null) === null) {
         ctx.addIssue({

@@ -7,11 +7,12 @@
  * Contract:
  * - inputs: unit names, checks (tcp/http/command, src/core/config.ts), a
  *   timeout in seconds, the runner and clock from Deps.
- * - per poll: ONE `systemctl is-active <units...>` call (one state per line;
- *   its exit code is 0 as soon as ANY unit is active, so it is never trusted
- *   alone), then every check.
- * - a unit in `failed` state ends the wait at once (failedFast); `activating`
- *   and every other non-active state keep waiting until the deadline.
+ * - per poll: ONE `systemctl show -p <SHOW_PROPERTIES> <units...>` call
+ *   (src/health/unit.ts parses it and decides each unit), then every check.
+ * - a failed unit, or one systemd cannot find (LoadState=not-found), ends
+ *   the wait at once (failedFast); `activating`, an active unit that has not
+ *   settled yet (settleSec), and every other state keep waiting until the
+ *   deadline. A oneshot that finished with Result=success is healthy.
  * - the deadline is measured with deps.clock.monotonicMs and the waits go
  *   through deps.clock.sleep, so tests control time.
  * - side effects: none besides the checks themselves (read-only commands).
@@ -20,6 +21,7 @@ import { connect } from 'node:net';
 import type { Check } from '../core/config.js';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, lastLine } from '../core/errors.js';
+import { SHOW_PROPERTIES, decideUnit, parseShow, type UnitProps, type UnitTrack, type UnitVerdict } from './unit.js';
 
 export interface CheckResult {
   name: string;
@@ -46,6 +48,12 @@ export interface WaitOptions {
   services: string[];
   checks: Check[];
   timeoutSec: number;
+  /**
+   * How long a running unit must stay active, with NRestarts and
+   * ActiveEnterTimestampMonotonic unchanged, to count as healthy
+   * (config validation.settleSeconds). 0: the first active sample counts.
+   */
+  settleSec: number;
   /** Pause between polls; default DEFAULT_POLL_MS (250 ms). */
   pollMs?: number;
 }
@@ -54,7 +62,7 @@ export interface WaitOptions {
  * 250 ms, not 2 s: the verdict comes at most one pause after the last unit
  * becomes active, and boot-complete.target waits for it (benchmark B5,
  * docs/benchmarks.md: at 2 s the median was 563 ms and the worst case 2 s,
- * against a 0.5 s target). A poll is one `systemctl is-active` (a D-Bus
+ * against a 0.5 s target). A poll is one `systemctl show` (a D-Bus
  * query) plus the checks, so 4 polls a second during the boot is cheap.
  */
 export const DEFAULT_POLL_MS = 250;
@@ -66,72 +74,24 @@ const SYSTEMCTL_TIMEOUT_MS = 15_000;
 /** Smallest timeout a probe gets, even when the deadline is closer. */
 const MIN_PROBE_MS = 500;
 
-/** systemd ActiveState values `is-active` prints. */
-export type UnitState =
-  | 'active'
-  | 'reloading'
-  | 'refreshing'
-  | 'inactive'
-  | 'failed'
-  | 'activating'
-  | 'deactivating'
-  | 'maintenance'
-  | 'unknown';
-
-const KNOWN_STATES: ReadonlySet<string> = new Set([
-  'active',
-  'reloading',
-  'refreshing',
-  'inactive',
-  'failed',
-  'activating',
-  'deactivating',
-  'maintenance',
-  'unknown',
-]);
-
-/**
- * Parse `systemctl is-active u1 u2 ...` output: one state per line, in the
- * order of the units. A missing or unrecognised line becomes 'unknown' (never
- * 'active'): a short or garbled answer must not pass validation.
- */
-export function parseIsActive(units: readonly string[], stdout: string): Map<string, UnitState> {
-  const lines = stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  const out = new Map<string, UnitState>();
-  units.forEach((u, i) => {
-    const line = lines[i];
-    out.set(u, line !== undefined && KNOWN_STATES.has(line) ? (line as UnitState) : 'unknown');
-  });
-  // More lines than units means we cannot tell which line is whose.
-  if (lines.length !== units.length) for (const u of units) out.set(u, 'unknown');
-  return out;
-}
-
-/** Whether systemd counts this state as running (is-active exits 0 for these). */
-export function isActiveState(s: UnitState): boolean {
-  return s === 'active' || s === 'reloading' || s === 'refreshing';
-}
-
 export type PollDecision =
   { kind: 'healthy' } | { kind: 'failed-unit'; units: string[] } | { kind: 'wait' } | { kind: 'timed-out' };
 
 /**
- * The pure verdict of one poll. A failed unit ends it at once (it will not
- * recover by itself within a boot); anything else not yet good waits until
- * the deadline.
+ * The pure verdict of one poll, from each unit's verdict (src/health/unit.ts
+ * decideUnit) and the checks. A failed or missing unit ends it at once (it
+ * will not recover by itself within a boot); anything else not yet good
+ * waits until the deadline.
  */
 export function decidePoll(input: {
-  units: ReadonlyMap<string, UnitState>;
+  units: ReadonlyMap<string, UnitVerdict>;
   checks: readonly CheckResult[];
   elapsedMs: number;
   timeoutMs: number;
 }): PollDecision {
-  const failed = [...input.units].filter(([, s]) => s === 'failed').map(([u]) => u);
+  const failed = [...input.units].filter(([, v]) => v.kind === 'failed').map(([u]) => u);
   if (failed.length > 0) return { kind: 'failed-unit', units: failed };
-  const unitsOk = [...input.units.values()].every(isActiveState);
+  const unitsOk = [...input.units.values()].every((v) => v.kind === 'healthy');
   const checksOk = input.checks.every((c) => c.ok);
   if (unitsOk && checksOk) return { kind: 'healthy' };
   if (input.elapsedMs >= input.timeoutMs) return { kind: 'timed-out' };
@@ -218,16 +178,20 @@ async function queryUnits(
   deps: WaitDeps,
   units: readonly string[],
   timeoutMs: number,
-): Promise<Map<string, UnitState>> {
+): Promise<Map<string, UnitProps | null>> {
   if (units.length === 0) return new Map();
   try {
-    // allowFailure: is-active exits 3 when a unit is not active; the states
-    // on stdout are the answer, the exit code only a summary.
-    const r = await deps.runner.run('systemctl', ['is-active', ...units], { timeoutMs, allowFailure: true });
-    return parseIsActive(units, r.stdout);
+    // allowFailure: the properties on stdout are the answer. systemctl show
+    // exits 0 even for a unit it cannot find (LoadState=not-found).
+    const r = await deps.runner.run('systemctl', ['show', '-p', SHOW_PROPERTIES.join(','), ...units], {
+      timeoutMs,
+      allowFailure: true,
+    });
+    if (r.exitCode !== 0) deps.log.warn('systemctl show failed', { exitCode: r.exitCode, stderr: r.stderr.trim() });
+    return parseShow(units, r.exitCode === 0 ? r.stdout : '');
   } catch (err) {
-    deps.log.warn('systemctl is-active could not run', { err });
-    return new Map(units.map((u) => [u, 'unknown' as const]));
+    deps.log.warn('systemctl show could not run', { err });
+    return new Map(units.map((u) => [u, null]));
   }
 }
 
@@ -245,7 +209,7 @@ async function runCheck(deps: WaitDeps, c: Check, remainingMs: number): Promise<
 export async function pollOnce(
   deps: WaitDeps,
   opts: { services: readonly string[]; checks: readonly Check[]; remainingMs: number },
-): Promise<{ units: Map<string, UnitState>; checks: CheckResult[] }> {
+): Promise<{ units: Map<string, UnitProps | null>; checks: CheckResult[] }> {
   const units = await queryUnits(
     deps,
     opts.services,
@@ -255,8 +219,8 @@ export async function pollOnce(
   return { units, checks };
 }
 
-function unitResults(units: ReadonlyMap<string, UnitState>): CheckResult[] {
-  return [...units].map(([name, s]) => ({ name, ok: isActiveState(s), detail: s, kind: 'unit' as const }));
+function unitResults(units: ReadonlyMap<string, UnitVerdict>): CheckResult[] {
+  return [...units].map(([name, v]) => ({ name, ok: v.kind === 'healthy', detail: v.detail, kind: 'unit' as const }));
 }
 
 /**
@@ -266,20 +230,35 @@ function unitResults(units: ReadonlyMap<string, UnitState>): CheckResult[] {
 export async function waitForHealthy(deps: WaitDeps, opts: WaitOptions): Promise<ChecksOutcome> {
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   const timeoutMs = opts.timeoutSec * 1000;
+  const settleMs = opts.settleSec * 1000;
   const start = deps.clock.monotonicMs();
+  const tracks = new Map<string, UnitTrack | null>();
   let polls = 0;
   for (;;) {
     const remainingMs = Math.max(0, timeoutMs - (deps.clock.monotonicMs() - start));
-    const { units, checks } = await pollOnce(deps, { services: opts.services, checks: opts.checks, remainingMs });
+    const { units: props, checks } = await pollOnce(deps, {
+      services: opts.services,
+      checks: opts.checks,
+      remainingMs,
+    });
     polls += 1;
+    const nowMs = deps.clock.monotonicMs();
+    const units = new Map<string, UnitVerdict>();
+    for (const [u, p] of props) {
+      const r = decideUnit({ props: p, track: tracks.get(u) ?? null, nowMs, settleMs });
+      tracks.set(u, r.track);
+      units.set(u, r.verdict);
+    }
     const results = [...unitResults(units), ...checks];
-    const elapsedMs = deps.clock.monotonicMs() - start;
+    const elapsedMs = nowMs - start;
     const d = decidePoll({ units, checks, elapsedMs, timeoutMs });
     switch (d.kind) {
       case 'healthy':
         return { ok: true, results, failedFast: false, polls, timedOut: false };
       case 'failed-unit':
-        deps.log.warn('unit failed; not waiting any longer', { units: d.units });
+        deps.log.warn('unit failed or not found; not waiting any longer', {
+          units: d.units.map((u) => `${u}: ${units.get(u)?.detail ?? ''}`),
+        });
         return { ok: false, results, failedFast: true, polls, timedOut: false };
       case 'timed-out':
         deps.log.warn('health checks did not pass before the deadline', {

@@ -470,6 +470,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
         services: cfg.validation.services,
         checks: cfg.validation.checks,
         timeoutSec: cfg.validation.timeoutSec,
+        settleSec: cfg.validation.settleSeconds,
       }),
     );
     if (!pre.ok) {
@@ -1066,6 +1067,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
           services: cfg.validation.services,
           checks: cfg.validation.checks,
           timeoutSec: cfg.validation.timeoutSec,
+          settleSec: cfg.validation.settleSeconds,
         }),
       );
       if (!h.ok) {

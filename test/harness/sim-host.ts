@@ -155,6 +155,13 @@ export interface SimHost {
   install(storePath: string): Promise<void>;
   boot(opts?: { uptimeSec?: number }): Promise<BootRecord>;
   setUnitState(unit: string, state: UnitState): Promise<void>;
+  /**
+   * Declares `systemctl show` properties of a unit (etc/sim/unit-props/<unit>,
+   * test/shims/systemctl): e.g. { Type: 'oneshot', Result: 'success' }, or
+   * { SimCrashLoop: '0.2 1' } for a unit that is active 0.2 s, then activating
+   * 1 s, restarting forever from now on. null removes the declaration.
+   */
+  setUnitProps(unit: string, props: Record<string, string> | null): Promise<void>;
   unitStates(): Promise<Record<string, UnitState>>;
   rebootRequests(): Promise<string[]>;
   generations(): Promise<Generation[]>;
@@ -304,6 +311,22 @@ export async function createSimHost(opts: CreateSimHostOptions): Promise<SimHost
     await writeAtomic(join(p.unitsDir, unit), `${state}\n`);
   };
 
+  const setUnitProps = async (unit: string, props: Record<string, string> | null): Promise<void> => {
+    checkUnit(unit);
+    const file = join(root, 'etc/sim/unit-props', unit);
+    if (props === null) {
+      await rm(file, { force: true });
+      return;
+    }
+    await mkdir(dirname(file), { recursive: true });
+    await writeAtomic(
+      file,
+      Object.entries(props)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+    );
+  };
+
   const bootCount = async (): Promise<number> => {
     const s = await readOrNull(p.bootCountFile);
     return s === null ? 0 : Number(s.trim());
@@ -367,6 +390,7 @@ export async function createSimHost(opts: CreateSimHostOptions): Promise<SimHost
     boot: (o = {}) => performBoot(o.uptimeSec ?? BOOT_UPTIME_SEC),
 
     setUnitState,
+    setUnitProps,
 
     async unitStates() {
       const out: Record<string, UnitState> = {};
@@ -440,6 +464,10 @@ export async function createSimHost(opts: CreateSimHostOptions): Promise<SimHost
           services: [...opts.services],
           checks: [],
           timeoutSec: 30,
+          // The shim's units do not restart by themselves: tests that are not
+          // about the settle time (src/health/unit.ts) keep the verdict at the
+          // first active sample. Tests of settling set it.
+          settleSeconds: 0,
           maxBootFailures: 2,
           autoPinGolden: true,
           onFirstFailure: 'reboot',

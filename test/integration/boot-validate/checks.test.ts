@@ -9,6 +9,7 @@ import { createServer as createTcpServer, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { waitForHealthy, type WaitDeps } from '../../../src/health/checks.js';
+import { SHOW_PROPERTIES } from '../../../src/health/unit.js';
 import { createRunner } from '../../../src/core/runner.js';
 import { createLogger } from '../../../src/core/log.js';
 import type { Tracer } from '../../../src/core/faults.js';
@@ -104,10 +105,14 @@ describe('waitForHealthy on the simulated host', () => {
         { command: ['true'] },
       ],
       timeoutSec: 30,
+      settleSec: 0,
     });
     expect(r.ok).toBe(true);
     expect(r.polls).toBe(1);
-    expect(cmds).toEqual([['systemctl', 'is-active', 'sshd.service', 'nginx.service'], ['true']]);
+    expect(cmds).toEqual([
+      ['systemctl', 'show', '-p', SHOW_PROPERTIES.join(','), 'sshd.service', 'nginx.service'],
+      ['true'],
+    ]);
     expect(r.results.map((x) => [x.name, x.ok, x.detail])).toEqual([
       ['sshd.service', true, 'active'],
       ['nginx.service', true, 'active'],
@@ -124,9 +129,18 @@ describe('waitForHealthy on the simulated host', () => {
     const probe = await host.exec('systemctl', ['is-active', 'sshd.service', 'nginx.service']);
     expect(probe.exitCode).toBe(0);
     const { d, sleeps } = deps();
-    const r = await waitForHealthy(d, { services: ['sshd.service', 'nginx.service'], checks: [], timeoutSec: 30 });
+    const r = await waitForHealthy(d, {
+      services: ['sshd.service', 'nginx.service'],
+      checks: [],
+      timeoutSec: 30,
+      settleSec: 0,
+    });
     expect(r).toMatchObject({ ok: false, failedFast: true, timedOut: false, polls: 1 });
-    expect(r.results[0]).toMatchObject({ name: 'sshd.service', ok: false, detail: 'failed' });
+    expect(r.results[0]).toMatchObject({
+      name: 'sshd.service',
+      ok: false,
+      detail: 'failed (Result=exit-code, NRestarts=0)',
+    });
     expect(sleeps).toEqual([]);
   });
 
@@ -140,6 +154,7 @@ describe('waitForHealthy on the simulated host', () => {
       services: ['sshd.service', 'nginx.service'],
       checks: [],
       timeoutSec: 30,
+      settleSec: 0,
       pollMs: 1000,
     });
     expect(r).toMatchObject({ ok: true, polls: 3 });
@@ -151,7 +166,7 @@ describe('waitForHealthy on the simulated host', () => {
     await host.setUnitState('nginx.service', 'activating');
     const { d, sleeps } = deps();
     const r = await waitForHealthy(d, {
-      services: ['sshd.service', 'nginx.service', 'unknown.service'],
+      services: ['sshd.service', 'nginx.service'],
       checks: [
         { tcp: `127.0.0.1:${closedPort}` },
         { http: `http://127.0.0.1:${httpPort}/bad` },
@@ -159,6 +174,7 @@ describe('waitForHealthy on the simulated host', () => {
         { command: ['sh', '-c', 'echo boom >&2; exit 3'] },
       ],
       timeoutSec: 4,
+      settleSec: 0,
       pollMs: 2000,
     });
     expect(r).toMatchObject({ ok: false, failedFast: false, timedOut: true, polls: 3 });
@@ -166,12 +182,79 @@ describe('waitForHealthy on the simulated host', () => {
     const by = Object.fromEntries(r.results.map((x) => [x.name, x.detail]));
     expect(by).toEqual({
       'sshd.service': 'active',
-      'nginx.service': 'activating',
-      'unknown.service': 'inactive',
+      'nginx.service': 'activating, NRestarts=0',
       [`tcp 127.0.0.1:${closedPort}`]: 'connect failed: ECONNREFUSED',
       [`http http://127.0.0.1:${httpPort}/bad`]: 'HTTP 503 (expected 2xx)',
       [`http http://127.0.0.1:${httpPort}/moved`]: 'HTTP 302 (expected 2xx)',
       'command sh -c echo boom >&2; exit 3': 'exit 3: boom',
     });
+  });
+
+  it('a unit systemd cannot find ("sshd.servce") fails at the first poll: one systemctl call, no wait', async () => {
+    await host.setUnitState('sshd.service', 'active');
+    const { d, cmds, sleeps } = deps();
+    const r = await waitForHealthy(d, {
+      services: ['sshd.service', 'sshd.servce'],
+      checks: [],
+      timeoutSec: 180,
+      settleSec: 10,
+    });
+    expect(r).toMatchObject({ ok: false, failedFast: true, timedOut: false, polls: 1 });
+    expect(cmds.filter((c) => c[0] === 'systemctl')).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(r.results[1]).toMatchObject({ name: 'sshd.servce', ok: false });
+    expect(r.results[1]?.detail).toMatch(/^unit not found \(LoadState=not-found\)/);
+  });
+
+  it('a oneshot that finished with Result=success is healthy although systemctl is-active says inactive', async () => {
+    await host.setUnitState('sshd.service', 'active');
+    await host.setUnitState('setup.service', 'inactive');
+    await host.setUnitProps('setup.service', {
+      Type: 'oneshot',
+      Result: 'success',
+      ExecMainExitTimestampMonotonic: '4000000',
+    });
+    const probe = await host.exec('systemctl', ['is-active', 'setup.service']);
+    expect(probe.stdout.trim()).toBe('inactive');
+    const { d } = deps();
+    const r = await waitForHealthy(d, {
+      services: ['sshd.service', 'setup.service'],
+      checks: [],
+      timeoutSec: 30,
+      settleSec: 0,
+    });
+    expect(r).toMatchObject({ ok: true, polls: 1 });
+    expect(r.results[1]).toMatchObject({
+      name: 'setup.service',
+      ok: true,
+      detail: 'oneshot finished (Result=success)',
+    });
+    await host.setUnitProps('setup.service', null);
+  });
+
+  it('settling: a restart between polls (the unit entered active again) starts the settle time again', async () => {
+    await host.setUnitState('sshd.service', 'active');
+    await host.setUnitState('nginx.service', 'active');
+    // After the 2nd pause, nginx restarts: its ActiveEnterTimestamp moves.
+    const { d, sleeps } = deps(async (n) => {
+      if (n === 2) {
+        await new Promise((r) => setTimeout(r, 20));
+        await host.setUnitState('nginx.service', 'active');
+      }
+    });
+    const r = await waitForHealthy(d, {
+      services: ['sshd.service', 'nginx.service'],
+      checks: [],
+      timeoutSec: 60,
+      settleSec: 10,
+      pollMs: 5000,
+    });
+    // sshd settles at t=10 s; nginx, restarted at t=10 s, only at t=20 s.
+    expect(r).toMatchObject({ ok: true, polls: 5 });
+    expect(sleeps).toEqual([5000, 5000, 5000, 5000]);
+    expect(r.results.map((x) => x.detail)).toEqual([
+      'active, stable for 20 s, NRestarts=0',
+      'active, stable for 10 s, NRestarts=0',
+    ]);
   });
 });

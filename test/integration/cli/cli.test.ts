@@ -115,6 +115,24 @@ describe('config check: validation.services as systemctl reads them', () => {
     const out = JSON.parse(r.stdout) as { config: { validation: { services: string[] } } };
     expect(out.config.validation.services).toEqual(['sshd.service', 'getty@tty1.service', 'dbus.socket']);
   });
+
+  it('a misspelt unit type ("sshd.servce") is one error line naming the fix, exit 78', async () => {
+    const f = join(dir, 'typo.json');
+    writeFileSync(
+      f,
+      JSON.stringify({
+        nixConfig: { path: '/etc/nixos' },
+        validation: { services: ['nginx', 'sshd.servce', 'acme-example.com'] },
+      }),
+    );
+    const r = await runCli(['config', 'check', '--config', f]);
+    expect(r.exitCode).toBe(78);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /validation\.services\.1.*"sshd\.servce" ends in "\.servce", which is no unit type.*write "sshd\.service"/,
+    );
+  });
 });
 
 describe('config check: every problem at once (issue 18)', () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { parseConfig, resolveConfigPath } from '../../../src/core/config.js';
-import { normaliseUnitName, unitNameProblem } from '../../../src/core/config-schema.js';
+import { normaliseUnitName, unitNameProblem, unitSuffixTypo } from '../../../src/core/config-schema.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { MALFORMED } from '../../helpers/malformed-configs.js';
 
@@ -14,10 +14,29 @@ describe('config defaults', () => {
     expect(c.nixConfig.flakeHost).toBe('machine');
     expect(c.nixConfig).toMatchObject({ remote: 'origin', branch: 'main', operation: 'switch', url: null });
     expect(c.stateDir).toBe('/var/lib/gitopsd');
-    expect(c.validation).toMatchObject({ maxBootFailures: 2, timeoutSec: 180, onFirstFailure: 'reboot' });
+    expect(c.validation).toMatchObject({
+      maxBootFailures: 2,
+      timeoutSec: 180,
+      settleSeconds: 10,
+      onFirstFailure: 'reboot',
+    });
     expect(c.paths.systemProfile).toBe('/nix/var/nix/profiles/system');
     expect(c.schedule.cron).toBe('0 4 * * *');
     expect(c.log).toEqual({ level: 'info', format: 'auto' });
+  });
+
+  it('validation.settleSeconds must be below timeoutSec when units are checked', () => {
+    expect(() => parse({ ...min, validation: { services: ['sshd'], timeoutSec: 10 } })).toThrow(
+      /validation\.settleSeconds.*is 10, not below validation\.timeoutSec 10.*lower settleSeconds or raise timeoutSec/,
+    );
+    expect(
+      parse({ ...min, validation: { services: ['sshd'], timeoutSec: 10, settleSeconds: 0 } }).validation,
+    ).toMatchObject({
+      settleSeconds: 0,
+    });
+    expect(
+      parse({ ...min, validation: { checks: [{ command: ['true'] }], timeoutSec: 5 } }).validation.settleSeconds,
+    ).toBe(10);
   });
 
   it('flakeHost follows hostname when only hostname is set', () => {
@@ -128,6 +147,23 @@ describe('validation.services: unit names as systemctl reads them', () => {
   ])('%j -> %j', (name, expected) => {
     expect(normaliseUnitName(name)).toBe(expected);
     expect(parse({ ...min, validation: { services: [name] } }).validation.services).toEqual([expected]);
+  });
+
+  it.each<[string, string | null]>([
+    ['sshd.servce', 'sshd.service'],
+    ['sshd.serivce', 'sshd.service'],
+    ['nginx.Service', 'nginx.service'],
+    ['dbus.sockt', 'dbus.socket'],
+    ['backup.timr', 'backup.timer'],
+    ['sshd', null],
+    ['sshd.service', null],
+    ['acme-example.com', null],
+    ['php8.1-fpm', null],
+    ['foo.bar', null],
+    ['acme-example.pa', null],
+  ])('misspelt unit type: %j -> %j', (name, fixed) => {
+    expect(unitSuffixTypo(name)?.fixed ?? null).toBe(fixed);
+    if (fixed !== null) expect(unitNameProblem(name)).toMatch(new RegExp(`which is no unit type.*write "${fixed}"`));
   });
 
   it('accepts exactly 255 characters with the implied suffix, not 256', () => {

@@ -1,49 +1,30 @@
 import { describe, it, expect } from 'vitest';
 import {
-  parseIsActive,
   decidePoll,
   parseHostPort,
   checkName,
   waitForHealthy,
   DEFAULT_POLL_MS,
-  type UnitState,
   type WaitDeps,
 } from '../../../src/health/checks.js';
+import type { UnitVerdict } from '../../../src/health/unit.js';
 import type { RunResult, Runner } from '../../../src/core/runner.js';
 import type { Logger } from '../../../src/core/log.js';
-
-describe('parseIsActive', () => {
-  it.each<[string, string[], string, Record<string, UnitState>]>([
-    [
-      'one line per unit',
-      ['a.service', 'b.service'],
-      'active\nfailed\n',
-      { 'a.service': 'active', 'b.service': 'failed' },
-    ],
-    ['activating kept', ['a', 'b'], 'activating\nactive\n', { a: 'activating', b: 'active' }],
-    ['garbage line is unknown', ['a', 'b'], 'active\nweird\n', { a: 'active', b: 'unknown' }],
-    ['short answer: all unknown', ['a', 'b'], 'active\n', { a: 'unknown', b: 'unknown' }],
-    ['long answer: all unknown', ['a'], 'active\nactive\n', { a: 'unknown' }],
-    ['empty output: unknown', ['a'], '', { a: 'unknown' }],
-    ['whitespace trimmed', ['a'], '  reloading  \n', { a: 'reloading' }],
-  ])('%s', (_name, units, stdout, want) => {
-    expect(Object.fromEntries(parseIsActive(units, stdout))).toEqual(want);
-  });
-});
 
 describe('decidePoll', () => {
   const ok = { name: 'c', ok: true, detail: '' };
   const bad = { name: 'c', ok: false, detail: '' };
-  it.each<[string, Record<string, UnitState>, (typeof ok)[], number, string]>([
-    ['all active, checks ok', { a: 'active', b: 'reloading' }, [ok], 0, 'healthy'],
+  const healthy = { kind: 'healthy', detail: 'active' } as const;
+  const wait = { kind: 'wait', detail: 'activating' } as const;
+  const failed = { kind: 'failed', detail: 'failed' } as const;
+  it.each<[string, Record<string, UnitVerdict>, (typeof ok)[], number, string]>([
+    ['all healthy, checks ok', { a: healthy, b: healthy }, [ok], 0, 'healthy'],
     ['no units, no checks', {}, [], 0, 'healthy'],
-    ['failed unit fails at once, even before the deadline', { a: 'active', b: 'failed' }, [ok], 0, 'failed-unit'],
-    ['failed unit wins over timeout', { a: 'failed' }, [], 99_999, 'failed-unit'],
-    ['activating waits', { a: 'activating' }, [ok], 10, 'wait'],
-    ['inactive waits', { a: 'inactive' }, [], 10, 'wait'],
-    ['unknown waits', { a: 'unknown' }, [], 10, 'wait'],
-    ['failing check waits', { a: 'active' }, [bad], 10, 'wait'],
-    ['deadline reached', { a: 'activating' }, [], 1000, 'timed-out'],
+    ['failed unit fails at once, even before the deadline', { a: healthy, b: failed }, [ok], 0, 'failed-unit'],
+    ['failed unit wins over timeout', { a: failed }, [], 99_999, 'failed-unit'],
+    ['waiting unit waits', { a: wait }, [ok], 10, 'wait'],
+    ['failing check waits', { a: healthy }, [bad], 10, 'wait'],
+    ['deadline reached', { a: wait }, [], 1000, 'timed-out'],
     ['failing check at deadline', {}, [bad], 1000, 'timed-out'],
   ])('%s', (_name, units, checks, elapsedMs, kind) => {
     const d = decidePoll({ units: new Map(Object.entries(units)), checks, elapsedMs, timeoutMs: 1000 });
@@ -110,22 +91,49 @@ function fakeDeps(answers: string[]): { deps: WaitDeps; calls: string[][]; slept
   return { deps, calls, slept };
 }
 
+/** One unit's `systemctl show` block, in the shape systemctl prints it. */
+function show(active: string, o: { restarts?: number; enter?: number; type?: string; load?: string } = {}): string {
+  return [
+    `Type=${o.type ?? 'simple'}`,
+    'Result=success',
+    `NRestarts=${o.restarts ?? 0}`,
+    'ExecMainExitTimestampMonotonic=0',
+    'ExecMainStatus=0',
+    'Id=x.service',
+    `LoadState=${o.load ?? 'loaded'}`,
+    `ActiveState=${active}`,
+    `SubState=${active === 'active' ? 'running' : 'start'}`,
+    `ActiveEnterTimestampMonotonic=${o.enter ?? (active === 'active' ? 5_000_000 : 0)}`,
+    '',
+  ].join('\n');
+}
+const units2 = (a: string, b: string): string => `${a}\n${b}`;
+
 describe('waitForHealthy (fake runner and clock values)', () => {
-  it('queries all units in one call per poll and waits through activating', async () => {
-    const { deps, calls, slept } = fakeDeps(['active\nactivating\n', 'active\nactivating\n', 'active\nactive\n']);
+  it('queries all units in one systemctl show per poll and waits through activating', async () => {
+    const { deps, calls, slept } = fakeDeps([
+      units2(show('active'), show('activating')),
+      units2(show('active'), show('activating')),
+      units2(show('active'), show('active')),
+    ]);
     const r = await waitForHealthy(deps, {
       services: ['a.service', 'b.service'],
       checks: [],
       timeoutSec: 60,
+      settleSec: 0,
       pollMs: 1000,
     });
     expect(r.ok).toBe(true);
     expect(r.polls).toBe(3);
-    expect(calls).toEqual([
-      ['systemctl', 'is-active', 'a.service', 'b.service'],
-      ['systemctl', 'is-active', 'a.service', 'b.service'],
-      ['systemctl', 'is-active', 'a.service', 'b.service'],
-    ]);
+    const argv = [
+      'systemctl',
+      'show',
+      '-p',
+      'Id,LoadState,ActiveState,SubState,Type,Result,NRestarts,ActiveEnterTimestampMonotonic,ExecMainExitTimestampMonotonic,ExecMainStatus',
+      'a.service',
+      'b.service',
+    ];
+    expect(calls).toEqual([argv, argv, argv]);
     expect(slept).toEqual([1000, 1000]);
     expect(r.results).toEqual([
       { name: 'a.service', ok: true, detail: 'active', kind: 'unit' },
@@ -133,27 +141,67 @@ describe('waitForHealthy (fake runner and clock values)', () => {
     ]);
   });
 
-  it('fails fast on a failed unit although the exit code was 0', async () => {
-    const { deps, slept } = fakeDeps(['active\nfailed\n']);
-    const r = await waitForHealthy(deps, { services: ['a', 'b'], checks: [], timeoutSec: 60 });
+  it('fails fast on a failed unit', async () => {
+    const { deps, slept } = fakeDeps([units2(show('active'), show('failed'))]);
+    const r = await waitForHealthy(deps, { services: ['a', 'b'], checks: [], timeoutSec: 60, settleSec: 0 });
     expect(r).toMatchObject({ ok: false, failedFast: true, timedOut: false, polls: 1 });
     expect(slept).toEqual([]);
   });
 
+  it('fails fast, at the first poll, on a unit systemd cannot find', async () => {
+    const { deps, calls, slept } = fakeDeps([show('inactive', { load: 'not-found' })]);
+    const r = await waitForHealthy(deps, {
+      services: ['sshd.servce.service'],
+      checks: [],
+      timeoutSec: 180,
+      settleSec: 10,
+    });
+    expect(r).toMatchObject({ ok: false, failedFast: true, timedOut: false, polls: 1 });
+    expect(r.results[0]?.detail).toMatch(/^unit not found \(LoadState=not-found\)/);
+    expect(calls).toHaveLength(1);
+    expect(slept).toEqual([]);
+  });
+
   it('polls every DEFAULT_POLL_MS (250 ms) by default, so the verdict follows the last unit within 0.5 s (B5)', async () => {
-    const { deps, slept } = fakeDeps(['activating\n', 'activating\n', 'active\n']);
-    const r = await waitForHealthy(deps, { services: ['a'], checks: [], timeoutSec: 60 });
+    const { deps, slept } = fakeDeps([show('activating'), show('activating'), show('active')]);
+    const r = await waitForHealthy(deps, { services: ['a'], checks: [], timeoutSec: 60, settleSec: 0 });
     expect(r).toMatchObject({ ok: true, polls: 3 });
     expect(DEFAULT_POLL_MS).toBe(250);
     expect(slept).toEqual([250, 250]);
   });
 
   it('stops at the deadline measured by the clock', async () => {
-    const { deps, slept } = fakeDeps(['activating\n']);
-    const r = await waitForHealthy(deps, { services: ['a'], checks: [], timeoutSec: 5, pollMs: 2000 });
+    const { deps, slept } = fakeDeps([show('activating')]);
+    const r = await waitForHealthy(deps, { services: ['a'], checks: [], timeoutSec: 5, settleSec: 0, pollMs: 2000 });
     expect(r).toMatchObject({ ok: false, failedFast: false, timedOut: true });
     // 2000 + 2000 + 1000 (the last sleep is cut to the deadline), then a final poll.
     expect(slept).toEqual([2000, 2000, 1000]);
     expect(r.polls).toBe(4);
+  });
+
+  it('a steady active unit is healthy once the settle time has passed on the clock', async () => {
+    const { deps, slept } = fakeDeps([show('active', { restarts: 0, enter: 7 })]);
+    const r = await waitForHealthy(deps, { services: ['a'], checks: [], timeoutSec: 60, settleSec: 10, pollMs: 2500 });
+    expect(r).toMatchObject({ ok: true, polls: 5 });
+    expect(slept).toEqual([2500, 2500, 2500, 2500]);
+    expect(r.results[0]?.detail).toBe('active, stable for 10 s, NRestarts=0');
+  });
+
+  it('a crash-looping unit (active 0.2 s, activating 1 s) never settles: not healthy at the deadline', async () => {
+    // Polls 250 ms apart sample the loop; NRestarts and ActiveEnterTimestamp move every 1.2 s.
+    const answers: string[] = [];
+    for (let t = 0; t <= 60_000; t += 250) {
+      const n = Math.floor(t / 1200);
+      const up = t - n * 1200 < 200;
+      answers.push(
+        up
+          ? show('active', { restarts: n, enter: 1_000_000 + n * 1_200_000 })
+          : show('activating', { restarts: n + 1 }),
+      );
+    }
+    const { deps } = fakeDeps(answers);
+    const r = await waitForHealthy(deps, { services: ['sshd'], checks: [], timeoutSec: 30, settleSec: 10 });
+    expect(r).toMatchObject({ ok: false, failedFast: false, timedOut: true });
+    expect(r.results[0]?.ok).toBe(false);
   });
 });
