@@ -26,14 +26,30 @@ export function planStart(current: Attempt | null, obs: { booted: string; bootKe
 export type DegradedReason = 'golden-failed' | 'no-target' | 'reboot-bound';
 
 export type BootDecision =
-  /** ok verdict; pin: what happens to the golden. */
+  /**
+   * ok verdict; pin: what happens to the golden. refused-flaky: the path has
+   * failed attempts on record and not yet `maxBootFailures` ok boots in a
+   * row (okStreak counts this one).
+   */
   | { kind: 'ok'; pin: 'pin' | 'keep' | 'off' | 'refused-bad' }
+  | { kind: 'ok'; pin: 'refused-flaky'; failedOnRecord: number; okStreak: number; needed: number }
   /** Failed below maxBootFailures: reboot to retry. */
   | { kind: 'retry-reboot'; failures: number }
   /** Failed below maxBootFailures with onFirstFailure=wait: count it, wait for the next boot. */
   | { kind: 'wait'; failures: number }
-  /** maxBootFailures reached: set the target as boot default; reboot unless the reboot bound is reached. */
-  | { kind: 'rollback'; failures: number; target: string; targetSource: 'golden' | 'last-ok'; reboot: boolean }
+  /**
+   * maxBootFailures reached: set the target as boot default; reboot unless
+   * the reboot bound is reached. beforeChecks: decided when the boot started,
+   * from the attempts already on record, without running this boot's checks.
+   */
+  | {
+      kind: 'rollback';
+      failures: number;
+      target: string;
+      targetSource: 'golden' | 'last-ok';
+      reboot: boolean;
+      beforeChecks?: boolean;
+    }
   /** Nothing safe to do automatically: no reboot, mark the host degraded, run the failure hook. */
   | { kind: 'degraded'; failures: number; reason: DegradedReason };
 
@@ -53,6 +69,13 @@ export interface VerdictInput {
   lastOk: string | null;
   /** The booted path was rolled back from before: never auto-pin it. */
   bootedIsBad: boolean;
+  /**
+   * Failed attempts of the booted path on record since its last `boot reset`
+   * (an ok verdict does not clear them), and ok verdicts in a row before
+   * this one. Absent: 0 (a path with no history).
+   */
+  failedOnRecord?: number;
+  okStreakBefore?: number;
 }
 
 /** Automatic reboots for one store path are bounded by this, whatever happens. */
@@ -66,9 +89,38 @@ export function decideVerdict(i: VerdictInput): BootDecision {
     if (i.golden?.storePath === i.booted) return { kind: 'ok', pin: 'keep' };
     // Pin the booted path (what was actually validated), never the profile's newest.
     if (i.bootedIsBad) return { kind: 'ok', pin: 'refused-bad' };
+    // One lucky boot of a path that failed before is no proof: it needs as
+    // many ok boots in a row as it takes failures to roll it back.
+    const failedOnRecord = i.failedOnRecord ?? 0;
+    const okStreak = (i.okStreakBefore ?? 0) + 1;
+    if (failedOnRecord > 0 && okStreak < i.maxBootFailures)
+      return { kind: 'ok', pin: 'refused-flaky', failedOnRecord, okStreak, needed: i.maxBootFailures };
     return { kind: 'ok', pin: 'pin' };
   }
-  const failures = i.failuresBefore + 1;
+  return decideFailure(i, i.failuresBefore + 1);
+}
+
+/**
+ * At the start of a boot, before any check: when the failures already on
+ * record for the booted path (failed verdicts and attempts that never reached
+ * one) have reached maxBootFailures, roll back now, as systemd-boot never
+ * boots an entry with no tries left again (systemd.io AUTOMATIC_BOOT_ASSESSMENT).
+ * Without this a system that hangs before every verdict would be retried
+ * forever, and one lucky boot could validate it. Null: run the checks, also
+ * when the booted path is the golden or there is nothing to roll back to
+ * (a verdict is then more useful than a guess).
+ */
+export function decideBeforeChecks(i: Omit<VerdictInput, 'healthy'>): BootDecision | null {
+  if (i.failuresBefore < i.maxBootFailures) return null;
+  if (i.golden !== null && i.golden.storePath === i.booted) return null;
+  // This attempt counts too: every boot of the path that is not ok is a
+  // failure (the boot loader booted it once more, e.g. a rollback that never
+  // reached it), so failures stay equal to the attempts of a bad path.
+  const d = decideFailure(i, i.failuresBefore + 1);
+  return d.kind === 'rollback' ? { ...d, beforeChecks: true } : null;
+}
+
+function decideFailure(i: Omit<VerdictInput, 'healthy'>, failures: number): BootDecision {
   const canReboot = i.rebootsBefore < rebootBound(i.maxBootFailures);
   // Loop guard 1: the golden itself fails. There is nothing better to go to,
   // and rebooting into it again would loop.
@@ -122,12 +174,18 @@ export function chooseLastOk(input: {
 export function describeDecision(d: BootDecision, booted: string): string {
   switch (d.kind) {
     case 'ok':
+      if (d.pin === 'refused-flaky')
+        return `boot of ${booted} validated; not pinned as golden: ${d.failedOnRecord} failed attempt(s) on record, ${d.okStreak} of ${d.needed} ok boots in a row`;
       return `boot of ${booted} validated`;
     case 'retry-reboot':
       return `boot of ${booted} failed (${d.failures} failure(s)); rebooting to retry`;
     case 'wait':
       return `boot of ${booted} failed (${d.failures} failure(s)); waiting for the next boot (onFirstFailure: wait)`;
     case 'rollback':
+      if (d.beforeChecks === true)
+        return d.reboot
+          ? `${booted} already failed ${d.failures - 1} boot attempt(s) (maxBootFailures reached; attempts without a verdict count); rolling back to ${d.targetSource === 'golden' ? 'the golden' : 'the newest ok generation'} ${d.target} before running its checks, and rebooting`
+          : `${booted} already failed ${d.failures - 1} boot attempt(s); boot default set to ${d.target} without running its checks, but the automatic reboot limit for this system is reached: reboot by hand`;
       return d.reboot
         ? `boot of ${booted} failed ${d.failures} time(s); rolling back to ${d.targetSource === 'golden' ? 'the golden' : 'the newest ok generation'} ${d.target} and rebooting`
         : `boot of ${booted} failed ${d.failures} time(s); boot default set to ${d.target}, but the automatic reboot limit for this system is reached: reboot by hand`;

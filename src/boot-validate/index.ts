@@ -13,6 +13,11 @@
  *     closes a still-pending attempt of an earlier boot as failed and counts
  *     it: that boot hung, crashed, lost power or was killed.
  *  3. repair the golden GC root if it does not match the state.
+ *  3b. when the booted path's failures on record (failed verdicts and
+ *     attempts that never reached one) already reached maxBootFailures, and
+ *     there is a golden or an ok generation to go to: decide the rollback
+ *     now, without running the checks (no tries left, as systemd-boot's boot
+ *     counting), and go on at step 5 with that decision.
  *  4. wait for the units and checks (src/health/checks.ts).
  *  5. decide (src/boot-validate/decide.ts) and record the verdict in ONE
  *     write: counters, degraded flag, the auto-pinned golden, and for a
@@ -49,12 +54,14 @@ import type { StateDoc } from '../core/state.js';
 import { waitForHealthy, type CheckResult, type ChecksOutcome } from '../health/checks.js';
 import {
   chooseLastOk,
+  decideBeforeChecks,
   decideVerdict,
   describeDecision,
   exitCodeFor,
   planStart,
   type BootDecision,
   type StartPlan,
+  type VerdictInput,
 } from './decide.js';
 import {
   BOOT_KEY,
@@ -215,10 +222,13 @@ export function recordVerdict(
     booted,
     (r) =>
       d.kind === 'ok'
-        ? { ...r, failures: 0, reboots: 0, lastVerdict: 'ok', lastOkAt: now }
+        ? // failedAttempts stays: one lucky boot does not erase the failed ones (decideVerdict, auto-pin).
+          { ...r, failures: 0, reboots: 0, okStreak: r.okStreak + 1, lastVerdict: 'ok', lastOkAt: now }
         : {
             ...r,
             failures: d.failures,
+            failedAttempts: r.failedAttempts + 1,
+            okStreak: 0,
             reboots: r.reboots + (reboot ? 1 : 0),
             lastVerdict: 'failed',
             lastFailedAt: now,
@@ -279,6 +289,14 @@ async function act(deps: Deps, booted: string, d: BootDecision): Promise<void> {
       } else if (d.pin === 'keep') {
         await ensureGoldenRoot(deps, g);
       }
+      if (d.pin === 'refused-flaky') {
+        deps.log.warn('boot validated, but this system has failed attempts on record; not pinning it as golden yet', {
+          storePath: booted,
+          failedAttempts: d.failedOnRecord,
+          okStreak: d.okStreak,
+          needed: d.needed,
+        });
+      }
       if (d.pin === 'refused-bad') {
         deps.log.warn('boot validated, but this system was rolled back from before; not pinning it as golden', {
           storePath: booted,
@@ -314,23 +332,18 @@ function badPathSet(doc: StateDoc): Set<string> {
   return s;
 }
 
-/** Observe + decide (steps 4's result → 5's decision). */
-export function decideFromState(
-  deps: Deps,
-  doc: StateDoc,
-  booted: string,
-  healthy: boolean,
-): { decision: BootDecision; generation: number | null } {
+function verdictInput(deps: Deps, doc: StateDoc, booted: string): Omit<VerdictInput, 'healthy'> {
   const boot = bootOf(doc);
   const golden = goldenOf(doc).current;
   const gens = listGenerations(deps.paths.systemProfile);
   const bad = badPathSet(doc);
   const rec = pathRecord(boot, booted);
   const v = deps.config.validation;
-  const decision = decideVerdict({
+  return {
     booted,
-    healthy,
     failuresBefore: rec.failures,
+    failedOnRecord: rec.failedAttempts,
+    okStreakBefore: rec.okStreak,
     rebootsBefore: rec.reboots,
     maxBootFailures: v.maxBootFailures,
     onFirstFailure: v.onFirstFailure,
@@ -344,8 +357,18 @@ export function decideFromState(
       bad: (p) => bad.has(p),
     }),
     bootedIsBad: bad.has(booted),
-  });
-  return { decision, generation: generationOf(gens, booted) };
+  };
+}
+
+/** Observe + decide (steps 4's result → 5's decision). */
+export function decideFromState(
+  deps: Deps,
+  doc: StateDoc,
+  booted: string,
+  healthy: boolean,
+): { decision: BootDecision; generation: number | null } {
+  const decision = decideVerdict({ ...verdictInput(deps, doc, booted), healthy });
+  return { decision, generation: generationOf(listGenerations(deps.paths.systemProfile), booted) };
 }
 
 function resultOf(
@@ -434,6 +457,13 @@ export async function validateBoot(deps: Deps, opts: { pollMs?: number } = {}): 
   // 3. golden root repair (before the wait: a GC can run any time).
   await ensureGoldenRoot(deps, goldenOf(deps.state.read()).current);
 
+  // 3b. no tries left: the failures on record (verdicts, and attempts that
+  // never reached one) already reached maxBootFailures. Roll back now,
+  // without this boot's checks (src/boot-validate/decide.ts decideBeforeChecks).
+  const early = decideBeforeChecks(verdictInput(deps, deps.state.read(), booted));
+  if (early !== null)
+    return recordAndAct(deps, { booted, bootKey, plan: plan.kind, abandoned, decision: early, outcome: null });
+
   // 4. wait
   const v = deps.config.validation;
   const outcome = await waitForHealthy(deps, {
@@ -443,6 +473,26 @@ export async function validateBoot(deps: Deps, opts: { pollMs?: number } = {}): 
     settleSec: v.settleSeconds,
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
   });
+  return recordAndAct(deps, { booted, bootKey, plan: plan.kind, abandoned, decision: null, outcome });
+}
+
+/**
+ * Steps 5 to 7: decide from the outcome of the checks (or take the decision
+ * made before them, with no outcome), record the verdict in one write, act,
+ * record the actions as done.
+ */
+async function recordAndAct(
+  deps: Deps,
+  r: {
+    booted: string;
+    bootKey: string;
+    plan: StartPlan['kind'];
+    abandoned: Attempt | null;
+    decision: BootDecision | null;
+    outcome: ChecksOutcome | null;
+  },
+): Promise<ValidateResult> {
+  const { booted, bootKey, outcome } = r;
 
   // 5. decide and record the verdict in one write.
   const now = deps.clock.now().toISOString();
@@ -453,14 +503,23 @@ export async function validateBoot(deps: Deps, opts: { pollMs?: number } = {}): 
     if (attempt === null || attempt.storePath !== booted || attempt.bootKey !== bootKey) {
       throw new GitopsdError('internal', 'the boot attempt record changed under the host lock');
     }
-    const decided = decideFromState(deps, doc, booted, outcome.ok);
+    const decided =
+      r.decision !== null
+        ? { decision: r.decision, generation: generationOf(listGenerations(deps.paths.systemProfile), booted) }
+        : decideFromState(deps, doc, booted, outcome?.ok ?? false);
     decision = decided.decision;
     message = describeDecision(decided.decision, booted);
+    const failures = decided.decision.kind === 'ok' ? 0 : decided.decision.failures;
     return recordVerdict(doc, {
       attempt,
       decision: decided.decision,
-      checks: outcome.results,
-      reason: outcome.ok ? null : failureReason(outcome),
+      checks: outcome?.results ?? [],
+      reason:
+        outcome === null
+          ? `${failures - 1} failed boot attempt(s) on record reached maxBootFailures ${deps.config.validation.maxBootFailures}; checks not run`
+          : outcome.ok
+            ? null
+            : failureReason(outcome),
       message,
       now,
       generation: decided.generation,
@@ -473,7 +532,7 @@ export async function validateBoot(deps: Deps, opts: { pollMs?: number } = {}): 
 
   // 6 + 7.
   await actAndRecord(deps, booted, d, message);
-  return resultOf(deps, booted, plan.kind, abandoned, d, { message });
+  return resultOf(deps, booted, r.plan, r.abandoned, d, { message });
 }
 
 async function actAndRecord(deps: Deps, booted: string, d: BootDecision, message: string): Promise<void> {
@@ -523,12 +582,17 @@ export function resetBootCounters(deps: Deps, storePath: string): { before: { fa
     const r = pathRecord(boot, storePath);
     before = { failures: r.failures, reboots: r.reboots };
     const now = deps.clock.now().toISOString();
-    let next = withPath(boot, storePath, (x) => ({ ...x, failures: 0, reboots: 0 }), now);
+    let next = withPath(
+      boot,
+      storePath,
+      (x) => ({ ...x, failures: 0, reboots: 0, failedAttempts: 0, okStreak: 0 }),
+      now,
+    );
     next = withEvent(next, {
       at: now,
       event: 'reset',
       storePath,
-      detail: `failures ${r.failures} -> 0, reboots ${r.reboots} -> 0`,
+      detail: `failures ${r.failures} -> 0, reboots ${r.reboots} -> 0, failed attempts on record ${r.failedAttempts} -> 0`,
     });
     if (next.degraded?.storePath === storePath) next = { ...next, degraded: null };
     return { [BOOT_KEY]: next };

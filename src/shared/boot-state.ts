@@ -51,19 +51,44 @@ export const Attempt = z
   .loose();
 export type Attempt = z.infer<typeof Attempt>;
 
-export const PathRecord = z
-  .object({
-    attempts: z.number().int().default(0),
-    /** Failed verdicts since the last ok verdict or reset. */
-    failures: z.number().int().default(0),
-    /** Automatic reboots requested while this path was booted, since the last ok verdict or reset. */
-    reboots: z.number().int().default(0),
-    lastVerdict: Verdict.nullable().default(null),
-    lastOkAt: z.string().nullable().default(null),
-    lastFailedAt: z.string().nullable().default(null),
-    touchedAt: z.string().default(''),
-  })
-  .loose();
+/**
+ * Fills the counters that state written before issue 13 lacks: a record
+ * with `failures` on it had at least that many failed attempts, and one
+ * whose last verdict was ok had (at least) that ok boot in a row.
+ */
+function migratePathRecord(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const r = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...r };
+  if (out['failedAttempts'] === undefined)
+    out['failedAttempts'] = typeof r['failures'] === 'number' ? r['failures'] : 0;
+  if (out['okStreak'] === undefined) out['okStreak'] = r['lastVerdict'] === 'ok' ? 1 : 0;
+  return out;
+}
+
+export const PathRecord = z.preprocess(
+  migratePathRecord,
+  z
+    .object({
+      attempts: z.number().int().default(0),
+      /** Failed verdicts (and attempts without one) since the last ok verdict or reset: counts toward maxBootFailures. */
+      failures: z.number().int().default(0),
+      /**
+       * Failed attempts since the last `boot reset`; an ok verdict does not
+       * clear them. While > 0, auto-pin needs okStreak >= maxBootFailures.
+       */
+      failedAttempts: z.number().int().default(0),
+      /** Ok verdicts in a row (a failed attempt sets it to 0). */
+      okStreak: z.number().int().default(0),
+      /** Automatic reboots requested while this path was booted, since the last ok verdict or reset. */
+      reboots: z.number().int().default(0),
+      lastVerdict: Verdict.nullable().default(null),
+      lastOkAt: z.string().nullable().default(null),
+      lastFailedAt: z.string().nullable().default(null),
+      touchedAt: z.string().default(''),
+    })
+    .loose(),
+);
 export type PathRecord = z.infer<typeof PathRecord>;
 
 export const Rollback = z
@@ -195,7 +220,14 @@ export function withAttemptStarted(
       next = withPath(
         next,
         abandoned.storePath,
-        (r) => ({ ...r, failures: r.failures + 1, lastVerdict: 'failed', lastFailedAt: a.now }),
+        (r) => ({
+          ...r,
+          failures: r.failures + 1,
+          failedAttempts: r.failedAttempts + 1,
+          okStreak: 0,
+          lastVerdict: 'failed',
+          lastFailedAt: a.now,
+        }),
         a.now,
       );
       history.push(abandoned);

@@ -130,7 +130,7 @@ describe('config check: validation.services as systemctl reads them', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /validation\.services\.1.*"sshd\.servce" ends in "\.servce", which is no unit type.*write "sshd\.service"/,
+      /validation\.services\[1\]: "sshd\.servce" ends in "\.servce", which is no unit type.*write "sshd\.service"/,
     );
   });
 });

@@ -133,7 +133,7 @@ describe('boot validate: kill -9 at every checkpoint of the rollback run, then b
     // The boundaries the issue names are all there, in order.
     const order = [
       labels.indexOf('state:write'),
-      labels.findIndex((l) => l.startsWith('cmd:systemctl is-active')),
+      labels.findIndex((l) => l.startsWith('cmd:systemctl show')),
       labels.findIndex((l) => l.startsWith('cmd:nix-env')),
       labels.findIndex((l) => l.includes('switch-to-configuration')),
       labels.findIndex((l) => l.startsWith('cmd:systemctl reboot')),

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   chooseLastOk,
+  decideBeforeChecks,
   decideVerdict,
   planStart,
   rebootBound,
@@ -118,6 +119,92 @@ describe('decideVerdict', () => {
         expect(reboots).toBe(rebootBound(max));
       }
     }
+  });
+});
+
+describe('decideVerdict: no golden on one lucky boot (issue 13)', () => {
+  it.each<[string, Partial<VerdictInput>, BootDecision]>([
+    [
+      'no failed attempt on record: the first ok boot pins',
+      { healthy: true, failedOnRecord: 0 },
+      { kind: 'ok', pin: 'pin' },
+    ],
+    [
+      'failed attempts on record: one ok boot is not enough',
+      { healthy: true, failedOnRecord: 1, okStreakBefore: 0 },
+      { kind: 'ok', pin: 'refused-flaky', failedOnRecord: 1, okStreak: 1, needed: 2 },
+    ],
+    [
+      'failed attempts on record: maxBootFailures ok boots in a row pin',
+      { healthy: true, failedOnRecord: 3, okStreakBefore: 1 },
+      { kind: 'ok', pin: 'pin' },
+    ],
+    [
+      'maxBootFailures 3 needs 3 in a row',
+      { healthy: true, failedOnRecord: 1, okStreakBefore: 1, maxBootFailures: 3 },
+      { kind: 'ok', pin: 'refused-flaky', failedOnRecord: 1, okStreak: 2, needed: 3 },
+    ],
+    [
+      'the golden booting ok again is kept, whatever its record',
+      { healthy: true, booted: G, failedOnRecord: 4 },
+      { kind: 'ok', pin: 'keep' },
+    ],
+    ['autoPinGolden off', { healthy: true, failedOnRecord: 4, autoPinGolden: false }, { kind: 'ok', pin: 'off' }],
+  ])('%s', (_n, over, want) => {
+    expect(decideVerdict({ ...base, ...over })).toEqual(want);
+  });
+});
+
+describe('decideBeforeChecks: no tries left (issue 13)', () => {
+  it.each<[string, Partial<VerdictInput>, BootDecision | null]>([
+    ['below maxBootFailures: run the checks', { failuresBefore: 1 }, null],
+    [
+      'maxBootFailures reached (attempts without a verdict included): roll back now',
+      { failuresBefore: 2, rebootsBefore: 0 },
+      { kind: 'rollback', failures: 3, target: G, targetSource: 'golden', reboot: true, beforeChecks: true },
+    ],
+    [
+      'no golden: the newest ok generation',
+      { failuresBefore: 2, golden: null, lastOk: O },
+      { kind: 'rollback', failures: 3, target: O, targetSource: 'last-ok', reboot: true, beforeChecks: true },
+    ],
+    [
+      'reboot bound reached: the boot default only',
+      { failuresBefore: 5, rebootsBefore: 3 },
+      { kind: 'rollback', failures: 6, target: G, targetSource: 'golden', reboot: false, beforeChecks: true },
+    ],
+    ['the booted path is the golden: run the checks', { failuresBefore: 4, booted: G }, null],
+    ['nothing to roll back to: run the checks', { failuresBefore: 4, golden: null, lastOk: null }, null],
+  ])('%s', (_n, over, want) => {
+    const { healthy: _h, ...rest } = { ...base, ...over };
+    expect(decideBeforeChecks(rest)).toEqual(want);
+  });
+
+  it('a path whose every boot hangs is rolled back at the boot after maxBootFailures, never retried forever', () => {
+    // Each boot: the start record counts the previous attempt (no verdict), then decideBeforeChecks.
+    let s = parseBoot(undefined);
+    const decisions: Array<string> = [];
+    for (let boot = 1; boot <= 4; boot++) {
+      s = withAttemptStarted(s, { storePath: B, bootKey: `k${boot}`, now: `t${boot}` }).section;
+      const d = decideBeforeChecks({ ...base, failuresBefore: s.paths[B]?.failures ?? 0 });
+      decisions.push(d === null ? 'check' : d.kind);
+      if (d !== null) break;
+    }
+    expect(decisions).toEqual(['check', 'check', 'rollback']);
+    expect(s.paths[B]).toMatchObject({ failures: 2, failedAttempts: 2, okStreak: 0 });
+  });
+});
+
+describe('state written before issue 13', () => {
+  it('path records without failedAttempts/okStreak are read with them derived', () => {
+    const s = parseBoot({
+      paths: {
+        [B]: { attempts: 3, failures: 2, reboots: 1, lastVerdict: 'failed', touchedAt: 't' },
+        [G]: { attempts: 1, failures: 0, reboots: 0, lastVerdict: 'ok', lastOkAt: 't', touchedAt: 't' },
+      },
+    });
+    expect(s.paths[B]).toMatchObject({ failures: 2, failedAttempts: 2, okStreak: 0 });
+    expect(s.paths[G]).toMatchObject({ failures: 0, failedAttempts: 0, okStreak: 1 });
   });
 });
 
