@@ -73,6 +73,13 @@ const COMMAND_TIMEOUT_MS = 30_000;
 const SYSTEMCTL_TIMEOUT_MS = 15_000;
 /** Smallest timeout a probe gets, even when the deadline is closer. */
 const MIN_PROBE_MS = 500;
+/**
+ * Smallest timeout of the `systemctl show` call, even at the deadline: the
+ * last poll's answer is the verdict, and a unit without an answer is not
+ * healthy. A D-Bus query that needs more is itself a problem; the verdict is
+ * then at most this late.
+ */
+const MIN_SYSTEMCTL_MS = 5000;
 
 export type PollDecision =
   { kind: 'healthy' } | { kind: 'failed-unit'; units: string[] } | { kind: 'wait' } | { kind: 'timed-out' };
@@ -213,7 +220,7 @@ export async function pollOnce(
   const units = await queryUnits(
     deps,
     opts.services,
-    Math.max(MIN_PROBE_MS, Math.min(SYSTEMCTL_TIMEOUT_MS, opts.remainingMs)),
+    Math.max(MIN_SYSTEMCTL_MS, Math.min(SYSTEMCTL_TIMEOUT_MS, opts.remainingMs)),
   );
   const checks = await Promise.all(opts.checks.map((c) => runCheck(deps, c, opts.remainingMs)));
   return { units, checks };

@@ -130,7 +130,8 @@ const RUNNING = new Set(['active', 'reloading', 'refreshing']);
  *   for `settleMs` of our clock with NRestarts and ActiveEnterTimestamp
  *   unchanged; a change (a restart in between, even one no poll saw) starts
  *   the settle time again. settleMs 0: healthy at the first active sample.
- * - anything else (activating, inactive, deactivating, no answer): wait.
+ * - anything else (activating, inactive, deactivating): wait. No answer
+ *   (systemctl failed or timed out): wait, keeping the settle track.
  */
 export function decideUnit(input: {
   props: UnitProps | null;
@@ -139,7 +140,8 @@ export function decideUnit(input: {
   settleMs: number;
 }): { verdict: UnitVerdict; track: UnitTrack | null } {
   const { props: p, track, nowMs, settleMs } = input;
-  if (p === null) return { verdict: { kind: 'wait', detail: 'unknown (no answer from systemctl show)' }, track: null };
+  // No answer is no evidence of a restart: keep the settle track as it was.
+  if (p === null) return { verdict: { kind: 'wait', detail: 'unknown (no answer from systemctl show)' }, track };
   switch (p.loadState) {
     case 'not-found':
       return {

@@ -243,6 +243,8 @@ describe('decideUnit', () => {
     expect(first.track).toEqual({ nRestarts: 0, activeEnterMonoUs: 5_000_000, sinceMs: 1000 });
     const same = decideUnit({ props: props({}), track: first.track, nowMs: 5000, settleMs: 10_000 });
     expect(same.track).toEqual(first.track);
+    const silent = decideUnit({ props: null, track: same.track, nowMs: 5500, settleMs: 10_000 });
+    expect(silent.track).toEqual(first.track);
     const down = decideUnit({
       props: props({ activeState: 'activating' }),
       track: same.track,
