@@ -49,6 +49,12 @@ export interface StatusReport {
     behind: number;
     lastFetch: string | null;
     deployed: { commit: string; subject: string | null; at: string } | null;
+    /**
+     * Why the checkout is not at the deployed commit, and what happens next
+     * (issue 13, input 8), e.g. after a rollback to the golden; null when it
+     * is at the deployed commit or nothing was deployed.
+     */
+    checkoutNote: string | null;
   };
   lock: {
     newestInputAt: string | null;

@@ -106,6 +106,38 @@ export function rebootReasons(next: string | null, booted: string | null): strin
   return REBOOT_PARTS.filter((part) => readlinkOrNull(join(next, part)) !== readlinkOrNull(join(booted, part)));
 }
 
+/**
+ * Pure: why the checkout's HEAD is not the commit of the running system, in
+ * one line, or null when it is (or nothing is known). After a rollback to
+ * the golden, boot validation and `golden rollback` do not touch the git
+ * checkout (they run below upgrade, as root, at boot); the next `gitopsd
+ * upgrade` moves it to the deployed commit when that commit is known and the
+ * checkout carries no local commits or edits (src/upgrade/index.ts
+ * followDeployed).
+ */
+export function explainCheckout(i: {
+  head: string | null;
+  deployed: string | null;
+  lastRollback: { commit?: string | null; to: string; source?: string; at: string; status?: string } | null;
+  running: string | null;
+  deployedStorePath: string | null;
+}): string | null {
+  const { head, deployed, lastRollback: rb } = i;
+  if (head === null) return null;
+  const s = (c: string): string => c.slice(0, 12);
+  const rolledBackFromHead = rb !== null && rb.commit === head && rb.status !== 'failed';
+  if (deployed !== null && head !== deployed) {
+    const why = rolledBackFromHead
+      ? `the system was rolled back from it (${rb.source ?? 'auto'} rollback at ${rb.at})`
+      : 'it moved after the last deploy';
+    return `checkout at ${s(head)}, not the deployed ${s(deployed)}: ${why}; the next gitopsd upgrade moves it to ${s(deployed)} (unless it carries local commits or edits)`;
+  }
+  if (rolledBackFromHead && i.running !== null && i.running !== i.deployedStorePath && i.running === rb.to) {
+    return `checkout at ${s(head)}, which the system was rolled back from; the running system ${rb.to} was not deployed by gitopsd, so no commit is known for it: the checkout stays until a newer commit is deployed`;
+  }
+  return null;
+}
+
 async function observeGit(deps: Deps, deployedCommit: string | null): Promise<StatusReport['git']> {
   const { path, remote, branch } = deps.config.nixConfig;
   const base = {
@@ -118,6 +150,7 @@ async function observeGit(deps: Deps, deployedCommit: string | null): Promise<St
     behind: 0,
     lastFetch: null,
     deployed: null,
+    checkoutNote: null,
   };
   if (!existsSync(join(path, '.git'))) return { ...base, relation: 'no-checkout' };
   let lastFetch: string | null = null;
@@ -196,6 +229,13 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
 
   const boot = bootStatus(deps);
   const golden = boot.golden;
+  git.checkoutNote = explainCheckout({
+    head: git.head,
+    deployed: cur?.commit ?? null,
+    lastRollback: boot.lastRollback,
+    running: current,
+    deployedStorePath: cur?.storePath ?? null,
+  });
 
   const sync = readSyncSection(deps);
   return {

@@ -42,6 +42,7 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
             ? c('bad', `diverged (ahead ${r.git.ahead}, behind ${r.git.behind})`)
             : c('warn', rel === 'no-checkout' ? 'no checkout yet' : 'never fetched');
   row('checkout', `${r.git.path} (${r.git.remote}/${r.git.branch}): ${relText}`);
+  if (r.git.checkoutNote !== null) row('', c('warn', r.git.checkoutNote));
   row('last fetch', ago(r.git.lastFetch, now));
   row(
     'deployed',
