@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- B3 B5 ...]`: runs the benchmarks (all seven, or the ones
+ * `npm run bench [-- B3 B5 ...]`: runs the benchmarks (all of them, or the ones
  * named), prints each table as it finishes, and writes them all, with the
  * machine, load, tool versions and date, to bench/results.md
  * (GITOPSD_BENCH_OUT overrides the path). docs/benchmarks.md is written from
@@ -22,9 +22,11 @@ import { b3, b4 } from './b3-sync.js';
 import { b5 } from './b5-boot.js';
 import { b6 } from './b6-fleet.js';
 import { b7 } from './b7-daemon.js';
+import { b8 } from './b8-fleet-read.js';
+import { b9 } from './b9-publish.js';
 import { b10 } from './b10-rollout.js';
 
-const ALL: readonly Benchmark[] = [b1, b2, b3, b4, b5, b6, b7, b10];
+const ALL: readonly Benchmark[] = [b1, b2, b3, b4, b5, b6, b7, b8, b9, b10];
 
 async function version(cmd: string, args: string[]): Promise<string> {
   try {
