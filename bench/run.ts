@@ -9,7 +9,9 @@
  * Environment: GITOPSD_BENCH_RUNS=N (>= 5) overrides each benchmark's run
  * count; GITOPSD_BENCH_FROM=<dir> measures the build (bin/, dist/) of another
  * checkout, for a before/after pair; GITOPSD_BENCH_DIR puts the scratch dirs elsewhere (default: the
- * test bed's tmpfs).
+ * test bed's tmpfs). B8 and B9: GITOPSD_BENCH_HOSTS=N (default 1000) simulated
+ * hosts, GITOPSD_BENCH_CONCURRENCY=N (default 50) publishes at a time,
+ * GITOPSD_BENCH_REPUBLISH=1 adds B9's re-publish round.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
