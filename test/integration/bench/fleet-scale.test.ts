@@ -69,8 +69,8 @@ describe('the ref check', () => {
     expect(bad.refs).toBe(3);
     expect(bad.good).toBe(2);
     expect(bad.problems.sort()).toEqual([
-      'h0003: the status commit has a parent',
       'h0003: status.json names host "h0001"',
+      'h0003: the status commit has a parent',
       'h0004: no ref at the remote (publish lost)',
     ]);
     // A reported commit that is not the ref's.
