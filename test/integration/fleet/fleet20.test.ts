@@ -6,9 +6,20 @@
  * parked dotfile conflict, one offline going stale (the clock injected
  * forward while it publishes nothing), and one whose status is signed with
  * another host's key (unverified). Every other host is healthy.
+ *
+ * The same view as a page: `gitopsd fleet serve` on loopback and the static
+ * `fleet status --html` file, loaded in a real headless Chromium (Debian's
+ * package, in the test bed) driven by playwright-core: the rows, their
+ * states and colours are read from the DOM, and a screenshot is written to
+ * test-output/fleet-page.png (docs/fleet-page.png is one such screenshot).
  */
 import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { STATE_COLORS } from '../../../src/fleet/html.js';
+import { repoRoot } from '../../helpers/cli.js';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { tempDir } from '../../harness/temp.js';
 import { configureHost, createStatusRemote, makeHostKey, remoteRefs, writeAllowedSigners } from './fixture.js';
@@ -140,6 +151,84 @@ describe(`a fleet of ${N} hosts`, () => {
       expect(text.stdout).toMatch(/^h07\s+unverified\s.*UNVERIFIED\s*$/m);
       expect(text.stdout).toMatch(/^h10\s+warning\s.*conflict \(1\)/m);
       expect(text.stdout).toMatch(/20 hosts from .*: 16 healthy, 1 warning, 1 reverted, 1 stale, 1 unverified$/m);
+    },
+  );
+
+  it(
+    'the page shows the same rows, states and colours in a real Chromium (served on loopback, and as a static file)',
+    { timeout: 300_000 },
+    async () => {
+      const h01 = host('h01');
+      const json = await h01.gitopsd(['fleet', 'status', '--json'], { env: at(5.1) });
+      const view = JSON.parse(json.stdout) as FleetView;
+      const staticPage = join(dir, 'fleet.html');
+      const html = await h01.gitopsd(['fleet', 'status', '--html', staticPage], { env: at(5.1) });
+      expect(html.exitCode, html.stderr).toBe(1); // not all healthy, as above
+      const serve = execa(
+        'node',
+        [join(repoRoot, 'bin/gitopsd'), 'fleet', 'serve', '--listen', '127.0.0.1:0', '--config', h01.config],
+        {
+          env: { ...h01.sim.env, ...at(5.1), GITOPSD_CONFIG: undefined },
+          reject: false,
+          stdin: 'ignore',
+          timeout: 240_000,
+        },
+      );
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        serve.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+          const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+          if (m) resolve(m[0]);
+        });
+        void serve.then((r) => reject(new Error(`fleet serve ended (exit ${r.exitCode}): ${String(r.stderr)}`)));
+      });
+      let browser: Browser | undefined;
+      try {
+        // As root in a sandbox with no network: no Chromium sandbox, no background connections.
+        browser = await chromium.launch({
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        });
+        const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+        // Evaluated in the page (a string: this project compiles without the DOM types).
+        const rowsOf = (p: Page) =>
+          p.evaluate<Array<{ host: string; state: string; colour: string }>>(
+            `[...document.querySelectorAll('#fleet tbody tr')].map((tr) => ({
+            host: tr.getAttribute('data-host'),
+            state: tr.getAttribute('data-state'),
+            colour: getComputedStyle(tr.querySelector('td.state')).backgroundColor,
+          }))`,
+          );
+        const want = view.hosts.map((x) => ({ host: x.host, state: x.state, colour: STATE_COLORS[x.state] }));
+        for (const target of [url, `file://${staticPage}`]) {
+          await page.goto(target);
+          expect(await rowsOf(page), target).toEqual(want);
+          // The detail view of the reverted host names its reason.
+          expect(await page.textContent('#host-h04')).toContain('the last upgrade was reverted');
+          // The signature column flags h07 in the warning colour.
+          const sig = await page.evaluate<string>(
+            `getComputedStyle(document.querySelector('tr[data-host="h07"] td.sig-unverified')).color`,
+          );
+          expect(sig).toBe('rgb(218, 54, 51)');
+        }
+        await page.goto(url);
+        await mkdir(join(repoRoot, 'test-output'), { recursive: true });
+        await page.screenshot({ path: join(repoRoot, 'test-output', 'fleet-page.png'), fullPage: true });
+      } finally {
+        await browser?.close();
+        serve.kill('SIGTERM');
+        const r = await serve;
+        expect(r.exitCode, String(r.stderr)).toBe(0);
+      }
     },
   );
 });
