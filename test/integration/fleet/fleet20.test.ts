@@ -176,7 +176,8 @@ describe(`a fleet of ${N} hosts`, () => {
       );
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
-        serve.stdout?.on('data', (b: Buffer) => {
+        // The address is announced on stderr (the log stream); stdout stays for data.
+        serve.stderr?.on('data', (b: Buffer) => {
           out += b.toString();
           const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
           if (m) resolve(m[0]);
