@@ -97,7 +97,7 @@ describe('a sync killed at any checkpoint is completed by the next one', () => {
       if (problems.length > 0) failures.push(`kill at ${n}: ${problems.join('; ')}`);
     }
     expect(failures).toEqual([]);
-    // A guard, not a measurement: 69 points took 809 s in two idle CI runs.
+    // A guard, not a measurement: 74 points took 809 s in two idle CI runs.
   }, 1_800_000);
 });
 
