@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import type { FleetRow, FleetView, HostState } from './schema.js';
+import { ageText } from './render.js';
 
 /** Background colours of the state cells (also checked by the browser test). */
 export const STATE_COLORS: Record<HostState, string> = {
@@ -20,15 +21,6 @@ export const STATE_COLORS: Record<HostState, string> = {
   unverified: 'rgb(218, 54, 51)',
   invalid: 'rgb(110, 118, 129)',
 };
-
-function age(sec: number | null): string {
-  if (sec === null) return '-';
-  const s = Math.max(0, sec);
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.round(s / 60)}m`;
-  if (s < 172800) return `${Math.round(s / 3600)}h`;
-  return `${Math.round(s / 86400)}d`;
-}
 
 export function renderPage(view: FleetView, opts: { refreshSec: number | null }): string {
   const require = createRequire(import.meta.url);
@@ -52,7 +44,7 @@ export function renderPage(view: FleetView, opts: { refreshSec: number | null })
         r.version === null ? '-' : r.version + (r.versionBehind ? ' (behind)' : ''),
       ),
       cell('lastrun', c.lastRun),
-      cell(r.stale ? 'age stale' : 'age', age(r.ageSec)),
+      cell(r.stale ? 'age stale' : 'age', ageText(r.ageSec)),
       cell(`sig sig-${sig}`, sig),
       '</tr>',
     ].join('');

@@ -7,7 +7,8 @@ import type { FleetRow, FleetView, HostState } from './schema.js';
 
 type Paint = (s: string) => string;
 
-function ageText(sec: number | null): string {
+/** An age in seconds as the fleet table and page show it: "45s", "12m", "5h", "3d"; "-" for none. */
+export function ageText(sec: number | null): string {
   if (sec === null) return '-';
   const s = Math.max(0, sec);
   if (s < 120) return `${s}s`;
