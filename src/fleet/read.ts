@@ -37,6 +37,7 @@ import { resolveStatusRemote } from './remote.js';
 import {
   BRANCH_REF_PREFIX,
   HOST_NAME,
+  HOST_STATES,
   MAX_STATUS_BYTES,
   STATUS_REF_PREFIX,
   StatusV1,
@@ -319,17 +320,6 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   }
 }
 
-const STATES: readonly HostState[] = [
-  'healthy',
-  'warning',
-  'failed',
-  'reverted',
-  'degraded',
-  'stale',
-  'unverified',
-  'invalid',
-];
-
 /** Pure: the view's totals. */
 export function summarize(i: {
   rows: FleetRow[];
@@ -338,7 +328,7 @@ export function summarize(i: {
   signersConfigured: boolean;
   newestVersion: string | null;
 }): FleetView {
-  const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<HostState, number>;
+  const counts = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>;
   for (const r of i.rows) counts[r.state]++;
   const ages = i.rows.flatMap((r) => (r.ageSec === null ? [] : [r.ageSec]));
   return {

@@ -119,8 +119,18 @@ export const StatusV1 = z
   .loose();
 export type StatusV1 = z.infer<typeof StatusV1>;
 
-/** The state of a host as the fleet view shows it (docs/fleet.md "States"). */
-export type HostState = 'healthy' | 'warning' | 'failed' | 'reverted' | 'degraded' | 'stale' | 'unverified' | 'invalid';
+/** The states of a host as the fleet view shows them (docs/fleet.md "States"), in display order. */
+export const HOST_STATES = [
+  'healthy',
+  'warning',
+  'failed',
+  'reverted',
+  'degraded',
+  'stale',
+  'unverified',
+  'invalid',
+] as const;
+export type HostState = (typeof HOST_STATES)[number];
 
 /** Not healthy: these make `fleet status` exit 1. */
 export const UNHEALTHY: ReadonlySet<HostState> = new Set([
