@@ -11,7 +11,7 @@
  *   else, and a failure is reported with exit 75.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
@@ -22,37 +22,46 @@ import { chezmoiArgs, makeHost, makeRemote, readHome, remoteTree, syncExpect } f
 afterAll(removeTempDirs);
 
 describe('file size limit of new files', () => {
-  it('a 1.5 MiB file syncs under the default limit; one over a lower limit is reported with its size', async () => {
+  it('a new file over dotfiles.maxNewFileSize waits with its size and the limit; raising the limit syncs it', async () => {
+    // A 64 KiB limit, far under jj's own 1 MiB default: a refusal proves the
+    // configured value reaches jj (snapshot.max-new-file-size), and nothing
+    // large is written (the default, 16 MiB, is a config default).
+    const limit = 64 * 1024;
     const remote = await makeRemote({ dot_plain: 'p1\n' });
-    const a = await makeHost(remote, 'h1');
-    const b = await makeHost(remote, 'h2', { extra: { maxNewFileSize: 100_000 } });
+    const a = await makeHost(remote, 'h1', { extra: { maxNewFileSize: limit } });
     await syncExpect(a, 0);
-    await syncExpect(b, 0);
-    // Over jj's own 1 MiB default, under the sync's default of 16 MiB.
-    const big = randomBytes(1_500_000).toString('base64');
-    await writeFile(join(a.home, '.big'), big);
-    await run('chezmoi', [...chezmoiArgs(a), 'add', join(a.home, '.big')]);
-    const ok = await syncExpect(a, 0);
-    expect(ok.json?.['pushed']).toEqual(['main']);
-    expect((await remoteTree(remote)).get('dot_big')).toBe(big);
-    // h2 allows 100,000 bytes for new files: its own new file waits, loudly.
-    const huge = randomBytes(150_000).toString('base64');
-    await writeFile(join(b.home, '.huge'), huge);
-    await run('chezmoi', [...chezmoiArgs(b), 'add', join(b.home, '.huge')]);
-    await writeFile(join(b.home, '.plain'), 'p1\np2-from-h2\n');
-    const r = await syncExpect(b, 1);
+    // 52,500 random bytes in base64: 70,000 bytes, just over the limit.
+    const huge = randomBytes(52_500).toString('base64');
+    expect(huge.length).toBe(70_000);
+    await writeFile(join(a.home, '.huge'), huge);
+    await run('chezmoi', [...chezmoiArgs(a), 'add', join(a.home, '.huge')]);
+    await writeFile(join(a.home, '.plain'), 'p1\np2-from-h1\n');
+    const r = await syncExpect(a, 1);
     expect(r.json?.['kind']).toBe('edits-waiting');
+    expect(String(r.json?.['message'])).toContain('did not reach origin/main (.huge)');
     const unc = r.json?.['uncapturable'] as { target: string; code: string; why: string }[];
     expect(unc).toHaveLength(1);
     expect(unc[0]).toMatchObject({ target: '.huge', code: 'L' });
-    expect(unc[0]?.why).toContain(`dot_huge is ${huge.length} bytes, over the 100000-byte limit`);
+    expect(unc[0]?.why).toContain(`dot_huge is 70000 bytes, over the ${limit}-byte limit`);
     expect(unc[0]?.why).toContain('dotfiles.maxNewFileSize');
-    // Everything else went through, including the large file from h1.
-    expect((await remoteTree(remote)).get('dot_plain')).toBe('p1\np2-from-h2\n');
-    expect((await remoteTree(remote)).has('dot_huge')).toBe(false);
-    expect(await readHome(b, '.big')).toBe(big);
-    const st = await runCli(['sync', 'status', '--config', b.config]);
-    expect(st.stdout).toContain('not captured: .huge (L): dot_huge is');
+    // Everything else went through; the remote does not have the file.
+    const tree = await remoteTree(remote);
+    expect(tree.get('dot_plain')).toBe('p1\np2-from-h1\n');
+    expect(tree.has('dot_huge')).toBe(false);
+    const st = await runCli(['sync', 'status', '--config', a.config]);
+    expect(st.stdout).toContain('not captured: .huge (L): dot_huge is 70000 bytes');
+    // The fix the message gives: raise the limit. The next sync takes the file.
+    const cfg = JSON.parse(await readFile(a.config, 'utf8')) as { dotfiles: Record<string, unknown> };
+    cfg.dotfiles['maxNewFileSize'] = 2 * limit;
+    await writeFile(a.config, JSON.stringify(cfg));
+    const ok = await syncExpect(a, 0);
+    expect(ok.json?.['pushed']).toEqual(['main']);
+    expect(ok.json?.['uncapturable']).toEqual([]);
+    expect((await remoteTree(remote)).get('dot_huge')).toBe(huge);
+    // Another host with the default limit receives it.
+    const b = await makeHost(remote, 'h2');
+    await syncExpect(b, 0);
+    expect(await readHome(b, '.huge')).toBe(huge);
   }, 600_000);
 });
 
