@@ -6,8 +6,10 @@
 # importNpmLock: there is no npmDepsHash to keep up to date by hand.
 {
   lib,
+  stdenv,
   buildNpmPackage,
   importNpmLock,
+  installShellFiles,
   nodejs,
 }:
 let
@@ -48,6 +50,28 @@ buildNpmPackage {
   # hook then packs the "files" of package.json (bin, dist, README.md),
   # prunes devDependencies and wraps each "bin" entry with node.
   npmBuildScript = "build";
+
+  nativeBuildInputs = [ installShellFiles ];
+
+  # The man page is built by `npm run build` (scripts/gen-man.mjs) from the
+  # commands' own --help; the completion scripts are what the installed
+  # `gitopsd completion SHELL` prints (yargs' templates), so both always match
+  # the commands of this build. installShellFiles (pkgs/by-name/in/
+  # installShellFiles/setup-hook.sh): installManPage puts gitopsd.1 under
+  # share/man/man1/ (fixup's compressManPages gzips it); `--cmd gitopsd` names
+  # the completions share/bash-completion/completions/gitopsd.bash,
+  # share/zsh/site-functions/_gitopsd and
+  # share/fish/vendor_completions.d/gitopsd.fish. The completion needs to run
+  # the built program, so a cross build (which cannot) installs none.
+  postInstall = ''
+    installManPage dist/man/gitopsd.1
+  ''
+  + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
+    installShellCompletion --cmd gitopsd \
+      --bash <($out/bin/gitopsd completion bash) \
+      --zsh <($out/bin/gitopsd completion zsh) \
+      --fish <($out/bin/gitopsd completion fish)
+  '';
 
   # The test suite drives real git, jj, chezmoi and nix in a simulated host;
   # it runs in CI (scripts/testbed), not in the package sandbox.

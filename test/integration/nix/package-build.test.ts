@@ -11,12 +11,17 @@
  * 3. build: `npm run build` (npmBuildScript = "build");
  * 4. install (npmInstallHook): the files `npm pack --json --dry-run` lists go
  *    to $out/lib/node_modules/gitopsd, then `npm prune --omit=dev --no-save`
- *    and node_modules is copied beside them;
- * 5. every "bin" of package.json runs `--help` from $out with node (the wrapper
- *    makeWrapper writes is `node <packageOut>/<bin>`).
- * A file the build or a bin reads that the fileset omits fails step 3 or 5.
+ *    and node_modules is copied beside them; each "bin" gets a wrapper
+ *    $out/bin/<name> that runs `node <packageOut>/<bin>` (makeWrapper);
+ * 5. postInstall: package.nix's own script, run by bash in the build dir with
+ *    installShellFiles' functions (test/shims/lib/install-shell-files.sh, which
+ *    follows nixpkgs' setup-hook.sh), then fixup's compressManPages: the man
+ *    page and the bash, zsh and fish completions land in $out/share;
+ * 6. every "bin" of package.json runs `--help` from $out with node.
+ * A file the build or a bin reads that the fileset omits fails step 3, 5 or 6.
  */
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run, tryRun } from '../../harness/exec.js';
@@ -42,6 +47,7 @@ describe('nix/package.nix builds from its fileset', () => {
       // 1. The source tree Nix hands to the builder.
       const ev = await run('nix-instantiate', [
         '--eval',
+        '--strict',
         '--read-write-mode',
         '--json',
         join(repoRoot, 'test/integration/nix/package-src.nix'),
@@ -49,7 +55,9 @@ describe('nix/package.nix builds from its fileset', () => {
         'nixpkgs',
         nixpkgsDir(),
       ]);
-      const storeSrc = JSON.parse(ev.stdout) as string;
+      const pkgAttrs = JSON.parse(ev.stdout) as { src: string; postInstall: string; nativeBuildInputs: string[] };
+      const storeSrc = pkgAttrs.src;
+      expect(pkgAttrs.nativeBuildInputs).toContain('installShellFiles');
       expect(storeSrc).toMatch(/^\/nix\/store\/[a-z0-9]{32}-source$/);
       const files = listFiles(storeSrc);
       // The fileset never takes build output, dependencies or tests.
@@ -86,9 +94,46 @@ describe('nix/package.nix builds from its fileset', () => {
       }
       await run('npm', ['prune', '--omit=dev', '--no-save'], { cwd: build, env: npmEnv, timeoutMs: NPM_TIMEOUT_MS });
       await run('cp', ['-r', join(build, 'node_modules'), join(packageOut, 'node_modules')]);
-
-      // 5. Every bin, as its wrapper runs it.
+      const out = join(work, 'out');
       const bins = Object.entries(pkg.bin);
+      mkdirSync(join(out, 'bin'));
+      for (const [name, rel] of bins) {
+        const wrapper = join(out, 'bin', name);
+        writeFileSync(wrapper, `#!/bin/sh\nexec node '${join(packageOut, rel)}' "$@"\n`);
+        chmodSync(wrapper, 0o755);
+      }
+
+      // 5. postInstall as package.nix writes it, then fixup's compressManPages.
+      const hook = join(repoRoot, 'test/shims/lib/install-shell-files.sh');
+      const post = await tryRun(
+        'bash',
+        ['-eu', '-o', 'pipefail', '-c', `source '${hook}'; eval "$postInstall"; compressManPages "$out"`],
+        { cwd: build, env: { out, postInstall: pkgAttrs.postInstall } },
+      );
+      expect({ exitCode: post.exitCode, stderr: post.stderr }).toEqual({ exitCode: 0, stderr: '' });
+      expect(listFiles(join(out, 'share'))).toEqual([
+        'bash-completion/completions/gitopsd.bash',
+        'fish/vendor_completions.d/gitopsd.fish',
+        'man/man1/gitopsd.1.gz',
+        'zsh/site-functions/_gitopsd',
+      ]);
+      // The page is the one `npm run build` generated; each completion is what
+      // the installed gitopsd prints for that shell, complete and non-empty.
+      expect(gunzipSync(readFileSync(join(out, 'share/man/man1/gitopsd.1.gz'))).toString()).toBe(
+        readFileSync(join(build, 'dist/man/gitopsd.1'), 'utf8'),
+      );
+      for (const [shell, file] of [
+        ['bash', 'bash-completion/completions/gitopsd.bash'],
+        ['zsh', 'zsh/site-functions/_gitopsd'],
+        ['fish', 'fish/vendor_completions.d/gitopsd.fish'],
+      ] as const) {
+        const script = readFileSync(join(out, 'share', file), 'utf8');
+        expect(script, shell).toContain('gitopsd --get-yargs-completions');
+        const printed = (await run(join(out, 'bin', 'gitopsd'), ['completion', shell])).stdout;
+        expect(script.trimEnd(), shell).toBe(printed.trimEnd());
+      }
+
+      // 6. Every bin, as its wrapper runs it.
       expect(bins.map(([name]) => name).sort()).toEqual([
         'chezmoi-show-conflicts',
         'chezmoi-status',
