@@ -121,10 +121,16 @@ export const bootResetCommand: Handler = async (deps, args) => {
     );
   }
   const r = await withHostLock(deps, 'boot reset', () => Promise.resolve(resetBootCounters(deps, path)));
-  const text = `reset boot counters of ${path}: failures ${r.before.failures} -> 0, automatic reboots ${r.before.reboots} -> 0`;
+  const text = `reset boot counters of ${path}: failures ${r.before.failures} -> 0, automatic reboots ${r.before.reboots} -> 0${r.turnCleared ? '; cleared the failed reboot turn (the reboot turns of its group resume)' : ''}`;
   return {
     exitCode: 0,
     text,
-    json: { ok: true, storePath: path, before: r.before, after: { failures: 0, reboots: 0 } },
+    json: {
+      ok: true,
+      storePath: path,
+      before: r.before,
+      after: { failures: 0, reboots: 0 },
+      turnCleared: r.turnCleared,
+    },
   };
 };

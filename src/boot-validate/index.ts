@@ -94,6 +94,7 @@ import {
 } from '../golden/nix.js';
 import { realpathOrNull } from '../core/fs-read.js';
 import { requestReboot } from '../host/system.js';
+import { announcementAfterBoot, RebootAnnouncement, REBOOT_TURN_KEY } from '../shared/reboot-turn.js';
 
 export interface ValidateResult {
   booted: string;
@@ -256,6 +257,12 @@ export function recordVerdict(
     degraded: d.kind === 'ok' ? null : (degraded ?? boot.degraded),
   };
   sections[BOOT_KEY] = boot;
+  // A reboot turn (docs/rollout.md "Reboots take turns"): given back by a good
+  // boot of the system it was for, failed by anything else after the reboot.
+  const turn = RebootAnnouncement.safeParse(doc[REBOOT_TURN_KEY]);
+  if (turn.success) {
+    sections[REBOOT_TURN_KEY] = announcementAfterBoot(turn.data, { booted, ok: d.kind === 'ok', now });
+  }
   if (d.kind === 'ok' && d.pin === 'pin') {
     const rec: GoldenRecord = {
       storePath: booted,
@@ -575,9 +582,16 @@ async function actAndRecord(deps: Deps, booted: string, d: BootDecision, message
 }
 
 /** `gitopsd boot reset`: clear one path's failure and reboot counters (logged, and kept as an event). */
-export function resetBootCounters(deps: Deps, storePath: string): { before: { failures: number; reboots: number } } {
+export function resetBootCounters(
+  deps: Deps,
+  storePath: string,
+): { before: { failures: number; reboots: number }; turnCleared: boolean } {
   let before = { failures: 0, reboots: 0 };
+  let turnCleared = false;
   writeSections(deps.state, (doc) => {
+    // A failed reboot turn halts the turns of the group until a person looks: this is that look.
+    const turn = RebootAnnouncement.safeParse(doc[REBOOT_TURN_KEY]);
+    turnCleared = turn.success && turn.data.state === 'failed';
     const boot = bootOf(doc);
     const r = pathRecord(boot, storePath);
     before = { failures: r.failures, reboots: r.reboots };
@@ -595,10 +609,10 @@ export function resetBootCounters(deps: Deps, storePath: string): { before: { fa
       detail: `failures ${r.failures} -> 0, reboots ${r.reboots} -> 0, failed attempts on record ${r.failedAttempts} -> 0`,
     });
     if (next.degraded?.storePath === storePath) next = { ...next, degraded: null };
-    return { [BOOT_KEY]: next };
+    return turnCleared ? { [BOOT_KEY]: next, [REBOOT_TURN_KEY]: null } : { [BOOT_KEY]: next };
   });
-  deps.log.info('boot failure counters reset', { storePath, ...before });
-  return { before };
+  deps.log.info('boot failure counters reset', { storePath, ...before, turnCleared });
+  return { before, turnCleared };
 }
 
 export interface BootStatus {

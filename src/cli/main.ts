@@ -272,12 +272,14 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       lazy(
         'upgrade',
         async () => {
-          // The rollout gate (docs/rollout.md): without it a real upgrade would ignore the waves.
-          const [{ upgradeCommand }, { fleetGate }] = await Promise.all([
+          // The rollout gate and the reboot turn (docs/rollout.md): without them a
+          // real upgrade would ignore the waves and reboot out of turn.
+          const [{ upgradeCommand }, { fleetGate }, { fleetRebootTurn }] = await Promise.all([
             import('../upgrade/cli.js'),
             import('../fleet/rollout/fleet-gate.js'),
+            import('../cycle/reboot-turn.js'),
           ]);
-          return upgradeCommand(fleetGate);
+          return upgradeCommand(fleetGate, fleetRebootTurn);
         },
         {
           dryRun: (a) => a['dry-run'] === true,

@@ -305,9 +305,23 @@ export const ConfigSchema = z
       .object({
         allow: z.boolean().default(false),
         window: z.object({ lower: hhmm, upper: hhmm }).strict().nullable().default({ lower: '01:00', upper: '05:00' }),
+        /**
+         * Reboots take turns (docs/rollout.md "Reboots take turns"): at most
+         * this many hosts of `group` down at once, decided from the fleet's
+         * published statuses (needs fleet.enable). null: no turns, a host
+         * reboots inside the window without looking at the others.
+         */
+        maxConcurrent: z.number().int().min(1).max(1000).nullable().default(null),
+        /** The hosts that take turns together; every host of the fleet by default. */
+        group: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+            message: 'must be a group name (letters, digits, ".", "_", "-"; at most 63 characters)',
+          })
+          .default('fleet'),
       })
       .strict()
-      .default({ allow: false, window: { lower: '01:00', upper: '05:00' } }),
+      .default({ allow: false, window: { lower: '01:00', upper: '05:00' }, maxConcurrent: null, group: 'fleet' }),
     paths: z
       .object({
         systemProfile: absPath.default('/nix/var/nix/profiles/system'),
@@ -446,6 +460,15 @@ export const ConfigSchema = z
           code: 'custom',
           path: ['validation', 'settleSeconds'],
           message: `is ${v.settleSeconds}, not below validation.timeoutSec ${v.timeoutSec}: no unit could ever settle in time; lower settleSeconds or raise timeoutSec`,
+        });
+      }
+      const rb = c.reboot as Partial<typeof c.reboot> | undefined;
+      const fl = c.fleet as Partial<typeof c.fleet> | undefined;
+      if (typeof rb?.maxConcurrent === 'number' && fl?.enable !== true) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reboot', 'maxConcurrent'],
+          message: `is ${rb.maxConcurrent}, but fleet.enable is false: reboot turns are taken from the published statuses; set fleet.enable (and fleet.statusRemote), or maxConcurrent to null`,
         });
       }
       const d = c.dotfiles as Partial<typeof c.dotfiles> | undefined;

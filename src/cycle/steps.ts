@@ -24,12 +24,13 @@ export function cycleSteps(deps: Deps): CycleStep[] {
     {
       name: 'upgrade',
       run: async () => {
-        const [{ runUpgrade }, { fleetGate }] = await Promise.all([
+        const [{ runUpgrade }, { fleetGate }, { fleetRebootTurn }] = await Promise.all([
           import('../upgrade/index.js'),
           import('../fleet/rollout/fleet-gate.js'),
+          import('./reboot-turn.js'),
         ]);
-        // The rollout gate (docs/rollout.md), as `gitopsd upgrade` passes it.
-        const r = await runUpgrade(deps, { dryRun: false, gate: fleetGate(deps) });
+        // The rollout gate and the reboot turn (docs/rollout.md), as `gitopsd upgrade` passes them.
+        const r = await runUpgrade(deps, { dryRun: false, gate: fleetGate(deps), rebootTurn: fleetRebootTurn(deps) });
         return { exitCode: r.exitCode, summary: r.message, json: r };
       },
     },

@@ -137,6 +137,15 @@ export function toStatusV1(r: StatusReport, x: PublishExtras): StatusV1 {
       .slice(-20)
       .map((b) => ({ commit: b.commit, reason: b.reason, at: b.at })),
     previousPublishError: x.previousPublishError === null ? null : x.previousPublishError.slice(0, 500),
+    reboot:
+      r.rebootTurn === null
+        ? null
+        : {
+            group: r.rebootTurn.group,
+            state: r.rebootTurn.state,
+            announcedAt: r.rebootTurn.announcedAt,
+            system: r.rebootTurn.system,
+          },
   };
 }
 

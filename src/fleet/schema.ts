@@ -115,6 +115,21 @@ export const StatusV1 = z
     knownBadCommits: z.array(z.object({ commit, reason: z.string(), at: z.string() }).loose()),
     /** The error of this host's previous publish attempt, when it failed (null otherwise). */
     previousPublishError: z.string().nullable(),
+    /**
+     * The reboot announcement (docs/rollout.md "Reboots take turns"); null or
+     * absent: the host holds no reboot turn. Added in v1 as an optional field
+     * (readers before it ignore it: objects are loose).
+     */
+    reboot: z
+      .object({
+        group: z.string(),
+        state: z.enum(['waiting', 'rebooting', 'failed']),
+        announcedAt: iso,
+        system: z.string().nullable(),
+      })
+      .loose()
+      .nullable()
+      .optional(),
   })
   .loose();
 export type StatusV1 = z.infer<typeof StatusV1>;

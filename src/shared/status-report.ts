@@ -126,4 +126,15 @@ export interface StatusReport {
   schedule: { cron: string; nextRun: string | null };
   /** The fleet publish of this host (docs/fleet.md); `enabled: false` when fleet.enable is off. */
   publish: PublishReport;
+  /**
+   * This host's reboot announcement (docs/rollout.md "Reboots take turns"):
+   * waiting for a turn, rebooting, or failed; null when it holds no turn.
+   */
+  rebootTurn: {
+    group: string;
+    state: 'waiting' | 'rebooting' | 'failed';
+    announcedAt: string;
+    system: string;
+    since: string;
+  } | null;
 }

@@ -23,6 +23,7 @@ import { UpgradeSection } from '../upgrade/state.js';
 import { SyncSection } from '../sync/state.js';
 import { bootStatus } from '../boot-validate/index.js';
 import { readPublishRecord } from '../shared/publish-record.js';
+import { readAnnouncement, type RebootAnnouncement } from '../shared/reboot-turn.js';
 import { VERSION } from '../core/build-info.js';
 
 export type { GitRelation, LockAge, StatusReport } from '../shared/status-report.js';
@@ -204,6 +205,13 @@ async function observeGit(deps: Deps, deployedCommit: string | null): Promise<St
   };
 }
 
+/** The report's copy of the announcement: the documented fields only. */
+function announcementOf(a: RebootAnnouncement | null): StatusReport['rebootTurn'] {
+  return a === null
+    ? null
+    : { group: a.group, state: a.state, announcedAt: a.announcedAt, system: a.system, since: a.since };
+}
+
 export async function collectStatus(deps: Deps): Promise<StatusReport> {
   const now = deps.clock.now();
   const doc = deps.state.read();
@@ -327,6 +335,7 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
     ),
     schedule: { cron: deps.config.schedule.cron, nextRun: await nextRunAfter(deps.config.schedule.cron, now) },
     publish: publishReport(deps),
+    rebootTurn: announcementOf(readAnnouncement(deps.state)),
   };
 }
 

@@ -91,6 +91,16 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
     r.system.rebootNeeded ? c('warn', `needed (${r.system.rebootReasons.join(', ')} changed)`) : 'not needed',
   );
   if (r.system.activationPending) row('activation', c('warn', 'pending'));
+  // The reboot turn (docs/rollout.md "Reboots take turns").
+  const turn = r.rebootTurn;
+  if (turn !== null)
+    row(
+      'reboot turn',
+      c(
+        turn.state === 'failed' ? 'bad' : 'warn',
+        `${turn.state} in group ${turn.group} (${ago(turn.since, now)}; announced ${ago(turn.announcedAt, now)}), into ${storeName(turn.system)}`,
+      ),
+    );
 
   section('boot');
   const vTone: Tone = r.boot.verdict === 'ok' ? 'ok' : r.boot.verdict === 'failed' ? 'bad' : 'warn';

@@ -79,6 +79,7 @@ import {
 import * as g from './git.js';
 import { observePreflight, observeTarget } from './observe.js';
 import type { RolloutGate } from '../shared/rollout-gate.js';
+import type { RebootTurnAsk, RebootTurnVerdict } from '../shared/reboot-turn.js';
 import {
   bootFilesOf,
   buildToplevel,
@@ -106,9 +107,21 @@ export interface UpgradeOptions {
   operation?: Operation | undefined;
   /** The rollout gate (docs/rollout.md), asked before a new commit is built; none: deploy as soon as it appears. */
   gate?: RolloutGate | undefined;
+  /**
+   * The reboot turn (docs/rollout.md "Reboots take turns"), asked before
+   * `systemctl reboot` when reboot.maxConcurrent is set; without it such a
+   * host never reboots by itself (it waits, saying why).
+   */
+  rebootTurn?: RebootTurnAsk | undefined;
 }
 
-export type RebootStatus = 'not-needed' | 'requested' | 'pending' | 'needed';
+/**
+ * requested: `systemctl reboot` was run; pending: outside the window;
+ * needed: reboot.allow is off; waiting-turn: inside the window, but other
+ * hosts of the reboot group hold the turns; turns-halted: a host of the group
+ * did not come back well from its reboot, so none reboots.
+ */
+export type RebootStatus = 'not-needed' | 'requested' | 'pending' | 'needed' | 'waiting-turn' | 'turns-halted';
 
 interface Base {
   message: string;
@@ -206,12 +219,17 @@ async function timed<T>(ctx: Ctx, key: StepKey, fn: () => Promise<T>): Promise<T
   }
 }
 
+/** A reboot is requested, or will be by a later run (window, turn). */
+function rebootComes(r: RebootStatus): boolean {
+  return r === 'pending' || r === 'requested' || r === 'waiting-turn' || r === 'turns-halted';
+}
+
 function resultWord(r: UpgradeRunResult): UpgradeResult {
   switch (r.kind) {
     case 'deployed':
-      return r.reboot === 'pending' || r.reboot === 'requested' ? 'reboot-pending' : 'deployed';
+      return rebootComes(r.reboot) ? 'reboot-pending' : 'deployed';
     case 'no-op':
-      return r.reboot === 'pending' || r.reboot === 'requested' ? 'reboot-pending' : 'no-op';
+      return rebootComes(r.reboot) ? 'reboot-pending' : 'no-op';
     case 'would-deploy':
       return 'no-op';
     case 'skipped-bad':
@@ -601,8 +619,13 @@ async function noOp(
       reboot = 'needed';
       text = `up to date: ${short(a.decision.commit)} is deployed for the next boot; reboot needed (kernel, initrd or modules changed; reboot.allow is off)`;
     } else if (inRebootWindow(minuteOfDay(deps.clock.now()), deps.config.reboot.window)) {
-      reboot = 'requested';
-      text = `reboot requested: ${short(a.decision.commit)} is the boot default and needs a reboot (inside the reboot window)`;
+      const turn = ctx.opts.dryRun || a.storePath === null ? null : await askRebootTurn(ctx, a.storePath);
+      reboot =
+        turn === null || turn.kind === 'go' ? 'requested' : turn.kind === 'wait' ? 'waiting-turn' : 'turns-halted';
+      text =
+        reboot === 'requested'
+          ? `reboot requested: ${short(a.decision.commit)} is the boot default and needs a reboot (inside the reboot window${turn === null ? '' : `; ${turn.line}`})`
+          : `reboot pending: ${short(a.decision.commit)} is the boot default and needs a reboot; ${turn?.line ?? ''}`;
     } else {
       reboot = 'pending';
       text = `reboot pending: ${short(a.decision.commit)} is the boot default and needs a reboot; outside the reboot window ${windowText(deps)}`;
@@ -1135,8 +1158,54 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       message: `${result.message}; ${p.pushed ? 'pushed our commits' : `pushing our commits failed (${p.why}), the next run retries`}`,
     } as UpgradeRunResult;
   }
-  if (reboot === 'requested') await requestReboot(deps);
-  return final;
+  if (reboot !== 'requested') return final;
+  const turn = await askRebootTurn(ctx, storePath);
+  if (turn === null || turn.kind === 'go') {
+    await requestReboot(deps);
+    return turn === null ? final : { ...final, message: `${final.message}; ${turn.line}` };
+  }
+  // Not our turn: the system is the boot default, and a later run reboots it.
+  const waited = {
+    ...final,
+    reboot: turn.kind === 'wait' ? 'waiting-turn' : 'turns-halted',
+    message: `${final.message}; not rebooting yet: ${turn.line}`,
+  } as UpgradeRunResult;
+  updateUpgrade(deps.state, (u) => ({
+    ...u,
+    lastRun: u.lastRun === null ? null : { ...u.lastRun, message: waited.message },
+  }));
+  return waited;
+}
+
+/**
+ * Ask for a reboot turn (docs/rollout.md "Reboots take turns") before
+ * `systemctl reboot`; null: no turns (reboot.maxConcurrent is null), reboot.
+ * A turn that cannot be asked is a wait: rebooting without one could take a
+ * group's last healthy hosts down together.
+ */
+async function askRebootTurn(ctx: Ctx, system: string): Promise<RebootTurnVerdict | null> {
+  const { deps } = ctx;
+  const max = deps.config.reboot.maxConcurrent;
+  if (max === null) return null;
+  const log = deps.log.child({ module: 'upgrade' });
+  let v: RebootTurnVerdict;
+  if (ctx.opts.rebootTurn === undefined) {
+    v = {
+      kind: 'wait',
+      line: 'reboot.maxConcurrent is set, but this command cannot ask for a reboot turn; please report',
+    };
+  } else {
+    try {
+      v = await ctx.opts.rebootTurn({ system });
+    } catch (err) {
+      v = {
+        kind: 'wait',
+        line: `could not ask for a reboot turn (${(err as Error).message}); the next run asks again`,
+      };
+    }
+  }
+  log.info('reboot turn', { system, verdict: v.kind, line: v.line });
+  return v;
 }
 
 /**

@@ -16,9 +16,16 @@
  *    of failed/reverted/degraded while it holds an announcement) **halts**
  *    the turns: no other host of the group reboots until a person looks.
  *
- * Status: the decision and its table test only. The upgrade does not ask it
- * yet and status.json v1 does not carry `reboot` yet (docs/rollout.md
- * "Staggered reboots"), so reboots are not staggered today.
+ * The announcement's `state` (src/shared/reboot-turn.ts) refines this:
+ * hosts already `rebooting` come first in the order (they are down, whatever
+ * their announcedAt), a peer whose turn `failed` halts the group, and a
+ * peer merely `waiting` that is unhealthy for another reason does not (it
+ * has not rebooted). A row without `state` (an older publisher) counts as
+ * rebooting.
+ *
+ * The upgrade asks this through src/cycle/reboot-turn.ts (announce, publish,
+ * read again, decide) before `systemctl reboot`, when reboot.maxConcurrent is
+ * set (docs/rollout.md "Reboots take turns").
  */
 
 /** What the decision reads of one host's published status. */
@@ -27,7 +34,7 @@ export interface RebootRow {
   stale: boolean;
   /** The reader's state (healthy, warning, failed, reverted, degraded, stale, unverified, invalid). */
   state: string;
-  reboot: { group: string; announcedAt: string | null } | null;
+  reboot: { group: string; announcedAt: string | null; state?: 'waiting' | 'rebooting' | 'failed' | undefined } | null;
   bootVerdict: 'ok' | 'failed' | 'pending' | 'none' | null;
 }
 
@@ -51,7 +58,9 @@ export function decideRebootTurn(i: {
     .filter(
       (r) =>
         r.host !== i.host &&
-        (r.bootVerdict === 'failed' || (r.reboot?.announcedAt != null && FAILED_STATES.has(r.state))),
+        (r.bootVerdict === 'failed' ||
+          r.reboot?.state === 'failed' ||
+          (r.reboot?.announcedAt != null && r.reboot.state !== 'waiting' && FAILED_STATES.has(r.state))),
     )
     .map((r) => r.host)
     .sort();
@@ -66,9 +75,13 @@ export function decideRebootTurn(i: {
   if (me?.reboot?.announcedAt == null) {
     return { kind: 'announce', line: `announcing a reboot to group ${i.group} before taking a turn` };
   }
+  // Hosts already down come first: they hold a turn whatever their announcedAt says.
+  const queued = (r: RebootRow): number => (r.reboot?.state === 'waiting' ? 1 : 0);
   const holders = inGroup
-    .flatMap((r) => (r.reboot?.announcedAt == null ? [] : [{ host: r.host, at: Date.parse(r.reboot.announcedAt) }]))
-    .sort((a, b) => a.at - b.at || a.host.localeCompare(b.host));
+    .flatMap((r) =>
+      r.reboot?.announcedAt == null ? [] : [{ host: r.host, queued: queued(r), at: Date.parse(r.reboot.announcedAt) }],
+    )
+    .sort((a, b) => a.queued - b.queued || a.at - b.at || a.host.localeCompare(b.host));
   const place = holders.findIndex((h) => h.host === i.host);
   const ahead = holders.slice(0, place).map((h) => h.host);
   if (place < i.maxConcurrent) {

@@ -89,7 +89,7 @@ describe('config defaults', () => {
         autoPinGolden: true,
         onFirstFailure: 'reboot',
       },
-      reboot: { allow: false, window: { lower: '01:00', upper: '05:00' } },
+      reboot: { allow: false, window: { lower: '01:00', upper: '05:00' }, maxConcurrent: null, group: 'fleet' },
       paths: {
         systemProfile: '/nix/var/nix/profiles/system',
         currentSystem: '/run/current-system',

@@ -1,0 +1,120 @@
+/**
+ * The real reboot turn that `gitopsd upgrade`, `gitopsd cycle` and the
+ * daemon hand to the upgrade (UpgradeOptions.rebootTurn,
+ * src/shared/reboot-turn.ts), when reboot.maxConcurrent is set. It composes
+ * the status report (src/status), the publish and the read of the fleet
+ * (src/fleet) and the pure decision (src/fleet/rollout/reboot-turn.ts), so it
+ * lives here, above all of them.
+ *
+ * Contract (docs/rollout.md "Reboots take turns")
+ * - observe: this host's announcement (state key "rebootTurn"); when it has
+ *   none for reboot.group, it writes one (waiting, announcedAt = now).
+ * - publish: the status with the announcement (only when it changed or the
+ *   heartbeat is due: src/fleet/publish.ts decides), then read the group's
+ *   statuses from the status remote.
+ * - decide: `decideRebootTurn`. This host's own row at the remote must carry
+ *   its announcement, else it waits (its peers cannot see it yet).
+ * - act: on go, the announcement becomes `rebooting` and is published; only
+ *   when that publish succeeds is the verdict go (the caller then runs
+ *   `systemctl reboot`). A failed publish or read is a wait: the next run asks
+ *   again.
+ * - Crash at any point: the announcement in the state is kept and reused
+ *   (same announcedAt: the host keeps its place); a crash after "rebooting"
+ *   was published and before the reboot leaves the host first in line, and
+ *   the next run goes again.
+ * - Known limit: two hosts whose announcements cross in flight (each read
+ *   before the other's push landed) can both go; the window is one push.
+ */
+import type { Deps } from '../core/deps.js';
+import {
+  readAnnouncement,
+  writeAnnouncement,
+  type RebootAnnouncement,
+  type RebootTurnAsk,
+  type RebootTurnVerdict,
+} from '../shared/reboot-turn.js';
+import type { FleetRow } from '../fleet/schema.js';
+import type { RebootRow } from '../fleet/rollout/reboot-turn.js';
+
+export function fleetRebootTurn(deps: Deps): RebootTurnAsk {
+  return async ({ system }) => askRebootTurn(deps, system);
+}
+
+/** Pure: what the turn decision reads of a fleet row; an unverified document counts for nothing. */
+export function rebootRowOf(r: Pick<FleetRow, 'host' | 'state' | 'stale' | 'status'>): RebootRow {
+  const s = r.status;
+  const trusted = s !== null && r.state !== 'unverified' && r.state !== 'invalid';
+  const a = trusted ? (s.reboot ?? null) : null;
+  return {
+    host: r.host,
+    stale: r.stale,
+    state: r.state,
+    reboot: a === null ? null : { group: a.group, announcedAt: a.announcedAt, state: a.state },
+    bootVerdict: trusted ? s.boot.verdict : null,
+  };
+}
+
+export async function askRebootTurn(deps: Deps, system: string): Promise<RebootTurnVerdict> {
+  const max = deps.config.reboot.maxConcurrent;
+  if (max === null) return { kind: 'go', line: 'no reboot turns (reboot.maxConcurrent is null)' };
+  const group = deps.config.reboot.group;
+  const log = deps.log.child({ module: 'reboot-turn' });
+  const [{ collectStatus }, { publishStatus }, { readFleet }, { decideRebootTurn }] = await Promise.all([
+    import('../status/index.js'),
+    import('../fleet/publish.js'),
+    import('../fleet/read.js'),
+    import('../fleet/rollout/reboot-turn.js'),
+  ]);
+  const now = deps.clock.now().toISOString();
+
+  // Observe, and announce: keep the place in line of an earlier announcement for this group.
+  const before = readAnnouncement(deps.state);
+  let mine: RebootAnnouncement =
+    before === null || before.group !== group
+      ? { group, state: 'waiting', announcedAt: now, system, since: now }
+      : { ...before, system };
+  if (JSON.stringify(mine) !== JSON.stringify(before)) writeAnnouncement(deps.state, mine);
+
+  const publish = async (): Promise<string | null> => {
+    const o = await publishStatus(deps, await collectStatus(deps));
+    return o.kind === 'failed' ? o.error : null;
+  };
+  const announced = await publish();
+  if (announced !== null)
+    return { kind: 'wait', line: `could not publish the reboot announcement (${announced}); the next run tries again` };
+
+  const view = await readFleet(deps);
+  const rows = view.hosts.map(rebootRowOf);
+  const own = rows.find((r) => r.host === deps.config.hostname);
+  if (own?.reboot?.announcedAt !== mine.announcedAt || own.reboot.group !== group) {
+    return {
+      kind: 'wait',
+      line: `the reboot announcement of ${deps.config.hostname} is not visible at the status remote yet; the next run asks again`,
+    };
+  }
+  const d = decideRebootTurn({ host: deps.config.hostname, group, maxConcurrent: max, rows });
+  log.info('reboot turn decided', { group, maxConcurrent: max, decision: d });
+  switch (d.kind) {
+    case 'announce':
+      // Unreachable: our own row carries the announcement (checked above).
+      return { kind: 'wait', line: d.line };
+    case 'wait':
+      return { kind: 'wait', line: d.line };
+    case 'halt':
+      return { kind: 'halt', line: d.line };
+    case 'go':
+      break;
+  }
+  if (mine.state !== 'rebooting') {
+    const prev = mine;
+    mine = { ...mine, state: 'rebooting', since: deps.clock.now().toISOString() };
+    writeAnnouncement(deps.state, mine);
+    const err = await publish();
+    if (err !== null) {
+      // Peers must see us down before we are: no reboot without it.
+      writeAnnouncement(deps.state, prev);
+      return { kind: 'wait', line: `could not publish "rebooting" (${err}); the next run tries again` };
+    }
+  }
+  return { kind: 'go', line: d.line };
+}
