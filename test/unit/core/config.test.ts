@@ -215,9 +215,19 @@ describe('every problem at once (issue 18)', () => {
     expect(lines[0]).toContain(line);
   });
 
+  it('reboot turns need the published statuses: reboot.maxConcurrent without fleet.enable is refused', () => {
+    expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { maxConcurrent: 1 } })).toEqual([
+      'config /cfg.json: reboot.maxConcurrent: is 1, but fleet.enable is false: reboot turns are taken from the published statuses; set fleet.enable (and fleet.statusRemote), or maxConcurrent to null',
+    ]);
+    expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { maxConcurrent: 0, group: 'a b' } })).toEqual([
+      'config /cfg.json: reboot.maxConcurrent: Too small: expected number to be >=1',
+      'config /cfg.json: reboot.group: must be a group name (letters, digits, ".", "_", "-"; at most 63 characters), got "a b"',
+    ]);
+  });
+
   it('an unknown key with no near match lists the keys allowed there', () => {
     expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { zzz: 1 } })).toEqual([
-      'config /cfg.json: reboot: unknown key "zzz"; remove it or fix the spelling (known keys here: allow, window)',
+      'config /cfg.json: reboot: unknown key "zzz"; remove it or fix the spelling (known keys here: allow, window, maxConcurrent, group)',
     ]);
   });
 });
