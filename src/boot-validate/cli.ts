@@ -4,7 +4,7 @@
  */
 import type { Handler } from '../core/outcome.js';
 import type { Outcome } from '../core/outcome.js';
-import { GitopsdError } from '../core/errors.js';
+import { GitopsdError, storePathMissing } from '../core/errors.js';
 import {
   bootStatus,
   resetBootCounters,
@@ -15,6 +15,7 @@ import {
 } from './index.js';
 import { withHostLock } from '../core/deps.js';
 import { realpathOrNull } from '../core/fs-read.js';
+import { counted } from '../core/text.js';
 import { resultName } from './decide.js';
 
 function checkLines(checks: ReadonlyArray<{ name: string; ok: boolean; detail: string }>): string[] {
@@ -29,7 +30,7 @@ function validateText(r: ValidateResult): string {
     );
   }
   lines.push(
-    `attempt ${r.attempt.id}: verdict ${r.attempt.verdict}; this system: ${r.attempts} attempt(s), ${r.failures} failure(s) since its last ok verdict`,
+    `attempt ${r.attempt.id}: verdict ${r.attempt.verdict}; this system: ${counted(r.attempts, 'attempt')}, ${counted(r.failures, 'failure')} since its last ok verdict`,
   );
   if (r.checks.length > 0) lines.push('checks:', ...checkLines(r.checks));
   return lines.join('\n');
@@ -73,7 +74,7 @@ function statusText(s: BootStatus): string {
   );
   lines.push(`this boot:     verdict ${s.verdict}`);
   lines.push(
-    `this system:   ${s.attempts} attempt(s), ${s.failures} failure(s) since its last ok verdict (rollback at ${s.maxBootFailures}), ${s.reboots}/${s.rebootLimit} automatic reboot(s)`,
+    `this system:   ${counted(s.attempts, 'attempt')}, ${counted(s.failures, 'failure')} since its last ok verdict (rollback at ${s.maxBootFailures}), ${s.reboots}/${s.rebootLimit} automatic reboots`,
   );
   if (s.checks.length > 0) lines.push('checks:', ...checkLines(s.checks));
   const g = s.golden;
@@ -113,12 +114,9 @@ export const bootResetCommand: Handler = async (deps, args) => {
   const path =
     typeof given === 'string' && given !== '' ? realpathOrNull(given) : realpathOrNull(deps.paths.bootedSystem);
   if (path === null) {
-    throw new GitopsdError(
-      'usage',
-      typeof given === 'string'
-        ? `--store-path ${given} does not exist`
-        : `cannot read the booted system ${deps.paths.bootedSystem}; pass --store-path`,
-    );
+    if (typeof given === 'string')
+      throw storePathMissing(given, { cwd: process.cwd(), bootedSystem: realpathOrNull(deps.paths.bootedSystem) });
+    throw new GitopsdError('usage', `cannot read the booted system ${deps.paths.bootedSystem}; pass --store-path`);
   }
   const r = await withHostLock(deps, 'boot reset', () => Promise.resolve(resetBootCounters(deps, path)));
   const text = `reset boot counters of ${path}: failures ${r.before.failures} -> 0, automatic reboots ${r.before.reboots} -> 0${r.turnCleared ? '; cleared the failed reboot turn (the reboot turns of its group resume)' : ''}`;

@@ -60,17 +60,43 @@ export class UsageError extends GitopsdError {
   }
 }
 
+/**
+ * The lock is held by a live process. The advice depends on the holder: a run
+ * (`cycle`, `upgrade`, `boot validate`…) ends by itself, so waiting works; a
+ * `daemon` runs until it is stopped, so waiting never does (its unit is
+ * gitopsd.service in nix/module.nix's daemon mode).
+ */
 export class LockHeldError extends GitopsdError {
   readonly holderPid: number;
   constructor(lockPath: string, holderPid: number, command: string) {
+    const advice =
+      command === 'daemon'
+        ? `a daemon runs until stopped: stop it first (systemctl stop gitopsd.service, or kill ${holderPid}), or let it do the work`
+        : 'wait for it to finish and retry';
     super(
       'temporary',
-      `another gitopsd (pid ${holderPid}, running "${command}") holds the lock ${lockPath}; wait for it to finish and retry`,
-      { detail: { lockPath, holderPid, command } },
+      `another gitopsd (pid ${holderPid}, running "${command}") holds the lock ${lockPath}; ${advice}`,
+      {
+        detail: { lockPath, holderPid, command },
+      },
     );
     this.name = 'LockHeldError';
     this.holderPid = holderPid;
   }
+}
+
+/**
+ * `--store-path P` names nothing. A relative P is read from the current
+ * directory, which the message says; the fix names a path that does exist
+ * (the booted system, when it can be read).
+ */
+export function storePathMissing(given: string, opts: { cwd: string; bootedSystem: string | null }): GitopsdError {
+  const where = given.startsWith('/') ? '' : ` (a relative path, read from ${opts.cwd})`;
+  const example = opts.bootedSystem === null ? '' : `, e.g. the booted system ${opts.bootedSystem}`;
+  return new GitopsdError(
+    'usage',
+    `--store-path ${given} does not exist${where}; pass the absolute path of an existing system store path${example}`,
+  );
 }
 
 export class NotImplementedError extends GitopsdError {

@@ -31,7 +31,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Deps } from '../core/deps.js';
-import { GitopsdError } from '../core/errors.js';
+import { GitopsdError, storePathMissing } from '../core/errors.js';
 import { DeploymentsSection, commitForStorePath, withBadCommit } from '../core/deployments.js';
 import type { StateDoc } from '../core/state.js';
 import {
@@ -186,10 +186,10 @@ export function resolvePinTarget(deps: Pick<Deps, 'paths'>, req: PinRequest): { 
   if (req.storePath !== undefined) {
     const t = realpathOrNull(req.storePath);
     if (t === null)
-      throw new GitopsdError(
-        'usage',
-        `--store-path ${req.storePath} does not exist; pass an existing system store path`,
-      );
+      throw storePathMissing(req.storePath, {
+        cwd: process.cwd(),
+        bootedSystem: realpathOrNull(deps.paths.bootedSystem),
+      });
     return { target: t, how: `--store-path ${req.storePath}` };
   }
   if (req.generation !== undefined) {

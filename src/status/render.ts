@@ -1,5 +1,6 @@
 /** Pure: the status report as one screen of text, coloured on a TTY. */
 import type { StatusReport } from './index.js';
+import { counted } from '../core/text.js';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'dim';
 const CODES: Record<Tone, string> = { ok: '32', warn: '33', bad: '31', dim: '2' };
@@ -106,7 +107,7 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
   const vTone: Tone = r.boot.verdict === 'ok' ? 'ok' : r.boot.verdict === 'failed' ? 'bad' : 'warn';
   row(
     'verdict',
-    `${c(vTone, r.boot.verdict)}, ${r.boot.attempts} attempts, ${r.boot.failures} failures of this system`,
+    `${c(vTone, r.boot.verdict)}, ${counted(r.boot.attempts, 'attempt')}, ${counted(r.boot.failures, 'failure')} of this system`,
   );
   if (r.boot.degraded)
     row('state', c('bad', 'DEGRADED: automatic rollback is not possible; see `gitopsd boot status`'));

@@ -72,7 +72,10 @@ describe('nix/package.nix builds from its fileset', () => {
 
       // 2 and 3. npm's cache ($HOME/.npm) serves what it has; the rest comes from the registry.
       const npmEnv = { npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' };
-      await run('npm', ['ci', '--prefer-offline'], { cwd: build, env: npmEnv, timeoutMs: NPM_TIMEOUT_MS });
+      const ci = await run('npm', ['ci', '--prefer-offline'], { cwd: build, env: npmEnv, timeoutMs: NPM_TIMEOUT_MS });
+      // esbuild's postinstall is approved in package.json "allowScripts" (npm >= 11.16):
+      // a clean install warns about no install script (and npm 12 runs it).
+      expect(ci.stderr).not.toMatch(/allow-scripts|install scripts? not/);
       await run('npm', ['run', 'build'], { cwd: build, env: npmEnv, timeoutMs: NPM_TIMEOUT_MS });
 
       // 4. npmInstallHook.
