@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tryRun } from '../../harness/exec.js';
+import { execa } from 'execa';
 import { createNixConfigRepo, buildToplevel } from '../../harness/nix-config.js';
 import { createSimHost, type SimHost } from '../../harness/sim-host.js';
 import { tempDir } from '../../harness/temp.js';
@@ -19,21 +19,19 @@ describe('clean output', () => {
   // What vitest's colour library decides, asked in the environment scripts/testbed gives a command.
   const colourProbe = `import('tinyrainbow').then((t) => console.log(JSON.stringify({ color: t.default.isColorSupported, NO_COLOR: process.env.NO_COLOR ?? null })))`;
 
+  // stdout is a pipe here, as in CI; the inherited NO_COLOR / FORCE_COLOR are removed.
+  const probe = (env: Record<string, string | undefined>) =>
+    execa(join(repoRoot, 'scripts/testbed'), ['node', '-e', colourProbe], { cwd: repoRoot, env, reject: false });
+
   it('scripts/testbed under CI=true with output to a pipe: NO_COLOR set, vitest colours off', async () => {
-    const r = await tryRun(join(repoRoot, 'scripts/testbed'), ['node', '-e', colourProbe], {
-      cwd: repoRoot,
-      env: { CI: 'true', NO_COLOR: undefined, FORCE_COLOR: undefined },
-    });
+    const r = await probe({ CI: 'true', NO_COLOR: undefined, FORCE_COLOR: undefined });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ color: false, NO_COLOR: '1' });
     expect(r.stdout).not.toContain(ESC);
   });
 
   it('FORCE_COLOR still asks for colour', async () => {
-    const r = await tryRun(join(repoRoot, 'scripts/testbed'), ['node', '-e', colourProbe], {
-      cwd: repoRoot,
-      env: { CI: 'true', NO_COLOR: undefined, FORCE_COLOR: '1' },
-    });
+    const r = await probe({ CI: 'true', NO_COLOR: undefined, FORCE_COLOR: '1' });
     expect(JSON.parse(r.stdout)).toEqual({ color: true, NO_COLOR: null });
   });
 
