@@ -1,37 +1,14 @@
 /**
  * Pure decisions of dotfile sync: parsing tool output and choosing the next
  * step from observations. Nothing here runs a command, reads a file or the
- * clock; src/sync/index.ts observes, calls these, and acts.
+ * clock; src/sync/index.ts observes, calls these, and acts. The parsers of
+ * jj's and chezmoi's output are in jj.ts and chezmoi.ts.
  */
+import { OP_USER, type JjCommit, type OpEntry } from './jj.js';
+import { targetOfSource, type StatusEntry } from './chezmoi.js';
 
 /** Marker of the local-only commit that keeps parked paths at their local content. */
 export const KEEP_MARKER = 'gitopsd-sync: local side of a parked conflict';
-/** The operation user our jj calls record (`--config operation.username=...`). */
-export const OP_USER = 'gitopsd-sync';
-
-// ---------------------------------------------------------------- chezmoi status
-
-export interface StatusEntry {
-  /** Last written vs actual: a non-space means $HOME changed since chezmoi wrote it. */
-  x: string;
-  /** Actual vs target: a non-space means apply would change $HOME. */
-  y: string;
-  /** Target path relative to the destination dir. */
-  target: string;
-}
-
-/** Parse `chezmoi status` ("XY path" per line, see tools.md §2). */
-export function parseChezmoiStatus(stdout: string): StatusEntry[] {
-  const out: StatusEntry[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.length < 4) continue;
-    const x = line.charAt(0);
-    const y = line.charAt(1);
-    if (line.charAt(2) !== ' ') throw new Error(`unexpected chezmoi status line ${JSON.stringify(line)}`);
-    out.push({ x, y, target: line.slice(3) });
-  }
-  return out;
-}
 
 export interface Uncapturable {
   target: string;
@@ -123,77 +100,6 @@ export function planApply(entries: readonly StatusEntry[]): string[] {
 }
 
 /**
- * Whether `target` is ignored by `.chezmoiignore`, given `chezmoi ignored`'s
- * lines (targets relative to the destination; a directory stands for
- * everything below it). chezmoi leaves an ignored target alone, so the sync
- * must never take one for a source entry deleted on another host.
- */
-export function isIgnored(target: string, ignored: ReadonlySet<string>): boolean {
-  const parts = target.split('/');
-  for (let i = 1; i <= parts.length; i++) if (ignored.has(parts.slice(0, i).join('/'))) return true;
-  return false;
-}
-
-// ---------------------------------------------------------------- source names
-
-const ATTRIBUTE_PREFIXES = [
-  'encrypted_',
-  'private_',
-  'readonly_',
-  'empty_',
-  'executable_',
-  'symlink_',
-  'create_',
-  'modify_',
-  'remove_',
-  'exact_',
-  'external_',
-] as const;
-
-/**
- * The target (relative to the destination) a source path stands for, with
- * chezmoi's attributes stripped (docs reference/source-state-attributes.md:
- * prefixes `encrypted_ private_ readonly_ empty_ executable_ symlink_
- * create_ modify_ remove_ exact_ external_`, then `dot_` → `.`, `literal_`
- * ends the parsing; suffixes `.tmpl`, and `.age`/`.asc` of an encrypted
- * file). Null for names that are no target (`.chezmoi*`, scripts `run_`).
- * Two source paths with one target are one unit: an attribute change
- * (`chmod +x` → `executable_`) is a rename to jj.
- */
-export function targetOfSource(srcRel: string): string | null {
-  const out: string[] = [];
-  const parts = srcRel.split('/');
-  for (const [i, part] of parts.entries()) {
-    if (part.startsWith('.') || part.startsWith('run_')) return null;
-    let name = part;
-    let encrypted = false;
-    let literal = false;
-    for (let again = true; again && !literal;) {
-      again = false;
-      if (name.startsWith('literal_')) {
-        name = name.slice('literal_'.length);
-        literal = true;
-        break;
-      }
-      for (const pre of ATTRIBUTE_PREFIXES) {
-        if (name.startsWith(pre)) {
-          if (pre === 'encrypted_') encrypted = true;
-          name = name.slice(pre.length);
-          again = true;
-        }
-      }
-    }
-    if (!literal && name.startsWith('dot_')) name = `.${name.slice(4)}`;
-    if (i === parts.length - 1) {
-      if (name.endsWith('.tmpl')) name = name.slice(0, -'.tmpl'.length);
-      if (encrypted) name = name.replace(/\.(age|asc)$/, '');
-    }
-    out.push(name);
-  }
-  return out.join('/');
-}
-
-/**
  * The paths to hold with `held` so a target is never split across its
  * source entries: every changed path (`changed`, either side) with the
  * same target as a held path. Parking `dot_tool` while `executable_dot_tool`
@@ -204,155 +110,6 @@ export function sameTargetPaths(held: readonly string[], changed: readonly strin
   const targets = new Set(held.map(targetOfSource).filter((t) => t !== null));
   const have = new Set(held);
   return [...new Set(changed)].filter((p) => !have.has(p) && targets.has(targetOfSource(p) ?? '\0')).sort();
-}
-
-/**
- * chezmoi's "inconsistent state" error: one target with two source entries
- * (`chezmoi: .tool: inconsistent state (/src/dot_tool, /src/executable_dot_tool)`).
- */
-export function parseInconsistentState(stderr: string): { target: string; sources: string[] } | null {
-  const m = /chezmoi: (.+?): inconsistent state \(([^)]*)\)/.exec(stderr);
-  if (m?.[1] === undefined || m[2] === undefined) return null;
-  return { target: m[1], sources: m[2].split(', ').filter((x) => x !== '') };
-}
-
-// ---------------------------------------------------------------- jj output
-
-export interface SnapshotRefusal {
-  /** Path relative to the repo root, as jj prints it. */
-  path: string;
-  bytes: number;
-  limit: number;
-}
-
-/**
- * jj's "Refused to snapshot some files" warning (snapshot.max-new-file-size,
- * jj 0.46 `cli/src/cli_util.rs`): one line per file,
- * `  big: 1.1MiB (1200000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)`.
- * jj goes on without the file (exit 0), so the caller must report it.
- */
-export function parseSnapshotRefusals(stderr: string): SnapshotRefusal[] {
-  if (!stderr.includes('Refused to snapshot some files')) return [];
-  const out: SnapshotRefusal[] = [];
-  for (const line of stderr.split('\n')) {
-    const m = /^ {2}(.+): [^(]*\((\d+) bytes\); the maximum size allowed is [^(]*\((\d+) bytes\)$/.exec(line);
-    if (m?.[1] !== undefined) out.push({ path: m[1], bytes: Number(m[2]), limit: Number(m[3]) });
-  }
-  return out;
-}
-
-export interface JjCommit {
-  commitId: string;
-  changeId: string;
-  parents: string[];
-  conflict: boolean;
-  empty: boolean;
-  workingCopy: boolean;
-  description: string;
-}
-
-/** The template that matches parseCommits. Fields separated by \x1f. */
-export const COMMIT_TEMPLATE =
-  'commit_id ++ "\\x1f" ++ change_id ++ "\\x1f" ++ parents.map(|c| c.commit_id()).join(",") ++ "\\x1f" ++ ' +
-  'if(conflict, "1", "0") ++ "\\x1f" ++ if(empty, "1", "0") ++ "\\x1f" ++ if(current_working_copy, "1", "0") ++ ' +
-  '"\\x1f" ++ json(description) ++ "\\n"';
-
-export function parseCommits(stdout: string): JjCommit[] {
-  const out: JjCommit[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.trim() === '') continue;
-    const f = line.split('\x1f');
-    if (f.length !== 7) throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
-    const [commitId, changeId, parents, conflict, empty, wc, desc] = f as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    out.push({
-      commitId,
-      changeId,
-      parents: parents === '' ? [] : parents.split(','),
-      conflict: conflict === '1',
-      empty: empty === '1',
-      workingCopy: wc === '1',
-      description: JSON.parse(desc) as string,
-    });
-  }
-  return out;
-}
-
-export interface JjBookmark {
-  name: string;
-  /** '' for the local bookmark. */
-  remote: string;
-  conflict: boolean;
-  /** Targets (one unless conflicted; none when deleted). */
-  targets: string[];
-}
-
-export const BOOKMARK_TEMPLATE =
-  'name ++ "\\x1f" ++ remote ++ "\\x1f" ++ if(conflict, "1", "0") ++ "\\x1f" ++ ' +
-  'added_targets.map(|c| c.commit_id()).join(",") ++ "\\n"';
-
-export function parseBookmarks(stdout: string): JjBookmark[] {
-  const out: JjBookmark[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.trim() === '') continue;
-    const f = line.split('\x1f');
-    if (f.length !== 4) throw new Error(`unexpected jj bookmark line ${JSON.stringify(line)}`);
-    const [name, remote, conflict, targets] = f as [string, string, string, string];
-    out.push({ name, remote, conflict: conflict === '1', targets: targets === '' ? [] : targets.split(',') });
-  }
-  return out;
-}
-
-/** Quote a string for a jj revset/fileset string literal. */
-export function jjString(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
-/** A fileset naming exactly these repo-relative paths. */
-export function filesetOf(paths: readonly string[]): string {
-  if (paths.length === 0) return 'none()';
-  return paths.map((p) => `root-file:${jjString(p)}`).join(' | ');
-}
-
-/** A fileset of every path except these. */
-export function filesetExcept(paths: readonly string[]): string {
-  if (paths.length === 0) return 'all()';
-  return `~(${filesetOf(paths)})`;
-}
-
-/**
- * The new commit's change id (prefix) from `jj new`'s "Created new commit
- * <change> <commit>" line. The change id, not the commit id: every later
- * restore or rebase rewrites the commit, and naming the old commit id would
- * resurrect the hidden version as a divergent twin.
- */
-export function parseCreatedCommit(stderr: string): string | null {
-  const m = /Created new commit ([k-z]+) ([0-9a-f]+)/.exec(stderr);
-  return m?.[1] ?? null;
-}
-
-export interface OpEntry {
-  id: string;
-  user: string;
-}
-
-export const OP_TEMPLATE = 'id ++ "\\x1f" ++ user ++ "\\n"';
-
-export function parseOps(stdout: string): OpEntry[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const [id, user] = l.split('\x1f') as [string, string | undefined];
-      return { id, user: user ?? '' };
-    });
 }
 
 /**
@@ -367,48 +124,6 @@ export function decideRestore(ops: readonly OpEntry[], target: string): 'restore
   if (idx < 0) return 'foreign';
   const after = ops.slice(0, idx);
   return after.every((o) => o.user.startsWith(`${OP_USER}@`)) ? 'restore' : 'foreign';
-}
-
-// ---------------------------------------------------------------- push
-
-export type PushFailure = 'stale' | 'offline' | 'refused';
-
-/** Why `jj git push` failed: the lease (remote moved), the network, or a refusal. */
-export function classifyPushFailure(stderr: string): PushFailure {
-  // Two forms of the same race. jj's lease check finds the remote ref moved
-  // since our fetch ("unexpectedly moved", git's "stale info"); or another
-  // push lands after the remote advertised its refs but before it updates
-  // them, and receive-pack refuses ours ("cannot lock ref ... but expected",
-  // reported by jj 0.46 as "remote rejected ... incorrect old value provided").
-  if (
-    /unexpectedly moved on the remote|stale info|reason: stale|incorrect old value provided|cannot lock ref .* but expected/i.test(
-      stderr,
-    )
-  )
-    return 'stale';
-  if (
-    /Could not read from remote|Could not find repository|unable to access|Connection|resolve host|timed out|does not appear to be a git repository|No such file or directory/i.test(
-      stderr,
-    )
-  )
-    return 'offline';
-  return 'refused';
-}
-
-/**
- * The line of a failed `jj git push` that says why: the remote's own reason
- * ("refs/heads/main (reason: pre-receive hook declined)"), else the last
- * "remote:" line a hook printed, else the last line.
- */
-export function pushFailureReason(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  const reason = lines.find((l) => /\(reason: /.test(l));
-  const remote = lines.filter((l) => l.startsWith('remote:') && l.slice(7).trim() !== '').at(-1);
-  const parts = [reason, remote?.replace(/^remote:\s*/, 'remote says: ')].filter((x) => x !== undefined);
-  return parts.length > 0 ? parts.join('; ') : (lines.at(-1) ?? 'no output');
 }
 
 // ---------------------------------------------------------------- guard
@@ -682,13 +397,4 @@ export function exitCodeFor(kind: SyncResultKind): 0 | 1 | 75 {
 /** Bounded retries when the remote moves between fetch and push. */
 export function decideRetry(attempt: number, max: number): 'retry' | 'give-up' {
   return attempt < max ? 'retry' : 'give-up';
-}
-
-/**
- * jj's "Newly-created commit <id> already exists" (exit 255): a rewrite
- * redone within the same second as an undone one produced the same commit
- * id. Nothing was changed; the same command succeeds a second later.
- */
-export function isSameSecondCollision(exitCode: number | undefined, stderr: string): boolean {
-  return exitCode === 255 && /Newly-created commit [0-9a-f]+ already exists/.test(stderr);
 }

@@ -35,59 +35,69 @@
  */
 import { basename, dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
-import type { RunAs, RunResult } from '../core/runner.js';
-import { CommandFailed, ConfigError, GitopsdError } from '../core/errors.js';
+import type { RunAs } from '../core/runner.js';
+import { ConfigError, GitopsdError } from '../core/errors.js';
 import { StateStore } from '../core/state.js';
-import type { Logger } from '../core/log.js';
 import {
-  BOOKMARK_TEMPLATE,
-  COMMIT_TEMPLATE,
   KEEP_MARKER,
-  OP_TEMPLATE,
-  OP_USER,
-  classifyPushFailure,
   decideGuard,
   decideIntegration,
   decideRestore,
   decideRetry,
   exitCodeFor,
-  filesetExcept,
-  filesetOf,
-  jjString,
   findUncapturable,
   bringsRemoteChanges,
   mergeStatus,
   parkSettled,
-  parseBookmarks,
-  parseChezmoiStatus,
-  parseCommits,
-  parseCreatedCommit,
-  parseOps,
-  parseSnapshotRefusals,
-  isIgnored,
   planApply,
   planHeldBases,
   sameTargetPaths,
-  parseInconsistentState,
-  pushFailureReason,
-  isSameSecondCollision,
   type GuardDecision,
   type GuardObservation,
   type IntegrateDecision,
   type IntegrateObservation,
-  type JjBookmark,
-  type JjCommit,
-  type OpEntry,
   type ParkedInfo,
-  type SnapshotRefusal,
-  type StatusEntry,
   type SyncResultKind,
   type Uncapturable,
 } from './decide.js';
+import {
+  bookmarks,
+  changedPaths,
+  classifyPushFailure,
+  commits,
+  conflictedFiles,
+  currentOp,
+  filesetExcept,
+  filesetOf,
+  jj,
+  jjString,
+  newCommit,
+  one,
+  OP_TEMPLATE,
+  opLog,
+  parseOps,
+  pushFailureReason,
+  restore,
+  type JjCtx,
+} from './jj.js';
+import {
+  chezmoi,
+  keptTargets,
+  managedTargets,
+  parseChezmoiStatus,
+  sourcePathMap,
+  sourcePaths,
+  statusOrExplain,
+  type ChezmoiCtx,
+  type StatusEntry,
+} from './chezmoi.js';
+import { mergeIntoHome, refusal, type MergeCtx, type Refusal } from './merge.js';
+import { lastLine } from './text.js';
 import { readSync, updateSync, type SyncSection } from './state.js';
-import { ensureSyncDir, privateTemp, userTree, type UserTree } from './fs-boundary.js';
+import { ensureSyncDir, userTree } from './fs-boundary.js';
 
 export type { SyncResultKind } from './decide.js';
+export type { Refusal } from './merge.js';
 
 export interface SyncResult {
   kind: SyncResultKind;
@@ -106,34 +116,15 @@ export interface SyncResult {
   refused: Refusal[];
 }
 
-/** A $HOME target the sync left alone, and why (one line for people). */
-export interface Refusal {
-  target: string;
-  why: string;
-}
-
-interface Ctx {
-  deps: Deps;
-  log: Logger;
+/** One sync's context: what each client needs (jj.ts, chezmoi.ts, merge.ts), and the flow's own. */
+interface Ctx extends JjCtx, ChezmoiCtx, MergeCtx {
   host: string;
-  user: string;
-  src: string;
-  dest: string;
   url: string | null;
   remote: string;
   bookmark: string;
   park: string;
-  chezmoiConfig: string | null;
   maxPushRetries: number;
-  runAs: RunAs | undefined;
   store: StateStore;
-  env: Record<string, string>;
-  /** dotfiles.maxNewFileSize (bytes), jj's snapshot.max-new-file-size. */
-  maxNewFileSize: number;
-  /** Files jj refused to snapshot during this run (too large), by source path. */
-  snapshotRefusals: Map<string, SnapshotRefusal>;
-  /** $HOME and the source dir, touched only as the dotfiles user (fs-boundary.ts). */
-  tree: UserTree;
 }
 
 // ---------------------------------------------------------------- setup
@@ -261,175 +252,6 @@ export function makeCtxForReport(
       return { commits: r.stdout.split('\n').filter((l) => l !== ''), error: null };
     },
   };
-}
-
-// ---------------------------------------------------------------- tools
-
-interface CallOpts {
-  allowFailure?: boolean;
-  network?: boolean;
-  cwd?: string;
-}
-
-/**
- * jj's git backend stores commit times in whole seconds. Redoing a rewrite
- * that a killed run had already written (after `jj op restore`), within the
- * same second, yields the very same commit id, and jj stops with exit 255
- * "Newly-created commit … already exists" without changing anything. A
- * second later the ids differ, so that one error is retried.
- */
-const COLLISION_RETRIES = 2;
-
-async function jj(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
-  for (let attempt = 0; ; attempt++) {
-    let r: RunResult;
-    try {
-      r = await jjOnce(ctx, args, o);
-    } catch (err) {
-      if (!(err instanceof CommandFailed && isSameSecondCollision(err.exitCode, err.stderrTail))) throw err;
-      if (attempt >= COLLISION_RETRIES) throw err;
-      ctx.log.warn('jj commit id collision after an undo; retrying in a second', { args: args.slice(0, 2) });
-      await ctx.deps.clock.sleep(1100);
-      continue;
-    }
-    if (isSameSecondCollision(r.exitCode, r.stderr) && attempt < COLLISION_RETRIES) {
-      ctx.log.warn('jj commit id collision after an undo; retrying in a second', { args: args.slice(0, 2) });
-      await ctx.deps.clock.sleep(1100);
-      continue;
-    }
-    return r;
-  }
-}
-
-async function jjOnce(ctx: Ctx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
-  const cwd = o.cwd ?? ctx.src;
-  const repo = o.cwd === undefined ? ['-R', ctx.src] : [];
-  const call = ctx.deps.runner.run(
-    'jj',
-    [
-      '--no-pager',
-      '--color=never',
-      ...repo,
-      '--config',
-      `operation.username=${OP_USER}`,
-      '--config',
-      `snapshot.max-new-file-size=${ctx.maxNewFileSize}`,
-      ...args,
-    ],
-    {
-      cwd,
-      env: ctx.env,
-      ...(ctx.runAs ? { user: ctx.runAs } : {}),
-      ...(o.network ? { timeoutMs: ctx.deps.config.timeouts.gitSec * 1000 } : {}),
-      ...(o.allowFailure ? { allowFailure: true } : {}),
-    },
-  );
-  // Any call may snapshot the working copy; a file jj refuses (too large)
-  // is only a warning to jj, and would be silently left out of the sync.
-  const noted = call.then((r) => {
-    for (const f of parseSnapshotRefusals(r.stderr)) ctx.snapshotRefusals.set(f.path, f);
-    return r;
-  });
-  if (!(o.network === true && o.allowFailure === true)) return noted;
-  try {
-    return await noted;
-  } catch (err) {
-    // A remote that hangs is a remote that is unreachable: report it as a
-    // failed call (the caller says "offline", 75), not as an internal failure.
-    if (!(err instanceof CommandFailed && err.timedOut)) throw err;
-    const sec = ctx.deps.config.timeouts.gitSec;
-    return {
-      exitCode: 124,
-      stdout: '',
-      stderr: `jj ${args.slice(0, 2).join(' ')} timed out after ${sec} s (timeouts.gitSec)`,
-      durationMs: sec * 1000,
-      skipped: false,
-    };
-  }
-}
-
-/**
- * `status` and `apply` compute target states, and an external's is a
- * download (.chezmoiexternal): one unreachable URL fails the whole command
- * ("Get …: connection refused") and would block the capture of every other
- * edit (issue 14, input 6). So they run with `-x externals`, and externals
- * are applied on their own (applyExternals). Other commands the sync uses
- * (managed, ignored, re-add of named targets, source-path) fetch nothing.
- */
-function withoutExternals(args: readonly string[]): readonly string[] {
-  const [cmd, ...rest] = args;
-  if ((cmd === 'status' || cmd === 'apply') && !rest.includes('-i')) return [cmd, '-x', 'externals', ...rest];
-  return args;
-}
-
-function chezmoi(ctx: Ctx, argsIn: readonly string[], o: CallOpts = {}): Promise<RunResult> {
-  const cfg = ctx.chezmoiConfig !== null ? ['-c', ctx.chezmoiConfig] : [];
-  const args = withoutExternals(argsIn);
-  return ctx.deps.runner.run('chezmoi', ['--no-tty', '--no-pager', '-S', ctx.src, '-D', ctx.dest, ...cfg, ...args], {
-    cwd: ctx.dest,
-    env: ctx.env,
-    ...(ctx.runAs ? { user: ctx.runAs } : {}),
-    ...(o.allowFailure ? { allowFailure: true } : {}),
-  });
-}
-
-async function commits(ctx: Ctx, revset: string, extra: string[] = []): Promise<JjCommit[]> {
-  const r = await jj(ctx, ['log', '--no-graph', ...extra, '-r', revset, '-T', COMMIT_TEMPLATE]);
-  return parseCommits(r.stdout);
-}
-
-async function one(ctx: Ctx, revset: string): Promise<JjCommit> {
-  const list = await commits(ctx, revset);
-  const c = list[0];
-  if (c === undefined || list.length !== 1) {
-    throw new GitopsdError(
-      'failed',
-      `jj revset ${revset} names ${list.length} commits, expected 1; inspect the repo with "jj log"`,
-    );
-  }
-  return c;
-}
-
-async function currentOp(ctx: Ctx): Promise<string> {
-  const r = await jj(ctx, ['op', 'log', '--no-graph', '-n', '1', '-T', 'id']);
-  return r.stdout.trim();
-}
-
-async function bookmarks(ctx: Ctx): Promise<JjBookmark[]> {
-  const r = await jj(ctx, ['bookmark', 'list', '--all-remotes', '-T', BOOKMARK_TEMPLATE]);
-  return parseBookmarks(r.stdout).filter((b) => b.remote !== 'git');
-}
-
-/** `jj new --no-edit PARENT -m MSG`; returns the new commit's change id. */
-async function newCommit(ctx: Ctx, parent: string, message: string): Promise<string> {
-  const r = await jj(ctx, ['new', '--no-edit', '-r', parent, '-m', message]);
-  const prefix = parseCreatedCommit(r.stderr);
-  if (prefix === null) {
-    throw new GitopsdError(
-      'internal',
-      `jj new printed no "Created new commit" line (jj ${r.stderr.trim()}); this jj version is not supported`,
-    );
-  }
-  return (await one(ctx, prefix)).changeId;
-}
-
-async function restore(ctx: Ctx, from: string, into: string, fileset: string): Promise<void> {
-  await jj(ctx, ['restore', '--from', from, '--into', into, fileset]);
-}
-
-async function conflictedFiles(ctx: Ctx, rev: string): Promise<string[]> {
-  const r = await jj(ctx, [
-    'log',
-    '--no-graph',
-    '-r',
-    rev,
-    '-T',
-    'conflicted_files.map(|e| json(e.path().display()) ++ "\\n").join("")',
-  ]);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as string);
 }
 
 // ---------------------------------------------------------------- main entry
@@ -805,11 +627,6 @@ async function ownOpsSince(ctx: Ctx, op: string | null): Promise<boolean> {
   return decideRestore(await opLog(ctx), op) !== 'foreign';
 }
 
-async function opLog(ctx: Ctx): Promise<OpEntry[]> {
-  const r = await jj(ctx, ['--ignore-working-copy', 'op', 'log', '--no-graph', '-n', '500', '-T', OP_TEMPLATE]);
-  return parseOps(r.stdout);
-}
-
 /**
  * Repair a state gitopsd made itself (decideGuard's 'repair'): the sync
  * bookmark conflicted between the remote and our unpushed rewrite goes back
@@ -1098,11 +915,6 @@ async function undoIntegration(ctx: Ctx, op: string): Promise<void> {
   updateSync(ctx.store, (s) => ({ ...s, journal: null }));
 }
 
-async function changedPaths(ctx: Ctx, rev: string): Promise<string[]> {
-  const r = await jj(ctx, ['diff', '-r', rev, '--name-only']);
-  return r.stdout.split('\n').filter((l) => l !== '');
-}
-
 /**
  * Push the parked bookmark, then main. The journal moves to `publish` first
  * (with the parked record), so a crash from here on is finished by the next
@@ -1252,129 +1064,11 @@ async function refusedBySnapshot(ctx: Ctx): Promise<Uncapturable[]> {
   });
 }
 
-/**
- * `chezmoi status`, with one failure explained: two source entries for one
- * target (pushed by another tool or an older gitopsd) make chezmoi refuse
- * everything; say which and how to keep one.
- */
-async function statusOrExplain(ctx: Ctx): Promise<RunResult> {
-  try {
-    return await chezmoi(ctx, ['status']);
-  } catch (err) {
-    const two = err instanceof CommandFailed ? parseInconsistentState(err.stderrTail) : null;
-    if (two === null) throw err;
-    throw new GitopsdError(
-      'failed',
-      `the source state has ${two.sources.length} entries for ~/${two.target} (${two.sources.join(', ')}); delete the one you do not want (rm ${two.sources[0] ?? ''} or the other) and run "gitopsd sync" again, which pushes the fix`,
-      { cause: err },
-    );
-  }
-}
-
-/** Target → source path (relative to the source dir) for the targets chezmoi knows. */
-async function sourcePathMap(ctx: Ctx, targets: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  if (targets.length === 0) return out;
-  const found = await sourcePaths(ctx, targets);
-  for (const [i, t] of targets.entries()) {
-    const s = found[i];
-    if (s !== undefined) out.set(t, s);
-  }
-  return out;
-}
-
-async function sourcePaths(ctx: Ctx, targets: readonly string[]): Promise<(string | undefined)[]> {
-  const r = await chezmoi(ctx, ['source-path', '--', ...targets.map((t) => join(ctx.dest, t))], { allowFailure: true });
-  if (r.exitCode !== 0) return targets.map(() => undefined);
-  const prefix = `${ctx.src}/`;
-  return r.stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : undefined));
-}
-
-/**
- * Merge the source's change into an edited $HOME file, so re-add captures
- * the edit on top of it. 'capture': merged (or nothing to merge); 'leave':
- * a conflict or a template, left for a later sync; a Refusal: the target is
- * not a regular file of the user's (a symlink, say), so nothing is written.
- *
- * Root reads and writes nothing of the user's here: `git merge-file` runs as
- * the user and reads $HOME and the source file itself; the merge base is
- * handed over from a root-owned directory (privateTemp); the result is
- * written in place by the user's own process, which opens the target with
- * O_NOFOLLOW and refuses anything but a regular file the user owns.
- */
-async function mergeIntoHome(
-  ctx: Ctx,
-  m: { target: string; srcRel: string; base: string },
-): Promise<'capture' | 'leave' | Refusal> {
-  if (m.srcRel.endsWith('.tmpl')) return 'leave';
-  const home = join(ctx.dest, m.target);
-  const [kind] = await ctx.tree.kinds([home]);
-  if (kind !== 'file') return refuseWrite(ctx, m.target, kind === 'symlink' ? 'is a symbolic link' : `is a ${kind}`);
-  const baseText = await jj(ctx, ['file', 'show', '-r', m.base, '--', filesetOf([m.srcRel])], { allowFailure: true });
-  if (baseText.exitCode !== 0) return 'capture'; // new since wcBase: nothing to revert
-  const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
-  let merged: RunResult;
-  try {
-    const basePath = tmp.write('base', baseText.stdout);
-    merged = await ctx.deps.runner.run('git', ['merge-file', '-p', '--', home, basePath, join(ctx.src, m.srcRel)], {
-      allowFailure: true,
-      ...(ctx.runAs ? { user: ctx.runAs } : {}),
-    });
-  } finally {
-    tmp.remove();
-  }
-  if (merged.exitCode !== 0) {
-    // 1..127: that many conflicts; 255: an error (git merge-file(1)).
-    ctx.log.warn('edit in $HOME conflicts with a change not yet applied; left for the next sync', {
-      target: m.target,
-      exitCode: merged.exitCode,
-      stderr: lastLine(merged.stderr),
-    });
-    return 'leave';
-  }
-  // In place: the file keeps its owner and mode.
-  const why = await ctx.tree.writeInPlace(home, merged.stdout);
-  return why === null ? 'capture' : refuseWrite(ctx, m.target, why);
-}
-
-function refuseWrite(ctx: Ctx, target: string, what: string): Refusal {
-  return refusal(
-    ctx,
-    target,
-    `$HOME/${target} ${what}, so the sync does not write it (the source keeps its version); make it a regular file of ${ctx.user} and sync again`,
-  );
-}
-
-function refusal(ctx: Ctx, target: string, why: string): Refusal {
-  ctx.log.warn('target in $HOME refused', { target, why });
-  return { target, why };
-}
-
 // ---------------------------------------------------------------- apply
 
 interface ManagedSnapshot {
   /** Target (relative to dest) → sha256 of the $HOME file, for files $HOME and source agree on. */
   files: Map<string, string>;
-}
-
-/**
- * The targets the source state still keeps: managed ones, and ignored ones
- * (.chezmoiignore): chezmoi leaves an ignored target alone, so one that
- * became ignored is never taken for a deletion (issue 14, input 5).
- */
-async function keptTargets(ctx: Ctx): Promise<{ has(t: string): boolean }> {
-  const managed = new Set(await managedTargets(ctx));
-  const r = await chezmoi(ctx, ['ignored']);
-  const ignored = new Set(r.stdout.split('\n').filter((l) => l !== ''));
-  return { has: (t: string) => managed.has(t) || isIgnored(t, ignored) };
-}
-
-async function managedTargets(ctx: Ctx): Promise<string[]> {
-  const r = await chezmoi(ctx, ['managed', '-i', 'files']);
-  return r.stdout.split('\n').filter((l) => l !== '');
 }
 
 /** Hashes of managed files that match the source (so a later removal may delete them); read as the user. */
@@ -1452,12 +1146,4 @@ async function applyExternals(ctx: Ctx): Promise<string | null> {
   if (r.exitCode === 0) return null;
   ctx.log.warn('chezmoi could not apply externals', { stderr: lastLine(r.stderr) });
   return lastLine(r.stderr);
-}
-
-function lastLine(text: string): string {
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-  return lines.at(-1) ?? 'no output';
 }

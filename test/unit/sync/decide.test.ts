@@ -2,26 +2,18 @@ import { describe, expect, it } from 'vitest';
 import {
   KEEP_MARKER,
   bringsRemoteChanges,
-  classifyPushFailure,
   decideGuard,
-  pushFailureReason,
   decideIntegration,
   decideRestore,
   decideRetry,
   exitCodeFor,
-  filesetExcept,
-  filesetOf,
   findUncapturable,
   mergeStatus,
-  parseBookmarks,
-  parseChezmoiStatus,
-  parseCommits,
-  parseCreatedCommit,
   planApply,
-  isSameSecondCollision,
   type IntegrateObservation,
-  type JjCommit,
 } from '../../../src/sync/decide.js';
+import { parseChezmoiStatus } from '../../../src/sync/chezmoi.js';
+import type { JjCommit } from '../../../src/sync/jj.js';
 
 const c = (id: string, over: Partial<JjCommit> = {}): JjCommit => ({
   commitId: id,
@@ -34,12 +26,8 @@ const c = (id: string, over: Partial<JjCommit> = {}): JjCommit => ({
   ...over,
 });
 
-describe('chezmoi status', () => {
+describe('what a chezmoi status leads to', () => {
   const entries = parseChezmoiStatus('MM .edited\n M .remote-ahead\nDA .deleted\nMM .t\n R .script\n');
-  it('parses XY and the target', () => {
-    expect(entries[0]).toEqual({ x: 'M', y: 'M', target: '.edited' });
-    expect(entries[1]).toEqual({ x: ' ', y: 'M', target: '.remote-ahead' });
-  });
   it('never applies a target changed in $HOME since chezmoi wrote it', () => {
     expect(planApply(entries)).toEqual(['.remote-ahead', '.script']);
   });
@@ -50,41 +38,6 @@ describe('chezmoi status', () => {
     const u = findUncapturable(entries).find((e) => e.target === target);
     expect(u?.code).toBe(code);
     expect(u?.why).toMatch(why);
-  });
-  it('rejects a line it does not understand', () => {
-    expect(() => parseChezmoiStatus('MMX.a\n')).toThrow(/unexpected/);
-  });
-});
-
-describe('jj output parsing', () => {
-  it('parses the commit template', () => {
-    const line = ['abc', 'xyz', 'p1,p2', '1', '0', '1', JSON.stringify('msg\n')].join('\x1f');
-    expect(parseCommits(`${line}\n`)).toEqual([
-      {
-        commitId: 'abc',
-        changeId: 'xyz',
-        parents: ['p1', 'p2'],
-        conflict: true,
-        empty: false,
-        workingCopy: true,
-        description: 'msg\n',
-      },
-    ]);
-  });
-  it('parses bookmarks, conflicted and deleted', () => {
-    expect(parseBookmarks('main\x1f\x1f1\x1fa,b\nsync/h\x1forigin\x1f0\x1f\n')).toEqual([
-      { name: 'main', remote: '', conflict: true, targets: ['a', 'b'] },
-      { name: 'sync/h', remote: 'origin', conflict: false, targets: [] },
-    ]);
-  });
-  it('takes the change id from "Created new commit"', () => {
-    expect(parseCreatedCommit('Created new commit prlmlmpx a1216b67 (empty) test\n')).toBe('prlmlmpx');
-    expect(parseCreatedCommit('something else')).toBeNull();
-  });
-  it('quotes paths in filesets', () => {
-    expect(filesetOf(['dot_a', 'we"ird\\name'])).toBe('root-file:"dot_a" | root-file:"we\\"ird\\\\name"');
-    expect(filesetExcept([])).toBe('all()');
-    expect(filesetExcept(['dot_a'])).toBe('~(root-file:"dot_a")');
   });
 });
 
@@ -112,29 +65,6 @@ describe('decideRestore: undo a half-done integration only when nothing after it
     ['the op is not in the log', [{ id: 'o9', user: 'gitopsd-sync@h' }], 'foreign'],
   ] as const)('%s → %s', (_n, ops, want) => {
     expect(decideRestore(ops, 'o1')).toBe(want);
-  });
-});
-
-describe('classifyPushFailure', () => {
-  it.each([
-    [
-      'Warning: The following references unexpectedly moved on the remote:\n  refs/heads/main (reason: stale info)\nError: Failed to push some bookmarks',
-      'stale',
-    ],
-    [
-      // jj 0.46 when another push lands between the ref advertisement and the update.
-      "remote: error: cannot lock ref 'refs/heads/main': is at d96dc3ca but expected 0279a449\nWarning: The remote rejected the following updates:\n  refs/heads/main (reason: incorrect old value provided)\nHint: Try checking if you have permission to push to all the bookmarks.\nError: Failed to push some bookmarks",
-      'stale',
-    ],
-    [
-      'Warning: The remote rejected the following updates:\n  refs/heads/main (reason: pre-receive hook declined)\nError: Failed to push some bookmarks',
-      'refused',
-    ],
-    ["Error: Could not find repository at '/nonexistent'", 'offline'],
-    ['fatal: Could not read from remote repository.', 'offline'],
-    ["Error: Won't push commit abc since it has conflicts", 'refused'],
-  ] as const)('%s → %s', (stderr, want) => {
-    expect(classifyPushFailure(stderr)).toBe(want);
   });
 });
 
@@ -196,19 +126,6 @@ describe('decideGuard', () => {
     expect(
       decideGuard({ ...base, conflictedBookmarks: ['main'], wcBaseIsAncestor: false, ownSinceLastRun: true }),
     ).toMatchObject({ kind: 'repair', resetBookmark: true, wcMoved: false, returnTo: 'b' });
-  });
-});
-
-describe('pushFailureReason', () => {
-  it.each([
-    [
-      'remote: no pushes today\nWarning: The remote rejected the following updates:\n  refs/heads/main (reason: pre-receive hook declined)\nHint: Try checking if you have permission to push to all the bookmarks.\nError: Failed to push some bookmarks\n',
-      'refs/heads/main (reason: pre-receive hook declined); remote says: no pushes today',
-    ],
-    ['Error: Failed to push some bookmarks\n', 'Error: Failed to push some bookmarks'],
-    ['', 'no output'],
-  ])('%j → %s', (stderr, want) => {
-    expect(pushFailureReason(stderr)).toBe(want);
   });
 });
 
@@ -316,20 +233,5 @@ describe('exit codes and retries', () => {
   it('retries a bounded number of times', () => {
     expect(decideRetry(1, 3)).toBe('retry');
     expect(decideRetry(3, 3)).toBe('give-up');
-  });
-});
-
-describe('isSameSecondCollision', () => {
-  // The message jj 0.46 prints when a rewrite undone by `jj op restore` is
-  // redone within the same second (reproduced with the real jj).
-  const real =
-    'Internal error: Unexpected error from backend\nCaused by: Newly-created commit 697a84b06072360709ad39c72234d89ab9829671 already exists\n';
-  it.each([
-    [255, real, true],
-    [1, real, false],
-    [255, 'Internal error: Unexpected error from backend\nCaused by: disk full\n', false],
-    [undefined, real, false],
-  ])('exit %s -> %s', (code, stderr, want) => {
-    expect(isSameSecondCollision(code, stderr)).toBe(want === true);
   });
 });

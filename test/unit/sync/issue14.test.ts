@@ -3,36 +3,8 @@
  * do): tables of the real tools' output and source names.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  findUncapturable,
-  isIgnored,
-  parseInconsistentState,
-  parseSnapshotRefusals,
-  planHeldBases,
-  sameTargetPaths,
-  targetOfSource,
-  whyNotCaptured,
-} from '../../../src/sync/decide.js';
+import { findUncapturable, planHeldBases, sameTargetPaths, whyNotCaptured } from '../../../src/sync/decide.js';
 import { resolveSteps } from '../../../src/sync/cli.js';
-
-describe('targetOfSource', () => {
-  it.each([
-    ['dot_tool', '.tool'],
-    ['executable_dot_tool', '.tool'],
-    ['private_readonly_executable_dot_tool', '.tool'],
-    ['dot_tcfg.tmpl', '.tcfg'],
-    ['encrypted_private_dot_token.age', '.token'],
-    ['symlink_dot_lnk', '.lnk'],
-    ['modify_dot_gitconfig', '.gitconfig'],
-    ['exact_private_dot_config/nvim/init.lua', '.config/nvim/init.lua'],
-    ['private_dot_ssh/config', '.ssh/config'],
-    ['literal_dot_x', 'dot_x'],
-    ['.chezmoiignore', null],
-    ['run_onchange_setup.sh.tmpl', null],
-  ])('%s → %s', (src, want) => {
-    expect(targetOfSource(src)).toBe(want);
-  });
-});
 
 describe('sameTargetPaths', () => {
   it.each([
@@ -42,54 +14,6 @@ describe('sameTargetPaths', () => {
     [[], ['dot_tool'], []],
   ])('held %j, changed %j → %j', (held, changed, want) => {
     expect(sameTargetPaths(held, changed)).toEqual(want);
-  });
-});
-
-describe('parseInconsistentState', () => {
-  it('reads chezmoi 2.73 "inconsistent state" error', () => {
-    expect(
-      parseInconsistentState(
-        'chezmoi: .tool: inconsistent state (/home/u/.local/share/chezmoi/dot_tool, /home/u/.local/share/chezmoi/executable_dot_tool)\n',
-      ),
-    ).toEqual({
-      target: '.tool',
-      sources: ['/home/u/.local/share/chezmoi/dot_tool', '/home/u/.local/share/chezmoi/executable_dot_tool'],
-    });
-  });
-  it('is null for other errors', () => {
-    expect(parseInconsistentState('chezmoi: .ext: Get "http://x": connection refused\n')).toBeNull();
-  });
-});
-
-describe('parseSnapshotRefusals', () => {
-  it('reads jj 0.46 "Refused to snapshot some files"', () => {
-    const stderr = [
-      'Warning: Refused to snapshot some files:',
-      '  big: 1.1MiB (1200000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)',
-      '  dot_dir/huge file: 2.0MiB (2097152 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)',
-      'Hint: This is to prevent large files from being added by accident. To fix this:',
-      '  * Add the file(s) to `.gitignore`',
-    ].join('\n');
-    expect(parseSnapshotRefusals(stderr)).toEqual([
-      { path: 'big', bytes: 1200000, limit: 1048576 },
-      { path: 'dot_dir/huge file', bytes: 2097152, limit: 1048576 },
-    ]);
-  });
-  it('finds nothing in other output', () => {
-    expect(parseSnapshotRefusals('Working copy changes:\nA big\n')).toEqual([]);
-  });
-});
-
-describe('isIgnored', () => {
-  const ignored = new Set(['.hostnote', '.d']);
-  it.each([
-    ['.hostnote', true],
-    ['.d/f', true],
-    ['.d', true],
-    ['.dx', false],
-    ['.plain', false],
-  ])('%s → %s', (t, want) => {
-    expect(isIgnored(t, ignored)).toBe(want);
   });
 });
 

@@ -1,0 +1,372 @@
+/**
+ * The jj client of dotfile sync: every jj command line the sync runs, the
+ * revsets and templates it uses, and the parsers of jj's output. The output
+ * formats are jj 0.46's (templates: docs/templates.md; the snapshot warning:
+ * cli/src/cli_util.rs; push errors: cli/src/commands/git/push.rs), checked
+ * against the real jj in test/integration/sync and tabled in
+ * test/unit/sync/jj.test.ts. Nothing here decides what the sync does next
+ * (decide.ts) or runs the flow (index.ts).
+ */
+import type { Deps } from '../core/deps.js';
+import type { Logger } from '../core/log.js';
+import type { RunAs, RunResult } from '../core/runner.js';
+import { CommandFailed, GitopsdError } from '../core/errors.js';
+
+/** What a jj call needs to know about the sync it runs for. */
+export interface JjCtx {
+  deps: Deps;
+  log: Logger;
+  /** The source dir: the jj repository (colocated with git). */
+  src: string;
+  env: Record<string, string>;
+  runAs: RunAs | undefined;
+  /** dotfiles.maxNewFileSize (bytes), jj's snapshot.max-new-file-size. */
+  maxNewFileSize: number;
+  /** Files jj refused to snapshot during this run (too large), by source path. */
+  snapshotRefusals: Map<string, SnapshotRefusal>;
+}
+
+/** The operation user our jj calls record (`--config operation.username=...`). */
+export const OP_USER = 'gitopsd-sync';
+
+export interface CallOpts {
+  allowFailure?: boolean;
+  network?: boolean;
+  cwd?: string;
+}
+
+/**
+ * jj's git backend stores commit times in whole seconds. Redoing a rewrite
+ * that a killed run had already written (after `jj op restore`), within the
+ * same second, yields the very same commit id, and jj stops with exit 255
+ * "Newly-created commit … already exists" without changing anything. A
+ * second later the ids differ, so that one error is retried.
+ */
+const COLLISION_RETRIES = 2;
+
+export async function jj(ctx: JjCtx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
+  for (let attempt = 0; ; attempt++) {
+    let r: RunResult;
+    try {
+      r = await jjOnce(ctx, args, o);
+    } catch (err) {
+      if (!(err instanceof CommandFailed && isSameSecondCollision(err.exitCode, err.stderrTail))) throw err;
+      if (attempt >= COLLISION_RETRIES) throw err;
+      ctx.log.warn('jj commit id collision after an undo; retrying in a second', { args: args.slice(0, 2) });
+      await ctx.deps.clock.sleep(1100);
+      continue;
+    }
+    if (isSameSecondCollision(r.exitCode, r.stderr) && attempt < COLLISION_RETRIES) {
+      ctx.log.warn('jj commit id collision after an undo; retrying in a second', { args: args.slice(0, 2) });
+      await ctx.deps.clock.sleep(1100);
+      continue;
+    }
+    return r;
+  }
+}
+
+async function jjOnce(ctx: JjCtx, args: readonly string[], o: CallOpts = {}): Promise<RunResult> {
+  const cwd = o.cwd ?? ctx.src;
+  const repo = o.cwd === undefined ? ['-R', ctx.src] : [];
+  const call = ctx.deps.runner.run(
+    'jj',
+    [
+      '--no-pager',
+      '--color=never',
+      ...repo,
+      '--config',
+      `operation.username=${OP_USER}`,
+      '--config',
+      `snapshot.max-new-file-size=${ctx.maxNewFileSize}`,
+      ...args,
+    ],
+    {
+      cwd,
+      env: ctx.env,
+      ...(ctx.runAs ? { user: ctx.runAs } : {}),
+      ...(o.network ? { timeoutMs: ctx.deps.config.timeouts.gitSec * 1000 } : {}),
+      ...(o.allowFailure ? { allowFailure: true } : {}),
+    },
+  );
+  // Any call may snapshot the working copy; a file jj refuses (too large)
+  // is only a warning to jj, and would be silently left out of the sync.
+  const noted = call.then((r) => {
+    for (const f of parseSnapshotRefusals(r.stderr)) ctx.snapshotRefusals.set(f.path, f);
+    return r;
+  });
+  if (!(o.network === true && o.allowFailure === true)) return noted;
+  try {
+    return await noted;
+  } catch (err) {
+    // A remote that hangs is a remote that is unreachable: report it as a
+    // failed call (the caller says "offline", 75), not as an internal failure.
+    if (!(err instanceof CommandFailed && err.timedOut)) throw err;
+    const sec = ctx.deps.config.timeouts.gitSec;
+    return {
+      exitCode: 124,
+      stdout: '',
+      stderr: `jj ${args.slice(0, 2).join(' ')} timed out after ${sec} s (timeouts.gitSec)`,
+      durationMs: sec * 1000,
+      skipped: false,
+    };
+  }
+}
+
+export async function commits(ctx: JjCtx, revset: string, extra: string[] = []): Promise<JjCommit[]> {
+  const r = await jj(ctx, ['log', '--no-graph', ...extra, '-r', revset, '-T', COMMIT_TEMPLATE]);
+  return parseCommits(r.stdout);
+}
+
+export async function one(ctx: JjCtx, revset: string): Promise<JjCommit> {
+  const list = await commits(ctx, revset);
+  const c = list[0];
+  if (c === undefined || list.length !== 1) {
+    throw new GitopsdError(
+      'failed',
+      `jj revset ${revset} names ${list.length} commits, expected 1; inspect the repo with "jj log"`,
+    );
+  }
+  return c;
+}
+
+export async function currentOp(ctx: JjCtx): Promise<string> {
+  const r = await jj(ctx, ['op', 'log', '--no-graph', '-n', '1', '-T', 'id']);
+  return r.stdout.trim();
+}
+
+export async function bookmarks(ctx: JjCtx): Promise<JjBookmark[]> {
+  const r = await jj(ctx, ['bookmark', 'list', '--all-remotes', '-T', BOOKMARK_TEMPLATE]);
+  return parseBookmarks(r.stdout).filter((b) => b.remote !== 'git');
+}
+
+/** `jj new --no-edit PARENT -m MSG`; returns the new commit's change id. */
+export async function newCommit(ctx: JjCtx, parent: string, message: string): Promise<string> {
+  const r = await jj(ctx, ['new', '--no-edit', '-r', parent, '-m', message]);
+  const prefix = parseCreatedCommit(r.stderr);
+  if (prefix === null) {
+    throw new GitopsdError(
+      'internal',
+      `jj new printed no "Created new commit" line (jj ${r.stderr.trim()}); this jj version is not supported`,
+    );
+  }
+  return (await one(ctx, prefix)).changeId;
+}
+
+export async function restore(ctx: JjCtx, from: string, into: string, fileset: string): Promise<void> {
+  await jj(ctx, ['restore', '--from', from, '--into', into, fileset]);
+}
+
+export async function conflictedFiles(ctx: JjCtx, rev: string): Promise<string[]> {
+  const r = await jj(ctx, [
+    'log',
+    '--no-graph',
+    '-r',
+    rev,
+    '-T',
+    'conflicted_files.map(|e| json(e.path().display()) ++ "\\n").join("")',
+  ]);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as string);
+}
+
+export async function opLog(ctx: JjCtx): Promise<OpEntry[]> {
+  const r = await jj(ctx, ['--ignore-working-copy', 'op', 'log', '--no-graph', '-n', '500', '-T', OP_TEMPLATE]);
+  return parseOps(r.stdout);
+}
+
+export async function changedPaths(ctx: JjCtx, rev: string): Promise<string[]> {
+  const r = await jj(ctx, ['diff', '-r', rev, '--name-only']);
+  return r.stdout.split('\n').filter((l) => l !== '');
+}
+
+// ---------------------------------------------------------------- jj output
+
+export interface SnapshotRefusal {
+  /** Path relative to the repo root, as jj prints it. */
+  path: string;
+  bytes: number;
+  limit: number;
+}
+
+/**
+ * jj's "Refused to snapshot some files" warning (snapshot.max-new-file-size,
+ * jj 0.46 `cli/src/cli_util.rs`): one line per file,
+ * `  big: 1.1MiB (1200000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)`.
+ * jj goes on without the file (exit 0), so the caller must report it.
+ */
+export function parseSnapshotRefusals(stderr: string): SnapshotRefusal[] {
+  if (!stderr.includes('Refused to snapshot some files')) return [];
+  const out: SnapshotRefusal[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = /^ {2}(.+): [^(]*\((\d+) bytes\); the maximum size allowed is [^(]*\((\d+) bytes\)$/.exec(line);
+    if (m?.[1] !== undefined) out.push({ path: m[1], bytes: Number(m[2]), limit: Number(m[3]) });
+  }
+  return out;
+}
+
+export interface JjCommit {
+  commitId: string;
+  changeId: string;
+  parents: string[];
+  conflict: boolean;
+  empty: boolean;
+  workingCopy: boolean;
+  description: string;
+}
+
+/** The template that matches parseCommits. Fields separated by \x1f. */
+export const COMMIT_TEMPLATE =
+  'commit_id ++ "\\x1f" ++ change_id ++ "\\x1f" ++ parents.map(|c| c.commit_id()).join(",") ++ "\\x1f" ++ ' +
+  'if(conflict, "1", "0") ++ "\\x1f" ++ if(empty, "1", "0") ++ "\\x1f" ++ if(current_working_copy, "1", "0") ++ ' +
+  '"\\x1f" ++ json(description) ++ "\\n"';
+
+export function parseCommits(stdout: string): JjCommit[] {
+  const out: JjCommit[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.trim() === '') continue;
+    const f = line.split('\x1f');
+    if (f.length !== 7) throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
+    const [commitId, changeId, parents, conflict, empty, wc, desc] = f as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    out.push({
+      commitId,
+      changeId,
+      parents: parents === '' ? [] : parents.split(','),
+      conflict: conflict === '1',
+      empty: empty === '1',
+      workingCopy: wc === '1',
+      description: JSON.parse(desc) as string,
+    });
+  }
+  return out;
+}
+
+export interface JjBookmark {
+  name: string;
+  /** '' for the local bookmark. */
+  remote: string;
+  conflict: boolean;
+  /** Targets (one unless conflicted; none when deleted). */
+  targets: string[];
+}
+
+export const BOOKMARK_TEMPLATE =
+  'name ++ "\\x1f" ++ remote ++ "\\x1f" ++ if(conflict, "1", "0") ++ "\\x1f" ++ ' +
+  'added_targets.map(|c| c.commit_id()).join(",") ++ "\\n"';
+
+export function parseBookmarks(stdout: string): JjBookmark[] {
+  const out: JjBookmark[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.trim() === '') continue;
+    const f = line.split('\x1f');
+    if (f.length !== 4) throw new Error(`unexpected jj bookmark line ${JSON.stringify(line)}`);
+    const [name, remote, conflict, targets] = f as [string, string, string, string];
+    out.push({ name, remote, conflict: conflict === '1', targets: targets === '' ? [] : targets.split(',') });
+  }
+  return out;
+}
+
+/** Quote a string for a jj revset/fileset string literal. */
+export function jjString(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** A fileset naming exactly these repo-relative paths. */
+export function filesetOf(paths: readonly string[]): string {
+  if (paths.length === 0) return 'none()';
+  return paths.map((p) => `root-file:${jjString(p)}`).join(' | ');
+}
+
+/** A fileset of every path except these. */
+export function filesetExcept(paths: readonly string[]): string {
+  if (paths.length === 0) return 'all()';
+  return `~(${filesetOf(paths)})`;
+}
+
+/**
+ * The new commit's change id (prefix) from `jj new`'s "Created new commit
+ * <change> <commit>" line. The change id, not the commit id: every later
+ * restore or rebase rewrites the commit, and naming the old commit id would
+ * resurrect the hidden version as a divergent twin.
+ */
+export function parseCreatedCommit(stderr: string): string | null {
+  const m = /Created new commit ([k-z]+) ([0-9a-f]+)/.exec(stderr);
+  return m?.[1] ?? null;
+}
+
+export interface OpEntry {
+  id: string;
+  user: string;
+}
+
+export const OP_TEMPLATE = 'id ++ "\\x1f" ++ user ++ "\\n"';
+
+export function parseOps(stdout: string): OpEntry[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [id, user] = l.split('\x1f') as [string, string | undefined];
+      return { id, user: user ?? '' };
+    });
+}
+
+// ---------------------------------------------------------------- push
+
+export type PushFailure = 'stale' | 'offline' | 'refused';
+
+/** Why `jj git push` failed: the lease (remote moved), the network, or a refusal. */
+export function classifyPushFailure(stderr: string): PushFailure {
+  // Two forms of the same race. jj's lease check finds the remote ref moved
+  // since our fetch ("unexpectedly moved", git's "stale info"); or another
+  // push lands after the remote advertised its refs but before it updates
+  // them, and receive-pack refuses ours ("cannot lock ref ... but expected",
+  // reported by jj 0.46 as "remote rejected ... incorrect old value provided").
+  if (
+    /unexpectedly moved on the remote|stale info|reason: stale|incorrect old value provided|cannot lock ref .* but expected/i.test(
+      stderr,
+    )
+  )
+    return 'stale';
+  if (
+    /Could not read from remote|Could not find repository|unable to access|Connection|resolve host|timed out|does not appear to be a git repository|No such file or directory/i.test(
+      stderr,
+    )
+  )
+    return 'offline';
+  return 'refused';
+}
+
+/**
+ * The line of a failed `jj git push` that says why: the remote's own reason
+ * ("refs/heads/main (reason: pre-receive hook declined)"), else the last
+ * "remote:" line a hook printed, else the last line.
+ */
+export function pushFailureReason(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const reason = lines.find((l) => /\(reason: /.test(l));
+  const remote = lines.filter((l) => l.startsWith('remote:') && l.slice(7).trim() !== '').at(-1);
+  const parts = [reason, remote?.replace(/^remote:\s*/, 'remote says: ')].filter((x) => x !== undefined);
+  return parts.length > 0 ? parts.join('; ') : (lines.at(-1) ?? 'no output');
+}
+
+/**
+ * jj's "Newly-created commit <id> already exists" (exit 255): a rewrite
+ * redone within the same second as an undone one produced the same commit
+ * id. Nothing was changed; the same command succeeds a second later.
+ */
+export function isSameSecondCollision(exitCode: number | undefined, stderr: string): boolean {
+  return exitCode === 255 && /Newly-created commit [0-9a-f]+ already exists/.test(stderr);
+}

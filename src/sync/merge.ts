@@ -1,0 +1,85 @@
+/**
+ * The three-way merge of a source change into an edited $HOME file (so
+ * `chezmoi re-add` captures the person's edit on top of the change instead
+ * of reverting it), done as the dotfiles user: `git merge-file` reads both
+ * sides and the base, and the result is written in place through
+ * fs-boundary.ts, never through a symlink.
+ */
+import { join } from 'node:path';
+import type { RunResult } from '../core/runner.js';
+import { privateTemp, type UserTree } from './fs-boundary.js';
+import { filesetOf, jj, type JjCtx } from './jj.js';
+import { lastLine } from './text.js';
+
+/** A $HOME target the sync left alone, and why (one line for people). */
+export interface Refusal {
+  target: string;
+  why: string;
+}
+
+/** What the merge needs beyond a jj call: $HOME, and the user's file access. */
+export interface MergeCtx extends JjCtx {
+  dest: string;
+  user: string;
+  tree: UserTree;
+}
+
+/**
+ * Merge the source's change into an edited $HOME file, so re-add captures
+ * the edit on top of it. 'capture': merged (or nothing to merge); 'leave':
+ * a conflict or a template, left for a later sync; a Refusal: the target is
+ * not a regular file of the user's (a symlink, say), so nothing is written.
+ *
+ * Root reads and writes nothing of the user's here: `git merge-file` runs as
+ * the user and reads $HOME and the source file itself; the merge base is
+ * handed over from a root-owned directory (privateTemp); the result is
+ * written in place by the user's own process, which opens the target with
+ * O_NOFOLLOW and refuses anything but a regular file the user owns.
+ */
+export async function mergeIntoHome(
+  ctx: MergeCtx,
+  m: { target: string; srcRel: string; base: string },
+): Promise<'capture' | 'leave' | Refusal> {
+  if (m.srcRel.endsWith('.tmpl')) return 'leave';
+  const home = join(ctx.dest, m.target);
+  const [kind] = await ctx.tree.kinds([home]);
+  if (kind !== 'file') return refuseWrite(ctx, m.target, kind === 'symlink' ? 'is a symbolic link' : `is a ${kind}`);
+  const baseText = await jj(ctx, ['file', 'show', '-r', m.base, '--', filesetOf([m.srcRel])], { allowFailure: true });
+  if (baseText.exitCode !== 0) return 'capture'; // new since wcBase: nothing to revert
+  const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
+  let merged: RunResult;
+  try {
+    const basePath = tmp.write('base', baseText.stdout);
+    merged = await ctx.deps.runner.run('git', ['merge-file', '-p', '--', home, basePath, join(ctx.src, m.srcRel)], {
+      allowFailure: true,
+      ...(ctx.runAs ? { user: ctx.runAs } : {}),
+    });
+  } finally {
+    tmp.remove();
+  }
+  if (merged.exitCode !== 0) {
+    // 1..127: that many conflicts; 255: an error (git merge-file(1)).
+    ctx.log.warn('edit in $HOME conflicts with a change not yet applied; left for the next sync', {
+      target: m.target,
+      exitCode: merged.exitCode,
+      stderr: lastLine(merged.stderr),
+    });
+    return 'leave';
+  }
+  // In place: the file keeps its owner and mode.
+  const why = await ctx.tree.writeInPlace(home, merged.stdout);
+  return why === null ? 'capture' : refuseWrite(ctx, m.target, why);
+}
+
+function refuseWrite(ctx: MergeCtx, target: string, what: string): Refusal {
+  return refusal(
+    ctx,
+    target,
+    `$HOME/${target} ${what}, so the sync does not write it (the source keeps its version); make it a regular file of ${ctx.user} and sync again`,
+  );
+}
+
+export function refusal(ctx: { log: JjCtx['log'] }, target: string, why: string): Refusal {
+  ctx.log.warn('target in $HOME refused', { target, why });
+  return { target, why };
+}

@@ -1,0 +1,118 @@
+/**
+ * The jj client's parsers (src/sync/jj.ts), on jj 0.46's real output:
+ * templates, the snapshot warning, push failures, a same-second collision.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  classifyPushFailure,
+  filesetExcept,
+  filesetOf,
+  isSameSecondCollision,
+  parseBookmarks,
+  parseCommits,
+  parseCreatedCommit,
+  parseSnapshotRefusals,
+  pushFailureReason,
+} from '../../../src/sync/jj.js';
+
+describe('jj output parsing', () => {
+  it('parses the commit template', () => {
+    const line = ['abc', 'xyz', 'p1,p2', '1', '0', '1', JSON.stringify('msg\n')].join('\x1f');
+    expect(parseCommits(`${line}\n`)).toEqual([
+      {
+        commitId: 'abc',
+        changeId: 'xyz',
+        parents: ['p1', 'p2'],
+        conflict: true,
+        empty: false,
+        workingCopy: true,
+        description: 'msg\n',
+      },
+    ]);
+  });
+  it('parses bookmarks, conflicted and deleted', () => {
+    expect(parseBookmarks('main\x1f\x1f1\x1fa,b\nsync/h\x1forigin\x1f0\x1f\n')).toEqual([
+      { name: 'main', remote: '', conflict: true, targets: ['a', 'b'] },
+      { name: 'sync/h', remote: 'origin', conflict: false, targets: [] },
+    ]);
+  });
+  it('takes the change id from "Created new commit"', () => {
+    expect(parseCreatedCommit('Created new commit prlmlmpx a1216b67 (empty) test\n')).toBe('prlmlmpx');
+    expect(parseCreatedCommit('something else')).toBeNull();
+  });
+  it('quotes paths in filesets', () => {
+    expect(filesetOf(['dot_a', 'we"ird\\name'])).toBe('root-file:"dot_a" | root-file:"we\\"ird\\\\name"');
+    expect(filesetExcept([])).toBe('all()');
+    expect(filesetExcept(['dot_a'])).toBe('~(root-file:"dot_a")');
+  });
+});
+
+describe('classifyPushFailure', () => {
+  it.each([
+    [
+      'Warning: The following references unexpectedly moved on the remote:\n  refs/heads/main (reason: stale info)\nError: Failed to push some bookmarks',
+      'stale',
+    ],
+    [
+      // jj 0.46 when another push lands between the ref advertisement and the update.
+      "remote: error: cannot lock ref 'refs/heads/main': is at d96dc3ca but expected 0279a449\nWarning: The remote rejected the following updates:\n  refs/heads/main (reason: incorrect old value provided)\nHint: Try checking if you have permission to push to all the bookmarks.\nError: Failed to push some bookmarks",
+      'stale',
+    ],
+    [
+      'Warning: The remote rejected the following updates:\n  refs/heads/main (reason: pre-receive hook declined)\nError: Failed to push some bookmarks',
+      'refused',
+    ],
+    ["Error: Could not find repository at '/nonexistent'", 'offline'],
+    ['fatal: Could not read from remote repository.', 'offline'],
+    ["Error: Won't push commit abc since it has conflicts", 'refused'],
+  ] as const)('%s → %s', (stderr, want) => {
+    expect(classifyPushFailure(stderr)).toBe(want);
+  });
+});
+
+describe('pushFailureReason', () => {
+  it.each([
+    [
+      'remote: no pushes today\nWarning: The remote rejected the following updates:\n  refs/heads/main (reason: pre-receive hook declined)\nHint: Try checking if you have permission to push to all the bookmarks.\nError: Failed to push some bookmarks\n',
+      'refs/heads/main (reason: pre-receive hook declined); remote says: no pushes today',
+    ],
+    ['Error: Failed to push some bookmarks\n', 'Error: Failed to push some bookmarks'],
+    ['', 'no output'],
+  ])('%j → %s', (stderr, want) => {
+    expect(pushFailureReason(stderr)).toBe(want);
+  });
+});
+
+describe('isSameSecondCollision', () => {
+  // The message jj 0.46 prints when a rewrite undone by `jj op restore` is
+  // redone within the same second (reproduced with the real jj).
+  const real =
+    'Internal error: Unexpected error from backend\nCaused by: Newly-created commit 697a84b06072360709ad39c72234d89ab9829671 already exists\n';
+  it.each([
+    [255, real, true],
+    [1, real, false],
+    [255, 'Internal error: Unexpected error from backend\nCaused by: disk full\n', false],
+    [undefined, real, false],
+  ])('exit %s -> %s', (code, stderr, want) => {
+    expect(isSameSecondCollision(code, stderr)).toBe(want === true);
+  });
+});
+
+describe('parseSnapshotRefusals', () => {
+  it('reads jj 0.46 "Refused to snapshot some files"', () => {
+    const stderr = [
+      'Warning: Refused to snapshot some files:',
+      '  big: 1.1MiB (1200000 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)',
+      '  dot_dir/huge file: 2.0MiB (2097152 bytes); the maximum size allowed is 1.0MiB (1048576 bytes)',
+      'Hint: This is to prevent large files from being added by accident. To fix this:',
+      '  * Add the file(s) to `.gitignore`',
+    ].join('\n');
+    expect(parseSnapshotRefusals(stderr)).toEqual([
+      { path: 'big', bytes: 1200000, limit: 1048576 },
+      { path: 'dot_dir/huge file', bytes: 2097152, limit: 1048576 },
+    ]);
+  });
+  it('finds nothing in other output', () => {
+    expect(parseSnapshotRefusals('Working copy changes:\nA big\n')).toEqual([]);
+  });
+});
