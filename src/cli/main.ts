@@ -234,6 +234,12 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       (y: Argv) => y,
       lazy('daemon', async () => (await import('../cycle/cli.js')).daemonCommand),
     )
+    .command(
+      'poll',
+      'Fetch nix-config once; upgrade only when the branch has a new tip (what the daemon does every daemon.pollIntervalSec)',
+      (y: Argv) => y,
+      lazy('poll', async () => (await import('../cycle/cli.js')).pollCommand),
+    )
     .command('sync', 'Sync dotfiles: re-add, commit, fetch, rebase, push, apply (also: chezmoi-sync)', (y: Argv) =>
       y
         .command(

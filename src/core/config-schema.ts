@@ -259,6 +259,26 @@ export const ConfigSchema = z
         randomizedDelaySec: 1800,
         persistent: true,
       }),
+    daemon: z
+      .object({
+        /**
+         * Seconds between two polls of the nix-config remote by `gitopsd
+         * daemon` (src/cycle/poll.ts), as comin's 60 s: each poll is one
+         * `git fetch`, and a new tip of the branch runs the upgrade at once.
+         * 0 turns polling off: only the daily cycle (schedule.cron) runs.
+         * Off by default so that an existing fleet does not start fetching
+         * every minute on upgrade; 60 is the usual value.
+         */
+        pollIntervalSec: z
+          .number()
+          .int()
+          .min(0)
+          .max(86400)
+          .refine((v) => v === 0 || v >= 10, { message: 'must be 0 (polling off) or at least 10 seconds, e.g. 60' })
+          .default(0),
+      })
+      .strict()
+      .default({ pollIntervalSec: 0 }),
     preflight: z
       .object({
         minFreeDiskPercent: z.number().min(0).max(100).default(10),

@@ -15,6 +15,21 @@ export const cycleCommand: Handler = async (deps) => {
   return { exitCode: r.exitCode, text: formatCycle(r), json: { ok: r.exitCode === 0, ...r } };
 };
 
+/** `gitopsd poll`: one poll now (./poll.ts); what the daemon does every daemon.pollIntervalSec. */
+export const pollCommand: Handler = async (deps) => {
+  const { runPoll } = await import('./poll.js');
+  const p = await runPoll(deps);
+  return {
+    exitCode: p.exitCode,
+    text: p.message,
+    json: {
+      ok: p.exitCode === 0,
+      decision: p.decision,
+      upgrade: p.upgrade,
+    },
+  };
+};
+
 export const daemonCommand: Handler = async (deps, args) => {
   const logLevel = args['log-level'] as LogLevel | undefined;
   // SIGHUP: the same file, read again, with the same environment and flags.
@@ -47,6 +62,10 @@ export const daemonCommand: Handler = async (deps, args) => {
         durationMs: Math.round(d.clock.monotonicMs() - started),
       });
       return c;
+    },
+    runPoll: async (d) => {
+      const { runPoll } = await import('./poll.js');
+      return runPoll(d);
     },
   });
   const text = `daemon stopped after ${r.cycles} cycle${r.cycles === 1 ? '' : 's'}`;

@@ -15,6 +15,14 @@
  *   Timers are armed in chunks of at most 6 hours and the clock is read again
  *   on each wake-up, so a suspended host or a clock jump cannot make a run
  *   early, and a long delay cannot overflow setTimeout.
+ * - Poll (daemon.pollIntervalSec > 0, docs/nixos.md "Poll mode"): every
+ *   interval after start, and after the end of the previous poll or cycle,
+ *   one poll (src/cycle/poll.ts): one `git fetch`, and the upgrade only when
+ *   the branch has a new tip. Polls and cycles never overlap: a poll that
+ *   falls during a cycle is skipped (the cycle fetches anyway), and a cycle
+ *   slot that falls during a poll starts when the poll ends. A poll has no
+ *   random delay: the interval is the bound on how late a push is deployed.
+ *   A poll that throws (offline, lock held) is logged; the next one retries.
  * - SIGTERM / SIGINT: when idle, stop now. During a cycle, the running step
  *   is never interrupted (an activation must finish or be undone by its own
  *   code); the steps after it do not start (`shouldStop`), then the daemon
@@ -38,6 +46,7 @@ import { messageFor } from '../core/exit.js';
 import { lastCycleStart, type CycleResult } from './index.js';
 import { createSchedule, type Schedule } from '../shared/cron-schedule.js';
 import { planNextRun, type NextRun, type RunTrigger } from './schedule.js';
+import type { PollResult } from './poll.js';
 
 export type DaemonSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 
@@ -56,6 +65,8 @@ export type DaemonEvent =
   | { type: 'planned'; next: NextRun }
   | { type: 'cycle-started'; trigger: RunTrigger }
   | { type: 'cycle-finished'; trigger: RunTrigger; exitCode: number | null; error?: string }
+  | { type: 'poll-started' }
+  | { type: 'poll-finished'; decision: 'run' | 'idle' | 'error'; exitCode: number | null; message: string }
   | { type: 'reloaded'; configPath: string }
   | { type: 'reload-refused'; reason: string }
   | { type: 'stopping'; during: 'idle' | 'cycle' }
@@ -65,10 +76,16 @@ export interface CycleRunner {
   (deps: Deps, opts: { trigger: RunTrigger; shouldStop: () => boolean }): Promise<CycleResult>;
 }
 
+export interface PollRunner {
+  (deps: Deps): Promise<PollResult>;
+}
+
 export interface DaemonOptions {
   deps: Deps;
   reload: () => Deps;
   runCycle: CycleRunner;
+  /** One poll (src/cycle/poll.ts runPoll); used when daemon.pollIntervalSec > 0. */
+  runPoll?: PollRunner;
   timers?: Timers;
   signals?: SignalSource;
   random?: () => number;
@@ -126,6 +143,9 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
 
   return new Promise<DaemonSummary>((resolve, reject) => {
     let timer: unknown = undefined;
+    let pollTimer: unknown = undefined;
+    /** A cycle slot came while a poll ran: start the cycle when the poll ends. */
+    let cycleDue = false;
     let next: NextRun | null = null;
     let running = false;
     let stopRequested = false;
@@ -137,6 +157,19 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
     const clearTimer = (): void => {
       if (timer !== undefined) timers.clearTimeout(timer);
       timer = undefined;
+    };
+
+    const clearPollTimer = (): void => {
+      if (pollTimer !== undefined) timers.clearTimeout(pollTimer);
+      pollTimer = undefined;
+    };
+
+    /** Arm the next poll one interval from now (or clear it: polling off, no poll runner, stopping). */
+    const armPoll = (): void => {
+      clearPollTimer();
+      const sec = deps.config.daemon.pollIntervalSec;
+      if (sec <= 0 || opts.runPoll === undefined || stopRequested) return;
+      pollTimer = timers.setTimeout(onPollTimer, sec * 1000);
     };
 
     const arm = (): void => {
@@ -171,6 +204,7 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
     const cleanUp = (): void => {
       finished = true;
       clearTimer();
+      clearPollTimer();
       for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) signals.off(s, handlers[s]);
       schedule.dispose();
       lock.release();
@@ -213,9 +247,14 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
       // The clock is the daemon's, not the new Deps': a reload must not move time.
       deps = { ...fresh, clock };
       log = deps.log.child({ module: 'daemon' });
-      log.info('config reloaded', { config: deps.configPath, cron: schedule.expression });
+      log.info('config reloaded', {
+        config: deps.configPath,
+        cron: schedule.expression,
+        pollIntervalSec: deps.config.daemon.pollIntervalSec,
+      });
       observe({ type: 'reloaded', configPath: deps.configPath });
       plan(false);
+      armPoll();
     };
 
     const refuseReload = (reason: string): void => {
@@ -250,11 +289,56 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
       }
       if (reloadRequested) applyReload();
       else plan(false);
+      // A poll right after a cycle would find nothing: count the interval from here.
+      armPoll();
     };
+
+    const startPoll = async (runPoll: PollRunner): Promise<void> => {
+      running = true;
+      observe({ type: 'poll-started' });
+      try {
+        const p = await runPoll(deps);
+        if (p.upgrade !== null) lastExitCode = p.exitCode;
+        log.info('poll finished', { decision: p.decision.kind, exitCode: p.exitCode, message: p.message });
+        observe({ type: 'poll-finished', decision: p.decision.kind, exitCode: p.exitCode, message: p.message });
+      } catch (err) {
+        const message = messageFor(err);
+        log.warn('poll failed; the next poll retries', { err, message });
+        observe({ type: 'poll-finished', decision: 'error', exitCode: null, message });
+      }
+      running = false;
+      if (stopRequested) {
+        finish();
+        return;
+      }
+      if (reloadRequested) applyReload();
+      if (cycleDue) {
+        cycleDue = false;
+        if (next !== null && clock.now().getTime() >= next.at.getTime()) {
+          void startCycle(next.trigger);
+          return;
+        }
+        arm(); // an early wake-up (a chunk of a long wait) came during the poll
+      }
+      armPoll();
+    };
+
+    function onPollTimer(): void {
+      pollTimer = undefined;
+      if (stopRequested) return;
+      // During a cycle: skip this poll (the cycle fetches); startCycle re-arms.
+      if (running || opts.runPoll === undefined) return;
+      void startPoll(opts.runPoll);
+    }
 
     function onTimer(): void {
       timer = undefined;
-      if (next === null || running || stopRequested) return;
+      if (next === null || stopRequested) return;
+      if (running) {
+        // A poll is running (a cycle never arms this timer): start when it ends.
+        cycleDue = true;
+        return;
+      }
       // Woken early (a chunk of a long wait, or the clock moved back): wait again.
       if (clock.now().getTime() < next.at.getTime()) {
         arm();
@@ -270,6 +354,7 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
       }
       stopRequested = true;
       clearTimer();
+      clearPollTimer();
       log.info('stop requested', { signal, during: running ? 'cycle' : 'idle' });
       observe({ type: 'stopping', during: running ? 'cycle' : 'idle' });
       if (!running) finish();
@@ -288,10 +373,16 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
     };
     for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) signals.on(s, handlers[s]);
 
-    log.info('daemon started', { lock: lock.path, cron: schedule.expression, pid: process.pid });
+    log.info('daemon started', {
+      lock: lock.path,
+      cron: schedule.expression,
+      pollIntervalSec: deps.config.daemon.pollIntervalSec,
+      pid: process.pid,
+    });
     observe({ type: 'started', lockPath: lock.path });
     try {
       plan(true);
+      armPoll();
     } catch (err) {
       // E.g. a corrupt state file (moved aside by the state store): fail
       // loudly so the service manager restarts us on a clean state.

@@ -93,24 +93,79 @@ export async function fetchBranch(deps: GitDeps, dir: string): Promise<void> {
       `+refs/heads/${branch}:${trackingRef(deps)}`,
     ]);
   } catch (err) {
-    if (err instanceof CommandFailed) {
-      if (/couldn't find remote ref/i.test(err.stderrTail)) {
-        throw new GitopsdError(
-          'failed',
-          `the remote "${remote}" has no branch "${branch}"; fix nixConfig.branch or push the branch`,
-          {
-            cause: err,
-          },
-        );
-      }
-      throw new GitopsdError(
-        'temporary',
-        `cannot fetch ${remote}/${branch} in ${dir} (${err.message}); nothing was changed, the next run retries`,
-        { cause: err },
-      );
-    }
-    throw err;
+    throw fetchError(deps, dir, err);
   }
+}
+
+/** One line of `git fetch --porcelain` (git-fetch(1), OUTPUT): a ref the fetch changed. */
+export interface FetchedRef {
+  /** ' ' fast-forward, '+' forced, '*' new ref, '-' pruned, 't' tag, '!' rejected, '=' up to date. */
+  flag: string;
+  old: string;
+  new: string;
+  /** The local ref, e.g. refs/remotes/origin/main. */
+  ref: string;
+}
+
+/**
+ * Parse `git fetch --porcelain` output (git >= 2.41; git-fetch(1), OUTPUT):
+ * `<flag> <old-object-id> <new-object-id> <local-reference>` per line, and
+ * nothing for refs that did not change (those are printed only with
+ * --verbose, flag '='). Lines of another shape are skipped. Pure.
+ */
+export function parseFetchPorcelain(stdout: string): FetchedRef[] {
+  const out: FetchedRef[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^(.) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) (\S+)$/.exec(line);
+    if (m) out.push({ flag: m[1] ?? '', old: m[2] ?? '', new: m[3] ?? '', ref: m[4] ?? '' });
+  }
+  return out;
+}
+
+/**
+ * The poll's fetch (src/cycle/poll.ts): the branch into its remote-tracking
+ * ref, plus `extraRefspecs`, in ONE git process, with --porcelain so that
+ * what changed is read from its output and a no-op poll needs no second
+ * process (no rev-parse). Never touches HEAD, the index or the working tree.
+ * Errors as fetchBranch's (temporary, or failed for a missing branch).
+ */
+export async function fetchPorcelain(
+  deps: GitDeps,
+  dir: string,
+  extraRefspecs: readonly string[] = [],
+): Promise<FetchedRef[]> {
+  const { remote, branch } = deps.config.nixConfig;
+  try {
+    const r = await git(deps, dir, [
+      'fetch',
+      '--no-tags',
+      '--porcelain',
+      '--upload-pack=git-upload-pack',
+      remote,
+      `+refs/heads/${branch}:${trackingRef(deps)}`,
+      ...extraRefspecs,
+    ]);
+    return parseFetchPorcelain(r.stdout);
+  } catch (err) {
+    throw fetchError(deps, dir, err);
+  }
+}
+
+function fetchError(deps: GitDeps, dir: string, err: unknown): unknown {
+  const { remote, branch } = deps.config.nixConfig;
+  if (!(err instanceof CommandFailed)) return err;
+  if (/couldn't find remote ref/i.test(err.stderrTail)) {
+    return new GitopsdError(
+      'failed',
+      `the remote "${remote}" has no branch "${branch}"; fix nixConfig.branch or push the branch`,
+      { cause: err },
+    );
+  }
+  return new GitopsdError(
+    'temporary',
+    `cannot fetch ${remote}/${branch} in ${dir} (${err.message}); nothing was changed, the next run retries`,
+    { cause: err },
+  );
 }
 
 /** Whether `a` is an ancestor of (or equal to) `b`. An unknown commit is "no". */

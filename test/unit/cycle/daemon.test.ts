@@ -12,6 +12,8 @@ import { loadConfig } from '../../../src/core/config.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { LockHeldError, type ExitCode } from '../../../src/core/errors.js';
 import type { Clock } from '../../../src/core/clock.js';
+import { decidePoll, EMPTY_POLL } from '../../../src/cycle/poll-decide.js';
+import type { FetchedRef } from '../../../src/upgrade/git.js';
 import { CYCLE_KEY, runCycle, type CycleResult, type CycleStep } from '../../../src/cycle/index.js';
 import {
   MAX_TIMER_MS,
@@ -19,6 +21,7 @@ import {
   type CycleRunner,
   type DaemonEvent,
   type DaemonSignal,
+  type PollRunner,
   type SignalSource,
   type Timers,
 } from '../../../src/cycle/daemon.js';
@@ -116,7 +119,7 @@ interface Bed {
   reload: () => Deps;
 }
 
-function bed(schedule: Record<string, unknown> = {}, start = T0): Bed {
+function bed(schedule: Record<string, unknown> = {}, start = T0, extra: Record<string, unknown> = {}): Bed {
   const dir = mkdtempSync(join(tmpdir(), 'gitopsd-daemon-'));
   dirs.push(dir);
   const configFile = join(dir, 'config.json');
@@ -128,6 +131,7 @@ function bed(schedule: Record<string, unknown> = {}, start = T0): Bed {
         stateDir: join(dir, 'state'),
         nixConfig: { path: join(dir, 'nixos') },
         schedule: { cron: '0 4 * * *', randomizedDelaySec: 0, ...s },
+        ...extra,
       }),
     );
   };
@@ -163,8 +167,9 @@ function manualCycles() {
   return { calls, runner };
 }
 
-function start(b: Bed, runCycleFn: CycleRunner, random = () => 0) {
+function start(b: Bed, runCycleFn: CycleRunner, random = () => 0, runPoll?: PollRunner) {
   const done = runDaemon({
+    ...(runPoll === undefined ? {} : { runPoll }),
     deps: b.deps,
     reload: b.reload,
     runCycle: runCycleFn,
@@ -552,5 +557,109 @@ describe('one instance', () => {
     b.deps.lockAt(join(b.deps.paths.stateDir, 'daemon.lock'), 'probe').release();
     expect(b.signals.listeners()).toBe(0);
     expect(b.time.armed).toBe(0);
+  });
+});
+
+/**
+ * A remote whose branch tip the test moves ("a push"), and a poll runner that
+ * sees it as `git fetch --porcelain` would: a changed line for the tracking
+ * ref when the tip moved since the last fetch, nothing otherwise. The
+ * decision is the real decidePoll; "upgrades" are recorded with their time.
+ */
+function pollingRemote() {
+  const trackingRef = 'refs/remotes/origin/main';
+  let remoteTip = 'a'.repeat(40);
+  let fetchedTip = remoteTip;
+  const fetches: Date[] = [];
+  const upgrades: Array<{ at: Date; tip: string | null }> = [];
+  const runner: PollRunner = (deps) => {
+    const now = deps.clock.now();
+    fetches.push(now);
+    const fetched: FetchedRef[] =
+      remoteTip === fetchedTip ? [] : [{ flag: ' ', old: fetchedTip, new: remoteTip, ref: trackingRef }];
+    fetchedTip = remoteTip;
+    const decision = decidePoll({ fetched, trackingRef, checkoutMissing: false, state: EMPTY_POLL, now });
+    if (decision.kind === 'run') upgrades.push({ at: now, tip: decision.tip });
+    return Promise.resolve({ decision, upgrade: null, exitCode: 0, message: decision.line });
+  };
+  return {
+    runner,
+    fetches,
+    upgrades,
+    push: (tip: string) => {
+      remoteTip = tip;
+    },
+  };
+}
+
+describe('poll mode (daemon.pollIntervalSec)', () => {
+  it('a push reaches the host within one poll interval; a poll that finds nothing upgrades nothing', async () => {
+    const b = bed({}, T0, { daemon: { pollIntervalSec: 60 } });
+    const c = manualCycles();
+    const r = pollingRemote();
+    const d = start(b, c.runner, () => 0, r.runner);
+    await flush();
+    await b.time.advanceTo(at('2026-03-10T12:05:00'));
+    expect(r.fetches).toHaveLength(5); // one per minute
+    expect(r.upgrades).toHaveLength(0);
+    const pushedAt = at('2026-03-10T12:05:17');
+    await b.time.advanceTo(pushedAt);
+    r.push('b'.repeat(40));
+    await b.time.advanceTo(at('2026-03-10T12:07:00'));
+    expect(r.upgrades).toEqual([{ at: at('2026-03-10T12:06:00'), tip: 'b'.repeat(40) }]);
+    const upgradedAt = r.upgrades[0]?.at.getTime() ?? Infinity;
+    expect(upgradedAt - pushedAt.getTime()).toBeLessThanOrEqual(60_000);
+    expect(c.calls).toHaveLength(0); // polls are not cycles
+    await b.signals.send('SIGTERM');
+    await d.done;
+  });
+
+  it('is off by default: no poll timer, only the cycle', async () => {
+    const b = bed();
+    const c = manualCycles();
+    const r = pollingRemote();
+    const d = start(b, c.runner, () => 0, r.runner);
+    await flush();
+    expect(b.time.armed).toBe(1);
+    await b.time.advanceTo(at('2026-03-10T18:00:00'));
+    expect(r.fetches).toHaveLength(0);
+    await b.signals.send('SIGTERM');
+    await d.done;
+  });
+
+  it('a cycle slot that falls during a poll starts when the poll ends; no poll runs during a cycle', async () => {
+    const b = bed({}, at('2026-03-11T03:58:30'), { daemon: { pollIntervalSec: 60 } });
+    const c = manualCycles();
+    let finishPoll: (() => void) | null = null;
+    const polls: Date[] = [];
+    const slowPoll: PollRunner = (deps) =>
+      new Promise((resolve) => {
+        polls.push(deps.clock.now());
+        finishPoll = () =>
+          resolve({
+            decision: { kind: 'idle', line: 'no new tip' },
+            upgrade: null,
+            exitCode: 0,
+            message: 'no new tip',
+          });
+      });
+    const d = start(b, c.runner, () => 0, slowPoll);
+    await flush();
+    await b.time.advanceTo(at('2026-03-11T03:59:30')); // the poll starts
+    expect(polls).toHaveLength(1);
+    await b.time.advanceTo(at('2026-03-11T04:00:10')); // the slot passes during the poll
+    expect(c.calls).toHaveLength(0);
+    (finishPoll as (() => void) | null)?.();
+    await flush();
+    expect(c.calls.map((x) => x.trigger)).toEqual(['schedule']);
+    await b.time.advanceTo(at('2026-03-11T04:10:00')); // the cycle runs: no poll
+    expect(polls).toHaveLength(1);
+    c.calls[0]?.finish(0);
+    await flush();
+    await b.time.advanceTo(at('2026-03-11T04:11:00')); // one interval after the cycle's end
+    expect(polls).toHaveLength(2);
+    (finishPoll as (() => void) | null)?.();
+    await b.signals.send('SIGTERM');
+    await expect(d.done).resolves.toMatchObject({ cycles: 1 });
   });
 });

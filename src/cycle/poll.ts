@@ -1,0 +1,138 @@
+/**
+ * One poll: `gitopsd poll`, and what `gitopsd daemon` does every
+ * `daemon.pollIntervalSec` (docs/nixos.md "Poll mode"), so that pushing to
+ * nix-config is deploying, as comin's 60 s poll.
+ *
+ * Contract
+ * - Inputs: Deps. Observe: whether nixConfig.path exists, then ONE
+ *   `git fetch --porcelain` of the branch (src/upgrade/git.ts
+ *   fetchPorcelain) and the state section "poll". Decide: decidePoll
+ *   (./poll-decide.ts). Act: the upgrade, with the rollout gate, exactly as
+ *   `gitopsd upgrade` runs it. Record: the section "poll" (only when the
+ *   upgrade ran; an idle poll writes nothing).
+ * - Cost of a poll that finds nothing: one git process, no state write.
+ * - Lock: the per-host lock for the fetch and the upgrade, so a poll never
+ *   fetches beside a running upgrade. A held lock: the poll does nothing
+ *   (LockHeldError, exit 75); the next poll tries again.
+ * - Failures: a fetch that fails (offline) throws the fetch's temporary
+ *   error (exit 75) and changes nothing but the tracking ref git may have
+ *   moved. An upgrade that throws is recorded as "error" with a retry time,
+ *   then rethrown.
+ * - A poll never bypasses anything: the upgrade it runs checks signatures,
+ *   known-bad marks, the rollout gate and preflight as any other run does.
+ * - Crash (kill -9): during the fetch, git's own ref locking leaves the
+ *   tracking ref old or new; a new tip that was fetched but not yet
+ *   upgraded is picked up by the next cycle (not by the next poll, which
+ *   sees no change). During the upgrade: the upgrade's own crash story
+ *   (src/upgrade/index.ts); the section "poll" keeps its old value.
+ */
+import { existsSync } from 'node:fs';
+import { withHostLock, type Deps } from '../core/deps.js';
+import { exitCodeFor, messageFor } from '../core/exit.js';
+import type { ExitCode } from '../core/errors.js';
+import { fetchPorcelain, trackingRef, type FetchedRef } from '../upgrade/git.js';
+import type { UpgradeRunResult } from '../upgrade/index.js';
+import { afterPollRun, decidePoll, EMPTY_POLL, POLL_KEY, PollSection, type PollDecision } from './poll-decide.js';
+
+export interface PollResult {
+  decision: PollDecision;
+  /** The upgrade's result when the poll ran it; null when idle. */
+  upgrade: UpgradeRunResult | null;
+  exitCode: ExitCode;
+  message: string;
+}
+
+/** The section "poll"; a malformed one reads as empty (it only schedules retries). */
+export function readPollSection(deps: Pick<Deps, 'state' | 'log'>): PollSection {
+  const raw = deps.state.section(POLL_KEY);
+  if (raw === undefined) return EMPTY_POLL;
+  const parsed = PollSection.safeParse(raw);
+  if (!parsed.success) {
+    deps.log.warn('state section "poll" is malformed; treating it as empty', { issues: parsed.error.issues });
+    return EMPTY_POLL;
+  }
+  return parsed.data;
+}
+
+/**
+ * One poll. When it ran the upgrade, the run is recorded, published and
+ * hooked as `gitopsd upgrade`'s (src/report/after-run.ts), after the host
+ * lock is released; an idle poll records nothing.
+ */
+export async function runPoll(deps: Deps): Promise<PollResult> {
+  const started = deps.clock.monotonicMs();
+  const inner = await withHostLock(deps, 'poll', () => pollLocked(deps));
+  if (inner.ran === null) return inner.result;
+  const { afterRun } = await import('../report/after-run.js');
+  const durationMs = Math.round(deps.clock.monotonicMs() - started);
+  if (inner.ran.kind === 'threw') {
+    const err = inner.ran.err;
+    await afterRun(deps, 'upgrade', {
+      exitCode: exitCodeFor(err),
+      result: 'error',
+      error: messageFor(err),
+      durationMs,
+    });
+    throw err;
+  }
+  const r = inner.ran.upgrade;
+  await afterRun(deps, 'upgrade', {
+    exitCode: r.exitCode,
+    result: r.kind === 'deployed' && r.reboot === 'pending' ? 'reboot-pending' : r.kind,
+    commit: r.commit,
+    generation: r.kind === 'deployed' ? r.generation : null,
+    error: r.exitCode === 0 ? null : r.message,
+    durationMs,
+  });
+  return inner.result;
+}
+
+type Ran = { kind: 'ok'; upgrade: UpgradeRunResult } | { kind: 'threw'; err: unknown };
+
+async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | null }> {
+  const log = deps.log.child({ module: 'poll' });
+  const dir = deps.config.nixConfig.path;
+  const checkoutMissing = !existsSync(dir);
+  const fetched: FetchedRef[] = checkoutMissing ? [] : await fetchPorcelain(deps, dir);
+  const decision = decidePoll({
+    fetched,
+    trackingRef: trackingRef(deps),
+    checkoutMissing,
+    state: readPollSection(deps),
+    now: deps.clock.now(),
+  });
+  log.info('poll', { decision: decision.kind, line: decision.line, fetched: fetched.length });
+  if (decision.kind === 'idle') {
+    return { result: { decision, upgrade: null, exitCode: 0, message: decision.line }, ran: null };
+  }
+
+  const [{ runUpgrade }, { fleetGate }] = await Promise.all([
+    import('../upgrade/index.js'),
+    import('../fleet/rollout/fleet-gate.js'),
+  ]);
+  const record = (result: string, exitCode: number): void => {
+    deps.state.updateSection(POLL_KEY, () =>
+      afterPollRun({
+        tip: decision.tip,
+        result,
+        exitCode,
+        now: deps.clock.now(),
+        pollIntervalSec: deps.config.daemon.pollIntervalSec,
+      }),
+    );
+  };
+  let r: UpgradeRunResult;
+  try {
+    r = await runUpgrade(deps, { dryRun: false, gate: fleetGate(deps) });
+  } catch (err) {
+    log.error('the upgrade of this poll failed; a later poll retries it', { message: messageFor(err) });
+    record('error', exitCodeFor(err));
+    const message = `${decision.line}: ${messageFor(err)}`;
+    return { result: { decision, upgrade: null, exitCode: exitCodeFor(err), message }, ran: { kind: 'threw', err } };
+  }
+  record(r.kind, r.exitCode);
+  return {
+    result: { decision, upgrade: r, exitCode: r.exitCode, message: `${decision.line}: ${r.message}` },
+    ran: { kind: 'ok', upgrade: r },
+  };
+}
