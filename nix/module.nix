@@ -411,6 +411,20 @@ in
               '';
             };
           };
+          daemon = section {
+            pollIntervalSec = mkOption {
+              type = types.ints.unsigned;
+              default = 0;
+              example = 60;
+              description = ''
+                mode = "daemon": seconds between two polls of the nix-config
+                remote (one `git fetch` each; a new tip of the branch is
+                upgraded at once, so pushing is deploying, as comin's 60 s).
+                0: no polling, only the cycle on settings.schedule.cron.
+                Otherwise at least 10 (checked by `gitopsd config check`).
+              '';
+            };
+          };
           schedule = section {
             cron = mkOption {
               type = types.str;
@@ -455,9 +469,13 @@ in
           message = "services.gitopsd: settings.schedule.cron \"${s.schedule.cron}\" cannot be converted to a systemd calendar (${converted.error or ""}); set services.gitopsd.onCalendar";
         }
       ];
-      warnings = optional (
-        cfg.mode == "daemon" && cfg.fixedRandomDelay
-      ) "services.gitopsd.fixedRandomDelay only applies to mode = \"timer\"; the daemon draws a new delay for each run";
+      warnings =
+        optional (
+          cfg.mode == "daemon" && cfg.fixedRandomDelay
+        ) "services.gitopsd.fixedRandomDelay only applies to mode = \"timer\"; the daemon draws a new delay for each run"
+        ++ optional (
+          cfg.mode == "timer" && s.daemon.pollIntervalSec > 0
+        ) "services.gitopsd.settings.daemon.pollIntervalSec only applies to mode = \"daemon\"; set mode = \"daemon\" to poll";
 
       environment.systemPackages = [ cfg.package ];
       environment.etc."gitopsd/config.json".source = checkedConfig;

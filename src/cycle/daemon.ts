@@ -299,11 +299,11 @@ export function runDaemon(opts: DaemonOptions): Promise<DaemonSummary> {
       try {
         const p = await runPoll(deps);
         if (p.upgrade !== null) lastExitCode = p.exitCode;
-        log.info('poll finished', { decision: p.decision.kind, exitCode: p.exitCode, message: p.message });
+        log.info('poll finished', { decision: p.decision.kind, exitCode: p.exitCode, line: p.message });
         observe({ type: 'poll-finished', decision: p.decision.kind, exitCode: p.exitCode, message: p.message });
       } catch (err) {
         const message = messageFor(err);
-        log.warn('poll failed; the next poll retries', { err, message });
+        log.warn('poll failed; the next poll retries', { err, line: message });
         observe({ type: 'poll-finished', decision: 'error', exitCode: null, message });
       }
       running = false;

@@ -54,10 +54,19 @@ export async function upgrade(
   args: string[] = [],
   env: Record<string, string | undefined> = {},
 ): Promise<UpgradeRun> {
+  return traced(t, ['upgrade', ...args], env);
+}
+
+/** `gitopsd <args> --config <host config>` against the simulated host, traced (GITOPSD_TRACE). */
+export async function traced(
+  t: TestHost,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<UpgradeRun> {
   const traceDir = join(t.host.root, 'var/tmp');
   await mkdir(traceDir, { recursive: true });
   const trace = join(traceDir, `trace-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`);
-  const r = await runCli(['upgrade', '--config', t.config, ...args], {
+  const r = await runCli([...args, '--config', t.config], {
     env: { ...t.host.env, TZ: 'UTC', GITOPSD_TRACE: trace, ...env },
   });
   const events = await readTrace(trace);
