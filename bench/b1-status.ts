@@ -1,10 +1,13 @@
 /**
  * B1: `gitopsd status --json` cold start on a simulated host (one installed
  * generation, nix-config checkout, no state yet) against `node -e 0`.
- * Target: ratio <= 2.0.
+ * Target (issue 19): ratio <= 1.5. Wall time and CPU time (user + system,
+ * which the machine's load does not inflate) are both reported; the verdict
+ * is on wall time, as the target is written, and the CPU ratio is printed
+ * beside it.
  */
 import { join } from 'node:path';
-import { cmd, stats, table, time } from './lib.js';
+import { cmd, cpuStats, stats, table, time } from './lib.js';
 import { gitopsdBin, runsFor, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
@@ -17,23 +20,28 @@ export const b1: Benchmark = {
     if (h === undefined) throw new Error('B1: no host');
     const runs = runsFor(10);
     const env = { ...h.sim.env, GITOPSD_CONFIG: undefined };
-    const base = stats(await time('node -e 0', cmd('node', ['-e', '0']), { runs }));
-    const status = stats(
-      await time(
-        'gitopsd status --json',
-        cmd('node', [gitopsdBin(), 'status', '--json', '--config', h.config], { env }),
-        {
-          runs,
-        },
-      ),
+    const baseSample = await time('node -e 0', cmd('node', ['-e', '0']), { runs });
+    const statusSample = await time(
+      'gitopsd status --json',
+      cmd('node', [gitopsdBin(), 'status', '--json', '--config', h.config], { env }),
+      { runs },
     );
+    const [base, status] = [stats(baseSample), stats(statusSample)];
+    const [baseCpu, statusCpu] = [cpuStats(baseSample), cpuStats(statusSample)];
     const ratio = status.medianMs / base.medianMs;
-    const md = table(`B1 ${this.title}`, base, [status], 'ratio <= 2.0');
+    const cpuRatio = statusCpu.medianMs / baseCpu.medianMs;
+    const md = [
+      table(`B1 ${this.title}`, base, [status], 'ratio <= 1.5'),
+      '',
+      table(`B1 CPU time (user + system, clock ticks of 10 ms)`, baseCpu, [statusCpu]),
+    ].join('\n');
     return {
       id: this.id,
       title: this.title,
       markdown: md,
-      verdicts: [`B1 ratio ${ratio.toFixed(2)} (target <= 2.0): ${ratio <= 2 ? 'met' : 'NOT met'}`],
+      verdicts: [
+        `B1 ratio ${ratio.toFixed(2)} (target <= 1.5): ${ratio <= 1.5 ? 'met' : 'NOT met'}; CPU ratio ${cpuRatio.toFixed(2)}`,
+      ],
     };
   },
 };

@@ -3,11 +3,40 @@
  * ratio against a baseline measured in the same run. Nothing here asserts a
  * time; the numbers are printed and recorded in docs/benchmarks.md.
  */
+import { readFileSync } from 'node:fs';
 import { execa, type Options } from 'execa';
 
 export interface Sample {
   name: string;
+  /** Wall time of each run, ms. */
   runs: number[];
+  /**
+   * CPU time (user + system) of each run's child processes, ms, at the
+   * kernel's clock-tick resolution (10 ms at USER_HZ = 100): the growth of
+   * this process's cutime + cstime (proc(5), /proc/self/stat fields 16 and
+   * 17), which counts every child and grandchild once it has been waited
+   * for. Unlike wall time it does not grow with the machine's load.
+   */
+  cpu: number[];
+}
+
+/** USER_HZ: the unit of /proc/[pid]/stat's times (sysconf(_SC_CLK_TCK); 100 on Linux). */
+const CLK_TCK = 100;
+
+/** cutime + cstime of this process from /proc/self/stat, ms. */
+export function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  // Field 2 (comm) may hold spaces: split after its closing parenthesis.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so field N is rest[N - 3].
+  const cutime = Number(rest[16 - 3]);
+  const cstime = Number(rest[17 - 3]);
+  return ((cutime + cstime) * 1000) / CLK_TCK;
+}
+
+/** The CPU times of a sample as Stats, named "<name> (CPU)". */
+export function cpuStats(s: Sample): Stats {
+  return stats({ name: `${s.name} (CPU)`, runs: s.cpu });
 }
 
 export interface Stats {
@@ -18,7 +47,7 @@ export interface Stats {
   maxMs: number;
 }
 
-export function stats(s: Sample): Stats {
+export function stats(s: Pick<Sample, 'name' | 'runs'>): Stats {
   const sorted = [...s.runs].sort((a, b) => a - b);
   const mid = sorted.length / 2;
   const median =
@@ -33,17 +62,20 @@ export async function time(
   opts: { runs?: number; warmup?: number; before?: () => Promise<unknown> } = {},
 ): Promise<Sample> {
   const runs: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < (opts.warmup ?? 1); i++) {
     await opts.before?.();
     await fn();
   }
   for (let i = 0; i < (opts.runs ?? 7); i++) {
     await opts.before?.();
+    const c0 = childCpuMs();
     const t0 = performance.now();
     await fn();
     runs.push(performance.now() - t0);
+    cpu.push(childCpuMs() - c0);
   }
-  return { name, runs };
+  return { name, runs, cpu };
 }
 
 /** A command as a timed function (argv, never a shell). Fails loudly on a non-zero exit. */

@@ -42,6 +42,30 @@ function buildInfo() {
   const status = git(['status', '--porcelain', '--untracked-files=no']);
   return { version, commit, dirty: status === null ? null : status !== '' };
 }
+/**
+ * zod ships 60-odd message locales and re-exports them all from its `z`
+ * namespace (`export * as locales` in zod/v4/classic/external.js and
+ * zod/v4/core/index.js), so a bundle that imports `z` evaluates every one of
+ * them on each start: 600 KB of the 760 KB zod chunk (docs/benchmarks.md, B1).
+ * gitopsd's messages are English only and it never reads `z.locales`: the
+ * locales index is resolved to English alone. `en` is also what zod installs
+ * as its default (`config(en())` in zod/v4/classic/external.js).
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]v4[\\/]/.test(args.importer)
+        ? { path: join(dirname(args.importer), '..', 'locales', 'index.js'), namespace: 'zod-en' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), 'en.js'))};`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
 const outdir = join(root, 'dist', 'bundle');
 const tmp = join(root, 'dist', `bundle.tmp-${process.pid}`);
 rmSync(tmp, { recursive: true, force: true });
@@ -64,6 +88,7 @@ await build({
     js: "import { createRequire as __gitopsdCreateRequire } from 'node:module';\nconst require = __gitopsdCreateRequire(import.meta.url);",
   },
   external: ['winston', 'simple-git', 'prom-client'],
+  plugins: [zodEnglishOnly],
   logLevel: 'warning',
   define: { GITOPSD_BUILD: JSON.stringify(buildInfo()) },
 });

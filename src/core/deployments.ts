@@ -81,6 +81,12 @@ export const Deployment = z
     generation: z.number().int().nullable(),
     at: z.string(),
     operation: z.enum(['switch', 'boot']),
+    /**
+     * The commit's subject line (`git log -1 --format=%s`), recorded at deploy
+     * so that `status` need not start git to show it; null when git could not
+     * say, absent in records written before issue 19.
+     */
+    subject: z.string().nullable().optional(),
   })
   .loose();
 export type Deployment = z.infer<typeof Deployment>;

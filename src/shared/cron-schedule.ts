@@ -43,9 +43,7 @@ export function createSchedule(expression: string): Schedule {
       `schedule.cron "${expression}" is not a valid cron expression (${(err as Error).message}); fix schedule.cron`,
     );
   }
-  // A task that is never started: node-cron's matcher, with its handling of
-  // names, steps, L/W tokens and nth weekdays. Its function must not run.
-  const task: ScheduledTask = createTask(expression, () => undefined);
+  const match = matcherFor(expression, fields);
   const sortNum = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
   const hours = sortNum(fields.hour);
   const minutes = sortNum(fields.minute);
@@ -62,7 +60,7 @@ export function createSchedule(expression: string): Schedule {
     for (let i = 0; i < MAX_DAYS; i++) {
       // Cheap day filter first: the fields are ANDed, so a day can match only
       // if some hour at the earliest minute and second matches.
-      const dayMatches = hours.some((h) => task.match(new Date(y, m, d, h, firstMinute, firstSecond)));
+      const dayMatches = hours.some((h) => match.test(new Date(y, m, d, h, firstMinute, firstSecond)));
       if (dayMatches) {
         for (const h of hours) {
           for (const mi of minutes) {
@@ -70,7 +68,7 @@ export function createSchedule(expression: string): Schedule {
               const t = new Date(y, m, d, h, mi, s);
               // A local time that does not exist (DST gap) is normalised by
               // Date into another hour; match() then rejects it.
-              if (t.getTime() > fromMs && task.match(t)) return t;
+              if (t.getTime() > fromMs && match.test(t)) return t;
             }
           }
         }
@@ -89,6 +87,58 @@ export function createSchedule(expression: string): Schedule {
   return {
     expression,
     nextSlotAfter,
+    dispose: () => match.dispose(),
+  };
+}
+
+type Fields = ReturnType<typeof parse>;
+
+interface Matcher {
+  test(date: Date): boolean;
+  dispose(): void;
+}
+
+/** The parsed fields when every one is a plain list of numbers (no `L`, `W` or `#` tokens). */
+function numericFields(fields: Fields): Record<keyof Fields, ReadonlySet<number>> | null {
+  const out: Partial<Record<keyof Fields, ReadonlySet<number>>> = {};
+  for (const [k, v] of Object.entries(fields) as [keyof Fields, readonly unknown[]][]) {
+    if (!v.every((x) => typeof x === 'number')) return null;
+    out[k] = new Set(v as number[]);
+  }
+  return out as Record<keyof Fields, ReadonlySet<number>>;
+}
+
+/**
+ * Whether a local time matches the expression. node-cron's own matcher
+ * (`task.match`) reads the date through `Intl.DateTimeFormat`, whose first
+ * use costs 20-40 ms of ICU start-up, on every `status` (docs/benchmarks.md
+ * B1). When node-cron's parse gives plain number lists (every expression
+ * without `L`, `W` or `#`), matching is set membership of the local date's
+ * fields, which is what node-cron's matcher does with them (node-cron 4
+ * src/time/time-matcher.ts: every field must contain the date's value; the
+ * weekday 7 is folded to 0 by its parser). Other expressions go to
+ * node-cron's matcher. test/unit/cycle/schedule.test.ts checks the two agree
+ * on random expressions and dates.
+ */
+export function matcherFor(expression: string, fields: Fields): Matcher {
+  const n = numericFields(fields);
+  if (n !== null) {
+    return {
+      test: (t) =>
+        n.second.has(t.getSeconds()) &&
+        n.minute.has(t.getMinutes()) &&
+        n.hour.has(t.getHours()) &&
+        n.dayOfMonth.has(t.getDate()) &&
+        n.month.has(t.getMonth() + 1) &&
+        n.dayOfWeek.has(t.getDay()),
+      dispose: () => undefined,
+    };
+  }
+  // A task that is never started: node-cron's matcher, with its handling of
+  // names, steps, L/W tokens and nth weekdays. Its function must not run.
+  const task: ScheduledTask = createTask(expression, () => undefined);
+  return {
+    test: (t) => task.match(t),
     dispose: () => {
       void Promise.resolve(task.destroy()).catch(() => undefined);
     },

@@ -14,6 +14,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFileOrNull, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+import { fileRefsGitDir, readHeadFromFiles, readRefFromFiles } from '../core/git-refs.js';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { DeploymentsSection } from '../core/deployments.js';
@@ -139,7 +140,11 @@ export function explainCheckout(i: {
   return null;
 }
 
-async function observeGit(deps: Deps, deployedCommit: string | null): Promise<StatusReport['git']> {
+async function observeGit(
+  deps: Deps,
+  deployedCommit: string | null,
+  deployedSubject: string | null,
+): Promise<StatusReport['git']> {
   const { path, remote, branch } = deps.config.nixConfig;
   const base = {
     path,
@@ -161,18 +166,25 @@ async function observeGit(deps: Deps, deployedCommit: string | null): Promise<St
     // never fetched
   }
   const tipRef = `refs/remotes/${remote}/${branch}`;
-  // One call for both tips and the counts: rev-parse prints HEAD and the tip,
-  // then --left-right --count (through `rev-list`) would need another call;
-  // `git rev-list --left-right --count HEAD...tip` is enough when both exist.
-  const r = await deps.runner.run('git', ['-C', path, 'rev-parse', 'HEAD', tipRef], {
-    allowFailure: true,
-    timeoutMs: 10_000,
-  });
-  const [head, tip] = r.stdout.split('\n');
-  const headOk = head !== undefined && /^[0-9a-f]{40}$/.test(head);
-  const tipOk = tip !== undefined && /^[0-9a-f]{40}$/.test(tip);
+  // Both tips from git's ref files when they say them (src/core/git-refs.ts);
+  // else one `git rev-parse` for both.
+  const gitDir = fileRefsGitDir(path);
+  let head = gitDir === null ? null : readHeadFromFiles(gitDir);
+  let tip = gitDir === null || head === null ? null : readRefFromFiles(gitDir, tipRef);
+  if (head === null || tip === null) {
+    const r = await deps.runner.run('git', ['-C', path, 'rev-parse', 'HEAD', tipRef], {
+      allowFailure: true,
+      timeoutMs: 10_000,
+    });
+    [head = null, tip = null] = r.stdout.split('\n');
+  }
+  const headOk = head !== null && /^[0-9a-f]{40}$/.test(head);
+  const tipOk = tip !== null && /^[0-9a-f]{40}$/.test(tip);
   let deployed: StatusReport['git']['deployed'] = null;
-  if (deployedCommit !== null) {
+  if (deployedCommit !== null && deployedSubject !== null) {
+    deployed = { commit: deployedCommit, subject: deployedSubject, at: '' };
+  } else if (deployedCommit !== null) {
+    // A deployment recorded before the subject was (issue 19): ask git.
     const s = await deps.runner.run('git', ['-C', path, 'log', '-1', '--format=%s', deployedCommit, '--'], {
       allowFailure: true,
       timeoutMs: 10_000,
@@ -221,7 +233,7 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
   const runs = runsParsed.success ? runsParsed.data : {};
   const cur = deployments.current;
 
-  const git = await observeGit(deps, cur?.commit ?? null);
+  const git = await observeGit(deps, cur?.commit ?? null, cur?.subject ?? null);
   if (git.deployed !== null && cur !== null) git.deployed.at = cur.at;
 
   const lockText = readFileOrNull(join(deps.config.nixConfig.path, 'flake.lock'));

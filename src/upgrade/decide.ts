@@ -20,8 +20,13 @@ export interface DiskObservation {
 
 export interface PreflightObservation {
   disks: DiskObservation[];
-  /** What `systemctl is-system-running` printed (running, degraded, starting, ...). */
-  systemState: string;
+  /**
+   * What `systemctl is-system-running` printed (running, degraded, starting,
+   * ...); null when it was not asked: the run asks only once it knows there
+   * is something to deploy (src/upgrade/index.ts), so a run with nothing new
+   * starts no process for its preflight.
+   */
+  systemState: string | null;
   uptimeSec: number;
 }
 
@@ -55,7 +60,7 @@ export function decidePreflight(obs: PreflightObservation, policy: PreflightPoli
     }
   }
   const state = obs.systemState;
-  const stateOk = state === 'running' || (state === 'degraded' && policy.allowDegraded);
+  const stateOk = state === null || state === 'running' || (state === 'degraded' && policy.allowDegraded);
   if (!stateOk) {
     const hint =
       state === 'degraded'

@@ -77,6 +77,12 @@ export async function revParse(deps: GitDeps, dir: string, rev: string): Promise
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
+/** A commit's subject line (`git log -1 --format=%s`), or null when git cannot say. */
+export async function commitSubject(deps: GitDeps, dir: string, commit: string): Promise<string | null> {
+  const r = await git(deps, dir, ['log', '-1', '--format=%s', commit, '--'], { allowFailure: true });
+  return r.exitCode === 0 ? r.stdout.trim() : null;
+}
+
 /** Fetch the branch into its remote-tracking ref. Never touches HEAD, the index or the working tree. */
 export async function fetchBranch(deps: GitDeps, dir: string): Promise<void> {
   const { remote, branch } = deps.config.nixConfig;

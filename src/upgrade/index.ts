@@ -73,11 +73,13 @@ import {
   type ActivationPlan,
   type Operation,
   type PreflightCheck,
+  type PreflightFailure,
   type RefuseCheck,
   type TargetDecision,
 } from './decide.js';
 import * as g from './git.js';
-import { observePreflight, observeTarget } from './observe.js';
+import { fileRefsGitDir, readHeadFromFiles, readRefFromFiles } from '../core/git-refs.js';
+import { observePreflightLocal, observePreflightSystem, observeTarget } from './observe.js';
 import type { RolloutGate } from '../shared/rollout-gate.js';
 import type { RebootTurnAsk, RebootTurnVerdict } from '../shared/reboot-turn.js';
 import {
@@ -296,6 +298,22 @@ function finish(ctx: Ctx, r: Draft): UpgradeRunResult {
 
 // ---------------------------------------------------------------------------
 
+/** A preflight refusal (exit 6): every failing check, nothing fetched into the system. */
+function refusePreflight(ctx: Ctx, failures: readonly PreflightFailure[], commit: string | null): UpgradeRunResult {
+  const first = failures[0];
+  return record(
+    ctx,
+    finish(ctx, {
+      kind: 'refused',
+      exitCode: 6,
+      check: first?.check ?? 'disk',
+      details: failures.map((f) => f.message),
+      commit,
+      message: `preflight refused the upgrade: ${failures.map((f) => f.message).join('; ')}`,
+    }),
+  );
+}
+
 export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<UpgradeRunResult> {
   const log = deps.log.child({ module: 'upgrade' });
   const ctx: Ctx = { deps, opts, t0: deps.clock.monotonicMs(), steps: {}, dir: deps.config.nixConfig.path };
@@ -313,22 +331,13 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     }
   }
 
-  // 1. Preflight.
-  const pf = await timed(ctx, 'preflightMs', async () => decidePreflight(await observePreflight(deps), cfg.preflight));
-  if (!pf.ok) {
-    const first = pf.failures[0];
-    return record(
-      ctx,
-      finish(ctx, {
-        kind: 'refused',
-        exitCode: 6,
-        check: first?.check ?? 'disk',
-        details: pf.failures.map((f) => f.message),
-        commit: null,
-        message: `preflight refused the upgrade: ${pf.failures.map((f) => f.message).join('; ')}`,
-      }),
-    );
-  }
+  // 1. Preflight: the checks that start no process (disk space, uptime).
+  // `systemctl is-system-running` waits until there is something to deploy
+  // (step 4), so that a run with nothing new costs one fetch (issue 19, B2).
+  const pf = await timed(ctx, 'preflightMs', () =>
+    Promise.resolve(decidePreflight(observePreflightLocal(deps), cfg.preflight)),
+  );
+  if (!pf.ok) return refusePreflight(ctx, pf.failures, null);
 
   // 2. Fetch (clone first when the checkout does not exist yet).
   const dir = ctx.dir;
@@ -338,7 +347,10 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
       await g.cloneCheckout(deps);
     }
   });
-  const head = await g.revParse(deps, dir, 'HEAD');
+  // HEAD and the fetched tip from git's ref files when they say them
+  // (src/core/git-refs.ts), else from `git rev-parse`.
+  const headGitDir = fileRefsGitDir(dir);
+  const head = (headGitDir === null ? null : readHeadFromFiles(headGitDir)) ?? (await g.revParse(deps, dir, 'HEAD'));
   if (head === null) {
     await explainUnreadableCheckout(deps, dir);
     throw new GitopsdError(
@@ -347,7 +359,10 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     );
   }
   await timed(ctx, 'fetchMs', () => g.fetchBranch(deps, dir));
-  const tip = await g.revParse(deps, dir, g.trackingRef(deps));
+  const gitDir = fileRefsGitDir(dir);
+  const tip =
+    (gitDir === null ? null : readRefFromFiles(gitDir, g.trackingRef(deps))) ??
+    (await g.revParse(deps, dir, g.trackingRef(deps)));
   if (tip === null)
     throw new GitopsdError('failed', `fetched, but ${g.trackingRef(deps)} does not exist; please report`);
 
@@ -431,6 +446,12 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     case 'deploy':
       break;
   }
+
+  // 4b. The system-state preflight, now that there is something to deploy.
+  const pfSystem = await timed(ctx, 'preflightMs', async () =>
+    decidePreflight(await observePreflightSystem(deps), cfg.preflight),
+  );
+  if (!pfSystem.ok) return refusePreflight(ctx, pfSystem.failures, tip);
 
   // A signature refusal is re-checked every run; now that it verifies, forget it.
   if (!opts.dryRun && dep.badCommits[tip]?.reason === 'signature') {
@@ -1117,7 +1138,9 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
     }
   }
 
-  // Record: deployment, run, pending cleared, in one write.
+  // Record: deployment, run, pending cleared, in one write. The subject is
+  // recorded so that `status` can show it without starting git.
+  const subject = await g.commitSubject(deps, ctx.dir, candidate);
   const generation = profileGeneration(deps.paths.systemProfile);
   const reboot = rebootOf(plan);
   const result = finish(ctx, {
@@ -1132,7 +1155,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
     message: `deployed ${short(candidate)} as generation ${generation ?? '?'} (${storePath}): ${unchanged ? 'the system was already this one' : describePlan(plan, changed, deps)}`,
   });
   updateBoth(deps.state, (d, u) => ({
-    deployments: withDeployment(d, { commit: candidate, storePath, generation, at: at(), operation }),
+    deployments: withDeployment(d, { commit: candidate, storePath, generation, at: at(), operation, subject }),
     upgrade: {
       ...u,
       pending: null,

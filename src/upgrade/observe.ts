@@ -4,8 +4,10 @@
  * runs git and systemctl queries and reads files, and changes nothing (the
  * re-examination of an old bad mark, which writes, stays in runUpgrade).
  *
- * - `observePreflight`: free space of preflight.diskPaths (statfs),
- *   `systemctl is-system-running`, paths.uptimeFile -> decidePreflight.
+ * - `observePreflightLocal` (before the fetch): free space of
+ *   preflight.diskPaths (statfs) and paths.uptimeFile -> decidePreflight;
+ *   `observePreflightSystem` (only once there is something to deploy):
+ *   `systemctl is-system-running` -> decidePreflight.
  * - `observeTarget`: the deployed commit and system (state "deployments",
  *   "upgrade"; paths.systemProfile/currentSystem/bootedSystem), the tip's
  *   bad mark for this build, and the checkout (ancestry, local commits,
@@ -24,12 +26,21 @@ import { readUpgrade } from './state.js';
 import { bootFilesOf, observeDisks, readUptimeSec, systemState } from './system.js';
 
 /** What decidePreflight needs: free disk space, systemd's state, uptime. */
-export async function observePreflight(deps: Deps): Promise<PreflightObservation> {
+/**
+ * The preflight checks that start no process: free space (statfs) and uptime
+ * (/proc/uptime). They run before the fetch.
+ */
+export function observePreflightLocal(deps: Deps): PreflightObservation {
   return {
     disks: observeDisks(deps.config.preflight.diskPaths),
-    systemState: await systemState(deps),
+    systemState: null,
     uptimeSec: readUptimeSec(deps.paths.uptimeFile),
   };
+}
+
+/** The system-state check (`systemctl is-system-running`): asked only once there is something to deploy. */
+export async function observePreflightSystem(deps: Deps): Promise<PreflightObservation> {
+  return { disks: [], systemState: await systemState(deps), uptimeSec: Number.POSITIVE_INFINITY };
 }
 
 /** decideTarget's observation, and what the later steps of runUpgrade need of the same reads. */

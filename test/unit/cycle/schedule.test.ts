@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSchedule, type Schedule } from '../../../src/shared/cron-schedule.js';
+import { createTask, parse } from 'node-cron';
+import { createSchedule, matcherFor, type Schedule } from '../../../src/shared/cron-schedule.js';
+import { prng } from '../../harness/prng.js';
 import { planNextRun } from '../../../src/cycle/schedule.js';
 
 // Local-time constructors: the schedule works in the process's local time,
@@ -176,5 +178,57 @@ describe('planNextRun', () => {
       randomizedDelaySec: 0,
     });
     expect(r.delayMs).toBe(0);
+  });
+});
+
+describe('the Intl-free matcher agrees with node-cron\'s own', () => {
+  // node-cron's task.match is the reference (it reads the date through Intl).
+  const expressions = [
+    '0 4 * * *',
+    '*/15 * * * *',
+    '30 2 * * 1',
+    '30 2 * * mon-fri',
+    '0 3 1,15 * *',
+    '0 0 29 2 *',
+    '15 10 * * * *',
+    '0 4 * * 7', // Sunday written as 7
+    '0 0-23/5 */3 jan,jul *',
+    '0 4 13 * fri',
+    '@daily',
+    '@hourly',
+  ];
+  it.each(expressions)('%s: same answer on 3,000 random local times', (expr) => {
+    const fields = parse(expr);
+    const ours = matcherFor(expr, fields);
+    const task = createTask(expr, () => undefined);
+    const rand = prng(7);
+    const start = new Date(2026, 0, 1).getTime();
+    let matches = 0;
+    try {
+      for (let i = 0; i < 3000; i++) {
+        // Random instants over two years, snapped to whole seconds; every
+        // fifth one is moved to a slot of the expression so that matches occur.
+        let t = new Date(Math.floor((start + rand() * 2 * 365 * 86_400_000) / 1000) * 1000);
+        if (i % 5 === 0) t = createSchedule(expr).nextSlotAfter(t);
+        const want = task.match(t);
+        expect(ours.test(t), `${expr} at ${t.toString()}`).toBe(want);
+        if (want) matches++;
+      }
+    } finally {
+      ours.dispose();
+      void Promise.resolve(task.destroy()).catch(() => undefined);
+    }
+    expect(matches).toBeGreaterThan(0);
+  });
+
+  it('expressions with L, W or # tokens go to node-cron\'s matcher', () => {
+    const expr = '0 4 L * *';
+    const m = matcherFor(expr, parse(expr));
+    try {
+      expect(m.test(new Date(2026, 1, 28, 4))).toBe(true); // last day of February 2026
+      expect(m.test(new Date(2026, 1, 27, 4))).toBe(false);
+    } finally {
+      m.dispose();
+    }
   });
 });
