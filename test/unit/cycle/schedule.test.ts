@@ -181,7 +181,7 @@ describe('planNextRun', () => {
   });
 });
 
-describe('the Intl-free matcher agrees with node-cron\'s own', () => {
+describe("the Intl-free matcher agrees with node-cron's own", () => {
   // node-cron's task.match is the reference (it reads the date through Intl).
   const expressions = [
     '0 4 * * *',
@@ -221,7 +221,7 @@ describe('the Intl-free matcher agrees with node-cron\'s own', () => {
     expect(matches).toBeGreaterThan(0);
   });
 
-  it('expressions with L, W or # tokens go to node-cron\'s matcher', () => {
+  it("expressions with L, W or # tokens go to node-cron's matcher", () => {
     const expr = '0 4 L * *';
     const m = matcherFor(expr, parse(expr));
     try {

@@ -193,7 +193,13 @@ describe('decidePreflight', () => {
   it.each<[string, Partial<PreflightObservation>, Partial<typeof pol>, string[], RegExp | null]>([
     ['all good', {}, {}, [], null],
     ['system state not asked yet (nothing to deploy is known): no verdict on it', { systemState: null }, {}, [], null],
-    ['system state not asked, the disk full: the disk alone', { systemState: null, disks: [{ path: '/', freePercent: 1 }] }, {}, ['disk'], /free space on \/ is 1%/],
+    [
+      'system state not asked, the disk full: the disk alone',
+      { systemState: null, disks: [{ path: '/', freePercent: 1 }] },
+      {},
+      ['disk'],
+      /free space on \/ is 1%/,
+    ],
     [
       'a full /nix, with the shortfall',
       { disks: [{ path: '/nix', freePercent: 4.25 }] },
