@@ -62,6 +62,13 @@ export interface CreateFleetOptions {
   dotfiles?: Readonly<Record<string, string>>;
   /** Extra config for every host. */
   overrides?: ConfigOverrides;
+  /**
+   * Every host builds this one nixosConfiguration (nixConfig.flakeHost), so
+   * all hosts build the same derivation of a commit and nix builds it once
+   * (the rest is the store's cache): generation 1 is built once and installed
+   * on every host. Default: each host its own (nixosConfigurations.<name>).
+   */
+  sharedFlakeHost?: string;
 }
 
 /** A bare git remote (world-writable, for hosts running as other users) seeded with `files` on main. */
@@ -92,17 +99,24 @@ export async function createFleet(opts: CreateFleetOptions): Promise<Fleet> {
   const services = opts.services ?? ['sshd.service'];
   await mkdir(opts.dir, { recursive: true });
   await chmod(opts.dir, 0o755);
+  const shared = opts.sharedFlakeHost;
   const spec: Record<string, GenerationSpec[string]> = {};
-  for (const name of opts.names) spec[name] = { version: 'v1', kernelVersion: '6.6.1' };
+  for (const name of shared === undefined ? opts.names : [shared])
+    spec[name] = { version: 'v1', kernelVersion: '6.6.1' };
   const nixConfig = await createNixConfigRepo({ dir: join(opts.dir, 'nix-config'), hosts: spec, message: 'fleet: v1' });
   const dotfilesUrl = await createDotfilesRemote(join(opts.dir, 'remotes'), opts.dotfiles ?? DEFAULT_DOTFILES);
   const user = userInfo().username;
 
   const hosts: FleetHost[] = [];
+  const sharedGen1 =
+    shared === undefined
+      ? null
+      : await buildToplevel({ flake: nixConfig.workDir, host: shared, outLink: join(opts.dir, 'gen1') });
   for (const name of opts.names) {
     const base = join(opts.dir, 'hosts', name);
     const sim = await createSimHost({ dir: join(base, 'root'), name, services });
-    const installed = await buildToplevel({ flake: nixConfig.workDir, host: name, outLink: join(base, 'gen1') });
+    const installed =
+      sharedGen1 ?? (await buildToplevel({ flake: nixConfig.workDir, host: name, outLink: join(base, 'gen1') }));
     await sim.install(installed);
     await nixConfig.cloneTo(sim.paths.nixConfigDir);
     const home = join(base, 'home');
@@ -111,7 +125,7 @@ export async function createFleet(opts: CreateFleetOptions): Promise<Fleet> {
     await writeFile(chezmoiConfig, '');
     const sourceDir = join(home, '.local', 'share', 'chezmoi');
     const config = await sim.writeConfig({
-      nixConfig: { url: nixConfig.remoteUrl },
+      nixConfig: { url: nixConfig.remoteUrl, ...(shared === undefined ? {} : { flakeHost: shared }) },
       dotfiles: { enable: true, user, sourceDir, destDir: home, url: dotfilesUrl, chezmoiConfig },
       log: { level: 'warn', format: 'json' },
       ...opts.overrides,
