@@ -36,7 +36,13 @@ export async function renderMetrics(m: MetricsInput): Promise<string> {
   const lastOk = gauge('gitopsd_last_run_success', '1 if the last run of each step succeeded', ['step']);
   const lastExit = gauge('gitopsd_last_run_exit_code', 'Exit code of the last run of each step', ['step']);
   const lastDur = gauge('gitopsd_last_run_duration_seconds', 'Duration of the last run of each step', ['step']);
+  const lastResult = gauge(
+    'gitopsd_last_run_result',
+    'The result of the last run of each step, as its label (always 1; docs/status.md "Result names")',
+    ['step', 'result'],
+  );
   for (const [step, r] of Object.entries(m.runs)) {
+    lastResult.set({ step, result: r.result }, 1);
     lastRun.set({ step }, Date.parse(r.at) / 1000);
     lastOk.set({ step }, r.ok ? 1 : 0);
     lastExit.set({ step }, r.exitCode);

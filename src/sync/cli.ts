@@ -22,7 +22,13 @@ export const syncCommand: Handler = async (deps) => {
   requireEnabled(deps);
   const { runAs } = await prepareSync(deps);
   const r = await withSyncLock(deps, () => runSync(deps, runAs));
-  return { exitCode: r.exitCode, text: formatResult(r), json: { ok: r.exitCode === 0, ...r } };
+  return {
+    exitCode: r.exitCode,
+    text: formatResult(r),
+    json: { ok: r.exitCode === 0, ...r },
+    // The run record, hooks and metrics use the sync's own result name (as dotfiles.lastSync does).
+    run: { result: r.kind, error: r.exitCode === 0 ? null : r.message },
+  };
 };
 
 export function formatResult(r: SyncResult): string {

@@ -12,7 +12,7 @@ import type { Handler } from '../core/outcome.js';
 import { withHostLock, type Deps } from '../core/deps.js';
 import type { RolloutGate } from '../shared/rollout-gate.js';
 import type { RebootTurnAsk } from '../shared/reboot-turn.js';
-import { runUpgrade } from './index.js';
+import { runUpgrade, upgradeResultName } from './index.js';
 
 export function upgradeCommand(
   gateFor: (deps: Deps) => RolloutGate,
@@ -31,7 +31,7 @@ export function upgradeCommand(
       json: { ok: r.exitCode === 0, ...r },
       // For the run record, the hooks and the metrics (src/report/after-run.ts).
       run: {
-        result: r.kind === 'deployed' && r.reboot === 'pending' ? 'reboot-pending' : r.kind,
+        result: upgradeResultName(r),
         commit: r.commit,
         generation: r.kind === 'deployed' ? r.generation : null,
         error: r.exitCode === 0 ? null : r.message,

@@ -226,7 +226,13 @@ function rebootComes(r: RebootStatus): boolean {
   return r === 'pending' || r === 'requested' || r === 'waiting-turn' || r === 'turns-halted';
 }
 
-function resultWord(r: UpgradeRunResult): UpgradeResult {
+/**
+ * The one name of a run's result: the state's `lastUpgrade.result`, the run
+ * record `runs.upgrade.result`, the hooks' GITOPSD_RESULT and the metrics'
+ * `result` label all use it (the table in docs/status.md). A dry run's
+ * `would-deploy` is never recorded.
+ */
+export function upgradeResultName(r: UpgradeRunResult): UpgradeResult {
   switch (r.kind) {
     case 'deployed':
       return rebootComes(r.reboot) ? 'reboot-pending' : 'deployed';
@@ -235,6 +241,7 @@ function resultWord(r: UpgradeRunResult): UpgradeResult {
     case 'would-deploy':
       return 'no-op';
     case 'skipped-bad':
+      return 'skipped-bad';
     case 'refused':
       return 'refused';
     case 'gated':
@@ -254,7 +261,7 @@ function lastRunOf(ctx: Ctx, r: UpgradeRunResult): LastRun {
   const generation = r.kind === 'deployed' ? r.generation : null;
   return {
     commit: r.commit,
-    result: resultWord(r),
+    result: upgradeResultName(r),
     at: ctx.deps.clock.now().toISOString(),
     exitCode: r.exitCode,
     message: r.message,
@@ -777,15 +784,19 @@ async function dryRunBuild(
   const { deps } = ctx;
   const tip = a.decision.tip;
   // Build the tip in a throwaway worktree: the checkout itself is never touched.
+  // The out-link is a throwaway too: it is a GC root, and a dry run leaves
+  // none behind (`candidate` may belong to a real run; it is not touched).
   cleanBuildsDir(deps, ['deployed', 'candidate']);
   const wt = join(deps.paths.buildsDir, 'dry-run-src');
+  const outLink = join(deps.paths.buildsDir, 'dry-run');
   await g.addWorktree(deps, ctx.dir, wt, tip);
   let built;
   try {
     if (deps.config.nixConfig.updateInputs) await updateFlakeInputs(deps, wt);
-    built = await timed(ctx, 'buildMs', () => buildToplevel(deps, { flakeDir: wt, outLink: candidateLink(deps) }));
+    built = await timed(ctx, 'buildMs', () => buildToplevel(deps, { flakeDir: wt, outLink }));
   } finally {
     await g.removeWorktree(deps, ctx.dir, wt);
+    rmSync(outLink, { force: true });
   }
   if (!built.ok) {
     const v = classifyFailure(buildEvidence(deps, built));
@@ -822,7 +833,7 @@ async function dryRunBuild(
     storePath: built.storePath,
     plan,
     reason: a.decision.reason,
-    message: `dry run: would deploy ${short(tip)} (${a.decision.reason}) as ${built.storePath}: it would be ${describePlan(plan, changed, deps)}${extra}; nothing was changed`,
+    message: `dry run: would deploy ${short(tip)} (${a.decision.reason}) as ${built.storePath}: it would be ${describePlan(plan, changed, deps)}${extra}; nothing was changed (the build is in the store without a GC root: the next garbage collection may remove it)`,
   });
 }
 

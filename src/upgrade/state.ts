@@ -15,6 +15,8 @@ export const UpgradeResult = z.enum([
   'no-op',
   'build-failed',
   'refused',
+  /** The tip is a known-bad commit: not rebuilt, exit 3 (`gitopsd bad list`). */
+  'skipped-bad',
   'reverted',
   'reboot-pending',
   /** Waiting at the rollout gate (docs/rollout.md): nothing built. */

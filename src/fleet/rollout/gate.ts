@@ -88,8 +88,11 @@ export type GateDecision =
   | { kind: 'wait'; why: 'soaking' | 'not-enough' | 'paused'; line: string; progress: GateProgress }
   | { kind: 'halt'; why: 'halted' | 'known-bad' | 'failures'; line: string; progress: GateProgress };
 
-/** Upgrade results that are not a failure of the commit they name. */
-const NOT_A_FAILURE = new Set(['deployed', 'no-op', 'reboot-pending', 'gated', 'halted', 'refused']);
+/**
+ * Upgrade results that are not a failure of the commit they name. A skipped
+ * known-bad commit counts through the known-bad lists instead (knownBad).
+ */
+const NOT_A_FAILURE = new Set(['deployed', 'no-op', 'reboot-pending', 'gated', 'halted', 'refused', 'skipped-bad']);
 /** Reader states that mean the host itself is not well. */
 const BAD_STATES = new Set(['failed', 'reverted', 'degraded']);
 const TRUSTED_STATES = new Set(['healthy', 'warning', 'failed', 'reverted', 'degraded']);

@@ -116,6 +116,29 @@ describe('metrics and hooks after a run', () => {
     expect(value(m, 'gitopsd_last_run_success', { step: 'upgrade' })).toBe(0);
     expect(value(m, 'gitopsd_last_run_exit_code', { step: 'upgrade' })).toBe(3);
     expect(value(m, 'gitopsd_known_bad_commits')).toBe(1);
+    expect(env['GITOPSD_RESULT']).toBe('build-failed');
+    expect(value(m, 'gitopsd_last_run_result', { step: 'upgrade', result: 'build-failed' })).toBe(1);
+  });
+
+  it('the known-bad tip again: one result name, skipped-bad, in text, JSON, hooks and metrics', async () => {
+    const out = join(dir, 'skipped.env');
+    const cfg = await config({ onSuccess: null, onFailure: ['/bin/sh', '-c', `env > '${out}'`] });
+    const r = await runCli(['upgrade', '--config', cfg], { env: host.env });
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toContain('is known bad');
+    expect((await hookEnv(out))['GITOPSD_RESULT']).toBe('skipped-bad');
+    const m = await metrics();
+    expect(value(m, 'gitopsd_last_run_result', { step: 'upgrade', result: 'skipped-bad' })).toBe(1);
+    expect(m.get('gitopsd_last_run_result')?.metrics.filter((x) => x.labels?.['step'] === 'upgrade')).toHaveLength(1);
+    // Documented: present only when the last upgrade built something (this one built nothing).
+    expect(m.has('gitopsd_build_duration_seconds')).toBe(false);
+    const s = await runCli(['status', '--json', '--config', cfg], { env: host.env });
+    const json = JSON.parse(s.stdout) as { lastUpgrade: { result: string }; runs: Record<string, { result: string }> };
+    expect(json.lastUpgrade.result).toBe('skipped-bad');
+    expect(json.runs['upgrade']?.result).toBe('skipped-bad');
+    const text = await runCli(['status', '--config', cfg], { env: host.env });
+    expect(text.stdout).toMatch(/last upgrade\s+.*: skipped-bad /);
+    expect(text.stdout).not.toMatch(/refused/);
   });
 
   it('a hook that cannot even start does not change a successful result', async () => {

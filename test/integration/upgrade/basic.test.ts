@@ -67,6 +67,8 @@ describe('upgrade on a simulated host', () => {
   it('--dry-run builds and reports, and changes nothing', async () => {
     const c2 = await repo.commitGeneration(gen('v2'), 'v2');
     const before = await readState(t);
+    const builds = join(t.host.paths.stateDir, 'builds');
+    const buildsBefore = await readdir(builds).catch(() => []);
     const r = await upgrade(t, ['--dry-run', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { kind: string; commit: string; storePath: string };
@@ -78,6 +80,12 @@ describe('upgrade on a simulated host', () => {
     expect(await checkoutHead(t)).toBe(c1);
     expect(await t.host.generations()).toHaveLength(1);
     expect(await t.host.activations()).toEqual([]);
+    // No GC root left behind (no builds/candidate, no dry-run out-link), and the text says so.
+    expect(await readdir(builds)).toEqual(buildsBefore);
+    expect(buildsBefore).not.toContain('candidate');
+    const text = await upgrade(t, ['--dry-run']);
+    expect(text.stdout).toContain('nothing was changed (the build is in the store without a GC root');
+    expect(await readdir(builds)).toEqual(buildsBefore);
   });
 
   it('deploys a new commit: a new generation, profile, boot default and running system agree', async () => {
