@@ -468,6 +468,11 @@ in
           assertion = cfg.mode != "timer" || onCalendar != null;
           message = "services.gitopsd: settings.schedule.cron \"${s.schedule.cron}\" cannot be converted to a systemd calendar (${converted.error or ""}); set services.gitopsd.onCalendar";
         }
+        {
+          # Reboot turns are read from the published statuses (docs/rollout.md "Reboots take turns").
+          assertion = ((s.reboot or { }).maxConcurrent or null) == null || s.fleet.enable;
+          message = "services.gitopsd.settings.reboot.maxConcurrent needs settings.fleet.enable: the reboot turns are taken from the fleet's published statuses (docs/rollout.md \"Reboots take turns\")";
+        }
       ];
       warnings =
         optional (

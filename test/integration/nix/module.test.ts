@@ -468,6 +468,19 @@ describe('fleet: signing and the heartbeat', () => {
     expect((await verify('beta')).exitCode).toBe(255);
   });
 
+  it('settings.reboot.maxConcurrent: written to the config with fleet.enable; an assertion without it', async () => {
+    const on = await evalModule({
+      enable: true,
+      settings: { reboot: { allow: true, maxConcurrent: 1, group: 'rack-a' }, fleet: { enable: true } },
+    });
+    expect(on.failedAssertions).toEqual([]);
+    expect(on.settings).toMatchObject({ reboot: { allow: true, maxConcurrent: 1, group: 'rack-a' } });
+    const off = await evalModule({ enable: true, settings: { reboot: { maxConcurrent: 1 } } });
+    expect(off.failedAssertions).toEqual([
+      'services.gitopsd.settings.reboot.maxConcurrent needs settings.fleet.enable: the reboot turns are taken from the fleet\'s published statuses (docs/rollout.md "Reboots take turns")',
+    ]);
+  });
+
   it('fleet disabled: no heartbeat units and no signers file', async () => {
     const e = await evalModule({ enable: true });
     expect(Object.keys(e.units).filter((u) => u.includes('fleet'))).toEqual([]);
