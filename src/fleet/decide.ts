@@ -220,6 +220,12 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
   if (lu?.result === 'halted')
     warn.push(`the rollout of ${lu.commit === null ? 'the newest commit' : lu.commit.slice(0, 8)} is halted`);
   if (s.system.rebootNeeded) warn.push(`reboot needed (${s.system.rebootReasons.join(', ')})`);
+  // The reboot turn (docs/rollout.md "Reboots take turns"); a failed one halts its group.
+  const turn = s.reboot ?? null;
+  if (turn?.state === 'failed')
+    bad.push({ state: 'failed', reason: `its reboot turn failed: the reboots of group ${turn.group} are halted` });
+  else if (turn !== null)
+    warn.push(`${turn.state === 'rebooting' ? 'rebooting' : 'waiting for a reboot turn'} (group ${turn.group})`);
   if (s.git.relation === 'behind')
     warn.push(`behind ${s.git.remoteTip === null ? 'the remote' : 'main'} by ${s.git.behind}`);
   if (s.git.relation === 'diverged') warn.push('the checkout diverged from the remote');

@@ -60,6 +60,15 @@ describe('classifyStatus and the rollout results', () => {
     expect(classifyStatus(status(result))).toEqual({ state, reasons });
   });
 
+  it.each<[string, 'waiting' | 'rebooting' | 'failed', string, string]>([
+    ['waiting for a turn: a warning', 'waiting', 'warning', 'waiting for a reboot turn (group fleet)'],
+    ['rebooting: a warning', 'rebooting', 'warning', 'rebooting (group fleet)'],
+    ['a failed turn: failed', 'failed', 'failed', 'its reboot turn failed: the reboots of group fleet are halted'],
+  ])('reboot turn, %s', (_name, turnState, state, reason) => {
+    const s = { ...status('deployed'), reboot: { group: 'fleet', state: turnState, announcedAt: AT, system: null } };
+    expect(classifyStatus(s)).toEqual({ state, reasons: [reason] });
+  });
+
   it('a cycle that exited 3 because its upgrade was halted is not a second failure', () => {
     const s = status('halted', { ok: false, exitCode: 3, result: 'halted' });
     expect(classifyStatus(s).state).toBe('warning');
