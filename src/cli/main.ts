@@ -513,6 +513,30 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         )
         .demandCommand(1, 'name a fleet subcommand: status, publish, serve, promote or halt'),
     )
+    .command(
+      'updates',
+      'Update branches of nix-config: list them, or build and merge one (docs/rollout.md)',
+      (y: Argv) =>
+        y
+          .command(
+            '$0',
+            'List the pending update branches: their input changes, and whether they can be merged',
+            (s: Argv) => s,
+            lazy('updates', async () => (await import('../fleet/updates/cli.js')).updatesListCommand),
+          )
+          .command(
+            'merge <branch>',
+            'Build the branch here, then fast-forward the nix-config branch to it and delete it, in one atomic push',
+            (s: Argv) =>
+              s
+                .positional('branch', { type: 'string', describe: 'The update branch, as gitopsd updates lists it' })
+                .option('sha', {
+                  type: 'string',
+                  describe: 'The commit gitopsd updates listed: refuse if the branch moved since',
+                }),
+            lazy('updates merge', async () => (await import('../fleet/updates/cli.js')).updatesMergeCommand),
+          ),
+    )
     .command('config', 'Configuration', (y: Argv) =>
       y
         .command(

@@ -259,6 +259,29 @@ export const ConfigSchema = z
         randomizedDelaySec: 1800,
         persistent: true,
       }),
+    updates: z
+      .object({
+        /**
+         * Branch-name patterns of update branches (`gitopsd updates`,
+         * src/fleet/updates/decide.ts DEFAULT_UPDATE_PATTERNS): one `*` at
+         * most, matching any characters.
+         */
+        branchPatterns: z
+          .array(
+            z
+              .string()
+              .regex(/^[A-Za-z0-9._/*-]+$/, 'must be a branch name pattern such as "update/*"')
+              .refine((p) => (p.match(/\*/g) ?? []).length <= 1, 'must have at most one "*" (git refspecs allow one)')
+              .refine(
+                (p) => !p.startsWith('/') && !p.endsWith('/') && !p.includes('..'),
+                'must be a branch name pattern such as "update/*"',
+              ),
+          )
+          .min(1)
+          .default(['update/*', 'update_flake_lock_action', 'renovate/lock-file-maintenance']),
+      })
+      .strict()
+      .default({ branchPatterns: ['update/*', 'update_flake_lock_action', 'renovate/lock-file-maintenance'] }),
     daemon: z
       .object({
         /**

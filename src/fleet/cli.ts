@@ -44,6 +44,12 @@ export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcom
   }
   const color = deps.interactive && deps.env['NO_COLOR'] === undefined;
   const rollout = await readRollout(deps, view, args);
+  const updates = await readPendingUpdates(deps);
+  if (updates.pending.length > 0) {
+    // The Lock compartment: a flake.lock update waits on the nix-config remote (docs/rollout.md "Update branches").
+    const mark = `update pending (${updates.pending.map((u) => u.branch).join(', ')})`;
+    for (const h of view.hosts) h.columns.lock = h.columns.lock === '-' ? mark : `${h.columns.lock}, ${mark}`;
+  }
   // The text table only when it is printed: with --json the CLI never reads
   // `text`, and laying out 1,000 rows with cli-table3 took about 40 % of a
   // read of 1,000 hosts (docs/benchmarks.md, B8).
@@ -53,10 +59,55 @@ export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcom
       return [
         renderFleet(view, { color }),
         ...(rollout.progress !== null ? ['', ...rollout.lines] : rollout.note !== null ? ['', rollout.note] : []),
+        ...(updates.note === null ? [] : [updates.note]),
       ].join('\n');
     },
-    json: { ...view, rollout: { commit: rollout.commit, note: rollout.note, progress: rollout.progress } },
+    json: {
+      ...view,
+      rollout: { commit: rollout.commit, note: rollout.note, progress: rollout.progress },
+      updates,
+    },
   };
+}
+
+interface PendingUpdatesRead {
+  /** Branches of the nix-config remote that match updates.branchPatterns (by name; `gitopsd updates` judges them). */
+  pending: Array<{ branch: string; sha: string }>;
+  /** Why they could not be read; null when read. */
+  note: string | null;
+}
+
+/**
+ * The update branches on the nix-config remote, by name: one `git ls-remote
+ * --heads` (through the checkout's remote when there is a checkout, else
+ * nixConfig.url). Never fails `fleet status`: a problem becomes the note.
+ */
+async function readPendingUpdates(deps: Deps): Promise<PendingUpdatesRead> {
+  const { nixConfig, updates, timeouts } = deps.config;
+  const { existsSync } = await import('node:fs');
+  const { matchesUpdatePattern } = await import('./updates/decide.js');
+  const where = existsSync(nixConfig.path) ? nixConfig.remote : nixConfig.url;
+  if (where === null) return { pending: [], note: null };
+  const args = existsSync(nixConfig.path)
+    ? ['-C', nixConfig.path, 'ls-remote', '--heads', '--upload-pack=git-upload-pack', '--', where]
+    : ['ls-remote', '--heads', '--upload-pack=git-upload-pack', '--', where];
+  const r = await deps.runner.run('git', args, {
+    timeoutMs: timeouts.gitSec * 1000,
+    allowFailure: true,
+    env: { GIT_TERMINAL_PROMPT: '0' },
+  });
+  if (r.exitCode !== 0) {
+    const why = r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`;
+    return { pending: [], note: `update branches not read from ${where} (${why})` };
+  }
+  const pending: Array<{ branch: string; sha: string }> = [];
+  for (const line of r.stdout.split('\n')) {
+    const [sha = '', ref = ''] = line.split('\t');
+    if (!ref.startsWith('refs/heads/')) continue;
+    const branch = ref.slice('refs/heads/'.length);
+    if (matchesUpdatePattern(branch, updates.branchPatterns)) pending.push({ branch, sha });
+  }
+  return { pending, note: null };
 }
 
 interface RolloutRead {
