@@ -36,7 +36,9 @@ export const updatesMergeCommand: Handler = async (deps, args) => {
   if (typeof branch !== 'string' || branch === '') throw new UsageError('name the update branch to merge');
   const sha = args['sha'];
   if (sha !== undefined && (typeof sha !== 'string' || !/^[0-9a-fA-F]{7,64}$/.test(sha))) {
-    throw new UsageError(`--sha ${JSON.stringify(sha)} is not a commit id (7 to 64 hex digits), as gitopsd updates prints it`);
+    throw new UsageError(
+      `--sha ${JSON.stringify(sha)} is not a commit id (7 to 64 hex digits), as gitopsd updates prints it`,
+    );
   }
   const r = await mergeUpdate(deps, { branch, pinned: typeof sha === 'string' ? sha : null });
   const text = [

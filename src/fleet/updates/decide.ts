@@ -25,9 +25,18 @@ export const DEFAULT_UPDATE_PATTERNS: readonly string[] = [
 /** Where `gitopsd updates` fetches the update branches to, in the nix-config checkout. */
 export const UPDATES_REF_PREFIX = 'refs/gitopsd/updates/';
 
-/** The fetch refspecs that bring the update branches into UPDATES_REF_PREFIX. Pure. */
+/**
+ * The fetch refspecs that bring the update branches into UPDATES_REF_PREFIX.
+ * Every refspec is a glob: git fails the whole fetch on an exact source ref
+ * the remote lacks ("couldn't find remote ref"), so an exact name `p` is
+ * fetched as `p*` (git's `*` also matches nothing) and the names that only
+ * the glob matches are dropped by matchesUpdatePattern. Pure.
+ */
 export function updateRefspecs(patterns: readonly string[]): string[] {
-  return patterns.map((p) => `+refs/heads/${p}:${UPDATES_REF_PREFIX}${p}`);
+  return patterns.map((p) => {
+    const glob = p.includes('*') ? p : `${p}*`;
+    return `+refs/heads/${glob}:${UPDATES_REF_PREFIX}${glob}`;
+  });
 }
 
 /** Whether `branch` matches one of `patterns` (`*` = any characters). Pure. */

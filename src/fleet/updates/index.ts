@@ -44,6 +44,7 @@ import {
   decideMerge,
   decideUpdate,
   lockChanges,
+  matchesUpdatePattern,
   updateRefspecs,
   UPDATES_REF_PREFIX,
   type InputChange,
@@ -149,8 +150,11 @@ export async function listUpdates(deps: Deps): Promise<UpdateListing> {
     if (line === '') continue;
     const [sha = '', committedAt = '', ref = '', ...subject] = line.split('\t');
     if (ref === mainRef) mainSha = sha;
-    else if (ref.startsWith(UPDATES_REF_PREFIX))
-      tips.push({ branch: ref.slice(UPDATES_REF_PREFIX.length), sha, committedAt, subject: subject.join('\t') });
+    else if (ref.startsWith(UPDATES_REF_PREFIX)) {
+      const branch = ref.slice(UPDATES_REF_PREFIX.length);
+      if (matchesUpdatePattern(branch, deps.config.updates.branchPatterns))
+        tips.push({ branch, sha, committedAt, subject: subject.join('\t') });
+    }
   }
   if (mainSha === '') throw new GitopsdError('failed', `fetched, but ${mainRef} does not exist; please report`);
 
