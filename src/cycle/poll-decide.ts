@@ -94,11 +94,12 @@ export function decidePoll(input: PollInput): PollDecision {
 }
 
 /** Upgrade results after which a poll asks again for the same tip: the run did not settle it. */
-const RETRY_RESULTS: ReadonlySet<string> = new Set(['gated', 'retry-later', 'error']);
+const RETRY_RESULTS: ReadonlySet<string> = new Set(['gated', 'retry-later', 'error', 'waiting-turn']);
 
 /**
  * The section after a poll ran the upgrade: a result that did not settle the
- * tip (gated at a wave, retry-later, an error such as a held lock) is
+ * tip (gated at a wave, a reboot waiting for its turn, retry-later, an error
+ * such as a held lock) is
  * retried after max(pollIntervalSec, POLL_RETRY_MIN_SEC). Pure.
  */
 export function afterPollRun(input: {

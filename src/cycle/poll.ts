@@ -106,9 +106,10 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
     return { result: { decision, upgrade: null, exitCode: 0, message: decision.line }, ran: null };
   }
 
-  const [{ runUpgrade }, { fleetGate }] = await Promise.all([
+  const [{ runUpgrade }, { fleetGate }, { fleetRebootTurn }] = await Promise.all([
     import('../upgrade/index.js'),
     import('../fleet/rollout/fleet-gate.js'),
+    import('./reboot-turn.js'),
   ]);
   const record = (result: string, exitCode: number): void => {
     deps.state.updateSection(POLL_KEY, () =>
@@ -123,14 +124,18 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
   };
   let r: UpgradeRunResult;
   try {
-    r = await runUpgrade(deps, { dryRun: false, gate: fleetGate(deps) });
+    r = await runUpgrade(deps, { dryRun: false, gate: fleetGate(deps), rebootTurn: fleetRebootTurn(deps) });
   } catch (err) {
     log.error('the upgrade of this poll failed; a later poll retries it', { message: messageFor(err) });
     record('error', exitCodeFor(err));
     const message = `${decision.line}: ${messageFor(err)}`;
     return { result: { decision, upgrade: null, exitCode: exitCodeFor(err), message }, ran: { kind: 'threw', err } };
   }
-  record(r.kind, r.exitCode);
+  // A reboot waiting for its turn (docs/rollout.md) did not settle the tip either: a later poll asks again.
+  record(
+    (r.kind === 'deployed' || r.kind === 'no-op') && r.reboot === 'waiting-turn' ? 'waiting-turn' : r.kind,
+    r.exitCode,
+  );
   return {
     result: { decision, upgrade: r, exitCode: r.exitCode, message: `${decision.line}: ${r.message}` },
     ran: { kind: 'ok', upgrade: r },

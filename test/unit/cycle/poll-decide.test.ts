@@ -50,6 +50,7 @@ describe('afterPollRun', () => {
     ['skipped-bad', 3, false],
     ['refused', 6, false],
     ['gated', 0, true],
+    ['waiting-turn', 0, true],
     ['retry-later', 75, true],
     ['error', 75, true],
     ['error', 70, true],
