@@ -76,7 +76,7 @@ export function manPageMarkdown(tree: CommandNode, opts: { scriptName: string; v
   out.push(
     '## LOGS',
     '',
-    'Every run logs to the journal of its systemd unit: `journalctl -u gitopsd-upgrade.service` and `journalctl -u gitopsd-sync.service` (mode "timer"), `journalctl -u gitopsd.service` (mode "daemon"), `journalctl -b -u gitopsd-boot-validate.service` (this boot\'s validation).',
+    'Every run logs to the journal of its systemd unit: `journalctl -u gitopsd-upgrade.service` and `journalctl -u gitopsd-sync.service` (mode "timer"), `journalctl -u gitopsd.service` (mode "daemon"), `journalctl -b -u gitopsd-boot-validate.service` (this boot\'s validation). `gitopsd status` prints the command for the newest run on its `log` line (by systemd invocation ID: `journalctl _SYSTEMD_INVOCATION_ID=…`).',
     '',
   );
   out.push(

@@ -10,7 +10,7 @@ import { VERSION } from '../core/build-info.js';
 import { realpathOrNull } from '../core/fs-read.js';
 import type { Deps } from '../core/deps.js';
 import { readDeployments } from '../core/deployments.js';
-import { recordRun, readRuns, type RunRecord, type Step } from './runs.js';
+import { invocationIdOf, recordRun, readRuns, type RunRecord, type Step } from './runs.js';
 import { runHooks } from './hooks.js';
 import type { MetricsInput } from './metrics.js';
 import { readPublishRecord, type PublishRecord } from '../shared/publish-record.js';
@@ -41,6 +41,7 @@ export async function afterRun(deps: Deps, step: Step, s: RunSummary): Promise<v
     commit: s.commit ?? null,
     generation: s.generation ?? null,
     error: s.error ?? null,
+    invocationId: invocationIdOf(deps.env),
   };
   try {
     recordRun(deps.state, step, run);

@@ -26,6 +26,12 @@ export const RunRecord = z
     commit: z.string().nullable().default(null),
     generation: z.number().int().nullable().default(null),
     error: z.string().nullable().default(null),
+    /**
+     * systemd's $INVOCATION_ID of the unit run that made this record
+     * (systemd.exec(5): 32 lowercase hex digits); null when the command did
+     * not run under systemd (its log went to the terminal that started it).
+     */
+    invocationId: z.string().nullable().default(null),
     /** Set when the fleet publish after this run failed (docs/fleet.md); the run's own result is unchanged. */
     publishError: z.string().optional(),
   })
@@ -36,6 +42,32 @@ export const RunsSection = z.record(z.string(), RunRecord);
 export type RunsSection = z.infer<typeof RunsSection>;
 
 const KEY = 'runs';
+
+/** The $INVOCATION_ID systemd sets for a unit's processes, when it is well formed (systemd.exec(5)). */
+export function invocationIdOf(env: NodeJS.ProcessEnv): string | null {
+  const id = env['INVOCATION_ID'];
+  return id !== undefined && /^[0-9a-f]{32}$/.test(id) ? id : null;
+}
+
+/**
+ * The journalctl command that shows the log of a run: by its invocation ID
+ * (a journal field of every entry a unit's processes write, systemd.journal-fields(7)),
+ * else null.
+ */
+export function journalCommandOf(run: Pick<RunRecord, 'invocationId'>): string | null {
+  return run.invocationId === null ? null : `journalctl _SYSTEMD_INVOCATION_ID=${run.invocationId}`;
+}
+
+/**
+ * The systemd unit that runs each step unattended (nix/module.nix): its
+ * journal holds the nightly runs. Steps run only by hand have none.
+ */
+export const UNIT_OF_STEP: Partial<Record<Step, string>> = {
+  cycle: 'gitopsd.service',
+  upgrade: 'gitopsd-upgrade.service',
+  sync: 'gitopsd-sync.service',
+  'boot-validate': 'gitopsd-boot-validate.service',
+};
 
 export function readRuns(state: StateStore): RunsSection {
   const parsed = RunsSection.safeParse(state.section(KEY) ?? {});

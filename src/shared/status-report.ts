@@ -122,7 +122,14 @@ export interface StatusReport {
   }[];
   /** Failures that were not a commit's fault: nothing marked, retried after notBefore. */
   retrying: { commit: string; stage: string; cause: string; failures: number; notBefore: string; summary: string }[];
-  runs: Record<string, { at: string; ok: boolean; exitCode: number; result: string; durationMs: number | null }>;
+  /**
+   * The last run of each step. `log`: the journalctl command that shows its
+   * log (by systemd invocation ID), or null when it ran outside systemd.
+   */
+  runs: Record<
+    string,
+    { at: string; ok: boolean; exitCode: number; result: string; durationMs: number | null; log: string | null }
+  >;
   schedule: { cron: string; nextRun: string | null };
   /** The fleet publish of this host (docs/fleet.md); `enabled: false` when fleet.enable is off. */
   publish: PublishReport;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { DeploymentsSection } from '../core/deployments.js';
 import { StateStore } from '../core/state.js';
-import { RunsSection } from '../report/runs.js';
+import { RunsSection, journalCommandOf } from '../report/runs.js';
 import { UpgradeSection } from '../upgrade/state.js';
 import { SyncSection } from '../sync/state.js';
 import { bootStatus } from '../boot-validate/index.js';
@@ -342,7 +342,14 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
     runs: Object.fromEntries(
       Object.entries(runs).map(([k, v]) => [
         k,
-        { at: v.at, ok: v.ok, exitCode: v.exitCode, result: v.result, durationMs: v.durationMs },
+        {
+          at: v.at,
+          ok: v.ok,
+          exitCode: v.exitCode,
+          result: v.result,
+          durationMs: v.durationMs,
+          log: journalCommandOf(v),
+        },
       ]),
     ),
     schedule: { cron: deps.config.schedule.cron, nextRun: await nextRunAfter(deps.config.schedule.cron, now) },

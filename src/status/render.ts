@@ -1,6 +1,7 @@
 /** Pure: the status report as one screen of text, coloured on a TTY. */
 import type { StatusReport } from './index.js';
 import { counted } from '../core/text.js';
+import { UNIT_OF_STEP, type Step } from '../report/runs.js';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'dim';
 const CODES: Record<Tone, string> = { ok: '32', warn: '33', bad: '31', dim: '2' };
@@ -152,6 +153,18 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
   for (const [step, run] of Object.entries(r.runs)) {
     if (step === 'upgrade') continue;
     row(step, `${ago(run.at, now)}: ${run.ok ? c('ok', run.result) : c('bad', run.result)}`);
+  }
+  // Where the newest run's log is: by its systemd invocation, else the terminal that ran it.
+  const newest = Object.entries(r.runs).sort(([, a], [, b]) => Date.parse(b.at) - Date.parse(a.at))[0];
+  if (newest !== undefined) {
+    const [step, run] = newest;
+    const unit = UNIT_OF_STEP[step as Step];
+    row(
+      'log',
+      run.log !== null
+        ? `${run.log} (the ${step} run ${ago(run.at, now)})`
+        : `the ${step} run ${ago(run.at, now)} ran outside systemd: its log went to the terminal that started it${unit === undefined ? '' : `; unattended runs: journalctl -u ${unit}`}`,
+    );
   }
   if (r.knownBadCommits.length > 0) {
     row(

@@ -14,6 +14,7 @@ import { tempDir } from '../../harness/temp.js';
 import { repoRoot, runCli } from '../../helpers/cli.js';
 
 const ESC = '\u001b';
+const INVOCATION = '0123456789abcdef0123456789abcdef';
 
 describe('clean output', () => {
   // What vitest's colour library decides, asked in the environment scripts/testbed gives a command.
@@ -66,13 +67,33 @@ describe('wording on a simulated host', () => {
   });
 
   it('status after one boot attempt says "1 attempt", not "1 attempts"', async () => {
-    const v = await runCli(['boot', 'validate', '--config', config], { env: host.env });
+    // As systemd runs it: the unit's processes get $INVOCATION_ID (systemd.exec(5)).
+    const v = await runCli(['boot', 'validate', '--config', config], {
+      env: { ...host.env, INVOCATION_ID: INVOCATION },
+    });
     expect(v.exitCode, v.stderr).toBe(0);
     expect(v.stdout).toContain('this system: 1 attempt, 0 failures since its last ok verdict');
     const r = await runCli(['status', '--config', config], { env: host.env });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/verdict\s+ok, 1 attempt, 0 failures of this system/);
     expect(r.stdout).not.toMatch(/\b1 (attempts|failures)\b/);
+  });
+
+  it('status names where the log of the last run is: its journal by invocation ID, or the terminal', async () => {
+    const json = await runCli(['status', '--json', '--config', config], { env: host.env });
+    const runs = (JSON.parse(json.stdout) as { runs: Record<string, { log: string | null }> }).runs;
+    expect(runs['boot-validate']?.log).toBe(`journalctl _SYSTEMD_INVOCATION_ID=${INVOCATION}`);
+    const text = await runCli(['status', '--config', config], { env: host.env });
+    expect(text.stdout).toMatch(
+      new RegExp(`^ *log +journalctl _SYSTEMD_INVOCATION_ID=${INVOCATION} \\(the boot-validate run `, 'm'),
+    );
+    // A run by hand (no INVOCATION_ID): its log went to the terminal.
+    const reset = await runCli(['boot', 'reset', '--config', config], { env: host.env });
+    expect(reset.exitCode, reset.stderr).toBe(0);
+    const after = await runCli(['status', '--config', config], { env: host.env });
+    expect(after.stdout).toMatch(
+      /^ *log +the boot-reset run .* ran outside systemd: its log went to the terminal that started it$/m,
+    );
   });
 
   it('--store-path relative/path names where it was read from and a path that exists', async () => {

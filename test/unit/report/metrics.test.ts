@@ -17,6 +17,7 @@ const input: MetricsInput = {
       commit: 'abc',
       generation: null,
       error: 'x',
+      invocationId: null,
     },
     sync: {
       at: '2026-11-21T03:59:00.000Z',
@@ -27,6 +28,7 @@ const input: MetricsInput = {
       commit: null,
       generation: null,
       error: null,
+      invocationId: null,
     },
   },
   deployments: {
