@@ -27,8 +27,9 @@ import { b7 } from './b7-daemon.js';
 import { b8 } from './b8-fleet-read.js';
 import { b9 } from './b9-publish.js';
 import { b10 } from './b10-rollout.js';
+import { b11 } from './b11-poll.js';
 
-const ALL: readonly Benchmark[] = [b1, b2, b3, b4, b5, b6, b7, b8, b9, b10];
+const ALL: readonly Benchmark[] = [b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11];
 
 async function version(cmd: string, args: string[]): Promise<string> {
   try {

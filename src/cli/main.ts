@@ -225,7 +225,13 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     .command(
       'cycle',
       'The daily job: sync dotfiles (when enabled), then upgrade',
-      (y: Argv) => y,
+      (y: Argv) =>
+        y.option('trigger', {
+          choices: ['manual', 'schedule', 'catch-up'] as const,
+          default: 'manual' as const,
+          hidden: true,
+          describe: 'What started the cycle (set by gitopsd daemon for its cycle process; recorded in the state)',
+        }),
       lazy('cycle', async () => (await import('../cycle/cli.js')).cycleCommand, { step: 'cycle' }),
     )
     .command(

@@ -54,6 +54,12 @@ export interface RunOptions {
   mutates?: boolean;
   /** Return a non-zero result instead of throwing CommandFailed. */
   allowFailure?: boolean;
+  /**
+   * Called once the process has started, with its PID: for a caller that must
+   * signal it while it runs (the daemon asks a cycle process to stop after
+   * its running step, src/cycle/child.ts).
+   */
+  onSpawn?: (pid: number) => void;
   /** Called for each line of output as it arrives (progress streaming). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** A long command: its output streams to the log, and a TTY shows a status line (src/core/progress.ts). */
@@ -215,6 +221,7 @@ export function createRunner(opts: RunnerOptions): Runner {
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
     });
+    if (child.pid !== undefined) o.onSpawn?.(child.pid);
     // At the timeout, kill the whole process tree, not only the child: a
     // tool's own children (jj's `git fetch`) would outlive it, keep its pipes
     // open (so this await never returns) and hang on the network for ever.

@@ -4,14 +4,37 @@
  */
 import type { Handler } from '../core/outcome.js';
 import { createDeps, type Deps } from '../core/deps.js';
-import { exitCodeFor, messageFor } from '../core/exit.js';
 import type { LogLevel } from '../core/log.js';
-import { formatCycle, runCycle, type CycleResult } from './index.js';
+import { formatCycle, runCycle, type CycleResult, type CycleTrigger } from './index.js';
 import { runDaemon } from './daemon.js';
 import { cycleSteps } from './steps.js';
 
-export const cycleCommand: Handler = async (deps) => {
-  const r = await runCycle(deps, { steps: cycleSteps(deps), trigger: 'manual' });
+/**
+ * `gitopsd cycle`. SIGTERM (systemd stopping the unit, or the daemon stopping
+ * its cycle process, ./child.ts) lets the running step finish and starts no
+ * other, as the daemon's own stop does; a second SIGTERM ends the process at
+ * once (the crash story of each step covers that). SIGINT keeps its default:
+ * a person at a terminal gets an immediate stop.
+ */
+export const cycleCommand: Handler = async (deps, args) => {
+  const trigger = (args['trigger'] as CycleTrigger | undefined) ?? 'manual';
+  let stop = false;
+  const onTerm = (): void => {
+    if (stop) {
+      process.off('SIGTERM', onTerm);
+      process.kill(process.pid, 'SIGTERM');
+      return;
+    }
+    stop = true;
+    deps.log.warn('stop requested; the running step finishes, no later step starts', { signal: 'SIGTERM' });
+  };
+  process.on('SIGTERM', onTerm);
+  let r: CycleResult;
+  try {
+    r = await runCycle(deps, { steps: cycleSteps(deps), trigger, shouldStop: () => stop });
+  } finally {
+    process.off('SIGTERM', onTerm);
+  }
   return { exitCode: r.exitCode, text: formatCycle(r), json: { ok: r.exitCode === 0, ...r } };
 };
 
@@ -37,31 +60,16 @@ export const daemonCommand: Handler = async (deps, args) => {
   const r = await runDaemon({
     deps,
     reload,
+    // Each cycle is a `gitopsd cycle` process of its own (./child.ts), which
+    // records, publishes and runs the hooks as any cycle does; the daemon
+    // keeps only the scheduler in memory (issue 19, B7).
     runCycle: async (d, o) => {
-      // What the CLI does after `gitopsd cycle` (src/cli/main.ts withDeps):
-      // record the run, publish to the fleet, run the hooks, write the
-      // metrics; each of these logs its own failure and never fails the cycle.
-      const started = d.clock.monotonicMs();
-      const { afterRun } = await import('../report/after-run.js');
-      let c: CycleResult;
-      try {
-        c = await runCycle(d, { steps: cycleSteps(d), trigger: o.trigger, shouldStop: o.shouldStop });
-      } catch (err) {
-        await afterRun(d, 'cycle', {
-          exitCode: exitCodeFor(err),
-          result: 'error',
-          error: messageFor(err),
-          durationMs: Math.round(d.clock.monotonicMs() - started),
-        });
-        throw err;
-      }
-      await afterRun(d, 'cycle', {
-        exitCode: c.exitCode,
-        result: c.exitCode === 0 ? 'ok' : 'failed',
-        error: c.exitCode === 0 ? null : (formatCycle(c).split('\n').at(-1) ?? null),
-        durationMs: Math.round(d.clock.monotonicMs() - started),
+      const { runCycleInChild } = await import('./child.js');
+      return runCycleInChild(d, {
+        trigger: o.trigger,
+        shouldStop: o.shouldStop,
+        ...(logLevel === undefined ? {} : { logLevel }),
       });
-      return c;
     },
     runPoll: async (d) => {
       const { runPoll } = await import('./poll.js');

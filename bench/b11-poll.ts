@@ -1,0 +1,160 @@
+/**
+ * B11 (issue 19): the cost of polling. `gitopsd daemon` with
+ * daemon.pollIntervalSec = 10 (the smallest the config allows) on a host
+ * where nothing is new, against plain `git fetch --porcelain` of the same
+ * checkout run as often. Target: CPU ratio <= 1.2.
+ *
+ * - The daemon's CPU is read from /proc/<pid>/stat (proc(5): utime + stime
+ *   of the daemon, plus cutime + cstime of the git processes it has waited
+ *   for), between the end of its first poll and the end of poll 1 + POLLS.
+ *   Everything the polls cost is in it: the timers, the fetch, the log line.
+ * - The baseline's CPU is the growth of this process's cutime + cstime over
+ *   the same number of `git fetch` runs (bench/lib.ts childCpuMs).
+ * - Memory: VmRSS and VmHWM (the peak) of the daemon after RSS_POLLS polls,
+ *   against an idle `node` (issue 19 part 4: "RSS after 100 polls").
+ *
+ * GITOPSD_BENCH_POLLS=N sets both counts (default 60 for the CPU, 100 for
+ * the memory; at 10 s a poll, the run lasts about 17 minutes).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { childCpuMs, cmd, table, time } from './lib.js';
+import { gitopsd, gitopsdBin, sleep, type Benchmark } from './common.js';
+import { createFleet } from '../test/harness/fleet.js';
+
+const INTERVAL_SEC = 10;
+const CLK_TCK = 100; // USER_HZ, the unit of /proc/<pid>/stat's times
+
+/** utime + stime + cutime + cstime of a live process, ms (proc(5) fields 14-17). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const field = (n: number): number => Number(rest[n - 3]);
+  return ((field(14) + field(15) + field(16) + field(17)) * 1000) / CLK_TCK;
+}
+
+/** VmRSS and VmHWM of a live process, MiB (proc(5) /proc/<pid>/status). */
+function memMiB(pid: number): { rss: number; peak: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+export const b11: Benchmark = {
+  id: 'B11',
+  title: '`gitopsd daemon` polling with nothing new vs plain `git fetch`',
+  async run(dir) {
+    const n = Number(process.env['GITOPSD_BENCH_POLLS'] ?? '0');
+    const cpuPolls = n > 0 ? n : 60;
+    const rssPolls = n > 0 ? n : 100;
+    const fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['b11'] });
+    const h = fleet.hosts[0];
+    if (h === undefined) throw new Error('B11: no host');
+    const cfg = JSON.parse(readFileSync(h.config, 'utf8')) as Record<string, unknown>;
+    cfg['log'] = { level: 'info', format: 'json' };
+    cfg['schedule'] = { cron: '0 4 * * *', randomizedDelaySec: 0, persistent: true };
+    cfg['daemon'] = { pollIntervalSec: INTERVAL_SEC };
+    writeFileSync(h.config, JSON.stringify(cfg, null, 2));
+    const env = { ...h.sim.env, TZ: 'UTC', GITOPSD_CONFIG: undefined };
+    // One cycle at 03:00 deploys and syncs; the daemon then starts at 03:01, so
+    // no cycle is due for an hour: every run in the measured window is a poll.
+    await gitopsd(['cycle', '--config', h.config], { env: { ...env, GITOPSD_TEST_NOW: '2026-03-01T03:00:00Z' } });
+
+    const proc = execa('node', [gitopsdBin(), 'daemon', '--config', h.config], {
+      reject: false,
+      env: { ...env, GITOPSD_TEST_NOW: '2026-03-01T03:01:00Z' },
+      stdin: 'ignore',
+      timeout: (Math.max(cpuPolls, rssPolls) + 10) * INTERVAL_SEC * 1000 + 120_000,
+    });
+    const pid = proc.pid ?? -1;
+    let polls = 0;
+    const decisions = new Map<string, number>();
+    let cpuAtFirst = NaN;
+    let cpuAtLast = NaN;
+    let mem = { rss: NaN, peak: NaN };
+    let buf = '';
+    const done = new Promise<void>((resolve, reject) => {
+      proc.stderr?.on('data', (chunk: Buffer) => {
+        buf += chunk.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const text = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          let l: Record<string, unknown>;
+          try {
+            l = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            continue;
+          }
+          if (l['message'] === 'cycle starting') reject(new Error('B11: a cycle ran in the measured window'));
+          if (l['message'] !== 'poll finished') continue;
+          polls += 1;
+          const d = String(l['decision']);
+          decisions.set(d, (decisions.get(d) ?? 0) + 1);
+          if (polls === 1) cpuAtFirst = processCpuMs(pid);
+          if (polls === 1 + cpuPolls) cpuAtLast = processCpuMs(pid);
+          if (polls === rssPolls) mem = memMiB(pid);
+          if (polls >= 1 + cpuPolls && polls >= rssPolls) resolve();
+        }
+      });
+      void proc.then((r) =>
+        reject(new Error(`B11: daemon ended early (${r.exitCode}): ${String(r.stderr).slice(-800)}`)),
+      );
+    });
+    await done;
+    proc.kill('SIGTERM');
+    await proc;
+
+    const repo = h.sim.paths.nixConfigDir;
+    const fetchArgs = [
+      '-C',
+      repo,
+      'fetch',
+      '--no-tags',
+      '--porcelain',
+      'origin',
+      '+refs/heads/main:refs/remotes/origin/main',
+    ];
+    const c0 = childCpuMs();
+    const fetches = await time('git fetch --porcelain', cmd('git', fetchArgs), { runs: cpuPolls, warmup: 1 });
+    const fetchCpu = childCpuMs() - c0;
+    void fetches;
+    const idleNode = execa('node', ['-e', 'setInterval(()=>{},1e6)'], { reject: false, stdin: 'ignore' });
+    await sleep(3000);
+    const nodeMem = memMiB(idleNode.pid ?? -1);
+    idleNode.kill('SIGTERM');
+    await idleNode;
+
+    const daemonCpu = cpuAtLast - cpuAtFirst;
+    const ratio = daemonCpu / fetchCpu;
+    const row = (name: string, v: number) => ({ name, n: 1, medianMs: v, minMs: v, maxMs: v });
+    const md = [
+      table(
+        `B11 CPU time of ${cpuPolls} polls (user + system, ms, clock ticks of 10 ms)`,
+        row(`${cpuPolls} × git fetch --porcelain`, fetchCpu),
+        [row(`gitopsd daemon, ${cpuPolls} polls (interval ${INTERVAL_SEC} s)`, daemonCpu)],
+        'ratio <= 1.2',
+      ),
+      '',
+      table(
+        `B11 memory of the daemon after ${rssPolls} polls (MiB)`,
+        row('node -e "setInterval(()=>{},1e6)" VmRSS', nodeMem.rss),
+        [row('gitopsd daemon VmRSS', mem.rss), row('gitopsd daemon VmHWM (peak)', mem.peak)],
+        undefined,
+        { unit: 'MiB' },
+      ),
+      '',
+      `poll decisions: ${[...decisions].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    ].join('\n');
+    return {
+      id: this.id,
+      title: this.title,
+      markdown: md,
+      verdicts: [
+        `B11 CPU ratio ${ratio.toFixed(2)} over ${cpuPolls} polls (target <= 1.2): ${ratio <= 1.2 ? 'met' : 'NOT met'}`,
+        `B11 daemon VmRSS after ${rssPolls} polls ${mem.rss.toFixed(1)} MiB vs idle node ${nodeMem.rss.toFixed(1)} MiB (ratio ${(mem.rss / nodeMem.rss).toFixed(2)})`,
+      ],
+    };
+  },
+};

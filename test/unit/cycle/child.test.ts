@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { childCycleArgv, parseChildCycle } from '../../../src/cycle/child.js';
+
+describe("the daemon's cycle process", () => {
+  it('argv: node flags, the script, cycle --json with the trigger and the config, and the log level when given', () => {
+    expect(
+      childCycleArgv(
+        { execArgv: ['--enable-source-maps'], script: '/nix/store/x-gitopsd/bin/gitopsd.js' },
+        '/etc/gitopsd/config.json',
+        {
+          trigger: 'catch-up',
+          logLevel: 'debug',
+        },
+      ),
+    ).toEqual([
+      '--enable-source-maps',
+      '/nix/store/x-gitopsd/bin/gitopsd.js',
+      'cycle',
+      '--json',
+      '--trigger',
+      'catch-up',
+      '--config',
+      '/etc/gitopsd/config.json',
+      '--log-level',
+      'debug',
+    ]);
+    expect(childCycleArgv({ execArgv: [], script: 's' }, 'c', { trigger: 'schedule' })).toEqual([
+      's',
+      'cycle',
+      '--json',
+      '--trigger',
+      'schedule',
+      '--config',
+      'c',
+    ]);
+  });
+
+  it.each<[string, string, ReturnType<typeof parseChildCycle>]>([
+    [
+      'a cycle result',
+      JSON.stringify({
+        ok: false,
+        exitCode: 75,
+        trigger: 'schedule',
+        startedAt: 'a',
+        finishedAt: 'b',
+        stopped: false,
+        steps: [],
+      }),
+      {
+        ok: true,
+        result: {
+          ok: false,
+          exitCode: 75,
+          trigger: 'schedule',
+          startedAt: 'a',
+          finishedAt: 'b',
+          stopped: false,
+          steps: [],
+        } as never,
+      },
+    ],
+    [
+      "the CLI's error document (the cycle never started: the host lock is held)",
+      JSON.stringify({ ok: false, exitCode: 75, error: 'another gitopsd (pid 12) holds the lock' }),
+      { ok: false, exitCode: 75, error: 'another gitopsd (pid 12) holds the lock' },
+    ],
+    ['nothing (killed)', '', { ok: false, exitCode: null, error: null }],
+    ['not JSON', 'Segmentation fault', { ok: false, exitCode: null, error: null }],
+  ])('parse: %s', (_n, stdout, want) => {
+    expect(parseChildCycle(stdout)).toEqual(want);
+  });
+});
