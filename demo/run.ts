@@ -5,11 +5,13 @@
  * simulated (docs/simulated-host.md). Every step below really runs; the
  * narration prints what the commands printed and what the files now say.
  */
-import { rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { chmod, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFleet, type Fleet, type FleetHost } from '../test/harness/fleet.js';
+import { SHIMS_DIR } from '../test/harness/sim-host.js';
 import type { StatusReport } from '../src/status/index.js';
+import { MANIFEST, checkWipe, listFiles, wrapperScript } from './fleet-dir.js';
 
 const t0 = performance.now();
 const bold = (s: string): string => (process.stdout.isTTY ? `\u001b[1m${s}\u001b[0m` : s);
@@ -72,6 +74,14 @@ async function main(): Promise<void> {
   const dir = resolve(
     process.env['GITOPSD_DEMO_DIR'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'demo-fleet'),
   );
+  // Delete only what an earlier run created (demo/fleet-dir.ts): never a file the user added.
+  const force = process.argv.includes('--force');
+  const wipe = checkWipe(dir, force);
+  if (wipe.kind === 'refuse') {
+    process.stderr.write(`demo: not deleting ${dir}: ${wipe.reason}; move them away, or run npm run demo -- --force\n`);
+    process.exitCode = 64;
+    return;
+  }
   await rm(dir, { recursive: true, force: true });
   say(bold('gitopsd demo: a simulated fleet of three NixOS hosts'));
   say(`Real git, jj, chezmoi and nix; simulated systemd, boot loader and reboots. Files: ${dir}`);
@@ -132,7 +142,7 @@ async function main(): Promise<void> {
 
   heading(4, 'A broken commit is rejected by build validation');
   const broken = await fleet.nixConfig.commitGeneration(spec('v3-broken', { breakage: 'syntax-error' }), 'fleet: typo');
-  say(`pushed ${short(broken)} "fleet: typo" (flake.nix no longer parses)`);
+  say(`pushed ${short(broken)} "fleet: typo": generation v3, which is broken (flake.nix no longer parses)`);
   for (const h of fleet.hosts) await step(h, ['upgrade'], 3);
   say('The next night, the same commit is skipped without building anything:');
   await step(alpha, ['upgrade'], 3);
@@ -156,11 +166,26 @@ async function main(): Promise<void> {
   say('alpha reboots into the golden v2:');
   await step(alpha, ['boot', 'validate'], 0, { quiet: true });
   await step(alpha, ['boot', 'status'], 0);
+  say('Why "generation 4": the rollback does `nix-env --set` to the golden v2 system, which adds a new');
+  say('generation of the system profile. Generation 1 is v1, 2 is v2, 3 is v4 (v3 never built), and 4 is v2 again.');
   const after = await alpha.json<StatusReport>(['status']);
   check(after.git.deployed?.commit === v2, `alpha's deployed commit is ${short(v2)} again ("fleet: v2")`);
   say('The next upgrade does not redeploy the rolled-back commit:');
   await step(alpha, ['upgrade'], 3);
   await fleetStatus(fleet);
+
+  const project = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const wrapper = join(dir, 'gitopsd');
+  await writeFile(
+    wrapper,
+    wrapperScript({
+      project,
+      shimsDir: SHIMS_DIR,
+      hosts: fleet.hosts.map((h) => ({ name: h.name, root: h.sim.root, config: h.config })),
+    }),
+  );
+  await chmod(wrapper, 0o755);
+  await writeFile(join(dir, MANIFEST), `${listFiles(dir).join('\n')}\n`);
 
   heading('end', `done in ${elapsed()}`);
   say('Poke around:');
@@ -170,10 +195,11 @@ async function main(): Promise<void> {
   for (const h of fleet.hosts) {
     say(`  ${h.name.padEnd(15)} root ${h.sim.root}, home ${h.home}, config ${h.config}`);
   }
-  say(
-    `  e.g. scripts/testbed env SIM_ROOT=${alpha.sim.root} PATH=test/shims:/usr/bin:/bin node bin/gitopsd status --config ${alpha.config}`,
-  );
-  say("  (the store paths live in the test bed's /nix/store: look at them through scripts/testbed)");
+  say('Any gitopsd command on a demo host, with the true answers (it runs inside the test bed, where the');
+  say("hosts' store paths are):");
+  say(`  ${relative(process.cwd(), wrapper) || wrapper} alpha status`);
+  say(`  ${relative(process.cwd(), wrapper) || wrapper} beta sync conflicts`);
+  say(`A new run deletes ${dir} only if it holds nothing the demo did not create (else: npm run demo -- --force).`);
 }
 
 main().catch((err: unknown) => {
