@@ -222,6 +222,49 @@ let
       };
       default = { };
     };
+  # gitopsd-upgrade.service: the timer's unit, and in daemon mode the unit
+  # `gitopsd trigger` starts (one upgrade now; it shares the per-host lock
+  # with the daemon's cycle, so the two never overlap).
+  # The sync unit exists in timer mode only (the daemon syncs itself).
+  upgradeSyncUnit = lib.optionals (cfg.mode == "timer") syncUnit;
+  upgradeService = {
+    description = "gitopsd: pull nix-config, build, activate";
+    # Never restarted by the activation it performs (as autoUpgrade).
+    restartIfChanged = false;
+    unitConfig.X-StopOnRemoval = false;
+    after = [
+      "network-online.target"
+      "gitopsd-boot-validate.service"
+    ]
+    ++ upgradeSyncUnit;
+    wants = [ "network-online.target" ] ++ upgradeSyncUnit;
+    path = rootPath;
+    environment = rootEnvironment;
+    serviceConfig = rootHardening // stateDirectory // {
+      Type = "oneshot";
+      ExecStart = "${gitopsd} upgrade --config ${configPath}";
+      # SIGTERM to gitopsd only, never straight to a running
+      # switch-to-configuration.
+      KillMode = "mixed";
+      TimeoutStopSec = cfg.stopTimeoutSec;
+    };
+  };
+
+  # The polkit rule of `gitopsd trigger` (docs/rollout.md "Triggers"): members
+  # of trigger.group may start gitopsd-upgrade.service, and do nothing else
+  # with any unit. The "unit" and "verb" details of
+  # org.freedesktop.systemd1.manage-units come from systemd (since v226,
+  # commit 88ced61 "core: pass details to polkit for some unit actions").
+  triggerRule = ''
+    polkit.addRule(function(action, subject) {
+      if (action.id == "org.freedesktop.systemd1.manage-units" &&
+          action.lookup("unit") == "gitopsd-upgrade.service" &&
+          action.lookup("verb") == "start" &&
+          subject.isInGroup("${toString cfg.trigger.group}")) {
+        return polkit.Result.YES;
+      }
+    });
+  '';
 in
 {
   options.services.gitopsd = {
@@ -266,6 +309,19 @@ in
       description = ''
         Timer mode: make the random delay fixed per host (systemd
         FixedRandomDelay=), so a fleet is staggered the same way every day.
+      '';
+    };
+
+    trigger.group = mkOption {
+      type = types.nullOr types.str;
+      default = "gitopsd";
+      description = ''
+        Members of this group may run `gitopsd trigger`, which starts
+        gitopsd-upgrade.service now (`systemctl start --no-block`), through a
+        polkit rule that allows exactly that verb on exactly that unit. The
+        group is created. null: no rule, no group (only root can trigger).
+        A trigger runs the same upgrade as the schedule: it never bypasses
+        signatures, known-bad marks or the rollout gate.
       '';
     };
 
@@ -483,6 +539,11 @@ in
         ) "services.gitopsd.settings.daemon.pollIntervalSec only applies to mode = \"daemon\"; set mode = \"daemon\" to poll";
 
       environment.systemPackages = [ cfg.package ];
+      security.polkit = mkIf (cfg.trigger.group != null) {
+        enable = true;
+        extraConfig = triggerRule;
+      };
+      users.groups = mkIf (cfg.trigger.group != null) { ${cfg.trigger.group} = { }; };
       environment.etc."gitopsd/config.json".source = checkedConfig;
       environment.etc."gitopsd/fleet-allowed-signers" = mkIf (cfg.fleet.allowedSigners != { }) {
         source = allowedSignersFile;
@@ -549,28 +610,7 @@ in
         };
       };
 
-      systemd.services.gitopsd-upgrade = {
-        description = "gitopsd: pull nix-config, build, activate";
-        # Never restarted by the activation it performs (as autoUpgrade).
-        restartIfChanged = false;
-        unitConfig.X-StopOnRemoval = false;
-        after = [
-          "network-online.target"
-          "gitopsd-boot-validate.service"
-        ]
-        ++ syncUnit;
-        wants = [ "network-online.target" ] ++ syncUnit;
-        path = rootPath;
-        environment = rootEnvironment;
-        serviceConfig = rootHardening // stateDirectory // {
-          Type = "oneshot";
-          ExecStart = "${gitopsd} upgrade --config ${configPath}";
-          # SIGTERM to gitopsd only, never straight to a running
-          # switch-to-configuration.
-          KillMode = "mixed";
-          TimeoutStopSec = cfg.stopTimeoutSec;
-        };
-      };
+      systemd.services.gitopsd-upgrade = upgradeService;
 
       systemd.timers.gitopsd = {
         description = "gitopsd schedule (settings.schedule.cron)";
@@ -618,6 +658,8 @@ in
     })
 
     (mkIf (cfg.mode == "daemon") {
+      # Not scheduled in daemon mode: only `gitopsd trigger` starts it.
+      systemd.services.gitopsd-upgrade = mkIf (cfg.trigger.group != null) upgradeService;
       systemd.services.gitopsd = {
         description = "gitopsd daemon: the cycle (dotfile sync, upgrade) on settings.schedule.cron";
         wantedBy = [ "multi-user.target" ];

@@ -241,6 +241,12 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       lazy('daemon', async () => (await import('../cycle/cli.js')).daemonCommand),
     )
     .command(
+      'trigger',
+      'Run the upgrade now: systemctl start --no-block gitopsd-upgrade.service (root, or the gitopsd group through polkit)',
+      (y: Argv) => y,
+      lazy('trigger', async () => (await import('../cycle/cli.js')).triggerCommand),
+    )
+    .command(
       'poll',
       'Fetch nix-config once; upgrade only when the branch has a new tip (what the daemon does every daemon.pollIntervalSec)',
       (y: Argv) => y,

@@ -53,6 +53,13 @@ export const pollCommand: Handler = async (deps) => {
   };
 };
 
+/** `gitopsd trigger`: start gitopsd-upgrade.service now (./trigger.ts). */
+export const triggerCommand: Handler = async (deps) => {
+  const { triggerUpgrade } = await import('./trigger.js');
+  const text = await triggerUpgrade(deps);
+  return { exitCode: 0, text, json: { ok: true, message: text } };
+};
+
 export const daemonCommand: Handler = async (deps, args) => {
   const logLevel = args['log-level'] as LogLevel | undefined;
   // SIGHUP: the same file, read again, with the same environment and flags.

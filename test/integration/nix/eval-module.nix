@@ -49,6 +49,31 @@ let
         }
       )
       standins
+      {
+        # Declarations the shared stand-ins lack, as nixpkgs declares them:
+        # nixos/modules/security/polkit.nix (enable: bool, extraConfig:
+        # lines) and nixos/modules/config/users-groups.nix (users.groups:
+        # attrsOf submodule with name, gid, members).
+        options.security.polkit = {
+          enable = lib.mkOption { type = lib.types.bool; default = false; };
+          extraConfig = lib.mkOption { type = lib.types.lines; default = ""; };
+        };
+        options.users.groups = lib.mkOption {
+          default = { };
+          type = lib.types.attrsOf (
+            lib.types.submodule (
+              { name, ... }:
+              {
+                options = {
+                  name = lib.mkOption { type = lib.types.str; default = name; };
+                  gid = lib.mkOption { type = lib.types.nullOr lib.types.int; default = null; };
+                  members = lib.mkOption { type = lib.types.listOf lib.types.str; default = [ ]; };
+                };
+              }
+            )
+          );
+        };
+      }
       ../../../nix/module.nix
       {
         # What the flake's nixosModules.default does.
@@ -69,6 +94,8 @@ in
   inherit (config.services.gitopsd) settings;
   failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
   inherit (config) warnings;
+  polkit = { inherit (config.security.polkit) enable extraConfig; };
+  groups = builtins.attrNames config.users.groups;
   # The units, with what nixpkgs' generateUnits (nixos/lib/systemd-lib.nix)
   # needs to install them: the file text, the .wants/.requires links, and
   # whether an upstream unit of that name is extended by a drop-in.

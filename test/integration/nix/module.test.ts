@@ -28,6 +28,8 @@ afterAll(removeTempDirs);
 
 interface Evaluated {
   settings: Record<string, unknown>;
+  polkit: { enable: boolean; extraConfig: string };
+  groups: string[];
   failedAssertions: string[];
   warnings: string[];
   units: Record<string, RenderedUnit>;
@@ -225,11 +227,15 @@ describe('the units systemd-analyze verify accepts', () => {
   it('daemon mode with a dotfiles user: one long-running service instead of the timer, reloaded on config change', async () => {
     const e = await evalModule({ ...README_HOST, mode: 'daemon' }, ALICE);
     expect(e.failedAssertions).toEqual([]);
+    // gitopsd-upgrade.service: unscheduled, for `gitopsd trigger` (trigger.group).
     expect(Object.keys(e.units).sort()).toEqual([
       'boot-complete.target',
       'gitopsd-boot-validate.service',
+      'gitopsd-upgrade.service',
       'gitopsd.service',
     ]);
+    // The daemon syncs itself: the on-demand upgrade unit wants no sync unit.
+    expect(list(e.units['gitopsd-upgrade.service'], 'Unit', 'Wants')).toEqual(['network-online.target']);
     const d = e.units['gitopsd.service'];
     const gitopsd = e.systemPackages[0] ?? '';
     expect(one(d, 'Service', 'X-RestartIfChanged')).toBe('false');
@@ -252,9 +258,11 @@ describe('the units systemd-analyze verify accepts', () => {
   it('daemon mode without a dotfiles user', async () => {
     const e = await evalModule({ enable: true, mode: 'daemon' });
     expect(e.failedAssertions).toEqual([]);
+    // gitopsd-upgrade.service: unscheduled, for `gitopsd trigger` (trigger.group).
     expect(Object.keys(e.units).sort()).toEqual([
       'boot-complete.target',
       'gitopsd-boot-validate.service',
+      'gitopsd-upgrade.service',
       'gitopsd.service',
     ]);
     expect(e.tmpfiles).toEqual(['d /var/lib/gitopsd 0755 root root -']);
@@ -403,6 +411,29 @@ describe('settings the module refuses', () => {
     expect(on.warnings).toEqual([]);
     const timer = await evalModule({ enable: true, mode: 'timer', settings: { daemon: { pollIntervalSec: 60 } } });
     expect(timer.warnings).toEqual([expect.stringMatching(/pollIntervalSec only applies to mode = "daemon"/)]);
+  });
+
+  it('trigger.group: a polkit rule lets the group start gitopsd-upgrade.service and nothing else; the group exists', async () => {
+    const timer = await evalModule({ enable: true });
+    expect(timer.polkit.enable).toBe(true);
+    expect(timer.groups).toEqual(['gitopsd']);
+    const rule = timer.polkit.extraConfig;
+    expect(rule).toContain('action.id == "org.freedesktop.systemd1.manage-units"');
+    expect(rule).toContain('action.lookup("unit") == "gitopsd-upgrade.service"');
+    expect(rule).toContain('action.lookup("verb") == "start"');
+    expect(rule).toContain('subject.isInGroup("gitopsd")');
+    expect(rule.match(/return polkit\.Result\.YES/g)).toHaveLength(1);
+    // Daemon mode: the same unit exists (unscheduled) for the trigger to start.
+    const daemon = await evalModule({ enable: true, mode: 'daemon', trigger: { group: 'ops' } });
+    expect(daemon.polkit.extraConfig).toContain('subject.isInGroup("ops")');
+    expect(daemon.groups).toEqual(['ops']);
+    expect(Object.keys(daemon.units)).toContain('gitopsd-upgrade.service');
+    expect(Object.keys(daemon.units)).not.toContain('gitopsd.timer');
+    // null: no rule, no group, and no on-demand upgrade unit in daemon mode.
+    const off = await evalModule({ enable: true, mode: 'daemon', trigger: { group: null } });
+    expect(off.polkit).toEqual({ enable: false, extraConfig: '' });
+    expect(off.groups).toEqual([]);
+    expect(Object.keys(off.units)).not.toContain('gitopsd-upgrade.service');
   });
 
   it('warns that fixedRandomDelay does nothing in daemon mode', async () => {
