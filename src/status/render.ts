@@ -72,8 +72,11 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
   );
 
   section('system');
-  row('current', storeName(r.system.current));
-  row('booted', storeName(r.system.booted));
+  // A missing link is a fact to show, not a blank: on a path that is not a
+  // NixOS system (a copy of a config elsewhere) "-" would read as "nothing".
+  const link = (p: string | null): string => (p === null ? c('bad', 'not found (no such system link)') : storeName(p));
+  row('current', link(r.system.current));
+  row('booted', link(r.system.booted));
   row(
     'deployed',
     r.system.deployed === null

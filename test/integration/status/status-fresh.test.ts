@@ -1,6 +1,7 @@
 /** `gitopsd status` on a freshly installed simulated host (nothing deployed by gitopsd yet). */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createSimHost, type SimHost } from '../../harness/sim-host.js';
 import { createNixConfigRepo, buildToplevel } from '../../harness/nix-config.js';
 import { tempDir } from '../../harness/temp.js';
@@ -47,6 +48,17 @@ describe('status on a fresh host', () => {
     expect(r.stdout).toContain('nothing deployed by gitopsd yet');
     expect(r.stdout).toContain('none pinned yet');
     expect(r.stdout).not.toContain('\u001b[');
+  });
+
+  it('system links that do not exist are "not found", never "-" (issue 18)', async () => {
+    const cfg = JSON.parse(await readFile(config, 'utf8')) as { paths: Record<string, string> };
+    cfg.paths['currentSystem'] = join(host.paths.stateDir, 'no-such-current-system');
+    cfg.paths['bootedSystem'] = join(host.paths.stateDir, 'no-such-booted-system');
+    const elsewhere = `${config}.elsewhere.json`;
+    await writeFile(elsewhere, JSON.stringify(cfg));
+    const r = await runCli(['status', '--config', elsewhere], { env: host.env });
+    expect(r.stdout).toMatch(/^ *current +not found \(no such system link\)$/m);
+    expect(r.stdout).toMatch(/^ *booted +not found \(no such system link\)$/m);
   });
 
   it('writes nothing', async () => {
