@@ -78,6 +78,7 @@ import {
   parseOps,
   pushFailureReason,
   restore,
+  type JjBookmark,
   type JjCtx,
 } from './jj.js';
 import {
@@ -282,10 +283,14 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     if (rec !== null) return record(ctx, result('needs-human', rec, extras));
     st = readSync(ctx.store);
   }
-  await ensureTracked(ctx);
+  // One bookmark list for the tracking check and the guard (listed again
+  // only when tracking changed it).
+  let bms = await bookmarks(ctx);
+  if (await ensureTracked(ctx, bms)) bms = await bookmarks(ctx);
 
   // Guard: never capture over a person's work in progress.
-  const guard = decideGuard(await observeGuard(ctx, st));
+  const guardObs = await observeGuard(ctx, st, bms);
+  const guard = decideGuard(guardObs);
   switch (guard.kind) {
     case 'needs-human':
       return record(ctx, await pushParkOnly(ctx, st, guard.why, extras));
@@ -303,7 +308,19 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   // Capture: $HOME → source dir, then report what re-add cannot take.
   const stBefore = readSync(ctx.store);
   const wcBaseBefore = stBefore.wcBase;
-  const captured = await capture(ctx, wcBaseBefore, guard.kind === 'repair' && guard.wcMoved, stBefore.heldBases);
+  // When the guard changed nothing, what it saw still holds: @'s parent is
+  // the head capture merges against, and whether wcBase is an ancestor.
+  const seen = guardObs.workingCopy.parents;
+  const known =
+    guard.kind === 'proceed' && seen.length === 1 && seen[0] !== undefined
+      ? { head: seen[0], wcBaseIsAncestor: guardObs.wcBaseIsAncestor }
+      : null;
+  const captured = await capture(ctx, {
+    wcBase: wcBaseBefore,
+    wcMoved: guard.kind === 'repair' && guard.wcMoved,
+    heldBases: stBefore.heldBases,
+    known,
+  });
   extras.refused.push(...captured.refused);
   // Only the re-added targets can have changed: status just those.
   const afterCapture = captured.reAdded
@@ -335,12 +352,13 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   if (!at.empty) {
     await jj(ctx, ['commit', '-m', `sync(${ctx.host}): ${deps.clock.now().toISOString()}`]);
   }
-  if (!captured.sourceAhead) {
+  // Nothing committed: @- is still the head capture saw. Integration's
+  // first observation uses it too (a fetch moves no local commit).
+  const sealed = at.empty ? captured.head : (await one(ctx, '@-')).commitId;
+  if (!captured.sourceAhead && sealed !== wcBaseBefore) {
     // $HOME reflected the old head and now the sealed one too: later
     // captures (for example while offline) merge against the new head.
-    // Nothing committed: @- is still the head capture saw.
-    const sealed = at.empty ? captured.head : (await one(ctx, '@-')).commitId;
-    if (sealed !== wcBaseBefore) updateSync(ctx.store, (s) => ({ ...s, wcBase: sealed }));
+    updateSync(ctx.store, (s) => ({ ...s, wcBase: sealed }));
   }
 
   // What $HOME reflected before integration moves the source: the base
@@ -362,7 +380,9 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
         ),
       );
     }
-    outcome = await integrate(ctx, readSync(ctx.store), takeSnapshot);
+    // After a stale push the integration was undone (or, if a person ran jj
+    // meanwhile, not): look at @- again.
+    outcome = await integrate(ctx, readSync(ctx.store), takeSnapshot, attempt === 1 ? sealed : null);
     if (outcome.kind !== 'stale') break;
     if (decideRetry(attempt, ctx.maxPushRetries) === 'give-up') {
       return record(
@@ -550,23 +570,17 @@ async function bootstrap(ctx: Ctx): Promise<boolean> {
   return true;
 }
 
-/** The local bookmark follows the remote one (clone of a bare repo with no HEAD does not track). */
-async function ensureTracked(ctx: Ctx): Promise<void> {
-  const r = await jj(ctx, [
-    'bookmark',
-    'list',
-    '--all-remotes',
-    ctx.bookmark,
-    '-T',
-    'name ++ "\\x1f" ++ remote ++ "\\x1f" ++ if(tracked, "1", "0") ++ "\\n"',
-  ]);
-  const remoteLine = r.stdout
-    .split('\n')
-    .map((l) => l.split('\x1f'))
-    .find((f) => f[0] === ctx.bookmark && f[1] === ctx.remote);
-  if (remoteLine !== undefined && remoteLine[2] !== '1') {
-    await jj(ctx, ['bookmark', 'track', ctx.bookmark, '--remote', ctx.remote]);
-  }
+/**
+ * The local bookmark follows the remote one (a clone of a bare repo with no
+ * HEAD does not track). `known`: a bookmark list just taken. Returns whether
+ * it started tracking (the bookmark list changed).
+ */
+async function ensureTracked(ctx: Ctx, known?: readonly JjBookmark[]): Promise<boolean> {
+  const bms = known ?? (await bookmarks(ctx));
+  const remote = bms.find((b) => b.name === ctx.bookmark && b.remote === ctx.remote);
+  if (remote === undefined || remote.tracked) return false;
+  await jj(ctx, ['bookmark', 'track', ctx.bookmark, '--remote', ctx.remote]);
+  return true;
 }
 
 // ---------------------------------------------------------------- recovery and guard
@@ -594,9 +608,9 @@ async function recoverJournal(ctx: Ctx, st: SyncSection): Promise<string | null>
   return null;
 }
 
-async function observeGuard(ctx: Ctx, st: SyncSection): Promise<GuardObservation> {
+async function observeGuard(ctx: Ctx, st: SyncSection, bms: readonly JjBookmark[]): Promise<GuardObservation> {
   const troubled = (await commits(ctx, 'mutable() & (conflicts() | divergent())')).map((c) => c.changeId.slice(0, 12));
-  const conflictedBookmarks = (await bookmarks(ctx)).filter((b) => b.remote === '' && b.conflict).map((b) => b.name);
+  const conflictedBookmarks = bms.filter((b) => b.remote === '' && b.conflict).map((b) => b.name);
   const workingCopy = await one(ctx, '@');
   let wcBaseIsAncestor = true;
   let wcBaseVisible = true;
@@ -669,7 +683,16 @@ type IntegrateOutcome =
   | { kind: 'refused'; message: string }
   | { kind: 'needs-human'; message: string };
 
-async function observeIntegrate(ctx: Ctx, st: SyncSection): Promise<IntegrateObservation> {
+/**
+ * What integration decides on, and the bookmark list it was taken from
+ * (nothing before the pushes moves a bookmark of the parked line, so the
+ * later steps reuse it). `wcParent`: @- when the caller knows it.
+ */
+async function observeIntegrate(
+  ctx: Ctx,
+  st: SyncSection,
+  wcParentKnown: string | null,
+): Promise<{ obs: IntegrateObservation; bms: JjBookmark[] }> {
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
   const mains = await commits(ctx, `present(${remoteRef})`);
   const remoteMain = mains[0];
@@ -680,7 +703,7 @@ async function observeIntegrate(ctx: Ctx, st: SyncSection): Promise<IntegrateObs
     );
   }
   const stack = await commits(ctx, `${remoteRef}..@-`, ['--reversed']);
-  const wcParent = (await one(ctx, '@-')).commitId;
+  const wcParent = wcParentKnown ?? (await one(ctx, '@-')).commitId;
   const bms = await bookmarks(ctx);
   const parkOnRemote = bms.some((b) => b.name === ctx.park && b.remote === ctx.remote && b.targets.length > 0);
   const parkLocal = bms.some((b) => b.name === ctx.park && b.remote === '' && b.targets.length > 0);
@@ -688,15 +711,19 @@ async function observeIntegrate(ctx: Ctx, st: SyncSection): Promise<IntegrateObs
   if (st.parked !== null) {
     parkMerged = (await commits(ctx, `present(${st.parked.tip}) & ::${remoteRef}`)).length > 0;
   }
-  return { remoteMain: remoteMain.commitId, stack, wcParent, parked: st.parked, parkMerged, parkOnRemote, parkLocal };
+  return {
+    obs: { remoteMain: remoteMain.commitId, stack, wcParent, parked: st.parked, parkMerged, parkOnRemote, parkLocal },
+    bms,
+  };
 }
 
 async function integrate(
   ctx: Ctx,
   st: SyncSection,
   beforeSourceChange: () => Promise<void>,
+  wcParentKnown: string | null,
 ): Promise<IntegrateOutcome> {
-  const obs = await observeIntegrate(ctx, st);
+  const { obs, bms } = await observeIntegrate(ctx, st, wcParentKnown);
   const d = decideIntegration(obs);
   if (bringsRemoteChanges(obs, d)) await beforeSourceChange();
   ctx.log.debug('integration decision', { decision: d.kind, stack: obs.stack.length });
@@ -705,17 +732,17 @@ async function integrate(
     case 'needs-human':
       return { kind: 'needs-human', message: `sync paused: ${d.why}` };
     case 'up-to-date':
-      return finishSettled(ctx, obs, []);
+      return finishSettled(ctx, obs, bms, []);
     case 'fast-forward':
       // Only the empty working copy moves: no commit, no push.
       await jj(ctx, ['rebase', '-b', '@', '-o', remoteRef]);
-      return finishSettled(ctx, obs, []);
+      return finishSettled(ctx, obs, bms, []);
     case 'parked-idle':
-      return publish(ctx, { op: null, pushMain: false, pushPark: await parkAhead(ctx), parked: st.parked });
+      return publish(ctx, { op: null, pushMain: false, pushPark: parkAhead(ctx, bms), parked: st.parked });
     case 'rebase':
-      return rebaseOrSplit(ctx, obs);
+      return rebaseOrSplit(ctx, obs, bms);
     case 'split':
-      return split(ctx, obs, d, await beginIntegration(ctx));
+      return split(ctx, obs, bms, d, await beginIntegration(ctx));
   }
 }
 
@@ -727,13 +754,18 @@ async function beginIntegration(ctx: Ctx): Promise<string> {
 }
 
 /** After a settled park (merged by a person), drop the record and the bookmark. */
-async function finishSettled(ctx: Ctx, obs: IntegrateObservation, pushed: string[]): Promise<IntegrateOutcome> {
-  if (parkSettled(obs)) await dropPark(ctx, pushed);
+async function finishSettled(
+  ctx: Ctx,
+  obs: IntegrateObservation,
+  bms: readonly JjBookmark[],
+  pushed: string[],
+): Promise<IntegrateOutcome> {
+  if (parkSettled(obs)) await dropPark(ctx, bms, pushed);
   return { kind: 'done', pushed, parked: null };
 }
 
-async function dropPark(ctx: Ctx, pushed: string[]): Promise<void> {
-  const bms = await bookmarks(ctx);
+/** `bms`: the bookmark list integration observed (the parked bookmark has not moved since). */
+async function dropPark(ctx: Ctx, bms: readonly JjBookmark[], pushed: string[]): Promise<void> {
   if (bms.some((b) => b.name === ctx.park && b.remote === '')) {
     await jj(ctx, ['bookmark', 'delete', ctx.park]);
   }
@@ -751,14 +783,18 @@ async function dropPark(ctx: Ctx, pushed: string[]): Promise<void> {
   updateSync(ctx.store, (s) => ({ ...s, parked: null }));
 }
 
-async function parkAhead(ctx: Ctx): Promise<boolean> {
-  const bms = await bookmarks(ctx);
+/** The local parked bookmark points elsewhere than the remote one (it needs a push). */
+function parkAhead(ctx: Ctx, bms: readonly JjBookmark[]): boolean {
   const local = bms.find((b) => b.name === ctx.park && b.remote === '');
   const remote = bms.find((b) => b.name === ctx.park && b.remote === ctx.remote);
   return local !== undefined && local.targets[0] !== remote?.targets[0];
 }
 
-async function rebaseOrSplit(ctx: Ctx, obs: IntegrateObservation): Promise<IntegrateOutcome> {
+async function rebaseOrSplit(
+  ctx: Ctx,
+  obs: IntegrateObservation,
+  bms: readonly JjBookmark[],
+): Promise<IntegrateOutcome> {
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
   const op = await beginIntegration(ctx);
   await jj(ctx, ['rebase', '-b', '@', '-o', remoteRef]);
@@ -766,7 +802,7 @@ async function rebaseOrSplit(ctx: Ctx, obs: IntegrateObservation): Promise<Integ
   if (conflicted.length === 0) {
     await jj(ctx, ['bookmark', 'set', ctx.bookmark, '-r', '@-', '--allow-backwards']);
     const out = await publish(ctx, { op, pushMain: true, pushPark: false, parked: null });
-    if (out.kind === 'done' && parkSettled(obs)) await dropPark(ctx, out.pushed);
+    if (out.kind === 'done' && parkSettled(obs)) await dropPark(ctx, bms, out.pushed);
     return out;
   }
   // The same lines changed on both sides: undo the rebase (the local commits
@@ -775,7 +811,7 @@ async function rebaseOrSplit(ctx: Ctx, obs: IntegrateObservation): Promise<Integ
     commits: conflicted.map((c) => c.changeId.slice(0, 12)),
   });
   await jj(ctx, ['op', 'restore', op]);
-  return split(ctx, obs, { kind: 'split', held: [], resolved: false, keep: null }, op);
+  return split(ctx, obs, bms, { kind: 'split', held: [], resolved: false, keep: null }, op);
 }
 
 /**
@@ -795,11 +831,13 @@ async function rebaseOrSplit(ctx: Ctx, obs: IntegrateObservation): Promise<Integ
 async function split(
   ctx: Ctx,
   obs: IntegrateObservation,
+  bms: readonly JjBookmark[],
   d: Extract<IntegrateDecision, { kind: 'split' }>,
   op: string,
 ): Promise<IntegrateOutcome> {
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
-  const head = await one(ctx, '@-');
+  // @- as integration observed it: a rebase since was undone (op restore).
+  const head = { commitId: obs.wcParent };
   const forks = await commits(ctx, `heads(::${head.commitId} & ::${remoteRef})`);
   const fork = forks[0];
   if (fork === undefined || forks.length !== 1) {
@@ -856,8 +894,8 @@ async function split(
   let pushPark = false;
   let wcTarget = newMain ?? remoteRef;
   if (held.length > 0) {
-    const bms = await bookmarks(ctx);
     const localPark = bms.find((b) => b.name === ctx.park && b.remote === '');
+    const remotePark = bms.find((b) => b.name === ctx.park && b.remote === ctx.remote);
     const parkParent = localPark?.targets[0] ?? obs.parked?.tip ?? fork.commitId;
     const p = await newCommit(
       ctx,
@@ -865,17 +903,16 @@ async function split(
       `sync(${ctx.host}): parked local side of ${held.join(', ')} at ${stamp}`,
     );
     await restore(ctx, head.commitId, p, filesetOf(held));
-    let tip = p;
-    if ((await one(ctx, p)).empty) {
+    const parkCommit = await one(ctx, p);
+    let tip = parkCommit.commitId;
+    if (parkCommit.empty) {
       await jj(ctx, ['abandon', p]);
       tip = parkParent;
-    } else {
-      tip = (await one(ctx, p)).commitId;
     }
     if (localPark?.targets[0] !== tip) {
       await jj(ctx, ['bookmark', 'set', ctx.park, '-r', tip, '--allow-backwards']);
     }
-    pushPark = await parkAhead(ctx);
+    pushPark = tip !== remotePark?.targets[0];
     const keep = await newCommit(ctx, wcTarget, `${KEEP_MARKER} (${held.join(', ')}); never pushed`);
     await restore(ctx, head.commitId, keep, filesetOf(held));
     wcTarget = (await one(ctx, keep)).commitId;
@@ -890,7 +927,7 @@ async function split(
   if (newMain !== null) await jj(ctx, ['bookmark', 'set', ctx.bookmark, '-r', newMain, '--allow-backwards']);
 
   const out = await publish(ctx, { op, pushMain: newMain !== null, pushPark, parked });
-  if (out.kind === 'done' && parked === null && (d.resolved || parkSettled(obs))) await dropPark(ctx, out.pushed);
+  if (out.kind === 'done' && parked === null && (d.resolved || parkSettled(obs))) await dropPark(ctx, bms, out.pushed);
   return out;
 }
 
@@ -981,9 +1018,14 @@ async function publish(
  */
 async function capture(
   ctx: Ctx,
-  wcBase: string | null,
-  wcMoved: boolean,
-  heldBases: Readonly<Record<string, string>>,
+  c: {
+    wcBase: string | null;
+    /** Our own rebase rewrote wcBase (a repaired state). */
+    wcMoved: boolean;
+    heldBases: Readonly<Record<string, string>>;
+    /** What the guard saw, when nothing changed the repo since: @- and whether wcBase is in ::@. */
+    known: { head: string; wcBaseIsAncestor: boolean } | null;
+  },
 ): Promise<{
   reAdded: boolean;
   status: StatusEntry[];
@@ -995,13 +1037,16 @@ async function capture(
 }> {
   const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
-  const head = (await one(ctx, '@-')).commitId;
+  const { wcBase, wcMoved, heldBases, known } = c;
+  const head = known?.head ?? (await one(ctx, '@-')).commitId;
   // The source is ahead of $HOME when integration moved it past wcBase and
   // apply has not (fully) brought $HOME there yet (a crash, a deferred target).
   // wcMoved: our own rebase rewrote wcBase (a repaired state): not an
   // ancestor any more, but its tree is still what $HOME reflects.
   const sourceAhead =
-    wcBase !== null && wcBase !== head && (wcMoved || (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0);
+    wcBase !== null &&
+    wcBase !== head &&
+    (wcMoved || (known?.wcBaseIsAncestor ?? (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0));
   const conflicted: string[] = [];
   const refused: Refusal[] = [];
   if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted, refused };

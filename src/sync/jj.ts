@@ -257,20 +257,29 @@ export interface JjBookmark {
   conflict: boolean;
   /** Targets (one unless conflicted; none when deleted). */
   targets: string[];
+  /** A remote bookmark the local one follows (always false for a local bookmark). */
+  tracked: boolean;
 }
 
+/** `tracked` is false for a local bookmark (jj docs/templates.md, CommitRef). */
 export const BOOKMARK_TEMPLATE =
   'name ++ "\\x1f" ++ remote ++ "\\x1f" ++ if(conflict, "1", "0") ++ "\\x1f" ++ ' +
-  'added_targets.map(|c| c.commit_id()).join(",") ++ "\\n"';
+  'added_targets.map(|c| c.commit_id()).join(",") ++ "\\x1f" ++ if(tracked, "1", "0") ++ "\\n"';
 
 export function parseBookmarks(stdout: string): JjBookmark[] {
   const out: JjBookmark[] = [];
   for (const line of stdout.split('\n')) {
     if (line.trim() === '') continue;
     const f = line.split('\x1f');
-    if (f.length !== 4) throw new Error(`unexpected jj bookmark line ${JSON.stringify(line)}`);
-    const [name, remote, conflict, targets] = f as [string, string, string, string];
-    out.push({ name, remote, conflict: conflict === '1', targets: targets === '' ? [] : targets.split(',') });
+    if (f.length !== 5) throw new Error(`unexpected jj bookmark line ${JSON.stringify(line)}`);
+    const [name, remote, conflict, targets, tracked] = f as [string, string, string, string, string];
+    out.push({
+      name,
+      remote,
+      conflict: conflict === '1',
+      targets: targets === '' ? [] : targets.split(','),
+      tracked: tracked === '1',
+    });
   }
   return out;
 }

@@ -31,10 +31,13 @@ describe('jj output parsing', () => {
     ]);
   });
   it('parses bookmarks, conflicted and deleted', () => {
-    expect(parseBookmarks('main\x1f\x1f1\x1fa,b\nsync/h\x1forigin\x1f0\x1f\n')).toEqual([
-      { name: 'main', remote: '', conflict: true, targets: ['a', 'b'] },
-      { name: 'sync/h', remote: 'origin', conflict: false, targets: [] },
+    expect(parseBookmarks('main\x1f\x1f1\x1fa,b\x1f0\nsync/h\x1forigin\x1f0\x1f\x1f1\n')).toEqual([
+      { name: 'main', remote: '', conflict: true, targets: ['a', 'b'], tracked: false },
+      { name: 'sync/h', remote: 'origin', conflict: false, targets: [], tracked: true },
     ]);
+  });
+  it('rejects a bookmark line of another shape (the template without tracked)', () => {
+    expect(() => parseBookmarks('main\x1f\x1f0\x1fa\n')).toThrow(/unexpected jj bookmark line/);
   });
   it('takes the change id from "Created new commit"', () => {
     expect(parseCreatedCommit('Created new commit prlmlmpx a1216b67 (empty) test\n')).toBe('prlmlmpx');
