@@ -9,7 +9,9 @@
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import type { RunAs, RunResult } from '../core/runner.js';
+import { dirname } from 'node:path';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
+import { privateTemp } from './fs-boundary.js';
 import type { CallOpts } from './jj.js';
 
 /** What a chezmoi call needs to know about the sync it runs for. */
@@ -36,8 +38,13 @@ function withoutExternals(args: readonly string[]): readonly string[] {
   return args;
 }
 
-export function chezmoi(ctx: ChezmoiCtx, argsIn: readonly string[], o: CallOpts = {}): Promise<RunResult> {
-  const cfg = ctx.chezmoiConfig !== null ? ['-c', ctx.chezmoiConfig] : [];
+export interface ChezmoiCallOpts extends CallOpts {
+  /** Config arguments in place of `-c dotfiles.chezmoiConfig` (see sourceWriteConfig). */
+  config?: readonly string[];
+}
+
+export function chezmoi(ctx: ChezmoiCtx, argsIn: readonly string[], o: ChezmoiCallOpts = {}): Promise<RunResult> {
+  const cfg = o.config ?? (ctx.chezmoiConfig !== null ? ['-c', ctx.chezmoiConfig] : []);
   const args = withoutExternals(argsIn);
   return ctx.deps.runner.run('chezmoi', ['--no-tty', '--no-pager', '-S', ctx.src, '-D', ctx.dest, ...cfg, ...args], {
     cwd: ctx.dest,
@@ -45,6 +52,69 @@ export function chezmoi(ctx: ChezmoiCtx, argsIn: readonly string[], o: CallOpts 
     ...(ctx.runAs ? { user: ctx.runAs } : {}),
     ...(o.allowFailure ? { allowFailure: true } : {}),
   });
+}
+
+/**
+ * chezmoi's `git.autoAdd`, `autoCommit` and `autoPush` run git in the source
+ * dir after every command that modifies it (re-add, add, forget…;
+ * internal/cmd/config.go persistentPostRunRootE), and chezmoi 2.73 has no
+ * flag to turn them off. In a jj-colocated source dir they commit behind
+ * jj's back, and a push or a missing git identity fails the command after
+ * its work is done ("chezmoi: git: exit status 128"): every captured edit
+ * first cost a failed sync (issue 14, input 7).
+ *
+ * So the sync's own source-modifying calls read the user's config with
+ * `chezmoi dump-config --format json` (the decoded config, whatever its
+ * format) and, when one of the three is on, run with `-c <that JSON with
+ * the three off>`. chezmoi keeps its persistent state next to the config
+ * file unless told otherwise, so `--persistent-state` names the user's own
+ * state file. Checked with chezmoi 2.73.3: the JSON dump decodes back to
+ * the same dump (durations, umask, data and all), and re-add with it
+ * commits nothing.
+ */
+export async function sourceWriteConfig(ctx: ChezmoiCtx): Promise<{ config: string[] | null; done(): void }> {
+  const dump = await chezmoi(ctx, ['dump-config', '--format', 'json']);
+  const plan = planNoAutoGit(JSON.parse(dump.stdout) as unknown);
+  if (plan === null) return { config: null, done: () => undefined };
+  let state = plan.persistentState;
+  if (state === null) {
+    const configFile =
+      ctx.chezmoiConfig ?? (await chezmoi(ctx, ['execute-template', '{{ .chezmoi.configFile }}'])).stdout.trim();
+    state = join(dirname(configFile), 'chezmoistate.boltdb');
+  }
+  // Root-owned 0711 directory, the file the user's alone (0600): the dump
+  // may hold secrets from the config's data, and no one else may swap it.
+  const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
+  const file = tmp.write('chezmoi.json', JSON.stringify(plan.config));
+  return { config: ['-c', file, '--persistent-state', state], done: () => tmp.remove() };
+}
+
+/** chezmoi's config keys are matched without regard to case (mapstructure); dump-config writes `autocommit`. */
+const AUTO_GIT = new Set(['autoadd', 'autocommit', 'autopush']);
+
+/**
+ * From `chezmoi dump-config --format json`: the same config with every
+ * spelling of git.autoAdd/autoCommit/autoPush set to false, and the
+ * persistent state file it names (null: chezmoi's default, next to the
+ * config file). Null when none of the three is on (nothing to change).
+ */
+export function planNoAutoGit(
+  dump: unknown,
+): { config: Record<string, unknown>; persistentState: string | null } | null {
+  if (typeof dump !== 'object' || dump === null || Array.isArray(dump)) {
+    throw new GitopsdError(
+      'internal',
+      'chezmoi dump-config printed no JSON object; this chezmoi version is not supported',
+    );
+  }
+  const config = { ...(dump as Record<string, unknown>) };
+  const git = config['git'];
+  if (typeof git !== 'object' || git === null) return null;
+  const entries = Object.entries(git as Record<string, unknown>);
+  if (!entries.some(([k, v]) => AUTO_GIT.has(k.toLowerCase()) && v === true)) return null;
+  config['git'] = Object.fromEntries(entries.map(([k, v]) => [k, AUTO_GIT.has(k.toLowerCase()) ? false : v]));
+  const ps = config['persistentState'];
+  return { config, persistentState: typeof ps === 'string' && ps !== '' ? ps : null };
 }
 
 /**

@@ -88,6 +88,7 @@ import {
   parseChezmoiStatus,
   sourcePathMap,
   sourcePaths,
+  sourceWriteConfig,
   statusOrExplain,
   type ChezmoiCtx,
   type StatusEntry,
@@ -1081,7 +1082,15 @@ async function capture(
     }
   }
   if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted, refused };
-  await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))]);
+  // Never with chezmoi's own git.autoCommit/autoPush (see sourceWriteConfig).
+  const write = await sourceWriteConfig(ctx);
+  try {
+    await chezmoi(ctx, ['re-add', '--', ...capture.map((t) => join(ctx.dest, t))], {
+      ...(write.config !== null ? { config: write.config } : {}),
+    });
+  } finally {
+    write.done();
+  }
   return { reAdded: true, status, sourceAhead, targets: capture, head, conflicted, refused };
 }
 

@@ -3,7 +3,13 @@
  * names and their targets, the "inconsistent state" error, ignored targets.
  */
 import { describe, expect, it } from 'vitest';
-import { isIgnored, parseChezmoiStatus, parseInconsistentState, targetOfSource } from '../../../src/sync/chezmoi.js';
+import {
+  isIgnored,
+  parseChezmoiStatus,
+  parseInconsistentState,
+  planNoAutoGit,
+  targetOfSource,
+} from '../../../src/sync/chezmoi.js';
 
 describe('chezmoi status', () => {
   const entries = parseChezmoiStatus('MM .edited\n M .remote-ahead\nDA .deleted\nMM .t\n R .script\n');
@@ -61,5 +67,42 @@ describe('isIgnored', () => {
     ['.plain', false],
   ])('%s → %s', (t, want) => {
     expect(isIgnored(t, ignored)).toBe(want);
+  });
+});
+
+describe('planNoAutoGit (chezmoi dump-config JSON without git.autoAdd/autoCommit/autoPush)', () => {
+  // The git section as chezmoi 2.73.3's `dump-config --format json` prints it (json tags in lower case).
+  const git = (over: Record<string, unknown>): Record<string, unknown> => ({
+    command: 'git',
+    autoadd: false,
+    autocommit: false,
+    autopush: false,
+    commitMessageTemplate: '',
+    lfs: false,
+    ...over,
+  });
+  it.each([
+    ['all off', { git: git({}), persistentState: '' }, null],
+    ['no git section', { data: {} }, null],
+    [
+      'autocommit on',
+      { git: git({ autocommit: true }), persistentState: '', data: { n: 3 } },
+      { config: { git: git({}), persistentState: '', data: { n: 3 } }, persistentState: null },
+    ],
+    [
+      'autopush on, a state file of its own',
+      { git: git({ autopush: true }), persistentState: '/h/.state.boltdb' },
+      { config: { git: git({}), persistentState: '/h/.state.boltdb' }, persistentState: '/h/.state.boltdb' },
+    ],
+    [
+      'another spelling of the key',
+      { git: { autoCommit: true, command: 'git' } },
+      { config: { git: { autoCommit: false, command: 'git' } }, persistentState: null },
+    ],
+  ])('%s', (_name, dump, want) => {
+    expect(planNoAutoGit(dump)).toEqual(want);
+  });
+  it('refuses output that is no JSON object', () => {
+    expect(() => planNoAutoGit([1])).toThrow(/dump-config printed no JSON object/);
   });
 });
