@@ -1,5 +1,5 @@
 /**
- * Issue 14, inputs 4, 5 and 6: jj's and chezmoi's own limits and semantics.
+ * Issue 14, inputs 4, 5, 6 and 7: jj's and chezmoi's own limits and semantics.
  * - A new file over jj's snapshot.max-new-file-size was silently left out
  *   (exit 0, "pushed main"): now the limit comes from dotfiles.maxNewFileSize
  *   (default 16 MiB), and a file over it is listed as waiting (exit 1).
@@ -9,9 +9,14 @@
  * - An unreachable .chezmoiexternal failed every `chezmoi status`, so no
  *   edit was captured: now externals apply on their own, after everything
  *   else, and a failure is reported with exit 75.
+ * - With chezmoi's own git.autoCommit/autoPush on, every captured edit first
+ *   cost a failed run ("chezmoi: git: exit status 128"): the sync's re-add
+ *   now runs with them off.
+ * - A retargeted symlink was reported as a template: it now says to record
+ *   the new target with chezmoi add, which then syncs.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
@@ -102,5 +107,58 @@ describe('.chezmoiexternal', () => {
     expect((await remoteTree(remote)).get('dot_plain')).toBe('p1\np2-from-h1\n');
     await syncExpect(b, 75);
     expect(await readHome(b, '.plain')).toBe('p1\np2-from-h1\n');
+  }, 600_000);
+});
+
+describe("chezmoi's git.autoCommit and autoPush", () => {
+  it("are off for the sync's own re-add: the first sync after an edit pushes it, with the user's chezmoi state", async () => {
+    const remote = await makeRemote({ dot_plain: 'p1\n' });
+    const a = await makeHost(remote, 'h1');
+    const userConfig = '[git]\n  autoCommit = true\n  autoPush = true\n[data]\n  n = 3\n';
+    await writeFile(a.chezmoiConfig, userConfig);
+    await syncExpect(a, 0);
+    await writeFile(join(a.home, '.plain'), 'p1\np2-from-h1\n');
+    const r = await syncExpect(a, 0);
+    expect(r.json?.['pushed']).toEqual(['main']);
+    expect((await remoteTree(remote)).get('dot_plain')).toBe('p1\np2-from-h1\n');
+    // Only the sync's commit on top of the seed: chezmoi committed nothing of its own ("Update .plain").
+    const log = await run('git', ['--git-dir', remote.url, 'log', '--format=%s', 'main']);
+    expect(log.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^sync\(h1\): /), 'seed']);
+    // re-add kept the user's own persistent state: chezmoi, with the user's config, sees nothing to do.
+    expect((await run('chezmoi', [...chezmoiArgs(a), 'status'])).stdout).toBe('');
+    expect(await readFile(a.chezmoiConfig, 'utf8')).toBe(userConfig);
+  }, 600_000);
+});
+
+describe('a retargeted symlink', () => {
+  it('waits with the command that records it (chezmoi add), and that command makes it sync', async () => {
+    const remote = await makeRemote({ symlink_dot_lnk: '.a\n', dot_a: 'A\n', dot_b: 'B\n' });
+    const a = await makeHost(remote, 'h1');
+    await syncExpect(a, 0);
+    const lnk = join(a.home, '.lnk');
+    expect(await readlink(lnk)).toBe('.a');
+    await rm(lnk);
+    await symlink('.b', lnk);
+    const r = await syncExpect(a, 1);
+    expect(r.json?.['kind']).toBe('edits-waiting');
+    const unc = r.json?.['uncapturable'] as { target: string; code: string; why: string }[];
+    expect(unc).toEqual([
+      {
+        target: '.lnk',
+        code: 'M',
+        why: expect.stringContaining('record the new target with "chezmoi add ~/.lnk"') as unknown,
+      },
+    ]);
+    // Neither pushed nor undone by apply.
+    expect((await remoteTree(remote)).get('symlink_dot_lnk')).toBe('.a\n');
+    expect(await readlink(lnk)).toBe('.b');
+    // The advice works: chezmoi add, and the next sync pushes the new target.
+    await run('chezmoi', [...chezmoiArgs(a), 'add', lnk]);
+    const ok = await syncExpect(a, 0);
+    expect(ok.json?.['pushed']).toEqual(['main']);
+    expect((await remoteTree(remote)).get('symlink_dot_lnk')).toBe('.b');
+    const b = await makeHost(remote, 'h2');
+    await syncExpect(b, 0);
+    expect(await readlink(join(b.home, '.lnk'))).toBe('.b');
   }, 600_000);
 });
