@@ -156,7 +156,7 @@ describe('a retargeted symlink', () => {
     await run('chezmoi', [...chezmoiArgs(a), 'add', lnk]);
     const ok = await syncExpect(a, 0);
     expect(ok.json?.['pushed']).toEqual(['main']);
-    expect((await remoteTree(remote)).get('symlink_dot_lnk')).toBe('.b');
+    expect((await remoteTree(remote)).get('symlink_dot_lnk')).toBe('.b\n');
     const b = await makeHost(remote, 'h2');
     await syncExpect(b, 0);
     expect(await readlink(join(b.home, '.lnk'))).toBe('.b');
