@@ -191,7 +191,33 @@ describe('randomized multi-host convergence (seed 20261121)', () => {
           await editLine(h, round, k);
         }
       }
-      if (rand() < 0.1) await refusePushes(remote, 1);
+      // Each kind of input at least once, whatever the seed draws: an ignore
+      // entry in round 1, a refused push in round 2, a chmod in round 4, a
+      // template edit in round 6, a deletion three rounds before the end.
+      if (round === 1 && counts.ignore === 0) {
+        await writeFile(join(h.src, '.chezmoiignore'), '.ign\n');
+        counts.ignore++;
+      }
+      if (round === 4 && counts.chmod === 0) {
+        await chmod(join(h.home, '.f0'), 0o755);
+        counts.chmod++;
+      }
+      if (round === 6 && counts.template === 0) {
+        await writeFile(join(h.home, '.t'), `edited on ${h.name} in round ${round}\n`);
+        counts.template++;
+      }
+      if (round === ROUNDS - 3 && counts.deletion === 0) {
+        const owner = hosts.find((x) => (newFiles.get(x.name)?.length ?? 0) > 0);
+        const target = owner === undefined ? undefined : newFiles.get(owner.name)?.shift();
+        if (owner !== undefined && target !== undefined) {
+          await run('chezmoi', [...chezmoiArgs(owner), 'destroy', '--force', join(owner.home, target)]);
+          pending.get(owner.name)?.delete(target);
+          deleted.push(target);
+          counts.deletion++;
+          await doSync(owner);
+        }
+      }
+      if (rand() < 0.1 || (round === 2 && counts.refusal === 0)) await refusePushes(remote, 1);
       await doSync(h);
       if (rand() < 0.6) await doSync(pick(hosts));
       if (round === Math.floor(ROUNDS / 2)) await resolveAll();
