@@ -5,11 +5,12 @@
  * simulated (docs/simulated-host.md). Every step below really runs; the
  * narration prints what the commands printed and what the files now say.
  */
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFleet, type Fleet, type FleetHost } from '../test/harness/fleet.js';
 import { SHIMS_DIR } from '../test/harness/sim-host.js';
+import { run } from '../test/harness/exec.js';
 import type { StatusReport } from '../src/status/index.js';
 import { MANIFEST, checkWipe, listFiles, wrapperScript } from './fleet-dir.js';
 
@@ -26,9 +27,14 @@ function heading(n: number | string, title: string): void {
 }
 
 /** Run gitopsd on a host, print the command and its output, and check the exit code. */
-async function step(h: FleetHost, args: string[], expectCode: number, opts: { quiet?: boolean } = {}): Promise<string> {
-  const r = await h.gitopsd(args);
-  say(`$ [${h.name}] gitopsd ${args.join(' ')}   -> exit ${r.exitCode}`);
+async function step(
+  h: FleetHost,
+  args: string[],
+  expectCode: number,
+  opts: { quiet?: boolean; env?: Record<string, string>; label?: string } = {},
+): Promise<string> {
+  const r = await h.gitopsd(args, opts.env === undefined ? {} : { env: opts.env });
+  say(`$ [${h.name}${opts.label ?? ''}] gitopsd ${args.join(' ')}   -> exit ${r.exitCode}`);
   if (opts.quiet !== true) {
     for (const line of r.stdout
       .trim()
@@ -173,6 +179,53 @@ async function main(): Promise<void> {
   say('The next upgrade does not redeploy the rolled-back commit:');
   await step(alpha, ['upgrade'], 3);
   await fleetStatus(fleet);
+
+  heading(6, 'A rollout in waves: alpha is the canary; beta and gamma follow after a 60-minute soak');
+  // Each host publishes its status to a git remote of its own (docs/fleet.md);
+  // nix-config carries the rollout policy (docs/rollout.md). The clock is
+  // injected (GITOPSD_TEST_NOW) so that the soak passes in seconds.
+  const statusRemote = join(dir, 'remotes', 'status.git');
+  await run('git', ['init', '--quiet', '--bare', statusRemote]);
+  for (const h of fleet.hosts) {
+    const cfg = JSON.parse(await readFile(h.config, 'utf8')) as Record<string, unknown>;
+    cfg['fleet'] = { enable: true, statusRemote, heartbeatSec: 1800 };
+    await writeFile(h.config, `${JSON.stringify(cfg, null, 2)}\n`);
+  }
+  const T0 = Math.ceil(Date.now() / 60_000) * 60_000 + 60_000;
+  const at = (min: number): { env: Record<string, string>; label: string } => ({
+    env: { GITOPSD_TEST_NOW: new Date(T0 + min * 60_000).toISOString() },
+    label: ` at t+${min} min`,
+  });
+  const policy = {
+    v: 1,
+    waves: [
+      { name: 'canary', hosts: ['alpha'] },
+      { name: 'rest', hosts: ['beta', 'gamma'], soakMinutes: 60 },
+    ],
+  };
+  await fleet.nixConfig.commitFiles(
+    { 'gitopsd-rollout.json': `${JSON.stringify(policy, null, 2)}\n` },
+    'rollout: alpha first, the rest after 60 min',
+  );
+  const v5 = await fleet.nixConfig.commitGeneration(spec('v5'), 'fleet: v5');
+  say(`pushed gitopsd-rollout.json (wave "canary": alpha; wave "rest": beta, gamma, soak 60 min) and`);
+  say(`${short(v5)} "fleet: v5" on top of it`);
+  for (const h of fleet.hosts) await step(h, ['fleet', 'publish'], 0, { ...at(0), quiet: true });
+  say('alpha, the canary, deploys v5 at once; beta must wait for alpha to be healthy on it for 60 min:');
+  await step(alpha, ['upgrade'], 0, at(1));
+  await step(beta, ['upgrade'], 0, at(2));
+  await step(alpha, ['fleet', 'status', '--commit', v5], 1, at(3));
+  say("fleet status exits 1 because a host is failed: gamma's last upgrade was the broken v3 (step 4).");
+  say('An hour later alpha still reports v5 healthy (its hourly publish), and the rest of the fleet follows:');
+  await step(alpha, ['fleet', 'publish'], 0, { ...at(62), quiet: true });
+  await step(beta, ['upgrade'], 0, at(63));
+  await step(gamma, ['upgrade'], 0, at(64));
+  const waves = await alpha.gitopsd(['fleet', 'status', '--json'], { env: at(65).env });
+  const view = JSON.parse(waves.stdout) as { hosts: { host: string; status?: { deployed?: { commit?: string } } }[] };
+  const onV5 = view.hosts.filter((h) => h.status?.deployed?.commit === v5).map((h) => h.host);
+  check(onV5.sort().join(',') === 'alpha,beta,gamma', `all three hosts publish ${short(v5)} as deployed`);
+  await step(alpha, ['fleet', 'status', '--commit', v5], 0, at(65));
+  say("Exit 0: every host is healthy or only warned (beta's parked dotfiles conflict is a warning).");
 
   const project = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const wrapper = join(dir, 'gitopsd');
