@@ -76,7 +76,7 @@ describe('a person mid-resolution', () => {
     await syncExpect(b, 1);
     expect(await mutableCommits(b)).toBe(before);
     expect(await remoteRefs(remote)).toBe(refs);
-  });
+  }, 600_000); // about 95 s at load 2-5 (several syncs on two hosts)
 
   it('when the person finishes, the next sync captures the waiting $HOME edit and every host converges', async () => {
     await writeFile(join(b.src, 'dot_alpha'), 'a1\nA2-merged\na3\n');
@@ -96,7 +96,7 @@ describe('a person mid-resolution', () => {
     await syncExpect(a, 0);
     expect(await readHome(a, '.gamma')).toBe('g1\nG2-from-b-meanwhile\n');
     expect(await readHome(a, '.alpha')).toBe('a1\nA2-merged\na3\n');
-  });
+  }, 600_000); // about 95 s at load 2-5 (several syncs on two hosts)
 
   it('a conflicted bookmark (main?? after both sides moved): paused, nothing pushed', async () => {
     // The person on a moves main locally without pushing; b pushes meanwhile.
