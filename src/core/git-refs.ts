@@ -14,7 +14,8 @@
  * Anything else answers `null`, and the caller asks git instead: a
  * repository in the reftable format (`extensions.refStorage = reftable`,
  * gitrepository-layout(5) "reftable/"), a `.git` file (a worktree or a
- * submodule), a symbolic ref that points at another symbolic ref, or any
+ * submodule), a checkout that another user owns (git's safe.directory
+ * check), a symbolic ref that points at another symbolic ref, or any
  * content that is not exactly what the layout above describes. The reader
  * never guesses: a wrong answer here would make `status` or a no-op upgrade
  * miss a new commit, while `null` only costs one process.
@@ -47,7 +48,20 @@ export function fileRefsGitDir(worktree: string): string | null {
     }
   };
   if (kind(gitDir) !== 'dir') return null;
-  return kind(join(gitDir, 'reftable')) === 'missing' ? gitDir : null; // reftable/: ask git
+  if (kind(join(gitDir, 'reftable')) !== 'missing') return null; // reftable/: ask git
+  // git refuses a repository that another user owns (safe.directory,
+  // git-config(1); setup.c ensure_valid_ownership checks the worktree and the
+  // git dir against the effective uid). Reading its files would skip that
+  // refusal, and root would read files another user controls: ask git, which
+  // refuses with its own message (the upgrade explains it, src/upgrade/index.ts
+  // explainUnreadableCheckout).
+  const euid = process.geteuid?.();
+  try {
+    if (euid !== undefined && (lstatSync(worktree).uid !== euid || lstatSync(gitDir).uid !== euid)) return null;
+  } catch {
+    return null;
+  }
+  return gitDir;
 }
 
 /** Parse packed-refs text into refname -> oid (peeled `^` lines skipped). */

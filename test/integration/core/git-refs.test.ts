@@ -97,6 +97,16 @@ describe('layouts the reader leaves to git', () => {
     expect(fileRefsGitDir(d)).toBeNull();
   });
 
+  it('a checkout owned by another user (git refuses it: safe.directory), so git must be asked', async () => {
+    const d = join(base, 'foreign');
+    await run('git', ['init', '-q', '-b', 'main', d]);
+    await commit(d, 'one');
+    expect(fileRefsGitDir(d)).toBe(join(d, '.git'));
+    await run('chown', ['-R', '65534:65534', d]);
+    expect(fileRefsGitDir(d)).toBeNull();
+    // What git then says, through gitopsd's runner: upgrade/blame.test.ts (7).
+  });
+
   it('no checkout at all', () => {
     expect(fileRefsGitDir(join(base, 'absent'))).toBeNull();
   });
