@@ -56,6 +56,11 @@ let
         services.openssh = any;
         networking.hostName = lib.mkOption { type = lib.types.str; };
         nix.settings = any;
+        # Set by the module's trigger (services.gitopsd.trigger.group): the
+        # polkit rule and the group. Declared for real in eval-module.nix,
+        # where the test reads them; here they are only sunk.
+        security.polkit = any;
+        users.groups = any;
       };
     };
   host = lib.evalModules {
