@@ -19,27 +19,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { childCpuMs, cmd, table, time } from './lib.js';
+import { childCpuMs, cmd, procStatusMiB, procTimesMs, table, time } from './lib.js';
 import { gitopsd, gitopsdBin, sleep, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
 const INTERVAL_SEC = 10;
-const CLK_TCK = 100; // USER_HZ, the unit of /proc/<pid>/stat's times
-
-/** utime + stime + cutime + cstime of a live process, ms (proc(5) fields 14-17). */
+/** All four CPU times of a live process (its own and its waited-for children's), ms. */
 function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const field = (n: number): number => Number(rest[n - 3]);
-  return ((field(14) + field(15) + field(16) + field(17)) * 1000) / CLK_TCK;
+  const t = procTimesMs(pid);
+  return t.utime + t.stime + t.cutime + t.cstime;
 }
 
-/** VmRSS and VmHWM of a live process, MiB (proc(5) /proc/<pid>/status). */
-function memMiB(pid: number): { rss: number; peak: number } {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? NaN) / 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
+const memMiB = (pid: number): { rss: number; peak: number } => ({
+  rss: procStatusMiB(pid, 'VmRSS'),
+  peak: procStatusMiB(pid, 'VmHWM'),
+});
 
 export const b11: Benchmark = {
   id: 'B11',

@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Readable } from 'node:stream';
-import { stats, table } from './lib.js';
+import { procStatusMiB, stats, table } from './lib.js';
 import { gitopsd, gitopsdBin, runsFor, sleep, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 import { join } from 'node:path';
@@ -29,13 +29,11 @@ interface Rss {
 
 /** Resident memory of a live process, in MiB, from /proc/<pid>/status. */
 function rssMiB(pid: number): Rss {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number => {
-    const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text);
-    if (m === null) throw new Error(`B7: no ${key} in /proc/${pid}/status`);
-    return Number(m[1]) / 1024;
+  return {
+    total: procStatusMiB(pid, 'VmRSS'),
+    anon: procStatusMiB(pid, 'RssAnon'),
+    file: procStatusMiB(pid, 'RssFile'),
   };
-  return { total: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
 /** Resolves when a JSON log line on the process's stderr satisfies `pred`. */

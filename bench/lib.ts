@@ -23,15 +23,32 @@ export interface Sample {
 /** USER_HZ: the unit of /proc/[pid]/stat's times (sysconf(_SC_CLK_TCK); 100 on Linux). */
 const CLK_TCK = 100;
 
-/** cutime + cstime of this process from /proc/self/stat, ms. */
-export function childCpuMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  // Field 2 (comm) may hold spaces: split after its closing parenthesis.
+/**
+ * The CPU times of a live process from /proc/<pid>/stat (proc(5) fields 14-17),
+ * in ms: its own user and system time, and those of the children it has
+ * waited for.
+ */
+export function procTimesMs(pid: number | 'self'): { utime: number; stime: number; cutime: number; cstime: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Field 2 (comm) may hold spaces: split after its closing parenthesis, so
+  // rest[0] is field 3 (state) and field N is rest[N - 3].
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state), so field N is rest[N - 3].
-  const cutime = Number(rest[16 - 3]);
-  const cstime = Number(rest[17 - 3]);
-  return ((cutime + cstime) * 1000) / CLK_TCK;
+  const ms = (n: number): number => (Number(rest[n - 3]) * 1000) / CLK_TCK;
+  return { utime: ms(14), stime: ms(15), cutime: ms(16), cstime: ms(17) };
+}
+
+/** A `kB` line of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile), in MiB. */
+export function procStatusMiB(pid: number, key: string): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(text);
+  if (m === null) throw new Error(`no ${key} in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
+}
+
+/** cutime + cstime of this process, ms: every child waited for so far. */
+export function childCpuMs(): number {
+  const t = procTimesMs('self');
+  return t.cutime + t.cstime;
 }
 
 /** The CPU times of a sample as Stats, named "<name> (CPU)". */
