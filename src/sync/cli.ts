@@ -87,18 +87,25 @@ export function resolveSteps(opts: {
   remote: string;
   park: string;
   paths?: readonly string[];
+  /** dotfiles.chezmoiConfig: the person's chezmoi needs it to find the age/gpg settings. */
+  chezmoiConfig?: string | null;
 }): string[] {
-  // jj merges encrypted files as opaque bytes: "edit the conflicting files"
+  // jj merges encrypted files as opaque text: "edit the conflicting files"
   // cannot work on ciphertext. Decrypt both sides, merge the plaintext,
-  // encrypt the result over the conflicted file (chezmoi decrypt/encrypt
-  // read stdin and a file, chezmoi docs reference/commands/{decrypt,encrypt}).
+  // encrypt the result over the conflicted file (`chezmoi decrypt` reads
+  // stdin, `chezmoi encrypt FILE` writes stdout: chezmoi docs
+  // reference/commands/{decrypt,encrypt}). The plaintext goes to a fresh
+  // `mktemp -d` directory (0700), never to a fixed name in the shared /tmp:
+  // it is a secret, and another user could read or pre-create such a file.
+  const chezmoi = opts.chezmoiConfig ? `chezmoi -c ${opts.chezmoiConfig}` : 'chezmoi';
   const encrypted = (opts.paths ?? []).filter((p) => (p.split('/').at(-1) ?? '').startsWith('encrypted_'));
   const decryptSteps = encrypted.flatMap((p) => [
-    `# ${p} is encrypted: merge the plaintext, not the ciphertext:`,
-    `jj file show -r ${opts.park} ${p} | chezmoi decrypt > /tmp/local.txt`,
-    `jj file show -r ${opts.bookmark}@${opts.remote} ${p} | chezmoi decrypt > /tmp/remote.txt`,
-    `# merge /tmp/remote.txt and /tmp/local.txt into /tmp/merged.txt, then:`,
-    `chezmoi encrypt /tmp/merged.txt > ${p} && rm /tmp/local.txt /tmp/remote.txt /tmp/merged.txt`,
+    `# ${p} is encrypted: merge the plaintext, not the ciphertext, in a private directory:`,
+    't=$(mktemp -d)',
+    `jj file show -r ${opts.park} ${p} | ${chezmoi} decrypt > "$t/local"`,
+    `jj file show -r ${opts.bookmark}@${opts.remote} ${p} | ${chezmoi} decrypt > "$t/remote"`,
+    '# merge "$t/remote" and "$t/local" into "$t/merged", then:',
+    `${chezmoi} encrypt "$t/merged" > ${p} && rm -r "$t"`,
   ]);
   return [
     `cd ${opts.src}`,
@@ -128,6 +135,7 @@ function conflictsReport(deps: Deps): Outcome {
     remote: d.remote,
     park: st.parked.bookmark,
     paths: st.parked.paths,
+    chezmoiConfig: d.chezmoiConfig,
   });
   const text = [
     `conflicting paths (source dir ${d.sourceDir ?? '?'}), parked on ${st.parked.bookmark} since ${st.parked.since}:`,

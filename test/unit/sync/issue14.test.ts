@@ -51,23 +51,30 @@ describe('why an edit was not captured', () => {
 });
 
 describe('resolution steps for a parked conflict in an encrypted file', () => {
-  it('decrypts both sides and re-encrypts the merge instead of editing ciphertext', () => {
+  it('decrypts both sides into a private directory and re-encrypts the merge instead of editing ciphertext', () => {
     const steps = resolveSteps({
       src: '/home/u/.local/share/chezmoi',
       bookmark: 'main',
       remote: 'origin',
       park: 'sync/h1',
       paths: ['encrypted_private_dot_token.age', 'dot_plain'],
+      chezmoiConfig: '/home/u/.config/chezmoi/chezmoi.toml',
     });
-    expect(steps).toContain(
-      'jj file show -r sync/h1 encrypted_private_dot_token.age | chezmoi decrypt > /tmp/local.txt',
-    );
-    expect(steps).toContain(
-      'jj file show -r main@origin encrypted_private_dot_token.age | chezmoi decrypt > /tmp/remote.txt',
-    );
-    expect(steps.some((s) => s.startsWith('chezmoi encrypt /tmp/merged.txt > encrypted_private_dot_token.age'))).toBe(
-      true,
-    );
+    const c = 'chezmoi -c /home/u/.config/chezmoi/chezmoi.toml';
+    expect(steps.slice(3, 9)).toEqual([
+      '# encrypted_private_dot_token.age is encrypted: merge the plaintext, not the ciphertext, in a private directory:',
+      't=$(mktemp -d)',
+      `jj file show -r sync/h1 encrypted_private_dot_token.age | ${c} decrypt > "$t/local"`,
+      `jj file show -r main@origin encrypted_private_dot_token.age | ${c} decrypt > "$t/remote"`,
+      '# merge "$t/remote" and "$t/local" into "$t/merged", then:',
+      `${c} encrypt "$t/merged" > encrypted_private_dot_token.age && rm -r "$t"`,
+    ]);
+    // No secret is ever written to a fixed name in the shared /tmp.
+    expect(steps.join('\n')).not.toContain('/tmp/');
+    // Without dotfiles.chezmoiConfig, chezmoi finds its default config.
+    expect(
+      resolveSteps({ src: '/s', bookmark: 'main', remote: 'origin', park: 'sync/h1', paths: ['encrypted_dot_k.age'] }),
+    ).toContain('jj file show -r sync/h1 encrypted_dot_k.age | chezmoi decrypt > "$t/local"');
     // A plain file needs none of it.
     expect(
       resolveSteps({ src: '/s', bookmark: 'main', remote: 'origin', park: 'sync/h1', paths: ['dot_plain'] }),
