@@ -119,7 +119,7 @@ export interface TargetObservation {
   headContainsTip: boolean;
   /** Commits in HEAD that the remote does not have (oldest first). */
   localCommits: LocalCommit[];
-  /** Uncommitted changes (tracked and untracked, not ignored), as paths. */
+  /** Uncommitted changes (tracked and untracked, not ignored), as paths; [] when not looked for (dirtyFilesMatter). */
   dirtyFiles: string[];
   signature: SignatureStatus;
 }
@@ -148,6 +148,35 @@ export type TargetDecision =
       rebase: boolean;
       reason: 'first-deployment' | 'new-commit' | 'drift' | 'local-changes' | 'update-inputs';
     };
+
+/**
+ * Whether the checkout's dirty files must be looked for (`git status
+ * --porcelain`, one git process) before decideTarget. Pure.
+ *
+ * They are skipped only when nothing is new and nothing would be built: the
+ * tip is the deployed commit and HEAD (no local commits), the system is the
+ * deployed one, no reboot is pending, the tip carries no bad mark, and
+ * neither `commitLocalChanges` (dirty files are then a change to deploy) nor
+ * `updateInputs` (the producer's run goes on to `nix flake update`) is set.
+ * There, dirty files could only turn the no-op into a `local-changes`
+ * refusal that protects nothing: no checkout moves, nothing is built or
+ * activated. The first run with a new tip looks for them before it changes
+ * anything, and refuses or commits them as before (docs/upgrade.md, "No-op").
+ * This is also what a poll does (src/cycle/poll.ts: one `git fetch`).
+ */
+export function dirtyFilesMatter(
+  obs: Pick<TargetObservation, 'tip' | 'head' | 'deployed' | 'systemIsDeployed' | 'rebootPending' | 'badTip'>,
+  policy: Pick<TargetPolicy, 'commitLocalChanges' | 'updateInputs'>,
+): boolean {
+  const nothingNew =
+    obs.deployed !== null &&
+    obs.tip === obs.deployed &&
+    obs.head === obs.tip &&
+    obs.systemIsDeployed &&
+    !obs.rebootPending &&
+    obs.badTip === null;
+  return !nothingNew || policy.commitLocalChanges || policy.updateInputs;
+}
 
 /** The subject of the producer's flake.lock commit; also recognised as "ours" when rebasing. */
 export function lockCommitSubject(host: string): string {

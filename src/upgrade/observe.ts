@@ -11,7 +11,8 @@
  * - `observeTarget`: the deployed commit and system (state "deployments",
  *   "upgrade"; paths.systemProfile/currentSystem/bootedSystem), the tip's
  *   bad mark for this build, and the checkout (ancestry, local commits,
- *   dirty files, the tip's signature) -> decideTarget.
+ *   dirty files unless dirtyFilesMatter says they cannot change the
+ *   decision, the tip's signature) -> decideTarget.
  *
  * Failures: a git, statfs or uptime read that fails throws (GitopsdError or
  * CommandFailed); nothing has changed by then.
@@ -20,7 +21,13 @@ import { existsSync } from 'node:fs';
 import type { Deps } from '../core/deps.js';
 import { markApplies, type DeploymentsSection } from '../core/deployments.js';
 import { realpathOrNull } from '../core/fs-read.js';
-import { rebootNeeded, type PreflightObservation, type SignatureStatus, type TargetObservation } from './decide.js';
+import {
+  dirtyFilesMatter,
+  rebootNeeded,
+  type PreflightObservation,
+  type SignatureStatus,
+  type TargetObservation,
+} from './decide.js';
 import * as g from './git.js';
 import { readUpgrade } from './state.js';
 import { bootFilesOf, observeDisks, readUptimeSec, systemState } from './system.js';
@@ -114,7 +121,13 @@ export async function observeTarget(
     booted !== null &&
     existsSync(deployed.storePath) &&
     rebootNeeded(bootFilesOf(booted), bootFilesOf(deployed.storePath)).needed;
-  let dirty = await g.dirtyFiles(deps, dir);
+  // Nothing new and nothing to build: dirty files cannot change the outcome
+  // (dirtyFilesMatter), so the no-op is one git process (B2).
+  const lookForDirty = dirtyFilesMatter(
+    { tip, head, deployed: deployed?.commit ?? null, systemIsDeployed, rebootPending: deployedNeedsReboot, badTip },
+    cfg.nixConfig,
+  );
+  let dirty = lookForDirty ? await g.dirtyFiles(deps, dir) : [];
   // On a producer, flake.lock is gitopsd's to regenerate (a crash between
   // `nix flake update` and its commit leaves it modified).
   const lockDirty = cfg.nixConfig.updateInputs && dirty.includes('flake.lock');

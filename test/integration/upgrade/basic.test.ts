@@ -58,9 +58,11 @@ describe('upgrade on a simulated host', () => {
     const git = r.commands.filter((c) => c[0] === 'git');
     expect(git.filter((c) => c.includes('merge-base') || c.includes('log'))).toEqual([]);
     // HEAD and the tip are read from the ref files (src/core/git-refs.ts); the
-    // state check of the preflight waits until there is something to deploy.
-    expect(git.map((c) => c.find((a) => a === 'fetch' || a === 'status'))).toEqual(['fetch', 'status']);
-    expect(r.commands.map((c) => c[0])).toEqual(['git', 'git']);
+    // state check of the preflight waits until there is something to deploy;
+    // dirty files cannot change a no-op without commitLocalChanges
+    // (dirtyFilesMatter): one git process, the fetch.
+    expect(git.map((c) => c.find((a) => a === 'fetch' || a === 'status'))).toEqual(['fetch']);
+    expect(r.commands.map((c) => c[0])).toEqual(['git']);
     expect((await readState(t)).upgrade?.lastRun?.result).toBe('no-op');
   });
 

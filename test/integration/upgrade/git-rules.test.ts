@@ -153,6 +153,13 @@ describe('force-push and local changes', () => {
       join(t.host.paths.nixConfigDir, 'hosts.json'),
       (await readFile(join(t.host.paths.nixConfigDir, 'hosts.json'), 'utf8')) + '\n',
     );
+    // Nothing new: a no-op that does not look for them (one git process);
+    // nothing is checked out, built or discarded.
+    const idle = await upgrade(t);
+    expect(idle.exitCode, idle.stderr + idle.stdout).toBe(0);
+    expect(idle.commands).toEqual([expect.arrayContaining(['git', 'fetch'])]);
+    expect(await readFile(join(t.host.paths.nixConfigDir, 'local-notes.txt'), 'utf8')).toBe('edited on the host\n');
+    // A new tip: they are looked for before anything changes, and refused.
     await repo.commitGeneration(gen('v4'), 'v4');
     const r = await upgrade(t);
     expect(r.exitCode).toBe(6);

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import {
   decidePreflight,
   decideTarget,
+  dirtyFilesMatter,
   inRebootWindow,
   planActivation,
   rebootNeeded,
@@ -177,6 +178,32 @@ describe('decideTarget', () => {
   it('a refusal message says what to do next', () => {
     const d = decideTarget({ ...base, tipDescendsFromDeployed: false }, policy);
     expect(d.kind === 'refuse' && d.message).toMatch(/allowForcePush/);
+  });
+});
+
+describe('dirtyFilesMatter', () => {
+  /** Nothing new: tip = HEAD = deployed = A, the system is the deployed one. */
+  const idle: TargetObservation = { ...base, tip: A, head: A, headContainsTip: true };
+  it.each<[string, Partial<TargetObservation>, Partial<TargetPolicy>, boolean]>([
+    ['nothing new, nothing to build: not looked for', {}, {}, false],
+    ['a new tip', { tip: B, headContainsTip: false }, {}, true],
+    ['local commits (HEAD ahead of the tip)', { head: C }, {}, true],
+    ['the system drifted (a redeploy builds the checkout)', { systemIsDeployed: false }, {}, true],
+    ['a reboot is pending', { rebootPending: true }, {}, true],
+    ['the tip has a bad mark', { badTip: bad('build-failed') }, {}, true],
+    ['before the first deployment', { deployed: null }, {}, true],
+    ['commitLocalChanges: dirty files are a change to deploy', {}, { commitLocalChanges: true }, true],
+    ['updateInputs: the producer runs nix flake update', {}, { updateInputs: true }, true],
+  ])('%s', (_name, o, p, expected) => {
+    const obs = { ...idle, ...o };
+    const pol = { ...policy, ...p };
+    expect(dirtyFilesMatter(obs, pol)).toBe(expected);
+    if (!expected) {
+      // Where they are not looked for, they could only have turned the no-op
+      // into a refusal: never into a build, a checkout move or an activation.
+      expect(decideTarget(obs, pol).kind).toBe('no-op');
+      expect(decideTarget({ ...obs, dirtyFiles: ['hosts.json'] }, pol).kind).toBe('refuse');
+    }
   });
 });
 
