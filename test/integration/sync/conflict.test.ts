@@ -3,9 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
 import { runCli } from '../../helpers/cli.js';
+import { followSteps } from '../../../demo/resolve.js';
 import {
   filesWithMarkers,
-  jjIn,
   sameLineConflict,
   readHome,
   remoteRefs,
@@ -80,13 +80,19 @@ describe('a real conflict is parked, never blocks, and a person resolves it', ()
   });
 
   it('after a person merges the parked side, every host returns to normal', async () => {
-    // The documented steps, run by a person in b's source dir.
-    await jjIn(b, ['git', 'fetch']);
-    await jjIn(b, ['new', 'main@origin', 'sync/hostb']);
-    await writeFile(join(b.src, 'dot_alpha'), 'a1\nA2-merged\na3\nA4-from-b-while-parked\n');
-    await jjIn(b, ['commit', '-m', 'resolve']);
-    await jjIn(b, ['bookmark', 'set', 'main', '-r', '@-']);
-    await jjIn(b, ['git', 'push', '-b', 'main']);
+    // A person follows the printed steps line by line, as the demo does (demo/resolve.ts).
+    const c = await runCli(['sync', 'conflicts', '--config', b.config, '--json']);
+    const { steps } = JSON.parse(c.stdout) as { steps: string[] };
+    const typed: string[] = [];
+    await followSteps({
+      steps,
+      env: { JJ_CONFIG: '', JJ_USER: 'person', JJ_EMAIL: 'person@example.invalid', JJ_EDITOR: 'false' },
+      merge: (src) => writeFile(join(src, 'dot_alpha'), 'a1\nA2-merged\na3\nA4-from-b-while-parked\n'),
+      say: (l) => typed.push(l),
+    });
+    // cd, fetch, new, jj resolve --list before and after the edit, commit, bookmark set, push
+    expect(typed.filter((l) => l.startsWith('  $ ')).length).toBe(8);
+    expect((await remoteTree(remote)).get('dot_alpha')).toBe('a1\nA2-merged\na3\nA4-from-b-while-parked\n');
     const r = await syncExpect(b, 0);
     expect(r.json?.['parked']).toBeNull();
     expect(await readHome(b, '.alpha')).toBe('a1\nA2-merged\na3\nA4-from-b-while-parked\n');
