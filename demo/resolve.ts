@@ -5,6 +5,7 @@
  * conflict test both use it, so what they show is what a person reads.
  *
  * Contract:
+ * - `printedSteps` (pure) takes the steps from the text a person reads.
  * - `classifyStep` (pure) sorts one printed line: `cd DIR`, the comment that
  *   asks for the edit ("# edit the conflicting files ..."), another comment,
  *   or a command line. A comment asking for anything else (the encrypted
@@ -36,6 +37,21 @@ export function classifyStep(line: string): Step {
   if (s.startsWith('# merge ') || s.includes('is encrypted')) return { kind: 'unsupported', text: s };
   if (s.startsWith('#')) return { kind: 'note', text: s.replace(/^#\s*/, '') };
   return { kind: 'run', line: s };
+}
+
+/**
+ * The steps in the text of `gitopsd sync conflicts`: the indented lines after
+ * "to resolve, as the dotfiles user:" (src/sync/cli.ts conflictsReport).
+ * Throws when the text has no such line.
+ */
+export function printedSteps(text: string): string[] {
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.trim() === 'to resolve, as the dotfiles user:');
+  if (at < 0) throw new Error(`demo: no "to resolve, as the dotfiles user:" in the output of sync conflicts:\n${text}`);
+  return lines
+    .slice(at + 1)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 export interface FollowOptions {
@@ -77,7 +93,6 @@ export async function followSteps(o: FollowOptions): Promise<void> {
         await sh('jj resolve --list', true);
         if (cwd === null) throw new Error('demo: the edit step comes before any "cd" in the printed steps');
         await o.merge(cwd);
-        o.say('  (the person writes the merged file)');
         await sh('jj resolve --list', false);
         break;
       }

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
 import { runCli } from '../../helpers/cli.js';
-import { followSteps } from '../../../demo/resolve.js';
+import { followSteps, printedSteps } from '../../../demo/resolve.js';
 import {
   filesWithMarkers,
   sameLineConflict,
@@ -81,11 +81,10 @@ describe('a real conflict is parked, never blocks, and a person resolves it', ()
 
   it('after a person merges the parked side, every host returns to normal', async () => {
     // A person follows the printed steps line by line, as the demo does (demo/resolve.ts).
-    const c = await runCli(['sync', 'conflicts', '--config', b.config, '--json']);
-    const { steps } = JSON.parse(c.stdout) as { steps: string[] };
+    const c = await runCli(['sync', 'conflicts', '--config', b.config]);
     const typed: string[] = [];
     await followSteps({
-      steps,
+      steps: printedSteps(c.stdout),
       env: { JJ_CONFIG: '', JJ_USER: 'person', JJ_EMAIL: 'person@example.invalid', JJ_EDITOR: 'false' },
       merge: (src) => writeFile(join(src, 'dot_alpha'), 'a1\nA2-merged\na3\nA4-from-b-while-parked\n'),
       say: (l) => typed.push(l),

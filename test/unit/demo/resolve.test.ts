@@ -1,6 +1,6 @@
 /** The demo follows the printed resolve steps line by line (demo/resolve.ts, issue 18). */
 import { describe, expect, it } from 'vitest';
-import { classifyStep } from '../../../demo/resolve.js';
+import { classifyStep, printedSteps } from '../../../demo/resolve.js';
 import { resolveSteps } from '../../../src/sync/cli.js';
 
 describe('classifyStep', () => {
@@ -26,5 +26,17 @@ describe('classifyStep', () => {
       paths: ['encrypted_dot_netrc'],
     });
     expect(steps.map((l) => classifyStep(l).kind)).toContain('unsupported');
+  });
+});
+
+describe('printedSteps', () => {
+  it('takes the indented lines after "to resolve, as the dotfiles user:"', () => {
+    const text =
+      'conflicting paths (source dir /s), parked on sync/b since T:\n  dot_x\n\nto resolve, as the dotfiles user:\n  cd /s\n  jj git fetch --remote origin\n';
+    expect(printedSteps(text)).toEqual(['cd /s', 'jj git fetch --remote origin']);
+  });
+
+  it('throws on a text without the steps (no parked conflict)', () => {
+    expect(() => printedSteps('no parked conflicts')).toThrow(/to resolve, as the dotfiles user/);
   });
 });
