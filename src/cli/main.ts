@@ -242,8 +242,39 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     )
     .command(
       'trigger',
-      'Run the upgrade now: systemctl start --no-block gitopsd-upgrade.service (root, or the gitopsd group through polkit)',
-      (y: Argv) => y,
+      'Run the upgrade now: systemctl start --no-block gitopsd-upgrade.service (root, or the gitopsd group through polkit); with --fleet, sign and push a trigger that every polling host follows',
+      (y: Argv) =>
+        y
+          .option('fleet', {
+            type: 'boolean',
+            describe:
+              'Fleet-wide: push a signed trigger to refs/gitopsd/trigger of the nix-config remote; hosts in poll mode upgrade at their next poll (docs/rollout.md)',
+          })
+          .option('expires', {
+            type: 'string',
+            describe: 'With --fleet: how long the trigger counts, 1m to 24h (e.g. 30m, 1h; default 1h)',
+          })
+          .option('host', {
+            type: 'string',
+            array: true,
+            describe: 'With --fleet: only this host (repeat for several; default: every host)',
+          })
+          .option('signing-key', {
+            type: 'string',
+            describe:
+              "With --fleet: private SSH key to sign with; its public key must be in the hosts' daemon.triggerSignersFile (else nixConfig.allowedSignersFile)",
+          })
+          .option('reason', { type: 'string', describe: 'With --fleet: why, in a few words (kept in the trigger)' })
+          .option('remote', {
+            type: 'string',
+            describe:
+              "With --fleet: nix-config remote URL or path (default: nixConfig.url, else the checkout's remote)",
+          })
+          .option('allowed-signers', {
+            type: 'string',
+            describe:
+              'With --fleet: check the signature against this file before pushing (default: daemon.triggerSignersFile, else nixConfig.allowedSignersFile)',
+          }),
       lazy('trigger', async () => (await import('../cycle/cli.js')).triggerCommand),
     )
     .command(

@@ -299,9 +299,16 @@ export const ConfigSchema = z
           .max(86400)
           .refine((v) => v === 0 || v >= 10, { message: 'must be 0 (polling off) or at least 10 seconds, e.g. 60' })
           .default(0),
+        /**
+         * ssh-keygen allowed-signers file of the people who may issue a
+         * fleet-wide trigger (`gitopsd trigger --fleet`, docs/rollout.md).
+         * Null: nixConfig.allowedSignersFile (whoever may sign nix-config may
+         * say "now"); both null: every fleet trigger is ignored.
+         */
+        triggerSignersFile: absPath.nullable().default(null),
       })
       .strict()
-      .default({ pollIntervalSec: 0 }),
+      .default({ pollIntervalSec: 0, triggerSignersFile: null }),
     preflight: z
       .object({
         minFreeDiskPercent: z.number().min(0).max(100).default(10),

@@ -48,13 +48,30 @@ export const pollCommand: Handler = async (deps) => {
     json: {
       ok: p.exitCode === 0,
       decision: p.decision,
+      trigger: p.trigger,
       upgrade: p.upgrade,
     },
   };
 };
 
-/** `gitopsd trigger`: start gitopsd-upgrade.service now (./trigger.ts). */
-export const triggerCommand: Handler = async (deps) => {
+/**
+ * `gitopsd trigger`: start gitopsd-upgrade.service now (./trigger.ts); with
+ * --fleet, sign and push the fleet-wide trigger (src/fleet/trigger/cli.ts).
+ */
+export const triggerCommand: Handler = async (deps, args) => {
+  if (args['fleet'] === true) {
+    const { fleetTriggerCommand } = await import('../fleet/trigger/cli.js');
+    return fleetTriggerCommand(deps, args);
+  }
+  const fleetOnly = ['expires', 'host', 'signing-key', 'reason', 'remote', 'allowed-signers'].filter(
+    (o) => args[o] !== undefined,
+  );
+  if (fleetOnly.length > 0) {
+    const { UsageError } = await import('../core/errors.js');
+    throw new UsageError(
+      `--${fleetOnly.join(', --')} only apply to a fleet trigger: add --fleet (gitopsd trigger --fleet --signing-key KEY), or drop them for a local trigger`,
+    );
+  }
   const { triggerUpgrade } = await import('./trigger.js');
   const text = await triggerUpgrade(deps);
   return { exitCode: 0, text, json: { ok: true, message: text } };

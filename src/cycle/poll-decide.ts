@@ -34,7 +34,7 @@ export type PollSection = z.infer<typeof PollSection>;
 
 export const EMPTY_POLL: PollSection = { lastTip: null, lastRunAt: null, lastResult: null, retryAt: null };
 
-export type PollReason = 'new-tip' | 'no-checkout' | 'retry';
+export type PollReason = 'new-tip' | 'no-checkout' | 'trigger' | 'retry';
 
 export type PollDecision =
   { kind: 'run'; reason: PollReason; tip: string | null; line: string } | { kind: 'idle'; line: string };
@@ -48,6 +48,12 @@ export interface PollInput {
   checkoutMissing: boolean;
   state: PollSection;
   now: Date;
+  /**
+   * A fleet trigger this poll accepted (src/fleet/trigger/decide.ts
+   * decideTrigger), by its one-line description, with the branch's tip as
+   * the checkout's tracking ref has it; null: none, or ignored.
+   */
+  trigger?: { line: string; tip: string | null } | null;
 }
 
 /**
@@ -58,6 +64,9 @@ export interface PollInput {
  *   the new tip. A forced update runs too: the upgrade's own rules
  *   (nixConfig.allowForcePush, signatures, known-bad marks, the rollout
  *   gate) decide what happens to it, never the poll.
+ * - A fleet trigger was accepted (signed, unexpired, new): run now, even
+ *   for the tip already run or a retry not yet due. It changes only when
+ *   the upgrade runs: the upgrade's rules decide what it deploys.
  * - The tracking ref did not move, and the last poll-run asked for a retry
  *   that is due: run again.
  * - Otherwise idle: nothing is written, nothing else is run.
@@ -74,6 +83,10 @@ export function decidePoll(input: PollInput): PollDecision {
       tip: moved.new,
       line: `new tip ${moved.new.slice(0, 12)} (was ${moved.old.slice(0, 12)}): upgrading`,
     };
+  }
+  const trigger = input.trigger ?? null;
+  if (trigger !== null) {
+    return { kind: 'run', reason: 'trigger', tip: trigger.tip, line: `${trigger.line}: upgrading now` };
   }
   const retryAt = parseDate(input.state.retryAt);
   if (retryAt !== null && retryAt.getTime() <= input.now.getTime()) {

@@ -5,11 +5,20 @@
  *
  * Contract
  * - Inputs: Deps. Observe: whether nixConfig.path exists, then ONE
- *   `git fetch --porcelain` of the branch (src/upgrade/git.ts
- *   fetchPorcelain) and the state section "poll". Decide: decidePoll
- *   (./poll-decide.ts). Act: the upgrade, with the rollout gate, exactly as
- *   `gitopsd upgrade` runs it. Record: the section "poll" (only when the
- *   upgrade ran; an idle poll writes nothing).
+ *   `git fetch --porcelain` of the branch and of the fleet trigger ref
+ *   `refs/gitopsd/trigger` (src/upgrade/git.ts fetchPorcelain,
+ *   src/fleet/trigger/decide.ts TRIGGER_REFSPEC) and the state section
+ *   "poll". Decide: decidePoll (./poll-decide.ts). Act: the upgrade, with
+ *   the rollout gate, exactly as `gitopsd upgrade` runs it. Record: the
+ *   section "poll" (only when the upgrade ran; an idle poll writes nothing).
+ * - Fleet trigger (docs/rollout.md): only when the fetch moved the trigger
+ *   ref, its signature (upgrade/git.ts verifySignature, against
+ *   daemon.triggerSignersFile or nixConfig.allowedSignersFile) and its
+ *   trigger.json are read (3 to 6 git processes), and decideTrigger judges
+ *   it. Ignored: one log line with the reason, nothing written. Accepted:
+ *   its nonce is written to the state section "trigger" (atomic, before the
+ *   upgrade, so a crash cannot make it count twice), then the upgrade runs
+ *   now. A poll that finds no new trigger reads none of this.
  * - Cost of a poll that finds nothing: one git process, no state write.
  * - Lock: the per-host lock for the fetch and the upgrade, so a poll never
  *   fetches beside a running upgrade. A held lock: the poll does nothing
@@ -30,12 +39,26 @@ import { existsSync } from 'node:fs';
 import { withHostLock, type Deps } from '../core/deps.js';
 import { exitCodeFor, messageFor } from '../core/exit.js';
 import type { ExitCode } from '../core/errors.js';
-import { fetchPorcelain, trackingRef, type FetchedRef } from '../upgrade/git.js';
+import { fetchPorcelain, readFileAt, revParse, trackingRef, verifySignature, type FetchedRef } from '../upgrade/git.js';
+import {
+  afterTriggerAccepted,
+  decideTrigger,
+  EMPTY_TRIGGER,
+  TRIGGER_FILE,
+  TRIGGER_KEY,
+  TRIGGER_MAX_BYTES,
+  TRIGGER_REF,
+  TRIGGER_REFSPEC,
+  TriggerSection,
+  type TriggerDecision,
+} from '../fleet/trigger/decide.js';
 import type { UpgradeRunResult } from '../upgrade/index.js';
 import { afterPollRun, decidePoll, EMPTY_POLL, POLL_KEY, PollSection, type PollDecision } from './poll-decide.js';
 
 export interface PollResult {
   decision: PollDecision;
+  /** The fleet trigger this poll fetched, judged; null: the trigger ref did not move. */
+  trigger: TriggerDecision | null;
   /** The upgrade's result when the poll ran it; null when idle. */
   upgrade: UpgradeRunResult | null;
   exitCode: ExitCode;
@@ -93,17 +116,28 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
   const log = deps.log.child({ module: 'poll' });
   const dir = deps.config.nixConfig.path;
   const checkoutMissing = !existsSync(dir);
-  const fetched: FetchedRef[] = checkoutMissing ? [] : await fetchPorcelain(deps, dir);
+  const fetched: FetchedRef[] = checkoutMissing ? [] : await fetchPorcelain(deps, dir, [TRIGGER_REFSPEC]);
+  const triggerRef = fetched.find((f) => f.ref === TRIGGER_REF && (f.flag === ' ' || f.flag === '+' || f.flag === '*'));
+  const trigger = triggerRef === undefined ? null : await judgeTrigger(deps, dir, triggerRef.new);
+  if (trigger?.kind === 'accept') {
+    // Before the upgrade: a crash from here on cannot make this trigger count twice.
+    deps.state.updateSection(TRIGGER_KEY, (cur) =>
+      afterTriggerAccepted(parseTriggerSection(deps, cur), trigger.trigger, deps.clock.now()),
+    );
+  }
   const decision = decidePoll({
     fetched,
     trackingRef: trackingRef(deps),
     checkoutMissing,
     state: readPollSection(deps),
     now: deps.clock.now(),
+    trigger:
+      trigger?.kind === 'accept' ? { line: trigger.line, tip: await revParse(deps, dir, trackingRef(deps)) } : null,
   });
   log.info('poll', { decision: decision.kind, line: decision.line, fetched: fetched.length });
   if (decision.kind === 'idle') {
-    return { result: { decision, upgrade: null, exitCode: 0, message: decision.line }, ran: null };
+    const message = trigger === null ? decision.line : `${decision.line}; ${trigger.line}`;
+    return { result: { decision, trigger, upgrade: null, exitCode: 0, message }, ran: null };
   }
 
   const [{ runUpgrade }, { fleetGate }, { fleetRebootTurn }] = await Promise.all([
@@ -129,7 +163,10 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
     log.error('the upgrade of this poll failed; a later poll retries it', { message: messageFor(err) });
     record('error', exitCodeFor(err));
     const message = `${decision.line}: ${messageFor(err)}`;
-    return { result: { decision, upgrade: null, exitCode: exitCodeFor(err), message }, ran: { kind: 'threw', err } };
+    return {
+      result: { decision, trigger, upgrade: null, exitCode: exitCodeFor(err), message },
+      ran: { kind: 'threw', err },
+    };
   }
   // A reboot waiting for its turn (docs/rollout.md) did not settle the tip either: a later poll asks again.
   record(
@@ -137,7 +174,41 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
     r.exitCode,
   );
   return {
-    result: { decision, upgrade: r, exitCode: r.exitCode, message: `${decision.line}: ${r.message}` },
+    result: { decision, trigger, upgrade: r, exitCode: r.exitCode, message: `${decision.line}: ${r.message}` },
     ran: { kind: 'ok', upgrade: r },
   };
+}
+
+function parseTriggerSection(deps: Pick<Deps, 'log'>, raw: unknown): TriggerSection {
+  if (raw === undefined) return EMPTY_TRIGGER;
+  const parsed = TriggerSection.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  // Kept aside in the log; starting empty only forgets nonces, and an old
+  // trigger still has to be unexpired to count.
+  deps.log.warn('state section "trigger" is malformed; treating it as empty', { issues: parsed.error.issues });
+  return EMPTY_TRIGGER;
+}
+
+/**
+ * Observe and judge the trigger commit the poll's fetch brought: its
+ * signature against the trigger signers file and its trigger.json. The
+ * verdict is logged in one line (warn when ignored, info when accepted).
+ */
+async function judgeTrigger(deps: Deps, dir: string, commit: string): Promise<TriggerDecision> {
+  const log = deps.log.child({ module: 'poll' });
+  const signersFile = deps.config.daemon.triggerSignersFile ?? deps.config.nixConfig.allowedSignersFile;
+  const signature = signersFile === null ? null : await verifySignature(deps, dir, commit, signersFile);
+  const doc = signersFile === null ? null : await readFileAt(deps, dir, commit, TRIGGER_FILE, TRIGGER_MAX_BYTES);
+  const d = decideTrigger({
+    commit,
+    signersFile,
+    signature,
+    doc,
+    host: deps.config.hostname,
+    now: deps.clock.now(),
+    state: parseTriggerSection(deps, deps.state.section(TRIGGER_KEY)),
+  });
+  if (d.kind === 'accept') log.info('fleet trigger accepted', { line: d.line, commit, nonce: d.trigger.nonce });
+  else log.warn('fleet trigger ignored', { line: d.line, reason: d.reason, commit });
+  return d;
 }

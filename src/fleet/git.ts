@@ -80,20 +80,58 @@ export interface StatusCommitInput {
  * "gitopsd (<host>)" at `at` (so the commit depends only on its inputs).
  */
 export async function writeStatusCommit(deps: GitDeps, i: StatusCommitInput): Promise<string> {
+  return writeDocCommit(deps, {
+    dir: i.dir,
+    file: 'status.json',
+    content: i.json,
+    who: { name: `gitopsd (${i.host})`, email: `gitopsd@${i.host}` },
+    message: i.message,
+    at: i.at,
+    signingKey: i.signingKey,
+    timeoutMs: i.timeoutMs,
+    signFix: 'check that the key exists, is readable by root and is a private SSH key (fleet.signingKey)',
+    what: 'the status commit',
+  });
+}
+
+export interface DocCommitInput {
+  dir: string;
+  /** The one file of the commit's tree, e.g. status.json, trigger.json. */
+  file: string;
+  content: string;
+  who: { name: string; email: string };
+  message: string;
+  /** Author and committer date. */
+  at: Date;
+  /** Private SSH key file that signs the commit (gpg.format=ssh), or null for unsigned. */
+  signingKey: string | null;
+  timeoutMs: number;
+  /** What the commit is, and what to do when the key cannot sign, for the one-line error. */
+  what: string;
+  signFix: string;
+}
+
+/**
+ * A parentless commit whose tree holds only `file`, built with plumbing
+ * (hash-object, mktree, commit-tree [-S]) in the bare repository `dir`;
+ * returns its id. The status commits (issue 15) and the fleet trigger
+ * (src/fleet/trigger) are such commits. Errors: a key that cannot sign is a
+ * GitopsdError 'failed' naming `what` and `signFix`.
+ */
+export async function writeDocCommit(deps: GitDeps, i: DocCommitInput): Promise<string> {
   const blob = (
-    await git(deps, i.dir, ['hash-object', '-w', '--stdin'], { timeoutMs: i.timeoutMs, input: i.json })
+    await git(deps, i.dir, ['hash-object', '-w', '--stdin'], { timeoutMs: i.timeoutMs, input: i.content })
   ).stdout.trim();
   const tree = (
-    await git(deps, i.dir, ['mktree'], { timeoutMs: i.timeoutMs, input: `100644 blob ${blob}\tstatus.json\n` })
+    await git(deps, i.dir, ['mktree'], { timeoutMs: i.timeoutMs, input: `100644 blob ${blob}\t${i.file}\n` })
   ).stdout.trim();
   const date = `@${Math.floor(i.at.getTime() / 1000)} +0000`;
-  const who = { name: `gitopsd (${i.host})`, email: `gitopsd@${i.host}` };
   const env = {
-    GIT_AUTHOR_NAME: who.name,
-    GIT_AUTHOR_EMAIL: who.email,
+    GIT_AUTHOR_NAME: i.who.name,
+    GIT_AUTHOR_EMAIL: i.who.email,
     GIT_AUTHOR_DATE: date,
-    GIT_COMMITTER_NAME: who.name,
-    GIT_COMMITTER_EMAIL: who.email,
+    GIT_COMMITTER_NAME: i.who.name,
+    GIT_COMMITTER_EMAIL: i.who.email,
     GIT_COMMITTER_DATE: date,
   };
   const sign = i.signingKey === null ? [] : ['-S'];
@@ -107,11 +145,9 @@ export async function writeStatusCommit(deps: GitDeps, i: StatusCommitInput): Pr
     return r.stdout.trim();
   } catch (err) {
     if (err instanceof CommandFailed && i.signingKey !== null) {
-      throw new GitopsdError(
-        'failed',
-        `cannot sign the status commit with ${i.signingKey} (${err.message}); check that the key exists, is readable by root and is a private SSH key (fleet.signingKey)`,
-        { cause: err },
-      );
+      throw new GitopsdError('failed', `cannot sign ${i.what} with ${i.signingKey} (${err.message}); ${i.signFix}`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -125,11 +161,12 @@ export type PushResult =
 
 /**
  * Push `commit` to `ref` at `remote`, forcing only that ref and only if the
- * remote still has `expect` there (`''`: the ref must not exist yet).
+ * remote still has `expect` there (`''`: the ref must not exist yet; null:
+ * no lease, the ref is replaced whatever it holds).
  */
 export async function pushStatus(
   deps: GitDeps,
-  i: { dir: string; remote: string; ref: string; commit: string; expect: string; timeoutMs: number },
+  i: { dir: string; remote: string; ref: string; commit: string; expect: string | null; timeoutMs: number },
 ): Promise<PushResult> {
   const r = await git(
     deps,
@@ -138,10 +175,10 @@ export async function pushStatus(
       'push',
       '--porcelain',
       '--no-verify',
-      `--force-with-lease=${i.ref}:${i.expect}`,
+      ...(i.expect === null ? [] : [`--force-with-lease=${i.ref}:${i.expect}`]),
       '--',
       i.remote,
-      `${i.commit}:${i.ref}`,
+      `${i.expect === null ? '+' : ''}${i.commit}:${i.ref}`,
     ],
     { timeoutMs: i.timeoutMs, allowFailure: true },
   );

@@ -282,6 +282,23 @@ export async function verifySignature(
   return { kind: 'untrusted', detail };
 }
 
+/**
+ * The text of `path` in `commit`, or null when it is missing or larger than
+ * `maxBytes` (`git cat-file -s`, then `-p`; git-cat-file(1)). Read-only.
+ */
+export async function readFileAt(
+  deps: GitDeps,
+  dir: string,
+  commit: string,
+  path: string,
+  maxBytes: number,
+): Promise<string | null> {
+  const size = await git(deps, dir, ['cat-file', '-s', `${commit}:${path}`], { allowFailure: true });
+  if (size.exitCode !== 0 || Number(size.stdout.trim()) > maxBytes) return null;
+  const r = await git(deps, dir, ['cat-file', '-p', `${commit}:${path}`], { allowFailure: true });
+  return r.exitCode === 0 ? r.stdout : null;
+}
+
 export async function commitAll(deps: GitDeps, dir: string, message: string): Promise<string> {
   await git(deps, dir, ['add', '--all']);
   await git(deps, dir, [...identity(deps.config.hostname), 'commit', '--quiet', '--no-verify', '-m', message]);

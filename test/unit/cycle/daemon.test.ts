@@ -580,7 +580,7 @@ function pollingRemote() {
     fetchedTip = remoteTip;
     const decision = decidePoll({ fetched, trackingRef, checkoutMissing: false, state: EMPTY_POLL, now });
     if (decision.kind === 'run') upgrades.push({ at: now, tip: decision.tip });
-    return Promise.resolve({ decision, upgrade: null, exitCode: 0, message: decision.line });
+    return Promise.resolve({ decision, trigger: null, upgrade: null, exitCode: 0, message: decision.line });
   };
   return {
     runner,
@@ -638,6 +638,7 @@ describe('poll mode (daemon.pollIntervalSec)', () => {
         finishPoll = () =>
           resolve({
             decision: { kind: 'idle', line: 'no new tip' },
+            trigger: null,
             upgrade: null,
             exitCode: 0,
             message: 'no new tip',

@@ -40,6 +40,16 @@ describe('decidePoll', () => {
     }
     expect(d.line).not.toContain('\n');
   });
+
+  const TRIG = { line: 'fleet trigger 0123456789ab from alice@laptop', tip: A };
+  it.each<[string, FetchedRef[], PollSection, string, string | null]>([
+    ['an accepted fleet trigger runs the tip already run', [], EMPTY_POLL, 'trigger', A],
+    ['an accepted fleet trigger beats a retry not due yet', [], retryAt('2026-03-10T13:00:00Z'), 'trigger', A],
+    ['a new tip and a trigger: one run, for the new tip', [line(' ')], EMPTY_POLL, 'new-tip', B],
+  ])('%s', (_name, fetched, state, expected, tip) => {
+    const d = decidePoll({ fetched, trackingRef: TRACK, checkoutMissing: false, state, now: NOW, trigger: TRIG });
+    expect(d).toMatchObject({ kind: 'run', reason: expected, tip });
+  });
 });
 
 describe('afterPollRun', () => {
