@@ -480,6 +480,19 @@ in
                 Otherwise at least 10 (checked by `gitopsd config check`).
               '';
             };
+            triggerSignersFile = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              example = "/etc/gitopsd/trigger-signers";
+              description = ''
+                ssh-keygen allowed-signers file of the people who may issue a
+                fleet-wide trigger (`gitopsd trigger --fleet`, pushed to
+                refs/gitopsd/trigger of the nix-config remote; polling hosts
+                then upgrade at their next poll, docs/rollout.md). Null:
+                settings.nixConfig.allowedSignersFile; both null: every fleet
+                trigger is ignored.
+              '';
+            };
           };
           schedule = section {
             cron = mkOption {

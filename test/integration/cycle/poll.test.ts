@@ -1,13 +1,17 @@
 /**
  * Poll mode with real git and nix: `gitopsd poll` (one poll) on a simulated
  * host, counted with the runner's trace (GITOPSD_TRACE), then the daemon as a
- * real process polling every daemon.pollIntervalSec. One nix-config repo and
- * one host for the whole file.
+ * real process polling every daemon.pollIntervalSec; then the fleet-wide
+ * trigger (`gitopsd trigger --fleet`, real ssh-keygen signatures) picked up
+ * by a poll, and the triggers a poll ignores, each with its logged reason.
+ * One nix-config repo and one host for the whole file.
  */
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../harness/exec.js';
 import { createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-config.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
@@ -16,16 +20,26 @@ import { makeHost, readState, traced, upgrade, type TestHost } from '../upgrade/
 
 let repo: NixConfigRepo;
 let t: TestHost;
+let base: string;
 const gen = (version: string) => ({ hosta: { version, kernelVersion: '6.6.1' } });
+const key = (n: string): string => join(base, `${n}_ed25519`);
 
 beforeAll(async () => {
   await requireTools();
-  const base = await tempDir('poll');
+  base = await tempDir('poll');
+  // alice may issue fleet triggers (daemon.triggerSignersFile); mallory may not.
+  for (const n of ['alice', 'mallory'])
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', n, '-f', key(n)]);
+  const pub = async (n: string) => (await readFile(`${key(n)}.pub`, 'utf8')).trim();
+  await writeFile(join(base, 'trigger-signers'), `alice namespaces="git" ${await pub('alice')}\n`);
   repo = await createNixConfigRepo({ dir: join(base, 'config'), hosts: gen('v1') });
   t = await makeHost(repo, {
     name: 'hosta',
     label: 'poll',
-    overrides: { daemon: { pollIntervalSec: 10 }, log: { level: 'info', format: 'json' } },
+    overrides: {
+      daemon: { pollIntervalSec: 10, triggerSignersFile: join(base, 'trigger-signers') },
+      log: { level: 'info', format: 'json' },
+    },
   });
   const first = await upgrade(t);
   expect(first.exitCode, first.stderr).toBe(0);
@@ -43,6 +57,8 @@ describe('gitopsd poll', () => {
     expect(r.commands[0]?.[0]).toBe('git');
     expect(r.commands[0]).toContain('fetch');
     expect(r.commands[0]).toContain('--porcelain');
+    // The fleet trigger rides on the same fetch.
+    expect(r.commands[0]).toContain('+refs/gitopsd/trigger*:refs/gitopsd/trigger*');
     expect(readFileSync(stateFile, 'utf8')).toBe(before);
   });
 
@@ -134,5 +150,164 @@ describe('gitopsd poll', () => {
     const r = await proc;
     expect(r.exitCode).toBe(0);
     expect(lines.filter((l) => l['message'] === 'poll finished' && l['decision'] === 'run')).toHaveLength(1);
+  });
+});
+
+/** The JSON log lines of a run (log.format json) with this message. */
+const logLines = (stderr: string, message: string): Array<Record<string, unknown>> =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l['message'] === message);
+
+const remoteTrigger = (): Promise<string> =>
+  run('git', ['--git-dir', repo.remoteDir, 'rev-parse', '--verify', '--quiet', 'refs/gitopsd/trigger']).then((r) =>
+    r.stdout.trim(),
+  );
+
+/** A trigger built by hand (git plumbing), signed with `signer`'s key or unsigned, pushed to the remote. */
+async function pushHandmadeTrigger(signer: string | null, doc: Record<string, unknown>): Promise<string> {
+  const dir = join(base, 'handmade.git');
+  await run('git', ['init', '-q', '--bare', dir]);
+  const g = (args: string[], input?: string) =>
+    run('git', ['--git-dir', dir, ...args], input === undefined ? {} : { input });
+  const blob = (await g(['hash-object', '-w', '--stdin'], `${JSON.stringify(doc)}\n`)).stdout.trim();
+  const tree = (await g(['mktree'], `100644 blob ${blob}\ttrigger.json\n`)).stdout.trim();
+  const sign = signer === null ? [] : ['-c', 'gpg.format=ssh', '-c', `user.signingKey=${key(signer)}`];
+  const c = await run(
+    'git',
+    [...sign, '--git-dir', dir, 'commit-tree', ...(signer === null ? [] : ['-S']), '-m', 'trigger', tree],
+    {
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 'x',
+        GIT_AUTHOR_EMAIL: 'x@invalid',
+        GIT_COMMITTER_NAME: 'x',
+        GIT_COMMITTER_EMAIL: 'x@invalid',
+      },
+    },
+  );
+  const commit = c.stdout.trim();
+  await g(['push', '-q', repo.remoteDir, `+${commit}:refs/gitopsd/trigger`]);
+  return commit;
+}
+
+const freshDoc = () => ({
+  v: 1,
+  nonce: Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32),
+  issuer: 'someone',
+  issuedAt: new Date(Date.now() - 60_000).toISOString(),
+  expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+  hosts: [],
+});
+
+interface PollJson {
+  decision: { kind: string; reason?: string; line: string };
+  trigger: { kind: string; reason?: string; line: string; trigger?: { nonce: string } } | null;
+  upgrade: { kind: string } | null;
+}
+
+describe('fleet trigger (refs/gitopsd/trigger)', () => {
+  let accepted = '';
+
+  it('gitopsd trigger --fleet signs and pushes it; the next poll accepts it and runs the upgrade now', async () => {
+    const w = await traced(t, [
+      'trigger',
+      '--fleet',
+      '--signing-key',
+      key('alice'),
+      '--expires',
+      '30m',
+      '--reason',
+      'test',
+      '--json',
+    ]);
+    expect(w.exitCode, w.stderr).toBe(0);
+    const out = JSON.parse(w.stdout) as {
+      commit: string;
+      signer: string;
+      trigger: { nonce: string; expiresAt: string };
+    };
+    expect(out.signer).toBe('alice');
+    expect(await remoteTrigger()).toBe(out.commit);
+    accepted = out.commit;
+
+    const p = await traced(t, ['poll', '--json']);
+    expect(p.exitCode, p.stderr).toBe(0);
+    const j = JSON.parse(p.stdout) as PollJson;
+    expect(j.trigger).toMatchObject({ kind: 'accept', trigger: { nonce: out.trigger.nonce } });
+    // Nothing new on the branch: without the trigger this poll would be idle until the daily slot.
+    expect(j.decision).toMatchObject({ kind: 'run', reason: 'trigger' });
+    expect(j.upgrade?.kind).toBe('no-op');
+    expect(logLines(p.stderr, 'fleet trigger accepted')).toHaveLength(1);
+    const s = (await readState(t)) as unknown as { trigger: { seen: Array<{ nonce: string; signer: string }> } };
+    expect(s.trigger.seen[0]).toMatchObject({ nonce: out.trigger.nonce, signer: 'alice' });
+
+    // The trigger ref did not move: the next poll is one fetch again.
+    const again = await traced(t, ['poll']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.commands).toHaveLength(1);
+  });
+
+  it('the CLI refuses to push a trigger the hosts would ignore (exit 6), and --expires without --fleet (exit 64)', async () => {
+    const w = await traced(t, ['trigger', '--fleet', '--signing-key', key('mallory')]);
+    expect(w.exitCode).toBe(6);
+    expect(w.stderr).toContain('not pushing the trigger: the hosts would ignore it');
+    expect(await remoteTrigger()).toBe(accepted);
+    const u = await traced(t, ['trigger', '--expires', '1h']);
+    expect(u.exitCode).toBe(64);
+    expect(u.stderr).toContain('only apply to a fleet trigger: add --fleet');
+  });
+
+  it.each<[string, () => Promise<string>, string, string]>([
+    ['unsigned', () => pushHandmadeTrigger(null, freshDoc()), 'unsigned', 'not signed'],
+    [
+      'signed by a key not in the trigger signers',
+      () => pushHandmadeTrigger('mallory', freshDoc()),
+      'untrusted',
+      'not from a key in',
+    ],
+    [
+      'expired',
+      async () => {
+        // Issued two hours ago (the CLI's clock), for one hour.
+        const w = await traced(t, ['trigger', '--fleet', '--signing-key', key('alice'), '--expires', '1h', '--json'], {
+          GITOPSD_TEST_NOW: new Date(Date.now() - 2 * 3_600_000).toISOString(),
+        });
+        expect(w.exitCode, w.stderr).toBe(0);
+        return (JSON.parse(w.stdout) as { commit: string }).commit;
+      },
+      'expired',
+      'expired at',
+    ],
+    [
+      'replayed (the accepted trigger pushed again)',
+      async () => {
+        await run('git', ['--git-dir', repo.remoteDir, 'update-ref', 'refs/gitopsd/trigger', accepted]);
+        return accepted;
+      },
+      'replayed',
+      'already accepted',
+    ],
+  ])('%s: ignored, the reason logged in one line, no upgrade', async (_name, push, reason, text) => {
+    const before = await readState(t);
+    const commit = await push();
+    expect(await remoteTrigger()).toBe(commit);
+    const p = await traced(t, ['poll', '--json']);
+    expect(p.exitCode, p.stderr).toBe(0);
+    const j = JSON.parse(p.stdout) as PollJson;
+    expect(j.trigger).toMatchObject({ kind: 'ignore', reason });
+    expect(j.decision.kind).toBe('idle');
+    expect(j.upgrade).toBeNull();
+    const logged = logLines(p.stderr, 'fleet trigger ignored');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ reason, commit });
+    expect(String(logged[0]?.['line'])).toContain(text);
+    expect(String(logged[0]?.['line'])).not.toContain('\n');
+    // Nothing about the trigger was remembered.
+    expect(((await readState(t)) as unknown as { trigger: unknown }).trigger).toEqual(
+      (before as unknown as { trigger: unknown }).trigger,
+    );
   });
 });

@@ -406,8 +406,14 @@ describe('settings the module refuses', () => {
   it('settings.daemon.pollIntervalSec: 0 by default, written to the config; warns in timer mode, where nothing polls', async () => {
     const off = await evalModule({ enable: true, mode: 'daemon' });
     expect(off.settings).toMatchObject({ daemon: { pollIntervalSec: 0 } });
-    const on = await evalModule({ enable: true, mode: 'daemon', settings: { daemon: { pollIntervalSec: 60 } } });
-    expect(on.settings).toMatchObject({ daemon: { pollIntervalSec: 60 } });
+    const on = await evalModule({
+      enable: true,
+      mode: 'daemon',
+      settings: { daemon: { pollIntervalSec: 60, triggerSignersFile: '/etc/gitopsd/trigger-signers' } },
+    });
+    expect(on.settings).toMatchObject({
+      daemon: { pollIntervalSec: 60, triggerSignersFile: '/etc/gitopsd/trigger-signers' },
+    });
     expect(on.warnings).toEqual([]);
     const timer = await evalModule({ enable: true, mode: 'timer', settings: { daemon: { pollIntervalSec: 60 } } });
     expect(timer.warnings).toEqual([expect.stringMatching(/pollIntervalSec only applies to mode = "daemon"/)]);
