@@ -145,7 +145,6 @@ async function main(): Promise<void> {
     await h.sim.boot();
     await step(h, ['boot', 'validate'], 0, { quiet: true });
   }
-  await fleetStatus(fleet);
 
   heading(4, 'A broken commit is rejected by build validation');
   const broken = await fleet.nixConfig.commitGeneration(spec('v3-broken', { breakage: 'syntax-error' }), 'fleet: typo');
@@ -280,6 +279,7 @@ async function main(): Promise<void> {
   say("hosts' store paths are):");
   say(`  ${relative(process.cwd(), wrapper) || wrapper} alpha status`);
   say(`  ${relative(process.cwd(), wrapper) || wrapper} beta sync status`);
+  say('Step 6 ran on a clock injected up to 65 min ahead: `status` shows those runs as "in the future".');
   say(`A new run deletes ${dir} only if it holds nothing the demo did not create (else: npm run demo -- --force).`);
 }
 

@@ -64,23 +64,34 @@ type_cmd() {
   wait_prompt
 }
 # The whole scrollback of the step, without the trailing empty lines.
+screen() { t capture-pane -p -S - -E - -t rec | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
 save() {
-  t capture-pane -p -S - -E - -t rec | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >"$out/$1"
+  screen >"$out/$1"
   echo "record.sh: wrote docs/session/$1"
+}
+# Several screens of one step in one file, each under a "--- what ---" line.
+snap() {
+  printf -- '--- %s ---\n' "$2" >>"$out/$1"
+  screen >>"$out/$1"
 }
 
 type_cmd "cd $(printf '%q' "$project")"
 
 # 1. Completion: load it into this bash, then TAB after "gitopsd gol".
 fresh
+: >"$out/01-completion.txt"
 type_cmd 'source <(gitopsd completion bash)'
 t send-keys -t rec -l 'gitopsd gol'
+wait_screen '^\$ gitopsd gol$'
+snap 01-completion.txt 'typed "gitopsd gol"'
 t send-keys -t rec Tab
 wait_screen '^\$ gitopsd golden ?$'
+snap 01-completion.txt 'then TAB'
 # A double TAB lists what may follow "gitopsd golden ".
 t send-keys -t rec Tab Tab
-wait_screen '^rollback'
-save 01-completion.txt
+wait_screen 'pin +rollback +show'
+snap 01-completion.txt 'then TAB TAB'
+echo "record.sh: wrote docs/session/01-completion.txt"
 t send-keys -t rec C-c
 wait_prompt
 

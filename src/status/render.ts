@@ -6,13 +6,23 @@ import { UNIT_OF_STEP, type Step } from '../report/runs.js';
 type Tone = 'ok' | 'warn' | 'bad' | 'dim';
 const CODES: Record<Tone, string> = { ok: '32', warn: '33', bad: '31', dim: '2' };
 
-function ago(iso: string | null, now: Date): string {
+function span(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+/**
+ * Pure: the age of an ISO time at `now`, e.g. "5m ago". A time after `now`
+ * (written while the clock was ahead: a real-time clock corrected by NTP
+ * afterwards, or an injected test clock) says so, never a negative age.
+ */
+export function ago(iso: string | null, now: Date): string {
   if (iso === null || iso === '') return 'never';
   const s = Math.round((now.getTime() - Date.parse(iso)) / 1000);
-  if (s < 120) return `${s}s ago`;
-  if (s < 7200) return `${Math.round(s / 60)}m ago`;
-  if (s < 172800) return `${Math.round(s / 3600)}h ago`;
-  return `${Math.round(s / 86400)}d ago`;
+  if (s < 0) return `${span(-s)} in the future (written while the clock was ahead)`;
+  return `${span(s)} ago`;
 }
 
 const short = (s: string | null): string => (s === null ? '-' : s.length === 40 ? s.slice(0, 12) : s);
