@@ -169,6 +169,17 @@ export const CheckSchema = z.union([tcpCheck, httpCheck, commandCheck], {
   error: () => 'must be one of {"tcp": "HOST:PORT"}, {"http": "URL"} or {"command": [argv...]}',
 });
 
+/** updates.branchPatterns: whether `branch` matches one of `patterns` (`*` = any characters). Pure. */
+export function matchesUpdatePattern(branch: string, patterns: readonly string[]): boolean {
+  return patterns.some((p) => {
+    const star = p.indexOf('*');
+    if (star < 0) return branch === p;
+    const pre = p.slice(0, star);
+    const post = p.slice(star + 1);
+    return branch.length > pre.length + post.length && branch.startsWith(pre) && branch.endsWith(post);
+  });
+}
+
 export const ConfigSchema = z
   .object({
     /** Defaults to the machine's host name (filled in by the loader). */
@@ -192,6 +203,21 @@ export const ConfigSchema = z
         allowedSignersFile: absPath.nullable().default(null),
         commitLocalChanges: z.boolean().default(false),
         updateInputs: z.boolean().default(false),
+        /**
+         * Producer (updateInputs): push the flake.lock commit to this branch
+         * (forced: the branch is the producer's proposal, replaced each run)
+         * instead of `branch`, for a person to merge with `gitopsd updates
+         * merge` (docs/rollout.md "Update branches"). Null: push `branch`.
+         */
+        proposeBranch: z
+          .string()
+          .regex(/^[A-Za-z0-9._/-]+$/, 'must be a branch name such as "update/flake-lock"')
+          .refine(
+            (b) => !b.startsWith('/') && !b.endsWith('/') && !b.includes('..'),
+            'must be a branch name such as "update/flake-lock"',
+          )
+          .nullable()
+          .default(null),
         allowForcePush: z.boolean().default(false),
       })
       .strict(),
@@ -520,6 +546,19 @@ export const ConfigSchema = z
           path: ['reboot', 'maxConcurrent'],
           message: `is ${rb.maxConcurrent}, but fleet.enable is false: reboot turns are taken from the published statuses; set fleet.enable (and fleet.statusRemote), or maxConcurrent to null`,
         });
+      }
+      const nc = c.nixConfig as Partial<typeof c.nixConfig> | undefined;
+      if (typeof nc?.proposeBranch === 'string') {
+        const patterns = (c.updates as Partial<typeof c.updates> | undefined)?.branchPatterns;
+        const problem =
+          nc.updateInputs !== true
+            ? 'is set, but nixConfig.updateInputs is false: only a producer proposes; set updateInputs or remove proposeBranch'
+            : nc.proposeBranch === (nc.branch ?? 'main')
+              ? `is the deployed branch "${nc.proposeBranch}" itself; name an update branch such as "update/flake-lock", or remove proposeBranch to push directly`
+              : Array.isArray(patterns) && !matchesUpdatePattern(nc.proposeBranch, patterns)
+                ? `"${nc.proposeBranch}" matches none of updates.branchPatterns (${patterns.join(', ')}), so gitopsd updates would never list it; use e.g. "update/flake-lock" or add a pattern`
+                : null;
+        if (problem !== null) ctx.addIssue({ code: 'custom', path: ['nixConfig', 'proposeBranch'], message: problem });
       }
       const d = c.dotfiles as Partial<typeof c.dotfiles> | undefined;
       if (d?.enable === true && (d.user ?? null) === null) {

@@ -351,7 +351,7 @@ export async function restoreFile(deps: GitDeps, dir: string, file: string): Pro
   await git(deps, dir, ['checkout', '--quiet', 'HEAD', '--', file]);
 }
 
-export type PushResult = { pushed: true; head: string } | { pushed: false; why: string };
+export type PushResult = { pushed: true; head: string; to: string } | { pushed: false; why: string };
 
 /**
  * Push HEAD to the branch, never forced. If the remote moved: fetch, rebase
@@ -359,7 +359,8 @@ export type PushResult = { pushed: true; head: string } | { pushed: false; why: 
  * unreachable remote leaves the commits local for the next run.
  */
 export async function pushWithRetry(deps: GitDeps, dir: string, attempts = 3): Promise<PushResult> {
-  const { remote, branch } = deps.config.nixConfig;
+  const { remote, branch, proposeBranch } = deps.config.nixConfig;
+  if (proposeBranch !== null) return proposeHead(deps, dir, proposeBranch);
   let why = '';
   for (let i = 0; i < attempts; i++) {
     // --receive-pack: as --upload-pack in fetchBranch.
@@ -372,7 +373,7 @@ export async function pushWithRetry(deps: GitDeps, dir: string, attempts = 3): P
         allowFailure: true,
       },
     );
-    if (r.exitCode === 0) return { pushed: true, head: (await revParse(deps, dir, 'HEAD')) ?? '' };
+    if (r.exitCode === 0) return { pushed: true, head: (await revParse(deps, dir, 'HEAD')) ?? '', to: branch };
     why = r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}`;
     if (!/\[rejected\]|non-fast-forward|fetch first/i.test(r.stderr)) return { pushed: false, why };
     deps.log.info('push rejected because the remote moved; rebasing and retrying', { attempt: i + 1 });
@@ -385,6 +386,31 @@ export async function pushWithRetry(deps: GitDeps, dir: string, attempts = 3): P
     if (!rb.ok) return { pushed: false, why: `rebase onto the new remote tip conflicts in ${rb.conflicts.join(', ')}` };
   }
   return { pushed: false, why };
+}
+
+/**
+ * The producer's proposal (nixConfig.proposeBranch): HEAD (the deployed
+ * branch's tip plus our flake.lock commit) force-pushed to the update
+ * branch, never to the deployed branch. Forced because the branch is this
+ * producer's proposal, replaced by each run's; a person merges it with
+ * `gitopsd updates merge`, which deletes it (docs/rollout.md "Update
+ * branches"). One attempt: a failure is retried by the next run.
+ */
+async function proposeHead(deps: GitDeps, dir: string, proposeBranch: string): Promise<PushResult> {
+  const r = await git(
+    deps,
+    dir,
+    [
+      'push',
+      '--quiet',
+      '--receive-pack=git-receive-pack',
+      deps.config.nixConfig.remote,
+      `+HEAD:refs/heads/${proposeBranch}`,
+    ],
+    { mutates: true, allowFailure: true },
+  );
+  if (r.exitCode !== 0) return { pushed: false, why: r.stderr.trim().split('\n').at(-1) ?? `exit ${r.exitCode}` };
+  return { pushed: true, head: (await revParse(deps, dir, 'HEAD')) ?? '', to: proposeBranch };
 }
 
 export async function addWorktree(deps: GitDeps, dir: string, path: string, commit: string): Promise<void> {

@@ -1189,7 +1189,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
     final = {
       ...result,
       pushed: p.pushed,
-      message: `${result.message}; ${p.pushed ? 'pushed our commits' : `pushing our commits failed (${p.why}), the next run retries`}`,
+      message: `${result.message}; ${p.pushed ? pushedText(deps, p.to) : `pushing our commits failed (${p.why}), the next run retries`}`,
     } as UpgradeRunResult;
   }
   if (reboot !== 'requested') return final;
@@ -1292,4 +1292,11 @@ async function recover(ctx: Ctx, p: PendingActivation): Promise<void> {
   });
   await restorePrevious(ctx, p);
   updateUpgrade(ctx.deps.state, (u) => ({ ...u, pending: null }));
+}
+
+/** What a good push of our commits did: to the deployed branch, or a proposal on nixConfig.proposeBranch. */
+function pushedText(deps: Deps, to: string): string {
+  return to === deps.config.nixConfig.branch
+    ? 'pushed our commits'
+    : `proposed our commits on ${to} (gitopsd updates lists it; gitopsd updates merge ${to} deploys it)`;
 }

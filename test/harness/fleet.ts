@@ -20,7 +20,13 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { createSimHost, type ConfigOverrides, type SimHost } from './sim-host.js';
-import { buildToplevel, createNixConfigRepo, type GenerationSpec, type NixConfigRepo } from './nix-config.js';
+import {
+  buildToplevel,
+  createNixConfigRepo,
+  type GenerationSpec,
+  type InputRepo,
+  type NixConfigRepo,
+} from './nix-config.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 
 const SEED_ENV = {
@@ -69,6 +75,8 @@ export interface CreateFleetOptions {
    * on every host. Default: each host its own (nixosConfigurations.<name>).
    */
   sharedFlakeHost?: string;
+  /** Adds the flake input `simInput` from this repo to nix-config (a producer's `nix flake update` moves it). */
+  input?: InputRepo;
 }
 
 /** A bare git remote (world-writable, for hosts running as other users) seeded with `files` on main. */
@@ -103,7 +111,12 @@ export async function createFleet(opts: CreateFleetOptions): Promise<Fleet> {
   const spec: Record<string, GenerationSpec[string]> = {};
   for (const name of shared === undefined ? opts.names : [shared])
     spec[name] = { version: 'v1', kernelVersion: '6.6.1' };
-  const nixConfig = await createNixConfigRepo({ dir: join(opts.dir, 'nix-config'), hosts: spec, message: 'fleet: v1' });
+  const nixConfig = await createNixConfigRepo({
+    dir: join(opts.dir, 'nix-config'),
+    hosts: spec,
+    message: 'fleet: v1',
+    ...(opts.input === undefined ? {} : { input: opts.input }),
+  });
   const dotfilesUrl = await createDotfilesRemote(join(opts.dir, 'remotes'), opts.dotfiles ?? DEFAULT_DOTFILES);
   const user = userInfo().username;
 

@@ -3,6 +3,7 @@
  * Which branch names are update branches, which branch may be merged into
  * the nix-config branch, and what changes in flake.lock. No I/O.
  */
+import { matchesUpdatePattern } from '../../core/config-schema.js';
 import { z } from 'zod';
 import type { SignatureStatus } from '../../upgrade/decide.js';
 
@@ -39,16 +40,8 @@ export function updateRefspecs(patterns: readonly string[]): string[] {
   });
 }
 
-/** Whether `branch` matches one of `patterns` (`*` = any characters). Pure. */
-export function matchesUpdatePattern(branch: string, patterns: readonly string[]): boolean {
-  return patterns.some((p) => {
-    const star = p.indexOf('*');
-    if (star < 0) return branch === p;
-    const pre = p.slice(0, star);
-    const post = p.slice(star + 1);
-    return branch.length > pre.length + post.length && branch.startsWith(pre) && branch.endsWith(post);
-  });
-}
+/** Whether `branch` matches one of `patterns` (`*` = any characters); defined beside the patterns' syntax. Pure. */
+export { matchesUpdatePattern };
 
 export type UpdateRefusal = 'not-fast-forward' | 'touches-more' | 'no-change' | 'unsigned' | 'untrusted';
 

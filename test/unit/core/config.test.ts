@@ -225,6 +225,29 @@ describe('every problem at once (issue 18)', () => {
     ]);
   });
 
+  it.each<[string, Record<string, unknown>, string | null]>([
+    ['a producer proposing on an update branch', { updateInputs: true, proposeBranch: 'update/flake-lock' }, null],
+    [
+      'without updateInputs',
+      { proposeBranch: 'update/flake-lock' },
+      'is set, but nixConfig.updateInputs is false: only a producer proposes; set updateInputs or remove proposeBranch',
+    ],
+    [
+      'the deployed branch itself',
+      { updateInputs: true, proposeBranch: 'main' },
+      'is the deployed branch "main" itself; name an update branch such as "update/flake-lock", or remove proposeBranch to push directly',
+    ],
+    [
+      'a branch gitopsd updates would never list',
+      { updateInputs: true, proposeBranch: 'lock-updates' },
+      '"lock-updates" matches none of updates.branchPatterns (update/*, update_flake_lock_action, renovate/lock-file-maintenance), so gitopsd updates would never list it; use e.g. "update/flake-lock" or add a pattern',
+    ],
+  ])('nixConfig.proposeBranch: %s', (_name, nixConfig, problem) => {
+    expect(problems({ nixConfig: { path: '/etc/nixos', ...nixConfig } })).toEqual(
+      problem === null ? [] : [`config /cfg.json: nixConfig.proposeBranch: ${problem}`],
+    );
+  });
+
   it('an unknown key with no near match lists the keys allowed there', () => {
     expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { zzz: 1 } })).toEqual([
       'config /cfg.json: reboot: unknown key "zzz"; remove it or fix the spelling (known keys here: allow, window, maxConcurrent, group)',
