@@ -243,9 +243,9 @@ describe('every problem at once (issue 18)', () => {
       '"lock-updates" matches none of updates.branchPatterns (update/*, update_flake_lock_action, renovate/lock-file-maintenance), so gitopsd updates would never list it; use e.g. "update/flake-lock" or add a pattern',
     ],
   ])('nixConfig.proposeBranch: %s', (_name, nixConfig, problem) => {
-    expect(problems({ nixConfig: { path: '/etc/nixos', ...nixConfig } })).toEqual(
-      problem === null ? [] : [`config /cfg.json: nixConfig.proposeBranch: ${problem}`],
-    );
+    const v = { nixConfig: { path: '/etc/nixos', ...nixConfig } };
+    if (problem === null) expect(parse(v).nixConfig.proposeBranch).toBe('update/flake-lock');
+    else expect(problems(v)).toEqual([`config /cfg.json: nixConfig.proposeBranch: ${problem}`]);
   });
 
   it('an unknown key with no near match lists the keys allowed there', () => {
