@@ -11,13 +11,17 @@
  * - `gitopsd updates merge` builds it, fast-forwards main and deletes the
  *   branch;
  * - the waves take the commit from main: a0 deploys it, b0 waits for the
- *   soak, then deploys it; `fleet status` shows the rollout's progress.
+ *   soak (a signed fleet trigger for b0 runs its upgrade at once, and the
+ *   gate still holds it), then deploys it; `fleet status` shows the
+ *   rollout's progress.
  *
  * Cost: every host builds the same nixosConfiguration ("node"), so each
  * commit is built once; dotfiles are off; heartbeats are `fleet publish`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { run } from '../../harness/exec.js';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { createInputRepo, type InputRepo } from '../../harness/nix-config.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
@@ -44,6 +48,7 @@ const POLICY = `${JSON.stringify({
 
 let fleet: Fleet;
 let input: InputRepo;
+let aliceKey: string;
 const host = (n: Name): FleetHost => fleet.host(n);
 
 async function upgrade(
@@ -92,10 +97,16 @@ beforeAll(async () => {
   input = await createInputRepo({ dir: join(dir, 'input'), value: 'input v1' });
   fleet = await createFleet({ dir: join(dir, 'fleet'), names: NAMES, sharedFlakeHost: 'node', input });
   const remote = await createStatusRemote(join(dir, 'remotes'));
+  // alice may issue fleet triggers.
+  aliceKey = join(dir, 'alice_ed25519');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice', '-f', aliceKey]);
+  const signers = join(dir, 'trigger-signers');
+  await writeFile(signers, `alice namespaces="git" ${(await readFile(`${aliceKey}.pub`, 'utf8')).trim()}\n`);
   for (const h of fleet.hosts) {
     await configureHost(h, {
       fleet: { enable: true, statusRemote: remote, heartbeatSec: 1800 },
       dotfiles: { enable: false },
+      daemon: { triggerSignersFile: signers },
       ...(h.name === 'p0' ? { nixConfig: { updateInputs: true, proposeBranch: BRANCH } } : {}),
     });
   }
@@ -156,6 +167,22 @@ describe('update branch: propose, list, merge, roll out (3 hosts, 2 waves)', () 
     const gated = await upgrade('b0', 6);
     expect(gated).toMatchObject({ code: 0, kind: 'gated' });
     expect(gated.message).toContain(`2 of 2 canary hosts healthy on ${proposed.slice(0, 8)}`);
+    // A signed fleet trigger for b0 makes its next poll run the upgrade now, and the gate still holds.
+    const trig = await host('a0').gitopsd(['trigger', '--fleet', '--signing-key', aliceKey, '--host', 'b0'], {
+      env: at(6),
+    });
+    expect(trig.exitCode, trig.stderr).toBe(0);
+    const poll = await host('b0').gitopsd(['poll', '--json'], { env: at(6) });
+    const pj = JSON.parse(poll.stdout) as {
+      trigger: { kind: string };
+      decision: { reason: string };
+      upgrade: { kind: string };
+    };
+    expect(pj).toMatchObject({
+      trigger: { kind: 'accept' },
+      decision: { reason: 'trigger' },
+      upgrade: { kind: 'gated' },
+    });
     await publish(['p0', 'a0', 'b0'], 7);
     const during = await fleetText(8);
     expect(during).not.toContain('update pending');
