@@ -64,7 +64,7 @@ type_cmd() {
   wait_prompt
 }
 # The whole scrollback of the step, without the trailing empty lines.
-screen() { t capture-pane -p -S - -E - -t rec | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
+screen() { t capture-pane -p -J -S - -E - -t rec | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'; }
 save() {
   screen >"$out/$1"
   echo "record.sh: wrote docs/session/$1"
@@ -105,7 +105,7 @@ else
 fi
 t send-keys -t rec Enter
 wait_screen '^NAME'
-t capture-pane -p -t rec >"$out/02-man.txt"
+t capture-pane -p -J -t rec >"$out/02-man.txt"
 echo "record.sh: wrote docs/session/02-man.txt"
 t send-keys -t rec q
 wait_prompt

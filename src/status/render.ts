@@ -21,7 +21,7 @@ function span(s: number): string {
 export function ago(iso: string | null, now: Date): string {
   if (iso === null || iso === '') return 'never';
   const s = Math.round((now.getTime() - Date.parse(iso)) / 1000);
-  if (s < 0) return `${span(-s)} in the future (written while the clock was ahead)`;
+  if (s < 0) return `${span(-s)} in the future, written while the clock was ahead`;
   return `${span(s)} ago`;
 }
 
