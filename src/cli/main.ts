@@ -71,24 +71,30 @@ const defaultIO: MainIO = {
 };
 
 /**
- * `gitopsd status [--json] [--config PATH | --config=PATH]`, in any order and
- * nothing else: the arguments of the fast path, or null for yargs. Kept
- * strict on purpose, so both paths always agree (test/unit/cli/fast-path.test.ts).
+ * The commands that skip yargs, with their arguments: `gitopsd status
+ * [--json] [--config PATH | --config=PATH]` (what people type most, B1) and
+ * `gitopsd daemon [--config PATH | --config=PATH]` (what the NixOS unit
+ * runs: the long-running process then never loads yargs, B7), in any order
+ * and nothing else; null for yargs. Kept strict on purpose, so both paths
+ * always agree (test/unit/cli/fast-path.test.ts).
  */
-export function parseFastStatus(argv: readonly string[]): { json: boolean; config: string | undefined } | null {
-  if (argv[0] !== 'status') return null;
+export function parseFastCommand(
+  argv: readonly string[],
+): { command: 'status' | 'daemon'; json: boolean; config: string | undefined } | null {
+  const command = argv[0];
+  if (command !== 'status' && command !== 'daemon') return null;
   let json = false;
   let config: string | undefined;
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i] ?? '';
-    if (a === '--json' && !json) json = true;
+    if (a === '--json' && !json && command === 'status') json = true;
     else if (a === '--config' && config === undefined && i + 1 < argv.length && !(argv[i + 1] ?? '').startsWith('-')) {
       config = argv[++i];
     } else if (a.startsWith('--config=') && config === undefined && a.length > '--config='.length) {
       config = a.slice('--config='.length);
     } else return null;
   }
-  return { json, config };
+  return { command, json, config };
 }
 
 /** Run the CLI; resolves to the exit code (also set on process.exitCode by the bin). */
@@ -117,7 +123,11 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
   };
 
   const withDeps =
-    (command: string, handler: Handler, opts: { dryRun?: (a: CliArgs) => boolean; step?: Step } = {}) =>
+    (
+      command: string,
+      handler: Handler,
+      opts: { dryRun?: (a: CliArgs) => boolean; step?: Step; logBackend?: 'plain' } = {},
+    ) =>
     async (args: CliArgs): Promise<void> => {
       const g = args as unknown as GlobalArgs;
       jsonMode = g.json;
@@ -131,6 +141,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         logLevel: g['log-level'],
         dryRun: opts.dryRun?.(args) ?? false,
         env: io.env,
+        ...(opts.logBackend === undefined ? {} : { logBackend: opts.logBackend }),
       });
       deps.log.debug('command started', { command });
       const started = deps.clock.monotonicMs();
@@ -176,22 +187,32 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
   const lazy = (
     command: string,
     load: () => Promise<Handler>,
-    opts: { dryRun?: (a: CliArgs) => boolean; step?: Step } = {},
+    opts: { dryRun?: (a: CliArgs) => boolean; step?: Step; logBackend?: 'plain' } = {},
   ) => withDeps(command, async (deps, args) => (await load())(deps, args), opts);
 
-  // The command people type most skips yargs entirely (start-up, B1 in
-  // docs/benchmarks.md). Only the exact forms parseFastStatus accepts take
-  // this path; anything else, --help included, goes through yargs below.
-  const fast = scriptName === 'gitopsd' ? parseFastStatus(argv) : null;
+  // The command people type most, and the daemon, skip yargs entirely
+  // (start-up B1, daemon memory B7 in docs/benchmarks.md). Only the exact
+  // forms parseFastCommand accepts take this path; anything else, --help
+  // included, goes through yargs below.
+  const fast = scriptName === 'gitopsd' ? parseFastCommand(argv) : null;
   if (fast !== null) {
+    const { command, json, config } = fast;
     try {
-      await lazy(
-        'status',
-        async () => (await import('../status/cli.js')).statusCommand,
-      )({
-        ...fast,
-        'check-drift': false,
-      });
+      if (command === 'status') {
+        await lazy(
+          'status',
+          async () => (await import('../status/cli.js')).statusCommand,
+        )({
+          json,
+          config,
+          'check-drift': false,
+        });
+      } else {
+        await lazy('daemon', async () => (await import('../cycle/cli.js')).daemonCommand, { logBackend: 'plain' })({
+          json,
+          config,
+        });
+      }
     } catch (err) {
       report(exitCodeFor(err), undefined, err);
     }
@@ -238,7 +259,8 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       'daemon',
       'Run the cycle on schedule.cron until stopped (SIGTERM stops, SIGHUP reloads)',
       (y: Argv) => y,
-      lazy('daemon', async () => (await import('../cycle/cli.js')).daemonCommand),
+      // The long-running daemon logs without winston (src/core/log.ts, B7/B11).
+      lazy('daemon', async () => (await import('../cycle/cli.js')).daemonCommand, { logBackend: 'plain' }),
     )
     .command(
       'trigger',

@@ -66,6 +66,8 @@ export interface DepsOptions {
   logLevel?: LogLevel | undefined;
   dryRun?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** The log backend (src/core/log.ts): winston unless 'plain' (the daemon). */
+  logBackend?: 'winston' | 'plain';
 }
 
 export function createDeps(opts: DepsOptions): Deps {
@@ -77,7 +79,7 @@ export function createDeps(opts: DepsOptions): Deps {
 export function buildDeps(opts: DepsOptions & { config: Config; env: NodeJS.ProcessEnv }): Deps {
   const { config, env } = opts;
   const level = opts.logLevel ?? config.log.level;
-  const log = createLogger({ level, format: config.log.format }).child({
+  const log = createLogger({ level, format: config.log.format, backend: opts.logBackend ?? 'winston' }).child({
     host: config.hostname,
   });
   const clock = clockFrom(env);

@@ -5,8 +5,18 @@
  *
  * winston is loaded on the first message that passes the level filter, so a
  * quiet command such as `gitopsd status` never pays for it.
+ *
+ * The long-running `gitopsd daemon` writes its lines without winston
+ * (`backend: 'plain'`, src/cycle/cli.ts): it logs on every poll, all day, and
+ * winston's stream pipeline added about 16 MiB to its idle memory and several
+ * ms of CPU to each poll (docs/benchmarks.md, B7 and B11). Its lines are the
+ * same bytes: the same fields, serialised by the library winston's json()
+ * format uses (safe-stable-stringify, keys sorted), or the same text line.
+ * Every other command, and each cycle the daemon starts (a `gitopsd cycle`
+ * process of its own), logs through winston.
  */
 import { createRequire } from 'node:module';
+import { configure as configureStringify } from 'safe-stable-stringify';
 import type * as Winston from 'winston';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -47,6 +57,44 @@ export interface LoggerOptions {
   format: LogFormat;
   /** Where to write; defaults to process.stderr. */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** 'winston' (default), or 'plain': the same lines written directly (the daemon, see above). */
+  backend?: 'winston' | 'plain';
+}
+
+/** One line of the text format (TTY): `<ISO time> <level>: <message> <other fields as JSON>`. */
+function textLine(info: Record<string, unknown>): string {
+  const { level, message, timestamp: ts, ...rest } = info;
+  const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+  return `${String(ts)} ${String(level)}: ${String(message)}${extra}`;
+}
+
+/**
+ * logform's json() (winston 3): safe-stable-stringify with its default
+ * options, and a BigInt written as a string (logform json.js `replacer`).
+ */
+const stringifyJson = configureStringify({});
+const bigintAsString = (_key: string, value: unknown): unknown =>
+  typeof value === 'bigint' ? value.toString() : value;
+
+/**
+ * The plain backend: what winston's `log(level, msg, meta)` with
+ * `combine(timestamp(), json() | printf(textLine))` and a Stream transport
+ * writes, without winston. As winston does (winston/lib/winston/logger.js
+ * `log`), a `message` string in the metadata is appended to the message.
+ */
+function plainWriter(
+  stream: NodeJS.WritableStream,
+  useJson: boolean,
+): (level: LogLevel, msg: string, meta: Meta) => void {
+  return (level, msg, meta) => {
+    const info: Record<string, unknown> = { ...meta, level, message: msg };
+    const extra: unknown = meta['message'];
+    if (typeof extra === 'string' && extra !== '') info['message'] = `${msg} ${extra}`;
+    else if (extra) info['message'] = `${msg} ${JSON.stringify(extra)}`; // winston would write [object Object]
+    info['timestamp'] = new Date().toISOString();
+    const line = useJson ? (stringifyJson(info, bigintAsString) ?? '{}') : textLine(info);
+    stream.write(`${line}\n`);
+  };
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
@@ -58,11 +106,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     const require = createRequire(import.meta.url);
     const winston = require('winston') as typeof Winston;
     const { combine, timestamp, json, printf } = winston.format;
-    const text = printf((info) => {
-      const { level, message, timestamp: ts, ...rest } = info;
-      const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-      return `${String(ts)} ${level}: ${String(message)}${extra}`;
-    });
+    const text = printf((info) => textLine(info));
     backend = winston.createLogger({
       level: opts.level,
       format: combine(timestamp(), useJson ? json() : text),
@@ -70,10 +114,13 @@ export function createLogger(opts: LoggerOptions): Logger {
     });
     return backend;
   };
+  const plain = opts.backend === 'plain' ? plainWriter(stream, useJson) : null;
   const make = (bound: Meta): Logger => {
     const emit = (level: LogLevel, msg: string, meta?: Meta): void => {
       if (RANK[level] > RANK[opts.level]) return;
-      load().log(level, msg, redact({ ...bound, ...meta }));
+      const m = redact({ ...bound, ...meta });
+      if (plain !== null) plain(level, msg, m);
+      else load().log(level, msg, m);
     };
     return {
       error: (m, meta) => emit('error', m, meta),

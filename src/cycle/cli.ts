@@ -80,7 +80,7 @@ export const triggerCommand: Handler = async (deps, args) => {
 export const daemonCommand: Handler = async (deps, args) => {
   const logLevel = args['log-level'] as LogLevel | undefined;
   // SIGHUP: the same file, read again, with the same environment and flags.
-  const reload = (): Deps => createDeps({ configPath: deps.configPath, logLevel, env: deps.env });
+  const reload = (): Deps => createDeps({ configPath: deps.configPath, logLevel, env: deps.env, logBackend: 'plain' });
   const r = await runDaemon({
     deps,
     reload,

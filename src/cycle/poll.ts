@@ -134,7 +134,11 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
     trigger:
       trigger?.kind === 'accept' ? { line: trigger.line, tip: await revParse(deps, dir, trackingRef(deps)) } : null,
   });
-  log.info('poll', { decision: decision.kind, line: decision.line, fetched: fetched.length });
+  // An idle poll logs at debug: the daemon's "poll finished" line already
+  // says it, and at one poll a minute the journal would get two lines each.
+  const pollMeta = { decision: decision.kind, line: decision.line, fetched: fetched.length };
+  if (decision.kind === 'idle') log.debug('poll', pollMeta);
+  else log.info('poll', pollMeta);
   if (decision.kind === 'idle') {
     const message = trigger === null ? decision.line : `${decision.line}; ${trigger.line}`;
     return { result: { decision, trigger, upgrade: null, exitCode: 0, message }, ran: null };

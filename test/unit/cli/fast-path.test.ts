@@ -1,22 +1,26 @@
 /**
- * `gitopsd status` skips yargs for a strict set of argument forms. These
- * tests pin that set and show that both paths print the same thing.
+ * `gitopsd status` and `gitopsd daemon` skip yargs for a strict set of
+ * argument forms. These tests pin that set and show that both paths print
+ * the same thing.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, parseFastStatus } from '../../../src/cli/main.js';
+import { main, parseFastCommand } from '../../../src/cli/main.js';
 
-describe('parseFastStatus', () => {
+describe('parseFastCommand', () => {
   it.each([
     [['status'], { json: false, config: undefined }],
     [['status', '--json'], { json: true, config: undefined }],
     [['status', '--config', '/c.json'], { json: false, config: '/c.json' }],
     [['status', '--config=/c.json', '--json'], { json: true, config: '/c.json' }],
     [['status', '--json', '--config', 'rel.json'], { json: true, config: 'rel.json' }],
+    [['daemon'], { json: false, config: undefined }],
+    [['daemon', '--config', '/c.json'], { json: false, config: '/c.json' }],
+    [['daemon', '--config=/c.json'], { json: false, config: '/c.json' }],
   ])('%j is fast', (argv, want) => {
-    expect(parseFastStatus(argv)).toEqual(want);
+    expect(parseFastCommand(argv)).toEqual({ command: argv[0], ...want });
   });
 
   it.each([
@@ -33,8 +37,14 @@ describe('parseFastStatus', () => {
     [['status', '--config', 'a', '--config', 'b']],
     [['status', 'extra']],
     [['--json', 'status']],
+    [['daemon', '--json']],
+    [['daemon', '--help']],
+    [['daemon', '--log-level', 'debug']],
+    [['daemon', '--config']],
+    [['daemon', 'extra']],
+    [['cycle']],
   ])('%j goes to yargs', (argv) => {
-    expect(parseFastStatus(argv)).toBeNull();
+    expect(parseFastCommand(argv)).toBeNull();
   });
 });
 
@@ -67,6 +77,7 @@ describe('fast and yargs paths agree', () => {
     [['status', '--config=CFG']],
     [['status', '--config', '/nonexistent/config.json']],
     [['status', '--json', '--config', '/nonexistent/config.json']],
+    [['daemon', '--config', '/nonexistent/config.json']],
   ])('%j', async (argv) => {
     const [fast, slow] = await both(argv.map((a) => a.replace('CFG', cfg)));
     expect(fast).toEqual(slow);
