@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { distance } from 'fastest-levenshtein';
 import { ConfigError } from './errors.js';
 import { CHECK_KINDS, ConfigSchema, type Config } from './config-schema.js';
+import { PARSE_ONCE } from './parse-once.js';
 
 export type { Config, Check, RawConfig } from './config-schema.js';
 
@@ -60,7 +61,7 @@ export function parseConfig(text: string, file: string, machineHostname: string)
       },
     );
   }
-  const result = ConfigSchema.safeParse(raw, { reportInput: true });
+  const result = ConfigSchema.safeParse(raw, { ...PARSE_ONCE, reportInput: true });
   if (!result.success) {
     const problems = describeIssues(result.error.issues, raw);
     throw new ConfigError(problems.map((p) => `config ${file}: ${p}`).join('\n'), {
@@ -223,7 +224,7 @@ function describeCheck(path: readonly PropertyKey[], value: unknown): string[] {
     const m = other.length === 1 ? meantKey(other[0] ?? '', kinds) : null;
     return [`${where}: check of ${named}; ${m === null ? `use one of ${shapes}` : `did you mean "${m}"?`}`];
   }
-  const r = CHECK_KINDS[kind].safeParse(value, { reportInput: true });
+  const r = CHECK_KINDS[kind].safeParse(value, { ...PARSE_ONCE, reportInput: true });
   if (r.success) return [`${where}: invalid check`];
   const own = Object.keys(CHECK_KINDS[kind].shape);
   return describeIssues(

@@ -22,6 +22,7 @@
  */
 import { z } from 'zod';
 import type { StateStore } from './state.js';
+import { PARSE_ONCE } from './parse-once.js';
 
 export const BadReason = z.enum([
   'build-failed',
@@ -107,14 +108,14 @@ export const BAD_LIMIT = 200;
 const KEY = 'deployments';
 
 export function readDeployments(state: StateStore): DeploymentsSection {
-  return DeploymentsSection.parse(state.section(KEY) ?? {});
+  return DeploymentsSection.parse(state.section(KEY) ?? {}, PARSE_ONCE);
 }
 
 export function updateDeployments(
   state: StateStore,
   fn: (d: DeploymentsSection) => DeploymentsSection,
 ): DeploymentsSection {
-  return state.updateSection(KEY, (cur) => fn(DeploymentsSection.parse(cur ?? {})));
+  return state.updateSection(KEY, (cur) => fn(DeploymentsSection.parse(cur ?? {}, PARSE_ONCE)));
 }
 
 /** Pure: add a deployment as current, keeping the history bounded. */

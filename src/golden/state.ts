@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { StateDoc, StateStore } from '../core/state.js';
+import { PARSE_ONCE } from '../core/parse-once.js';
 
 export const GOLDEN_KEY = 'golden';
 export const GOLDEN_HISTORY_LIMIT = 20;
@@ -39,7 +40,7 @@ export const GoldenSection = z
 export type GoldenSection = z.infer<typeof GoldenSection>;
 
 export function parseGolden(raw: unknown): GoldenSection {
-  return GoldenSection.parse(raw ?? {});
+  return GoldenSection.parse(raw ?? {}, PARSE_ONCE);
 }
 
 export function readGolden(state: StateStore): GoldenSection {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { StateStore } from '../core/state.js';
+import { PARSE_ONCE } from '../core/parse-once.js';
 
 export const STEPS = [
   'cycle',
@@ -70,13 +71,13 @@ export const UNIT_OF_STEP: Partial<Record<Step, string>> = {
 };
 
 export function readRuns(state: StateStore): RunsSection {
-  const parsed = RunsSection.safeParse(state.section(KEY) ?? {});
+  const parsed = RunsSection.safeParse(state.section(KEY) ?? {}, PARSE_ONCE);
   return parsed.success ? parsed.data : {};
 }
 
 export function recordRun(state: StateStore, step: Step, run: RunRecord): void {
   state.updateSection(KEY, (cur) => {
-    const parsed = RunsSection.safeParse(cur ?? {});
+    const parsed = RunsSection.safeParse(cur ?? {}, PARSE_ONCE);
     return { ...(parsed.success ? parsed.data : {}), [step]: run };
   });
 }

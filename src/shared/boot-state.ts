@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type { StateDoc, StateStore } from '../core/state.js';
+import { PARSE_ONCE } from '../core/parse-once.js';
 
 export const BOOT_KEY = 'boot';
 export const ATTEMPT_HISTORY_LIMIT = 50;
@@ -147,7 +148,7 @@ export const BootSection = z
 export type BootSection = z.infer<typeof BootSection>;
 
 export function parseBoot(raw: unknown): BootSection {
-  return BootSection.parse(raw ?? {});
+  return BootSection.parse(raw ?? {}, PARSE_ONCE);
 }
 export function readBoot(state: StateStore): BootSection {
   return parseBoot(state.section(BOOT_KEY));

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { StateStore } from '../core/state.js';
+import { PARSE_ONCE } from '../core/parse-once.js';
 
 export const PublishRecord = z
   .object({
@@ -46,7 +47,7 @@ export type PublishRecord = z.infer<typeof PublishRecord>;
 export const PUBLISH_KEY = 'fleet';
 
 export function readPublishRecord(state: StateStore): PublishRecord {
-  const parsed = PublishRecord.safeParse(state.section(PUBLISH_KEY) ?? {});
+  const parsed = PublishRecord.safeParse(state.section(PUBLISH_KEY) ?? {}, PARSE_ONCE);
   return parsed.success ? parsed.data : PublishRecord.parse({});
 }
 

@@ -29,6 +29,7 @@ import { VERSION } from '../core/build-info.js';
 
 export type { GitRelation, LockAge, StatusReport } from '../shared/status-report.js';
 import type { GitRelation, LockAge, LockedInput, PublishReport, StatusReport } from '../shared/status-report.js';
+import { PARSE_ONCE } from '../core/parse-once.js';
 
 const DAY_MS = 86_400_000;
 
@@ -227,9 +228,9 @@ function announcementOf(a: RebootAnnouncement | null): StatusReport['rebootTurn'
 export async function collectStatus(deps: Deps): Promise<StatusReport> {
   const now = deps.clock.now();
   const doc = deps.state.read();
-  const deployments = DeploymentsSection.parse(doc['deployments'] ?? {});
-  const upgrade = UpgradeSection.parse(doc['upgrade'] ?? {});
-  const runsParsed = RunsSection.safeParse(doc['runs'] ?? {});
+  const deployments = DeploymentsSection.parse(doc['deployments'] ?? {}, PARSE_ONCE);
+  const upgrade = UpgradeSection.parse(doc['upgrade'] ?? {}, PARSE_ONCE);
+  const runsParsed = RunsSection.safeParse(doc['runs'] ?? {}, PARSE_ONCE);
   const runs = runsParsed.success ? runsParsed.data : {};
   const cur = deployments.current;
 
@@ -362,7 +363,7 @@ export function readSyncSection(deps: Pick<Deps, 'paths' | 'log' | 'clock'>): Sy
   if (!existsSync(deps.paths.syncStateFile)) return null;
   const store = new StateStore({ file: deps.paths.syncStateFile, log: deps.log, now: () => deps.clock.now() });
   try {
-    return SyncSection.parse(store.read()['sync'] ?? {});
+    return SyncSection.parse(store.read()['sync'] ?? {}, PARSE_ONCE);
   } catch (err) {
     deps.log.warn('sync state unreadable', { file: deps.paths.syncStateFile, error: (err as Error).message });
     return null;

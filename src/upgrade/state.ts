@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { StateStore, StateDoc } from '../core/state.js';
 import { DeploymentsSection } from '../core/deployments.js';
+import { PARSE_ONCE } from '../core/parse-once.js';
 
 export const UPGRADE_KEY = 'upgrade';
 
@@ -128,11 +129,11 @@ export const UpgradeSection = z
 export type UpgradeSection = z.infer<typeof UpgradeSection>;
 
 export function readUpgrade(state: StateStore): UpgradeSection {
-  return UpgradeSection.parse(state.section(UPGRADE_KEY) ?? {});
+  return UpgradeSection.parse(state.section(UPGRADE_KEY) ?? {}, PARSE_ONCE);
 }
 
 export function updateUpgrade(state: StateStore, fn: (u: UpgradeSection) => UpgradeSection): UpgradeSection {
-  return state.updateSection(UPGRADE_KEY, (cur) => fn(UpgradeSection.parse(cur ?? {})));
+  return state.updateSection(UPGRADE_KEY, (cur) => fn(UpgradeSection.parse(cur ?? {}, PARSE_ONCE)));
 }
 
 /**
@@ -144,6 +145,9 @@ export function updateBoth(
   fn: (d: DeploymentsSection, u: UpgradeSection) => { deployments: DeploymentsSection; upgrade: UpgradeSection },
 ): void {
   const doc: StateDoc = state.read();
-  const next = fn(DeploymentsSection.parse(doc['deployments'] ?? {}), UpgradeSection.parse(doc[UPGRADE_KEY] ?? {}));
+  const next = fn(
+    DeploymentsSection.parse(doc['deployments'] ?? {}, PARSE_ONCE),
+    UpgradeSection.parse(doc[UPGRADE_KEY] ?? {}, PARSE_ONCE),
+  );
   state.write({ ...doc, deployments: next.deployments, [UPGRADE_KEY]: next.upgrade });
 }
