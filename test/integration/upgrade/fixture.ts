@@ -4,6 +4,7 @@
  * generation installed and the checkout cloned, and `gitopsd upgrade` runs
  * through the built CLI, with a runner trace.
  */
+import { killPoints, type TraceCheckpoint } from '../../harness/kill-points.js';
 import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSimHost, type ConfigOverrides, type SimHost } from '../../harness/sim-host.js';
@@ -46,6 +47,8 @@ export interface UpgradeRun extends CliResult {
   /** Every command the runner started, in order (from GITOPSD_TRACE). */
   commands: string[][];
   checkpoints: number;
+  /** The checkpoints a crash suite kills at: all but those before a read-only command (test/harness/kill-points.ts). */
+  killPoints: number[];
 }
 
 /** `gitopsd upgrade --config <host config>` against the simulated host, traced. */
@@ -76,6 +79,7 @@ export async function traced(
       .filter((e) => e['event'] === 'start')
       .map((e) => [String(e['cmd']), ...((e['args'] as string[]) ?? [])]),
     checkpoints: events.filter((e) => e['event'] === 'checkpoint').length,
+    killPoints: killPoints(events.filter((e) => e['event'] === 'checkpoint') as unknown as TraceCheckpoint[]),
   };
 }
 
