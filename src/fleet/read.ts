@@ -179,6 +179,30 @@ function readCache(file: string, signersHash: string): VerdictCache {
   return { signers: signersHash, verdicts: {} };
 }
 
+/** One status commit as read: its document or the reason it is refused, and whether it is signed. */
+interface CachedDocument {
+  host: string;
+  status: StatusV1 | null;
+  problem: string | null;
+  signed: boolean;
+}
+
+/**
+ * The documents of earlier reads, by commit id (`<view.git>/gitopsd-documents.json`,
+ * written by this reader only, atomically, mode 0600). A missing, broken or
+ * older-format file is an empty cache: everything is read again.
+ */
+function readDocCache(file: string): Record<string, CachedDocument> {
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { v?: unknown; documents?: unknown };
+    if (doc.v === 1 && typeof doc.documents === 'object' && doc.documents !== null)
+      return doc.documents as Record<string, CachedDocument>;
+  } catch {
+    // no cache, or a broken one: start over (it is only a cache)
+  }
+  return {};
+}
+
 export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<FleetView> {
   const log = deps.log.child({ module: 'fleet-read' });
   const timeoutMs = deps.config.timeouts.gitSec * 1000;
@@ -209,17 +233,59 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const chosen = wanted === null ? entries : entries.filter((e) => wanted.has(e.host));
 
     const valid = chosen.filter((e) => e.problem === null);
+    // Documents already read, by commit id: a commit id names its status.json
+    // and header for good, so only new commits are read and validated.
+    const docCacheFile = join(dir, 'gitopsd-documents.json');
+    const docCache = readDocCache(docCacheFile);
+    const cached = (e: Entry): CachedDocument | undefined => {
+      const d = docCache[e.commit];
+      return d !== undefined && d.host === e.host ? d : undefined;
+    };
+    const unread = valid.filter((e) => cached(e) === undefined);
     const blobName = (e: Entry): string => `${e.commit}:status.json`;
-    const sizes = await batchCheck(deps, { dir, names: valid.map(blobName), timeoutMs });
-    const readable = valid.filter((e) => {
+    const sizes = await batchCheck(deps, { dir, names: unread.map(blobName), timeoutMs });
+    const readable = unread.filter((e) => {
       const s = sizes.get(blobName(e));
       return s !== undefined && s !== null && s.type === 'blob' && s.size <= MAX_STATUS_BYTES;
     });
     const objects = await batchRead(deps, {
       dir,
-      names: [...new Set([...valid.map((e) => e.commit), ...readable.map(blobName)])],
+      names: [...new Set([...unread.map((e) => e.commit), ...readable.map(blobName)])],
       timeoutMs,
     });
+    const readDocument = (e: Entry): CachedDocument => {
+      const raw = objects.get(e.commit);
+      if (raw === undefined)
+        return { host: e.host, status: null, problem: 'the status commit could not be read', signed: false };
+      const header = parseCommitHeader(raw);
+      if (header.parents !== 0) {
+        return {
+          host: e.host,
+          status: null,
+          problem: `the status commit has ${header.parents} parent(s); a status commit has none`,
+          signed: header.signed,
+        };
+      }
+      const s = sizes.get(blobName(e));
+      const parsed = parseStatusDocument(
+        objects.get(blobName(e)),
+        s === undefined || s === null ? null : s.type === 'blob' ? s.size : null,
+        e.host,
+      );
+      return 'status' in parsed
+        ? { host: e.host, status: parsed.status, problem: null, signed: header.signed }
+        : { host: e.host, status: null, problem: parsed.problem, signed: header.signed };
+    };
+    const documents = new Map(valid.map((e) => [e.commit, cached(e) ?? readDocument(e)]));
+    if (unread.length > 0 || documents.size !== Object.keys(docCache).length) {
+      try {
+        writeFileAtomic(docCacheFile, JSON.stringify({ v: 1, documents: Object.fromEntries(documents) }), {
+          mode: 0o600,
+        });
+      } catch (err) {
+        log.debug('status document cache not written', { error: (err as Error).message });
+      }
+    }
 
     // Signatures: git checks them (ssh-keygen -Y verify); results are cached
     // by commit id and by the content of the allowed-signers file.
@@ -238,12 +304,7 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       const signersHash = createHash('sha256').update(signersText).digest('hex');
       const cacheFile = join(dir, 'gitopsd-verdicts.json');
       const cache = readCache(cacheFile, signersHash);
-      const signedCommits = valid
-        .filter((e) => {
-          const raw = objects.get(e.commit);
-          return raw !== undefined && parseCommitHeader(raw).signed;
-        })
-        .map((e) => e.commit);
+      const signedCommits = valid.filter((e) => documents.get(e.commit)?.signed === true).map((e) => e.commit);
       const todo = [...new Set(signedCommits)].filter((c) => cache.verdicts[c] === undefined);
       const fresh = await verifyCommits(deps, { dir, commits: todo, allowedSignersFile: signersFile, timeoutMs });
       verdicts = new Map([...Object.entries(cache.verdicts), ...fresh]);
@@ -260,26 +321,9 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     // First pass: documents and signatures; then the fleet's newest version.
     const docs = chosen.map((e) => {
       if (e.problem !== null) return { e, status: null, problem: e.problem, signed: false };
-      const raw = objects.get(e.commit);
-      if (raw === undefined) return { e, status: null, problem: 'the status commit could not be read', signed: false };
-      const header = parseCommitHeader(raw);
-      if (header.parents !== 0) {
-        return {
-          e,
-          status: null,
-          problem: `the status commit has ${header.parents} parent(s); a status commit has none`,
-          signed: header.signed,
-        };
-      }
-      const s = sizes.get(blobName(e));
-      const parsed = parseStatusDocument(
-        objects.get(blobName(e)),
-        s === undefined || s === null ? null : s.type === 'blob' ? s.size : null,
-        e.host,
-      );
-      return 'status' in parsed
-        ? { e, status: parsed.status, problem: null, signed: header.signed }
-        : { e, status: null, problem: parsed.problem, signed: header.signed };
+      const d = documents.get(e.commit);
+      if (d === undefined) return { e, status: null, problem: 'the status commit could not be read', signed: false };
+      return { e, status: d.status, problem: d.problem, signed: d.signed };
     });
     const semver = createRequire(import.meta.url)('semver') as typeof import('semver');
     const versions = docs.flatMap((d) =>

@@ -276,6 +276,20 @@ describe('reading', () => {
       signature: { state: 'unverified', signer: 'pa', detail: "signed by pa's key, not pb's" },
     });
     expect(row('pa')).toMatchObject({ state: 'healthy', signature: { state: 'verified' } });
+    // Read again with nothing new at the remote: every document, bad ones too,
+    // comes from the reader's cache by commit id (no cat-file), and the view is the same.
+    const trace = join(dir, 'fleet-reread.jsonl');
+    const again = await fleetStatus(pa, [], { ...at(0.2), GITOPSD_TRACE: trace });
+    const started = (await readFile(trace, 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('"event":"start"'))
+      .map((l) => (JSON.parse(l) as { args: string[] }).args.join(' '));
+    expect(started.filter((c) => c.includes('cat-file'))).toEqual([]);
+    expect(started.some((c) => c.includes('for-each-ref'))).toBe(true);
+    // (The injected clock runs on from its start, so ages may differ by a second.)
+    const sameness = (v: FleetView | null) =>
+      v?.hosts.map(({ ageSec: _age, columns: { lastRun: _l, ...columns }, ...rest }) => ({ ...rest, columns }));
+    expect(sameness(again.view)).toEqual(sameness(view));
     // Without allowed signers, the rows say unsigned / not checked, and nothing is unverified.
     await configureHost(pa, {
       fleet: {
