@@ -117,27 +117,30 @@ beforeAll(async () => {
 });
 afterAll(removeTempDirs);
 
+// One flow in steps (each a test, under the per-test time limit); each step needs the one before.
 describe('update branch: propose, list, merge, roll out (3 hosts, 2 waves)', () => {
-  it('the producer proposes on an update branch; a person lists it, merges it; the waves take it from main', async () => {
+  let proposed = '';
+
+  it('the producer proposes on an update branch; fleet status says "update pending"; gitopsd updates lists the input', async () => {
     const main0 = await fleet.nixConfig.remoteHead();
 
-    // 1. The producer deploys the updated lock itself, then proposes it; main does not move.
+    // The producer deploys the updated lock itself, then proposes it; main does not move.
     const p = await upgrade('p0', 0);
     expect(p).toMatchObject({ code: 0, kind: 'deployed' });
     expect(p.message).toContain(`proposed our commits on ${BRANCH}`);
-    const proposed = p.commit ?? '';
-    let heads = await remoteHeads();
+    proposed = p.commit ?? '';
+    const heads = await remoteHeads();
     expect(heads['main']).toBe(main0);
     expect(heads[BRANCH]).toBe(proposed);
     await publish(NAMES, 1);
 
-    // 2. fleet status: the Lock column says an update waits.
+    // fleet status: the Lock column says an update waits.
     const before = await fleetText(2);
     const rows = before.split('\n').filter((l) => /\b(p0|a0|b0)\b/.test(l) && l.includes('update pending'));
     expect(rows.length, before).toBe(3);
     expect(before).toContain(`update pending (${BRANCH})`);
 
-    // 3. A person lists it: the input that changes, old -> new, and that it can be merged.
+    // A person lists it: the input that changes, old -> new, and that it can be merged.
     const list = await host('a0').gitopsd(['updates', '--json'], { env: at(3) });
     expect(list.exitCode, list.stderr).toBe(0);
     const l = JSON.parse(list.stdout) as {
@@ -152,17 +155,22 @@ describe('update branch: propose, list, merge, roll out (3 hosts, 2 waves)', () 
     expect(l.updates[0]).toMatchObject({ branch: BRANCH, sha: proposed, verdict: { kind: 'eligible' } });
     expect(l.updates[0]?.inputs.map((i) => i.input)).toEqual(['simInput']);
     expect(l.updates[0]?.inputs[0]?.new?.rev).toBe(await gitOut(input.dir, ['rev-parse', 'HEAD']));
+  });
 
-    // 4. The person merges exactly what was listed: main fast-forwards, the branch is gone.
+  it('gitopsd updates merge --sha: main fast-forwards to the proposal, the branch is gone', async () => {
+    expect(proposed).not.toBe('');
     const merge = await host('a0').gitopsd(['updates', 'merge', BRANCH, '--sha', proposed.slice(0, 12)], {
       env: at(4),
     });
     expect(merge.exitCode, merge.stderr).toBe(0);
-    heads = await remoteHeads();
+    const heads = await remoteHeads();
     expect(heads['main']).toBe(proposed);
     expect(heads[BRANCH]).toBeUndefined();
+  });
 
-    // 5. The waves: a0 (canary) deploys it; b0 waits for the canaries' soak.
+  it('the waves take it from main: wave 0 deploys, wave 1 waits for the soak (a fleet trigger does not pass the gate), then deploys', async () => {
+    expect(proposed).not.toBe('');
+    // The waves: a0 (canary) deploys it; b0 waits for the canaries' soak.
     expect(await upgrade('a0', 5)).toMatchObject({ code: 0, kind: 'deployed', commit: proposed });
     const gated = await upgrade('b0', 6);
     expect(gated).toMatchObject({ code: 0, kind: 'gated' });
