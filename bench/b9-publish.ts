@@ -21,6 +21,7 @@ import {
   checkStatusRefs,
   createBareRemote,
   gitopsdPublish,
+  nodeOnly,
   plainPublisher,
   round,
   templateStatus,
@@ -48,7 +49,14 @@ export interface B9Fleet {
   gitopsdRemote: string;
   plainRemote: string;
   hosts: ScaleHost[];
-  rounds: { plain1: RoundResult; gitopsd1: RoundResult; gitopsd2: RoundResult | null; plain2: RoundResult | null };
+  rounds: {
+    plain1: RoundResult;
+    /** `node -e 0` per host, same concurrency: the floor of any node publisher. */
+    nodeFloor: RoundResult;
+    gitopsd1: RoundResult;
+    gitopsd2: RoundResult | null;
+    plain2: RoundResult | null;
+  };
   loads: string[];
   checks: { gitopsd: RefCheck; plain: RefCheck };
 }
@@ -64,6 +72,8 @@ export async function publishFleet(dir: string, n: number, concurrency: number, 
   const loads = [`before: ${load()}`];
   const plain1 = await round(hosts, concurrency, plain);
   loads.push(`after plain round 1: ${load()}`);
+  const nodeFloor = await round(hosts, concurrency, nodeOnly);
+  loads.push(`after the node -e 0 round: ${load()}`);
   const gitopsd1 = await round(hosts, concurrency, (h) => gitopsdPublish(h));
   loads.push(`after gitopsd round 1: ${load()}`);
   let gitopsd2: RoundResult | null = null;
@@ -80,7 +90,14 @@ export async function publishFleet(dir: string, n: number, concurrency: number, 
     gitopsd: await checkStatusRefs(gitopsdRemote, last(gitopsd2 ?? gitopsd1)),
     plain: await checkStatusRefs(plainRemote, last(plain2 ?? plain1)),
   };
-  return { gitopsdRemote, plainRemote, hosts, rounds: { plain1, gitopsd1, gitopsd2, plain2 }, loads, checks };
+  return {
+    gitopsdRemote,
+    plainRemote,
+    hosts,
+    rounds: { plain1, nodeFloor, gitopsd1, gitopsd2, plain2 },
+    loads,
+    checks,
+  };
 }
 
 const errorLines = (label: string, r: RoundResult): string[] =>
@@ -94,14 +111,17 @@ export const b9: Benchmark = {
     const c = envInt('GITOPSD_BENCH_CONCURRENCY', 50);
     const republish = process.env['GITOPSD_BENCH_REPUBLISH'] === '1';
     const f = await publishFleet(dir, n, c, republish);
-    const { plain1, gitopsd1, gitopsd2, plain2 } = f.rounds;
+    const { plain1, nodeFloor, gitopsd1, gitopsd2, plain2 } = f.rounds;
     const ratios = [gitopsd1.wallMs / plain1.wallMs];
     const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
     const parts = [
       table(
         `B9 first publish of ${n} hosts, ${c} at a time (wall time of the round)`,
         wall('plain git: init, hash-object, mktree, commit-tree, push --force-with-lease', plain1),
-        [wall('gitopsd fleet publish --force', gitopsd1)],
+        [
+          wall('node -e 0 (no publish: the floor of any publisher written for node)', nodeFloor),
+          wall('gitopsd fleet publish --force', gitopsd1),
+        ],
         'ratio <= 1.5',
       ),
       '',
@@ -109,6 +129,7 @@ export const b9: Benchmark = {
     const perHostRows = [perHost('plain git, first publish', plain1), perHost('gitopsd, first publish', gitopsd1)];
     const cpuLines = [
       `CPU time (user + sys) of all processes of a round (children of the runner, /proc/self/stat cutime + cstime), first publish: plain ${s(plain1.cpuMs)}, gitopsd ${s(gitopsd1.cpuMs)} (ratio ${(gitopsd1.cpuMs / plain1.cpuMs).toFixed(2)}); per publish: plain ${(plain1.cpuMs / n).toFixed(0)} ms, gitopsd ${(gitopsd1.cpuMs / n).toFixed(0)} ms`,
+      `node -e 0 alone, per host, same concurrency: ${s(nodeFloor.cpuMs)} CPU (ratio ${(nodeFloor.cpuMs / plain1.cpuMs).toFixed(2)} of plain git's whole publish), ${s(nodeFloor.wallMs)} wall (ratio ${(nodeFloor.wallMs / plain1.wallMs).toFixed(2)})`,
     ];
     if (gitopsd2 !== null && plain2 !== null) {
       ratios.push(gitopsd2.wallMs / plain2.wallMs);
@@ -127,7 +148,7 @@ export const b9: Benchmark = {
       );
     }
     parts.push(table(`B9 one publish's wall time, per host (under ${c}-way concurrency)`, null, perHostRows));
-    const all = [plain1, gitopsd1, gitopsd2, plain2].filter((r): r is RoundResult => r !== null);
+    const all = [plain1, nodeFloor, gitopsd1, gitopsd2, plain2].filter((r): r is RoundResult => r !== null);
     const errors = all.reduce((a, r) => a + r.errors.length, 0);
     const checkLine = (label: string, k: RefCheck): string =>
       `${label}: ${k.refs} status refs at the remote; ${k.good} hold a parentless commit of one status.json that parses and names its own host, and are the commit their publisher reported; problems: ${k.problems.length}`;

@@ -153,6 +153,20 @@ export async function gitopsdPublish(h: ScaleHost, env: Record<string, string> =
   return { host: h.name, ok: false, commit: null, ms, error: error.slice(0, 300) };
 }
 
+/**
+ * `node -e 0` in place of a publish: what any publisher written for node
+ * costs before it does any work (B9's floor). Never fails a round unless
+ * node cannot start.
+ */
+export async function nodeOnly(h: ScaleHost): Promise<PublishResult> {
+  const t0 = performance.now();
+  const r = await execa('node', ['-e', '0'], { reject: false, stdin: 'ignore', timeout: 600_000 });
+  const ms = performance.now() - t0;
+  return r.exitCode === 0
+    ? { host: h.name, ok: true, commit: null, ms, error: null }
+    : { host: h.name, ok: false, commit: null, ms, error: `node -e 0 exited ${String(r.exitCode)}` };
+}
+
 /** A round: every host publishes once, `concurrency` at a time. */
 export async function round(
   hosts: readonly ScaleHost[],

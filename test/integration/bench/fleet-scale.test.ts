@@ -30,6 +30,8 @@ describe('B9 at 4 hosts', () => {
     const f = await publishFleet(join(dir, 'b9'), 4, 2, false);
     expect(f.rounds.gitopsd1.errors).toEqual([]);
     expect(f.rounds.plain1.errors).toEqual([]);
+    expect(f.rounds.nodeFloor.errors).toEqual([]);
+    expect(f.rounds.nodeFloor.cpuMs).toBeGreaterThan(0);
     expect(f.rounds.gitopsd1.results.map((r) => r.host)).toEqual(['h0001', 'h0002', 'h0003', 'h0004']);
     expect(f.rounds.gitopsd1.wallMs).toBeGreaterThan(0);
     expect(f.rounds.gitopsd1.cpuMs).toBeGreaterThan(0);
