@@ -34,6 +34,7 @@
  *   run finds nothing to do and applies.
  */
 import { basename, dirname, join } from 'node:path';
+import { userInfo } from 'node:os';
 import type { Deps } from '../core/deps.js';
 import type { RunAs } from '../core/runner.js';
 import { ConfigError, GitopsdError } from '../core/errors.js';
@@ -69,6 +70,7 @@ import {
   currentOp,
   filesetExcept,
   filesetOf,
+  flaggedCommits,
   jj,
   jjString,
   newCommit,
@@ -145,6 +147,10 @@ export async function prepareSync(deps: Deps): Promise<{ runAs: RunAs | undefine
 }
 
 async function resolveUser(deps: Deps, user: string): Promise<RunAs | undefined> {
+  // The sync runs as dotfiles.user itself (its own gitopsd-sync.service, or
+  // root syncing root's dotfiles): nothing to switch to, and no getent
+  // process. userInfo() is getpwuid_r(3) of our own uid, through NSS as getent.
+  if (ownUserName() === user) return undefined;
   const r = await deps.runner.run('getent', ['passwd', user], { allowFailure: true });
   const fields = r.stdout.trim().split(':');
   if (r.exitCode !== 0 || fields.length < 7) {
@@ -164,6 +170,15 @@ async function resolveUser(deps: Deps, user: string): Promise<RunAs | undefined>
     );
   }
   return undefined;
+}
+
+/** Our own user name, or null when our uid has no passwd entry (userInfo throws then). */
+function ownUserName(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return null;
+  }
 }
 
 /** Run fn under the per-user sync lock (<stateDir>/sync/sync.lock). */
@@ -349,7 +364,9 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   };
 
   // Seal: a non-empty working-copy change becomes a commit naming host and time.
-  const at = await one(ctx, '@');
+  // Nothing re-added and nothing changed since the guard's look: @ is what
+  // the guard saw (our status and merges write nothing into the source dir).
+  const at = !captured.reAdded && known !== null ? guardObs.workingCopy : await one(ctx, '@');
   if (!at.empty) {
     await jj(ctx, ['commit', '-m', `sync(${ctx.host}): ${deps.clock.now().toISOString()}`]);
   }
@@ -368,6 +385,8 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   extras.uncapturable.push(...(await refusedBySnapshot(ctx)));
   // Integrate, retrying when the remote moves between fetch and push.
   let outcome: IntegrateOutcome | null = null;
+  // Whether any tree integration looked at declares .chezmoiexternal targets.
+  const integrated = { externals: false };
   for (let attempt = 1; ; attempt++) {
     const fetched = await jj(ctx, ['git', 'fetch', '--remote', ctx.remote], { allowFailure: true, network: true });
     if (fetched.exitCode !== 0) {
@@ -383,7 +402,14 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     }
     // After a stale push the integration was undone (or, if a person ran jj
     // meanwhile, not): look at @- again.
-    outcome = await integrate(ctx, readSync(ctx.store), takeSnapshot, attempt === 1 ? sealed : null);
+    // A fetch that changed nothing leaves the bookmarks as the guard listed
+    // them, unless the guard moved one (repair) or this is a retry.
+    const sameBookmarks = attempt === 1 && guard.kind === 'proceed' && fetchChangedNothing(fetched) ? bms : null;
+    outcome = await integrate(ctx, readSync(ctx.store), takeSnapshot, {
+      wcParentKnown: attempt === 1 ? sealed : null,
+      bookmarksKnown: sameBookmarks,
+      seen: integrated,
+    });
     if (outcome.kind !== 'stale') break;
     if (decideRetry(attempt, ctx.maxPushRetries) === 'give-up') {
       return record(
@@ -420,7 +446,9 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   extras.deferred = applied.deferred;
   extras.removed = applied.removed;
   extras.refused.push(...applied.refused);
-  const externals = await applyExternals(ctx);
+  // No .chezmoiexternal file in the trees integration saw: `apply -i
+  // externals` would read the whole source state to do nothing.
+  const externals = integrated.externals ? await applyExternals(ctx) : null;
   // Nothing applied and the source was not ahead: the seal step already set
   // wcBase to @-, which integration did not move.
   if (!(nothingToApply && !captured.sourceAhead)) {
@@ -492,6 +520,15 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     );
   }
   return record(ctx, result('ok', `dotfiles in sync with ${ctx.remote}/${ctx.bookmark} (${pushedText})`, extras));
+}
+
+/**
+ * `jj git fetch` found no ref to update: jj 0.46 prints "Nothing changed."
+ * then (cli/src/commands/git/fetch.rs, print of an empty ref update list)
+ * and records no operation. Any other output means something may have moved.
+ */
+export function fetchChangedNothing(r: { stdout: string; stderr: string }): boolean {
+  return /^Nothing changed\.$/m.test(r.stderr) || /^Nothing changed\.$/m.test(r.stdout);
 }
 
 type Extras = Omit<SyncResult, 'kind' | 'exitCode' | 'message'>;
@@ -609,18 +646,32 @@ async function recoverJournal(ctx: Ctx, st: SyncSection): Promise<string | null>
   return null;
 }
 
+/**
+ * The guard's questions in one `jj log` (they were three): the troubled
+ * commits, the working copy, and where wcBase stands, each a flag
+ * (`contained_in`) on the union of the commits they are about. A hidden
+ * wcBase (rewritten by our own rebase) is still named by its id and shown,
+ * in neither `::@` nor `::visible_heads()`; a missing one is not shown.
+ */
 async function observeGuard(ctx: Ctx, st: SyncSection, bms: readonly JjBookmark[]): Promise<GuardObservation> {
-  const troubled = (await commits(ctx, 'mutable() & (conflicts() | divergent())')).map((c) => c.changeId.slice(0, 12));
-  const conflictedBookmarks = bms.filter((b) => b.remote === '' && b.conflict).map((b) => b.name);
-  const workingCopy = await one(ctx, '@');
-  let wcBaseIsAncestor = true;
-  let wcBaseVisible = true;
-  if (st.wcBase !== null) {
-    wcBaseIsAncestor = (await commits(ctx, `present(${st.wcBase}) & ::@`)).length > 0;
-    if (!wcBaseIsAncestor) wcBaseVisible = (await commits(ctx, `present(${st.wcBase}) & ::visible_heads()`)).length > 0;
+  const TROUBLED = 'mutable() & (conflicts() | divergent())';
+  const wcBaseRev = st.wcBase === null ? '' : ` | present(${st.wcBase})`;
+  const seen = await flaggedCommits(ctx, `@ | (${TROUBLED})${wcBaseRev}`, [TROUBLED, '::@', '::visible_heads()']);
+  const troubled = seen.filter((c) => c.in[0] === true).map((c) => c.changeId.slice(0, 12));
+  const wcs = seen.filter((c) => c.workingCopy);
+  const workingCopy = wcs[0];
+  if (workingCopy === undefined || wcs.length !== 1) {
+    throw new GitopsdError(
+      'failed',
+      `jj revset @ names ${wcs.length} commits, expected 1; inspect the repo with "jj log"`,
+    );
   }
+  const base = st.wcBase === null ? undefined : seen.find((c) => c.commitId === st.wcBase);
+  const wcBaseIsAncestor = st.wcBase === null || base?.in[1] === true;
+  const wcBaseVisible = st.wcBase === null || base?.in[2] === true;
+  const conflictedBookmarks = bms.filter((b) => b.remote === '' && b.conflict).map((b) => b.name);
   // Who made an odd state: read the op log only when there is one. The
-  // calls above snapshot the working copy as our operation (a file a person
+  // query above snapshots the working copy as our operation (a file a person
   // added with "chezmoi add" is theirs in content, not a jj operation).
   let ownSinceLastRun = false;
   if (conflictedBookmarks.length > 0 || !wcBaseIsAncestor) ownSinceLastRun = await ownOpsSince(ctx, st.lastOp);
@@ -693,38 +744,70 @@ async function observeIntegrate(
   ctx: Ctx,
   st: SyncSection,
   wcParentKnown: string | null,
-): Promise<{ obs: IntegrateObservation; bms: JjBookmark[] }> {
-  const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
-  const mains = await commits(ctx, `present(${remoteRef})`);
-  const remoteMain = mains[0];
+  bookmarksKnown: JjBookmark[] | null,
+): Promise<{ obs: IntegrateObservation; bms: JjBookmark[]; externals: boolean }> {
+  // One `jj log` for the remote's tip, the local stack on it, @- and whether
+  // the parked tip is merged (they were up to four). present(): a remote
+  // without the bookmark gets the one-line error below, not jj's.
+  const remoteRef = `present(${ctx.bookmark}@${ctx.remote})`;
+  const parkedTip = st.parked === null ? null : `present(${st.parked.tip})`;
+  const seen = await flaggedCommits(
+    ctx,
+    [remoteRef, `${remoteRef}..@-`, '@-', '@', ...(parkedTip === null ? [] : [parkedTip])].join(' | '),
+    [remoteRef, `${remoteRef}..@-`, '@-', parkedTip === null ? 'none()' : `${parkedTip} & ::${remoteRef}`],
+    // .chezmoiexternal files anywhere in these trees (docs
+    // reference/special-files/chezmoiexternal-format.md, and the
+    // .chezmoiexternals directory): integration can only bring in paths
+    // that the remote's tip or the local side has, so with none there is
+    // nothing for `apply -i externals` to do.
+    { reversed: true, filesFlag: EXTERNALS_FILESET },
+  );
+  const remoteMain = seen.find((c) => c.in[0] === true);
   if (remoteMain === undefined) {
     throw new GitopsdError(
       'failed',
       `the remote ${ctx.remote} has no bookmark ${ctx.bookmark}; push an initial commit to it (git push ${ctx.remote} HEAD:${ctx.bookmark}) and retry`,
     );
   }
-  const stack = await commits(ctx, `${remoteRef}..@-`, ['--reversed']);
-  const wcParent = wcParentKnown ?? (await one(ctx, '@-')).commitId;
-  const bms = await bookmarks(ctx);
+  const stack = seen.filter((c) => c.in[1] === true);
+  const parents = seen.filter((c) => c.in[2] === true);
+  const wcParent = wcParentKnown ?? parents[0]?.commitId;
+  if (wcParent === undefined || (wcParentKnown === null && parents.length !== 1)) {
+    throw new GitopsdError(
+      'failed',
+      `jj revset @- names ${parents.length} commits, expected 1; inspect the repo with "jj log"`,
+    );
+  }
+  const parkMerged = seen.some((c) => c.in[3] === true);
+  const externals = seen.some((c) => c.hasFiles && (c.in[0] === true || c.in[2] === true || c.workingCopy));
+  const bms = bookmarksKnown ?? (await bookmarks(ctx));
   const parkOnRemote = bms.some((b) => b.name === ctx.park && b.remote === ctx.remote && b.targets.length > 0);
   const parkLocal = bms.some((b) => b.name === ctx.park && b.remote === '' && b.targets.length > 0);
-  let parkMerged = false;
-  if (st.parked !== null) {
-    parkMerged = (await commits(ctx, `present(${st.parked.tip}) & ::${remoteRef}`)).length > 0;
-  }
   return {
     obs: { remoteMain: remoteMain.commitId, stack, wcParent, parked: st.parked, parkMerged, parkOnRemote, parkLocal },
     bms,
+    externals,
   };
 }
+
+/** The source files that declare externals: `.chezmoiexternal.<format>[.tmpl]` and `.chezmoiexternals/`, in any directory. */
+const EXTERNALS_FILESET = 'glob:"**/.chezmoiexternal*" | glob:"**/.chezmoiexternal*/**"';
 
 async function integrate(
   ctx: Ctx,
   st: SyncSection,
   beforeSourceChange: () => Promise<void>,
-  wcParentKnown: string | null,
+  o: {
+    /** @- when the caller knows it. */
+    wcParentKnown: string | null;
+    /** The bookmark list when the caller knows it is still current. */
+    bookmarksKnown: JjBookmark[] | null;
+    /** Set when a tree integration looked at declares .chezmoiexternal targets. */
+    seen: { externals: boolean };
+  },
 ): Promise<IntegrateOutcome> {
-  const { obs, bms } = await observeIntegrate(ctx, st, wcParentKnown);
+  const { obs, bms, externals } = await observeIntegrate(ctx, st, o.wcParentKnown, o.bookmarksKnown);
+  if (externals) o.seen.externals = true;
   const d = decideIntegration(obs);
   if (bringsRemoteChanges(obs, d)) await beforeSourceChange();
   ctx.log.debug('integration decision', { decision: d.kind, stack: obs.stack.length });

@@ -117,6 +117,63 @@ export async function commits(ctx: JjCtx, revset: string, extra: string[] = []):
   return parseCommits(r.stdout);
 }
 
+/**
+ * One `jj log` for a whole phase's questions: the commits of `revset`, each
+ * with one flag per entry of `flags` (a revset): whether the commit is in it
+ * (`self.contained_in(...)`, jj docs/templates.md, Commit type), and whether
+ * its tree has a file matching `filesFlag` (a fileset, `self.files(...)`).
+ * Each flag is a revset the caller would otherwise have asked in its own
+ * `jj log` process; jj 0.46 evaluates it once per call.
+ */
+export async function flaggedCommits(
+  ctx: JjCtx,
+  revset: string,
+  flags: readonly string[],
+  o: { reversed?: boolean; filesFlag?: string } = {},
+): Promise<FlaggedCommit[]> {
+  const r = await jj(ctx, [
+    'log',
+    '--no-graph',
+    ...(o.reversed === true ? ['--reversed'] : []),
+    '-r',
+    revset,
+    '-T',
+    flaggedTemplate(flags, o.filesFlag),
+  ]);
+  return parseFlaggedCommits(r.stdout, flags.length);
+}
+
+export interface FlaggedCommit extends JjCommit {
+  /** One per flag revset, in order. */
+  in: boolean[];
+  /** The tree has a file matching filesFlag (false when none was given). */
+  hasFiles: boolean;
+}
+
+/** COMMIT_TEMPLATE with two more fields: the flags ("0"/"1" each) and "1" when files matched. */
+export function flaggedTemplate(flags: readonly string[], filesFlag?: string): string {
+  const bits = flags.map((f) => `if(self.contained_in(${jjString(f)}), "1", "0")`);
+  const files = filesFlag === undefined ? '"0"' : `if(self.files(${jjString(filesFlag)}), "1", "0")`;
+  return `${COMMIT_FIELDS} ++ "\\x1f" ++ ${bits.length > 0 ? bits.join(' ++ ') : '""'} ++ "\\x1f" ++ ${files} ++ "\\n"`;
+}
+
+export function parseFlaggedCommits(stdout: string, nFlags: number): FlaggedCommit[] {
+  const out: FlaggedCommit[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line.trim() === '') continue;
+    const f = line.split('\x1f');
+    const files = f.pop();
+    const bits = f.pop();
+    if (f.length !== 7 || bits === undefined || bits.length !== nFlags || (files !== '0' && files !== '1')) {
+      throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
+    }
+    const [c] = parseCommits(f.join('\x1f'));
+    if (c === undefined) throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
+    out.push({ ...c, in: [...bits].map((b) => b === '1'), hasFiles: files === '1' });
+  }
+  return out;
+}
+
 export async function one(ctx: JjCtx, revset: string): Promise<JjCommit> {
   const list = await commits(ctx, revset);
   const c = list[0];
@@ -216,11 +273,14 @@ export interface JjCommit {
   description: string;
 }
 
-/** The template that matches parseCommits. Fields separated by \x1f. */
-export const COMMIT_TEMPLATE =
+/** The fields of COMMIT_TEMPLATE, separated by \x1f. */
+const COMMIT_FIELDS =
   'commit_id ++ "\\x1f" ++ change_id ++ "\\x1f" ++ parents.map(|c| c.commit_id()).join(",") ++ "\\x1f" ++ ' +
   'if(conflict, "1", "0") ++ "\\x1f" ++ if(empty, "1", "0") ++ "\\x1f" ++ if(current_working_copy, "1", "0") ++ ' +
-  '"\\x1f" ++ json(description) ++ "\\n"';
+  '"\\x1f" ++ json(description)';
+
+/** The template that matches parseCommits. Fields separated by \x1f. */
+export const COMMIT_TEMPLATE = `${COMMIT_FIELDS} ++ "\\n"`;
 
 export function parseCommits(stdout: string): JjCommit[] {
   const out: JjCommit[] = [];
