@@ -66,8 +66,10 @@ import {
   changedPaths,
   classifyPushFailure,
   commits,
+  commitWorkingCopy,
   conflictedFiles,
   currentOp,
+  fetchChangedNothing,
   filesetExcept,
   filesetOf,
   flaggedCommits,
@@ -367,12 +369,11 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   // Nothing re-added and nothing changed since the guard's look: @ is what
   // the guard saw (our status and merges write nothing into the source dir).
   const at = !captured.reAdded && known !== null ? guardObs.workingCopy : await one(ctx, '@');
-  if (!at.empty) {
-    await jj(ctx, ['commit', '-m', `sync(${ctx.host}): ${deps.clock.now().toISOString()}`]);
-  }
   // Nothing committed: @- is still the head capture saw. Integration's
   // first observation uses it too (a fetch moves no local commit).
-  const sealed = at.empty ? captured.head : (await one(ctx, '@-')).commitId;
+  const sealed = at.empty
+    ? captured.head
+    : await commitWorkingCopy(ctx, `sync(${ctx.host}): ${deps.clock.now().toISOString()}`);
   if (!captured.sourceAhead && sealed !== wcBaseBefore) {
     // $HOME reflected the old head and now the sealed one too: later
     // captures (for example while offline) merge against the new head.
@@ -520,15 +521,6 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     );
   }
   return record(ctx, result('ok', `dotfiles in sync with ${ctx.remote}/${ctx.bookmark} (${pushedText})`, extras));
-}
-
-/**
- * `jj git fetch` found no ref to update: jj 0.46 prints "Nothing changed."
- * then (cli/src/commands/git/fetch.rs, print of an empty ref update list)
- * and records no operation. Any other output means something may have moved.
- */
-export function fetchChangedNothing(r: { stdout: string; stderr: string }): boolean {
-  return /^Nothing changed\.$/m.test(r.stderr) || /^Nothing changed\.$/m.test(r.stdout);
 }
 
 type Extras = Omit<SyncResult, 'kind' | 'exitCode' | 'message'>;
@@ -882,9 +874,25 @@ async function rebaseOrSplit(
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
   const op = await beginIntegration(ctx);
   await jj(ctx, ['rebase', '-b', '@', '-o', remoteRef]);
-  const conflicted = await commits(ctx, `conflicts() & (${remoteRef}..@)`);
+  // The bookmark moves to @- only if no rebased commit conflicts: the revset
+  // drops @- when a conflicted commit of the stack is @- itself, below it, or
+  // above it (@), and jj refuses an empty revset. One process where a
+  // conflict query and the move were two; the query runs only on a refusal,
+  // so no error text of jj's is parsed.
+  const conflicts = `conflicts() & (${remoteRef}..@)`;
+  const moved = await jj(
+    ctx,
+    ['bookmark', 'set', ctx.bookmark, '-r', `@- ~ ((${conflicts}):: | ::(${conflicts}))`, '--allow-backwards'],
+    { allowFailure: true },
+  );
+  const conflicted = moved.exitCode === 0 ? [] : await commits(ctx, conflicts);
+  if (moved.exitCode !== 0 && conflicted.length === 0) {
+    throw new GitopsdError(
+      'failed',
+      `jj bookmark set ${ctx.bookmark} failed after a clean rebase (${lastLine(moved.stderr)}); inspect the repo with "jj log" and "jj op log"`,
+    );
+  }
   if (conflicted.length === 0) {
-    await jj(ctx, ['bookmark', 'set', ctx.bookmark, '-r', '@-', '--allow-backwards']);
     const out = await publish(ctx, { op, pushMain: true, pushPark: false, parked: null });
     if (out.kind === 'done' && parkSettled(obs)) await dropPark(ctx, bms, out.pushed);
     return out;

@@ -209,6 +209,33 @@ export async function newCommit(ctx: JjCtx, parent: string, message: string): Pr
   return (await one(ctx, prefix)).changeId;
 }
 
+/**
+ * `jj commit -m MSG`; returns the new commit's id (the working copy's parent
+ * now). jj prints the new @- as "Parent commit (@-)      : <summary>"
+ * (cli/src/description_util.rs and commands/commit.rs, jj 0.46), and the
+ * summary is the `templates.commit_summary` template, set here to the full
+ * commit id behind a fixed word, so no `jj log -r @-` process is needed.
+ * Output in another form (a later jj) costs that query instead.
+ */
+export async function commitWorkingCopy(ctx: JjCtx, message: string): Promise<string> {
+  const r = await jj(ctx, [
+    '--config',
+    `templates.commit_summary='"${SUMMARY_WORD} " ++ commit_id'`,
+    'commit',
+    '-m',
+    message,
+  ]);
+  return parseCommittedParent(r.stderr) ?? (await one(ctx, '@-')).commitId;
+}
+
+const SUMMARY_WORD = 'gitopsd-commit';
+
+/** The full commit id of "Parent commit (@-) : gitopsd-commit <id>" in `jj commit`'s output, or null. */
+export function parseCommittedParent(stderr: string): string | null {
+  const m = new RegExp(`^Parent commit \\(@-\\)\\s*: ${SUMMARY_WORD} ([0-9a-f]{40})$`, 'm').exec(stderr);
+  return m?.[1] ?? null;
+}
+
 export async function restore(ctx: JjCtx, from: string, into: string, fileset: string): Promise<void> {
   await jj(ctx, ['restore', '--from', from, '--into', into, fileset]);
 }
@@ -387,6 +414,15 @@ export function parseOps(stdout: string): OpEntry[] {
       const [id, user] = l.split('\x1f') as [string, string | undefined];
       return { id, user: user ?? '' };
     });
+}
+
+/**
+ * `jj git fetch` found no ref to update: jj 0.46 prints "Nothing changed."
+ * then (cli/src/commands/git/fetch.rs, print of an empty ref update list)
+ * and records no operation. Any other output means something may have moved.
+ */
+export function fetchChangedNothing(r: { stdout: string; stderr: string }): boolean {
+  return /^Nothing changed\.$/m.test(r.stderr) || /^Nothing changed\.$/m.test(r.stdout);
 }
 
 // ---------------------------------------------------------------- push
