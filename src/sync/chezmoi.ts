@@ -11,7 +11,7 @@ import type { Deps } from '../core/deps.js';
 import type { RunAs, RunResult } from '../core/runner.js';
 import { dirname } from 'node:path';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
-import { privateTemp } from './fs-boundary.js';
+import { privateTemp, type UserTree } from './fs-boundary.js';
 import type { CallOpts } from './jj.js';
 
 /** What a chezmoi call needs to know about the sync it runs for. */
@@ -22,6 +22,8 @@ export interface ChezmoiCtx {
   chezmoiConfig: string | null;
   env: Record<string, string>;
   runAs: RunAs | undefined;
+  /** The user's files (fs-boundary.ts). */
+  tree: UserTree;
 }
 
 /**
@@ -73,6 +75,15 @@ export function chezmoi(ctx: ChezmoiCtx, argsIn: readonly string[], o: ChezmoiCa
  * commits nothing.
  */
 export async function sourceWriteConfig(ctx: ChezmoiCtx): Promise<{ config: string[] | null; done(): void }> {
+  // Read in-process only when we are the user: for another user it would
+  // cost a helper process, no cheaper than dump-config.
+  if (
+    ctx.runAs === undefined &&
+    ctx.chezmoiConfig !== null &&
+    cannotSetAutoGit(await ctx.tree.readText(ctx.chezmoiConfig))
+  ) {
+    return { config: null, done: () => undefined };
+  }
   const dump = await chezmoi(ctx, ['dump-config', '--format', 'json']);
   const plan = planNoAutoGit(JSON.parse(dump.stdout) as unknown);
   if (plan === null) return { config: null, done: () => undefined };
@@ -87,6 +98,19 @@ export async function sourceWriteConfig(ctx: ChezmoiCtx): Promise<{ config: stri
   const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
   const file = tmp.write('chezmoi.json', JSON.stringify(plan.config));
   return { config: ['-c', file, '--persistent-state', state], done: () => tmp.remove() };
+}
+
+/**
+ * Whether a chezmoi config file's text proves that git.autoAdd, autoCommit
+ * and autoPush are all off, without a `chezmoi dump-config` process: each
+ * key must be spelled out in the file (TOML, YAML, JSON; chezmoi reads no
+ * other source for them), so a text with no "auto" in any case cannot set
+ * one. A backslash could hide the word in an escaped key ("\u0061uto"), so
+ * any backslash sends the caller to dump-config too; so does an unreadable
+ * file (null).
+ */
+export function cannotSetAutoGit(text: string | null): boolean {
+  return text !== null && !/auto|\\/i.test(text);
 }
 
 /** chezmoi's config keys are matched without regard to case (mapstructure); dump-config writes `autocommit`. */

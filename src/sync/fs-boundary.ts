@@ -61,6 +61,7 @@ export const UserTreeRequest = z.discriminatedUnion('op', [
   z.object({ op: z.literal('write-in-place'), path: z.string(), content: z.string() }),
   z.object({ op: z.literal('remove-tree'), path: z.string() }),
   z.object({ op: z.literal('rename'), from: z.string(), to: z.string() }),
+  z.object({ op: z.literal('read-text'), path: z.string() }),
 ]);
 export type UserTreeRequest = z.infer<typeof UserTreeRequest>;
 
@@ -68,6 +69,7 @@ const Failure = z.object({ path: z.string(), why: z.string() });
 export type Failure = z.infer<typeof Failure>;
 
 const KindsReply = z.object({ kinds: z.array(PathKind) });
+const TextReply = z.object({ text: z.string().nullable() });
 const HashesReply = z.object({ hashes: z.array(z.string().nullable()) });
 const RemoveReply = z.object({ removed: z.array(z.string()), failed: z.array(Failure) });
 const WriteReply = z.object({ refused: z.string().nullable() });
@@ -180,6 +182,17 @@ export function performUserTree(req: UserTreeRequest): unknown {
     case 'rename':
       renameSync(req.from, req.to);
       return { done: true };
+    case 'read-text':
+      return { text: readText(req.path) };
+  }
+}
+
+/** A file's text (UTF-8), or null when it cannot be read (missing, a directory, no permission). */
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
   }
 }
 
@@ -199,6 +212,8 @@ export interface UserTree {
   /** rm -rf. */
   removeTree(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /** A file's text, following symlinks (a read, never a write); null when unreadable. */
+  readText(path: string): Promise<string | null>;
 }
 
 /** The child entry, next to this module in dist/ (tsc) and in dist/bundle/ (scripts/bundle.mjs). */
@@ -237,6 +252,7 @@ export function userTree(opts: { runner: Runner; runAs: RunAs | undefined }): Us
     rename: async (from, to) => {
       await call(DoneReply, { op: 'rename', from, to });
     },
+    readText: async (path) => (await call(TextReply, { op: 'read-text', path })).text,
   };
 }
 

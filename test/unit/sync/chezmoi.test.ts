@@ -7,6 +7,7 @@ import {
   isIgnored,
   parseChezmoiStatus,
   parseInconsistentState,
+  cannotSetAutoGit,
   planNoAutoGit,
   targetOfSource,
 } from '../../../src/sync/chezmoi.js';
@@ -104,5 +105,19 @@ describe('planNoAutoGit (chezmoi dump-config JSON without git.autoAdd/autoCommit
   });
   it('refuses output that is no JSON object', () => {
     expect(() => planNoAutoGit([1])).toThrow(/dump-config printed no JSON object/);
+  });
+});
+
+describe('cannotSetAutoGit (skip chezmoi dump-config when the config text cannot turn git.auto* on)', () => {
+  it.each([
+    ['an empty config', '', true],
+    ['age settings only', 'encryption = "age"\n[age]\n    identity = "/k"\n', true],
+    ['TOML autoCommit', '[git]\nautoCommit = true\n', false],
+    ['YAML autopush, any case', 'git:\n  AUTOPUSH: false\n', false],
+    ['JSON autoAdd', '{"git": {"autoAdd": true}}', false],
+    ['an escaped key could hide the word', '["git"]\n"\\u0061utoCommit" = true\n', false],
+    ['an unreadable file', null, false],
+  ])('%s', (_name, text, want) => {
+    expect(cannotSetAutoGit(text)).toBe(want);
   });
 });

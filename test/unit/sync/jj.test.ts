@@ -5,12 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   classifyPushFailure,
+  fetchChangedNothing,
   filesetExcept,
   filesetOf,
   isSameSecondCollision,
+  flaggedTemplate,
   parseBookmarks,
   parseCommits,
+  parseCommittedParent,
   parseCreatedCommit,
+  parseFlaggedCommits,
   parseSnapshotRefusals,
   pushFailureReason,
 } from '../../../src/sync/jj.js';
@@ -117,5 +121,64 @@ describe('parseSnapshotRefusals', () => {
   });
   it('finds nothing in other output', () => {
     expect(parseSnapshotRefusals('Working copy changes:\nA big\n')).toEqual([]);
+  });
+});
+
+describe('flagged commits: one jj log for a phase (issue 19)', () => {
+  const id = 'a'.repeat(40);
+  const fields = [id, 'xyz', 'p1', '0', '1', '1', JSON.stringify('')];
+  it.each([
+    ['no flags, no files', [...fields, '', '0'], 0, [], false],
+    ['three flags', [...fields, '101', '0'], 3, [true, false, true], false],
+    ['files matched', [...fields, '0', '1'], 1, [false], true],
+  ])('%s', (_name, parts, n, flags, files) => {
+    const [c] = parseFlaggedCommits(`${parts.join('\x1f')}\n`, n);
+    expect(c).toMatchObject({ commitId: id, empty: true, workingCopy: true, in: flags, hasFiles: files });
+  });
+  it.each([
+    ['too few flags', [...fields, '1', '0'], 2],
+    ['no files field', [...fields, '1'], 1],
+    ['a plain commit line', fields, 0],
+  ])('rejects %s', (_name, parts, n) => {
+    expect(() => parseFlaggedCommits(`${parts.join('\x1f')}\n`, n)).toThrow(/unexpected jj log line/);
+  });
+  it('quotes each flag revset and the fileset as template string literals', () => {
+    const t = flaggedTemplate(['::@', 'description(substring:"x")'], 'glob:"**/.chezmoiexternal*"');
+    expect(t).toContain(
+      'if(self.contained_in("::@"), "1", "0") ++ if(self.contained_in("description(substring:\\"x\\")"), "1", "0")',
+    );
+    expect(t).toContain('if(self.files("glob:\\"**/.chezmoiexternal*\\""), "1", "0")');
+    expect(t.endsWith('++ "\\n"')).toBe(true);
+  });
+});
+
+describe('parseCommittedParent', () => {
+  const id = '9258735dcea1f7cf18c51ecc8896c79712fd5e4d';
+  it.each([
+    // jj 0.46 `jj commit` with templates.commit_summary='"gitopsd-commit " ++ commit_id'
+    [
+      `Working copy  (@) now at: gitopsd-commit ${'a'.repeat(40)}\nParent commit (@-)      : gitopsd-commit ${id}\n`,
+      id,
+    ],
+    // Another form (the default summary): fall back to a query.
+    [
+      `Working copy  (@) now at: kxyz 1234abcd (empty) (no description set)\nParent commit (@-)      : qrst 9258735d one\n`,
+      null,
+    ],
+    ['', null],
+  ])('%#', (stderr, want) => {
+    expect(parseCommittedParent(stderr)).toBe(want);
+  });
+});
+
+describe('fetchChangedNothing', () => {
+  it.each([
+    // jj 0.46 `jj git fetch`, stderr
+    ['Nothing changed.\n', true],
+    ['bookmark: main@origin [updated] tracked\n', false],
+    ['bookmark: sync/h@origin [deleted] untracked\n', false],
+    ['', false],
+  ])('%j', (stderr, want) => {
+    expect(fetchChangedNothing({ stdout: '', stderr })).toBe(want);
   });
 });
