@@ -54,9 +54,45 @@ describe('sync between two hosts', () => {
   it('a sync with nothing new creates no commit and leaves the remote refs unchanged', async () => {
     const before = await remoteRefs(remote);
     const opsBefore = await readFile(join(a.stateDir, 'sync', 'state.json'), 'utf8');
-    const r = await syncExpect(a, 0);
+    const trace = join(a.root, 'no-change.trace');
+    const r = await syncExpect(a, 0, { GITOPSD_TRACE: trace });
     expect(r.json?.['pushed']).toEqual([]);
     expect(await remoteRefs(remote)).toBe(before);
     expect(opsBefore).not.toBe('');
+    // Issue 19: the processes of a sync with nothing to do, pinned. The
+    // guard's and integration's questions are one jj log each; the fetch's
+    // "Nothing changed." keeps the bookmark list; no commit, no push, no
+    // apply, no getent (the sync runs as its user), no externals apply.
+    expect(await tracedCommands(trace)).toEqual([
+      'jj bookmark list',
+      'jj log',
+      'chezmoi status',
+      'jj git fetch',
+      'jj log',
+      'jj op log',
+    ]);
   });
 });
+
+/**
+ * Each command a GITOPSD_TRACE file records starting, as the program and its
+ * subcommand words: the global options before them (and the values of
+ * -R, -S, -D, -c, --config) are dropped, and so is everything from the
+ * first option after them.
+ */
+async function tracedCommands(trace: string): Promise<string[]> {
+  const withValue = new Set(['-R', '-S', '-D', '-c', '--config']);
+  return (await readFile(trace, 'utf8'))
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { event: string; cmd?: string; args?: string[] })
+    .filter((e) => e.event === 'start' && e.cmd !== undefined)
+    .map((e) => {
+      const args = e.args ?? [];
+      let i = 0;
+      while (i < args.length && (args[i] ?? '').startsWith('-')) i += withValue.has(args[i] ?? '') ? 2 : 1;
+      const words: string[] = [];
+      while (i < args.length && !(args[i] ?? '').startsWith('-')) words.push(args[i++] ?? '');
+      return [e.cmd, ...words].join(' ');
+    });
+}
