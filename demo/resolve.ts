@@ -66,13 +66,17 @@ export interface FollowOptions {
 
 export async function followSteps(o: FollowOptions): Promise<void> {
   let cwd: string | null = null;
-  const sh = async (line: string, expectOk: boolean): Promise<void> => {
+  /** Runs one typed line; `want` is the exit code it must give, and text its output must hold. */
+  const sh = async (line: string, want: { exit: number; text?: string } = { exit: 0 }): Promise<void> => {
     if (cwd === null) throw new Error(`demo: "${line}" comes before any "cd" in the printed steps`);
     const r = await tryRun('bash', ['-c', line], { cwd, ...(o.env === undefined ? {} : { env: o.env }) });
     o.say(`  $ ${line}   -> exit ${r.exitCode}`);
-    for (const l of `${r.stdout}${r.stderr}`.split('\n').filter((x) => x.trim() !== '')) o.say(`      ${l}`);
-    if ((r.exitCode === 0) !== expectOk)
-      throw new Error(`demo: "${line}" exited ${r.exitCode}, expected ${expectOk ? '0' : 'non-zero'}: ${r.stderr}`);
+    const out = `${r.stdout}${r.stderr}`;
+    for (const l of out.split('\n').filter((x) => x.trim() !== '')) o.say(`      ${l}`);
+    if (r.exitCode !== want.exit || (want.text !== undefined && !out.includes(want.text)))
+      throw new Error(
+        `demo: "${line}" exited ${r.exitCode}, expected ${want.exit}${want.text === undefined ? '' : ` with "${want.text}"`}: ${r.stderr}`,
+      );
   };
   for (const line of o.steps) {
     const st = classifyStep(line);
@@ -90,14 +94,14 @@ export async function followSteps(o: FollowOptions): Promise<void> {
         o.say(`  ${line}`);
         // jj resolve --list exits 0 listing the conflicted files, and 2 with
         // "No conflicts found at this revision" once there are none.
-        await sh('jj resolve --list', true);
+        await sh('jj resolve --list');
         if (cwd === null) throw new Error('demo: the edit step comes before any "cd" in the printed steps');
         await o.merge(cwd);
-        await sh('jj resolve --list', false);
+        await sh('jj resolve --list', { exit: 2, text: 'No conflicts found' });
         break;
       }
       case 'run':
-        await sh(st.line, true);
+        await sh(st.line);
         break;
     }
   }

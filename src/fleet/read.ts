@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
+import { BUILD, versionLine } from '../core/build-info.js';
 import { decideRow } from './decide.js';
 import {
   batchCheck,
@@ -188,19 +189,34 @@ interface CachedDocument {
 }
 
 /**
- * The documents of earlier reads, by commit id (`<view.git>/gitopsd-documents.json`,
- * written by this reader only, atomically, mode 0600). A missing, broken or
- * older-format file is an empty cache: everything is read again.
+ * The documents of earlier reads, by host and commit id (`<view.git>/gitopsd-documents.json`,
+ * written by this reader only, atomically, mode 0600). The verdicts are this
+ * gitopsd's (another version may read a document differently), so the file
+ * names the build that wrote it (`versionLine`), and a file of another build,
+ * a missing or broken one, is an empty cache: everything is read again. An
+ * entry of the wrong shape is dropped (read again), never trusted.
  */
 function readDocCache(file: string): Record<string, CachedDocument> {
   try {
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as { v?: unknown; documents?: unknown };
-    if (doc.v === 1 && typeof doc.documents === 'object' && doc.documents !== null)
-      return doc.documents as Record<string, CachedDocument>;
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { v?: unknown; reader?: unknown; documents?: unknown };
+    if (doc.v !== 1 || doc.reader !== versionLine(BUILD) || typeof doc.documents !== 'object' || doc.documents === null)
+      return {};
+    return Object.fromEntries(Object.entries(doc.documents).filter(([, d]) => isCachedDocument(d)));
   } catch {
     // no cache, or a broken one: start over (it is only a cache)
   }
   return {};
+}
+
+function isCachedDocument(d: unknown): d is CachedDocument {
+  if (typeof d !== 'object' || d === null) return false;
+  const c = d as Record<string, unknown>;
+  return (
+    typeof c['host'] === 'string' &&
+    typeof c['signed'] === 'boolean' &&
+    ((c['status'] === null && typeof c['problem'] === 'string') ||
+      (typeof c['status'] === 'object' && c['status'] !== null && c['problem'] === null))
+  );
 }
 
 export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<FleetView> {
@@ -233,12 +249,14 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const chosen = wanted === null ? entries : entries.filter((e) => wanted.has(e.host));
 
     const valid = chosen.filter((e) => e.problem === null);
-    // Documents already read, by commit id: a commit id names its status.json
-    // and header for good, so only new commits are read and validated.
+    // Documents already read, by host and commit id: a commit id names its
+    // status.json and header for good, so only new commits are read and
+    // validated. (Two refs may hold one commit: the verdict depends on the host.)
     const docCacheFile = join(dir, 'gitopsd-documents.json');
     const docCache = readDocCache(docCacheFile);
+    const key = (e: Entry): string => `${e.host} ${e.commit}`;
     const cached = (e: Entry): CachedDocument | undefined => {
-      const d = docCache[e.commit];
+      const d = docCache[key(e)];
       return d !== undefined && d.host === e.host ? d : undefined;
     };
     const unread = valid.filter((e) => cached(e) === undefined);
@@ -276,12 +294,20 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         ? { host: e.host, status: parsed.status, problem: null, signed: header.signed }
         : { host: e.host, status: null, problem: parsed.problem, signed: header.signed };
     };
-    const documents = new Map(valid.map((e) => [e.commit, cached(e) ?? readDocument(e)]));
-    if (unread.length > 0 || documents.size !== Object.keys(docCache).length) {
+    const read = valid.map((e) => {
+      const c = cached(e);
+      // A commit git could not give us this time is read again next time, not remembered.
+      return { e, d: c ?? readDocument(e), remember: c !== undefined || objects.has(e.commit) };
+    });
+    const documents = new Map(read.map((x) => [key(x.e), x.d]));
+    const keep = read.filter((x) => x.remember).map((x) => [key(x.e), x.d] as const);
+    if (unread.length > 0 || keep.length !== Object.keys(docCache).length) {
       try {
-        writeFileAtomic(docCacheFile, JSON.stringify({ v: 1, documents: Object.fromEntries(documents) }), {
-          mode: 0o600,
-        });
+        writeFileAtomic(
+          docCacheFile,
+          JSON.stringify({ v: 1, reader: versionLine(BUILD), documents: Object.fromEntries(keep) }),
+          { mode: 0o600 },
+        );
       } catch (err) {
         log.debug('status document cache not written', { error: (err as Error).message });
       }
@@ -304,7 +330,7 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       const signersHash = createHash('sha256').update(signersText).digest('hex');
       const cacheFile = join(dir, 'gitopsd-verdicts.json');
       const cache = readCache(cacheFile, signersHash);
-      const signedCommits = valid.filter((e) => documents.get(e.commit)?.signed === true).map((e) => e.commit);
+      const signedCommits = valid.filter((e) => documents.get(key(e))?.signed === true).map((e) => e.commit);
       const todo = [...new Set(signedCommits)].filter((c) => cache.verdicts[c] === undefined);
       const fresh = await verifyCommits(deps, { dir, commits: todo, allowedSignersFile: signersFile, timeoutMs });
       verdicts = new Map([...Object.entries(cache.verdicts), ...fresh]);
@@ -321,7 +347,7 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     // First pass: documents and signatures; then the fleet's newest version.
     const docs = chosen.map((e) => {
       if (e.problem !== null) return { e, status: null, problem: e.problem, signed: false };
-      const d = documents.get(e.commit);
+      const d = documents.get(key(e));
       if (d === undefined) return { e, status: null, problem: 'the status commit could not be read', signed: false };
       return { e, status: d.status, problem: d.problem, signed: d.signed };
     });

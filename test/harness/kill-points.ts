@@ -26,6 +26,13 @@
  *   refreshes and rewrites the index (git-status(1), "background refresh").
  * - getent, which reads NSS only.
  * Everything else (atomic writes, every other command) is a kill point.
+ *
+ * Preconditions, true of the suites that use this and not checked here: the
+ * process under test runs one command at a time, so a jj repository has one
+ * operation head (with two, even `jj --ignore-working-copy log` merges them
+ * and writes a new one); and the chezmoi config has no `hooks.*` and no
+ * template calling `output` (chezmoi runs those on status and cat too).
+ * git's `--output` option writes a file, so a command that carries it counts.
  */
 
 export interface TraceCheckpoint {
@@ -102,7 +109,7 @@ export function isReadOnlyCommand(cmd: string, args: readonly string[]): boolean
     case 'chezmoi':
       return CHEZMOI_QUERIES.has(w[0] ?? '');
     case 'git':
-      return GIT_QUERIES.has(w[0] ?? '');
+      return GIT_QUERIES.has(w[0] ?? '') && !args.some((a) => a === '--output' || a.startsWith('--output='));
     case 'getent':
       return true;
     default:

@@ -143,6 +143,7 @@ describe('killPoints', () => {
     ['git status', [cp(1, 'git', ['-c', 'a=b', 'status'])], [1]],
     ['git rev-parse after -c', [cp(1, 'git', ['-c', 'safe.directory=*', 'rev-parse', 'HEAD'])], []],
     ['git fetch', [cp(1, 'git', ['fetch', 'origin'])], [1]],
+    ['git log --output', [cp(1, 'git', ['log', '-1', '--output=/tmp/x'])], [1]],
     ['nix, unknown', [cp(1, 'nix', ['path-info', '/nix/store/x'])], [1]],
     ['in order', [cp(1), cp(2, 'getent', ['passwd', 'x']), cp(3, 'jj', ['new']), cp(4)], [1, 3, 4]],
   ])('%s', (_name, points, want) => {
