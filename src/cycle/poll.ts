@@ -11,14 +11,21 @@
  *   "poll". Decide: decidePoll (./poll-decide.ts). Act: the upgrade, with
  *   the rollout gate, exactly as `gitopsd upgrade` runs it. Record: the
  *   section "poll" (only when the upgrade ran; an idle poll writes nothing).
- * - Fleet trigger (docs/rollout.md): only when the fetch moved the trigger
- *   ref, its signature (upgrade/git.ts verifySignature, against
- *   daemon.triggerSignersFile or nixConfig.allowedSignersFile) and its
- *   trigger.json are read (3 to 6 git processes), and decideTrigger judges
- *   it. Ignored: one log line with the reason, nothing written. Accepted:
- *   its nonce is written to the state section "trigger" (atomic, before the
- *   upgrade, so a crash cannot make it count twice), then the upgrade runs
- *   now. A poll that finds no new trigger reads none of this.
+ * - Fleet trigger (docs/rollout.md): when the fetch moved the trigger ref,
+ *   or the local ref (read from git's ref files, no process) holds a
+ *   trigger never judged for good (triggerToJudge), its signature
+ *   (upgrade/git.ts verifySignature, against daemon.triggerSignersFile or
+ *   nixConfig.allowedSignersFile) and its trigger.json are read (3 to 6 git
+ *   processes), and decideTrigger judges it. A judging that fails is logged
+ *   and tried again at the next poll. Ignored: one log line with the
+ *   reason; the section "trigger" remembers it as judged, except when it was
+ *   issued "in the future" by this host's clock (judged again later).
+ *   Accepted: its nonce, "judged" and "pending" are written to the section
+ *   (atomic, before the upgrade, so a crash cannot make it count twice),
+ *   then the upgrade runs now; "pending" is cleared when the upgrade's
+ *   result is recorded, and a poll that finds it set (a crash came first)
+ *   runs the upgrade now while the trigger has not expired. A poll with
+ *   nothing of this reads none of it.
  * - Cost of a poll that finds nothing: one git process, no state write.
  * - Lock: the per-host lock for the fetch and the upgrade, so a poll never
  *   fetches beside a running upgrade. A held lock: the poll does nothing
@@ -40,16 +47,19 @@ import { withHostLock, type Deps } from '../core/deps.js';
 import { exitCodeFor, messageFor } from '../core/exit.js';
 import type { ExitCode } from '../core/errors.js';
 import { fetchPorcelain, readFileAt, revParse, trackingRef, verifySignature, type FetchedRef } from '../upgrade/git.js';
+import { fileRefsGitDir, readRefFromFiles } from '../core/git-refs.js';
 import {
-  afterTriggerAccepted,
+  afterTriggerJudged,
   decideTrigger,
   EMPTY_TRIGGER,
+  pendingTrigger,
   TRIGGER_FILE,
   TRIGGER_KEY,
   TRIGGER_MAX_BYTES,
   TRIGGER_REF,
   TRIGGER_REFSPEC,
   TriggerSection,
+  triggerToJudge,
   type TriggerDecision,
 } from '../fleet/trigger/decide.js';
 import type { UpgradeRunResult } from '../upgrade/index.js';
@@ -57,7 +67,7 @@ import { afterPollRun, decidePoll, EMPTY_POLL, POLL_KEY, PollSection, type PollD
 
 export interface PollResult {
   decision: PollDecision;
-  /** The fleet trigger this poll fetched, judged; null: the trigger ref did not move. */
+  /** The fleet trigger this poll judged; null: none to judge (or judging it failed). */
   trigger: TriggerDecision | null;
   /** The upgrade's result when the poll ran it; null when idle. */
   upgrade: UpgradeRunResult | null;
@@ -117,22 +127,48 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
   const dir = deps.config.nixConfig.path;
   const checkoutMissing = !existsSync(dir);
   const fetched: FetchedRef[] = checkoutMissing ? [] : await fetchPorcelain(deps, dir, [TRIGGER_REFSPEC]);
-  const triggerRef = fetched.find((f) => f.ref === TRIGGER_REF && (f.flag === ' ' || f.flag === '+' || f.flag === '*'));
-  const trigger = triggerRef === undefined ? null : await judgeTrigger(deps, dir, triggerRef.new);
-  if (trigger?.kind === 'accept') {
-    // Before the upgrade: a crash from here on cannot make this trigger count twice.
-    deps.state.updateSection(TRIGGER_KEY, (cur) =>
-      afterTriggerAccepted(parseTriggerSection(deps, cur), trigger.trigger, deps.clock.now()),
-    );
+  const now = deps.clock.now();
+  const tstate = parseTriggerSection(deps, deps.state.section(TRIGGER_KEY));
+  const moved =
+    fetched.find((f) => f.ref === TRIGGER_REF && (f.flag === ' ' || f.flag === '+' || f.flag === '*'))?.new ?? null;
+  // Not moved: the local ref, from git's ref files (no process), in case the
+  // trigger it holds was never judged for good (triggerToJudge).
+  const gitDir = moved === null && !checkoutMissing ? fileRefsGitDir(dir) : null;
+  const toJudge = triggerToJudge({
+    moved,
+    local: gitDir === null ? null : readRefFromFiles(gitDir, TRIGGER_REF),
+    state: tstate,
+  });
+  let trigger: TriggerDecision | null = null;
+  if (toJudge !== null) {
+    try {
+      trigger = await judgeTrigger(deps, dir, toJudge, tstate);
+    } catch (err) {
+      // Not remembered as judged: the next poll judges it again.
+      log.warn('fleet trigger could not be judged; the next poll tries again', {
+        commit: toJudge,
+        message: messageFor(err),
+      });
+    }
+    const next = trigger === null ? null : afterTriggerJudged(tstate, toJudge, trigger, now);
+    // Before the upgrade: a crash from here on cannot make this trigger count
+    // twice, and its "pending" mark makes the next poll run it (pendingTrigger).
+    if (next !== null) deps.state.updateSection(TRIGGER_KEY, () => next);
   }
+  const pending = trigger?.kind === 'accept' ? null : pendingTrigger(tstate, now);
+  const runNow =
+    trigger?.kind === 'accept'
+      ? trigger.line
+      : pending !== null
+        ? `${pending.line} (accepted earlier; its upgrade did not finish)`
+        : null;
   const decision = decidePoll({
     fetched,
     trackingRef: trackingRef(deps),
     checkoutMissing,
     state: readPollSection(deps),
-    now: deps.clock.now(),
-    trigger:
-      trigger?.kind === 'accept' ? { line: trigger.line, tip: await revParse(deps, dir, trackingRef(deps)) } : null,
+    now,
+    trigger: runNow === null ? null : { line: runNow, tip: await revParse(deps, dir, trackingRef(deps)) },
   });
   // An idle poll logs at debug: the daemon's "poll finished" line already
   // says it, and at one poll a minute the journal would get two lines each.
@@ -150,6 +186,10 @@ async function pollLocked(deps: Deps): Promise<{ result: PollResult; ran: Ran | 
     import('./reboot-turn.js'),
   ]);
   const record = (result: string, exitCode: number): void => {
+    // The upgrade ran (or failed and is recorded for a retry): an accepted trigger is done.
+    if (parseTriggerSection(deps, deps.state.section(TRIGGER_KEY)).pending !== null) {
+      deps.state.updateSection(TRIGGER_KEY, (cur) => ({ ...parseTriggerSection(deps, cur), pending: null }));
+    }
     deps.state.updateSection(POLL_KEY, () =>
       afterPollRun({
         tip: decision.tip,
@@ -198,7 +238,7 @@ function parseTriggerSection(deps: Pick<Deps, 'log'>, raw: unknown): TriggerSect
  * signature against the trigger signers file and its trigger.json. The
  * verdict is logged in one line (warn when ignored, info when accepted).
  */
-async function judgeTrigger(deps: Deps, dir: string, commit: string): Promise<TriggerDecision> {
+async function judgeTrigger(deps: Deps, dir: string, commit: string, state: TriggerSection): Promise<TriggerDecision> {
   const log = deps.log.child({ module: 'poll' });
   const signersFile = deps.config.daemon.triggerSignersFile ?? deps.config.nixConfig.allowedSignersFile;
   const signature = signersFile === null ? null : await verifySignature(deps, dir, commit, signersFile);
@@ -210,7 +250,7 @@ async function judgeTrigger(deps: Deps, dir: string, commit: string): Promise<Tr
     doc,
     host: deps.config.hostname,
     now: deps.clock.now(),
-    state: parseTriggerSection(deps, deps.state.section(TRIGGER_KEY)),
+    state,
   });
   if (d.kind === 'accept') log.info('fleet trigger accepted', { line: d.line, commit, nonce: d.trigger.nonce });
   else log.warn('fleet trigger ignored', { line: d.line, reason: d.reason, commit });

@@ -38,7 +38,8 @@ export const TRIGGER_CLOCK_SKEW_SEC = 300;
 /** A trigger.json larger than this is not read. */
 export const TRIGGER_MAX_BYTES = 8192;
 
-const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 time' });
+/** An RFC 3339 time with "Z" or an offset: a time without a zone would be read in the host's own zone (review D3). */
+const iso = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 time with Z or an offset' });
 const hostname = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/);
 
 export const TriggerDoc = z
@@ -67,9 +68,17 @@ const SeenTrigger = z.object({
   issuer: z.string(),
   signer: z.string(),
 });
-export const TriggerSection = z.object({ seen: z.array(SeenTrigger).default([]) }).loose();
+export const TriggerSection = z
+  .object({
+    seen: z.array(SeenTrigger).default([]),
+    /** The last trigger commit judged for good (accepted, or ignored for a reason time does not change). */
+    judged: z.string().nullable().default(null),
+    /** Accepted, and its upgrade not finished yet: a poll after a crash runs it (until it expires). */
+    pending: z.object({ commit: z.string(), expiresAt: z.string(), line: z.string() }).nullable().default(null),
+  })
+  .loose();
 export type TriggerSection = z.infer<typeof TriggerSection>;
-export const EMPTY_TRIGGER: TriggerSection = { seen: [] };
+export const EMPTY_TRIGGER: TriggerSection = { seen: [], judged: null, pending: null };
 /** At most this many accepted triggers are remembered (the unexpired ones, newest first). */
 export const TRIGGER_SEEN_MAX = 256;
 
@@ -188,6 +197,55 @@ export function decideTrigger(i: TriggerInput): TriggerDecision {
     trigger: { commit: i.commit, nonce: d.nonce, issuer: d.issuer, signer, expiresAt: d.expiresAt, reason: d.reason },
     line: `fleet trigger ${short} from ${d.issuer} (signed by ${signer}, expires ${d.expiresAt})${d.reason === '' ? '' : `: ${d.reason}`}`,
   };
+}
+
+/**
+ * Which trigger commit a poll judges, or null for none. Pure. The one the
+ * fetch moved the ref to; else the one the local ref already holds, when it
+ * was never judged for good (its judging failed, it was issued "in the
+ * future" by this host's clock, or a crash came first), so a trigger is not
+ * lost because one poll could not judge it. `local` is read from git's ref
+ * files (no process); null when they cannot be read that way.
+ */
+export function triggerToJudge(i: {
+  moved: string | null;
+  local: string | null;
+  state: TriggerSection;
+}): string | null {
+  if (i.moved !== null) return i.moved;
+  return i.local !== null && i.local !== i.state.judged ? i.local : null;
+}
+
+/**
+ * The section after judging `commit` as `d`, or null when nothing is to be
+ * written. Pure. Accepted: remembered as seen (afterTriggerAccepted), judged,
+ * and pending until its upgrade finishes. Ignored as not yet valid: nothing
+ * (judged again at later polls, until it is valid or expired). Ignored for
+ * any other reason: judged, so later polls do not read it again.
+ */
+export function afterTriggerJudged(
+  state: TriggerSection,
+  commit: string,
+  d: TriggerDecision,
+  now: Date,
+): TriggerSection | null {
+  if (d.kind === 'accept') {
+    return {
+      ...afterTriggerAccepted(state, d.trigger, now),
+      judged: commit,
+      pending: { commit, expiresAt: d.trigger.expiresAt, line: d.line },
+    };
+  }
+  if (d.reason === 'not-yet-valid' || state.judged === commit) return null;
+  return { ...state, judged: commit };
+}
+
+/** The accepted trigger whose upgrade did not finish (a crash), while it has not expired; else null. Pure. */
+export function pendingTrigger(state: TriggerSection, now: Date): TriggerSection['pending'] {
+  const p = state.pending;
+  if (p === null) return null;
+  const e = Date.parse(p.expiresAt);
+  return !Number.isNaN(e) && e > now.getTime() ? p : null;
 }
 
 /**

@@ -305,9 +305,31 @@ describe('fleet trigger (refs/gitopsd/trigger)', () => {
     expect(logged[0]).toMatchObject({ reason, commit });
     expect(String(logged[0]?.['line'])).toContain(text);
     expect(String(logged[0]?.['line'])).not.toContain('\n');
-    // Nothing about the trigger was remembered.
-    expect(((await readState(t)) as unknown as { trigger: unknown }).trigger).toEqual(
-      (before as unknown as { trigger: unknown }).trigger,
-    );
+    // Only that it was judged: nothing seen, nothing pending, and the next poll does not read it again.
+    type T = { trigger: { seen: unknown[]; judged: string | null; pending: unknown } };
+    const after = (await readState(t)) as unknown as T;
+    expect(after.trigger.seen).toEqual((before as unknown as T).trigger.seen);
+    expect(after.trigger).toMatchObject({ judged: commit, pending: null });
+    const again = await traced(t, ['poll']);
+    expect(again.commands).toHaveLength(1);
+  });
+
+  it('issued in the future by this host clock: ignored, then accepted at a later poll once the clock is past it, without the ref moving', async () => {
+    const issuedAt = Date.now() + 3_600_000;
+    const w = await traced(t, ['trigger', '--fleet', '--signing-key', key('alice'), '--expires', '2h', '--json'], {
+      GITOPSD_TEST_NOW: new Date(issuedAt).toISOString(),
+    });
+    expect(w.exitCode, w.stderr).toBe(0);
+    const commit = (JSON.parse(w.stdout) as { commit: string }).commit;
+    const early = await traced(t, ['poll', '--json']);
+    expect((JSON.parse(early.stdout) as PollJson).trigger).toMatchObject({ kind: 'ignore', reason: 'not-yet-valid' });
+    // The host clock catches up; the fetch brings nothing new, the local ref still holds the trigger.
+    const later = await traced(t, ['poll', '--json'], { GITOPSD_TEST_NOW: new Date(issuedAt + 60_000).toISOString() });
+    expect(later.exitCode, later.stderr).toBe(0);
+    const j = JSON.parse(later.stdout) as PollJson;
+    expect(j.trigger).toMatchObject({ kind: 'accept' });
+    expect(j.decision).toMatchObject({ kind: 'run', reason: 'trigger' });
+    type T = { trigger: { judged: string | null; pending: unknown } };
+    expect(((await readState(t)) as unknown as T).trigger).toMatchObject({ judged: commit, pending: null });
   });
 });

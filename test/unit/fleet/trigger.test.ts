@@ -6,8 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   afterTriggerAccepted,
+  afterTriggerJudged,
   decideTrigger,
   EMPTY_TRIGGER,
+  pendingTrigger,
+  triggerToJudge,
   planTrigger,
   TRIGGER_SEEN_MAX,
   type TriggerInput,
@@ -110,8 +113,18 @@ describe('decideTrigger', () => {
       'check the clocks',
     ],
     ['for other hosts', { doc: doc({ hosts: ['db1'] }) }, 'other-hosts', 'it is for db1, not for web1'],
-    ['a replayed nonce', { state: { seen: [seen(NONCE)] } }, 'replayed', `nonce ${NONCE} was already accepted`],
-    ['a replayed commit', { state: { seen: [seen('f'.repeat(32), C)] } }, 'replayed', 'already accepted'],
+    [
+      'a replayed nonce',
+      { state: { judged: null, pending: null, seen: [seen(NONCE)] } },
+      'replayed',
+      `nonce ${NONCE} was already accepted`,
+    ],
+    [
+      'a replayed commit',
+      { state: { judged: null, pending: null, seen: [seen('f'.repeat(32), C)] } },
+      'replayed',
+      'already accepted',
+    ],
   ])('ignored: %s', (_name, o, reason, text) => {
     const d = decideTrigger(input(o));
     expect(d).toMatchObject({ kind: 'ignore', reason });
@@ -140,6 +153,8 @@ describe('afterTriggerAccepted', () => {
 
   it('remembers the accepted trigger first and drops the expired ones', () => {
     const state: TriggerSection = {
+      judged: null,
+      pending: null,
       seen: [seen('1'.repeat(32)), seen('2'.repeat(32), 'e'.repeat(40), '2026-03-10T11:59:59Z')],
     };
     const s = afterTriggerAccepted(state, t, NOW);
@@ -151,7 +166,47 @@ describe('afterTriggerAccepted', () => {
 
   it(`keeps at most ${TRIGGER_SEEN_MAX}`, () => {
     const many = Array.from({ length: TRIGGER_SEEN_MAX + 5 }, (_, n) => seen(n.toString(16).padStart(32, '0')));
-    expect(afterTriggerAccepted({ seen: many }, t, NOW).seen).toHaveLength(TRIGGER_SEEN_MAX);
+    expect(afterTriggerAccepted({ ...EMPTY_TRIGGER, seen: many }, t, NOW).seen).toHaveLength(TRIGGER_SEEN_MAX);
+  });
+});
+
+describe('a trigger is judged until it is judged for good (review D1)', () => {
+  const L = 'e'.repeat(40);
+  it.each<[string, string | null, string | null, string | null, string | null]>([
+    // name, moved, local, judged, want
+    ['the fetch moved the ref', C, C, null, C],
+    ['moved to a commit judged before (pushed again): judged again', C, C, C, C],
+    ['not moved, never judged for good (judging failed, or a crash)', null, L, null, L],
+    ['not moved, judged for good', null, L, L, null],
+    ['not moved, judged an older one', null, L, C, L],
+    ['no trigger ref', null, null, null, null],
+  ])('%s', (_name, moved, local, judged, want) => {
+    expect(triggerToJudge({ moved, local, state: { ...EMPTY_TRIGGER, judged } })).toBe(want);
+  });
+
+  it('accepted: seen, judged and pending in one write; pending until it expires', () => {
+    const d = decideTrigger(input());
+    const s = afterTriggerJudged(EMPTY_TRIGGER, C, d, NOW);
+    expect(s).toMatchObject({ judged: C, pending: { commit: C, expiresAt: '2026-03-10T12:30:00.000Z' } });
+    expect(s?.seen[0]?.nonce).toBe(NONCE);
+    if (s === null) throw new Error('no section');
+    expect(pendingTrigger(s, NOW)?.commit).toBe(C);
+    expect(pendingTrigger(s, new Date('2026-03-10T12:30:00Z'))).toBeNull();
+    expect(pendingTrigger({ ...s, pending: null }, NOW)).toBeNull();
+  });
+
+  it('ignored as issued in the future: nothing written, so later polls judge it again', () => {
+    const d = decideTrigger(input({ now: new Date('2026-03-10T11:00:00Z') }));
+    expect(d).toMatchObject({ kind: 'ignore', reason: 'not-yet-valid' });
+    expect(afterTriggerJudged(EMPTY_TRIGGER, C, d, NOW)).toBeNull();
+  });
+
+  it('ignored for any other reason: judged once, and not written again', () => {
+    const d = decideTrigger(input({ signature: { kind: 'unsigned' } }));
+    const s = afterTriggerJudged(EMPTY_TRIGGER, C, d, NOW);
+    expect(s).toEqual({ ...EMPTY_TRIGGER, judged: C });
+    if (s === null) throw new Error('no section');
+    expect(afterTriggerJudged(s, C, d, NOW)).toBeNull();
   });
 });
 
