@@ -161,6 +161,7 @@ export function parseFlaggedCommits(stdout: string, nFlags: number): FlaggedComm
   const out: FlaggedCommit[] = [];
   for (const line of stdout.split('\n')) {
     if (line.trim() === '') continue;
+    templateError(line);
     const f = line.split('\x1f');
     const files = f.pop();
     const bits = f.pop();
@@ -172,6 +173,26 @@ export function parseFlaggedCommits(stdout: string, nFlags: number): FlaggedComm
     out.push({ ...c, in: [...bits].map((b) => b === '1'), hasFiles: files === '1' });
   }
   return out;
+}
+
+/**
+ * jj renders an error inside a template as `<Error: …>` in the output and
+ * still exits 0 (jj docs, "Templates": errors in a keyword or method are
+ * printed in place). `self.files()` does so for a tree it cannot read, such
+ * as one holding a file name that is not UTF-8. Throws a one-line 'failed'
+ * error (exit 1) naming the commit and jj's message; nothing has changed.
+ */
+export function templateError(line: string): void {
+  const m = /<Error: ([^>\n]*)>/.exec(line);
+  if (m === null) return;
+  const commit = (line.split('\x1f')[0] ?? '').slice(0, 12);
+  const why = m[1] ?? '';
+  throw new GitopsdError(
+    'failed',
+    /utf-8/i.test(why)
+      ? `jj cannot read commit ${commit}: ${why}; jj cannot represent a file name that is not UTF-8: rename or remove that file in the dotfiles remote with git, then sync again`
+      : `jj cannot read commit ${commit}: ${why}; inspect it with "jj log -r ${commit}" in the source dir`,
+  );
 }
 
 export async function one(ctx: JjCtx, revset: string): Promise<JjCommit> {

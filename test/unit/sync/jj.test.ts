@@ -2,6 +2,7 @@
  * The jj client's parsers (src/sync/jj.ts), on jj 0.46's real output:
  * templates, the snapshot warning, push failures, a same-second collision.
  */
+import { GitopsdError } from '../../../src/core/errors.js';
 import { describe, expect, it } from 'vitest';
 import {
   classifyPushFailure,
@@ -141,6 +142,29 @@ describe('flagged commits: one jj log for a phase (issue 19)', () => {
     ['a plain commit line', fields, 0],
   ])('rejects %s', (_name, parts, n) => {
     expect(() => parseFlaggedCommits(`${parts.join('\x1f')}\n`, n)).toThrow(/unexpected jj log line/);
+  });
+  it.each([
+    [
+      'a tree jj cannot read (a file name that is not UTF-8, as jj 0.46 prints it)',
+      '<Error: Invalid UTF-8 for object 349b3488a20f968946e94da18ab896902243b2ae of type tree: invalid utf-8 sequence of 1 bytes from index 4>',
+      /^jj cannot read commit aaaaaaaaaaaa: Invalid UTF-8 .*; jj cannot represent a file name that is not UTF-8: rename or remove that file in the dotfiles remote with git, then sync again$/,
+    ],
+    [
+      'any other template error',
+      '<Error: Object not found>',
+      /^jj cannot read commit aaaaaaaaaaaa: Object not found; inspect it with "jj log -r aaaaaaaaaaaa"/,
+    ],
+  ])('an error jj printed in place of a field (%s) fails in one line with exit 1', (_name, field, message) => {
+    let err: unknown;
+    try {
+      parseFlaggedCommits(`${[...fields, '0', field].join('\x1f')}\n`, 1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GitopsdError);
+    expect((err as GitopsdError).kind).toBe('failed');
+    expect((err as GitopsdError).message).toMatch(message);
+    expect((err as GitopsdError).message).not.toContain('\n');
   });
   it('quotes each flag revset and the fileset as template string literals', () => {
     const t = flaggedTemplate(['::@', 'description(substring:"x")'], 'glob:"**/.chezmoiexternal*"');
