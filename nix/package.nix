@@ -15,8 +15,10 @@
 let
   packageJSON = lib.importJSON ../package.json;
   # Only what the build reads: a change to docs or tests does not rebuild.
-  # `npm run build` is `tsc -p tsconfig.build.json` (which extends
-  # tsconfig.json), `node scripts/bundle.mjs`, then `node scripts/gen-man.mjs`
+  # `npm run build` is `node scripts/build-stamp.mjs begin` (a digest of the
+  # inputs, for the test run; "no-git" here), `tsc -p tsconfig.build.json`
+  # (which extends tsconfig.json), `node scripts/bundle.mjs`, then `node
+  # scripts/gen-man.mjs`
   # (dist/man/gitopsd.1, from the commands' --help); the bins load
   # dist/bundle/; `npm pack` adds README.md. test/integration/nix/
   # package-build.test.ts builds a copy of exactly this tree and runs every bin.
@@ -29,6 +31,7 @@ let
       ../tsconfig.build.json
       ../scripts/bundle.mjs
       ../scripts/gen-man.mjs
+      ../scripts/build-stamp.mjs
       ../src
       ../bin
       ../README.md
