@@ -322,15 +322,25 @@ export function bringsRemoteChanges(o: IntegrateObservation, d: IntegrateDecisio
     case 'fast-forward':
     case 'split':
       return true;
-    case 'rebase': {
-      let parent = o.remoteMain;
-      for (const c of o.stack) {
-        if (c.parents.length !== 1 || c.parents[0] !== parent) return true;
-        parent = c.commitId;
-      }
-      return false;
-    }
+    case 'rebase':
+      return !stackOnRemote(o);
   }
+}
+
+/**
+ * The local stack is one line of commits whose first parent is main@origin
+ * (each commit has exactly one parent, the one before it). `jj rebase -b @
+ * -o main@origin` then changes nothing ("Skipped rebase of N commits that
+ * were already in place. Nothing changed.", jj 0.46, checked in the test
+ * bed): the sync skips that process.
+ */
+export function stackOnRemote(o: Pick<IntegrateObservation, 'remoteMain' | 'stack'>): boolean {
+  let parent = o.remoteMain;
+  for (const c of o.stack) {
+    if (c.parents.length !== 1 || c.parents[0] !== parent) return false;
+    parent = c.commitId;
+  }
+  return true;
 }
 
 /**

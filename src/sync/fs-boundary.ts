@@ -214,6 +214,13 @@ export interface UserTree {
   rename(from: string, to: string): Promise<void>;
   /** A file's text, following symlinks (a read, never a write); null when unreadable. */
   readText(path: string): Promise<string | null>;
+  /**
+   * The entry names of a directory, read in this process, or null: null when
+   * it cannot be read, and always with a privilege boundary (runAs set),
+   * where the helper process would cost what the caller meant to save
+   * (callers then ask the tool itself).
+   */
+  namesInProcess(dir: string): string[] | null;
 }
 
 /** The child entry, next to this module in dist/ (tsc) and in dist/bundle/ (scripts/bundle.mjs). */
@@ -253,7 +260,16 @@ export function userTree(opts: { runner: Runner; runAs: RunAs | undefined }): Us
       await call(DoneReply, { op: 'rename', from, to });
     },
     readText: async (path) => (await call(TextReply, { op: 'read-text', path })).text,
+    namesInProcess: (dir) => (runAs === undefined ? readNames(dir) : null),
   };
+}
+
+function readNames(dir: string): string[] | null {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return null;
+  }
 }
 
 function safeJson(text: string): unknown {

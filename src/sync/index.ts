@@ -53,6 +53,7 @@ import {
   planApply,
   planHeldBases,
   sameTargetPaths,
+  stackOnRemote,
   type GuardDecision,
   type GuardObservation,
   type IntegrateDecision,
@@ -63,6 +64,7 @@ import {
 } from './decide.js';
 import {
   bookmarks,
+  bookmarksFromRefs,
   changedPaths,
   classifyPushFailure,
   commits,
@@ -75,6 +77,7 @@ import {
   flaggedCommits,
   jj,
   jjString,
+  lastOperation,
   newCommit,
   one,
   OP_TEMPLATE,
@@ -301,13 +304,12 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     if (rec !== null) return record(ctx, result('needs-human', rec, extras));
     st = readSync(ctx.store);
   }
-  // One bookmark list for the tracking check and the guard (listed again
-  // only when tracking changed it).
-  let bms = await bookmarks(ctx);
-  if (await ensureTracked(ctx, bms)) bms = await bookmarks(ctx);
-
-  // Guard: never capture over a person's work in progress.
-  const guardObs = await observeGuard(ctx, st, bms);
+  // Guard: never capture over a person's work in progress. Its one jj log
+  // also lists the bookmarks, for the tracking check (asked again only when
+  // tracking changed them).
+  let looked = await observeGuard(ctx, st);
+  if (await ensureTracked(ctx, looked.bms)) looked = await observeGuard(ctx, st);
+  const { obs: guardObs, bms } = looked;
   const guard = decideGuard(guardObs);
   switch (guard.kind) {
     case 'needs-human':
@@ -405,8 +407,13 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     // meanwhile, not): look at @- again.
     // A fetch that changed nothing leaves the bookmarks as the guard listed
     // them, unless the guard moved one (repair) or this is a retry.
-    const sameBookmarks = attempt === 1 && guard.kind === 'proceed' && fetchChangedNothing(fetched) ? bms : null;
-    outcome = await integrate(ctx, readSync(ctx.store), takeSnapshot, {
+    // The guard's list lacks a deleted local bookmark whose remote one
+    // remains (bookmarksFromRefs); only a parked conflict's steps tell that
+    // from no bookmark, so with a parked record it is listed anew.
+    const stNow = readSync(ctx.store);
+    const sameBookmarks =
+      attempt === 1 && guard.kind === 'proceed' && stNow.parked === null && fetchChangedNothing(fetched) ? bms : null;
+    outcome = await integrate(ctx, stNow, takeSnapshot, {
       wcParentKnown: attempt === 1 ? sealed : null,
       bookmarksKnown: sameBookmarks,
       seen: integrated,
@@ -537,10 +544,8 @@ async function record(ctx: Ctx, r: SyncResult): Promise<SyncResult> {
   const at = ctx.deps.clock.now().toISOString();
   // The operation this run ends at: the next run's guard tells a state only
   // gitopsd's operations made (its own to repair) from a person's.
-  const op = await jj(ctx, ['--ignore-working-copy', 'op', 'log', '--no-graph', '-n', '1', '-T', 'id'], {
-    allowFailure: true,
-  });
-  const lastOp = op.exitCode === 0 && op.stdout.trim() !== '' ? op.stdout.trim() : null;
+  // Read from jj's operation heads when it can be (no process).
+  const lastOp = await lastOperation(ctx);
   updateSync(ctx.store, (s) => ({
     ...s,
     lastOp,
@@ -639,16 +644,24 @@ async function recoverJournal(ctx: Ctx, st: SyncSection): Promise<string | null>
 }
 
 /**
- * The guard's questions in one `jj log` (they were three): the troubled
- * commits, the working copy, and where wcBase stands, each a flag
- * (`contained_in`) on the union of the commits they are about. A hidden
- * wcBase (rewritten by our own rebase) is still named by its id and shown,
- * in neither `::@` nor `::visible_heads()`; a missing one is not shown.
+ * The guard's questions in one `jj log` (they were three, and a bookmark
+ * list): the troubled commits, the working copy, and where wcBase stands,
+ * each a flag (`contained_in`) on the union of the commits they are about,
+ * and the bookmarks at each commit of `bookmarks() | remote_bookmarks()`
+ * (bookmarksFromRefs). A hidden wcBase (rewritten by our own rebase) is
+ * still named by its id and shown, in neither `::@` nor
+ * `::visible_heads()`; a missing one is not shown.
  */
-async function observeGuard(ctx: Ctx, st: SyncSection, bms: readonly JjBookmark[]): Promise<GuardObservation> {
+async function observeGuard(ctx: Ctx, st: SyncSection): Promise<{ obs: GuardObservation; bms: JjBookmark[] }> {
   const TROUBLED = 'mutable() & (conflicts() | divergent())';
   const wcBaseRev = st.wcBase === null ? '' : ` | present(${st.wcBase})`;
-  const seen = await flaggedCommits(ctx, `@ | (${TROUBLED})${wcBaseRev}`, [TROUBLED, '::@', '::visible_heads()']);
+  const seen = await flaggedCommits(
+    ctx,
+    `@ | (${TROUBLED}) | bookmarks() | remote_bookmarks()${wcBaseRev}`,
+    [TROUBLED, '::@', '::visible_heads()'],
+    { refs: true },
+  );
+  const bms = bookmarksFromRefs(seen);
   const troubled = seen.filter((c) => c.in[0] === true).map((c) => c.changeId.slice(0, 12));
   const wcs = seen.filter((c) => c.workingCopy);
   const workingCopy = wcs[0];
@@ -668,14 +681,17 @@ async function observeGuard(ctx: Ctx, st: SyncSection, bms: readonly JjBookmark[
   let ownSinceLastRun = false;
   if (conflictedBookmarks.length > 0 || !wcBaseIsAncestor) ownSinceLastRun = await ownOpsSince(ctx, st.lastOp);
   return {
-    troubled,
-    conflictedBookmarks,
-    syncBookmark: ctx.bookmark,
-    workingCopy,
-    wcBase: st.wcBase,
-    wcBaseIsAncestor,
-    wcBaseVisible,
-    ownSinceLastRun,
+    obs: {
+      troubled,
+      conflictedBookmarks,
+      syncBookmark: ctx.bookmark,
+      workingCopy,
+      wcBase: st.wcBase,
+      wcBaseIsAncestor,
+      wcBaseVisible,
+      ownSinceLastRun,
+    },
+    bms,
   };
 }
 
@@ -873,7 +889,8 @@ async function rebaseOrSplit(
 ): Promise<IntegrateOutcome> {
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
   const op = await beginIntegration(ctx);
-  await jj(ctx, ['rebase', '-b', '@', '-o', remoteRef]);
+  // A stack already on main@origin: the rebase would change nothing.
+  if (!stackOnRemote(obs)) await jj(ctx, ['rebase', '-b', '@', '-o', remoteRef]);
   // The bookmark moves to @- only if no rebased commit conflicts: the revset
   // drops @- when a conflicted commit of the stack is @- itself, below it, or
   // above it (@), and jj refuses an empty revset. One process where a

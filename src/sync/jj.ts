@@ -11,6 +11,7 @@ import type { Deps } from '../core/deps.js';
 import type { Logger } from '../core/log.js';
 import type { RunAs, RunResult } from '../core/runner.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
+import type { UserTree } from './fs-boundary.js';
 
 /** What a jj call needs to know about the sync it runs for. */
 export interface JjCtx {
@@ -24,6 +25,8 @@ export interface JjCtx {
   maxNewFileSize: number;
   /** Files jj refused to snapshot during this run (too large), by source path. */
   snapshotRefusals: Map<string, SnapshotRefusal>;
+  /** The user's files (fs-boundary.ts): the operation heads are read through it. */
+  tree: UserTree;
 }
 
 /** The operation user our jj calls record (`--config operation.username=...`). */
@@ -123,13 +126,17 @@ export async function commits(ctx: JjCtx, revset: string, extra: string[] = []):
  * (`self.contained_in(...)`, jj docs/templates.md, Commit type), and whether
  * its tree has a file matching `filesFlag` (a fileset, `self.files(...)`).
  * Each flag is a revset the caller would otherwise have asked in its own
- * `jj log` process; jj 0.46 evaluates it once per call.
+ * `jj log` process; jj 0.46 evaluates it once per call. With `refs`, each
+ * commit also lists the bookmarks pointing at it (`local_bookmarks`,
+ * `remote_bookmarks`: CommitRef, docs/templates.md), so that a revset
+ * holding `bookmarks() | remote_bookmarks()` answers `jj bookmark list`
+ * too (bookmarksFromRefs).
  */
 export async function flaggedCommits(
   ctx: JjCtx,
   revset: string,
   flags: readonly string[],
-  o: { reversed?: boolean; filesFlag?: string } = {},
+  o: { reversed?: boolean; filesFlag?: string; refs?: boolean } = {},
 ): Promise<FlaggedCommit[]> {
   const r = await jj(ctx, [
     'log',
@@ -138,7 +145,7 @@ export async function flaggedCommits(
     '-r',
     revset,
     '-T',
-    flaggedTemplate(flags, o.filesFlag),
+    flaggedTemplate(flags, o.filesFlag, o.refs === true),
   ]);
   return parseFlaggedCommits(r.stdout, flags.length);
 }
@@ -148,13 +155,31 @@ export interface FlaggedCommit extends JjCommit {
   in: boolean[];
   /** The tree has a file matching filesFlag (false when none was given). */
   hasFiles: boolean;
+  /** The bookmarks pointing at this commit (empty unless asked for with `refs`). */
+  refs: CommitRef[];
 }
 
-/** COMMIT_TEMPLATE with two more fields: the flags ("0"/"1" each) and "1" when files matched. */
-export function flaggedTemplate(flags: readonly string[], filesFlag?: string): string {
+/** A bookmark at a commit, as jj log's CommitRef shows it. */
+export interface CommitRef {
+  name: string;
+  /** '' for a local bookmark. */
+  remote: string;
+  conflict: boolean;
+  tracked: boolean;
+}
+
+/** One CommitRef: JSON name and remote (null for a local bookmark), conflict and tracked flags. */
+const REF_FIELDS =
+  '|b| json(b.name()) ++ "\\x1e" ++ json(b.remote()) ++ "\\x1e" ++ if(b.conflict(), "1", "0") ++ "\\x1e" ++ if(b.tracked(), "1", "0")';
+
+/** COMMIT_TEMPLATE with three more fields: the flags ("0"/"1" each), "1" when files matched, and the refs. */
+export function flaggedTemplate(flags: readonly string[], filesFlag?: string, refs = false): string {
   const bits = flags.map((f) => `if(self.contained_in(${jjString(f)}), "1", "0")`);
   const files = filesFlag === undefined ? '"0"' : `if(self.files(${jjString(filesFlag)}), "1", "0")`;
-  return `${COMMIT_FIELDS} ++ "\\x1f" ++ ${bits.length > 0 ? bits.join(' ++ ') : '""'} ++ "\\x1f" ++ ${files} ++ "\\n"`;
+  const refList = refs
+    ? `local_bookmarks.map(${REF_FIELDS}).join("\\x1d") ++ "\\x1d" ++ remote_bookmarks.map(${REF_FIELDS}).join("\\x1d")`
+    : '""';
+  return `${COMMIT_FIELDS} ++ "\\x1f" ++ ${bits.length > 0 ? bits.join(' ++ ') : '""'} ++ "\\x1f" ++ ${files} ++ "\\x1f" ++ ${refList} ++ "\\n"`;
 }
 
 export function parseFlaggedCommits(stdout: string, nFlags: number): FlaggedCommit[] {
@@ -163,16 +188,77 @@ export function parseFlaggedCommits(stdout: string, nFlags: number): FlaggedComm
     if (line.trim() === '') continue;
     templateError(line);
     const f = line.split('\x1f');
+    const refs = f.pop();
     const files = f.pop();
     const bits = f.pop();
-    if (f.length !== 7 || bits === undefined || bits.length !== nFlags || (files !== '0' && files !== '1')) {
+    if (
+      f.length !== 7 ||
+      refs === undefined ||
+      bits === undefined ||
+      bits.length !== nFlags ||
+      (files !== '0' && files !== '1')
+    ) {
       throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
     }
     const [c] = parseCommits(f.join('\x1f'));
     if (c === undefined) throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
-    out.push({ ...c, in: [...bits].map((b) => b === '1'), hasFiles: files === '1' });
+    out.push({ ...c, in: [...bits].map((b) => b === '1'), hasFiles: files === '1', refs: parseRefs(refs, line) });
   }
   return out;
+}
+
+function parseRefs(field: string, line: string): CommitRef[] {
+  const out: CommitRef[] = [];
+  for (const item of field.split('\x1d')) {
+    if (item === '') continue;
+    const [name, remote, conflict, tracked, ...rest] = item.split('\x1e');
+    let n: unknown;
+    let r: unknown;
+    try {
+      n = JSON.parse(name ?? '');
+      r = JSON.parse(remote ?? '');
+    } catch {
+      n = undefined;
+    }
+    if (typeof n !== 'string' || (r !== null && typeof r !== 'string') || rest.length > 0 || tracked === undefined) {
+      throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
+    }
+    out.push({ name: n, remote: r ?? '', conflict: conflict === '1', tracked: tracked === '1' });
+  }
+  return out;
+}
+
+/**
+ * The bookmark list (as `bookmarks()` would give it, without the `git`
+ * pseudo-remote) from the refs of a flagged `jj log` whose revset holds
+ * `bookmarks() | remote_bookmarks()`: each bookmark's targets are the
+ * commits it was shown at, in log order (a conflicted bookmark is shown at
+ * each of its added targets, jj cli/src/commit_templater.rs). One
+ * difference to `jj bookmark list --all-remotes`: a local bookmark deleted
+ * while its tracked remote one remains (listed there as "(deleted)", with
+ * no target) points at no commit, so it is absent here.
+ */
+export function bookmarksFromRefs(seen: readonly FlaggedCommit[]): JjBookmark[] {
+  const byKey = new Map<string, JjBookmark>();
+  for (const c of seen) {
+    for (const ref of c.refs) {
+      if (ref.remote === 'git') continue;
+      const key = JSON.stringify([ref.name, ref.remote]);
+      const b = byKey.get(key);
+      if (b === undefined) {
+        byKey.set(key, {
+          name: ref.name,
+          remote: ref.remote,
+          conflict: ref.conflict,
+          targets: [c.commitId],
+          tracked: ref.tracked,
+        });
+      } else if (!b.targets.includes(c.commitId)) {
+        b.targets.push(c.commitId);
+      }
+    }
+  }
+  return [...byKey.values()];
 }
 
 /**
@@ -207,9 +293,55 @@ export async function one(ctx: JjCtx, revset: string): Promise<JjCommit> {
   return c;
 }
 
+/**
+ * The repo's current operation id. Call it right after a jj command that
+ * snapshotted the working copy (every command but `--ignore-working-copy`
+ * ones does): the id is read from jj's operation-heads store when it can be
+ * (headOperation), without a process; else `jj op log -n1`, which
+ * snapshots first.
+ */
 export async function currentOp(ctx: JjCtx): Promise<string> {
+  const head = await headOperation(ctx);
+  if (head !== null) return head;
   const r = await jj(ctx, ['op', 'log', '--no-graph', '-n', '1', '-T', 'id']);
   return r.stdout.trim();
+}
+
+/**
+ * The operation the repo is at, as `jj --ignore-working-copy op log -n1 -T
+ * id` prints it (null when jj cannot say): from the operation-heads store
+ * when it can be read, else from that command.
+ */
+export async function lastOperation(ctx: JjCtx): Promise<string | null> {
+  const head = await headOperation(ctx);
+  if (head !== null) return head;
+  const op = await jj(ctx, ['--ignore-working-copy', 'op', 'log', '--no-graph', '-n', '1', '-T', 'id'], {
+    allowFailure: true,
+  });
+  return op.exitCode === 0 && op.stdout.trim() !== '' ? op.stdout.trim() : null;
+}
+
+/**
+ * The current operation id from jj's operation-heads store, without a jj
+ * process, or null when it cannot be told that way. jj 0.46's store
+ * (lib/src/simple_op_heads_store.rs; `type` holds "simple_op_heads_store")
+ * keeps one empty file per head in `.jj/repo/op_heads/heads/`, named by the
+ * operation id in hex (64 bytes: 128 digits), the id `jj op log -T id`
+ * prints. A writer adds its new head before it removes the old one, and two
+ * concurrent writers leave two heads that the next jj command merges: only
+ * exactly one head is an answer. Null as well for another store, a
+ * secondary workspace (`.jj/repo` is then a file), names of another form
+ * (a later jj) and a privilege boundary (UserTree.namesInProcess).
+ * test/integration/sync/basic.test.ts compares it with `jj op log`.
+ */
+export async function headOperation(ctx: JjCtx): Promise<string | null> {
+  const store = `${ctx.src}/.jj/repo/op_heads`;
+  const names = ctx.tree.namesInProcess(`${store}/heads`);
+  if (names === null || names.length !== 1) return null;
+  const [id] = names;
+  if (id === undefined || !/^[0-9a-f]{128}$/.test(id)) return null;
+  if ((await ctx.tree.readText(`${store}/type`))?.trim() !== 'simple_op_heads_store') return null;
+  return id;
 }
 
 export async function bookmarks(ctx: JjCtx): Promise<JjBookmark[]> {

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
 import {
+  jjIn,
   makeHost,
   makeRemote,
   readHome,
@@ -32,8 +33,26 @@ describe('sync between two hosts', () => {
 
   it('captures an edit on one host and brings it to the other', async () => {
     await writeFile(join(a.home, '.alpha'), 'a1\nA2-from-a\na3\na4\n');
-    const r = await syncExpect(a, 0);
+    const trace = join(a.root, 'edit.trace');
+    const r = await syncExpect(a, 0, { GITOPSD_TRACE: trace });
     expect(r.json?.['pushed']).toEqual(['main']);
+    // Issue 19: the processes of a sync with one $HOME edit and a remote
+    // that has not moved (benchmark B3's case), pinned. No bookmark list
+    // (the guard's jj log lists the bookmarks), no `jj op log` (the journal's
+    // and the record's operation ids are read from jj's operation heads),
+    // no rebase (the new commit already sits on main@origin).
+    expect(await tracedCommands(trace)).toEqual([
+      'jj log',
+      'chezmoi status',
+      'chezmoi re-add',
+      'chezmoi status',
+      'jj log',
+      'jj commit',
+      'jj git fetch',
+      'jj log',
+      'jj bookmark set main',
+      'jj git push',
+    ]);
     expect((await remoteTree(remote)).get('dot_alpha')).toBe('a1\nA2-from-a\na3\na4\n');
     await syncExpect(b, 0);
     expect(await readHome(b, '.alpha')).toBe('a1\nA2-from-a\na3\na4\n');
@@ -60,17 +79,19 @@ describe('sync between two hosts', () => {
     expect(await remoteRefs(remote)).toBe(before);
     expect(opsBefore).not.toBe('');
     // Issue 19: the processes of a sync with nothing to do, pinned. The
-    // guard's and integration's questions are one jj log each; the fetch's
-    // "Nothing changed." keeps the bookmark list; no commit, no push, no
-    // apply, no getent (the sync runs as its user), no externals apply.
-    expect(await tracedCommands(trace)).toEqual([
-      'jj bookmark list',
-      'jj log',
-      'chezmoi status',
-      'jj git fetch',
-      'jj log',
-      'jj op log',
-    ]);
+    // guard's questions and the bookmark list are one jj log, integration's
+    // one more; the fetch's "Nothing changed." keeps the bookmark list; the
+    // operation the run ends at is read from jj's operation heads, not
+    // `jj op log`; no commit, no push, no apply, no getent (the sync runs as
+    // its user), no externals apply.
+    expect(await tracedCommands(trace)).toEqual(['jj log', 'chezmoi status', 'jj git fetch', 'jj log']);
+    // That operation id is the one jj itself names.
+    const st = JSON.parse(await readFile(join(a.stateDir, 'sync', 'state.json'), 'utf8')) as {
+      sync?: { lastOp?: unknown };
+    };
+    const jjOp = (await jjIn(a, ['--ignore-working-copy', 'op', 'log', '--no-graph', '-n', '1', '-T', 'id'])).trim();
+    expect(jjOp).toMatch(/^[0-9a-f]{128}$/);
+    expect(st.sync?.lastOp).toBe(jjOp);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   filesetExcept,
   filesetOf,
   isSameSecondCollision,
+  bookmarksFromRefs,
   flaggedTemplate,
   parseBookmarks,
   parseCommits,
@@ -129,17 +130,19 @@ describe('flagged commits: one jj log for a phase (issue 19)', () => {
   const id = 'a'.repeat(40);
   const fields = [id, 'xyz', 'p1', '0', '1', '1', JSON.stringify('')];
   it.each([
-    ['no flags, no files', [...fields, '', '0'], 0, [], false],
-    ['three flags', [...fields, '101', '0'], 3, [true, false, true], false],
-    ['files matched', [...fields, '0', '1'], 1, [false], true],
+    ['no flags, no files', [...fields, '', '0', ''], 0, [], false],
+    ['three flags', [...fields, '101', '0', ''], 3, [true, false, true], false],
+    ['files matched', [...fields, '0', '1', ''], 1, [false], true],
   ])('%s', (_name, parts, n, flags, files) => {
     const [c] = parseFlaggedCommits(`${parts.join('\x1f')}\n`, n);
-    expect(c).toMatchObject({ commitId: id, empty: true, workingCopy: true, in: flags, hasFiles: files });
+    expect(c).toMatchObject({ commitId: id, empty: true, workingCopy: true, in: flags, hasFiles: files, refs: [] });
   });
   it.each([
-    ['too few flags', [...fields, '1', '0'], 2],
+    ['too few flags', [...fields, '1', '0', ''], 2],
+    ['no refs field', [...fields, '1', '0'], 1],
     ['no files field', [...fields, '1'], 1],
     ['a plain commit line', fields, 0],
+    ['a ref of another form', [...fields, '1', '0', '"main"\x1enull\x1e0'], 1],
   ])('rejects %s', (_name, parts, n) => {
     expect(() => parseFlaggedCommits(`${parts.join('\x1f')}\n`, n)).toThrow(/unexpected jj log line/);
   });
@@ -157,7 +160,7 @@ describe('flagged commits: one jj log for a phase (issue 19)', () => {
   ])('an error jj printed in place of a field (%s) fails in one line with exit 1', (_name, field, message) => {
     let err: unknown;
     try {
-      parseFlaggedCommits(`${[...fields, '0', field].join('\x1f')}\n`, 1);
+      parseFlaggedCommits(`${[...fields, '0', field, ''].join('\x1f')}\n`, 1);
     } catch (e) {
       err = e;
     }
@@ -165,6 +168,38 @@ describe('flagged commits: one jj log for a phase (issue 19)', () => {
     expect((err as GitopsdError).kind).toBe('failed');
     expect((err as GitopsdError).message).toMatch(message);
     expect((err as GitopsdError).message).not.toContain('\n');
+  });
+  it('lists the bookmarks of `bookmarks() | remote_bookmarks()` from the refs at each commit', () => {
+    // As jj 0.46 renders REF_FIELDS (checked in the test bed): a local
+    // bookmark's remote is null; a conflicted one is shown at each added
+    // target; the colocated repo's `git` remote is left out.
+    const ref = (name: string, remote: string | null, conflict: string, tracked: string): string =>
+      [JSON.stringify(name), JSON.stringify(remote), conflict, tracked].join('\x1e');
+    const line = (commit: string, locals: string[], remotes: string[]): string =>
+      [commit, 'xyz', 'p1', '0', '0', '0', '""', '', '0', `${locals.join('\x1d')}\x1d${remotes.join('\x1d')}`].join(
+        '\x1f',
+      );
+    const a = 'a'.repeat(40);
+    const b = 'b'.repeat(40);
+    const seen = parseFlaggedCommits(
+      [
+        line(
+          a,
+          [ref('main', null, '0', '0'), ref('cb', null, '1', '0')],
+          [ref('main', 'origin', '0', '1'), ref('main', 'git', '0', '1')],
+        ),
+        line(b, [ref('cb', null, '1', '0')], [ref('sync/h"x', 'origin', '0', '0')]),
+        line('c'.repeat(40), [], []),
+      ].join('\n'),
+      0,
+    );
+    expect(seen[0]?.refs).toHaveLength(4);
+    expect(bookmarksFromRefs(seen)).toEqual([
+      { name: 'main', remote: '', conflict: false, targets: [a], tracked: false },
+      { name: 'cb', remote: '', conflict: true, targets: [a, b], tracked: false },
+      { name: 'main', remote: 'origin', conflict: false, targets: [a], tracked: true },
+      { name: 'sync/h"x', remote: 'origin', conflict: false, targets: [b], tracked: false },
+    ]);
   });
   it('quotes each flag revset and the fileset as template string literals', () => {
     const t = flaggedTemplate(['::@', 'description(substring:"x")'], 'glob:"**/.chezmoiexternal*"');
