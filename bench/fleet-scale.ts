@@ -12,7 +12,8 @@
  * runs in the test bed, so no network transport is measured.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { gitopsdBin } from './common.js';
 
@@ -41,6 +42,12 @@ export interface RoundResult {
   wallMs: number;
   /** CPU time (user + sys) of the processes the round spawned, their children included. */
   cpuMs: number;
+  /**
+   * CPU time (user + sys) of this process during the round (process.cpuUsage):
+   * what driving the round cost here (execa for the plain publisher, the whole
+   * publish step for the in-process gitopsd round).
+   */
+  selfCpuMs: number;
   results: PublishResult[];
   errors: PublishResult[];
 }
@@ -174,11 +181,58 @@ export async function round(
   publish: (h: ScaleHost) => Promise<PublishResult>,
 ): Promise<RoundResult> {
   const cpu0 = await childCpuMs();
+  const self0 = process.cpuUsage();
   const t0 = performance.now();
   const results = await pool(hosts, concurrency, publish);
   const wallMs = performance.now() - t0;
+  const self = process.cpuUsage(self0);
   const cpuMs = (await childCpuMs()) - cpu0;
-  return { wallMs, cpuMs, results, errors: results.filter((r) => !r.ok) };
+  return { wallMs, cpuMs, selfCpuMs: (self.user + self.system) / 1000, results, errors: results.filter((r) => !r.ok) };
+}
+
+/**
+ * gitopsd's publish step as a run calls it: the after-run's `publishNow`
+ * (src/report/after-run.ts: the status report, then publishStatus from
+ * src/fleet/publish.ts, the same code as `gitopsd fleet publish` and as every
+ * run's after-run), called in this process, from the build being measured
+ * (its tsc output, dist/, next to the bin the benchmark runs). Each host's
+ * deps (its config file read and checked, its logger, runner and state
+ * store) are built before the round starts, as a run has them before its
+ * after-run; the logger writes warnings only (one "published" info line per
+ * host would fill the benchmark's output). What a publish costs here: the
+ * status report, the document, the git processes, the state writes, all in
+ * this process's CPU and its children's, as the plain publisher's execa
+ * calls are.
+ */
+export async function stepPublisher(hosts: readonly ScaleHost[]): Promise<(h: ScaleHost) => Promise<PublishResult>> {
+  const dist = join(dirname(dirname(gitopsdBin())), 'dist');
+  const [{ createDeps }, { publishNow }] = (await Promise.all([
+    import(pathToFileURL(join(dist, 'core', 'deps.js')).href),
+    import(pathToFileURL(join(dist, 'report', 'after-run.js')).href),
+  ])) as [
+    { createDeps: (o: { configPath: string; logLevel: string; env: NodeJS.ProcessEnv }) => unknown },
+    {
+      publishNow: (
+        deps: unknown,
+        o: { force: boolean },
+      ) => Promise<{ kind: 'published'; commit: string } | { kind: 'failed'; error: string } | { kind: string }>;
+    },
+  ];
+  const env = { ...process.env };
+  delete env['GITOPSD_CONFIG'];
+  const deps = new Map(hosts.map((h) => [h.name, createDeps({ configPath: h.config, logLevel: 'warn', env })]));
+  return async (h) => {
+    const t0 = performance.now();
+    try {
+      const o = await publishNow(deps.get(h.name), { force: true });
+      const ms = performance.now() - t0;
+      if (o.kind === 'published' && 'commit' in o) return { host: h.name, ok: true, commit: o.commit, ms, error: null };
+      const error = 'error' in o ? o.error : `outcome ${o.kind}`;
+      return { host: h.name, ok: false, commit: null, ms, error: error.slice(0, 300) };
+    } catch (err) {
+      return { host: h.name, ok: false, commit: null, ms: performance.now() - t0, error: (err as Error).message };
+    }
+  };
 }
 
 /** status.json of `host` made from a real gitopsd document: same fields and size, its own host name. */

@@ -97,6 +97,91 @@ export function parseFastCommand(
   return { command, json, config };
 }
 
+/** The options a fast fleet command accepts: flags (boolean, at most once), values (at most once), arrays (repeatable). */
+const FAST_FLEET = {
+  status: { flags: ['json'], values: ['config', 'remote', 'allowed-signers', 'html', 'commit'], arrays: ['host'] },
+  publish: { flags: ['json', 'force'], values: ['config'], arrays: [] },
+} as const satisfies Record<string, { flags: readonly string[]; values: readonly string[]; arrays: readonly string[] }>;
+
+/**
+ * `gitopsd fleet status` and `gitopsd fleet publish` skip yargs too: a
+ * monitoring check runs the first every few minutes and a heartbeat timer the
+ * second on every host, and yargs' parse was the largest single item of both
+ * (docs/benchmarks.md, B8 and B9). Accepted: the options of each command in
+ * the forms `--opt VALUE` and `--opt=VALUE` (a value never empty, never
+ * starting with "-"), each flag and value at most once, `--host` repeatable;
+ * anything else (help, --log-level, --no-force, `--host a b`, unknown
+ * options) returns null and goes through yargs, so both paths always agree
+ * (test/unit/cli/fast-path.test.ts). `args` has the keys yargs would give
+ * the handler.
+ */
+export function parseFastFleetCommand(
+  argv: readonly string[],
+): { command: 'fleet status' | 'fleet publish'; json: boolean; config: string | undefined; args: CliArgs } | null {
+  const sub = argv[1];
+  if (argv[0] !== 'fleet' || (sub !== 'status' && sub !== 'publish')) return null;
+  const spec: { flags: readonly string[]; values: readonly string[]; arrays: readonly string[] } = FAST_FLEET[sub];
+  const args: Record<string, unknown> = {};
+  for (const f of spec.flags) args[f] = false;
+  const seen = new Set<string>();
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (!a.startsWith('--')) return null;
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (spec.flags.includes(name)) {
+      if (eq >= 0 || seen.has(name)) return null;
+      seen.add(name);
+      args[name] = true;
+      continue;
+    }
+    const isArray = spec.arrays.includes(name);
+    if (!isArray && (!spec.values.includes(name) || seen.has(name))) return null;
+    let value: string;
+    if (eq >= 0) value = a.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) return null;
+      value = next;
+      i++;
+    }
+    if (value === '' || value.startsWith('-')) return null;
+    seen.add(name);
+    if (isArray) args[name] = [...((args[name] as string[] | undefined) ?? []), value];
+    else args[name] = value;
+  }
+  const config = args['config'] as string | undefined;
+  return { command: `fleet ${sub}`, json: args['json'] === true, config, args };
+}
+
+/**
+ * `gitopsd fleet publish [--force]`: the after-run's publish step on its own
+ * (src/report/after-run.ts publishNow), under the host lock (publishing
+ * writes the state file, which a cycle may be writing too). Exit codes: 0
+ * published or unchanged, 64 fleet.enable is false, 75 the publish failed.
+ */
+const fleetPublishHandler: Handler = async (deps, args) => {
+  const [{ publishNow }, { withHostLock }] = await Promise.all([
+    import('../report/after-run.js'),
+    import('../core/deps.js'),
+  ]);
+  const o = await withHostLock(deps, 'fleet publish', () => publishNow(deps, { force: args['force'] === true }));
+  switch (o.kind) {
+    case 'disabled':
+      throw new UsageError("fleet.enable is false in the config; set it to true to publish this host's status");
+    case 'skipped':
+      return { exitCode: 0, text: `unchanged; next heartbeat at ${o.nextHeartbeatAt}`, json: { ok: true, ...o } };
+    case 'published':
+      return {
+        exitCode: 0,
+        text: `published ${o.commit.slice(0, 12)} to ${o.ref} at ${o.remote} (${o.why}${o.signed ? ', signed' : ', unsigned'})`,
+        json: { ok: true, ...o },
+      };
+    case 'failed':
+      return { exitCode: 75, text: o.error, json: { ok: false, ...o } };
+  }
+};
+
 /** Run the CLI; resolves to the exit code (also set on process.exitCode by the bin). */
 export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = defaultIO): Promise<ExitCode> {
   let result: ExitCode = EXIT.ok;
@@ -213,6 +298,20 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           config,
         });
       }
+    } catch (err) {
+      report(exitCodeFor(err), undefined, err);
+    }
+    return result;
+  }
+  const fastFleet = scriptName === 'gitopsd' ? parseFastFleetCommand(argv) : null;
+  if (fastFleet !== null) {
+    try {
+      const { command, json, config, args } = fastFleet;
+      const handler: Handler =
+        command === 'fleet status'
+          ? async (deps, a) => (await import('../fleet/cli.js')).fleetStatusCommand(deps, a)
+          : fleetPublishHandler;
+      await withDeps(command, handler, { logBackend: 'plain' })({ ...args, json, config });
     } catch (err) {
       report(exitCodeFor(err), undefined, err);
     }
@@ -511,43 +610,16 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
                 type: 'string',
                 describe: "Show the rollout of this nix-config commit (default: the checkout's remote-tracking branch)",
               }),
-          lazy('fleet status', async () => (await import('../fleet/cli.js')).fleetStatusCommand),
+          lazy('fleet status', async () => (await import('../fleet/cli.js')).fleetStatusCommand, {
+            logBackend: 'plain',
+          }),
         )
         .command(
           'publish',
           "Publish this host's status now if it changed or the heartbeat is due",
           (s: Argv) =>
             s.option('force', { type: 'boolean', default: false, describe: 'Publish even when nothing changed' }),
-          withDeps('fleet publish', async (deps, args) => {
-            const [{ publishNow }, { withHostLock }] = await Promise.all([
-              import('../report/after-run.js'),
-              import('../core/deps.js'),
-            ]);
-            // The host lock: publishing writes the state file, which a cycle may be writing too.
-            const o = await withHostLock(deps, 'fleet publish', () =>
-              publishNow(deps, { force: args['force'] === true }),
-            );
-            switch (o.kind) {
-              case 'disabled':
-                throw new UsageError(
-                  "fleet.enable is false in the config; set it to true to publish this host's status",
-                );
-              case 'skipped':
-                return {
-                  exitCode: 0,
-                  text: `unchanged; next heartbeat at ${o.nextHeartbeatAt}`,
-                  json: { ok: true, ...o },
-                };
-              case 'published':
-                return {
-                  exitCode: 0,
-                  text: `published ${o.commit.slice(0, 12)} to ${o.ref} at ${o.remote} (${o.why}${o.signed ? ', signed' : ', unsigned'})`,
-                  json: { ok: true, ...o },
-                };
-              case 'failed':
-                return { exitCode: 75, text: o.error, json: { ok: false, ...o } };
-            }
-          }),
+          withDeps('fleet publish', fleetPublishHandler, { logBackend: 'plain' }),
         )
         .command(
           'serve',

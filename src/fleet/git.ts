@@ -29,7 +29,10 @@ interface GitCall {
 }
 
 async function git(deps: GitDeps, dir: string, args: readonly string[], o: GitCall) {
-  const config = (o.config ?? []).flatMap((c) => ['-c', c]);
+  // gc.auto=0: never an automatic gc in the middle of a publish or a read
+  // (git-gc(1) "--auto"), on every call rather than written into the
+  // repository's config, which would cost one more process per new repository.
+  const config = ['gc.auto=0', ...(o.config ?? [])].flatMap((c) => ['-c', c]);
   return deps.runner.run('git', [...config, '--git-dir', dir, ...args], {
     timeoutMs: o.timeoutMs,
     cwd: dir,
@@ -55,9 +58,6 @@ export async function ensureBareRepo(deps: GitDeps, dir: string, timeoutMs: numb
   rmSync(tmp, { recursive: true, force: true });
   // cwd: the parent, so git never looks at whatever repository the caller's cwd is in.
   await deps.runner.run('git', ['init', '--bare', '--quiet', tmp], { timeoutMs, cwd: dirname(dir) });
-  // The object store of this repository is ours: keep it small, never
-  // auto-gc in the middle of a publish (a cheap repack runs when it grows).
-  await git(deps, tmp, ['config', 'gc.auto', '0'], { timeoutMs });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
 }

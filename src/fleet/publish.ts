@@ -15,9 +15,13 @@
  *   record, the next run publishes again (the lease then reads the remote
  *   first, see below), which costs one push and loses nothing.
  * - The lease: the expected value is this host's last pushed commit from the
- *   record; when the record has none (first publish, new remote) it is read
- *   with ls-remote. A rejected lease means someone else wrote this host's
- *   ref: it is reported, and the next run reads the ref again and
+ *   record. When the record has none (first publish, new remote, a state
+ *   that was lost) the push first expects no ref at all (the common case:
+ *   one process); if the remote has one, its value is read with ls-remote
+ *   and the push is made once more with that lease (what the host last
+ *   published before it lost its record is overwritten, as before). A
+ *   rejected lease on a value from the record means someone else wrote this
+ *   host's ref: it is reported, and the next run reads the ref again and
  *   overwrites it.
  */
 import { join } from 'node:path';
@@ -120,15 +124,27 @@ export async function publishStatus(
       timeoutMs: left(),
     });
     const known = record.lease !== null && record.lease.remote === remote && record.lease.ref === ref;
-    const expect =
-      known && record.lease !== null
-        ? record.lease.commit
-        : await lsRemoteRef(deps, { dir, remote, ref, timeoutMs: left() });
-    const pushed = await pushStatus(deps, { dir, remote, ref, commit, expect, timeoutMs: left() });
+    let pushed = await pushStatus(deps, {
+      dir,
+      remote,
+      ref,
+      commit,
+      expect: known && record.lease !== null ? record.lease.commit : '',
+      timeoutMs: left(),
+    });
+    if (!known && !pushed.ok && pushed.lease) {
+      // No record, and the ref exists: lease on what is there now (the
+      // push fails again only if it changes between the two commands).
+      const expect = await lsRemoteRef(deps, { dir, remote, ref, timeoutMs: left() });
+      pushed = await pushStatus(deps, { dir, remote, ref, commit, expect, timeoutMs: left() });
+    }
     if (!pushed.ok) {
       // A rejected lease: forget what we thought was there, so the next
-      // run reads the ref again (and overwrites whoever wrote it).
-      const error = `cannot push ${ref} to ${remote}: ${pushed.message}; the run is unaffected and the next run retries`;
+      // run reads the ref again (and overwrites whoever wrote it). Any other
+      // refusal (an unreachable remote: a first publish reads nothing before
+      // its push) has the words of every other failure to publish.
+      const what = pushed.lease ? `cannot push ${ref} to ${remote}` : `cannot publish the fleet status to ${remote}`;
+      const error = `${what}: ${pushed.message}; the run is unaffected and the next run retries`;
       save({
         ...record,
         ...health,

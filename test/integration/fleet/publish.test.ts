@@ -6,7 +6,7 @@
  * the bad inputs a reader must survive.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { tempDir } from '../../harness/temp.js';
@@ -35,6 +35,20 @@ const at = (h: number): Record<string, string> => ({
   GITOPSD_TEST_NOW: new Date(Date.parse(T0) + h * 3600_000).toISOString(),
   TZ: 'UTC',
 });
+
+/** The git subcommands a GITOPSD_TRACE file shows, in order (the word after git's global options). */
+async function tracedGit(file: string): Promise<string[]> {
+  const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+  return lines
+    .map((l) => JSON.parse(l) as { event: string; cmd?: string; args?: string[] })
+    .filter((e) => e.event === 'start' && e.cmd === 'git')
+    .map((e) => {
+      const a = e.args ?? [];
+      let i = 0;
+      while (i < a.length && (a[i] === '-c' || a[i] === '--git-dir' || a[i] === '-C')) i += 2;
+      return a[i] ?? '';
+    });
+}
 
 async function fleetStatus(h: FleetHost, args: string[] = [], env: Record<string, string> = at(0)) {
   const r = await h.gitopsd(['fleet', 'status', '--json', ...args], { env });
@@ -124,6 +138,27 @@ describe('publishing', () => {
     expect(republished - Date.parse(at(1.01)['GITOPSD_TEST_NOW'] ?? '')).toBeLessThan(60_000);
     const forced = await pa.gitopsd(['fleet', 'publish', '--force', '--json'], { env: at(1.02) });
     expect(JSON.parse(forced.stdout)).toMatchObject({ ok: true, kind: 'published', why: 'forced', signed: true });
+    // With a record, a publish is 4 git processes: no ls-remote before the push.
+    const trace = join(dir, 'publish-trace.jsonl');
+    const again = await pa.gitopsd(['fleet', 'publish', '--force'], { env: { ...at(1.03), GITOPSD_TRACE: trace } });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(await tracedGit(trace)).toEqual(['hash-object', 'mktree', 'commit-tree', 'push']);
+  });
+
+  it('a host that lost its publish record overwrites its own ref: the push expecting no ref is refused, the ref is read, the push is made with that lease', async () => {
+    const stateFile = join(pa.sim.paths.stateDir, 'state.json');
+    const state = JSON.parse(await readFile(stateFile, 'utf8')) as Record<string, unknown>;
+    delete state['fleet'];
+    await writeFile(stateFile, JSON.stringify(state));
+    const trace = join(dir, 'lost-record-trace.jsonl');
+    const r = await pa.gitopsd(['fleet', 'publish', '--force', '--json'], {
+      env: { ...at(1.04), GITOPSD_TRACE: trace },
+    });
+    expect(JSON.parse(r.stdout), r.stderr).toMatchObject({ ok: true, kind: 'published' });
+    expect((await remoteRefs(remote))['refs/gitopsd/status/pa']).toBe(
+      (JSON.parse(r.stdout) as { commit: string }).commit,
+    );
+    expect(await tracedGit(trace)).toEqual(['hash-object', 'mktree', 'commit-tree', 'push', 'ls-remote', 'push']);
   });
 
   it('an unreachable status remote: the run exits as it would, the failure is in status, the run record and metrics; the next run retries', async () => {

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, parseFastCommand } from '../../../src/cli/main.js';
+import { main, parseFastCommand, parseFastFleetCommand } from '../../../src/cli/main.js';
 
 describe('parseFastCommand', () => {
   it.each([
@@ -48,6 +48,64 @@ describe('parseFastCommand', () => {
   });
 });
 
+describe('parseFastFleetCommand', () => {
+  const status = (args: Record<string, unknown>) => ({
+    command: 'fleet status',
+    json: args['json'] === true,
+    config: args['config'],
+    args: { json: false, ...args },
+  });
+  const publish = (args: Record<string, unknown>) => ({
+    command: 'fleet publish',
+    json: args['json'] === true,
+    config: args['config'],
+    args: { json: false, force: false, ...args },
+  });
+  it.each([
+    [['fleet', 'status'], status({})],
+    [['fleet', 'status', '--json'], status({ json: true })],
+    [
+      ['fleet', 'status', '--json', '--remote', 'file:///r.git', '--config=/c.json'],
+      status({ json: true, remote: 'file:///r.git', config: '/c.json' }),
+    ],
+    [['fleet', 'status', '--host', 'a', '--host=b,c'], status({ host: ['a', 'b,c'] })],
+    [
+      ['fleet', 'status', '--allowed-signers', '/s', '--html', '/p.html', '--commit', 'abc1234'],
+      status({ 'allowed-signers': '/s', html: '/p.html', commit: 'abc1234' }),
+    ],
+    [['fleet', 'publish'], publish({})],
+    [
+      ['fleet', 'publish', '--force', '--json', '--config', 'c.json'],
+      publish({ force: true, json: true, config: 'c.json' }),
+    ],
+  ])('%j is fast', (argv, want) => {
+    expect(parseFastFleetCommand(argv)).toEqual(want);
+  });
+
+  it.each([
+    [['fleet']],
+    [['fleet', 'serve']],
+    [['fleet', 'status', '--help']],
+    [['fleet', 'status', '-h']],
+    [['fleet', 'status', '--log-level', 'debug']],
+    [['fleet', 'status', '--json', '--json']],
+    [['fleet', 'status', '--json=true']],
+    [['fleet', 'status', '--remote']],
+    [['fleet', 'status', '--remote', '--json']],
+    [['fleet', 'status', '--remote=']],
+    [['fleet', 'status', '--remote', 'a', '--remote', 'b']],
+    [['fleet', 'status', '--host', 'a', 'b']],
+    [['fleet', 'status', '--force']],
+    [['fleet', 'status', 'extra']],
+    [['fleet', 'publish', '--no-force']],
+    [['fleet', 'publish', '--force', '--force']],
+    [['fleet', 'publish', '--remote', 'r']],
+    [['--json', 'fleet', 'status']],
+  ])('%j goes to yargs', (argv) => {
+    expect(parseFastFleetCommand(argv)).toBeNull();
+  });
+});
+
 describe('fast and yargs paths agree', () => {
   let cfg: string;
   beforeAll(() => {
@@ -78,6 +136,12 @@ describe('fast and yargs paths agree', () => {
     [['status', '--config', '/nonexistent/config.json']],
     [['status', '--json', '--config', '/nonexistent/config.json']],
     [['daemon', '--config', '/nonexistent/config.json']],
+    // fleet.enable is false: a usage error (64).
+    [['fleet', 'publish', '--force', '--config', 'CFG']],
+    [['fleet', 'publish', '--json', '--config=CFG']],
+    // The status remote cannot be read: 75, one line.
+    [['fleet', 'status', '--json', '--remote', '/nonexistent/status.git', '--config', 'CFG']],
+    [['fleet', 'status', '--host', 'a', '--remote=/nonexistent/status.git', '--config', 'CFG']],
   ])('%j', async (argv) => {
     const [fast, slow] = await both(argv.map((a) => a.replace('CFG', cfg)));
     expect(fast).toEqual(slow);
