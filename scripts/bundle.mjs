@@ -44,12 +44,14 @@ function buildInfo() {
 }
 /**
  * zod ships 60-odd message locales and re-exports them all from its `z`
- * namespace (`export * as locales` in zod/v4/classic/external.js and
- * zod/v4/core/index.js), so a bundle that imports `z` evaluates every one of
- * them on each start: 600 KB of the 760 KB zod chunk (docs/benchmarks.md, B1).
+ * namespace (`export * as locales` in zod/v4/mini/external.js,
+ * zod/v4/classic/external.js and zod/v4/core/index.js), so a bundle that
+ * imports `z` evaluates every one of them on each start: 600 KB of the 760 KB
+ * zod chunk (docs/benchmarks.md, B1).
  * gitopsd's messages are English only and it never reads `z.locales`: the
- * locales index is resolved to English alone. `en` is also what zod installs
- * as its default (`config(en())` in zod/v4/classic/external.js).
+ * locales index is resolved to English alone. `en` is also what classic zod
+ * installs as its default; gitopsd's schemas use zod/mini, which installs
+ * none, so src/core/zod.ts installs `en` itself.
  */
 const zodEnglishOnly = {
   name: 'zod-english-only',

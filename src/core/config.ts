@@ -6,7 +6,7 @@
  * them (src/core/exit.ts).
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type * as z from './zod.js';
 import { distance } from 'fastest-levenshtein';
 import { ConfigError } from './errors.js';
 import { CHECK_KINDS, ConfigSchema, type Config } from './config-schema.js';
@@ -106,32 +106,44 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** The keys the schema allows for the object at `path` (through defaults, nullables and arrays), or []. */
-export function knownKeysAt(path: readonly PropertyKey[], schema: z.ZodType = ConfigSchema): string[] {
-  let cur: z.ZodType | undefined = schema;
-  const unwrap = (t: z.ZodType): z.ZodType => {
-    let s = t;
+export function knownKeysAt(path: readonly PropertyKey[], schema: z.core.$ZodType = ConfigSchema): string[] {
+  // The schema's definition (`_zod.def`, zod's own description of each
+  // schema), read by its `type` tag: the same for classic zod and zod/mini.
+  type Def =
+    | { type: 'default' | 'nullable' | 'optional'; innerType: z.core.$ZodType }
+    | { type: 'object'; shape: Record<string, z.core.$ZodType> }
+    | { type: 'array'; element: z.core.$ZodType }
+    | { type: 'union'; options: readonly z.core.$ZodType[] }
+    | { type: 'other' };
+  const defOf = (t: z.core.$ZodType): Def => t._zod.def as Def;
+  const unwrap = (t: z.core.$ZodType): Def => {
+    let def = defOf(t);
     for (let i = 0; i < 10; i++) {
-      const def = s._zod.def as { type: string; innerType?: z.ZodType; element?: z.ZodType };
-      if ((def.type === 'default' || def.type === 'nullable' || def.type === 'optional') && def.innerType)
-        s = def.innerType;
+      if (def.type === 'default' || def.type === 'nullable' || def.type === 'optional') def = defOf(def.innerType);
       else break;
     }
-    return s;
+    return def;
   };
+  let cur: z.core.$ZodType | undefined = schema;
   for (const p of path) {
     if (cur === undefined) return [];
-    const s = unwrap(cur);
-    if (s instanceof z.ZodObject) cur = (s.shape as Record<string, z.ZodType>)[String(p)];
-    else if (s instanceof z.ZodArray) cur = s.element as z.ZodType;
+    const def = unwrap(cur);
+    if (def.type === 'object') cur = def.shape[String(p)];
+    else if (def.type === 'array') cur = def.element;
     else return [];
   }
-  const s = cur === undefined ? undefined : unwrap(cur);
-  if (s instanceof z.ZodObject) return Object.keys(s.shape);
+  const def = cur === undefined ? undefined : unwrap(cur);
+  if (def?.type === 'object') return Object.keys(def.shape);
   // A check: the keys of every kind (zod reports an unknown key of a check
   // that has one kind at the check's own path).
-  if (s instanceof z.ZodUnion)
+  if (def?.type === 'union')
     return [
-      ...new Set((s.options as z.ZodType[]).flatMap((o) => (o instanceof z.ZodObject ? Object.keys(o.shape) : []))),
+      ...new Set(
+        def.options.flatMap((o) => {
+          const od = defOf(o);
+          return od.type === 'object' ? Object.keys(od.shape) : [];
+        }),
+      ),
     ];
   return [];
 }

@@ -20,7 +20,7 @@
  * environmental cause is cleared. The fields are additive, so the state
  * document keeps version 1 and an older gitopsd still reads the file.
  */
-import { z } from 'zod';
+import * as z from './zod.js';
 import type { StateStore } from './state.js';
 import { PARSE_ONCE } from './parse-once.js';
 
@@ -37,70 +37,62 @@ export type BadReason = z.infer<typeof BadReason>;
  * What was built when the failure happened. Two builds of one commit are the
  * same attempt only when flakeHost and the flake.lock blob agree.
  */
-export const BuildIdentity = z
-  .object({
-    /** nixConfig.flakeHost: the `nixosConfigurations.<host>` that was built. */
-    flakeHost: z.string(),
-    /** The installable, `<flake dir>#nixosConfigurations.<host>.config.system.build.toplevel`. */
-    flakeAttr: z.string(),
-    /** `git rev-parse <commit>:flake.lock` (the locked inputs), null without a lock file. */
-    lockBlob: z.string().nullable().default(null),
-    /** The toplevel's .drv (nix eval …drvPath), null when the configuration does not evaluate. */
-    drvPath: z.string().nullable().default(null),
-    /** The .drv nix named as failing ("Cannot build '…'"), when it named one. */
-    failedDrv: z.string().nullable().default(null),
-  })
-  .loose();
+export const BuildIdentity = z.looseObject({
+  /** nixConfig.flakeHost: the `nixosConfigurations.<host>` that was built. */
+  flakeHost: z.string(),
+  /** The installable, `<flake dir>#nixosConfigurations.<host>.config.system.build.toplevel`. */
+  flakeAttr: z.string(),
+  /** `git rev-parse <commit>:flake.lock` (the locked inputs), null without a lock file. */
+  lockBlob: z._default(z.nullable(z.string()), null),
+  /** The toplevel's .drv (nix eval …drvPath), null when the configuration does not evaluate. */
+  drvPath: z._default(z.nullable(z.string()), null),
+  /** The .drv nix named as failing ("Cannot build '…'"), when it named one. */
+  failedDrv: z._default(z.nullable(z.string()), null),
+});
 export type BuildIdentity = z.infer<typeof BuildIdentity>;
 
-export const BadCommit = z
-  .object({
-    commit: z.string(),
-    reason: BadReason,
-    at: z.string(),
-    message: z.string(),
-    storePath: z.string().nullable().default(null),
-    logTail: z.string().default(''),
-    /** Marks exist only for failures caused by the commit; a legacy mark reads as such. */
-    class: z.enum(['caused-by-commit']).default('caused-by-commit'),
-    /** The cause (src/failure/classify.ts FailureCause), null for marks written before issue #13. */
-    cause: z.string().nullable().default(null),
-    /** The whole meaningful error (for a legacy mark: empty, see logTail). */
-    evidence: z.string().default(''),
-    /** What was built; null: unknown (a legacy mark, a signature refusal): applies to any build. */
-    build: BuildIdentity.nullable().default(null),
-  })
-  .loose();
+export const BadCommit = z.looseObject({
+  commit: z.string(),
+  reason: BadReason,
+  at: z.string(),
+  message: z.string(),
+  storePath: z._default(z.nullable(z.string()), null),
+  logTail: z._default(z.string(), ''),
+  /** Marks exist only for failures caused by the commit; a legacy mark reads as such. */
+  class: z._default(z.enum(['caused-by-commit']), 'caused-by-commit'),
+  /** The cause (src/failure/classify.ts FailureCause), null for marks written before issue #13. */
+  cause: z._default(z.nullable(z.string()), null),
+  /** The whole meaningful error (for a legacy mark: empty, see logTail). */
+  evidence: z._default(z.string(), ''),
+  /** What was built; null: unknown (a legacy mark, a signature refusal): applies to any build. */
+  build: z._default(z.nullable(BuildIdentity), null),
+});
 export type BadCommit = z.infer<typeof BadCommit>;
 /** A mark as written: the fields added by issue #13 may be left out (they default). */
 export type BadCommitInput = z.input<typeof BadCommit>;
 
-export const Deployment = z
-  .object({
-    commit: z.string(),
-    storePath: z.string(),
-    generation: z.number().int().nullable(),
-    at: z.string(),
-    operation: z.enum(['switch', 'boot']),
-    /**
-     * The commit's subject line (`git log -1 --format=%s`), recorded at deploy
-     * so that `status` need not start git to show it; null when git could not
-     * say, absent in records written before issue 19.
-     */
-    subject: z.string().nullable().optional(),
-  })
-  .loose();
+export const Deployment = z.looseObject({
+  commit: z.string(),
+  storePath: z.string(),
+  generation: z.nullable(z.number().check(z.int())),
+  at: z.string(),
+  operation: z.enum(['switch', 'boot']),
+  /**
+   * The commit's subject line (`git log -1 --format=%s`), recorded at deploy
+   * so that `status` need not start git to show it; null when git could not
+   * say, absent in records written before issue 19.
+   */
+  subject: z.optional(z.nullable(z.string())),
+});
 export type Deployment = z.infer<typeof Deployment>;
 
-export const DeploymentsSection = z
-  .object({
-    /** The commit whose system is (or is about to be, after a reboot) the host's system. */
-    current: Deployment.nullable().default(null),
-    /** Newest last; bounded to HISTORY_LIMIT entries. */
-    history: z.array(Deployment).default([]),
-    badCommits: z.record(z.string(), BadCommit).default({}),
-  })
-  .loose();
+export const DeploymentsSection = z.looseObject({
+  /** The commit whose system is (or is about to be, after a reboot) the host's system. */
+  current: z._default(z.nullable(Deployment), null),
+  /** Newest last; bounded to HISTORY_LIMIT entries. */
+  history: z._default(z.array(Deployment), []),
+  badCommits: z._default(z.record(z.string(), BadCommit), {}),
+});
 export type DeploymentsSection = z.infer<typeof DeploymentsSection>;
 
 export const HISTORY_LIMIT = 50;

@@ -36,7 +36,10 @@ export function exitCodeFor(err: unknown): ExitCode {
  * come back unchanged.
  */
 export function asGitopsdError(err: unknown): unknown {
-  if (!(err instanceof Error) || err.name !== 'ZodError') return err;
+  // zod/mini's parse throws "$ZodError" (zod core's error; src/core/zod.ts);
+  // classic zod's is "ZodError". Matched by name so that this module, on
+  // every command's path, does not load zod.
+  if (!(err instanceof Error) || (err.name !== '$ZodError' && err.name !== 'ZodError')) return err;
   const issue = (err as Error & { issues?: Array<{ path?: PropertyKey[]; message?: string }> }).issues?.[0];
   if (issue === undefined) return err;
   const where = (issue.path ?? []).map(String).join('.');

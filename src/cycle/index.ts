@@ -27,7 +27,7 @@
  *   its own half-done work on its next run (see src/upgrade/index.ts,
  *   src/sync/index.ts).
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { Deps } from '../core/deps.js';
 import { EXIT, LockHeldError, type ExitCode } from '../core/errors.js';
 import { exitCodeFor, messageFor } from '../core/exit.js';
@@ -129,24 +129,20 @@ export function formatCycle(r: CycleResult): string {
 
 export const CYCLE_KEY = 'cycle';
 
-const StepRecord = z
-  .object({
-    step: z.enum(['sync', 'upgrade']),
-    status: z.enum(['ok', 'failed', 'skipped', 'stopped']),
-    exitCode: z.number().int(),
-    summary: z.string(),
-  })
-  .loose();
+const StepRecord = z.looseObject({
+  step: z.enum(['sync', 'upgrade']),
+  status: z.enum(['ok', 'failed', 'skipped', 'stopped']),
+  exitCode: z.number().check(z.int()),
+  summary: z.string(),
+});
 
-export const CycleSection = z
-  .object({
-    lastStartedAt: z.string().nullable().default(null),
-    lastTrigger: z.enum(['manual', 'schedule', 'catch-up']).nullable().default(null),
-    lastFinishedAt: z.string().nullable().default(null),
-    lastExitCode: z.number().int().nullable().default(null),
-    lastSteps: z.array(StepRecord).default([]),
-  })
-  .loose();
+export const CycleSection = z.looseObject({
+  lastStartedAt: z._default(z.nullable(z.string()), null),
+  lastTrigger: z._default(z.nullable(z.enum(['manual', 'schedule', 'catch-up'])), null),
+  lastFinishedAt: z._default(z.nullable(z.string()), null),
+  lastExitCode: z._default(z.nullable(z.number().check(z.int())), null),
+  lastSteps: z._default(z.array(StepRecord), []),
+});
 export type CycleSection = z.infer<typeof CycleSection>;
 
 const EMPTY: CycleSection = {

@@ -6,7 +6,7 @@
  * the state section "poll"; nothing else is read, so a poll that finds
  * nothing costs that one git process.
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { FetchedRef } from '../upgrade/git.js';
 
 /**
@@ -19,17 +19,15 @@ export const POLL_RETRY_MIN_SEC = 300;
 
 /** State section "poll" (src/core/state.ts; written only when a poll ran an upgrade). */
 export const POLL_KEY = 'poll';
-export const PollSection = z
-  .object({
-    /** The tip the last poll-run upgrade was for (null: the checkout did not exist). */
-    lastTip: z.string().nullable().default(null),
-    lastRunAt: z.string().nullable().default(null),
-    /** The upgrade's result word (deployed, no-op, gated, retry-later, ...) or "error". */
-    lastResult: z.string().nullable().default(null),
-    /** Run again, for the same tip, at the first poll at or after this time; null: no retry. */
-    retryAt: z.string().nullable().default(null),
-  })
-  .loose();
+export const PollSection = z.looseObject({
+  /** The tip the last poll-run upgrade was for (null: the checkout did not exist). */
+  lastTip: z._default(z.nullable(z.string()), null),
+  lastRunAt: z._default(z.nullable(z.string()), null),
+  /** The upgrade's result word (deployed, no-op, gated, retry-later, ...) or "error". */
+  lastResult: z._default(z.nullable(z.string()), null),
+  /** Run again, for the same tip, at the first poll at or after this time; null: no retry. */
+  retryAt: z._default(z.nullable(z.string()), null),
+});
 export type PollSection = z.infer<typeof PollSection>;
 
 export const EMPTY_POLL: PollSection = { lastTip: null, lastRunAt: null, lastResult: null, retryAt: null };

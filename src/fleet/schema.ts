@@ -6,7 +6,7 @@
  * Compatibility: a v1 reader accepts added fields (objects are loose); a
  * renamed or removed field, or a changed meaning, makes a v2.
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 
 export const SCHEMA_VERSION = 1;
 /** A status.json larger than this is refused by readers and trimmed by publishers (bytes). */
@@ -17,121 +17,104 @@ export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 export const STATUS_REF_PREFIX = 'refs/gitopsd/status/';
 export const BRANCH_REF_PREFIX = 'refs/heads/gitopsd/status/';
 
-const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 time' });
-const commit = z.string().regex(/^[0-9a-f]{40,64}$/, { message: 'must be a full commit id' });
+const iso = z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 time' }));
+const commit = z.string().check(z.regex(/^[0-9a-f]{40,64}$/, { message: 'must be a full commit id' }));
 
-export const StatusV1 = z
-  .object({
-    v: z.literal(1),
-    host: z.string().regex(HOST_NAME, { message: 'must be a host name' }),
-    gitopsdVersion: z.string().min(1).max(64),
-    publishedAt: iso,
-    /** The publisher's heartbeat (seconds): readers call the row stale after twice this. */
-    heartbeatSec: z.number().int().min(60).max(604800),
-    /** Since when the host has been healthy on its deployed commit; null when it is not healthy now. */
-    healthySince: iso.nullable(),
-    git: z
-      .object({
-        branch: z.string(),
-        /** The commit checked out in the nix-config checkout. */
-        checkout: commit.nullable(),
-        remoteTip: commit.nullable(),
-        relation: z.enum(['up-to-date', 'behind', 'ahead', 'diverged', 'no-checkout', 'no-remote-ref']),
-        ahead: z.number().int().min(0),
-        behind: z.number().int().min(0),
-        lastFetch: iso.nullable(),
-      })
-      .loose(),
-    deployed: z
-      .object({
-        commit,
-        generation: z.number().int().nullable(),
-        at: z.string(),
-        subject: z.string().nullable(),
-      })
-      .loose()
-      .nullable(),
-    lock: z
-      .object({
-        newestInputAt: iso.nullable(),
-        ageDays: z.number().int().nullable(),
-        age: z.enum(['ok', 'stale', 'old', 'unknown']),
-        inputs: z.record(z.string(), z.object({ rev: z.string().nullable(), lastModified: z.string().nullable() })),
-      })
-      .loose(),
-    system: z
-      .object({
-        running: z.string().nullable(),
-        booted: z.string().nullable(),
-        bootDefault: z.string().nullable(),
-        deployed: z.string().nullable(),
-        runningIsDeployed: z.boolean().nullable(),
-        rebootNeeded: z.boolean(),
-        rebootReasons: z.array(z.string()),
-        activationPending: z.boolean(),
-      })
-      .loose(),
-    boot: z
-      .object({
-        verdict: z.enum(['ok', 'failed', 'pending', 'none']),
-        attempts: z.number().int().min(0),
-        failures: z.number().int().min(0),
-        degraded: z.boolean(),
-        lastRollback: z
-          .object({ at: z.string(), from: z.string(), to: z.string(), reason: z.string() })
-          .loose()
-          .nullable(),
-      })
-      .loose(),
-    golden: z
-      .object({
-        storePath: z.string().nullable(),
-        generation: z.number().int().nullable(),
-        commit: commit.nullable(),
-        pinnedAt: iso.nullable(),
-        source: z.enum(['auto', 'manual']).nullable(),
-      })
-      .loose(),
-    dotfiles: z
-      .object({
-        state: z.enum(['disabled', 'never', 'in-sync', 'conflict', 'offline', 'failed']),
-        lastSyncAt: iso.nullable(),
-        lastOkAt: iso.nullable(),
-        result: z.string().nullable(),
-        parked: z
-          .object({ paths: z.array(z.string()), since: z.string() })
-          .loose()
-          .nullable(),
-      })
-      .loose(),
-    runs: z.record(
-      z.string(),
-      z.object({ at: iso, ok: z.boolean(), exitCode: z.number().int(), result: z.string() }).loose(),
-    ),
-    lastUpgrade: z
-      .object({ commit: commit.nullable(), result: z.string(), at: iso, generation: z.number().int().nullable() })
-      .loose()
-      .nullable(),
-    knownBadCommits: z.array(z.object({ commit, reason: z.string(), at: z.string() }).loose()),
-    /** The error of this host's previous publish attempt, when it failed (null otherwise). */
-    previousPublishError: z.string().nullable(),
-    /**
-     * The reboot announcement (docs/rollout.md "Reboots take turns"); null or
-     * absent: the host holds no reboot turn. Added in v1 as an optional field
-     * (readers before it ignore it: objects are loose).
-     */
-    reboot: z
-      .object({
+export const StatusV1 = z.looseObject({
+  v: z.literal(1),
+  host: z.string().check(z.regex(HOST_NAME, { message: 'must be a host name' })),
+  gitopsdVersion: z.string().check(z.minLength(1), z.maxLength(64)),
+  publishedAt: iso,
+  /** The publisher's heartbeat (seconds): readers call the row stale after twice this. */
+  heartbeatSec: z.number().check(z.int(), z.gte(60), z.lte(604800)),
+  /** Since when the host has been healthy on its deployed commit; null when it is not healthy now. */
+  healthySince: z.nullable(iso),
+  git: z.looseObject({
+    branch: z.string(),
+    /** The commit checked out in the nix-config checkout. */
+    checkout: z.nullable(commit),
+    remoteTip: z.nullable(commit),
+    relation: z.enum(['up-to-date', 'behind', 'ahead', 'diverged', 'no-checkout', 'no-remote-ref']),
+    ahead: z.number().check(z.int(), z.gte(0)),
+    behind: z.number().check(z.int(), z.gte(0)),
+    lastFetch: z.nullable(iso),
+  }),
+  deployed: z.nullable(
+    z.looseObject({
+      commit,
+      generation: z.nullable(z.number().check(z.int())),
+      at: z.string(),
+      subject: z.nullable(z.string()),
+    }),
+  ),
+  lock: z.looseObject({
+    newestInputAt: z.nullable(iso),
+    ageDays: z.nullable(z.number().check(z.int())),
+    age: z.enum(['ok', 'stale', 'old', 'unknown']),
+    inputs: z.record(z.string(), z.object({ rev: z.nullable(z.string()), lastModified: z.nullable(z.string()) })),
+  }),
+  system: z.looseObject({
+    running: z.nullable(z.string()),
+    booted: z.nullable(z.string()),
+    bootDefault: z.nullable(z.string()),
+    deployed: z.nullable(z.string()),
+    runningIsDeployed: z.nullable(z.boolean()),
+    rebootNeeded: z.boolean(),
+    rebootReasons: z.array(z.string()),
+    activationPending: z.boolean(),
+  }),
+  boot: z.looseObject({
+    verdict: z.enum(['ok', 'failed', 'pending', 'none']),
+    attempts: z.number().check(z.int(), z.gte(0)),
+    failures: z.number().check(z.int(), z.gte(0)),
+    degraded: z.boolean(),
+    lastRollback: z.nullable(z.looseObject({ at: z.string(), from: z.string(), to: z.string(), reason: z.string() })),
+  }),
+  golden: z.looseObject({
+    storePath: z.nullable(z.string()),
+    generation: z.nullable(z.number().check(z.int())),
+    commit: z.nullable(commit),
+    pinnedAt: z.nullable(iso),
+    source: z.nullable(z.enum(['auto', 'manual'])),
+  }),
+  dotfiles: z.looseObject({
+    state: z.enum(['disabled', 'never', 'in-sync', 'conflict', 'offline', 'failed']),
+    lastSyncAt: z.nullable(iso),
+    lastOkAt: z.nullable(iso),
+    result: z.nullable(z.string()),
+    parked: z.nullable(z.looseObject({ paths: z.array(z.string()), since: z.string() })),
+  }),
+  runs: z.record(
+    z.string(),
+    z.looseObject({ at: iso, ok: z.boolean(), exitCode: z.number().check(z.int()), result: z.string() }),
+  ),
+  lastUpgrade: z.nullable(
+    z.looseObject({
+      commit: z.nullable(commit),
+      result: z.string(),
+      at: iso,
+      generation: z.nullable(z.number().check(z.int())),
+    }),
+  ),
+  knownBadCommits: z.array(z.looseObject({ commit, reason: z.string(), at: z.string() })),
+  /** The error of this host's previous publish attempt, when it failed (null otherwise). */
+  previousPublishError: z.nullable(z.string()),
+  /**
+   * The reboot announcement (docs/rollout.md "Reboots take turns"); null or
+   * absent: the host holds no reboot turn. Added in v1 as an optional field
+   * (readers before it ignore it: objects are loose).
+   */
+  reboot: z.optional(
+    z.nullable(
+      z.looseObject({
         group: z.string(),
         state: z.enum(['waiting', 'rebooting', 'failed']),
         announcedAt: iso,
-        system: z.string().nullable(),
-      })
-      .loose()
-      .nullable()
-      .optional(),
-  })
-  .loose();
+        system: z.nullable(z.string()),
+      }),
+    ),
+  ),
+});
 export type StatusV1 = z.infer<typeof StatusV1>;
 
 /** The states of a host as the fleet view shows them (docs/fleet.md "States"), in display order. */

@@ -4,7 +4,7 @@
  * mirrors `current.storePath`; the state is the source of truth and the root
  * is repaired from it (see ensureGoldenRoot).
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { StateDoc, StateStore } from '../core/state.js';
 import { PARSE_ONCE } from '../core/parse-once.js';
 
@@ -14,29 +14,25 @@ export const GOLDEN_HISTORY_LIMIT = 20;
 export const PinSource = z.enum(['auto', 'manual']);
 export type PinSource = z.infer<typeof PinSource>;
 
-export const GoldenRecord = z
-  .object({
-    /** Resolved store path (never a system-N-link). */
-    storePath: z.string(),
-    /** Generation number at pin time; information only (links come and go). */
-    generation: z.number().int().nullable().default(null),
-    pinnedAt: z.string(),
-    source: PinSource,
-    /** Pinned with --force although it had no ok boot verdict. */
-    forced: z.boolean().default(false),
-    /** Why it was pinned, in words (for `golden show`). */
-    reason: z.string().default(''),
-  })
-  .loose();
+export const GoldenRecord = z.looseObject({
+  /** Resolved store path (never a system-N-link). */
+  storePath: z.string(),
+  /** Generation number at pin time; information only (links come and go). */
+  generation: z._default(z.nullable(z.number().check(z.int())), null),
+  pinnedAt: z.string(),
+  source: PinSource,
+  /** Pinned with --force although it had no ok boot verdict. */
+  forced: z._default(z.boolean(), false),
+  /** Why it was pinned, in words (for `golden show`). */
+  reason: z._default(z.string(), ''),
+});
 export type GoldenRecord = z.infer<typeof GoldenRecord>;
 
-export const GoldenSection = z
-  .object({
-    current: GoldenRecord.nullable().default(null),
-    /** Earlier pins, newest last, bounded. */
-    history: z.array(GoldenRecord).default([]),
-  })
-  .loose();
+export const GoldenSection = z.looseObject({
+  current: z._default(z.nullable(GoldenRecord), null),
+  /** Earlier pins, newest last, bounded. */
+  history: z._default(z.array(GoldenRecord), []),
+});
 export type GoldenSection = z.infer<typeof GoldenSection>;
 
 export function parseGolden(raw: unknown): GoldenSection {

@@ -2,7 +2,7 @@
  * The record of each step's last run (state key "runs"): when, how it ended,
  * how long it took. `status`, the metrics and the hooks read it.
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { StateStore } from '../core/state.js';
 import { PARSE_ONCE } from '../core/parse-once.js';
 
@@ -17,26 +17,24 @@ export const STEPS = [
 ] as const;
 export type Step = (typeof STEPS)[number];
 
-export const RunRecord = z
-  .object({
-    at: z.string(),
-    ok: z.boolean(),
-    exitCode: z.number().int(),
-    result: z.string(),
-    durationMs: z.number().nullable().default(null),
-    commit: z.string().nullable().default(null),
-    generation: z.number().int().nullable().default(null),
-    error: z.string().nullable().default(null),
-    /**
-     * systemd's $INVOCATION_ID of the unit run that made this record
-     * (systemd.exec(5): 32 lowercase hex digits); null when the command did
-     * not run under systemd (its log went to the terminal that started it).
-     */
-    invocationId: z.string().nullable().default(null),
-    /** Set when the fleet publish after this run failed (docs/fleet.md); the run's own result is unchanged. */
-    publishError: z.string().optional(),
-  })
-  .loose();
+export const RunRecord = z.looseObject({
+  at: z.string(),
+  ok: z.boolean(),
+  exitCode: z.number().check(z.int()),
+  result: z.string(),
+  durationMs: z._default(z.nullable(z.number()), null),
+  commit: z._default(z.nullable(z.string()), null),
+  generation: z._default(z.nullable(z.number().check(z.int())), null),
+  error: z._default(z.nullable(z.string()), null),
+  /**
+   * systemd's $INVOCATION_ID of the unit run that made this record
+   * (systemd.exec(5): 32 lowercase hex digits); null when the command did
+   * not run under systemd (its log went to the terminal that started it).
+   */
+  invocationId: z._default(z.nullable(z.string()), null),
+  /** Set when the fleet publish after this run failed (docs/fleet.md); the run's own result is unchanged. */
+  publishError: z.optional(z.string()),
+});
 export type RunRecord = z.infer<typeof RunRecord>;
 
 export const RunsSection = z.record(z.string(), RunRecord);

@@ -7,7 +7,7 @@
  * "Layers"): golden records its rollbacks here and reads the verdicts
  * (`hasOkVerdict`) without importing boot validation, which sits above it.
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { StateDoc, StateStore } from '../core/state.js';
 import { PARSE_ONCE } from '../core/parse-once.js';
 
@@ -20,36 +20,37 @@ export const EVENT_LIMIT = 50;
 export const Verdict = z.enum(['pending', 'ok', 'failed']);
 export type Verdict = z.infer<typeof Verdict>;
 
-export const CheckResultSchema = z
-  .object({ name: z.string(), ok: z.boolean(), detail: z.string(), kind: z.string().optional() })
-  .loose();
+export const CheckResultSchema = z.looseObject({
+  name: z.string(),
+  ok: z.boolean(),
+  detail: z.string(),
+  kind: z.optional(z.string()),
+});
 
 /** What the verdict decided to do; kept so a re-run in the same boot can finish it. */
 export const ActionKind = z.enum(['none', 'pin', 'reboot', 'wait', 'rollback', 'degraded']);
 export type ActionKind = z.infer<typeof ActionKind>;
 
-export const Attempt = z
-  .object({
-    id: z.number().int(),
-    storePath: z.string(),
-    /** Identity of the boot (src/golden/nix.ts readBootKey). */
-    bootKey: z.string(),
-    startedAt: z.string(),
-    verdict: Verdict,
-    verdictAt: z.string().nullable().default(null),
-    /** Why it failed, in words; null while pending or when ok. */
-    reason: z.string().nullable().default(null),
-    checks: z.array(CheckResultSchema).default([]),
-    action: ActionKind.nullable().default(null),
-    actionDone: z.boolean().default(false),
-    /** For a rollback: where to; for any reboot: whether one was requested. */
-    rollbackTo: z.string().nullable().default(null),
-    reboot: z.boolean().default(false),
-    actionError: z.string().nullable().default(null),
-    /** The decision (src/boot-validate/decide.ts BootDecision), kept to finish it after a crash in the same boot. */
-    decision: z.record(z.string(), z.unknown()).nullable().default(null),
-  })
-  .loose();
+export const Attempt = z.looseObject({
+  id: z.number().check(z.int()),
+  storePath: z.string(),
+  /** Identity of the boot (src/golden/nix.ts readBootKey). */
+  bootKey: z.string(),
+  startedAt: z.string(),
+  verdict: Verdict,
+  verdictAt: z._default(z.nullable(z.string()), null),
+  /** Why it failed, in words; null while pending or when ok. */
+  reason: z._default(z.nullable(z.string()), null),
+  checks: z._default(z.array(CheckResultSchema), []),
+  action: z._default(z.nullable(ActionKind), null),
+  actionDone: z._default(z.boolean(), false),
+  /** For a rollback: where to; for any reboot: whether one was requested. */
+  rollbackTo: z._default(z.nullable(z.string()), null),
+  reboot: z._default(z.boolean(), false),
+  actionError: z._default(z.nullable(z.string()), null),
+  /** The decision (src/boot-validate/decide.ts BootDecision), kept to finish it after a crash in the same boot. */
+  decision: z._default(z.nullable(z.record(z.string(), z.unknown())), null),
+});
 export type Attempt = z.infer<typeof Attempt>;
 
 /**
@@ -67,84 +68,75 @@ function migratePathRecord(raw: unknown): unknown {
   return out;
 }
 
-export const PathRecord = z.preprocess(
-  migratePathRecord,
-  z
-    .object({
-      attempts: z.number().int().default(0),
-      /** Failed verdicts (and attempts without one) since the last ok verdict or reset: counts toward maxBootFailures. */
-      failures: z.number().int().default(0),
-      /**
-       * Failed attempts since the last `boot reset`; an ok verdict does not
-       * clear them. While > 0, auto-pin needs okStreak >= maxBootFailures.
-       */
-      failedAttempts: z.number().int().default(0),
-      /** Ok verdicts in a row (a failed attempt sets it to 0). */
-      okStreak: z.number().int().default(0),
-      /** Automatic reboots requested while this path was booted, since the last ok verdict or reset. */
-      reboots: z.number().int().default(0),
-      lastVerdict: Verdict.nullable().default(null),
-      lastOkAt: z.string().nullable().default(null),
-      lastFailedAt: z.string().nullable().default(null),
-      touchedAt: z.string().default(''),
-    })
-    .loose(),
+// classic zod's z.preprocess(fn, schema): a pipe from a transform (core $ZodPreprocess is $ZodPipe).
+export const PathRecord = z.pipe(
+  z.transform(migratePathRecord),
+  z.looseObject({
+    attempts: z._default(z.number().check(z.int()), 0),
+    /** Failed verdicts (and attempts without one) since the last ok verdict or reset: counts toward maxBootFailures. */
+    failures: z._default(z.number().check(z.int()), 0),
+    /**
+     * Failed attempts since the last `boot reset`; an ok verdict does not
+     * clear them. While > 0, auto-pin needs okStreak >= maxBootFailures.
+     */
+    failedAttempts: z._default(z.number().check(z.int()), 0),
+    /** Ok verdicts in a row (a failed attempt sets it to 0). */
+    okStreak: z._default(z.number().check(z.int()), 0),
+    /** Automatic reboots requested while this path was booted, since the last ok verdict or reset. */
+    reboots: z._default(z.number().check(z.int()), 0),
+    lastVerdict: z._default(z.nullable(Verdict), null),
+    lastOkAt: z._default(z.nullable(z.string()), null),
+    lastFailedAt: z._default(z.nullable(z.string()), null),
+    touchedAt: z._default(z.string(), ''),
+  }),
 );
 export type PathRecord = z.infer<typeof PathRecord>;
 
-export const Rollback = z
-  .object({
-    at: z.string(),
-    from: z.string(),
-    to: z.string(),
-    reason: z.string(),
-    source: z.enum(['auto', 'manual']),
-    /** started: decided and recorded; done: boot default (or live system) set. */
-    status: z.enum(['started', 'done', 'failed']),
-    targetSource: z.enum(['golden', 'last-ok']).default('golden'),
-    commit: z.string().nullable().default(null),
-  })
-  .loose();
+export const Rollback = z.looseObject({
+  at: z.string(),
+  from: z.string(),
+  to: z.string(),
+  reason: z.string(),
+  source: z.enum(['auto', 'manual']),
+  /** started: decided and recorded; done: boot default (or live system) set. */
+  status: z.enum(['started', 'done', 'failed']),
+  targetSource: z._default(z.enum(['golden', 'last-ok']), 'golden'),
+  commit: z._default(z.nullable(z.string()), null),
+});
 export type Rollback = z.infer<typeof Rollback>;
 
-export const Degraded = z
-  .object({
-    at: z.string(),
-    storePath: z.string(),
-    reason: z.enum(['golden-failed', 'no-target', 'reboot-bound', 'action-failed']),
-    message: z.string(),
-  })
-  .loose();
+export const Degraded = z.looseObject({
+  at: z.string(),
+  storePath: z.string(),
+  reason: z.enum(['golden-failed', 'no-target', 'reboot-bound', 'action-failed']),
+  message: z.string(),
+});
 export type Degraded = z.infer<typeof Degraded>;
 
-export const BootEvent = z
-  .object({
-    at: z.string(),
-    event: z.string(),
-    storePath: z.string().nullable().default(null),
-    detail: z.string().default(''),
-  })
-  .loose();
+export const BootEvent = z.looseObject({
+  at: z.string(),
+  event: z.string(),
+  storePath: z._default(z.nullable(z.string()), null),
+  detail: z._default(z.string(), ''),
+});
 export type BootEvent = z.infer<typeof BootEvent>;
 
-export const BadPath = z.object({ at: z.string(), commit: z.string().nullable(), reason: z.string() }).loose();
+export const BadPath = z.looseObject({ at: z.string(), commit: z.nullable(z.string()), reason: z.string() });
 
-export const BootSection = z
-  .object({
-    nextAttemptId: z.number().int().default(1),
-    /** The newest attempt (possibly still pending). */
-    current: Attempt.nullable().default(null),
-    /** Older attempts, newest last, bounded. */
-    history: z.array(Attempt).default([]),
-    paths: z.record(z.string(), PathRecord).default({}),
-    lastRollback: Rollback.nullable().default(null),
-    rollbacks: z.array(Rollback).default([]),
-    degraded: Degraded.nullable().default(null),
-    /** Systems that were rolled back from: never auto-pinned. */
-    badPaths: z.record(z.string(), BadPath).default({}),
-    events: z.array(BootEvent).default([]),
-  })
-  .loose();
+export const BootSection = z.looseObject({
+  nextAttemptId: z._default(z.number().check(z.int()), 1),
+  /** The newest attempt (possibly still pending). */
+  current: z._default(z.nullable(Attempt), null),
+  /** Older attempts, newest last, bounded. */
+  history: z._default(z.array(Attempt), []),
+  paths: z._default(z.record(z.string(), PathRecord), {}),
+  lastRollback: z._default(z.nullable(Rollback), null),
+  rollbacks: z._default(z.array(Rollback), []),
+  degraded: z._default(z.nullable(Degraded), null),
+  /** Systems that were rolled back from: never auto-pinned. */
+  badPaths: z._default(z.record(z.string(), BadPath), {}),
+  events: z._default(z.array(BootEvent), []),
+});
 export type BootSection = z.infer<typeof BootSection>;
 
 export function parseBoot(raw: unknown): BootSection {

@@ -16,24 +16,22 @@
  * - gone: the boot validation passed on the system it rebooted into (or a
  *   person ran `gitopsd boot reset`): the turn is given back.
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { StateStore } from '../core/state.js';
 
 export const REBOOT_TURN_KEY = 'rebootTurn';
 
-export const RebootAnnouncement = z
-  .object({
-    /** reboot.group of the config at the time of the announcement. */
-    group: z.string(),
-    state: z.enum(['waiting', 'rebooting', 'failed']),
-    /** When the host first asked for a turn (ISO); the turn order is (announcedAt, host). */
-    announcedAt: z.string(),
-    /** The toplevel store path the reboot is for (the boot default). */
-    system: z.string(),
-    /** When the state last changed (ISO). */
-    since: z.string(),
-  })
-  .loose();
+export const RebootAnnouncement = z.looseObject({
+  /** reboot.group of the config at the time of the announcement. */
+  group: z.string(),
+  state: z.enum(['waiting', 'rebooting', 'failed']),
+  /** When the host first asked for a turn (ISO); the turn order is (announcedAt, host). */
+  announcedAt: z.string(),
+  /** The toplevel store path the reboot is for (the boot default). */
+  system: z.string(),
+  /** When the state last changed (ISO). */
+  since: z.string(),
+});
 export type RebootAnnouncement = z.infer<typeof RebootAnnouncement>;
 
 /** The announcement in the state file; null when there is none (or it cannot be parsed: it is then dropped on the next write). */

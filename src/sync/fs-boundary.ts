@@ -42,7 +42,7 @@ import {
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { RunAs, Runner } from '../core/runner.js';
 import { GitopsdError } from '../core/errors.js';
 
@@ -69,10 +69,10 @@ const Failure = z.object({ path: z.string(), why: z.string() });
 export type Failure = z.infer<typeof Failure>;
 
 const KindsReply = z.object({ kinds: z.array(PathKind) });
-const TextReply = z.object({ text: z.string().nullable() });
-const HashesReply = z.object({ hashes: z.array(z.string().nullable()) });
+const TextReply = z.object({ text: z.nullable(z.string()) });
+const HashesReply = z.object({ hashes: z.array(z.nullable(z.string())) });
 const RemoveReply = z.object({ removed: z.array(z.string()), failed: z.array(Failure) });
-const WriteReply = z.object({ refused: z.string().nullable() });
+const WriteReply = z.object({ refused: z.nullable(z.string()) });
 const DoneReply = z.object({ done: z.literal(true) });
 
 // ---------------------------------------------------------------- the user's side
@@ -232,7 +232,7 @@ const CHILD_SCRIPT = fileURLToPath(new URL('./fs-boundary-child.js', import.meta
  */
 export function userTree(opts: { runner: Runner; runAs: RunAs | undefined }): UserTree {
   const { runner, runAs } = opts;
-  const call = async <T>(schema: z.ZodType<T>, req: UserTreeRequest): Promise<T> => {
+  const call = async <T>(schema: z.ZodMiniType<T>, req: UserTreeRequest): Promise<T> => {
     if (runAs === undefined) return schema.parse(performUserTree(req));
     const r = await runner.run(process.execPath, [CHILD_SCRIPT], { user: runAs, input: JSON.stringify(req) });
     const parsed = schema.safeParse(safeJson(r.stdout));

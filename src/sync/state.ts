@@ -5,7 +5,7 @@
  * `gitopsd cycle`) the file may end up root-owned; the directory stays
  * user-writable, so the user's next atomic write (temp + rename) replaces it.
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { StateStore } from '../core/state.js';
 
 export const SYNC_KEY = 'sync';
@@ -17,58 +17,55 @@ const Parked = z.object({
   since: z.string(),
 });
 
-const Journal = z
-  .object({
-    /**
-     * integrate: local rewrites are under way; a crash is undone with
-     * `jj op restore <op>` (nothing was pushed yet).
-     * publish: the local graph is final and pushes are under way; the next
-     * run just continues (pushes are idempotent).
-     */
-    phase: z.enum(['integrate', 'publish']),
-    op: z.string(),
-    startedAt: z.string(),
-  })
-  .loose();
+const Journal = z.looseObject({
+  /**
+   * integrate: local rewrites are under way; a crash is undone with
+   * `jj op restore <op>` (nothing was pushed yet).
+   * publish: the local graph is final and pushes are under way; the next
+   * run just continues (pushes are idempotent).
+   */
+  phase: z.enum(['integrate', 'publish']),
+  op: z.string(),
+  startedAt: z.string(),
+});
 
 const Uncapturable = z.object({ target: z.string(), code: z.string(), why: z.string() });
 
-export const SyncSection = z
-  .object({
-    lastRun: z
-      .object({
+export const SyncSection = z.looseObject({
+  lastRun: z._default(
+    z.nullable(
+      z.looseObject({
         at: z.string(),
         result: z.string(),
         exitCode: z.number(),
         message: z.string(),
-      })
-      .loose()
-      .nullable()
-      .default(null),
-    lastOkAt: z.string().nullable().default(null),
-    parked: Parked.nullable().default(null),
-    journal: Journal.nullable().default(null),
-    /** The commit whose tree $HOME reflects (the working copy's parent after the last sync). */
-    wcBase: z.string().nullable().default(null),
-    uncapturable: z.array(Uncapturable).default([]),
-    /**
-     * The jj operation the last run ended at (`jj op log -n1`): every later
-     * operation recorded by gitopsd means an odd state is its own to repair.
-     */
-    lastOp: z.string().nullable().default(null),
-    /**
-     * Targets $HOME does not fully reflect (left unapplied, or an edit
-     * waiting) → the commit whose content they last had from the source:
-     * their own merge base, so they hold back only themselves while wcBase
-     * advances for every other target.
-     */
-    heldBases: z.record(z.string(), z.string()).default({}),
-    /** Targets apply left alone because they changed in $HOME during the sync. */
-    deferred: z.array(z.string()).default([]),
-    /** $HOME targets the last sync refused to write or remove (a symlink, no permission), with why. */
-    refused: z.array(z.object({ target: z.string(), why: z.string() })).default([]),
-  })
-  .loose();
+      }),
+    ),
+    null,
+  ),
+  lastOkAt: z._default(z.nullable(z.string()), null),
+  parked: z._default(z.nullable(Parked), null),
+  journal: z._default(z.nullable(Journal), null),
+  /** The commit whose tree $HOME reflects (the working copy's parent after the last sync). */
+  wcBase: z._default(z.nullable(z.string()), null),
+  uncapturable: z._default(z.array(Uncapturable), []),
+  /**
+   * The jj operation the last run ended at (`jj op log -n1`): every later
+   * operation recorded by gitopsd means an odd state is its own to repair.
+   */
+  lastOp: z._default(z.nullable(z.string()), null),
+  /**
+   * Targets $HOME does not fully reflect (left unapplied, or an edit
+   * waiting) → the commit whose content they last had from the source:
+   * their own merge base, so they hold back only themselves while wcBase
+   * advances for every other target.
+   */
+  heldBases: z._default(z.record(z.string(), z.string()), {}),
+  /** Targets apply left alone because they changed in $HOME during the sync. */
+  deferred: z._default(z.array(z.string()), []),
+  /** $HOME targets the last sync refused to write or remove (a symlink, no permission), with why. */
+  refused: z._default(z.array(z.object({ target: z.string(), why: z.string() })), []),
+});
 export type SyncSection = z.infer<typeof SyncSection>;
 export type Journal = z.infer<typeof Journal>;
 

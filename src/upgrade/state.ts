@@ -4,7 +4,7 @@
  * that carries our own commits. The deployed commit and the known-bad commits live in the shared
  * "deployments" section (src/core/deployments.ts).
  */
-import { z } from 'zod';
+import * as z from '../core/zod.js';
 import type { StateStore, StateDoc } from '../core/state.js';
 import { DeploymentsSection } from '../core/deployments.js';
 import { PARSE_ONCE } from '../core/parse-once.js';
@@ -29,31 +29,27 @@ export const UpgradeResult = z.enum([
 ]);
 export type UpgradeResult = z.infer<typeof UpgradeResult>;
 
-export const StepDurations = z
-  .object({
-    preflightMs: z.number().optional(),
-    fetchMs: z.number().optional(),
-    buildMs: z.number().optional(),
-    activateMs: z.number().optional(),
-    validateMs: z.number().optional(),
-    pushMs: z.number().optional(),
-  })
-  .loose();
+export const StepDurations = z.looseObject({
+  preflightMs: z.optional(z.number()),
+  fetchMs: z.optional(z.number()),
+  buildMs: z.optional(z.number()),
+  activateMs: z.optional(z.number()),
+  validateMs: z.optional(z.number()),
+  pushMs: z.optional(z.number()),
+});
 export type StepDurations = z.infer<typeof StepDurations>;
 
-export const LastRun = z
-  .object({
-    commit: z.string().nullable(),
-    result: UpgradeResult,
-    at: z.string(),
-    exitCode: z.number().int(),
-    message: z.string(),
-    generation: z.number().int().nullable().default(null),
-    storePath: z.string().nullable().default(null),
-    durationMs: z.number(),
-    steps: StepDurations.default({}),
-  })
-  .loose();
+export const LastRun = z.looseObject({
+  commit: z.nullable(z.string()),
+  result: UpgradeResult,
+  at: z.string(),
+  exitCode: z.number().check(z.int()),
+  message: z.string(),
+  generation: z._default(z.nullable(z.number().check(z.int())), null),
+  storePath: z._default(z.nullable(z.string()), null),
+  durationMs: z.number(),
+  steps: z._default(StepDurations, {}),
+});
 export type LastRun = z.infer<typeof LastRun>;
 
 /**
@@ -62,18 +58,16 @@ export type LastRun = z.infer<typeof LastRun>;
  * finds one, the previous run died mid-activation: the next run restores
  * `previous` before doing anything else (src/upgrade/index.ts, recover).
  */
-export const PendingActivation = z
-  .object({
-    commit: z.string(),
-    storePath: z.string(),
-    previous: z.string().nullable(),
-    operation: z.enum(['switch', 'boot']),
-    phase: z.enum(['activate', 'revert']),
-    at: z.string(),
-    /** Where the checkout goes back to if this activation is undone. */
-    restoreHead: z.string().nullable().default(null),
-  })
-  .loose();
+export const PendingActivation = z.looseObject({
+  commit: z.string(),
+  storePath: z.string(),
+  previous: z.nullable(z.string()),
+  operation: z.enum(['switch', 'boot']),
+  phase: z.enum(['activate', 'revert']),
+  at: z.string(),
+  /** Where the checkout goes back to if this activation is undone. */
+  restoreHead: z._default(z.nullable(z.string()), null),
+});
 export type PendingActivation = z.infer<typeof PendingActivation>;
 
 /**
@@ -82,7 +76,7 @@ export type PendingActivation = z.infer<typeof PendingActivation>;
  * with `base`, because `commit` itself may never reach the remote as such
  * (a push that had to rebase publishes a different commit).
  */
-export const DeployedBase = z.object({ commit: z.string(), base: z.string() }).loose();
+export const DeployedBase = z.looseObject({ commit: z.string(), base: z.string() });
 export type DeployedBase = z.infer<typeof DeployedBase>;
 
 /**
@@ -93,39 +87,35 @@ export type DeployedBase = z.infer<typeof DeployedBase>;
  * build is not repeated every run. Cleared when the attempt deploys, when a
  * person runs `gitopsd bad forget <commit>`, or replaced by a newer attempt.
  */
-export const RetryRecord = z
-  .object({
-    commit: z.string(),
-    flakeHost: z.string(),
-    lockBlob: z.string().nullable(),
-    stage: z.enum(['fetch', 'build', 'activation', 'post-switch', 'boot']),
-    class: z.enum(['environmental', 'unknown']),
-    cause: z.string(),
-    /** Identical failures of this attempt so far. */
-    failures: z.number().int().min(1),
-    firstAt: z.string(),
-    lastAt: z.string(),
-    /** Not before this time (ISO) does upgrade build this attempt again. */
-    notBefore: z.string(),
-    summary: z.string(),
-    /** The whole meaningful error (src/failure/classify.ts meaningfulError). */
-    evidence: z.string(),
-  })
-  .loose();
+export const RetryRecord = z.looseObject({
+  commit: z.string(),
+  flakeHost: z.string(),
+  lockBlob: z.nullable(z.string()),
+  stage: z.enum(['fetch', 'build', 'activation', 'post-switch', 'boot']),
+  class: z.enum(['environmental', 'unknown']),
+  cause: z.string(),
+  /** Identical failures of this attempt so far. */
+  failures: z.number().check(z.int(), z.gte(1)),
+  firstAt: z.string(),
+  lastAt: z.string(),
+  /** Not before this time (ISO) does upgrade build this attempt again. */
+  notBefore: z.string(),
+  summary: z.string(),
+  /** The whole meaningful error (src/failure/classify.ts meaningfulError). */
+  evidence: z.string(),
+});
 export type RetryRecord = z.infer<typeof RetryRecord>;
 
 /** Retry records kept (newest last); older attempts are dropped. */
 export const RETRY_LIMIT = 20;
 
-export const UpgradeSection = z
-  .object({
-    lastRun: LastRun.nullable().default(null),
-    pending: PendingActivation.nullable().default(null),
-    deployedBase: DeployedBase.nullable().default(null),
-    /** Added by issue #13; absent in older state (reads as none). */
-    retries: z.array(RetryRecord).default([]),
-  })
-  .loose();
+export const UpgradeSection = z.looseObject({
+  lastRun: z._default(z.nullable(LastRun), null),
+  pending: z._default(z.nullable(PendingActivation), null),
+  deployedBase: z._default(z.nullable(DeployedBase), null),
+  /** Added by issue #13; absent in older state (reads as none). */
+  retries: z._default(z.array(RetryRecord), []),
+});
 export type UpgradeSection = z.infer<typeof UpgradeSection>;
 
 export function readUpgrade(state: StateStore): UpgradeSection {

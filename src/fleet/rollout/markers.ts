@@ -23,7 +23,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import type { Deps } from '../../core/deps.js';
 import { CommandFailed, GitopsdError } from '../../core/errors.js';
 import type { GateMarker } from './gate.js';
@@ -34,15 +34,13 @@ const MAX_MARKER_BYTES = 4096;
 
 export type MarkerAction = 'promote' | 'halt';
 
-export const MarkerDoc = z
-  .object({
-    v: z.literal(1),
-    action: z.enum(['promote', 'halt']),
-    commit: z.string().regex(/^[0-9a-f]{40,64}$/),
-    at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 time' }),
-    reason: z.string().max(500).default(''),
-  })
-  .strict();
+export const MarkerDoc = z.strictObject({
+  v: z.literal(1),
+  action: z.enum(['promote', 'halt']),
+  commit: z.string().check(z.regex(/^[0-9a-f]{40,64}$/)),
+  at: z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 time' })),
+  reason: z._default(z.string().check(z.maxLength(500)), ''),
+});
 export type MarkerDoc = z.infer<typeof MarkerDoc>;
 
 export interface IgnoredMarker {

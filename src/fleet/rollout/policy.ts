@@ -25,7 +25,7 @@
  * Errors: `parsePolicy` returns one line naming the field and the fix; it
  * never throws.
  */
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 
 /** The file name, at the top of the nix-config repository. */
 export const POLICY_FILE = 'gitopsd-rollout.json';
@@ -33,78 +33,82 @@ export const POLICY_FILE = 'gitopsd-rollout.json';
 export const MAX_POLICY_BYTES = 256 * 1024;
 
 /** The same rule as the config's `hostname` (src/core/config-schema.ts). */
-const hostName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
-  message: 'must be a host name (letters, digits, ".", "_", "-"; at most 63 characters)',
-});
+const hostName = z.string().check(
+  z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
+    message: 'must be a host name (letters, digits, ".", "_", "-"; at most 63 characters)',
+  }),
+);
 
 const threshold = z.union([
-  z.number().int().min(0, { message: 'must be a count >= 0' }),
-  z.string().regex(/^(100|[1-9]?[0-9])%$/, { message: 'must be a percentage from "0%" to "100%"' }),
+  z.number().check(z.int(), z.gte(0, { message: 'must be a count >= 0' })),
+  z.string().check(z.regex(/^(100|[1-9]?[0-9])%$/, { message: 'must be a percentage from "0%" to "100%"' })),
 ]);
 
-const Wave = z
-  .object({
-    /** A label for messages; defaults to "wave N". */
-    name: z
+const Wave = z.strictObject({
+  /** A label for messages; defaults to "wave N". */
+  name: z.optional(
+    z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._ -]{0,39}$/, { message: 'must be a short label (letters, digits, " ._-")' })
-      .optional(),
-    hosts: z.array(hostName).max(10000).default([]),
-    /** Hosts of the previous wave that must be healthy on the commit: a count or "N%" of that wave. */
-    requireHealthy: threshold.optional(),
-    /** How long (minutes) those hosts must have been healthy on the commit. */
-    soakMinutes: z.number().int().min(0).max(525600).optional(),
-    /** More failures of the commit than this, anywhere in the fleet, halt it for this wave. */
-    maxFailures: z.number().int().min(0).max(100000).default(0),
-  })
-  .strict();
+      .check(
+        z.regex(/^[A-Za-z0-9][A-Za-z0-9._ -]{0,39}$/, { message: 'must be a short label (letters, digits, " ._-")' }),
+      ),
+  ),
+  hosts: z._default(z.array(hostName).check(z.maxLength(10000)), []),
+  /** Hosts of the previous wave that must be healthy on the commit: a count or "N%" of that wave. */
+  requireHealthy: z.optional(threshold),
+  /** How long (minutes) those hosts must have been healthy on the commit. */
+  soakMinutes: z.optional(z.number().check(z.int(), z.gte(0), z.lte(525600))),
+  /** More failures of the commit than this, anywhere in the fleet, halt it for this wave. */
+  maxFailures: z._default(z.number().check(z.int(), z.gte(0), z.lte(100000)), 0),
+});
 
 export const PolicyV1 = z
-  .object({
+  .strictObject({
     v: z.literal(1, { message: 'must be 1 (the policy format version)' }),
-    waves: z.array(Wave).min(1, { message: 'must list at least one wave' }).max(64),
+    waves: z.array(Wave).check(z.minLength(1, { message: 'must list at least one wave' }), z.maxLength(64)),
   })
-  .strict()
-  .superRefine((p, ctx) => {
-    const seen = new Map<string, number>();
-    p.waves.forEach((w, i) => {
-      if (i === 0 && (w.requireHealthy !== undefined || w.soakMinutes !== undefined)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['waves', 0],
-          message:
-            'wave 0 deploys at once: remove requireHealthy and soakMinutes from it (they belong to the waves after it)',
-        });
-      }
-      if (i < p.waves.length - 1 && w.hosts.length === 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['waves', i, 'hosts'],
-          message: 'is empty; only the last wave may be empty (it takes every host no wave lists)',
-        });
-      }
-      w.hosts.forEach((h, j) => {
-        const prev = seen.get(h);
-        if (prev !== undefined) {
+  .check(
+    z.superRefine((p, ctx) => {
+      const seen = new Map<string, number>();
+      p.waves.forEach((w, i) => {
+        if (i === 0 && (w.requireHealthy !== undefined || w.soakMinutes !== undefined)) {
           ctx.addIssue({
             code: 'custom',
-            path: ['waves', i, 'hosts', j],
-            message: `host "${h}" is already in wave ${prev}; a host belongs to one wave`,
-          });
-        } else seen.set(h, i);
-      });
-      if (i > 0 && typeof w.requireHealthy === 'number') {
-        const prevSize = p.waves[i - 1]?.hosts.length ?? 0;
-        if (w.requireHealthy > prevSize) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['waves', i, 'requireHealthy'],
-            message: `is ${w.requireHealthy}, but wave ${i - 1} has only ${prevSize} host(s); lower it or use a percentage`,
+            path: ['waves', 0],
+            message:
+              'wave 0 deploys at once: remove requireHealthy and soakMinutes from it (they belong to the waves after it)',
           });
         }
-      }
-    });
-  });
+        if (i < p.waves.length - 1 && w.hosts.length === 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['waves', i, 'hosts'],
+            message: 'is empty; only the last wave may be empty (it takes every host no wave lists)',
+          });
+        }
+        w.hosts.forEach((h, j) => {
+          const prev = seen.get(h);
+          if (prev !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['waves', i, 'hosts', j],
+              message: `host "${h}" is already in wave ${prev}; a host belongs to one wave`,
+            });
+          } else seen.set(h, i);
+        });
+        if (i > 0 && typeof w.requireHealthy === 'number') {
+          const prevSize = p.waves[i - 1]?.hosts.length ?? 0;
+          if (w.requireHealthy > prevSize) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['waves', i, 'requireHealthy'],
+              message: `is ${w.requireHealthy}, but wave ${i - 1} has only ${prevSize} host(s); lower it or use a percentage`,
+            });
+          }
+        }
+      });
+    }),
+  );
 export type PolicyV1 = z.output<typeof PolicyV1>;
 
 /** One wave with its defaults filled in. */

@@ -16,7 +16,7 @@
  * the upgrade checks the config commit's signature, known-bad marks, the
  * rollout gate and preflight as on any run.
  */
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import type { SignatureStatus } from '../../upgrade/decide.js';
 
 /** The ref at the nix-config remote, and where the poll's fetch keeps it in the checkout. */
@@ -40,22 +40,20 @@ export const TRIGGER_MAX_BYTES = 8192;
 
 /** An RFC 3339 time with "Z" or an offset: a time without a zone would be read in the host's own zone (review D3). */
 const iso = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 time with Z or an offset' });
-const hostname = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/);
+const hostname = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/));
 
-export const TriggerDoc = z
-  .object({
-    v: z.literal(1),
-    /** 128 random bits in hex: what makes each trigger count once per host. */
-    nonce: z.string().regex(/^[0-9a-f]{32}$/),
-    /** Who issued it, as they said (the signer is what is checked). */
-    issuer: z.string().min(1).max(200),
-    issuedAt: iso,
-    expiresAt: iso,
-    /** The hosts it is for; empty: every host. */
-    hosts: z.array(hostname).max(10000).default([]),
-    reason: z.string().max(500).default(''),
-  })
-  .strict();
+export const TriggerDoc = z.strictObject({
+  v: z.literal(1),
+  /** 128 random bits in hex: what makes each trigger count once per host. */
+  nonce: z.string().check(z.regex(/^[0-9a-f]{32}$/)),
+  /** Who issued it, as they said (the signer is what is checked). */
+  issuer: z.string().check(z.minLength(1), z.maxLength(200)),
+  issuedAt: iso,
+  expiresAt: iso,
+  /** The hosts it is for; empty: every host. */
+  hosts: z._default(z.array(hostname).check(z.maxLength(10000)), []),
+  reason: z._default(z.string().check(z.maxLength(500)), ''),
+});
 export type TriggerDoc = z.infer<typeof TriggerDoc>;
 
 /** State section "trigger" (src/core/state.ts): the nonces this host accepted and that have not expired yet. */
@@ -68,15 +66,13 @@ const SeenTrigger = z.object({
   issuer: z.string(),
   signer: z.string(),
 });
-export const TriggerSection = z
-  .object({
-    seen: z.array(SeenTrigger).default([]),
-    /** The last trigger commit judged for good (accepted, or ignored for a reason time does not change). */
-    judged: z.string().nullable().default(null),
-    /** Accepted, and its upgrade not finished yet: a poll after a crash runs it (until it expires). */
-    pending: z.object({ commit: z.string(), expiresAt: z.string(), line: z.string() }).nullable().default(null),
-  })
-  .loose();
+export const TriggerSection = z.looseObject({
+  seen: z._default(z.array(SeenTrigger), []),
+  /** The last trigger commit judged for good (accepted, or ignored for a reason time does not change). */
+  judged: z._default(z.nullable(z.string()), null),
+  /** Accepted, and its upgrade not finished yet: a poll after a crash runs it (until it expires). */
+  pending: z._default(z.nullable(z.object({ commit: z.string(), expiresAt: z.string(), line: z.string() })), null),
+});
 export type TriggerSection = z.infer<typeof TriggerSection>;
 export const EMPTY_TRIGGER: TriggerSection = { seen: [], judged: null, pending: null };
 /** At most this many accepted triggers are remembered (the unexpired ones, newest first). */

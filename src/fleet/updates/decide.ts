@@ -4,7 +4,7 @@
  * the nix-config branch, and what changes in flake.lock. No I/O.
  */
 import { matchesUpdatePattern } from '../../core/config-schema.js';
-import { z } from 'zod';
+import * as z from '../../core/zod.js';
 import type { SignatureStatus } from '../../upgrade/decide.js';
 
 /**
@@ -160,27 +160,22 @@ export function decideMerge(input: {
 // ---------------------------------------------------------------------------
 // flake.lock (nix's lock file, version 7: nodes, root; `nix flake metadata`).
 
-const LockedNode = z
-  .object({
-    locked: z
-      .object({
-        rev: z.string().optional(),
-        narHash: z.string().optional(),
-        lastModified: z.number().optional(),
-      })
-      .loose()
-      .optional(),
-    inputs: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
-  })
-  .loose();
+const LockedNode = z.looseObject({
+  locked: z.optional(
+    z.looseObject({
+      rev: z.optional(z.string()),
+      narHash: z.optional(z.string()),
+      lastModified: z.optional(z.number()),
+    }),
+  ),
+  inputs: z.optional(z.record(z.string(), z.union([z.string(), z.array(z.string())]))),
+});
 
-export const FlakeLock = z
-  .object({
-    nodes: z.record(z.string(), LockedNode),
-    root: z.string(),
-    version: z.number(),
-  })
-  .loose();
+export const FlakeLock = z.looseObject({
+  nodes: z.record(z.string(), LockedNode),
+  root: z.string(),
+  version: z.number(),
+});
 
 export interface InputRevision {
   rev: string | null;

@@ -248,6 +248,17 @@ describe('every problem at once (issue 18)', () => {
     else expect(problems(v)).toEqual([`config /cfg.json: nixConfig.proposeBranch: ${problem}`]);
   });
 
+  it('a proposeBranch with a branch pattern that is no string: the pattern is named, nothing throws', () => {
+    // The cross-key check runs on partly parsed input (`when`); it used to
+    // call String methods on the non-string pattern and end in "internal error".
+    expect(
+      problems({
+        nixConfig: { path: '/etc/nixos', updateInputs: true, proposeBranch: 'update/x' },
+        updates: { branchPatterns: [7] },
+      }),
+    ).toEqual(['config /cfg.json: updates.branchPatterns[0]: expected string, got 7; write a string']);
+  });
+
   it('an unknown key with no near match lists the keys allowed there', () => {
     expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { zzz: 1 } })).toEqual([
       'config /cfg.json: reboot: unknown key "zzz"; remove it or fix the spelling (known keys here: allow, window, maxConcurrent, group)',
