@@ -68,6 +68,48 @@ const zodEnglishOnly = {
     }));
   },
 };
+/**
+ * node-cron imports `node:crypto` (for `randomUUID`, the id of a task) and
+ * `child_process` (for `fork`, its background tasks) at the top of its
+ * modules, so every process that reads `schedule.cron` loaded both: about
+ * 20 ms of CPU on each `gitopsd status` for crypto alone (issue 19, B1 in
+ * docs/benchmarks.md). gitopsd uses node-cron's parser, validator and
+ * matcher; it creates a task only to match `L`/`W`/`#` expressions
+ * (src/shared/cron-schedule.ts) and never forks one. The two imports are
+ * made lazy: `randomUUID` is Web Crypto's `globalThis.crypto.randomUUID()`
+ * (Node's own implementation of the same RFC 4122 v4 UUID, loaded on first
+ * call), and `fork` is required on first call. The build fails if the text
+ * to replace is not found exactly once (a new node-cron version is then
+ * looked at, never bundled half-patched).
+ */
+const nodeCronLazyBuiltins = {
+  name: 'node-cron-lazy-builtins',
+  setup(b) {
+    const edits = {
+      '_shared.js': [
+        ["import { randomUUID } from 'node:crypto';", 'const randomUUID = () => globalThis.crypto.randomUUID();'],
+      ],
+      'node-cron.js': [
+        [
+          "import { fork } from 'child_process';",
+          "import { createRequire as nodeCronCreateRequire } from 'node:module';\n" +
+            "const fork = (...args) => nodeCronCreateRequire(import.meta.url)('child_process').fork(...args);",
+        ],
+        ["import 'node:crypto';", ''],
+      ],
+    };
+    b.onLoad({ filter: /[\\/]node_modules[\\/]node-cron[\\/]dist[\\/](_shared|node-cron)\.js$/ }, (args) => {
+      let text = readFileSync(args.path, 'utf8');
+      for (const [from, to] of edits[args.path.split(/[\\/]/).at(-1)]) {
+        const n = text.split(from).length - 1;
+        if (n !== 1)
+          throw new Error(`node-cron-lazy-builtins: ${JSON.stringify(from)} found ${n} times in ${args.path}`);
+        text = text.replace(from, to);
+      }
+      return { contents: text, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
 const outdir = join(root, 'dist', 'bundle');
 const tmp = join(root, 'dist', `bundle.tmp-${process.pid}`);
 rmSync(tmp, { recursive: true, force: true });
@@ -90,7 +132,7 @@ await build({
     js: "import { createRequire as __gitopsdCreateRequire } from 'node:module';\nconst require = __gitopsdCreateRequire(import.meta.url);",
   },
   external: ['winston', 'simple-git', 'prom-client'],
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, nodeCronLazyBuiltins],
   logLevel: 'warning',
   define: { GITOPSD_BUILD: JSON.stringify(buildInfo()) },
 });

@@ -6,8 +6,12 @@
  * "en": "one" for exactly 1, "other" for everything else); a noun whose
  * plural is not noun + "s" passes it as `plural`.
  */
-const EN = new Intl.PluralRules('en');
+let en: Intl.PluralRules | undefined;
 
 export function counted(n: number, noun: string, plural = `${noun}s`): string {
-  return `${n} ${EN.select(n) === 'one' ? noun : plural}`;
+  // Built on first use, not when the module loads: constructing a
+  // PluralRules starts ICU, 2-3 ms on every start of a command that never
+  // counts anything (`status --json`; issue 19, "no Intl on the hot path").
+  en ??= new Intl.PluralRules('en');
+  return `${n} ${en.select(n) === 'one' ? noun : plural}`;
 }
