@@ -87,10 +87,69 @@ export function acquireLock(opts: LockOptions): HeldLock {
     if (holder.pid > 0 && isAlive(holder.pid)) {
       throw new LockHeldError(opts.path, holder.pid, holder.command);
     }
+    // No PID in the file: either a holder that crashed between creating and
+    // writing it, or one that is between those two calls right now. Look
+    // again after 20 ms before taking it over; a live holder has written it.
+    if (holder.pid <= 0 && attempt === 0) {
+      Atomics.wait(SLEEPER, 0, 0, 20);
+      continue;
+    }
     takeOverStale(opts, holder);
   }
   throw new GitopsdError('temporary', `could not take the lock ${opts.path} after 5 attempts; retry`);
 }
+
+/**
+ * A short-held lock, for critical sections of milliseconds (the state file's
+ * read-modify-write, src/core/state.ts). Where `acquireLock` refuses a live
+ * holder, this one waits for it: it polls every `pollMs` (default 2 ms),
+ * sleeping the thread (Atomics.wait, so the caller stays synchronous).
+ *
+ * A holder is taken over when its PID is dead, or when the same holder (same
+ * PID and start time, or a file with no PID yet) has held the lock for `staleAfterMs` (default 5,000 ms)
+ * of this process's monotonic clock: no section it guards takes that long, so
+ * the holder is stopped (SIGSTOP) or its PID was reused after a reboot. The
+ * wall clock is not used, so a clock step neither takes a live lock over early
+ * nor waits forever. Errors: GitopsdError 'temporary' (exit 75) when the lock
+ * still cannot be taken after `giveUpMs` (default 60,000 ms).
+ */
+export function acquireShortLock(
+  opts: LockOptions & { pollMs?: number; staleAfterMs?: number; giveUpMs?: number },
+): HeldLock {
+  const isAlive = opts.isAlive ?? processAlive;
+  const pollMs = opts.pollMs ?? 2;
+  const staleAfterMs = opts.staleAfterMs ?? 5_000;
+  const giveUpMs = opts.giveUpMs ?? 60_000;
+  const info: LockInfo = { pid: process.pid, command: opts.command, startedAt: opts.now().toISOString() };
+  const start = performance.now();
+  let seen: { holder: LockInfo; since: number } | null = null;
+  for (;;) {
+    if (tryCreate(opts.path, info)) return held(opts.path);
+    const holder = readLockInfo(opts.path);
+    if (holder !== null) {
+      const t = performance.now();
+      if (seen === null || seen.holder.pid !== holder.pid || seen.holder.startedAt !== holder.startedAt) {
+        seen = { holder, since: t };
+      }
+      // No PID yet (pid -1): the holder may be between creating the file and
+      // writing it, so it counts as live until staleAfterMs.
+      const dead = holder.pid > 0 && !isAlive(holder.pid);
+      if (dead || t - seen.since >= staleAfterMs) {
+        takeOverStale(opts, holder);
+        continue;
+      }
+      if (t - start >= giveUpMs) {
+        throw new GitopsdError(
+          'temporary',
+          `could not take the lock ${opts.path} in ${Math.round(giveUpMs / 1000)} s (held by pid ${holder.pid}, "${holder.command}"); retry later`,
+        );
+      }
+    }
+    Atomics.wait(SLEEPER, 0, 0, pollMs);
+  }
+}
+
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 function takeOverStale(opts: LockOptions, holder: LockInfo): void {
   const guard = `${opts.path}.takeover`;

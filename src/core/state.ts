@@ -7,11 +7,18 @@
  * silently replaced by an empty state. Each capability owns one top-level key
  * and validates its own part; unknown keys are kept, so an older gitopsd
  * never drops what a newer one wrote.
+ *
+ * Every change is a read-modify-write of the whole document (`update`), and
+ * two processes may change it at once: a poll records its trigger section
+ * while a `gitopsd upgrade` records its run after releasing the host lock.
+ * So each update holds `<file>.update-lock` (src/core/lock.ts
+ * `acquireShortLock`) from the read to the rename: without it, the later
+ * writer would put back the section the other one had just written.
  */
 import { renameSync } from 'node:fs';
 import { readRegularFile } from './fs-read.js';
 import { writeFileAtomic, sweepStaleTemps } from './atomic.js';
-import { processAlive } from './lock.js';
+import { acquireShortLock, processAlive } from './lock.js';
 import { StateCorruptError, GitopsdError, writeFailure } from './errors.js';
 import type { Checkpoint } from './faults.js';
 import type { Logger } from './log.js';
@@ -19,6 +26,9 @@ import type { Logger } from './log.js';
 export const STATE_VERSION = 1;
 
 export type StateDoc = { version: number } & Record<string, unknown>;
+
+/** State files whose update lock this process holds (for nested updates). */
+const HELD = new Set<string>();
 
 export interface StateStoreOptions {
   file: string;
@@ -101,12 +111,42 @@ export class StateStore {
     }
   }
 
-  /** Read, replace one section, write: the unit of every state change. */
+  /**
+   * Read the document, let `fn` return the next one, write it: the unit of
+   * every state change, under the update lock (see the file's comment). A
+   * nested update in the same process runs inside the outer one's lock.
+   */
+  update(fn: (doc: StateDoc) => StateDoc): StateDoc {
+    if (HELD.has(this.file)) {
+      const next = fn(this.read());
+      this.write(next);
+      return next;
+    }
+    const lock = acquireShortLock({
+      path: `${this.file}.update-lock`,
+      command: 'state update',
+      log: this.log,
+      now: this.now,
+    });
+    HELD.add(this.file);
+    try {
+      const next = fn(this.read());
+      this.write(next);
+      return next;
+    } finally {
+      HELD.delete(this.file);
+      lock.release();
+    }
+  }
+
+  /** Replace one section: `update` of one top-level key. */
   updateSection<T>(key: string, fn: (current: unknown) => T): T {
-    const doc = this.read();
-    const next = fn(doc[key]);
-    this.write({ ...doc, [key]: next });
-    return next;
+    let out: T | undefined;
+    this.update((doc) => {
+      out = fn(doc[key]);
+      return { ...doc, [key]: out };
+    });
+    return out as T;
   }
 
   private quarantine(why: string): never {

@@ -65,8 +65,5 @@ export function withPinned(s: GoldenSection, rec: GoldenRecord): { section: Gold
  * can never leave one without the other.
  */
 export function writeSections(state: StateStore, fn: (doc: StateDoc) => Record<string, unknown>): StateDoc {
-  const doc = state.read();
-  const next = { ...doc, ...fn(doc) };
-  state.write(next);
-  return next;
+  return state.update((doc) => ({ ...doc, ...fn(doc) }));
 }

@@ -134,10 +134,11 @@ export function updateBoth(
   state: StateStore,
   fn: (d: DeploymentsSection, u: UpgradeSection) => { deployments: DeploymentsSection; upgrade: UpgradeSection },
 ): void {
-  const doc: StateDoc = state.read();
-  const next = fn(
-    DeploymentsSection.parse(doc['deployments'] ?? {}, PARSE_ONCE),
-    UpgradeSection.parse(doc[UPGRADE_KEY] ?? {}, PARSE_ONCE),
-  );
-  state.write({ ...doc, deployments: next.deployments, [UPGRADE_KEY]: next.upgrade });
+  state.update((doc: StateDoc) => {
+    const next = fn(
+      DeploymentsSection.parse(doc['deployments'] ?? {}, PARSE_ONCE),
+      UpgradeSection.parse(doc[UPGRADE_KEY] ?? {}, PARSE_ONCE),
+    );
+    return { ...doc, deployments: next.deployments, [UPGRADE_KEY]: next.upgrade };
+  });
 }

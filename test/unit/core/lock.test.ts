@@ -1,0 +1,123 @@
+/**
+ * acquireShortLock (src/core/lock.ts): the update lock of the state file.
+ * Dead holders are taken over at once, a live holder only after holding the
+ * lock for staleAfterMs of monotonic time, and a caller gives up with a
+ * 'temporary' error (exit 75) after giveUpMs. Nested updates of one
+ * StateStore in one process do not wait on themselves.
+ */
+import { describe, it, expect } from 'vitest';
+import { execaSync } from 'execa';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquireLock, acquireShortLock } from '../../../src/core/lock.js';
+import { StateStore } from '../../../src/core/state.js';
+import { GitopsdError } from '../../../src/core/errors.js';
+import { exitCodeFor } from '../../../src/core/exit.js';
+import { silentLogger, type Logger } from '../../../src/core/log.js';
+
+const now = (): Date => new Date('2026-11-30T18:00:00Z');
+
+function recordingLog(): { log: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  return { log: { ...silentLogger, warn: (msg: string) => void warnings.push(msg) }, warnings };
+}
+
+function deadPid(): number {
+  // The PID of a process that has exited (and been reaped).
+  return Number(execaSync('sh', ['-c', 'echo $$']).stdout.trim());
+}
+
+function holderFile(path: string, pid: number): void {
+  writeFileSync(path, JSON.stringify({ pid, command: 'state update', startedAt: '2026-11-30T17:00:00.000Z' }));
+}
+
+describe('acquireShortLock', () => {
+  it('takes over at once a lock whose holder is dead, and logs it', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    holderFile(path, deadPid());
+    const { log, warnings } = recordingLog();
+    const lock = acquireShortLock({ path, command: 'state update', log, now });
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
+    expect(warnings).toEqual(['taking over a lock left by a dead process']);
+    lock.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('takes over a live holder that has held the lock for staleAfterMs', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    holderFile(path, process.ppid); // alive, and never releases
+    const t0 = performance.now();
+    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, staleAfterMs: 40 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(40);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
+    lock.release();
+  });
+
+  it('counts a lock file with no PID yet as held (its holder may be about to write it) until staleAfterMs', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    writeFileSync(path, '');
+    const t0 = performance.now();
+    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, staleAfterMs: 40 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(40);
+    lock.release();
+  });
+
+  it('gives up with a one-line temporary error (exit 75) after giveUpMs', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    holderFile(path, process.ppid);
+    let err: unknown;
+    try {
+      acquireShortLock({ path, command: 'state update', log: silentLogger, now, giveUpMs: 30 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GitopsdError);
+    expect(exitCodeFor(err as GitopsdError)).toBe(75);
+    expect((err as Error).message).toBe(
+      `could not take the lock ${path} in 0 s (held by pid ${process.ppid}, "state update"); retry later`,
+    );
+    // The live holder's lock is untouched.
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.ppid);
+  });
+});
+
+describe('StateStore.update', () => {
+  it('runs a nested update inside the outer one without waiting on itself', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gitopsd-state-')), 'state.json');
+    const store = new StateStore({ file, log: silentLogger, now });
+    store.update(() => {
+      store.updateSection('inner', () => 1);
+      return { ...store.read(), outer: 2 };
+    });
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect([doc['inner'], doc['outer']]).toEqual([1, 2]);
+    expect(existsSync(`${file}.update-lock`)).toBe(false);
+  });
+
+  it('releases the lock when the update function throws, and writes nothing', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gitopsd-state-')), 'state.json');
+    const store = new StateStore({ file, log: silentLogger, now });
+    store.updateSection('a', () => 1);
+    expect(() =>
+      store.updateSection('a', () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(existsSync(`${file}.update-lock`)).toBe(false);
+    expect(store.section('a')).toBe(1);
+  });
+});
+
+describe('acquireLock (the host lock)', () => {
+  it('looks again before taking over a lock file with no PID, then takes it (a crash between create and write)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
+    writeFileSync(path, '');
+    const t0 = performance.now();
+    const { log, warnings } = recordingLog();
+    const lock = acquireLock({ path, command: 'upgrade', log, now });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
+    expect(warnings).toEqual(['taking over a lock left by a dead process']);
+    lock.release();
+  });
+});
