@@ -14,11 +14,19 @@ import { run } from '../test/harness/exec.js';
 import type { StatusReport } from '../src/status/index.js';
 import { MANIFEST, checkWipe, listFiles, wrapperScript } from './fleet-dir.js';
 import { followSteps, printedSteps } from './resolve.js';
+import { generationStory, unnamedVersions, versionOfToplevel } from './narrate.js';
 
 const t0 = performance.now();
 const bold = (s: string): string => (process.stdout.isTTY ? `\u001b[1m${s}\u001b[0m` : s);
-const say = (s = ''): void => {
+/** What the commands printed: shown, but not part of the story. */
+const show = (s = ''): void => {
   process.stdout.write(`${s}\n`);
+};
+/** The story: shown, and kept, so that the end can check it names every version pushed. */
+const told: string[] = [];
+const say = (s = ''): void => {
+  told.push(s);
+  show(s);
 };
 const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(0)}s`;
 
@@ -35,16 +43,16 @@ async function step(
   opts: { quiet?: boolean; env?: Record<string, string>; label?: string } = {},
 ): Promise<string> {
   const r = await h.gitopsd(args, opts.env === undefined ? {} : { env: opts.env });
-  say(`$ [${h.name}${opts.label ?? ''}] gitopsd ${args.join(' ')}   -> exit ${r.exitCode}`);
+  show(`$ [${h.name}${opts.label ?? ''}] gitopsd ${args.join(' ')}   -> exit ${r.exitCode}`);
   if (opts.quiet !== true) {
     for (const line of r.stdout
       .trim()
       .split('\n')
       .filter((l) => l !== ''))
-      say(`    ${line}`);
+      show(`    ${line}`);
   }
   if (r.exitCode !== expectCode) {
-    say(r.stderr);
+    show(r.stderr);
     throw new Error(
       `demo: expected exit ${expectCode} from "gitopsd ${args.join(' ')}" on ${h.name}, got ${r.exitCode}`,
     );
@@ -62,14 +70,14 @@ const sys = (p: string | null): string => (p === null ? '-' : p.replace(/^\/nix\
 
 /** `gitopsd status --json` of every host, as a table. */
 async function fleetStatus(fleet: Fleet): Promise<void> {
-  say();
-  say('  host    deployed      running system              boot      golden                      dotfiles');
+  show();
+  show('  host    deployed      running system              boot      golden                      dotfiles');
   for (const h of fleet.hosts) {
     const s = await h.json<StatusReport>(['status']);
     const dot = s.dotfiles.parked
       ? `CONFLICT ${s.dotfiles.parked.paths.join(',')}`
       : (s.dotfiles.lastSync?.result ?? '-');
-    say(
+    show(
       `  ${h.name.padEnd(7)} ${short(s.git.deployed?.commit).padEnd(13)} ${sys(s.system.current).padEnd(27)} ${s.boot.verdict.padEnd(9)} ${sys(s.golden.storePath).padEnd(27)} ${dot}`,
     );
   }
@@ -134,10 +142,13 @@ async function main(): Promise<void> {
   );
   await fleetStatus(fleet);
 
-  heading(3, 'A nix-config commit is deployed fleet-wide');
+  heading(3, 'v2, a nix-config commit, is deployed fleet-wide');
   const spec = (version: string, extra: { failingServices?: string[]; breakage?: 'syntax-error' } = {}) =>
     Object.fromEntries(fleet.hosts.map((h) => [h.name, { version, kernelVersion: '6.6.1', ...extra }]));
+  // Every version the demo commits, in order; the end checks the story names each.
+  const pushed = ['v1'];
   const v2 = await fleet.nixConfig.commitGeneration(spec('v2'), 'fleet: v2');
+  pushed.push('v2');
   say(`pushed ${short(v2)} "fleet: v2" to the nix-config remote`);
   for (const h of fleet.hosts) await step(h, ['upgrade'], 0);
   say('Each host reboots (simulated) and validates v2, which becomes the new golden:');
@@ -146,20 +157,22 @@ async function main(): Promise<void> {
     await step(h, ['boot', 'validate'], 0, { quiet: true });
   }
 
-  heading(4, 'A broken commit is rejected by build validation');
+  heading(4, 'v3-broken, a commit that does not build, is rejected by build validation');
   const broken = await fleet.nixConfig.commitGeneration(spec('v3-broken', { breakage: 'syntax-error' }), 'fleet: typo');
-  say(`pushed ${short(broken)} "fleet: typo": generation v3, which is broken (flake.nix no longer parses)`);
+  pushed.push('v3-broken');
+  say(`pushed ${short(broken)} "fleet: typo": version v3-broken, which does not build (flake.nix no longer parses)`);
   for (const h of fleet.hosts) await step(h, ['upgrade'], 3);
   say('The next night, the same commit is skipped without building anything:');
   await step(alpha, ['upgrade'], 3);
   const alphaState = await alpha.json<StatusReport>(['status']);
   check(alphaState.system.current?.endsWith('-v2') ?? false, 'alpha still runs v2');
 
-  heading(5, 'A commit that breaks sshd is rolled back to golden after two failed boots');
+  heading(5, 'v4, a commit that breaks sshd, is rolled back to the golden v2 after two failed boots');
   const sshdBad = await fleet.nixConfig.commitGeneration(
     spec('v4', { failingServices: ['sshd.service'] }),
     'fleet: v4 (sshd will not start)',
   );
+  pushed.push('v4');
   say(`pushed ${short(sshdBad)} "fleet: v4"; alpha deploys it for the next boot`);
   await step(alpha, ['upgrade', '--operation', 'boot'], 0);
   await alpha.sim.boot();
@@ -172,15 +185,25 @@ async function main(): Promise<void> {
   say('alpha reboots into the golden v2:');
   await step(alpha, ['boot', 'validate'], 0, { quiet: true });
   await step(alpha, ['boot', 'status'], 0);
-  say('Why "generation 4": the rollback does `nix-env --set` to the golden v2 system, which adds a new');
-  say('generation of the system profile. Generation 1 is v1, 2 is v2, 3 is v4 (v3 never built), and 4 is v2 again.');
+  // Told from alpha's real system profile (`nix-env --list-generations`), not written in advance.
+  const gens = (await alpha.sim.generations()).map((g) => ({
+    number: g.number,
+    version: versionOfToplevel(g.storePath) ?? g.storePath,
+  }));
+  const current = gens.at(-1);
+  say(
+    `Why the golden v2 is "generation ${current?.number ?? '?'}" now: the rollback does \`nix-env --set\` to the golden system,`,
+  );
+  say('which adds a new generation of the system profile rather than going back to an old number.');
+  for (const line of generationStory(gens, pushed)) say(line);
+  check(current?.version === 'v2', `alpha's newest generation (${current?.number ?? '?'}) holds v2, the golden`);
   const after = await alpha.json<StatusReport>(['status']);
   check(after.git.deployed?.commit === v2, `alpha's deployed commit is ${short(v2)} again ("fleet: v2")`);
   say('The next upgrade does not redeploy the rolled-back commit:');
   await step(alpha, ['upgrade'], 3);
   await fleetStatus(fleet);
 
-  heading(6, 'A rollout in waves: alpha is the canary; beta and gamma follow after a 60-minute soak');
+  heading(6, 'v5 rolls out in waves: alpha is the canary; beta and gamma follow after a 60-minute soak');
   // Each host publishes its status to a git remote of its own (docs/fleet.md);
   // nix-config carries the rollout policy (docs/rollout.md). The clock is
   // injected (GITOPSD_TEST_NOW) so that the soak passes in seconds.
@@ -208,6 +231,7 @@ async function main(): Promise<void> {
     'rollout: alpha first, the rest after 60 min',
   );
   const v5 = await fleet.nixConfig.commitGeneration(spec('v5'), 'fleet: v5');
+  pushed.push('v5');
   say(`pushed gitopsd-rollout.json (wave "canary": alpha; wave "rest": beta, gamma, soak 60 min) and`);
   say(`${short(v5)} "fleet: v5" on top of it`);
   for (const h of fleet.hosts) await step(h, ['fleet', 'publish'], 0, { ...at(0), quiet: true });
@@ -253,6 +277,8 @@ async function main(): Promise<void> {
   await step(alpha, ['sync'], 0);
   check((await alpha.readHome('.gitconfig')) === merged, "alpha's ~/.gitconfig is the merged file too");
   await fleetStatus(fleet);
+  const unnamed = unnamedVersions(told.join('\n'), pushed);
+  check(unnamed.length === 0, `the story names every version pushed (${pushed.join(', ')})`);
 
   const project = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const wrapper = join(dir, 'gitopsd');

@@ -80,7 +80,7 @@ export function acquireLock(opts: LockOptions): HeldLock {
     command: opts.command,
     startedAt: opts.now().toISOString(),
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 8; attempt++) {
     if (tryCreate(opts.path, info)) return held(opts.path);
     const holder = readLockInfo(opts.path);
     if (holder === null) continue; // released in between: try again
@@ -88,15 +88,15 @@ export function acquireLock(opts: LockOptions): HeldLock {
       throw new LockHeldError(opts.path, holder.pid, holder.command);
     }
     // No PID in the file: either a holder that crashed between creating and
-    // writing it, or one that is between those two calls right now. Look
-    // again after 20 ms before taking it over; a live holder has written it.
-    if (holder.pid <= 0 && attempt === 0) {
+    // writing it, or one that is between those two calls right now. A file
+    // younger than a second is the second case: look again in 20 ms.
+    if (holder.pid <= 0 && attempt < 4 && youngerThan(opts.path, opts.now, NO_PID_GRACE_MS)) {
       Atomics.wait(SLEEPER, 0, 0, 20);
       continue;
     }
     takeOverStale(opts, holder);
   }
-  throw new GitopsdError('temporary', `could not take the lock ${opts.path} after 5 attempts; retry`);
+  throw new GitopsdError('temporary', `could not take the lock ${opts.path} after 8 attempts; retry`);
 }
 
 /**
@@ -105,8 +105,9 @@ export function acquireLock(opts: LockOptions): HeldLock {
  * holder, this one waits for it: it polls every `pollMs` (default 2 ms),
  * sleeping the thread (Atomics.wait, so the caller stays synchronous).
  *
- * A holder is taken over when its PID is dead, or when the same holder (same
- * PID and start time, or a file with no PID yet) has held the lock for `staleAfterMs` (default 5,000 ms)
+ * A holder is taken over when its PID is dead (a file with no PID counts as
+ * dead once it is a second old), or when the same holder (same PID and start
+ * time) has held the lock for `staleAfterMs` (default 5,000 ms)
  * of this process's monotonic clock: no section it guards takes that long, so
  * the holder is stopped (SIGSTOP) or its PID was reused after a reboot. The
  * wall clock is not used, so a clock step neither takes a live lock over early
@@ -131,9 +132,9 @@ export function acquireShortLock(
       if (seen === null || seen.holder.pid !== holder.pid || seen.holder.startedAt !== holder.startedAt) {
         seen = { holder, since: t };
       }
-      // No PID yet (pid -1): the holder may be between creating the file and
-      // writing it, so it counts as live until staleAfterMs.
-      const dead = holder.pid > 0 && !isAlive(holder.pid);
+      // No PID (pid -1): the holder may be between creating the file and
+      // writing it (a file younger than a second), or crashed there.
+      const dead = holder.pid > 0 ? !isAlive(holder.pid) : !youngerThan(opts.path, opts.now, NO_PID_GRACE_MS);
       if (dead || t - seen.since >= staleAfterMs) {
         takeOverStale(opts, holder);
         continue;
@@ -150,6 +151,24 @@ export function acquireShortLock(
 }
 
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/** How long a lock file with no PID may be a live holder's, between its create and its write. */
+const NO_PID_GRACE_MS = 1_000;
+
+/**
+ * Whether the file at `path` was modified less than `ms` ago by the wall
+ * clock (lstat, no-follow). A time in the future (a clock step back) or a
+ * file that is gone counts as not younger: the caller takes it over or
+ * retries, and never waits on it forever.
+ */
+function youngerThan(path: string, now: () => Date, ms: number): boolean {
+  try {
+    const age = now().getTime() - lstatSync(path).mtimeMs;
+    return age >= 0 && age < ms;
+  } catch {
+    return false;
+  }
+}
 
 function takeOverStale(opts: LockOptions, holder: LockInfo): void {
   const guard = `${opts.path}.takeover`;

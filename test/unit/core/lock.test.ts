@@ -7,7 +7,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { execaSync } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLock, acquireShortLock } from '../../../src/core/lock.js';
@@ -47,19 +47,24 @@ describe('acquireShortLock', () => {
   it('takes over a live holder that has held the lock for staleAfterMs', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
     holderFile(path, process.ppid); // alive, and never releases
-    const t0 = performance.now();
     const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, staleAfterMs: 40 });
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(40);
     expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
     lock.release();
   });
 
-  it('counts a lock file with no PID yet as held (its holder may be about to write it) until staleAfterMs', () => {
+  it('counts a lock file with no PID as a live holder while it is younger than a second, as dead after', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
-    writeFileSync(path, '');
-    const t0 = performance.now();
-    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, staleAfterMs: 40 });
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(40);
+    writeFileSync(path, ''); // a holder between its create and its write, or one that crashed there
+    const mtime = statSync(path).mtimeMs;
+    const at = (ms: number) => (): Date => new Date(mtime + ms);
+    // 500 ms old: live, so a caller that gives up at once leaves it alone.
+    expect(() =>
+      acquireShortLock({ path, command: 'state update', log: silentLogger, now: at(500), giveUpMs: 0 }),
+    ).toThrow(/could not take the lock/);
+    expect(readFileSync(path, 'utf8')).toBe('');
+    // 5 s old: a crash's, taken over at once even by a caller that gives up at once.
+    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now: at(5_000), giveUpMs: 0 });
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
     lock.release();
   });
 
@@ -110,14 +115,13 @@ describe('StateStore.update', () => {
 });
 
 describe('acquireLock (the host lock)', () => {
-  it('looks again before taking over a lock file with no PID, then takes it (a crash between create and write)', () => {
+  it('takes over a lock file with no PID after looking again for 80 ms (a crash between create and write)', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
     writeFileSync(path, '');
-    const t0 = performance.now();
     const { log, warnings } = recordingLog();
-    const lock = acquireLock({ path, command: 'upgrade', log, now });
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
+    const lock = acquireLock({ path, command: 'upgrade', log, now: () => new Date(statSync(path).mtimeMs + 100) });
     expect(warnings).toEqual(['taking over a lock left by a dead process']);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
     lock.release();
   });
 });
