@@ -32,6 +32,7 @@ let
       ../scripts/bundle.mjs
       ../scripts/gen-man.mjs
       ../scripts/build-stamp.mjs
+      ../scripts/git-query.mjs
       ../src
       ../bin
       ../README.md

@@ -16,16 +16,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execaSync } from 'execa';
+import { git, root } from './git-query.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const INPUTS = [
   'src',
   'bin',
   'scripts/bundle.mjs',
   'scripts/gen-man.mjs',
   'scripts/build-stamp.mjs',
+  'scripts/git-query.mjs',
   'package.json',
   'package-lock.json',
   'tsconfig.json',
@@ -42,16 +41,6 @@ function files(path) {
     .flatMap((name) => files(join(path, name)));
 }
 
-function git(args) {
-  const r = execaSync('git', ['-C', root, ...args], {
-    timeout: 10_000,
-    stdin: 'ignore',
-    stderr: 'ignore',
-    reject: false,
-  });
-  return r.exitCode === 0 ? String(r.stdout) : 'no-git';
-}
-
 function digest() {
   const h = createHash('sha256');
   for (const f of INPUTS.flatMap((i) => files(join(root, i)))) {
@@ -59,8 +48,8 @@ function digest() {
     h.update(readFileSync(f));
     h.update('\0');
   }
-  h.update(`HEAD ${git(['rev-parse', '--verify', 'HEAD'])}\0`);
-  h.update(`status ${git(['status', '--porcelain', '--untracked-files=no'])}\0`);
+  h.update(`HEAD ${git(['rev-parse', '--verify', 'HEAD']) ?? 'no-git'}\0`);
+  h.update(`status ${git(['status', '--porcelain', '--untracked-files=no']) ?? 'no-git'}\0`);
   h.update(`GITOPSD_COMMIT ${process.env.GITOPSD_COMMIT ?? ''}\0`);
   return h.digest('hex');
 }

@@ -10,26 +10,14 @@
 // added beside the old ones, and the entry is renamed into place last.
 // Chunks no entry has used for an hour are removed.
 import { build } from 'esbuild';
-import { execaSync } from 'execa';
+import { git, root } from './git-query.mjs';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 // The build's identity, for `gitopsd --version` and `gitopsd version --json`
 // (src/core/build-info.ts). $GITOPSD_COMMIT wins (the Nix package has no .git:
 // flake.nix passes self.rev, or self.dirtyRev which ends in "-dirty"); else
 // git in the source tree; else "unknown".
-function git(args) {
-  const r = execaSync('git', ['-C', root, ...args], {
-    timeout: 10_000,
-    stdin: 'ignore',
-    stderr: 'ignore',
-    reject: false,
-  });
-  return r.exitCode === 0 ? String(r.stdout).trim() : null;
-}
 function buildInfo() {
   const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
   const fromEnv = process.env.GITOPSD_COMMIT;
