@@ -68,13 +68,20 @@ const SeenTrigger = z.object({
 });
 export const TriggerSection = z.looseObject({
   seen: z._default(z.array(SeenTrigger), []),
+  /**
+   * Per signer, the issuedAt of the newest trigger accepted from it (ISO
+   * 8601). A trigger that signer issued before it is a replay: unlike the
+   * nonces, this is never pruned, so neither a clock step nor the nonce cap
+   * can make an old trigger count again. One entry per signer.
+   */
+  newestIssued: z._default(z.record(z.string(), z.string()), {}),
   /** The last trigger commit judged for good (accepted, or ignored for a reason time does not change). */
   judged: z._default(z.nullable(z.string()), null),
   /** Accepted, and its upgrade not finished yet: a poll after a crash runs it (until it expires). */
   pending: z._default(z.nullable(z.object({ commit: z.string(), expiresAt: z.string(), line: z.string() })), null),
 });
 export type TriggerSection = z.infer<typeof TriggerSection>;
-export const EMPTY_TRIGGER: TriggerSection = { seen: [], judged: null, pending: null };
+export const EMPTY_TRIGGER: TriggerSection = { seen: [], newestIssued: {}, judged: null, pending: null };
 /** At most this many accepted triggers are remembered (the unexpired ones, newest first). */
 export const TRIGGER_SEEN_MAX = 256;
 
@@ -86,6 +93,8 @@ export interface AcceptedTrigger {
   nonce: string;
   issuer: string;
   signer: string;
+  /** ISO 8601, with Z or an offset. */
+  issuedAt: string;
   expiresAt: string;
   reason: string;
 }
@@ -188,9 +197,24 @@ export function decideTrigger(i: TriggerInput): TriggerDecision {
       `nonce ${d.nonce} was already accepted at ${seen.acceptedAt} (a replay of an old trigger)`,
     );
   }
+  const newest = i.state.newestIssued[signer];
+  if (newest !== undefined && issued < Date.parse(newest)) {
+    return ignore(
+      'replayed',
+      `issued at ${d.issuedAt}, before ${newest}, the newest trigger already accepted from ${signer} (a replay of an old trigger)`,
+    );
+  }
   return {
     kind: 'accept',
-    trigger: { commit: i.commit, nonce: d.nonce, issuer: d.issuer, signer, expiresAt: d.expiresAt, reason: d.reason },
+    trigger: {
+      commit: i.commit,
+      nonce: d.nonce,
+      issuer: d.issuer,
+      signer,
+      issuedAt: d.issuedAt,
+      expiresAt: d.expiresAt,
+      reason: d.reason,
+    },
     line: `fleet trigger ${short} from ${d.issuer} (signed by ${signer}, expires ${d.expiresAt})${d.reason === '' ? '' : `: ${d.reason}`}`,
   };
 }
@@ -247,7 +271,8 @@ export function pendingTrigger(state: TriggerSection, now: Date): TriggerSection
 /**
  * The section after accepting `t`: `t` first, then the earlier ones that
  * have not expired (an expired nonce is refused as expired anyway), at most
- * TRIGGER_SEEN_MAX. Pure.
+ * TRIGGER_SEEN_MAX; and `t.issuedAt` as its signer's newest, unless an
+ * accepted one was newer. Pure.
  */
 export function afterTriggerAccepted(state: TriggerSection, t: AcceptedTrigger, now: Date): TriggerSection {
   const live = state.seen.filter((s) => {
@@ -262,7 +287,13 @@ export function afterTriggerAccepted(state: TriggerSection, t: AcceptedTrigger, 
     issuer: t.issuer,
     signer: t.signer,
   };
-  return { ...state, seen: [entry, ...live].slice(0, TRIGGER_SEEN_MAX) };
+  const prev = state.newestIssued[t.signer];
+  const newest = prev !== undefined && Date.parse(prev) > Date.parse(t.issuedAt) ? prev : t.issuedAt;
+  return {
+    ...state,
+    seen: [entry, ...live].slice(0, TRIGGER_SEEN_MAX),
+    newestIssued: { ...state.newestIssued, [t.signer]: newest },
+  };
 }
 
 /**

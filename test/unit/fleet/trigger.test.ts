@@ -115,13 +115,26 @@ describe('decideTrigger', () => {
     ['for other hosts', { doc: doc({ hosts: ['db1'] }) }, 'other-hosts', 'it is for db1, not for web1'],
     [
       'a replayed nonce',
-      { state: { judged: null, pending: null, seen: [seen(NONCE)] } },
+      { state: { ...EMPTY_TRIGGER, seen: [seen(NONCE)] } },
       'replayed',
       `nonce ${NONCE} was already accepted`,
     ],
     [
       'a replayed commit',
-      { state: { judged: null, pending: null, seen: [seen('f'.repeat(32), C)] } },
+      { state: { ...EMPTY_TRIGGER, seen: [seen('f'.repeat(32), C)] } },
+      'replayed',
+      'already accepted',
+    ],
+    [
+      // Its nonce was pruned (a clock step, or the cap of 256): the signer's newest still refuses it (review D2).
+      'a replay issued before the newest trigger accepted from its signer',
+      { state: { ...EMPTY_TRIGGER, newestIssued: { alice: '2026-03-10T11:45:00.000Z' } } },
+      'replayed',
+      'issued at 2026-03-10T11:30:00.000Z, before 2026-03-10T11:45:00.000Z, the newest trigger already accepted from alice',
+    ],
+    [
+      'one issued at the same instant as the newest, with its nonce remembered',
+      { state: { ...EMPTY_TRIGGER, newestIssued: { alice: '2026-03-10T11:30:00.000Z' }, seen: [seen(NONCE)] } },
       'replayed',
       'already accepted',
     ],
@@ -147,14 +160,14 @@ describe('afterTriggerAccepted', () => {
     nonce: NONCE,
     issuer: 'alice@laptop',
     signer: 'alice',
+    issuedAt: '2026-03-10T11:30:00.000Z',
     expiresAt: '2026-03-10T12:30:00.000Z',
     reason: '',
   };
 
   it('remembers the accepted trigger first and drops the expired ones', () => {
     const state: TriggerSection = {
-      judged: null,
-      pending: null,
+      ...EMPTY_TRIGGER,
       seen: [seen('1'.repeat(32)), seen('2'.repeat(32), 'e'.repeat(40), '2026-03-10T11:59:59Z')],
     };
     const s = afterTriggerAccepted(state, t, NOW);
@@ -162,6 +175,30 @@ describe('afterTriggerAccepted', () => {
     expect(s.seen[0]).toMatchObject({ commit: C, acceptedAt: NOW.toISOString(), signer: 'alice' });
     // What it remembers is what decideTrigger refuses as a replay.
     expect(decideTrigger(input({ state: s })).kind).toBe('ignore');
+  });
+
+  it("keeps each signer's newest issuedAt, never pruned, and never moves it back", () => {
+    const s = afterTriggerAccepted({ ...EMPTY_TRIGGER, newestIssued: { bob: '2026-01-01T00:00:00Z' } }, t, NOW);
+    expect(s.newestIssued).toEqual({ bob: '2026-01-01T00:00:00Z', alice: '2026-03-10T11:30:00.000Z' });
+    const later = { alice: '2026-03-10T11:40:00+00:00' };
+    expect(afterTriggerAccepted({ ...EMPTY_TRIGGER, newestIssued: later }, t, NOW).newestIssued).toEqual(later);
+  });
+
+  it('refuses the old trigger after the host clock ran a day ahead and pruned its nonce (review D2a)', () => {
+    // A accepted at NOW; the clock jumps a day ahead; B is accepted then, which prunes A's nonce
+    // as expired by the skewed clock; the clock steps back; A, pushed again, is still refused.
+    const a = afterTriggerAccepted(EMPTY_TRIGGER, t, NOW);
+    const dayAhead = new Date(NOW.getTime() + 86_400_000);
+    const b = {
+      ...t,
+      commit: 'b'.repeat(40),
+      nonce: 'b'.repeat(32),
+      issuedAt: dayAhead.toISOString(),
+      expiresAt: new Date(dayAhead.getTime() + 3_600_000).toISOString(),
+    };
+    const afterB = afterTriggerAccepted(a, b, dayAhead);
+    expect(afterB.seen.map((e) => e.nonce)).toEqual(['b'.repeat(32)]);
+    expect(decideTrigger(input({ state: afterB }))).toMatchObject({ kind: 'ignore', reason: 'replayed' });
   });
 
   it(`keeps at most ${TRIGGER_SEEN_MAX}`, () => {
