@@ -239,7 +239,7 @@ async function main(): Promise<void> {
   await step(alpha, ['upgrade'], 0, at(1));
   await step(beta, ['upgrade'], 0, at(2));
   await step(alpha, ['fleet', 'status', '--commit', v5], 1, at(3));
-  say("fleet status exits 1 because a host is failed: gamma's last upgrade was the broken v3 (step 4).");
+  say("fleet status exits 1 because a host is failed: gamma's last upgrade was v3-broken (step 4).");
   say('An hour later alpha still reports v5 healthy (its hourly publish), and the rest of the fleet follows:');
   await step(alpha, ['fleet', 'publish'], 0, { ...at(62), quiet: true });
   await step(beta, ['upgrade'], 0, at(63));
