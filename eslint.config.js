@@ -9,6 +9,15 @@ const childProcessBan = ['child_process', 'node:child_process'].map((name) => ({
   message: 'external commands go through src/core/runner.ts',
 }));
 
+// Schemas import z from src/core/zod.ts: zod/mini with zod's English
+// messages installed. One import of classic 'zod' would put its 393 KB chunk
+// back on every start, and a schema built without the locale would print
+// "Invalid input" (docs/benchmarks.md, issue 19).
+const zodBan = ['zod', 'zod/mini', 'zod/v4', 'zod/v4/core', 'zod/v4/mini', 'zod/v4/classic'].map((name) => ({
+  name,
+  message: "import * as z from '<…>/core/zod.js' (zod/mini with the English messages; src/core/zod.ts)",
+}));
+
 // docs/design.md "Root and the user's files": in src/sync every file
 // operation goes through src/sync/fs-boundary.ts (the user's tree as that
 // user; root's own private temp). A new node:fs import elsewhere in
@@ -65,7 +74,7 @@ function layerRules(dir, extraPaths = []) {
     'no-restricted-imports': [
       'error',
       {
-        paths: [...childProcessBan, ...extraPaths],
+        paths: [...childProcessBan, ...zodBan, ...extraPaths],
         ...(forbidden.length === 0 ? {} : { patterns: [{ regex: `^(\\.\\./)+(${names})/`, message }] }),
       },
     ],
@@ -90,7 +99,7 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { paths: childProcessBan }],
+      'no-restricted-imports': ['error', { paths: [...childProcessBan, ...zodBan] }],
     },
   },
   ...LAYERS.flat().map((dir) => ({ files: [`src/${dir}/**/*.ts`], rules: layerRules(dir) })),
@@ -98,6 +107,11 @@ export default tseslint.config(
     files: ['src/sync/**/*.ts'],
     ignores: ['src/sync/fs-boundary.ts'],
     rules: layerRules('sync', syncFsBan),
+  },
+  // The one module that imports zod itself.
+  {
+    files: ['src/core/zod.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: childProcessBan }] },
   },
   // Plain JavaScript (scripts, fixtures) is outside the TypeScript project.
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
