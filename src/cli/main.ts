@@ -155,6 +155,52 @@ export function parseFastFleetCommand(
 }
 
 /**
+ * `gitopsd upgrade` skips yargs too: it is what B2 measures (a no-op upgrade
+ * against one `git fetch`), and evaluating yargs' chunk cost about 70 ms of
+ * CPU at load 25 (issue 19, docs/benchmarks.md). Accepted: `--json` and
+ * `--dry-run` (flags, at most once, no `=`), `--config` (a value never
+ * empty, never starting with "-") and `--operation` switch|boot, each at most
+ * once, as `--opt VALUE` or `--opt=VALUE`. Anything else (help,
+ * `--log-level`, `--no-dry-run`, `--dry-run=false`, another operation,
+ * unknown options) returns null and goes through yargs, which then gives
+ * the error or the help. `args` has the keys the upgrade handler reads from
+ * yargs' (test/unit/cli/fast-path.test.ts).
+ */
+export function parseFastUpgradeCommand(
+  argv: readonly string[],
+): { json: boolean; config: string | undefined; args: CliArgs } | null {
+  if (argv[0] !== 'upgrade') return null;
+  const args: Record<string, unknown> = { json: false, 'dry-run': false };
+  const seen = new Set<string>();
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (!a.startsWith('--')) return null;
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    if (seen.has(name)) return null;
+    seen.add(name);
+    if (name === 'json' || name === 'dry-run') {
+      if (eq >= 0) return null;
+      args[name] = true;
+      continue;
+    }
+    if (name !== 'config' && name !== 'operation') return null;
+    let value: string;
+    if (eq >= 0) value = a.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) return null;
+      value = next;
+      i++;
+    }
+    if (value === '' || value.startsWith('-')) return null;
+    if (name === 'operation' && value !== 'switch' && value !== 'boot') return null;
+    args[name] = value;
+  }
+  return { json: args['json'] === true, config: args['config'] as string | undefined, args };
+}
+
+/**
  * `gitopsd fleet publish [--force]`: the after-run's publish step on its own
  * (src/report/after-run.ts publishNow), under the host lock (publishing
  * writes the state file, which a cycle may be writing too). Exit codes: 0
@@ -303,6 +349,33 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     }
     return result;
   }
+  // `gitopsd upgrade`, the same handler as yargs' command below.
+  const upgradeHandler = lazy(
+    'upgrade',
+    async () => {
+      // The rollout gate and the reboot turn (docs/rollout.md): without them a
+      // real upgrade would ignore the waves and reboot out of turn.
+      const [{ upgradeCommand }, { fleetGate }, { fleetRebootTurn }] = await Promise.all([
+        import('../upgrade/cli.js'),
+        import('../fleet/rollout/fleet-gate.js'),
+        import('../cycle/reboot-turn.js'),
+      ]);
+      return upgradeCommand(fleetGate, fleetRebootTurn);
+    },
+    {
+      dryRun: (a) => a['dry-run'] === true,
+      step: 'upgrade',
+    },
+  );
+  const fastUpgrade = scriptName === 'gitopsd' ? parseFastUpgradeCommand(argv) : null;
+  if (fastUpgrade !== null) {
+    try {
+      await upgradeHandler({ ...fastUpgrade.args, json: fastUpgrade.json, config: fastUpgrade.config });
+    } catch (err) {
+      report(exitCodeFor(err), undefined, err);
+    }
+    return result;
+  }
   const fastFleet = scriptName === 'gitopsd' ? parseFastFleetCommand(argv) : null;
   if (fastFleet !== null) {
     try {
@@ -439,23 +512,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
             choices: ['switch', 'boot'] as const,
             describe: 'Override nixConfig.operation for this run',
           }),
-      lazy(
-        'upgrade',
-        async () => {
-          // The rollout gate and the reboot turn (docs/rollout.md): without them a
-          // real upgrade would ignore the waves and reboot out of turn.
-          const [{ upgradeCommand }, { fleetGate }, { fleetRebootTurn }] = await Promise.all([
-            import('../upgrade/cli.js'),
-            import('../fleet/rollout/fleet-gate.js'),
-            import('../cycle/reboot-turn.js'),
-          ]);
-          return upgradeCommand(fleetGate, fleetRebootTurn);
-        },
-        {
-          dryRun: (a) => a['dry-run'] === true,
-          step: 'upgrade',
-        },
-      ),
+      upgradeHandler,
     )
     .command('boot', 'Boot validation', (y: Argv) =>
       y

@@ -1,13 +1,13 @@
 /**
- * `gitopsd status` and `gitopsd daemon` skip yargs for a strict set of
- * argument forms. These tests pin that set and show that both paths print
- * the same thing.
+ * `gitopsd status`, `daemon`, `upgrade`, `fleet status` and `fleet publish`
+ * skip yargs for a strict set of argument forms. These tests pin that set
+ * and show that both paths print the same thing.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, parseFastCommand, parseFastFleetCommand } from '../../../src/cli/main.js';
+import { main, parseFastCommand, parseFastFleetCommand, parseFastUpgradeCommand } from '../../../src/cli/main.js';
 
 describe('parseFastCommand', () => {
   it.each([
@@ -106,6 +106,44 @@ describe('parseFastFleetCommand', () => {
   });
 });
 
+describe('parseFastUpgradeCommand', () => {
+  const upgrade = (args: Record<string, unknown>) => ({
+    json: args['json'] === true,
+    config: args['config'],
+    args: { json: false, 'dry-run': false, ...args },
+  });
+  it.each([
+    [['upgrade'], upgrade({})],
+    [['upgrade', '--config', '/c.json'], upgrade({ config: '/c.json' })],
+    [['upgrade', '--json', '--dry-run', '--config=c.json'], upgrade({ json: true, 'dry-run': true, config: 'c.json' })],
+    [['upgrade', '--operation', 'boot'], upgrade({ operation: 'boot' })],
+    [['upgrade', '--operation=switch', '--dry-run'], upgrade({ operation: 'switch', 'dry-run': true })],
+  ])('%j is fast', (argv, want) => {
+    expect(parseFastUpgradeCommand(argv)).toEqual(want);
+  });
+
+  it.each([
+    [['status']],
+    [['upgrade', '--help']],
+    [['upgrade', '-h']],
+    [['upgrade', '--log-level', 'debug']],
+    [['upgrade', '--no-dry-run']],
+    [['upgrade', '--dry-run=false']],
+    [['upgrade', '--dry-run', '--dry-run']],
+    [['upgrade', '--json=true']],
+    [['upgrade', '--operation', 'test']],
+    [['upgrade', '--operation']],
+    [['upgrade', '--config']],
+    [['upgrade', '--config', '--json']],
+    [['upgrade', '--config=']],
+    [['upgrade', '--config', 'a', '--config', 'b']],
+    [['upgrade', 'extra']],
+    [['--json', 'upgrade']],
+  ])('%j goes to yargs', (argv) => {
+    expect(parseFastUpgradeCommand(argv)).toBeNull();
+  });
+});
+
 describe('fast and yargs paths agree', () => {
   let cfg: string;
   beforeAll(() => {
@@ -142,6 +180,11 @@ describe('fast and yargs paths agree', () => {
     // The status remote cannot be read: 75, one line.
     [['fleet', 'status', '--json', '--remote', '/nonexistent/status.git', '--config', 'CFG']],
     [['fleet', 'status', '--host', 'a', '--remote=/nonexistent/status.git', '--config', 'CFG']],
+    // A config that does not load: 78; the checkout does not exist: the upgrade's own error.
+    [['upgrade', '--config', '/nonexistent/config.json']],
+    [['upgrade', '--json', '--dry-run', '--config', '/nonexistent/config.json']],
+    [['upgrade', '--dry-run', '--json', '--config', 'CFG']],
+    [['upgrade', '--operation', 'boot', '--dry-run', '--config=CFG']],
   ])('%j', async (argv) => {
     const [fast, slow] = await both(argv.map((a) => a.replace('CFG', cfg)));
     expect(fast).toEqual(slow);
