@@ -16,6 +16,7 @@ const LONGEST_FIRST = [
   'test/integration/sync/convergence.test.ts', // 244
   'test/integration/upgrade/crash.test.ts', // 174
   'test/integration/golden/crash.test.ts', // 168
+  'test/integration/demo/demo.test.ts', // new in session 6: about 100 s of CPU
   'test/reliability/cycle-crash.test.ts', // 152
   'test/integration/fleet/fleet20.test.ts', // 121
   'test/integration/rollout/fleet9.test.ts', // new in issue 16: 106 s of CPU alone (4-5 min wall under load)
