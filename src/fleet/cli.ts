@@ -136,12 +136,16 @@ async function readRollout(deps: Deps, view: FleetView, args: Args): Promise<Rol
   const env = { GIT_TERMINAL_PROMPT: '0' };
   const asked = typeof args['commit'] === 'string' && args['commit'] !== '' ? args['commit'] : null;
   const ref = asked ?? `refs/remotes/${nixConfig.remote}/${nixConfig.branch}`;
-  const r = await deps.runner.run(
-    'git',
-    ['-C', nixConfig.path, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`],
-    { timeoutMs, allowFailure: true, env },
-  );
-  let commit = r.exitCode === 0 ? r.stdout.trim() : null;
+  // No checkout here (a laptop, a monitoring host): no git process to learn that.
+  const { existsSync } = await import('node:fs');
+  const r = existsSync(nixConfig.path)
+    ? await deps.runner.run(
+        'git',
+        ['-C', nixConfig.path, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`],
+        { timeoutMs, allowFailure: true, env },
+      )
+    : null;
+  let commit = r !== null && r.exitCode === 0 ? r.stdout.trim() : null;
   if (commit === null && asked !== null) {
     return none(null, `rollout: ${asked} is not a commit of the nix-config checkout ${nixConfig.path}`);
   }

@@ -351,12 +351,16 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       if (d === undefined) return { e, status: null, problem: 'the status commit could not be read', signed: false };
       return { e, status: d.status, problem: d.problem, signed: d.signed };
     });
-    const semver = createRequire(import.meta.url)('semver') as typeof import('semver');
+    // The three functions only, not the package's index (which loads its ranges and classes too).
+    const req = createRequire(import.meta.url);
+    const semverValid = req('semver/functions/valid') as typeof import('semver').valid;
+    const lt = req('semver/functions/lt') as typeof import('semver').lt;
+    const rsort = req('semver/functions/rsort') as typeof import('semver').rsort;
     const versions = docs.flatMap((d) =>
-      d.status !== null && semver.valid(d.status.gitopsdVersion) !== null ? [d.status.gitopsdVersion] : [],
+      d.status !== null && semverValid(d.status.gitopsdVersion) !== null ? [d.status.gitopsdVersion] : [],
     );
-    const newestVersion = versions.length === 0 ? null : (semver.rsort([...versions])[0] ?? null);
-    const versionLess = (a: string, b: string): boolean => semver.valid(a) !== null && semver.lt(a, b);
+    const newestVersion = versions.length === 0 ? null : (rsort([...new Set(versions)])[0] ?? null);
+    const versionLess = (a: string, b: string): boolean => semverValid(a) !== null && lt(a, b);
 
     let rows = docs.map((d) =>
       decideRow({
