@@ -18,7 +18,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cmd, stats, table, time } from './lib.js';
+import { cmd, cpuStats, stats, table, time, type Stats } from './lib.js';
 import { countByProgram, describeCommand, gitopsdBin, readTrace, runsFor, type Benchmark } from './common.js';
 import { createBareRemote, git, hostName, seedRemote, templateStatus } from './fleet-scale.js';
 import { execa } from 'execa';
@@ -94,20 +94,24 @@ export const b8: Benchmark = {
       await git(plainFetch);
     };
 
-    const coldBase = stats(
-      await time('node -e 0 + git fetch refs/gitopsd/status/* into an empty repo', baseline, {
-        runs,
-        before: emptyRepo,
-      }),
-    );
-    const coldGitopsd = stats(
-      await time('gitopsd fleet status --json (fresh reader)', () => fleetStatus(), { runs, before: freshReader }),
-    );
+    const coldBaseS = await time('node -e 0 + git fetch refs/gitopsd/status/* into an empty repo', baseline, {
+      runs,
+      before: emptyRepo,
+    });
+    const coldGitopsdS = await time('gitopsd fleet status --json (fresh reader)', () => fleetStatus(), {
+      runs,
+      before: freshReader,
+    });
     const coldView = JSON.parse(lastOut) as View;
     // Warm: both repositories hold every ref already (the last cold run of each).
-    const warmBase = stats(await time('node -e 0 + git fetch (nothing new)', baseline, { runs }));
-    const warmGitopsd = stats(await time('gitopsd fleet status --json (nothing new)', () => fleetStatus(), { runs }));
+    const warmBaseS = await time('node -e 0 + git fetch (nothing new)', baseline, { runs });
+    const warmGitopsdS = await time('gitopsd fleet status --json (nothing new)', () => fleetStatus(), { runs });
     const warmView = JSON.parse(lastOut) as View;
+    const [coldBase, coldGitopsd, warmBase, warmGitopsd] = [coldBaseS, coldGitopsdS, warmBaseS, warmGitopsdS].map(
+      stats,
+    ) as [Stats, Stats, Stats, Stats];
+    // CPU time (user + sys of the processes each run started): it grows less with the machine's load than wall time.
+    const cpu = [coldBaseS, coldGitopsdS, warmBaseS, warmGitopsdS].map(cpuStats) as [Stats, Stats, Stats, Stats];
 
     // Where a cold read's time goes.
     await freshReader();
@@ -155,6 +159,10 @@ export const b8: Benchmark = {
       '',
       table(`B8 warm read of ${n} hosts' status (nothing new)`, warmBase, [warmGitopsd], 'ratio <= 1.5'),
       '',
+      table(`B8 cold read, CPU time (user + sys of the processes of each run)`, cpu[0], [cpu[1]]),
+      '',
+      table(`B8 warm read, CPU time (user + sys of the processes of each run)`, cpu[2], [cpu[3]]),
+      '',
       table(`B8 a host's git fetch of main (nothing new), remote on file://`, mainBase, [mainWith, mainV0]),
       '',
       view('cold view', coldView),
@@ -177,6 +185,7 @@ export const b8: Benchmark = {
       verdicts: [
         `B8 cold read ratio ${ratioCold.toFixed(2)} (${(coldGitopsd.medianMs / 1000).toFixed(2)} s; target <= 1.5): ${ratioCold <= 1.5 ? 'met' : 'NOT met'}`,
         `B8 warm read ratio ${ratioWarm.toFixed(2)} (target <= 1.5): ${ratioWarm <= 1.5 ? 'met' : 'NOT met'}`,
+        `B8 CPU ratios: cold ${(cpu[1].medianMs / cpu[0].medianMs).toFixed(2)} (${cpu[1].medianMs.toFixed(0)} vs ${cpu[0].medianMs.toFixed(0)} ms), warm ${(cpu[3].medianMs / cpu[2].medianMs).toFixed(2)} (${cpu[3].medianMs.toFixed(0)} vs ${cpu[2].medianMs.toFixed(0)} ms)`,
         `B8 ${n} rows read: ${good ? 'yes' : 'NO'}`,
         `B8 fetch of main with/without ${n} status refs (v2): ratio ${ratioMain.toFixed(2)} (${mainWith.medianMs.toFixed(1)} vs ${mainBase.medianMs.toFixed(1)} ms)`,
       ],
