@@ -85,7 +85,9 @@ import {
   parseOps,
   pushFailureReason,
   restore,
+  type Committed,
   type JjBookmark,
+  type JjCommit,
   type JjCtx,
 } from './jj.js';
 import {
@@ -309,7 +311,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   // tracking changed them).
   let looked = await observeGuard(ctx, st);
   if (await ensureTracked(ctx, looked.bms)) looked = await observeGuard(ctx, st);
-  const { obs: guardObs, bms } = looked;
+  const { obs: guardObs, bms, basis } = looked;
   const guard = decideGuard(guardObs);
   switch (guard.kind) {
     case 'needs-human':
@@ -368,14 +370,22 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   };
 
   // Seal: a non-empty working-copy change becomes a commit naming host and time.
-  // Nothing re-added and nothing changed since the guard's look: @ is what
-  // the guard saw (our status and merges write nothing into the source dir).
-  const at = !captured.reAdded && known !== null ? guardObs.workingCopy : await one(ctx, '@');
+  const sealedBy = await seal(ctx, {
+    message: `sync(${ctx.host}): ${deps.clock.now().toISOString()}`,
+    // Nothing changed the repo since the guard's look but re-add: @ is
+    // what the guard saw (our status and merges write nothing into the
+    // source dir), plus what re-add wrote.
+    seenAt: known !== null ? guardObs.workingCopy : null,
+    reAdded: captured.reAdded,
+    // A re-added target with no status line left: re-add wrote its source
+    // (and took the $HOME edit). Every other re-added target is still
+    // listed: a template, a symlink or an edit already equal to the source
+    // makes re-add write nothing.
+    wroteSource: captured.targets.some((t) => !afterCapture.some((e) => e.target === t)),
+  });
   // Nothing committed: @- is still the head capture saw. Integration's
   // first observation uses it too (a fetch moves no local commit).
-  const sealed = at.empty
-    ? captured.head
-    : await commitWorkingCopy(ctx, `sync(${ctx.host}): ${deps.clock.now().toISOString()}`);
+  const sealed = sealedBy?.commitId ?? captured.head;
   if (!captured.sourceAhead && sealed !== wcBaseBefore) {
     // $HOME reflected the old head and now the sealed one too: later
     // captures (for example while offline) merge against the new head.
@@ -413,9 +423,23 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     const stNow = readSync(ctx.store);
     const sameBookmarks =
       attempt === 1 && guard.kind === 'proceed' && stNow.parked === null && fetchChangedNothing(fetched) ? bms : null;
+    // And with nothing fetched, integration's questions are the guard's
+    // answers plus the sealed commit: no second jj log.
+    const observed =
+      sameBookmarks !== null && known !== null && basis !== null
+        ? observedFromGuard(
+            ctx,
+            stNow,
+            basis,
+            sameBookmarks,
+            sealed,
+            sealedBy === null ? [] : [{ ...sealedBy, parents: [captured.head], workingCopy: false }],
+          )
+        : null;
     outcome = await integrate(ctx, stNow, takeSnapshot, {
       wcParentKnown: attempt === 1 ? sealed : null,
       bookmarksKnown: sameBookmarks,
+      observed,
       seen: integrated,
     });
     if (outcome.kind !== 'stale') break;
@@ -652,14 +676,18 @@ async function recoverJournal(ctx: Ctx, st: SyncSection): Promise<string | null>
  * still named by its id and shown, in neither `::@` nor
  * `::visible_heads()`; a missing one is not shown.
  */
-async function observeGuard(ctx: Ctx, st: SyncSection): Promise<{ obs: GuardObservation; bms: JjBookmark[] }> {
+async function observeGuard(ctx: Ctx, st: SyncSection): Promise<GuardLook> {
   const TROUBLED = 'mutable() & (conflicts() | divergent())';
   const wcBaseRev = st.wcBase === null ? '' : ` | present(${st.wcBase})`;
+  const remoteRef = `present(${ctx.bookmark}@${ctx.remote})`;
+  // The stack, bounded: without the remote bookmark `none()..@-` is the
+  // whole history (integration then stops with its one-line error).
+  const stackRev = `(${remoteRef}..@-) & ancestors(@-, ${STACK_DEPTH})`;
   const seen = await flaggedCommits(
     ctx,
-    `@ | (${TROUBLED}) | bookmarks() | remote_bookmarks()${wcBaseRev}`,
-    [TROUBLED, '::@', '::visible_heads()'],
-    { refs: true },
+    `@ | @- | (${TROUBLED}) | bookmarks() | remote_bookmarks() | ${stackRev}${wcBaseRev}`,
+    [TROUBLED, '::@', '::visible_heads()', remoteRef, stackRev, '@-'],
+    { refs: true, reversed: true, filesFlag: EXTERNALS_FILESET },
   );
   const bms = bookmarksFromRefs(seen);
   const troubled = seen.filter((c) => c.in[0] === true).map((c) => c.changeId.slice(0, 12));
@@ -680,6 +708,11 @@ async function observeGuard(ctx: Ctx, st: SyncSection): Promise<{ obs: GuardObse
   // added with "chezmoi add" is theirs in content, not a jj operation).
   let ownSinceLastRun = false;
   if (conflictedBookmarks.length > 0 || !wcBaseIsAncestor) ownSinceLastRun = await ownOpsSince(ctx, st.lastOp);
+  // Integration's questions before the fetch: answered here, they spare
+  // its own jj log when the fetch changes nothing (IntegrationBasis).
+  const remoteMain = seen.find((c) => c.in[3] === true)?.commitId ?? null;
+  const stack = seen.filter((c) => c.in[4] === true);
+  const externals = seen.some((c) => c.hasFiles && (c.in[3] === true || c.in[5] === true || c.workingCopy));
   return {
     obs: {
       troubled,
@@ -692,7 +725,36 @@ async function observeGuard(ctx: Ctx, st: SyncSection): Promise<{ obs: GuardObse
       ownSinceLastRun,
     },
     bms,
+    basis: remoteMain !== null && stack.length < STACK_DEPTH / 2 ? { remoteMain, stack, externals } : null,
   };
+}
+
+/**
+ * The generations of @-'s ancestry the guard looks through for the local
+ * stack. A stack of k commits lies within k generations of @- (every commit
+ * between a stack commit and @- is in the stack too), so a stack found
+ * shorter than half this bound is the whole stack; a longer one is asked
+ * for again by integration.
+ */
+const STACK_DEPTH = 100;
+
+/** What the guard's one jj log saw. */
+interface GuardLook {
+  obs: GuardObservation;
+  /** The bookmark list (bookmarksFromRefs). */
+  bms: JjBookmark[];
+  /** Integration's observation as of the guard's look; null when main@origin is missing or the stack is long. */
+  basis: IntegrationBasis | null;
+}
+
+/**
+ * main@origin, the stack on it (oldest first) and whether main@origin, @-
+ * or @ has .chezmoiexternal files, as the guard saw them before the fetch.
+ */
+interface IntegrationBasis {
+  remoteMain: string;
+  stack: JjCommit[];
+  externals: boolean;
 }
 
 /** Every jj operation after `op` was recorded by gitopsd (false when op is null or no longer in the op log). */
@@ -798,6 +860,42 @@ async function observeIntegrate(
   };
 }
 
+type Observed = Awaited<ReturnType<typeof observeIntegrate>>;
+
+/**
+ * Integration's observation without a jj process, for a run whose fetch
+ * changed nothing, whose guard changed nothing and with no parked record
+ * (the caller checks): main@origin is where the guard saw it, the stack is
+ * the guard's plus the commit the seal made (`sealedCommits`, on the head
+ * the guard saw), @- is `sealed`. The trees with .chezmoiexternal files
+ * are the guard's: the seal committed @'s tree plus what re-add wrote, and
+ * re-add writes only targets' source files.
+ */
+function observedFromGuard(
+  ctx: Ctx,
+  st: SyncSection,
+  basis: IntegrationBasis,
+  bms: JjBookmark[],
+  sealed: string,
+  sealedCommits: JjCommit[],
+): Observed {
+  const parkOnRemote = bms.some((b) => b.name === ctx.park && b.remote === ctx.remote && b.targets.length > 0);
+  const parkLocal = bms.some((b) => b.name === ctx.park && b.remote === '' && b.targets.length > 0);
+  return {
+    obs: {
+      remoteMain: basis.remoteMain,
+      stack: [...basis.stack, ...sealedCommits],
+      wcParent: sealed,
+      parked: st.parked,
+      parkMerged: false,
+      parkOnRemote,
+      parkLocal,
+    },
+    bms,
+    externals: basis.externals,
+  };
+}
+
 /** The source files that declare externals: `.chezmoiexternal.<format>[.tmpl]` and `.chezmoiexternals/`, in any directory. */
 const EXTERNALS_FILESET = 'glob:"**/.chezmoiexternal*" | glob:"**/.chezmoiexternal*/**"';
 
@@ -810,11 +908,13 @@ async function integrate(
     wcParentKnown: string | null;
     /** The bookmark list when the caller knows it is still current. */
     bookmarksKnown: JjBookmark[] | null;
+    /** The whole observation when the caller knows it (observedFromGuard). */
+    observed: Observed | null;
     /** Set when a tree integration looked at declares .chezmoiexternal targets. */
     seen: { externals: boolean };
   },
 ): Promise<IntegrateOutcome> {
-  const { obs, bms, externals } = await observeIntegrate(ctx, st, o.wcParentKnown, o.bookmarksKnown);
+  const { obs, bms, externals } = o.observed ?? (await observeIntegrate(ctx, st, o.wcParentKnown, o.bookmarksKnown));
   if (externals) o.seen.externals = true;
   const d = decideIntegration(obs);
   if (bringsRemoteChanges(obs, d)) await beforeSourceChange();
@@ -1109,6 +1209,39 @@ async function publish(
   }
   updateSync(ctx.store, (s) => ({ ...s, parked: p.parked, journal: null }));
   return { kind: 'done', pushed, parked: p.parked };
+}
+
+// ---------------------------------------------------------------- seal
+
+/**
+ * Commit the working copy when it has changes; returns the commit (null
+ * when nothing was committed). `seenAt`: @ as the guard saw it when nothing
+ * but re-add wrote into the source dir since (else null: @ is asked for).
+ * - nothing re-added: the guard's @ says whether it is empty;
+ * - re-added onto an empty @: re-add wrote a source file exactly when
+ *   `wroteSource`; with none, @ is still empty. With one, `jj commit` runs
+ *   without asking first, and its own output says whether the commit is
+ *   empty (a source file jj does not track, such as a git-ignored one):
+ *   such a commit is abandoned at once. A kill between the two leaves that
+ *   empty commit, which the next sync pushes; nothing is lost.
+ */
+async function seal(
+  ctx: Ctx,
+  s: { message: string; seenAt: JjCommit | null; reAdded: boolean; wroteSource: boolean },
+): Promise<Committed | null> {
+  if (s.seenAt !== null && !s.reAdded) {
+    return s.seenAt.empty ? null : commitWorkingCopy(ctx, s.message);
+  }
+  if (s.seenAt !== null && s.seenAt.empty) {
+    if (!s.wroteSource) return null;
+    const c = await commitWorkingCopy(ctx, s.message);
+    if (!c.empty) return c;
+    ctx.log.info('re-add changed no file jj tracks; dropping the empty commit', { commit: c.commitId });
+    await jj(ctx, ['abandon', c.commitId]);
+    return null;
+  }
+  const at = await one(ctx, '@');
+  return at.empty ? null : commitWorkingCopy(ctx, s.message);
 }
 
 // ---------------------------------------------------------------- capture

@@ -362,31 +362,43 @@ export async function newCommit(ctx: JjCtx, parent: string, message: string): Pr
   return (await one(ctx, prefix)).changeId;
 }
 
+/** The commit `jj commit` made (the working copy's parent now). */
+export type Committed = Pick<JjCommit, 'commitId' | 'changeId' | 'conflict' | 'empty' | 'description'>;
+
 /**
- * `jj commit -m MSG`; returns the new commit's id (the working copy's parent
+ * `jj commit -m MSG`; returns the new commit (the working copy's parent
  * now). jj prints the new @- as "Parent commit (@-)      : <summary>"
  * (cli/src/description_util.rs and commands/commit.rs, jj 0.46), and the
- * summary is the `templates.commit_summary` template, set here to the full
- * commit id behind a fixed word, so no `jj log -r @-` process is needed.
- * Output in another form (a later jj) costs that query instead.
+ * summary is the `templates.commit_summary` template, set here to a fixed
+ * word, the full commit id, the change id and the conflict and empty flags,
+ * so no `jj log -r @-` process is needed. Output in another form (a later
+ * jj) costs that query instead.
  */
-export async function commitWorkingCopy(ctx: JjCtx, message: string): Promise<string> {
-  const r = await jj(ctx, [
-    '--config',
-    `templates.commit_summary='"${SUMMARY_WORD} " ++ commit_id'`,
-    'commit',
-    '-m',
-    message,
-  ]);
-  return parseCommittedParent(r.stderr) ?? (await one(ctx, '@-')).commitId;
+export async function commitWorkingCopy(ctx: JjCtx, message: string): Promise<Committed> {
+  const r = await jj(ctx, ['--config', `templates.commit_summary='${COMMIT_SUMMARY}'`, 'commit', '-m', message]);
+  return parseCommittedParent(r.stderr) ?? (await one(ctx, '@-'));
 }
 
 const SUMMARY_WORD = 'gitopsd-commit';
 
-/** The full commit id of "Parent commit (@-) : gitopsd-commit <id>" in `jj commit`'s output, or null. */
-export function parseCommittedParent(stderr: string): string | null {
-  const m = new RegExp(`^Parent commit \\(@-\\)\\s*: ${SUMMARY_WORD} ([0-9a-f]{40})$`, 'm').exec(stderr);
-  return m?.[1] ?? null;
+/** The summary template of commitWorkingCopy: word, commit id, change id, then "1"/"0" for conflict and empty. */
+const COMMIT_SUMMARY = `"${SUMMARY_WORD} " ++ commit_id ++ " " ++ change_id ++ " " ++ if(conflict, "1", "0") ++ if(empty, "1", "0") ++ " " ++ json(description)`;
+
+/** The commit of "Parent commit (@-) : gitopsd-commit <id> <change> <flags> <json description>" in `jj commit`'s output, or null. */
+export function parseCommittedParent(stderr: string): Committed | null {
+  const m = new RegExp(
+    `^Parent commit \\(@-\\)\\s*: ${SUMMARY_WORD} ([0-9a-f]{40}) ([k-z]+) ([01])([01]) (".*")$`,
+    'm',
+  ).exec(stderr);
+  if (m === null) return null;
+  let description: unknown;
+  try {
+    description = JSON.parse(m[5] ?? '');
+  } catch {
+    return null;
+  }
+  if (typeof description !== 'string') return null;
+  return { commitId: m[1] ?? '', changeId: m[2] ?? '', conflict: m[3] === '1', empty: m[4] === '1', description };
 }
 
 export async function restore(ctx: JjCtx, from: string, into: string, fileset: string): Promise<void> {

@@ -38,18 +38,19 @@ describe('sync between two hosts', () => {
     expect(r.json?.['pushed']).toEqual(['main']);
     // Issue 19: the processes of a sync with one $HOME edit and a remote
     // that has not moved (benchmark B3's case), pinned. No bookmark list
-    // (the guard's jj log lists the bookmarks), no `jj op log` (the journal's
-    // and the record's operation ids are read from jj's operation heads),
-    // no rebase (the new commit already sits on main@origin).
+    // (the guard's jj log lists the bookmarks); no `jj log -r @` before the
+    // commit (@ was empty at the guard's look and re-add wrote a source
+    // file); no integration jj log (the fetch changed nothing: the guard's
+    // look plus the new commit); no `jj op log` (the journal's and the
+    // record's operation ids are read from jj's operation heads); no rebase
+    // (the new commit already sits on main@origin).
     expect(await tracedCommands(trace)).toEqual([
       'jj log',
       'chezmoi status',
       'chezmoi re-add',
       'chezmoi status',
-      'jj log',
       'jj commit',
       'jj git fetch',
-      'jj log',
       'jj bookmark set main',
       'jj git push',
     ]);
@@ -79,12 +80,12 @@ describe('sync between two hosts', () => {
     expect(await remoteRefs(remote)).toBe(before);
     expect(opsBefore).not.toBe('');
     // Issue 19: the processes of a sync with nothing to do, pinned. The
-    // guard's questions and the bookmark list are one jj log, integration's
-    // one more; the fetch's "Nothing changed." keeps the bookmark list; the
+    // guard's questions, the bookmark list and integration's questions are
+    // one jj log (the fetch's "Nothing changed." keeps what it saw); the
     // operation the run ends at is read from jj's operation heads, not
     // `jj op log`; no commit, no push, no apply, no getent (the sync runs as
     // its user), no externals apply.
-    expect(await tracedCommands(trace)).toEqual(['jj log', 'chezmoi status', 'jj git fetch', 'jj log']);
+    expect(await tracedCommands(trace)).toEqual(['jj log', 'chezmoi status', 'jj git fetch']);
     // That operation id is the one jj itself names.
     const st = JSON.parse(await readFile(join(a.stateDir, 'sync', 'state.json'), 'utf8')) as {
       sync?: { lastOp?: unknown };

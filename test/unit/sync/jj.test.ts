@@ -212,21 +212,30 @@ describe('flagged commits: one jj log for a phase (issue 19)', () => {
 });
 
 describe('parseCommittedParent', () => {
-  const id = '9258735dcea1f7cf18c51ecc8896c79712fd5e4d';
+  const id = '96f3771cad23b1107835bede0d401a158d1cab94';
+  const change = 'xylnxvpnqnmqnsuzyzqtmomwsxqxwvky';
+  const wc = `Working copy  (@) now at: gitopsd-commit ${'a'.repeat(40)} txyuqwmnmllkpmokqrlrpxypswtkuqyo 01 ""\n`;
   it.each([
-    // jj 0.46 `jj commit` with templates.commit_summary='"gitopsd-commit " ++ commit_id'
+    // jj 0.46 `jj commit -m 'sync(h): "x" 2026'` with COMMIT_SUMMARY (run in the test bed)
     [
-      `Working copy  (@) now at: gitopsd-commit ${'a'.repeat(40)}\nParent commit (@-)      : gitopsd-commit ${id}\n`,
-      id,
+      `${wc}Parent commit (@-)      : gitopsd-commit ${id} ${change} 00 "sync(h): \\"x\\" 2026\\n"\n`,
+      { commitId: id, changeId: change, conflict: false, empty: false, description: 'sync(h): "x" 2026\n' },
+    ],
+    // An empty @ committed: the empty flag is set.
+    [
+      `${wc}Parent commit (@-)      : gitopsd-commit ${id} ${change} 01 "empty one\\n"\n`,
+      { commitId: id, changeId: change, conflict: false, empty: true, description: 'empty one\n' },
     ],
     // Another form (the default summary): fall back to a query.
     [
       `Working copy  (@) now at: kxyz 1234abcd (empty) (no description set)\nParent commit (@-)      : qrst 9258735d one\n`,
       null,
     ],
+    // The summary of an older gitopsd (the id alone): also a query.
+    [`Parent commit (@-)      : gitopsd-commit ${id}\n`, null],
     ['', null],
   ])('%#', (stderr, want) => {
-    expect(parseCommittedParent(stderr)).toBe(want);
+    expect(parseCommittedParent(stderr)).toEqual(want);
   });
 });
 
