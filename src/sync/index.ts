@@ -687,7 +687,11 @@ async function observeGuard(ctx: Ctx, st: SyncSection): Promise<GuardLook> {
     ctx,
     `@ | @- | (${TROUBLED}) | bookmarks() | remote_bookmarks() | ${stackRev}${wcBaseRev}`,
     [TROUBLED, '::@', '::visible_heads()', remoteRef, stackRev, '@-'],
-    { refs: true, reversed: true, filesFlag: EXTERNALS_FILESET },
+    // A tree jj cannot read (a file name that is not UTF-8) must not stop
+    // the guard: main@origin may be a stale tip the fetch is about to
+    // replace. Its externals are then unknown, and integration asks itself
+    // (and stops with its one-line error if the tree is still there).
+    { refs: true, reversed: true, filesFlag: EXTERNALS_FILESET, filesErrorsUnknown: true },
   );
   const bms = bookmarksFromRefs(seen);
   const troubled = seen.filter((c) => c.in[0] === true).map((c) => c.changeId.slice(0, 12));
@@ -712,7 +716,9 @@ async function observeGuard(ctx: Ctx, st: SyncSection): Promise<GuardLook> {
   // its own jj log when the fetch changes nothing (IntegrationBasis).
   const remoteMain = seen.find((c) => c.in[3] === true)?.commitId ?? null;
   const stack = seen.filter((c) => c.in[4] === true);
-  const externals = seen.some((c) => c.hasFiles && (c.in[3] === true || c.in[5] === true || c.workingCopy));
+  const looked = seen.filter((c) => c.in[3] === true || c.in[5] === true || c.workingCopy);
+  const externals = looked.some((c) => c.hasFiles === true);
+  const externalsKnown = looked.every((c) => c.hasFiles !== null);
   return {
     obs: {
       troubled,
@@ -725,7 +731,8 @@ async function observeGuard(ctx: Ctx, st: SyncSection): Promise<GuardLook> {
       ownSinceLastRun,
     },
     bms,
-    basis: remoteMain !== null && stack.length < STACK_DEPTH / 2 ? { remoteMain, stack, externals } : null,
+    basis:
+      remoteMain !== null && externalsKnown && stack.length < STACK_DEPTH / 2 ? { remoteMain, stack, externals } : null,
   };
 }
 
@@ -849,7 +856,7 @@ async function observeIntegrate(
     );
   }
   const parkMerged = seen.some((c) => c.in[3] === true);
-  const externals = seen.some((c) => c.hasFiles && (c.in[0] === true || c.in[2] === true || c.workingCopy));
+  const externals = seen.some((c) => c.hasFiles === true && (c.in[0] === true || c.in[2] === true || c.workingCopy));
   const bms = bookmarksKnown ?? (await bookmarks(ctx));
   const parkOnRemote = bms.some((b) => b.name === ctx.park && b.remote === ctx.remote && b.targets.length > 0);
   const parkLocal = bms.some((b) => b.name === ctx.park && b.remote === '' && b.targets.length > 0);

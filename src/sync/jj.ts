@@ -136,7 +136,7 @@ export async function flaggedCommits(
   ctx: JjCtx,
   revset: string,
   flags: readonly string[],
-  o: { reversed?: boolean; filesFlag?: string; refs?: boolean } = {},
+  o: { reversed?: boolean; filesFlag?: string; refs?: boolean; filesErrorsUnknown?: boolean } = {},
 ): Promise<FlaggedCommit[]> {
   const r = await jj(ctx, [
     'log',
@@ -147,14 +147,18 @@ export async function flaggedCommits(
     '-T',
     flaggedTemplate(flags, o.filesFlag, o.refs === true),
   ]);
-  return parseFlaggedCommits(r.stdout, flags.length);
+  return parseFlaggedCommits(r.stdout, flags.length, o.filesErrorsUnknown === true);
 }
 
 export interface FlaggedCommit extends JjCommit {
   /** One per flag revset, in order. */
   in: boolean[];
-  /** The tree has a file matching filesFlag (false when none was given). */
-  hasFiles: boolean;
+  /**
+   * The tree has a file matching filesFlag (false when none was given);
+   * null when jj could not read the tree and the caller asked for
+   * `filesErrorsUnknown` (else that is an error, templateError).
+   */
+  hasFiles: boolean | null;
   /** The bookmarks pointing at this commit (empty unless asked for with `refs`). */
   refs: CommitRef[];
 }
@@ -182,13 +186,15 @@ export function flaggedTemplate(flags: readonly string[], filesFlag?: string, re
   return `${COMMIT_FIELDS} ++ "\\x1f" ++ ${bits.length > 0 ? bits.join(' ++ ') : '""'} ++ "\\x1f" ++ ${files} ++ "\\x1f" ++ ${refList} ++ "\\n"`;
 }
 
-export function parseFlaggedCommits(stdout: string, nFlags: number): FlaggedCommit[] {
+export function parseFlaggedCommits(stdout: string, nFlags: number, filesErrorsUnknown = false): FlaggedCommit[] {
   const out: FlaggedCommit[] = [];
   for (const line of stdout.split('\n')) {
     if (line.trim() === '') continue;
-    templateError(line);
     const f = line.split('\x1f');
     const refs = f.pop();
+    const unreadable = filesErrorsUnknown && /^<Error: [^>\n]*>$/.test(f.at(-1) ?? '');
+    if (unreadable) f[f.length - 1] = '0';
+    templateError(f.join('\x1f'));
     const files = f.pop();
     const bits = f.pop();
     if (
@@ -202,7 +208,12 @@ export function parseFlaggedCommits(stdout: string, nFlags: number): FlaggedComm
     }
     const [c] = parseCommits(f.join('\x1f'));
     if (c === undefined) throw new Error(`unexpected jj log line ${JSON.stringify(line)}`);
-    out.push({ ...c, in: [...bits].map((b) => b === '1'), hasFiles: files === '1', refs: parseRefs(refs, line) });
+    out.push({
+      ...c,
+      in: [...bits].map((b) => b === '1'),
+      hasFiles: unreadable ? null : files === '1',
+      refs: parseRefs(refs, line),
+    });
   }
   return out;
 }

@@ -169,6 +169,14 @@ describe('flagged commits: one jj log for a phase (issue 19)', () => {
     expect((err as GitopsdError).message).toMatch(message);
     expect((err as GitopsdError).message).not.toContain('\n');
   });
+  it('with filesErrorsUnknown, a tree jj cannot read leaves the files flag unknown (null) instead of failing', () => {
+    const err = '<Error: Invalid UTF-8 for object 349b of type tree: invalid utf-8 sequence of 1 bytes from index 4>';
+    const [c] = parseFlaggedCommits(`${[...fields, '1', err, ''].join('\x1f')}\n`, 1, true);
+    expect(c).toMatchObject({ commitId: id, in: [true], hasFiles: null });
+    expect(() => parseFlaggedCommits(`${[...fields, '1', err, ''].join('\x1f')}\n`, 1)).toThrow(
+      /jj cannot read commit/,
+    );
+  });
   it('lists the bookmarks of `bookmarks() | remote_bookmarks()` from the refs at each commit', () => {
     // As jj 0.46 renders REF_FIELDS (checked in the test bed): a local
     // bookmark's remote is null; a conflicted one is shown at each added
