@@ -8,7 +8,9 @@
  * SIGKILL itself at the Nth checkpoint: a real kill -9, at a known point.
  * GITOPSD_FAULT_STOP_AT=LABEL makes it SIGSTOP itself at the first
  * checkpoint with that label (say `cmd:git`), so a test can act while it is
- * stopped (another user's move in a race) and then SIGCONT it.
+ * stopped (another user's move in a race) and then SIGCONT it. A label with
+ * words after the program (`cmd:jj git fetch`) stops at the first command
+ * of that program whose arguments hold those words in a row.
  * All three variables are test-only and read once, in the composition root.
  */
 import { appendFileSync } from 'node:fs';
@@ -40,12 +42,21 @@ export function createTracer(opts: {
     if (opts.killAt !== undefined && n === opts.killAt) {
       process.kill(process.pid, 'SIGKILL');
     }
-    if (opts.stopAt !== undefined && !stopped && label === opts.stopAt) {
+    if (opts.stopAt !== undefined && !stopped && stopMatches(opts.stopAt, label, data)) {
       stopped = true;
       process.kill(process.pid, 'SIGSTOP');
     }
   };
   return { checkpoint, event };
+}
+
+/** Whether a checkpoint is the one GITOPSD_FAULT_STOP_AT names (see the file's comment). */
+function stopMatches(stopAt: string, label: string, data: Record<string, unknown> | undefined): boolean {
+  if (label === stopAt) return true;
+  if (!stopAt.startsWith(`${label} `)) return false;
+  const args = data?.['args'];
+  if (!Array.isArray(args)) return false;
+  return ` ${args.join(' ')} `.includes(` ${stopAt.slice(label.length + 1)} `);
 }
 
 export const noopTracer: Tracer = {

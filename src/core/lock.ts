@@ -88,9 +88,10 @@ export function acquireLock(opts: LockOptions): HeldLock {
       throw new LockHeldError(opts.path, holder.pid, holder.command);
     }
     // No PID in the file: either a holder that crashed between creating and
-    // writing it, or one that is between those two calls right now. A file
-    // younger than a second is the second case: look again in 20 ms.
-    if (holder.pid <= 0 && attempt < 4 && youngerThan(opts.path, opts.now, NO_PID_GRACE_MS)) {
+    // writing it, or one that is between those two calls right now (for
+    // microseconds). A file younger than a second is looked at again, up to
+    // 4 times 20 ms apart; still without a PID after that, it is a crash's.
+    if (holder.pid <= 0 && attempt < 4 && youngerThan(opts.path, NO_PID_GRACE_MS)) {
       Atomics.wait(SLEEPER, 0, 0, 20);
       continue;
     }
@@ -134,7 +135,7 @@ export function acquireShortLock(
       }
       // No PID (pid -1): the holder may be between creating the file and
       // writing it (a file younger than a second), or crashed there.
-      const dead = holder.pid > 0 ? !isAlive(holder.pid) : !youngerThan(opts.path, opts.now, NO_PID_GRACE_MS);
+      const dead = holder.pid > 0 ? !isAlive(holder.pid) : !youngerThan(opts.path, NO_PID_GRACE_MS);
       if (dead || t - seen.since >= staleAfterMs) {
         takeOverStale(opts, holder);
         continue;
@@ -157,13 +158,14 @@ const NO_PID_GRACE_MS = 1_000;
 
 /**
  * Whether the file at `path` was modified less than `ms` ago by the wall
- * clock (lstat, no-follow). A time in the future (a clock step back) or a
- * file that is gone counts as not younger: the caller takes it over or
- * retries, and never waits on it forever.
+ * clock (lstat, no-follow). The kernel's clock, not the injected one
+ * (GITOPSD_TEST_NOW moves decisions, not file times; review 6, D4). A time
+ * in the future (a clock step back) or a file that is gone counts as not
+ * younger: the caller takes it over or retries, and never waits on it forever.
  */
-function youngerThan(path: string, now: () => Date, ms: number): boolean {
+function youngerThan(path: string, ms: number): boolean {
   try {
-    const age = now().getTime() - lstatSync(path).mtimeMs;
+    const age = Date.now() - lstatSync(path).mtimeMs;
     return age >= 0 && age < ms;
   } catch {
     return false;

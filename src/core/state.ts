@@ -15,7 +15,8 @@
  * `acquireShortLock`) from the read to the rename: without it, the later
  * writer would put back the section the other one had just written.
  */
-import { renameSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { readRegularFile } from './fs-read.js';
 import { writeFileAtomic, sweepStaleTemps } from './atomic.js';
 import { acquireShortLock, processAlive } from './lock.js';
@@ -122,6 +123,9 @@ export class StateStore {
       this.write(next);
       return next;
     }
+    // The directory may not exist yet (a first run): the atomic write would
+    // create it (src/core/atomic.ts), and the lock beside the file needs it first.
+    mkdirSync(dirname(this.file), { recursive: true });
     const lock = acquireShortLock({
       path: `${this.file}.update-lock`,
       command: 'state update',

@@ -39,6 +39,7 @@ import type { Deps } from '../core/deps.js';
 import type { RunAs } from '../core/runner.js';
 import { ConfigError, GitopsdError } from '../core/errors.js';
 import { StateStore } from '../core/state.js';
+import { fileRefsGitDir, readRefFromFiles } from '../core/git-refs.js';
 import {
   KEEP_MARKER,
   decideGuard,
@@ -421,8 +422,19 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     // remains (bookmarksFromRefs); only a parked conflict's steps tell that
     // from no bookmark, so with a parked record it is listed anew.
     const stNow = readSync(ctx.store);
+    // "Nothing changed" describes this fetch only: a person's `git fetch` or
+    // `jj git fetch` between the guard and it may have moved main@origin
+    // already, so the colocated remote-tracking ref must still be where the
+    // guard saw it (review 6, D0: else main is pushed sideways).
     const sameBookmarks =
-      attempt === 1 && guard.kind === 'proceed' && stNow.parked === null && fetchChangedNothing(fetched) ? bms : null;
+      attempt === 1 &&
+      guard.kind === 'proceed' &&
+      stNow.parked === null &&
+      fetchChangedNothing(fetched) &&
+      basis !== null &&
+      remoteTipUnmoved(ctx, basis.remoteMain)
+        ? bms
+        : null;
     // And with nothing fetched, integration's questions are the guard's
     // answers plus the sealed commit: no second jj log.
     const observed =
@@ -870,6 +882,19 @@ async function observeIntegrate(
 type Observed = Awaited<ReturnType<typeof observeIntegrate>>;
 
 /**
+ * Whether `<bookmark>@<remote>` is still at `seen`, read from the colocated
+ * git's remote-tracking ref `refs/remotes/<remote>/<bookmark>` (jj exports
+ * it there, and a person's `git fetch` writes it), without a process. False
+ * whenever the ref cannot be read from files (another user's checkout,
+ * reftable; src/core/git-refs.ts): the caller then asks jj.
+ */
+function remoteTipUnmoved(ctx: Ctx, seen: string): boolean {
+  const gitDir = fileRefsGitDir(ctx.src);
+  if (gitDir === null) return false;
+  return readRefFromFiles(gitDir, `refs/remotes/${ctx.remote}/${ctx.bookmark}`) === seen;
+}
+
+/**
  * Integration's observation without a jj process, for a run whose fetch
  * changed nothing, whose guard changed nothing and with no parked record
  * (the caller checks): main@origin is where the guard saw it, the stack is
@@ -1006,7 +1031,18 @@ async function rebaseOrSplit(
   const conflicts = `conflicts() & (${remoteRef}..@)`;
   const moved = await jj(
     ctx,
-    ['bookmark', 'set', ctx.bookmark, '-r', `@- ~ ((${conflicts}):: | ::(${conflicts}))`, '--allow-backwards'],
+    // `& main@origin::`: main only ever moves to a descendant of where the
+    // remote is now (jj imports git's refs before it evaluates the revset),
+    // so a remote that moved after the observation fails the move instead
+    // of pushing main sideways over other hosts' commits (review 6, D0).
+    [
+      'bookmark',
+      'set',
+      ctx.bookmark,
+      '-r',
+      `(@- ~ ((${conflicts}):: | ::(${conflicts}))) & ${remoteRef}::`,
+      '--allow-backwards',
+    ],
     { allowFailure: true },
   );
   const conflicted = moved.exitCode === 0 ? [] : await commits(ctx, conflicts);

@@ -198,10 +198,12 @@ export function decideTrigger(i: TriggerInput): TriggerDecision {
     );
   }
   const newest = i.state.newestIssued[signer];
-  if (newest !== undefined && issued < Date.parse(newest)) {
+  // `<=`: the newest itself, pushed again after its nonce was pruned, is a
+  // replay too (review 6, D2); two triggers of one signer in one millisecond are not made.
+  if (newest !== undefined && issued <= Date.parse(newest)) {
     return ignore(
       'replayed',
-      `issued at ${d.issuedAt}, before ${newest}, the newest trigger already accepted from ${signer} (a replay of an old trigger)`,
+      `issued at ${d.issuedAt}, not after ${newest}, the newest trigger already accepted from ${signer} (a replay of an old trigger)`,
     );
   }
   return {

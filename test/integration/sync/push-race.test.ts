@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { startCli } from '../../helpers/cli.js';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
@@ -92,4 +94,54 @@ describe('the remote moves between fetch and push', () => {
     expect(main.get('dot_alpha')).toBe('a1\nA2-kept\n');
     expect([...main.keys()].filter((k) => k.startsWith('dot_racer'))).toHaveLength(2);
   });
+});
+
+/** Wait until `pid` is stopped (state T in /proc/<pid>/stat), or fail if it exits first. */
+async function untilStopped(pid: number, done: Promise<unknown>): Promise<void> {
+  let exited = false;
+  void done.then(() => (exited = true));
+  for (;;) {
+    let state = '';
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      state = text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '';
+    } catch {
+      state = 'gone';
+    }
+    if (state === 'T') return;
+    if (exited || state === 'gone' || state === 'Z') throw new Error(`process ${pid} ended before it stopped`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Review 6, D0: a person's fetch between the sync's guard and the sync's own
+// fetch moves main@origin, and the sync's fetch then says "Nothing changed".
+// The guard's view of the remote is stale: reusing it would move main
+// sideways and push it over the other host's commit.
+describe("a person's fetch between the guard and the sync's fetch", () => {
+  it("integrates the other host's commit instead of pushing main over it", async () => {
+    const remote = await makeRemote({ dot_alpha: 'a1\n', dot_beta: 'b1\n' });
+    const a = await makeHost(remote, 'hosta');
+    const b = await makeHost(remote, 'hostb');
+    await syncExpect(a, 0);
+    await syncExpect(b, 0);
+    await writeFile(join(b.home, '.beta'), 'b1\nfrom-b\n');
+    await syncExpect(b, 0);
+    await writeFile(join(a.home, '.alpha'), 'a1\nfrom-a\n');
+    const cli = startCli(['sync', '--config', a.config, '--json'], {
+      env: { GITOPSD_FAULT_STOP_AT: 'cmd:jj git fetch' },
+    });
+    try {
+      await untilStopped(cli.pid, cli.done);
+      await jjIn(a, ['git', 'fetch']); // the person, in the source dir
+    } finally {
+      process.kill(cli.pid, 'SIGCONT');
+    }
+    const r = await cli.done;
+    expect(r.exitCode, r.stderr).toBe(0);
+    const main = await remoteTree(remote);
+    expect(main.get('dot_beta')).toBe('b1\nfrom-b\n');
+    expect(main.get('dot_alpha')).toBe('a1\nfrom-a\n');
+    expect(await readHome(a, '.beta')).toBe('b1\nfrom-b\n');
+  }, 300_000);
 });

@@ -7,7 +7,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { execaSync } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLock, acquireShortLock } from '../../../src/core/lock.js';
@@ -55,15 +55,19 @@ describe('acquireShortLock', () => {
   it('counts a lock file with no PID as a live holder while it is younger than a second, as dead after', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
     writeFileSync(path, ''); // a holder between its create and its write, or one that crashed there
-    const mtime = statSync(path).mtimeMs;
-    const at = (ms: number) => (): Date => new Date(mtime + ms);
-    // 500 ms old: live, so a caller that gives up at once leaves it alone.
-    expect(() =>
-      acquireShortLock({ path, command: 'state update', log: silentLogger, now: at(500), giveUpMs: 0 }),
-    ).toThrow(/could not take the lock/);
+    const aged = (ms: number): void => {
+      const t = new Date(Date.now() - ms);
+      utimesSync(path, t, t);
+    };
+    // 300 ms old: live, so a caller that gives up at once leaves it alone.
+    aged(300);
+    expect(() => acquireShortLock({ path, command: 'state update', log: silentLogger, now, giveUpMs: 0 })).toThrow(
+      /could not take the lock/,
+    );
     expect(readFileSync(path, 'utf8')).toBe('');
     // 5 s old: a crash's, taken over at once even by a caller that gives up at once.
-    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now: at(5_000), giveUpMs: 0 });
+    aged(5_000);
+    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, giveUpMs: 0 });
     expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
     lock.release();
   });
@@ -114,12 +118,20 @@ describe('StateStore.update', () => {
   });
 });
 
+describe('StateStore.update in a directory that does not exist yet', () => {
+  it('creates it, as the atomic write did before the update lock (review 6, D3)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gitopsd-state-')), 'new', 'dir', 'state.json');
+    new StateStore({ file, log: silentLogger, now }).updateSection('a', () => 1);
+    expect((JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)['a']).toBe(1);
+  });
+});
+
 describe('acquireLock (the host lock)', () => {
   it('takes over a lock file with no PID after looking again for 80 ms (a crash between create and write)', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
     writeFileSync(path, '');
     const { log, warnings } = recordingLog();
-    const lock = acquireLock({ path, command: 'upgrade', log, now: () => new Date(statSync(path).mtimeMs + 100) });
+    const lock = acquireLock({ path, command: 'upgrade', log, now });
     expect(warnings).toEqual(['taking over a lock left by a dead process']);
     expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
     lock.release();

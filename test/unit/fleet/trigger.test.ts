@@ -130,7 +130,14 @@ describe('decideTrigger', () => {
       'a replay issued before the newest trigger accepted from its signer',
       { state: { ...EMPTY_TRIGGER, newestIssued: { alice: '2026-03-10T11:45:00.000Z' } } },
       'replayed',
-      'issued at 2026-03-10T11:30:00.000Z, before 2026-03-10T11:45:00.000Z, the newest trigger already accepted from alice',
+      'issued at 2026-03-10T11:30:00.000Z, not after 2026-03-10T11:45:00.000Z, the newest trigger already accepted from alice',
+    ],
+    [
+      // The newest itself, its nonce pruned (review 6, D2).
+      'the newest trigger of its signer, pushed again after its nonce was pruned',
+      { state: { ...EMPTY_TRIGGER, newestIssued: { alice: '2026-03-10T11:30:00.000Z' } } },
+      'replayed',
+      'not after 2026-03-10T11:30:00.000Z',
     ],
     [
       'one issued at the same instant as the newest, with its nonce remembered',
