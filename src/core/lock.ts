@@ -158,15 +158,19 @@ const NO_PID_GRACE_MS = 1_000;
 
 /**
  * Whether the file at `path` was modified less than `ms` ago by the wall
- * clock (lstat, no-follow). The kernel's clock, not the injected one
- * (GITOPSD_TEST_NOW moves decisions, not file times; review 6, D4). A time
- * in the future (a clock step back) or a file that is gone counts as not
- * younger: the caller takes it over or retries, and never waits on it forever.
+ * clock (lstat, no-follow), in either direction. The kernel's clock, not the
+ * injected one (GITOPSD_TEST_NOW moves decisions, not file times; review 6,
+ * D4). "Either direction" because a file created this instant can carry an
+ * mtime a fraction of a millisecond after `Date.now()`, which truncates to
+ * the millisecond: read as "in the future, so old", a live holder between
+ * its create and its write was taken over (2 of 2,000 updates lost in a CI
+ * run of test/integration/cli/state-crash.test.ts). A file more than `ms` in
+ * the future (a clock stepped back) or gone counts as not younger: the caller
+ * takes it over or retries, and never waits on it forever.
  */
 function youngerThan(path: string, ms: number): boolean {
   try {
-    const age = Date.now() - lstatSync(path).mtimeMs;
-    return age >= 0 && age < ms;
+    return Math.abs(Date.now() - lstatSync(path).mtimeMs) < ms;
   } catch {
     return false;
   }

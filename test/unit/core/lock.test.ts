@@ -65,6 +65,12 @@ describe('acquireShortLock', () => {
       /could not take the lock/,
     );
     expect(readFileSync(path, 'utf8')).toBe('');
+    // Half a millisecond ahead of Date.now() (its mtime is finer than Date.now()): live too.
+    const ahead = (Date.now() + 0.5) / 1000; // seconds, with the fraction a Date cannot hold
+    utimesSync(path, ahead, ahead);
+    expect(() => acquireShortLock({ path, command: 'state update', log: silentLogger, now, giveUpMs: 0 })).toThrow(
+      /could not take the lock/,
+    );
     // 5 s old: a crash's, taken over at once even by a caller that gives up at once.
     aged(5_000);
     const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, giveUpMs: 0 });
