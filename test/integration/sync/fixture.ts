@@ -7,7 +7,7 @@
  * (the privilege test creates one with useradd).
  */
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile, chmod } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run, tryRun } from '../../harness/exec.js';
 import { tempDir } from '../../harness/temp.js';
@@ -302,4 +302,22 @@ export function asUser(
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
     ...(opts.env !== undefined ? { env: opts.env } : {}),
   });
+}
+
+/** Wait until `pid` is stopped (state T in /proc/<pid>/stat), or fail if it exits first. */
+export async function untilStopped(pid: number, done: Promise<unknown>): Promise<void> {
+  let exited = false;
+  void done.then(() => (exited = true));
+  for (;;) {
+    let state = '';
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      state = text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '';
+    } catch {
+      state = 'gone';
+    }
+    if (state === 'T') return;
+    if (exited || state === 'gone' || state === 'Z') throw new Error(`process ${pid} ended before it stopped`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -23,6 +23,7 @@ import {
   readHome,
   remoteTree,
   syncExpect,
+  untilStopped,
   type Host,
   type Remote,
 } from './fixture.js';
@@ -64,24 +65,6 @@ async function commitAppendAsUser(h: Host): Promise<void> {
 async function linkAsUser(h: Host, target: string, link: string): Promise<void> {
   const r = await asUser(h.user, 'ln', ['-sfn', '--', target, link]);
   expect(r.exitCode, r.stderr).toBe(0);
-}
-
-/** Wait until `pid` is stopped (state T in /proc/<pid>/stat), or fail if it exits first. */
-async function untilStopped(pid: number, done: Promise<unknown>): Promise<void> {
-  let exited = false;
-  void done.then(() => (exited = true));
-  for (;;) {
-    let state = '';
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      state = text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '';
-    } catch {
-      state = 'gone';
-    }
-    if (state === 'T') return;
-    if (exited || state === 'gone' || state === 'Z') throw new Error(`process ${pid} ended before it stopped`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('escalation 1: root wrote the merged result through a symlink in $HOME', () => {

@@ -1,11 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { startCli } from '../../helpers/cli.js';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { removeTempDirs } from '../../harness/temp.js';
-import { jjIn, makeHost, makeRemote, readHome, remoteTree, syncExpect, type Remote } from './fixture.js';
+import { jjIn, makeHost, makeRemote, readHome, remoteTree, syncExpect, untilStopped, type Remote } from './fixture.js';
 
 afterAll(removeTempDirs);
 
@@ -95,24 +94,6 @@ describe('the remote moves between fetch and push', () => {
     expect([...main.keys()].filter((k) => k.startsWith('dot_racer'))).toHaveLength(2);
   });
 });
-
-/** Wait until `pid` is stopped (state T in /proc/<pid>/stat), or fail if it exits first. */
-async function untilStopped(pid: number, done: Promise<unknown>): Promise<void> {
-  let exited = false;
-  void done.then(() => (exited = true));
-  for (;;) {
-    let state = '';
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      state = text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '';
-    } catch {
-      state = 'gone';
-    }
-    if (state === 'T') return;
-    if (exited || state === 'gone' || state === 'Z') throw new Error(`process ${pid} ended before it stopped`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 // Review 6, D0: a person's fetch between the sync's guard and the sync's own
 // fetch moves main@origin, and the sync's fetch then says "Nothing changed".
