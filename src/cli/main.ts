@@ -137,21 +137,28 @@ export function parseFastFleetCommand(
     }
     const isArray = spec.arrays.includes(name);
     if (!isArray && (!spec.values.includes(name) || seen.has(name))) return null;
-    let value: string;
-    if (eq >= 0) value = a.slice(eq + 1);
-    else {
-      const next = argv[i + 1];
-      if (next === undefined) return null;
-      value = next;
-      i++;
-    }
-    if (value === '' || value.startsWith('-')) return null;
+    const v = optionValue(argv, i, a, eq);
+    if (v === null) return null;
+    const value = v.value;
+    i = v.at;
     seen.add(name);
     if (isArray) args[name] = [...((args[name] as string[] | undefined) ?? []), value];
     else args[name] = value;
   }
   const config = args['config'] as string | undefined;
   return { command: `fleet ${sub}`, json: args['json'] === true, config, args };
+}
+
+/**
+ * The value of the option at argv[i] (`a`, with its `=` at `eq`, or -1):
+ * `--opt=VALUE` or `--opt VALUE`. Null when it is missing, empty or starts
+ * with "-" (yargs then gives the error). `at` is the index of the last
+ * argument used. Shared by the fast paths above and below.
+ */
+function optionValue(argv: readonly string[], i: number, a: string, eq: number): { value: string; at: number } | null {
+  const value = eq >= 0 ? a.slice(eq + 1) : argv[i + 1];
+  if (value === undefined || value === '' || value.startsWith('-')) return null;
+  return { value, at: eq >= 0 ? i : i + 1 };
 }
 
 /**
@@ -185,15 +192,10 @@ export function parseFastUpgradeCommand(
       continue;
     }
     if (name !== 'config' && name !== 'operation') return null;
-    let value: string;
-    if (eq >= 0) value = a.slice(eq + 1);
-    else {
-      const next = argv[i + 1];
-      if (next === undefined) return null;
-      value = next;
-      i++;
-    }
-    if (value === '' || value.startsWith('-')) return null;
+    const v = optionValue(argv, i, a, eq);
+    if (v === null) return null;
+    const value = v.value;
+    i = v.at;
     if (name === 'operation' && value !== 'switch' && value !== 'boot') return null;
     args[name] = value;
   }
