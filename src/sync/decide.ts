@@ -113,6 +113,27 @@ export function sameTargetPaths(held: readonly string[], changed: readonly strin
 }
 
 /**
+ * The operation to `jj op restore` to when undoing an integration that
+ * began at `journal` (newest-first `ops`, as `jj op log` prints them): the
+ * journal operation moved forward over the snapshot operations right after
+ * it, by anyone. The journal operation is read from jj's op heads without a
+ * snapshot (currentOp); an edit made in the source dir before the
+ * integration's first jj command is recorded by that command as a snapshot
+ * operation just before its own. Restoring to the operation before it would
+ * put the edited file back on disk (review 6, D1); restoring to the
+ * snapshot keeps the edit in the working copy and undoes only what came
+ * after. `journal` itself when it is not in `ops` (decideRestore then says
+ * 'foreign').
+ */
+export function restorePoint(ops: readonly OpEntry[], journal: string): string {
+  const idx = ops.findIndex((o) => o.id === journal);
+  if (idx < 0) return journal;
+  let at = idx;
+  while (at > 0 && ops[at - 1]?.snapshot === true) at--;
+  return ops[at]?.id ?? journal;
+}
+
+/**
  * May a half-done step be undone with `jj op restore <target>`? Only when
  * every operation after it was ours: a person's work since then (a snapshot
  * of their edits, a resolution) must never be rolled back.

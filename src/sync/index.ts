@@ -45,6 +45,7 @@ import {
   decideGuard,
   decideIntegration,
   decideRestore,
+  restorePoint,
   decideRetry,
   exitCodeFor,
   findUncapturable,
@@ -662,13 +663,16 @@ async function recoverJournal(ctx: Ctx, st: SyncSection): Promise<string | null>
   if (j === null) return null;
   if (j.phase === 'integrate') {
     const ops = parseOps((await jj(ctx, ['op', 'log', '--no-graph', '-n', '500', '-T', OP_TEMPLATE])).stdout);
-    const d = decideRestore(ops, j.op);
+    // Past the snapshots right after the journal's operation: a source-dir
+    // edit made before the integration's first jj command stays (D1).
+    const target = restorePoint(ops, j.op);
+    const d = decideRestore(ops, target);
     switch (d) {
       case 'foreign':
-        return `an interrupted sync left operation ${j.op.slice(0, 12)} to undo, but someone else changed the repo since; inspect "jj op log" and run "jj op restore ${j.op.slice(0, 12)}" if nothing there is yours`;
+        return `an interrupted sync left operation ${target.slice(0, 12)} to undo, but someone else changed the repo since; inspect "jj op log" and run "jj op restore ${target.slice(0, 12)}" if nothing there is yours`;
       case 'restore':
-        ctx.log.warn('undoing an integration a crash interrupted', { op: j.op });
-        await jj(ctx, ['op', 'restore', j.op]);
+        ctx.log.warn('undoing an integration a crash interrupted', { op: target, journal: j.op });
+        await jj(ctx, ['op', 'restore', target]);
         break;
       case 'already-there':
         break;
@@ -1062,7 +1066,10 @@ async function rebaseOrSplit(
   ctx.log.info('local commits conflict with the remote; splitting by path', {
     commits: conflicted.map((c) => c.changeId.slice(0, 12)),
   });
-  await jj(ctx, ['op', 'restore', op]);
+  // To the journal's operation, or past the snapshot our rebase took first
+  // of an edit made in the source dir since that operation (restorePoint):
+  // the edit stays in @ on the old base (review 6, D1).
+  await jj(ctx, ['op', 'restore', restorePoint(await opLog(ctx), op)]);
   return split(ctx, obs, bms, { kind: 'split', held: [], resolved: false, keep: null }, op);
 }
 
@@ -1170,7 +1177,11 @@ async function split(
     wcTarget = (await one(ctx, keep)).commitId;
     parked = { bookmark: ctx.park, paths: held, tip, since: obs.parked?.since ?? stamp };
   }
-  await jj(ctx, ['new', wcTarget]);
+  // @ moves onto the new line with its own changes: empty after the seal,
+  // unless a person edited the source dir since (snapshotted into @ by a
+  // command of this run). `jj new` would leave such an edit behind in the
+  // old @, off disk (review 6, D1).
+  await jj(ctx, ['rebase', '-r', '@', '-o', wcTarget]);
   const stale = await commits(ctx, oldStack.length > 0 ? `present(${oldStack.join(') | present(')})` : 'none()');
   // Keep the old stack's commits that are on the parked line (never on it
   // today, but abandoning a parked commit would lose the local side).
@@ -1190,10 +1201,13 @@ async function split(
  * one before the integration, or a person's (the guard sees it next run).
  */
 async function undoIntegration(ctx: Ctx, op: string): Promise<void> {
-  const d = decideRestore(await opLog(ctx), op);
+  const ops = await opLog(ctx);
+  // Past the snapshots right after the journal's operation (review 6, D1).
+  const target = restorePoint(ops, op);
+  const d = decideRestore(ops, target);
   switch (d) {
     case 'restore':
-      await jj(ctx, ['op', 'restore', op]);
+      await jj(ctx, ['op', 'restore', target]);
       break;
     case 'already-there':
       break;

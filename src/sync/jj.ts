@@ -305,16 +305,17 @@ export async function one(ctx: JjCtx, revset: string): Promise<JjCommit> {
 }
 
 /**
- * The repo's current operation id. Call it right after a jj command that
- * snapshotted the working copy (every command but `--ignore-working-copy`
- * ones does): the id is read from jj's operation-heads store when it can be
- * (headOperation), without a process; else `jj op log -n1`, which
- * snapshots first. Known limit (review 6, D1): an edit a person makes in the
- * source dir after that command and before a `jj op restore` to this id is
- * put back on disk by the restore; a snapshotting `jj op log` here made the
- * sync of edits to different lines park a conflict instead
- * (test/integration/sync/basic.test.ts), so it is not used until that is
- * understood.
+ * The repo's current operation id, read from jj's operation-heads store
+ * when it can be (headOperation), without a process; else `jj op log -n1`,
+ * which snapshots first. Read from the store, it is taken without a
+ * snapshot: an edit a person made in the
+ * source dir since the last jj command is not in this operation. The sync
+ * records it as the integration's journal operation (beginIntegration), and
+ * every `jj op restore` to it goes through restorePoint (decide.ts), which
+ * moves past the snapshot operation the next jj command records of such an
+ * edit, so the restore keeps the edit in the working copy (review 6, D1).
+ * An edit made after that next command's snapshot is still undone on disk
+ * by a restore (docs/sync.md, "Known limits").
  */
 export async function currentOp(ctx: JjCtx): Promise<string> {
   const head = await headOperation(ctx);
@@ -580,20 +581,31 @@ export function parseCreatedCommit(stderr: string): string | null {
   return m?.[1] ?? null;
 }
 
+/** One operation of `jj op log -T OP_TEMPLATE`. */
 export interface OpEntry {
+  /** The operation id in hex (128 digits in jj 0.46). */
   id: string;
+  /** `user@host` of the jj command that recorded it (`operation.username`, OP_USER for ours). */
   user: string;
+  /**
+   * Whether it only records a snapshot of the working copy ("snapshot working
+   * copy"): the operation-template keyword `snapshot` (jj 0.46
+   * docs/templates.md, Operation type). A jj command that finds the working
+   * copy changed records such an operation before its own, under its own
+   * user: a snapshot taken by our command holds a person's edit.
+   */
+  snapshot: boolean;
 }
 
-export const OP_TEMPLATE = 'id ++ "\\x1f" ++ user ++ "\\n"';
+export const OP_TEMPLATE = 'id ++ "\\x1f" ++ user ++ "\\x1f" ++ if(snapshot, "1", "0") ++ "\\n"';
 
 export function parseOps(stdout: string): OpEntry[] {
   return stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => {
-      const [id, user] = l.split('\x1f') as [string, string | undefined];
-      return { id, user: user ?? '' };
+      const [id, user, snapshot] = l.split('\x1f') as [string, string | undefined, string | undefined];
+      return { id, user: user ?? '', snapshot: snapshot === '1' };
     });
 }
 

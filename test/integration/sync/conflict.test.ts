@@ -1,17 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
-import { runCli } from '../../helpers/cli.js';
+import { runCli, startCli } from '../../helpers/cli.js';
 import { followSteps, printedSteps } from '../../../demo/resolve.js';
 import {
   filesWithMarkers,
+  jjIn,
   sameLineConflict,
   readHome,
   remoteRefs,
   remoteTree,
   sync,
   syncExpect,
+  untilStopped,
   type Host,
   type Remote,
 } from './fixture.js';
@@ -105,5 +107,35 @@ describe('a real conflict is parked, never blocks, and a person resolves it', ()
     expect(await readHome(a, '.alpha')).toBe('a1\nA2-merged\na3\nA4-from-b-while-parked\nA5-after\n');
     const st = await sync(b, { args: ['status'] });
     expect(st.stdout).toContain('"parked": null');
+  });
+
+  // Review 6, D1: the operation integration undoes a conflicting rebase to is
+  // read from jj's op heads, and between the sync's last jj command and that
+  // read the sync runs `chezmoi status` and `chezmoi managed` (the snapshot
+  // of what $HOME agrees on). A person's edit in the source dir then (as
+  // `chezmoi edit` makes) was snapshotted by the rebase after that operation,
+  // and the restore put the file back on disk.
+  it('an edit made in the source dir while integration reads $HOME stays on disk and in @ after a conflict', async () => {
+    // Both hosts are back to normal (the test before): a new same-line
+    // conflict in .beta, hosta's side on main.
+    await writeFile(join(a.home, '.beta'), 'b1\nB2-again-from-a\nB3-from-a\n');
+    await syncExpect(a, 0);
+    await writeFile(join(b.home, '.beta'), 'b1\nB2-again-from-b\nB3-from-a\n');
+    const edit = 'g1\nG2-from-b-while-parked\nG3-person-in-the-source-dir\n';
+    const cli = startCli(['sync', '--config', b.config, '--json'], {
+      env: { GITOPSD_FAULT_STOP_AT: 'cmd:chezmoi managed' },
+    });
+    try {
+      await untilStopped(cli.pid, cli.done);
+      await writeFile(join(b.src, 'dot_gamma'), edit);
+    } finally {
+      process.kill(cli.pid, 'SIGCONT');
+    }
+    const r = await cli.done;
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect((JSON.parse(r.stdout) as { parked: { paths: string[] } }).parked.paths).toEqual(['dot_beta']);
+    expect(await readFile(join(b.src, 'dot_gamma'), 'utf8')).toBe(edit);
+    // In the working-copy commit as jj recorded it (no new snapshot here).
+    expect(await jjIn(b, ['--ignore-working-copy', 'file', 'show', '-r', '@', 'dot_gamma'])).toBe(edit);
   });
 });

@@ -5,6 +5,7 @@ import {
   decideGuard,
   decideIntegration,
   decideRestore,
+  restorePoint,
   decideRetry,
   exitCodeFor,
   findUncapturable,
@@ -43,28 +44,92 @@ describe('what a chezmoi status leads to', () => {
 
 describe('decideRestore: undo a half-done integration only when nothing after it is foreign', () => {
   it.each([
-    ['the op is current', [{ id: 'o1', user: 'gitopsd-sync@h' }], 'already-there'],
+    ['the op is current', [{ id: 'o1', user: 'gitopsd-sync@h', snapshot: false }], 'already-there'],
     [
       'only our ops since',
       [
-        { id: 'o3', user: 'gitopsd-sync@h' },
-        { id: 'o2', user: 'gitopsd-sync@h' },
-        { id: 'o1', user: 'x' },
+        { id: 'o3', user: 'gitopsd-sync@h', snapshot: false },
+        { id: 'o2', user: 'gitopsd-sync@h', snapshot: false },
+        { id: 'o1', user: 'x', snapshot: false },
       ],
       'restore',
     ],
     [
       'a person snapshot since',
       [
-        { id: 'o3', user: 'alice@h' },
-        { id: 'o2', user: 'gitopsd-sync@h' },
-        { id: 'o1', user: 'x' },
+        { id: 'o3', user: 'alice@h', snapshot: false },
+        { id: 'o2', user: 'gitopsd-sync@h', snapshot: false },
+        { id: 'o1', user: 'x', snapshot: false },
       ],
       'foreign',
     ],
-    ['the op is not in the log', [{ id: 'o9', user: 'gitopsd-sync@h' }], 'foreign'],
+    ['the op is not in the log', [{ id: 'o9', user: 'gitopsd-sync@h', snapshot: false }], 'foreign'],
   ] as const)('%s → %s', (_n, ops, want) => {
     expect(decideRestore(ops, 'o1')).toBe(want);
+  });
+});
+
+describe('restorePoint: the journal operation, past the snapshots recorded right after it (review 6, D1)', () => {
+  const op = (id: string, user: string, snapshot: boolean) => ({ id, user, snapshot });
+  it.each([
+    ['nothing after it', [op('o1', 'x', false)], 'o1'],
+    [
+      'our rebase first: the journal op',
+      [op('o3', 'gitopsd-sync@h', false), op('o2', 'gitopsd-sync@h', false), op('o1', 'x', false)],
+      'o1',
+    ],
+    [
+      "our rebase's snapshot of an edit made before it: that snapshot",
+      [op('o3', 'gitopsd-sync@h', false), op('o2', 'gitopsd-sync@h', true), op('o1', 'x', false)],
+      'o2',
+    ],
+    [
+      "a person's jj command snapshotted first: their snapshot",
+      [op('o3', 'gitopsd-sync@h', false), op('o2', 'alice@h', true), op('o1', 'x', false)],
+      'o2',
+    ],
+    [
+      'two snapshots in a row, then ours: the later one',
+      [
+        op('o4', 'gitopsd-sync@h', false),
+        op('o3', 'gitopsd-sync@h', true),
+        op('o2', 'alice@h', true),
+        op('o1', 'x', false),
+      ],
+      'o3',
+    ],
+    [
+      'a snapshot after our first operation is not passed over',
+      [
+        op('o4', 'gitopsd-sync@h', true),
+        op('o3', 'gitopsd-sync@h', false),
+        op('o2', 'gitopsd-sync@h', true),
+        op('o1', 'x', false),
+      ],
+      'o2',
+    ],
+    [
+      'only snapshots since: the newest (nothing to undo)',
+      [op('o2', 'gitopsd-sync@h', true), op('o1', 'x', false)],
+      'o2',
+    ],
+    ['not in the log: the journal op (decideRestore says foreign)', [op('o9', 'gitopsd-sync@h', true)], 'o1'],
+  ] as const)('%s → %s', (_n, ops, want) => {
+    expect(restorePoint(ops, 'o1')).toBe(want);
+  });
+
+  it("with decideRestore: an edit our rebase snapshotted is kept, a person's later operation still stops the restore", () => {
+    const kept = [op('o3', 'gitopsd-sync@h', false), op('o2', 'gitopsd-sync@h', true), op('o1', 'x', false)];
+    expect(decideRestore(kept, restorePoint(kept, 'o1'))).toBe('restore');
+    const person = [
+      op('o4', 'alice@h', false),
+      op('o3', 'gitopsd-sync@h', false),
+      op('o2', 'gitopsd-sync@h', true),
+      op('o1', 'x', false),
+    ];
+    expect(decideRestore(person, restorePoint(person, 'o1'))).toBe('foreign');
+    const none = [op('o2', 'alice@h', true), op('o1', 'x', false)];
+    expect(decideRestore(none, restorePoint(none, 'o1'))).toBe('already-there');
   });
 });
 

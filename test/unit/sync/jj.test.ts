@@ -17,6 +17,7 @@ import {
   parseCommittedParent,
   parseCreatedCommit,
   parseFlaggedCommits,
+  parseOps,
   parseSnapshotRefusals,
   pushFailureReason,
 } from '../../../src/sync/jj.js';
@@ -53,6 +54,19 @@ describe('jj output parsing', () => {
     expect(filesetOf(['dot_a', 'we"ird\\name'])).toBe('root-file:"dot_a" | root-file:"we\\"ird\\\\name"');
     expect(filesetExcept([])).toBe('all()');
     expect(filesetExcept(['dot_a'])).toBe('~(root-file:"dot_a")');
+  });
+});
+
+describe('parseOps (OP_TEMPLATE)', () => {
+  it('reads id, user and the snapshot flag, newest first', () => {
+    // The shape `jj op log --no-graph -T OP_TEMPLATE` printed in the test bed
+    // (jj 0.46) for a rebase whose command first snapshotted an edit.
+    const out = 'f3fe\x1fgitopsd-sync@vm\x1f0\nbe69\x1fgitopsd-sync@vm\x1f1\n7224\x1fgitopsd-sync@vm\x1f0\n';
+    expect(parseOps(out)).toEqual([
+      { id: 'f3fe', user: 'gitopsd-sync@vm', snapshot: false },
+      { id: 'be69', user: 'gitopsd-sync@vm', snapshot: true },
+      { id: '7224', user: 'gitopsd-sync@vm', snapshot: false },
+    ]);
   });
 });
 
