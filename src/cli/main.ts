@@ -238,9 +238,10 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
   const report = (code: ExitCode, out: Outcome | undefined, err?: unknown): void => {
     result = code;
     if (out !== undefined) {
-      if (jsonMode)
-        io.stdout(`${JSON.stringify(out.json ?? { ok: code === 0, exitCode: code, message: out.text }, null, 2)}\n`);
-      else if (out.text !== '') io.stdout(`${out.text}\n`);
+      if (jsonMode) {
+        const json = out.json ?? { ok: code === 0, exitCode: code, message: out.text };
+        io.stdout(`${out.compactJson === true ? JSON.stringify(json) : JSON.stringify(json, null, 2)}\n`);
+      } else if (out.text !== '') io.stdout(`${out.text}\n`);
     }
     if (err !== undefined) {
       err = asGitopsdError(err);

@@ -4,7 +4,7 @@
  * (`classifyStatus`, `decideRow`). No I/O, no clock: `now` and randomness
  * come in as values. docs/fleet.md states the same rules in words.
  */
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { StatusReport } from '../shared/status-report.js';
 import type { PublishRecord } from '../shared/publish-record.js';
 import type { FleetRow, HostState, SignatureState, StatusV1 } from './schema.js';
@@ -170,6 +170,8 @@ export function resultKey(s: StatusV1): string {
         .map(([k, v]) => [k, { ok: v.ok, exitCode: v.exitCode, result: v.result }]),
     ),
   };
+  // node:crypto on first use: the reader imports this module too, and needs no hash (docs/benchmarks.md B8).
+  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
   return createHash('sha256').update(JSON.stringify(stable)).digest('hex');
 }
 

@@ -9,13 +9,14 @@
  * gpg.format=ssh, user.signingKey as a key file), git-push(1)
  * (--force-with-lease=<ref>:<expect>, --porcelain), git-fetch(1) (refspecs;
  * with protocol v2 the server lists only the refs under the refspecs'
- * prefixes), git-cat-file(1) (--batch-check, --batch), and pretty-formats
+ * prefixes; --porcelain --verbose lists every ref it holds after), git-cat-file(1) (--batch-check, --batch), and pretty-formats
  * %G? / %GS (G good, U good but unknown key, B bad, N none, E cannot check).
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
+import { parseFetchPorcelain, type FetchedRef } from '../core/fetch-porcelain.js';
 
 type GitDeps = Pick<Deps, 'runner'>;
 
@@ -231,13 +232,23 @@ export const VIEW_PREFIX = { refs: 'refs/fleet/refs/', heads: 'refs/fleet/heads/
 
 /**
  * Fetch every host's status ref (both layouts) into the reader's repository,
- * pruning the refs of hosts that are gone. Only these refspecs are asked
- * for, so a protocol-v2 server lists only the status refs.
+ * pruning the refs of hosts that are gone, and return the refs it then holds
+ * (`ref` the full name there, `commit` its id), ordered by ref name as
+ * git-for-each-ref(1) lists them. Only these refspecs are asked for, so a
+ * protocol-v2 server lists only the status refs.
+ *
+ * The list comes from the fetch itself: with `--porcelain --verbose`
+ * (git >= 2.41, git-fetch(1) OUTPUT) git prints one line for every ref the
+ * refspecs match, unchanged ones too (flag '='), and one for every ref it
+ * pruned (flag '-'). So no `git for-each-ref` after it (docs/benchmarks.md,
+ * B8): a read with nothing new is this one git process. Nothing else writes
+ * under refs/fleet/ of the reader's own repository, and every ref there
+ * matches one of the two refspecs, so the list is the repository's.
  */
 export async function fetchStatusRefs(
   deps: GitDeps,
   i: { dir: string; remote: string; timeoutMs: number },
-): Promise<void> {
+): Promise<{ ref: string; commit: string }[]> {
   let r: Awaited<ReturnType<typeof git>>;
   try {
     r = await git(
@@ -245,7 +256,8 @@ export async function fetchStatusRefs(
       i.dir,
       [
         'fetch',
-        '--quiet',
+        '--porcelain',
+        '--verbose',
         '--no-tags',
         '--prune',
         '--no-write-fetch-head',
@@ -274,23 +286,24 @@ export async function fetchStatusRefs(
       `cannot read the status remote ${i.remote} (${gitErrorLine(r.stderr) ?? `git fetch exited ${r.exitCode}`}); check the URL, the network and read access (fleet.statusRemote or --remote)`,
     );
   }
+  return viewRefsOf(parseFetchPorcelain(r.stdout));
 }
 
-/** The fetched status refs: full ref name in the reader's repository and commit id. */
-export async function listViewRefs(
-  deps: GitDeps,
-  i: { dir: string; timeoutMs: number },
-): Promise<{ ref: string; commit: string }[]> {
-  const r = await git(deps, i.dir, ['for-each-ref', '--format=%(objectname) %(refname)', 'refs/fleet/'], {
-    timeoutMs: i.timeoutMs,
-  });
-  const out: { ref: string; commit: string }[] = [];
-  for (const line of r.stdout.split('\n')) {
-    const sp = line.indexOf(' ');
-    if (sp <= 0) continue;
-    out.push({ commit: line.slice(0, sp), ref: line.slice(sp + 1) });
-  }
-  return out;
+/**
+ * Pure: the refs the reader's repository holds after a fetch, from the
+ * fetch's porcelain lines: every line under refs/fleet/ but the pruned ones
+ * ('-'), at the commit it now points at, ordered by ref name as
+ * git-for-each-ref(1) lists them (by code unit here, by byte there: the same
+ * order for ASCII names; the order decides only which of a host's two refs
+ * wins a tie, and refs/fleet/heads/ sorts before refs/fleet/refs/ either way).
+ * A fetch that exits 0 has updated every one of them (a ref it could not
+ * update fails the fetch).
+ */
+export function viewRefsOf(lines: readonly FetchedRef[]): { ref: string; commit: string }[] {
+  return lines
+    .filter((l) => l.flag !== '-' && (l.ref.startsWith(VIEW_PREFIX.refs) || l.ref.startsWith(VIEW_PREFIX.heads)))
+    .map((l) => ({ ref: l.ref, commit: l.new }))
+    .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
 }
 
 /** `git cat-file --batch-check` of each object name: its type and size, or null when missing. */

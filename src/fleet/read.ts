@@ -16,7 +16,6 @@
  *   it becomes that host's row (state invalid or unverified) with the reason.
  */
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,15 +24,7 @@ import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { decideRow } from './decide.js';
-import {
-  batchCheck,
-  batchRead,
-  ensureBareRepo,
-  fetchStatusRefs,
-  listViewRefs,
-  verifyCommits,
-  VIEW_PREFIX,
-} from './git.js';
+import { batchCheck, batchRead, ensureBareRepo, fetchStatusRefs, verifyCommits, VIEW_PREFIX } from './git.js';
 import { resolveStatusRemote } from './remote.js';
 import {
   BRANCH_REF_PREFIX,
@@ -56,6 +47,12 @@ export interface ReadOptions {
   /** An allowed-signers file, instead of fleet.allowedSignersFile. */
   allowedSignersFile?: string;
 }
+
+// node:crypto (only with allowed signers) and semver are required on first
+// use: a read without signers never loads crypto (about 10 ms of a read of
+// 1,000 hosts, docs/benchmarks.md B8), and semver's three functions are
+// loaded instead of its index (which loads its ranges and classes too).
+const req = createRequire(import.meta.url);
 
 interface Entry {
   host: string;
@@ -196,12 +193,20 @@ interface CachedDocument {
  * a missing or broken one, is an empty cache: everything is read again. An
  * entry of the wrong shape is dropped (read again), never trusted.
  */
-function readDocCache(file: string): Record<string, CachedDocument> {
+function readDocCache(file: string): Record<string, unknown> {
   try {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { v?: unknown; reader?: unknown; documents?: unknown };
-    if (doc.v !== 1 || doc.reader !== versionLine(BUILD) || typeof doc.documents !== 'object' || doc.documents === null)
+    if (
+      doc.v !== 1 ||
+      doc.reader !== versionLine(BUILD) ||
+      typeof doc.documents !== 'object' ||
+      doc.documents === null ||
+      Array.isArray(doc.documents)
+    )
       return {};
-    return Object.fromEntries(Object.entries(doc.documents).filter(([, d]) => isCachedDocument(d)));
+    // Each entry's shape is checked when it is looked up (isCachedDocument),
+    // not here: no copy of the 1,000 entries on every read.
+    return doc.documents as Record<string, unknown>;
   } catch {
     // no cache, or a broken one: start over (it is only a cache)
   }
@@ -230,10 +235,10 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   const dir = tmp === null ? join(base, 'view.git') : join(tmp, 'view.git');
   try {
     await ensureBareRepo(deps, dir, timeoutMs);
-    // An unreadable remote (or a timeout) is 'temporary': exit 75.
-    await fetchStatusRefs(deps, { dir, remote, timeoutMs });
+    // An unreadable remote (or a timeout) is 'temporary': exit 75. The fetch
+    // also lists the refs the repository then holds (no for-each-ref).
+    const refs = await fetchStatusRefs(deps, { dir, remote, timeoutMs });
     const now = deps.clock.now();
-    const refs = await listViewRefs(deps, { dir, timeoutMs });
     // One entry per host: both layouts may hold one; the newer document wins below.
     const entries: (Entry & { viewRef: string })[] = [];
     for (const r of refs) {
@@ -256,8 +261,9 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const docCache = readDocCache(docCacheFile);
     const key = (e: Entry): string => `${e.host} ${e.commit}`;
     const cached = (e: Entry): CachedDocument | undefined => {
-      const d = docCache[key(e)];
-      return d !== undefined && d.host === e.host ? d : undefined;
+      const d = Object.hasOwn(docCache, key(e)) ? docCache[key(e)] : undefined;
+      // An entry of the wrong shape, or of another host, is read again, never trusted.
+      return isCachedDocument(d) && d.host === e.host ? d : undefined;
     };
     const unread = valid.filter((e) => cached(e) === undefined);
     const blobName = (e: Entry): string => `${e.commit}:status.json`;
@@ -327,6 +333,7 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
           `the allowed signers file ${signersFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix fleet.allowedSignersFile or --allowed-signers`,
         );
       }
+      const { createHash } = req('node:crypto') as typeof import('node:crypto');
       const signersHash = createHash('sha256').update(signersText).digest('hex');
       const cacheFile = join(dir, 'gitopsd-verdicts.json');
       const cache = readCache(cacheFile, signersHash);
@@ -352,15 +359,21 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       return { e, status: d.status, problem: d.problem, signed: d.signed };
     });
     // The three functions only, not the package's index (which loads its ranges and classes too).
-    const req = createRequire(import.meta.url);
     const semverValid = req('semver/functions/valid') as typeof import('semver').valid;
     const lt = req('semver/functions/lt') as typeof import('semver').lt;
     const rsort = req('semver/functions/rsort') as typeof import('semver').rsort;
-    const versions = docs.flatMap((d) =>
-      d.status !== null && semverValid(d.status.gitopsdVersion) !== null ? [d.status.gitopsdVersion] : [],
-    );
-    const newestVersion = versions.length === 0 ? null : (rsort([...new Set(versions)])[0] ?? null);
-    const versionLess = (a: string, b: string): boolean => semverValid(a) !== null && lt(a, b);
+    // A fleet runs a handful of versions: each distinct one is parsed once,
+    // not once per host (and once more per host in versionLess).
+    const distinct = new Set(docs.flatMap((d) => (d.status === null ? [] : [d.status.gitopsdVersion])));
+    const versions = [...distinct].filter((v) => semverValid(v) !== null);
+    const newestVersion = versions.length === 0 ? null : (rsort(versions)[0] ?? null);
+    const behind = new Map<string, boolean>();
+    const versionLess = (a: string, b: string): boolean => {
+      if (b !== newestVersion) return semverValid(a) !== null && lt(a, b);
+      let r = behind.get(a);
+      if (r === undefined) behind.set(a, (r = semverValid(a) !== null && lt(a, b)));
+      return r;
+    };
 
     let rows = docs.map((d) =>
       decideRow({
@@ -387,11 +400,23 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       if (prev === undefined || Date.parse(r.publishedAt ?? '') > Date.parse(prev.publishedAt ?? ''))
         byHost.set(r.host, r);
     }
-    rows = [...byHost.values()].sort((a, b) => a.host.localeCompare(b.host));
+    rows = [...byHost.values()].sort(compareHostNames);
     return summarize({ rows, now, remote, signersConfigured, newestVersion });
   } finally {
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Pure: the order of the rows, by host name in code-unit order (for host
+ * names, which are ASCII: byte order, digits before upper case before lower
+ * case), the same on every machine. It was the locale's collation
+ * (`localeCompare`), which depends on the reader's LANG and cost about 10 ms
+ * of ICU set-up on each read (docs/benchmarks.md B8); for lower-case names
+ * the two orders are the same in English (test/unit/fleet/read.test.ts).
+ */
+export function compareHostNames(a: { host: string }, b: { host: string }): number {
+  return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
 }
 
 /** Pure: the view's totals. */

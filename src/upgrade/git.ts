@@ -7,6 +7,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
+import { parseFetchPorcelain, type FetchedRef } from '../core/fetch-porcelain.js';
 import type { LocalCommit, SignatureStatus } from './decide.js';
 
 type GitDeps = Pick<Deps, 'runner' | 'config' | 'log'>;
@@ -103,30 +104,8 @@ export async function fetchBranch(deps: GitDeps, dir: string): Promise<void> {
   }
 }
 
-/** One line of `git fetch --porcelain` (git-fetch(1), OUTPUT): a ref the fetch changed. */
-export interface FetchedRef {
-  /** ' ' fast-forward, '+' forced, '*' new ref, '-' pruned, 't' tag, '!' rejected, '=' up to date. */
-  flag: string;
-  old: string;
-  new: string;
-  /** The local ref, e.g. refs/remotes/origin/main. */
-  ref: string;
-}
-
-/**
- * Parse `git fetch --porcelain` output (git >= 2.41; git-fetch(1), OUTPUT):
- * `<flag> <old-object-id> <new-object-id> <local-reference>` per line, and
- * nothing for refs that did not change (those are printed only with
- * --verbose, flag '='). Lines of another shape are skipped. Pure.
- */
-export function parseFetchPorcelain(stdout: string): FetchedRef[] {
-  const out: FetchedRef[] = [];
-  for (const line of stdout.split('\n')) {
-    const m = /^(.) ([0-9a-f]{40,64}) ([0-9a-f]{40,64}) (\S+)$/.exec(line);
-    if (m) out.push({ flag: m[1] ?? '', old: m[2] ?? '', new: m[3] ?? '', ref: m[4] ?? '' });
-  }
-  return out;
-}
+// Moved down to core: the fleet reader parses the same output (src/fleet/git.ts).
+export { parseFetchPorcelain, type FetchedRef };
 
 /**
  * The poll's fetch (src/cycle/poll.ts): the branch into its remote-tracking

@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { tempDir } from '../../harness/temp.js';
+import { run } from '../../harness/exec.js';
 import {
   configureHost,
   createStatusRemote,
@@ -312,19 +313,25 @@ describe('reading', () => {
     });
     expect(row('pa')).toMatchObject({ state: 'healthy', signature: { state: 'verified' } });
     // Read again with nothing new at the remote: every document, bad ones too,
-    // comes from the reader's cache by commit id (no cat-file), and the view is the same.
+    // comes from the reader's cache by commit id (no cat-file), the refs from
+    // the fetch's own output (no for-each-ref), the signatures from their
+    // cache (no git log): one git process for the status refs. (The others
+    // read the rollout and the update branches from pa's nix-config checkout.)
+    // The view is the same.
     const trace = join(dir, 'fleet-reread.jsonl');
     const again = await fleetStatus(pa, [], { ...at(0.2), GITOPSD_TRACE: trace });
-    const started = (await readFile(trace, 'utf8'))
-      .split('\n')
-      .filter((l) => l.includes('"event":"start"'))
-      .map((l) => (JSON.parse(l) as { args: string[] }).args.join(' '));
-    expect(started.filter((c) => c.includes('cat-file'))).toEqual([]);
-    expect(started.some((c) => c.includes('for-each-ref'))).toBe(true);
+    expect(await tracedGit(trace)).toEqual(['fetch', 'rev-parse', 'ls-tree', 'ls-remote']);
     // (The injected clock runs on from its start, so ages may differ by a second.)
     const sameness = (v: FleetView | null) =>
       v?.hosts.map(({ ageSec: _age, columns: { lastRun: _l, ...columns }, ...rest }) => ({ ...rest, columns }));
     expect(sameness(again.view)).toEqual(sameness(view));
+    // --json is one line (docs/fleet.md "--json"): the same JSON, without
+    // indentation (the harness strips the final newline).
+    expect(again.stdout).toBe(JSON.stringify(again.view));
+    // A host whose ref is gone at the remote is gone from the view (the fetch prunes it; the others are unchanged).
+    await run('git', ['--git-dir', remote, 'update-ref', '-d', 'refs/gitopsd/status/nofile']);
+    const pruned = await fleetStatus(pa, [], at(0.2));
+    expect(sameness(pruned.view)).toEqual(sameness(view)?.filter((r) => r.host !== 'nofile'));
     // Without allowed signers, the rows say unsigned / not checked, and nothing is unverified.
     await configureHost(pa, {
       fleet: {

@@ -1,0 +1,88 @@
+/**
+ * The fleet reader's pure steps that replaced work of a read of 1,000 hosts
+ * (docs/benchmarks.md B8): the refs of the reader's repository read from the
+ * fetch's own porcelain output instead of a `git for-each-ref` after it
+ * (`viewRefsOf`), and the order of the rows by code unit instead of the
+ * locale's collation (`compareHostNames`). The real fetch, prune included, is
+ * test/integration/fleet/publish.test.ts ("bad input").
+ */
+import { describe, it, expect } from 'vitest';
+import { parseFetchPorcelain } from '../../../src/core/fetch-porcelain.js';
+import { viewRefsOf } from '../../../src/fleet/git.js';
+import { compareHostNames } from '../../../src/fleet/read.js';
+
+const Z = '0'.repeat(40);
+const A = 'a2da1f146b9f3634a9fd82827f2e716957acadd7';
+const B = '7fd5c59c9447298da9c3e4e5e318c58d879d76b9';
+
+describe('viewRefsOf: the refs after `git fetch --porcelain --verbose --prune`', () => {
+  // The output of git 2.55 in the test bed for the reader's two refspecs:
+  // an unchanged ref ('='), a fast-forward (' '), a forced update ('+'), a
+  // new ref ('*') and a pruned one ('-'), in git's order (not by name).
+  const out = [
+    `- ${A} ${Z} refs/fleet/refs/gone`,
+    `= ${A} ${A} refs/fleet/refs/same`,
+    `  ${A} ${B} refs/fleet/refs/moved`,
+    `* ${Z} ${B} refs/fleet/refs/new`,
+    `+ ${B} ${A} refs/fleet/heads/forced`,
+    `* ${Z} ${A} refs/fleet/refs/-bad`,
+    '',
+  ].join('\n');
+
+  it('every ref but the pruned ones, at its new commit, by ref name as for-each-ref lists them', () => {
+    expect(viewRefsOf(parseFetchPorcelain(out))).toEqual([
+      { ref: 'refs/fleet/heads/forced', commit: A },
+      { ref: 'refs/fleet/refs/-bad', commit: A },
+      { ref: 'refs/fleet/refs/moved', commit: B },
+      { ref: 'refs/fleet/refs/new', commit: B },
+      { ref: 'refs/fleet/refs/same', commit: A },
+    ]);
+  });
+
+  it('a fetch that pruned everything (an empty remote) leaves no ref; a ref outside refs/fleet/ is not a host', () => {
+    expect(viewRefsOf(parseFetchPorcelain(`- ${A} ${Z} refs/fleet/refs/a\n- ${B} ${Z} refs/fleet/heads/b\n`))).toEqual(
+      [],
+    );
+    expect(viewRefsOf(parseFetchPorcelain(`* ${Z} ${A} refs/remotes/origin/main\n`))).toEqual([]);
+  });
+});
+
+describe('compareHostNames: the order of the rows', () => {
+  const sorted = (names: string[]): string[] =>
+    names
+      .map((host) => ({ host }))
+      .sort(compareHostNames)
+      .map((r) => r.host);
+
+  it('a fleet of lower-case names is in the same order as before (localeCompare in English)', () => {
+    // The names of the tests' and benchmarks' fleets, and every pair of
+    // characters a lower-case host name starts with.
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'.split('');
+    const names = [
+      ...alphabet.flatMap((a) => alphabet.map((b) => `${a}${b}`)),
+      ...Array.from({ length: 120 }, (_, i) => `h${String(i + 1).padStart(4, '0')}`),
+      ...Array.from({ length: 20 }, (_, i) => `h${String(i + 1).padStart(2, '0')}`),
+      'pa',
+      'pb',
+      'alpha',
+      'alpha2',
+      'alpha10',
+      'beta',
+    ];
+    const shuffled = [...names].reverse();
+    expect(sorted(shuffled)).toEqual([...names].sort((a, b) => a.localeCompare(b, 'en')));
+  });
+
+  it('names with capitals or punctuation sort by code unit, whatever the locale', () => {
+    expect(sorted(['b', 'a_1', 'A', 'a-1', 'a.1', 'a', 'B', '0'])).toEqual([
+      '0',
+      'A',
+      'B',
+      'a',
+      'a-1',
+      'a.1',
+      'a_1',
+      'b',
+    ]);
+  });
+});
