@@ -260,11 +260,15 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const docCacheFile = join(dir, 'gitopsd-documents.json');
     const docCache = readDocCache(docCacheFile);
     const key = (e: Entry): string => `${e.host} ${e.commit}`;
-    const cached = (e: Entry): CachedDocument | undefined => {
-      const d = Object.hasOwn(docCache, key(e)) ? docCache[key(e)] : undefined;
+    // Looked up once per entry (the key and the shape check are per entry, not per use).
+    const hits = new Map<Entry, CachedDocument>();
+    for (const e of valid) {
+      const k = key(e);
+      const d = Object.hasOwn(docCache, k) ? docCache[k] : undefined;
       // An entry of the wrong shape, or of another host, is read again, never trusted.
-      return isCachedDocument(d) && d.host === e.host ? d : undefined;
-    };
+      if (isCachedDocument(d) && d.host === e.host) hits.set(e, d);
+    }
+    const cached = (e: Entry): CachedDocument | undefined => hits.get(e);
     const unread = valid.filter((e) => cached(e) === undefined);
     const blobName = (e: Entry): string => `${e.commit}:status.json`;
     const sizes = await batchCheck(deps, { dir, names: unread.map(blobName), timeoutMs });
