@@ -87,21 +87,24 @@ export async function publishFleet(dir: string, n: number, concurrency: number, 
   const leases = new Map<string, string>();
   const plain = plainPublisher({ dir: join(dir, 'plain-hosts'), remote: plainRemote, template, leases });
   const loads = [`before: ${load()}`];
-  const plain1 = await round(hosts, concurrency, plain);
-  loads.push(`after plain round 1: ${load()}`);
-  const step1 = await round(stepHosts, concurrency, await stepPublisher(stepHosts));
-  loads.push(`after the publish step round: ${load()}`);
-  const nodeFloor = await round(hosts, concurrency, nodeOnly);
-  loads.push(`after the node -e 0 round: ${load()}`);
-  const gitopsd1 = await round(hosts, concurrency, (h) => gitopsdPublish(h));
-  loads.push(`after gitopsd round 1: ${load()}`);
+  // Each round's figures as soon as it ends: at 1,000 hosts the four rounds
+  // take 15 minutes or more, and a cut-off run still leaves what it measured.
+  const done = (label: string, r: RoundResult): RoundResult => {
+    loads.push(`after ${label}: ${load()}`);
+    process.stdout.write(
+      `B9 ${label}: ${(r.wallMs / 1000).toFixed(1)} s wall, ${(r.cpuMs / 1000).toFixed(1)} s CPU of child processes + ${(r.selfCpuMs / 1000).toFixed(1)} s own, ${r.errors.length} errors; load ${load()}\n`,
+    );
+    return r;
+  };
+  const plain1 = done('plain round 1', await round(hosts, concurrency, plain));
+  const step1 = done('the publish step round', await round(stepHosts, concurrency, await stepPublisher(stepHosts)));
+  const nodeFloor = done('the node -e 0 round', await round(hosts, concurrency, nodeOnly));
+  const gitopsd1 = done('gitopsd round 1', await round(hosts, concurrency, (h) => gitopsdPublish(h)));
   let gitopsd2: RoundResult | null = null;
   let plain2: RoundResult | null = null;
   if (republish) {
-    gitopsd2 = await round(hosts, concurrency, (h) => gitopsdPublish(h));
-    loads.push(`after gitopsd round 2: ${load()}`);
-    plain2 = await round(hosts, concurrency, plain);
-    loads.push(`after plain round 2: ${load()}`);
+    gitopsd2 = done('gitopsd round 2', await round(hosts, concurrency, (h) => gitopsdPublish(h)));
+    plain2 = done('plain round 2', await round(hosts, concurrency, plain));
   }
   const last = (r: RoundResult): Map<string, string | null> =>
     new Map(r.results.map((x) => [x.host, x.ok ? x.commit : null]));
