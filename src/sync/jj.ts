@@ -308,14 +308,16 @@ export async function one(ctx: JjCtx, revset: string): Promise<JjCommit> {
  * The repo's current operation id, read from jj's operation-heads store
  * when it can be (headOperation), without a process; else `jj op log -n1`,
  * which snapshots first. Read from the store, it is taken without a
- * snapshot: an edit a person made in the
- * source dir since the last jj command is not in this operation. The sync
- * records it as the integration's journal operation (beginIntegration), and
- * every `jj op restore` to it goes through restorePoint (decide.ts), which
- * moves past the snapshot operation the next jj command records of such an
- * edit, so the restore keeps the edit in the working copy (review 6, D1).
- * An edit made after that next command's snapshot is still undone on disk
- * by a restore (docs/sync.md, "Known limits").
+ * snapshot: an edit a person made in the source dir since the last jj
+ * command is not in this operation. The sync records it as the
+ * integration's journal operation (beginIntegration) after `chezmoi
+ * status` and `chezmoi managed` when remote changes come in, and every
+ * `jj op restore` to it goes through restorePoint (decide.ts), which moves
+ * past the snapshot operation the next jj command records of such an edit
+ * before its own: the restore keeps the edit in the working copy (review
+ * 6, D1; test/integration/sync/conflict.test.ts). An edit made after that
+ * next command's snapshot is still undone on disk by a restore
+ * (docs/sync.md, "Known limits").
  */
 export async function currentOp(ctx: JjCtx): Promise<string> {
   const head = await headOperation(ctx);
