@@ -7,7 +7,7 @@
  *   (also O_EXCL), so two processes that both see the same stale lock cannot
  *   both take it. A guard older than 30 s was left by a crash and is removed.
  */
-import { closeSync, openSync, lstatSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { closeSync, openSync, lstatSync, readFileSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
 import { readRegularFile } from './fs-read.js';
 import { dirname } from 'node:path';
 import { LockHeldError, GitopsdError, writeFailure } from './errors.js';
@@ -17,6 +17,20 @@ export interface LockInfo {
   pid: number;
   command: string;
   startedAt: string;
+  /**
+   * The holder's identity beyond its PID, when the kernel gives one: the boot
+   * (`/proc/sys/kernel/random/boot_id`) and the process's start time (field
+   * 22 of `/proc/<pid>/stat`, clock ticks since boot; proc(5)). A PID alone
+   * can name another process after a reboot or a wrap of the PID space.
+   * Absent in lock files written before it existed, or without /proc.
+   */
+  proc?: ProcIdentity;
+}
+
+/** A process as the kernel identifies it over its life: see LockInfo.proc. */
+export interface ProcIdentity {
+  boot: string;
+  start: number;
 }
 
 export interface HeldLock {
@@ -34,6 +48,71 @@ export interface LockOptions {
 }
 
 const GUARD_STALE_MS = 30_000;
+
+/**
+ * The start time of process `pid` (field 22 of /proc/<pid>/stat, clock ticks
+ * since boot; proc(5)), or null when there is no such process or no /proc.
+ * The command name (field 2) is in parentheses and may hold spaces or ")",
+ * so the fields are counted after its last ")".
+ */
+export function procStart(pid: number | 'self'): number | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field 22 is fields[19].
+  const start = Number(fields[19]);
+  return Number.isSafeInteger(start) ? start : null;
+}
+
+let bootIdCache: string | null | undefined;
+/** This boot's id (/proc/sys/kernel/random/boot_id; random(4)), or null without /proc. */
+export function bootId(): string | null {
+  if (bootIdCache === undefined) {
+    try {
+      bootIdCache = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+    } catch {
+      bootIdCache = null;
+    }
+  }
+  return bootIdCache;
+}
+
+let selfIdentity: ProcIdentity | null | undefined;
+/** This process's identity (LockInfo.proc), read once; null without /proc. */
+export function ownIdentity(): ProcIdentity | null {
+  if (selfIdentity === undefined) {
+    const boot = bootId();
+    const start = procStart('self');
+    selfIdentity = boot === null || start === null ? null : { boot, start };
+  }
+  return selfIdentity;
+}
+
+/**
+ * Whether the holder named by a lock file is alive, and whether that answer
+ * is sure. With its identity (LockInfo.proc) and /proc readable: alive only
+ * if this boot is its boot and process `pid` started when it did (sure both
+ * ways: a PID reused after a reboot or a wrap is a dead holder's). Without
+ * it: `isAlive(pid)`, which cannot tell a reused PID from the holder
+ * (`verified` false).
+ */
+export function holderAlive(
+  holder: LockInfo,
+  isAlive: (pid: number) => boolean,
+): { alive: boolean; verified: boolean } {
+  if (holder.pid <= 0) return { alive: false, verified: false };
+  const boot = bootId();
+  if (holder.proc !== undefined && boot !== null) {
+    if (holder.proc.boot !== boot) return { alive: false, verified: true };
+    const start = procStart(holder.pid);
+    return { alive: start !== null && start === holder.proc.start && isAlive(holder.pid), verified: true };
+  }
+  return { alive: isAlive(holder.pid), verified: false };
+}
 
 export function processAlive(pid: number): boolean {
   try {
@@ -60,10 +139,14 @@ export function readLockInfo(path: string): LockInfo | null {
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;
     if (typeof v.pid === 'number') {
+      const p = v.proc as Partial<ProcIdentity> | undefined;
       return {
         pid: v.pid,
         command: String(v.command ?? '?'),
         startedAt: String(v.startedAt ?? '?'),
+        ...(typeof p?.boot === 'string' && typeof p.start === 'number'
+          ? { proc: { boot: p.boot, start: p.start } }
+          : {}),
       };
     }
   } catch {
@@ -75,23 +158,30 @@ export function readLockInfo(path: string): LockInfo | null {
 export function acquireLock(opts: LockOptions): HeldLock {
   const isAlive = opts.isAlive ?? processAlive;
   mkdirSync(dirname(opts.path), { recursive: true });
-  const info: LockInfo = {
-    pid: process.pid,
-    command: opts.command,
-    startedAt: opts.now().toISOString(),
-  };
+  const info = lockInfo(opts);
+  let noPidLooks = 0;
   for (let attempt = 0; attempt < 8; attempt++) {
     if (tryCreate(opts.path, info)) return held(opts.path);
     const holder = readLockInfo(opts.path);
     if (holder === null) continue; // released in between: try again
-    if (holder.pid > 0 && isAlive(holder.pid)) {
+    if (holder.pid > 0 && holderAlive(holder, isAlive).alive) {
       throw new LockHeldError(opts.path, holder.pid, holder.command);
     }
     // No PID in the file: either a holder that crashed between creating and
     // writing it, or one that is between those two calls right now (for
     // microseconds). A file younger than a second is looked at again, up to
-    // 4 times 20 ms apart; still without a PID after that, it is a crash's.
-    if (holder.pid <= 0 && attempt < 4 && youngerThan(opts.path, NO_PID_GRACE_MS)) {
+    // 4 times 20 ms apart. Still without a PID and still young, it is a live
+    // holder stalled between the two (a loaded machine): refused as busy
+    // (exit 75, the next run retries), never taken over while it may be
+    // alive (review 6, D5). Older than a second, it is a crash's.
+    if (holder.pid <= 0 && youngerThan(opts.path, NO_PID_GRACE_MS)) {
+      if (noPidLooks >= 4) {
+        throw new GitopsdError(
+          'temporary',
+          `the lock ${opts.path} is being created by another process (no PID in it yet); retry`,
+        );
+      }
+      noPidLooks += 1;
       Atomics.wait(SLEEPER, 0, 0, 20);
       continue;
     }
@@ -106,14 +196,22 @@ export function acquireLock(opts: LockOptions): HeldLock {
  * holder, this one waits for it: it polls every `pollMs` (default 2 ms),
  * sleeping the thread (Atomics.wait, so the caller stays synchronous).
  *
- * A holder is taken over when its PID is dead (a file with no PID counts as
- * dead once it is a second old), or when the same holder (same PID and start
- * time) has held the lock for `staleAfterMs` (default 5,000 ms)
- * of this process's monotonic clock: no section it guards takes that long, so
- * the holder is stopped (SIGSTOP) or its PID was reused after a reboot. The
- * wall clock is not used, so a clock step neither takes a live lock over early
- * nor waits forever. Errors: GitopsdError 'temporary' (exit 75) when the lock
- * still cannot be taken after `giveUpMs` (default 60,000 ms).
+ * A holder is taken over when it is dead (holderAlive: its PID is gone, or
+ * names another process than the one that wrote the file, after a reboot or
+ * a PID wrap; a file with no PID counts as dead once it is a second old).
+ * A holder whose identity is known (LockInfo.proc) and alive is never taken
+ * over, however long it holds the lock: a section slowed by a disk that
+ * takes seconds to fsync, or a stopped (SIGSTOP) process, is waited for, and
+ * a caller that waits `giveUpMs` gives up with nothing written (review 6,
+ * D5: a takeover after 5 s let a second writer in beside a slow fsync, and
+ * the later rename dropped the other's section). Only a holder without that
+ * identity (a lock file of an older gitopsd, or no /proc) is taken over once
+ * it has held the lock for `staleAfterMs` (default 5,000 ms) of this
+ * process's monotonic clock, since its PID alone cannot tell it from a
+ * reused one. The wall clock is not used, so a clock step neither takes a
+ * live lock over early nor waits forever. Errors: GitopsdError 'temporary'
+ * (exit 75) when the lock still cannot be taken after `giveUpMs` (default
+ * 60,000 ms).
  */
 export function acquireShortLock(
   opts: LockOptions & { pollMs?: number; staleAfterMs?: number; giveUpMs?: number },
@@ -122,7 +220,7 @@ export function acquireShortLock(
   const pollMs = opts.pollMs ?? 2;
   const staleAfterMs = opts.staleAfterMs ?? 5_000;
   const giveUpMs = opts.giveUpMs ?? 60_000;
-  const info: LockInfo = { pid: process.pid, command: opts.command, startedAt: opts.now().toISOString() };
+  const info = lockInfo(opts);
   const start = performance.now();
   let seen: { holder: LockInfo; since: number } | null = null;
   for (;;) {
@@ -135,9 +233,10 @@ export function acquireShortLock(
       }
       // No PID (pid -1): the holder may be between creating the file and
       // writing it (a file younger than a second), or crashed there.
-      const dead = holder.pid > 0 ? !isAlive(holder.pid) : !youngerThan(opts.path, NO_PID_GRACE_MS);
-      if (dead || t - seen.since >= staleAfterMs) {
-        takeOverStale(opts, holder);
+      const h = holderAlive(holder, isAlive);
+      const dead = holder.pid > 0 ? !h.alive : !youngerThan(opts.path, NO_PID_GRACE_MS);
+      if (dead || (!h.verified && holder.pid > 0 && t - seen.since >= staleAfterMs)) {
+        takeOverStale(opts, holder, dead ? 'dead' : 'unverified-stale');
         continue;
       }
       if (t - start >= giveUpMs) {
@@ -152,6 +251,17 @@ export function acquireShortLock(
 }
 
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+/** What this process writes into a lock it takes. */
+function lockInfo(opts: LockOptions): LockInfo {
+  const proc = ownIdentity();
+  return {
+    pid: process.pid,
+    command: opts.command,
+    startedAt: opts.now().toISOString(),
+    ...(proc !== null ? { proc } : {}),
+  };
+}
 
 /** How long a lock file with no PID may be a live holder's, between its create and its write. */
 const NO_PID_GRACE_MS = 1_000;
@@ -176,7 +286,12 @@ function youngerThan(path: string, ms: number): boolean {
   }
 }
 
-function takeOverStale(opts: LockOptions, holder: LockInfo): void {
+/**
+ * Remove a lock file whose holder is dead ('dead'), or whose holder cannot be
+ * told from a reused PID and has held it past staleAfterMs
+ * ('unverified-stale'; acquireShortLock only), under the takeover guard.
+ */
+function takeOverStale(opts: LockOptions, holder: LockInfo, why: 'dead' | 'unverified-stale' = 'dead'): void {
   const guard = `${opts.path}.takeover`;
   try {
     const st = lstatSync(guard);
@@ -194,7 +309,11 @@ function takeOverStale(opts: LockOptions, holder: LockInfo): void {
     // Re-check under the guard: the lock may have changed hands meanwhile.
     const again = readLockInfo(opts.path);
     if (again !== null && again.pid === holder.pid && again.startedAt === holder.startedAt) {
-      opts.log.warn('taking over a lock left by a dead process', {
+      const message =
+        why === 'dead'
+          ? 'taking over a lock left by a dead process'
+          : 'taking over a lock held too long by a process gitopsd cannot identify (an older lock file, or no /proc)';
+      opts.log.warn(message, {
         lock: opts.path,
         deadPid: holder.pid,
         deadCommand: holder.command,

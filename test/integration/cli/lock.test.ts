@@ -1,7 +1,7 @@
 /** The per-host lock across real processes: held, refused, taken over after kill -9. */
 import { describe, it, expect } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers/cli.js';
@@ -52,9 +52,14 @@ describe('lock', () => {
     expect(b.stderr).toContain(`"deadPid":${a.pid}`);
   });
 
-  it('treats a torn lock file (crash between create and write) as stale', async () => {
+  it('treats a torn lock file (crash between create and write) as stale once it is a second old, as busy before', async () => {
     const lock = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
     writeFileSync(lock, '');
+    // Fresh: its holder may be alive between its create and its write.
+    const young = await execa('node', [holder, lock], { stdin: 'ignore', reject: false });
+    expect(young.stdout).toMatch(/is being created by another process \(no PID in it yet\); retry/);
+    const t = new Date(Date.now() - 5_000);
+    utimesSync(lock, t, t);
     const b = await execa('node', [holder, lock], { stdin: 'ignore', reject: false });
     expect(b.stdout).toMatch(/^held \d+/);
   });

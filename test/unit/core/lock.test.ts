@@ -1,16 +1,20 @@
 /**
  * acquireShortLock (src/core/lock.ts): the update lock of the state file.
- * Dead holders are taken over at once, a live holder only after holding the
- * lock for staleAfterMs of monotonic time, and a caller gives up with a
- * 'temporary' error (exit 75) after giveUpMs. Nested updates of one
- * StateStore in one process do not wait on themselves.
+ * Dead holders are taken over at once (a PID that now names another process,
+ * or one of another boot, is dead); a live holder whose identity is known is
+ * never taken over, one without it (an older lock file) after staleAfterMs
+ * of monotonic time; a caller gives up with a 'temporary' error (exit 75)
+ * after giveUpMs. Nested updates of one StateStore in one process do not
+ * wait on themselves. acquireLock (the host lock) refuses a live holder and
+ * takes over a dead one by the same test of identity.
  */
 import { describe, it, expect } from 'vitest';
 import { execaSync } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, acquireShortLock } from '../../../src/core/lock.js';
+import { acquireLock, acquireShortLock, bootId, procStart, type ProcIdentity } from '../../../src/core/lock.js';
+import { LockHeldError } from '../../../src/core/errors.js';
 import { StateStore } from '../../../src/core/state.js';
 import { GitopsdError } from '../../../src/core/errors.js';
 import { exitCodeFor } from '../../../src/core/exit.js';
@@ -28,9 +32,22 @@ function deadPid(): number {
   return Number(execaSync('sh', ['-c', 'echo $$']).stdout.trim());
 }
 
-function holderFile(path: string, pid: number): void {
-  writeFileSync(path, JSON.stringify({ pid, command: 'state update', startedAt: '2026-11-30T17:00:00.000Z' }));
+function holderFile(path: string, pid: number, proc?: ProcIdentity): void {
+  writeFileSync(
+    path,
+    JSON.stringify({ pid, command: 'state update', startedAt: '2026-11-30T17:00:00.000Z', ...(proc ? { proc } : {}) }),
+  );
 }
+
+/** The identity of the live parent process (the vitest worker's parent), as its lock file would carry it. */
+function parentIdentity(): ProcIdentity {
+  const boot = bootId();
+  const start = procStart(process.ppid);
+  if (boot === null || start === null) throw new Error('no /proc in the test bed');
+  return { boot, start };
+}
+
+const heldPid = (path: string): number => (JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid;
 
 describe('acquireShortLock', () => {
   it('takes over at once a lock whose holder is dead, and logs it', () => {
@@ -44,11 +61,52 @@ describe('acquireShortLock', () => {
     expect(existsSync(path)).toBe(false);
   });
 
-  it('takes over a live holder that has held the lock for staleAfterMs', () => {
+  it('takes over a live holder without an identity (an older lock file) once it has held the lock for staleAfterMs', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
     holderFile(path, process.ppid); // alive, and never releases
-    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, staleAfterMs: 40 });
-    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
+    const { log, warnings } = recordingLog();
+    const lock = acquireShortLock({ path, command: 'state update', log, now, staleAfterMs: 40 });
+    expect(heldPid(path)).toBe(process.pid);
+    expect(warnings).toEqual([
+      'taking over a lock held too long by a process gitopsd cannot identify (an older lock file, or no /proc)',
+    ]);
+    lock.release();
+  });
+
+  it('never takes over a live holder whose identity matches, however long it holds the lock (review 6, D5)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    holderFile(path, process.ppid, parentIdentity()); // a slow fsync, or a stopped process
+    let err: unknown;
+    try {
+      acquireShortLock({ path, command: 'state update', log: silentLogger, now, staleAfterMs: 20, giveUpMs: 300 });
+    } catch (e) {
+      err = e;
+    }
+    expect(exitCodeFor(err as GitopsdError)).toBe(75);
+    expect(heldPid(path)).toBe(process.ppid);
+  });
+
+  it('takes over at once a holder whose PID now names another process, or that wrote the file in another boot', () => {
+    const { boot, start } = parentIdentity();
+    for (const proc of [
+      { boot, start: start + 1 }, // the PID was reused: another process, started later
+      { boot: '00000000-0000-4000-8000-000000000000', start }, // before a reboot
+    ]) {
+      const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+      holderFile(path, process.ppid, proc);
+      const { log, warnings } = recordingLog();
+      const lock = acquireShortLock({ path, command: 'state update', log, now, giveUpMs: 0 });
+      expect(heldPid(path)).toBe(process.pid);
+      expect(warnings).toEqual(['taking over a lock left by a dead process']);
+      lock.release();
+    }
+  });
+
+  it('writes its own identity into the lock it takes', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now });
+    const info = JSON.parse(readFileSync(path, 'utf8')) as { pid: number; proc: ProcIdentity };
+    expect(info.proc).toEqual({ boot: bootId(), start: procStart(process.pid) });
     lock.release();
   });
 
@@ -133,13 +191,40 @@ describe('StateStore.update in a directory that does not exist yet', () => {
 });
 
 describe('acquireLock (the host lock)', () => {
-  it('takes over a lock file with no PID after looking again for 80 ms (a crash between create and write)', () => {
+  it('refuses, as busy (exit 75), a lock file with no PID that is still young after 80 ms; takes it over once a second old', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
-    writeFileSync(path, '');
+    writeFileSync(path, ''); // a holder stalled between its create and its write, or a crash there
+    let err: unknown;
+    try {
+      acquireLock({ path, command: 'upgrade', log: silentLogger, now });
+    } catch (e) {
+      err = e;
+    }
+    expect(exitCodeFor(err as GitopsdError)).toBe(75);
+    expect((err as Error).message).toBe(
+      `the lock ${path} is being created by another process (no PID in it yet); retry`,
+    );
+    expect(readFileSync(path, 'utf8')).toBe('');
+    const t = new Date(Date.now() - 5_000);
+    utimesSync(path, t, t); // a crash's, five seconds ago
     const { log, warnings } = recordingLog();
     const lock = acquireLock({ path, command: 'upgrade', log, now });
     expect(warnings).toEqual(['taking over a lock left by a dead process']);
-    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid);
+    expect(heldPid(path)).toBe(process.pid);
+    lock.release();
+  });
+
+  it('refuses a live holder, and takes over one whose PID was reused after a reboot (the lock is in the state dir)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
+    holderFile(path, process.ppid, parentIdentity());
+    expect(() => acquireLock({ path, command: 'upgrade', log: silentLogger, now })).toThrow(LockHeldError);
+    // The same PID, alive, but written in another boot: before this change the
+    // run was refused for as long as that unrelated process lived.
+    holderFile(path, process.ppid, { ...parentIdentity(), boot: '00000000-0000-4000-8000-000000000000' });
+    const { log, warnings } = recordingLog();
+    const lock = acquireLock({ path, command: 'upgrade', log, now });
+    expect(warnings).toEqual(['taking over a lock left by a dead process']);
+    expect(heldPid(path)).toBe(process.pid);
     lock.release();
   });
 });
