@@ -94,11 +94,17 @@ export function ownIdentity(): ProcIdentity | null {
 
 /**
  * Whether the holder named by a lock file is alive, and whether that answer
- * is sure. With its identity (LockInfo.proc) and /proc readable: alive only
- * if this boot is its boot and process `pid` started when it did (sure both
- * ways: a PID reused after a reboot or a wrap is a dead holder's). Without
- * it: `isAlive(pid)`, which cannot tell a reused PID from the holder
- * (`verified` false).
+ * is sure. With its identity (LockInfo.proc):
+ * - written in another boot: dead (boot_id is readable by every user);
+ * - /proc/<pid>/stat readable: alive only if process `pid` started when the
+ *   holder did (sure both ways: a PID reused after a wrap is a dead
+ *   holder's);
+ * - /proc/<pid> not visible although `isAlive(pid)` says the PID exists
+ *   (/proc mounted with hidepid=, or systemd's ProtectProc=invisible, hides
+ *   other users' processes, and the sync lock is shared by root and the
+ *   dotfiles user): alive, not verified.
+ * Without the identity: `isAlive(pid)`, which cannot tell a reused PID from
+ * the holder (`verified` false).
  */
 export function holderAlive(
   holder: LockInfo,
@@ -109,7 +115,7 @@ export function holderAlive(
   if (holder.proc !== undefined && boot !== null) {
     if (holder.proc.boot !== boot) return { alive: false, verified: true };
     const start = procStart(holder.pid);
-    return { alive: start !== null && start === holder.proc.start && isAlive(holder.pid), verified: true };
+    if (start !== null) return { alive: start === holder.proc.start, verified: true };
   }
   return { alive: isAlive(holder.pid), verified: false };
 }

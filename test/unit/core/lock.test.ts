@@ -102,6 +102,29 @@ describe('acquireShortLock', () => {
     }
   });
 
+  it('counts a holder whose /proc entry it cannot see (hidepid) as alive while kill(pid, 0) finds it', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    // A PID with no /proc entry here stands for another user's process under
+    // hidepid=: kill(pid, 0) answers EPERM for it, which processAlive reads as alive.
+    const hidden = 4_000_000; // above the kernel's PID limit, so no /proc/<pid>
+    holderFile(path, hidden, { boot: parentIdentity().boot, start: 1 });
+    expect(() =>
+      acquireShortLock({
+        path,
+        command: 'state update',
+        log: silentLogger,
+        now,
+        isAlive: (pid) => pid === hidden,
+        giveUpMs: 50,
+      }),
+    ).toThrow(/could not take the lock/);
+    expect(heldPid(path)).toBe(hidden);
+    // And once it is gone for kill(pid, 0) too, it is dead.
+    const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now, isAlive: () => false });
+    expect(heldPid(path)).toBe(process.pid);
+    lock.release();
+  });
+
   it('writes its own identity into the lock it takes', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
     const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now });
