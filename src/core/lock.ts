@@ -7,7 +7,17 @@
  *   (also O_EXCL), so two processes that both see the same stale lock cannot
  *   both take it. A guard older than 30 s was left by a crash and is removed.
  */
-import { closeSync, openSync, lstatSync, readFileSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  openSync,
+  lstatSync,
+  readFileSync,
+  readlinkSync,
+  unlinkSync,
+  writeSync,
+  mkdirSync,
+} from 'node:fs';
 import { readRegularFile } from './fs-read.js';
 import { dirname } from 'node:path';
 import { LockHeldError, GitopsdError, writeFailure } from './errors.js';
@@ -19,10 +29,11 @@ export interface LockInfo {
   startedAt: string;
   /**
    * The holder's identity beyond its PID, when the kernel gives one: the boot
-   * (`/proc/sys/kernel/random/boot_id`) and the process's start time (field
-   * 22 of `/proc/<pid>/stat`, clock ticks since boot; proc(5)). A PID alone
-   * can name another process after a reboot or a wrap of the PID space.
-   * Absent in lock files written before it existed, or without /proc.
+   * (`/proc/sys/kernel/random/boot_id`), its PID and time namespaces, and the
+   * process's start time (field 22 of `/proc/<pid>/stat`, clock ticks since
+   * boot; proc(5)). A PID alone can name another process after a reboot or a
+   * wrap of the PID space. Absent in lock files written before it existed,
+   * or where /proc cannot be trusted for this process (see ownIdentity).
    */
   proc?: ProcIdentity;
 }
@@ -30,6 +41,8 @@ export interface LockInfo {
 /** A process as the kernel identifies it over its life: see LockInfo.proc. */
 export interface ProcIdentity {
   boot: string;
+  /** `readlink /proc/self/ns/pid` and `/proc/self/ns/time`, space-separated (namespaces(7)). */
+  ns: string;
   start: number;
 }
 
@@ -50,12 +63,13 @@ export interface LockOptions {
 const GUARD_STALE_MS = 30_000;
 
 /**
- * The start time of process `pid` (field 22 of /proc/<pid>/stat, clock ticks
- * since boot; proc(5)), or null when there is no such process or no /proc.
- * The command name (field 2) is in parentheses and may hold spaces or ")",
- * so the fields are counted after its last ")".
+ * The state (field 3: R, S, D, Z, ...) and start time (field 22, clock ticks
+ * since boot) of process `pid` from /proc/<pid>/stat (proc(5)), or null when
+ * there is no such process or no /proc. The command name (field 2) is in
+ * parentheses and may hold spaces, ")" or a newline, so the fields are
+ * counted after its last ")".
  */
-export function procStart(pid: number | 'self'): number | null {
+export function procStat(pid: number | 'self'): { state: string; start: number } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -65,7 +79,12 @@ export function procStart(pid: number | 'self'): number | null {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so field 22 is fields[19].
   const start = Number(fields[19]);
-  return Number.isSafeInteger(start) ? start : null;
+  return Number.isSafeInteger(start) && fields[0] !== undefined ? { state: fields[0], start } : null;
+}
+
+/** The start time of process `pid` (procStat), or null. */
+export function procStart(pid: number | 'self'): number | null {
+  return procStat(pid)?.start ?? null;
 }
 
 let bootIdCache: string | null | undefined;
@@ -81,41 +100,78 @@ export function bootId(): string | null {
   return bootIdCache;
 }
 
+/** This process's PID and time namespaces (ProcIdentity.ns), or null when /proc cannot say. */
+function namespaces(): string | null {
+  try {
+    const pid = readlinkSync('/proc/self/ns/pid');
+    let time = '';
+    try {
+      time = readlinkSync('/proc/self/ns/time'); // Linux >= 5.6
+    } catch {
+      // no time namespaces: every process shares the one clock
+    }
+    return `${pid} ${time}`;
+  } catch {
+    return null;
+  }
+}
+
 let selfIdentity: ProcIdentity | null | undefined;
-/** This process's identity (LockInfo.proc), read once; null without /proc. */
+/**
+ * This process's identity (LockInfo.proc), read once; null without /proc, or
+ * when the /proc mounted here is another PID namespace's (`/proc/self` does
+ * not name this process's PID, as after `unshare --pid` without a remount):
+ * its /proc/<pid> entries would name other processes (review 7, L3).
+ */
 export function ownIdentity(): ProcIdentity | null {
   if (selfIdentity === undefined) {
-    const boot = bootId();
-    const start = procStart('self');
-    selfIdentity = boot === null || start === null ? null : { boot, start };
+    selfIdentity = null;
+    try {
+      const boot = bootId();
+      const ns = namespaces();
+      const start = procStart('self');
+      if (readlinkSync('/proc/self') === String(process.pid) && boot !== null && ns !== null && start !== null) {
+        selfIdentity = { boot, ns, start };
+      }
+    } catch {
+      // no /proc
+    }
   }
   return selfIdentity;
 }
 
 /**
  * Whether the holder named by a lock file is alive, and whether that answer
- * is sure. With its identity (LockInfo.proc):
- * - written in another boot: dead (boot_id is readable by every user);
+ * is sure. With its identity (LockInfo.proc) and this process's own
+ * (ownIdentity), in the same PID and time namespaces:
+ * - written in another boot: dead;
  * - /proc/<pid>/stat readable: alive only if process `pid` started when the
- *   holder did (sure both ways: a PID reused after a wrap is a dead
- *   holder's);
+ *   holder did and is not a zombie (state Z or X: it has exited, only its
+ *   exit status waits to be reaped; review 7, L2); sure both ways, since a
+ *   PID reused after a wrap is a dead holder's;
  * - /proc/<pid> not visible although `isAlive(pid)` says the PID exists
  *   (/proc mounted with hidepid=, or systemd's ProtectProc=invisible, hides
  *   other users' processes, and the sync lock is shared by root and the
  *   dotfiles user): alive, not verified.
- * Without the identity: `isAlive(pid)`, which cannot tell a reused PID from
- * the holder (`verified` false).
+ * Otherwise (no identity on either side, or other namespaces, whose PIDs and
+ * boot-relative times differ from ours: review 7, L3): `isAlive(pid)`,
+ * which cannot tell a reused PID from the holder (`verified` false).
  */
 export function holderAlive(
   holder: LockInfo,
   isAlive: (pid: number) => boolean,
 ): { alive: boolean; verified: boolean } {
   if (holder.pid <= 0) return { alive: false, verified: false };
-  const boot = bootId();
-  if (holder.proc !== undefined && boot !== null) {
-    if (holder.proc.boot !== boot) return { alive: false, verified: true };
-    const start = procStart(holder.pid);
-    if (start !== null) return { alive: start === holder.proc.start, verified: true };
+  const own = ownIdentity();
+  if (holder.proc !== undefined && own !== null) {
+    if (holder.proc.boot !== own.boot) return { alive: false, verified: true };
+    if (holder.proc.ns === own.ns) {
+      const stat = procStat(holder.pid);
+      if (stat !== null) {
+        const exited = stat.state === 'Z' || stat.state === 'X' || stat.state === 'x';
+        return { alive: stat.start === holder.proc.start && !exited, verified: true };
+      }
+    }
   }
   return { alive: isAlive(holder.pid), verified: false };
 }
@@ -150,8 +206,8 @@ export function readLockInfo(path: string): LockInfo | null {
         pid: v.pid,
         command: String(v.command ?? '?'),
         startedAt: String(v.startedAt ?? '?'),
-        ...(typeof p?.boot === 'string' && typeof p.start === 'number'
-          ? { proc: { boot: p.boot, start: p.start } }
+        ...(typeof p?.boot === 'string' && typeof p.ns === 'string' && typeof p.start === 'number'
+          ? { proc: { boot: p.boot, ns: p.ns, start: p.start } }
           : {}),
       };
     }
@@ -167,7 +223,7 @@ export function acquireLock(opts: LockOptions): HeldLock {
   const info = lockInfo(opts);
   let noPidLooks = 0;
   for (let attempt = 0; attempt < 8; attempt++) {
-    if (tryCreate(opts.path, info)) return held(opts.path);
+    if (tryCreate(opts.path, info)) return held(opts.path, info);
     const holder = readLockInfo(opts.path);
     if (holder === null) continue; // released in between: try again
     if (holder.pid > 0 && holderAlive(holder, isAlive).alive) {
@@ -230,7 +286,7 @@ export function acquireShortLock(
   const start = performance.now();
   let seen: { holder: LockInfo; since: number } | null = null;
   for (;;) {
-    if (tryCreate(opts.path, info)) return held(opts.path);
+    if (tryCreate(opts.path, info)) return held(opts.path, info);
     const holder = readLockInfo(opts.path);
     if (holder !== null) {
       const t = performance.now();
@@ -242,8 +298,10 @@ export function acquireShortLock(
       const h = holderAlive(holder, isAlive);
       const dead = holder.pid > 0 ? !h.alive : !youngerThan(opts.path, NO_PID_GRACE_MS);
       if (dead || (!h.verified && holder.pid > 0 && t - seen.since >= staleAfterMs)) {
-        takeOverStale(opts, holder, dead ? 'dead' : 'unverified-stale');
-        continue;
+        // Retried at once when the lock is gone or changed hands; while another
+        // process holds the takeover guard, this loop waits (and gives up) as
+        // for a live holder, instead of spinning until the guard is 30 s old.
+        if (takeOverStale(opts, holder, dead ? 'dead' : 'unverified-stale')) continue;
       }
       if (t - start >= giveUpMs) {
         throw new GitopsdError(
@@ -296,12 +354,15 @@ function youngerThan(path: string, ms: number): boolean {
  * Remove a lock file whose holder is dead ('dead'), or whose holder cannot be
  * told from a reused PID and has held it past staleAfterMs
  * ('unverified-stale'; acquireShortLock only), under the takeover guard.
+ * Returns false when another process holds the guard (the lock is as it was).
  */
-function takeOverStale(opts: LockOptions, holder: LockInfo, why: 'dead' | 'unverified-stale' = 'dead'): void {
+function takeOverStale(opts: LockOptions, holder: LockInfo, why: 'dead' | 'unverified-stale' = 'dead'): boolean {
   const guard = `${opts.path}.takeover`;
   try {
+    // The kernel's clock, as the file's mtime is (review 7, L4: the injected
+    // clock, GITOPSD_TEST_NOW, removed a guard another process held).
     const st = lstatSync(guard);
-    if (opts.now().getTime() - st.mtimeMs > GUARD_STALE_MS) unlinkSync(guard);
+    if (Date.now() - st.mtimeMs > GUARD_STALE_MS) unlinkSync(guard);
   } catch {
     // no guard
   }
@@ -309,7 +370,7 @@ function takeOverStale(opts: LockOptions, holder: LockInfo, why: 'dead' | 'unver
   try {
     fd = openSync(guard, 'wx', 0o644);
   } catch {
-    return; // another process is taking over; the caller retries
+    return false; // another process is taking over; the caller retries
   }
   try {
     // Re-check under the guard: the lock may have changed hands meanwhile.
@@ -327,18 +388,60 @@ function takeOverStale(opts: LockOptions, holder: LockInfo, why: 'dead' | 'unver
       });
       unlinkSync(opts.path);
     }
+    return true; // removed, or it changed hands meanwhile: try again
   } finally {
     closeSync(fd);
     unlinkSync(guard);
   }
 }
 
+/**
+ * Create the lock file `path` holding `info`, or return false when it exists.
+ * The file appears with its content: it is written under a name of this
+ * process's own (`<path>.<pid>.new`) and hard-linked to `path` (link(2)
+ * fails with EEXIST when the lock exists, as O_EXCL does). Created empty and
+ * written after, a live holder stalled between the two for over a second (a
+ * loaded machine) read as a crash's file and was taken over: two holders
+ * (review 7, L1). A filesystem without hard links falls back to O_EXCL and a
+ * write. A kill -9 between the write and the unlink of the temporary name
+ * leaves that small file; the next process with the same PID removes it.
+ */
 function tryCreate(path: string, info: LockInfo): boolean {
+  const tmp = `${path}.${process.pid}.new`;
+  try {
+    unlinkSync(tmp); // a leftover of a killed process that had this PID
+  } catch {
+    // none
+  }
+  writeLockFile(tmp, info);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+      return createInPlace(path, info);
+    }
+    throw (
+      writeFailure(err, 'the lock', path) ??
+      new GitopsdError('failed', `cannot create the lock ${path}: ${(err as Error).message}`, { cause: err })
+    );
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Write a new file `path` (O_EXCL: no symlink is followed) holding `info`; a failed write leaves no file. */
+function writeLockFile(path: string, info: LockInfo): void {
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o644);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw (
       writeFailure(err, 'the lock', path) ??
       new GitopsdError('failed', `cannot create the lock ${path}: ${(err as Error).message}`, { cause: err })
@@ -347,22 +450,31 @@ function tryCreate(path: string, info: LockInfo): boolean {
   // No fsync: the lock only excludes live processes, which all see the page
   // cache. After kill -9 the file holds the dead PID; after a power loss it
   // may be empty (read as an unknown, dead holder) or hold a PID of the
-  // previous boot, and forcing it to disk would only make the second case,
-  // a PID another process may own after the reboot, more likely. The fsync
-  // was a disk flush on every poll, about 5 ms of each in a profile (B11).
+  // previous boot (told apart by LockInfo.proc). The fsync was a disk flush
+  // on every poll, about 5 ms of each in a profile (B11).
   try {
     writeSync(fd, JSON.stringify(info));
   } catch (err) {
-    // Not left behind empty: the lock was never ours to hold.
     closeSync(fd);
     unlinkSync(path);
     throw writeFailure(err, 'the lock', path) ?? err;
   }
   closeSync(fd);
-  return true;
 }
 
-function held(path: string): HeldLock {
+/** tryCreate without hard links: O_EXCL, then the write (the no-PID window exists again). */
+function createInPlace(path: string, info: LockInfo): boolean {
+  try {
+    writeLockFile(path, info);
+    return true;
+  } catch (err) {
+    if (err instanceof GitopsdError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'EEXIST')
+      return false;
+    throw err;
+  }
+}
+
+function held(path: string, info: LockInfo): HeldLock {
   let released = false;
   return {
     path,
@@ -370,8 +482,12 @@ function held(path: string): HeldLock {
       if (released) return;
       released = true;
       try {
+        // Ours only if it is the record this acquisition wrote (review 7, L5):
+        // the same PID with another start is a later acquisition's.
         const cur = readLockInfo(path);
-        if (cur?.pid === process.pid) unlinkSync(path);
+        if (cur?.pid === info.pid && cur.startedAt === info.startedAt && cur.proc?.start === info.proc?.start) {
+          unlinkSync(path);
+        }
       } catch {
         // already gone
       }

@@ -9,11 +9,18 @@
  * takes over a dead one by the same test of identity.
  */
 import { describe, it, expect } from 'vitest';
-import { execaSync } from 'execa';
+import { execa, execaSync } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, acquireShortLock, bootId, procStart, type ProcIdentity } from '../../../src/core/lock.js';
+import {
+  acquireLock,
+  acquireShortLock,
+  ownIdentity,
+  procStart,
+  procStat,
+  type ProcIdentity,
+} from '../../../src/core/lock.js';
 import { LockHeldError } from '../../../src/core/errors.js';
 import { StateStore } from '../../../src/core/state.js';
 import { GitopsdError } from '../../../src/core/errors.js';
@@ -41,10 +48,10 @@ function holderFile(path: string, pid: number, proc?: ProcIdentity): void {
 
 /** The identity of the live parent process (the vitest worker's parent), as its lock file would carry it. */
 function parentIdentity(): ProcIdentity {
-  const boot = bootId();
+  const own = ownIdentity();
   const start = procStart(process.ppid);
-  if (boot === null || start === null) throw new Error('no /proc in the test bed');
-  return { boot, start };
+  if (own === null || start === null) throw new Error('no /proc in the test bed');
+  return { ...own, start };
 }
 
 const heldPid = (path: string): number => (JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid;
@@ -87,10 +94,10 @@ describe('acquireShortLock', () => {
   });
 
   it('takes over at once a holder whose PID now names another process, or that wrote the file in another boot', () => {
-    const { boot, start } = parentIdentity();
+    const id = parentIdentity();
     for (const proc of [
-      { boot, start: start + 1 }, // the PID was reused: another process, started later
-      { boot: '00000000-0000-4000-8000-000000000000', start }, // before a reboot
+      { ...id, start: id.start + 1 }, // the PID was reused: another process, started later
+      { ...id, boot: '00000000-0000-4000-8000-000000000000' }, // before a reboot
     ]) {
       const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
       holderFile(path, process.ppid, proc);
@@ -107,7 +114,7 @@ describe('acquireShortLock', () => {
     // A PID with no /proc entry here stands for another user's process under
     // hidepid=: kill(pid, 0) answers EPERM for it, which processAlive reads as alive.
     const hidden = 4_000_000; // above the kernel's PID limit, so no /proc/<pid>
-    holderFile(path, hidden, { boot: parentIdentity().boot, start: 1 });
+    holderFile(path, hidden, { ...parentIdentity(), start: 1 });
     expect(() =>
       acquireShortLock({
         path,
@@ -129,8 +136,62 @@ describe('acquireShortLock', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
     const lock = acquireShortLock({ path, command: 'state update', log: silentLogger, now });
     const info = JSON.parse(readFileSync(path, 'utf8')) as { pid: number; proc: ProcIdentity };
-    expect(info.proc).toEqual({ boot: bootId(), start: procStart(process.pid) });
+    expect(info.proc).toEqual(ownIdentity());
+    expect(info.proc.start).toBe(procStart(process.pid));
+    // Created through a name of its own and a hard link (review 7, L1): that name is gone.
+    expect(existsSync(`${path}.${process.pid}.new`)).toBe(false);
     lock.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('takes over at once a holder that is a zombie (exited, not yet reaped; review 7, L2)', async () => {
+    // `sleep 0` exits at once; its parent then execs `sleep 30`, which never reaps it.
+    const parent = execa('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { reject: false, timeout: 60_000 });
+    try {
+      const zombie = await new Promise<number>((resolve) => {
+        parent.stdout?.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
+      });
+      for (let i = 0; i < 200 && procStat(zombie)?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+      const stat = procStat(zombie);
+      expect(stat?.state).toBe('Z');
+      const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+      holderFile(path, zombie, { ...parentIdentity(), start: stat?.start ?? -1 });
+      const { log, warnings } = recordingLog();
+      const lock = acquireShortLock({ path, command: 'state update', log, now, giveUpMs: 0 });
+      expect(heldPid(path)).toBe(process.pid);
+      expect(warnings).toEqual(['taking over a lock left by a dead process']);
+      lock.release();
+    } finally {
+      parent.kill('SIGKILL');
+      await parent;
+    }
+  });
+
+  it('judges a holder written in other PID or time namespaces by its PID alone (review 7, L3)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
+    // Alive here, but its start time was read in another namespace: not comparable.
+    holderFile(path, process.ppid, { ...parentIdentity(), ns: 'pid:[1] time:[1]', start: 1 });
+    expect(() => acquireLock({ path, command: 'upgrade', log: silentLogger, now })).toThrow(LockHeldError);
+  });
+
+  it('leaves a fresh takeover guard alone whatever the injected clock says (review 7, L4)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'state.json.update-lock');
+    holderFile(path, deadPid());
+    writeFileSync(`${path}.takeover`, ''); // another process is taking the lock over right now
+    const hourAhead = (): Date => new Date(Date.now() + 3_600_000);
+    expect(() =>
+      acquireShortLock({ path, command: 'state update', log: silentLogger, now: hourAhead, giveUpMs: 30 }),
+    ).toThrow(/could not take the lock/);
+    expect(existsSync(`${path}.takeover`)).toBe(true);
+  });
+
+  it('release removes only the record its own acquisition wrote (review 7, L5)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
+    const lock = acquireLock({ path, command: 'upgrade', log: silentLogger, now });
+    // Meanwhile the lock was taken over and taken again by this same PID (another acquisition).
+    writeFileSync(path, JSON.stringify({ pid: process.pid, command: 'cycle', startedAt: '2026-11-30T19:00:00.000Z' }));
+    lock.release();
+    expect(existsSync(path)).toBe(true);
   });
 
   it('counts a lock file with no PID as a live holder while it is younger than a second, as dead after', () => {
