@@ -23,6 +23,8 @@
  *   same lines changed elsewhere → the conflicting paths are parked on
  *   `sync/<host>` and pushed, everything else is integrated → `conflict-parked`
  *   (1); a person mid-resolution → `needs-human` (1), nothing rewritten;
+ *   a conflicted working-copy commit @ at apply → `needs-human` (1), $HOME
+ *   not written (jj would hand chezmoi its conflict markers);
  *   apply could not write a target → `apply-failed` (1).
  * - Crash at any point: before integration, the next run redoes capture and
  *   seal (both idempotent). During integration the state holds a journal
@@ -485,6 +487,25 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   // With no remote change and nothing the source was already ahead on, the
   // source is what $HOME was captured from: apply would find nothing to do.
   const nothingToApply = snapshot.before === null && afterCapture.every((e) => e.y === ' ');
+  // Never write $HOME from a conflicted source dir: jj materializes a
+  // conflict as markers in the file, and chezmoi would copy them into $HOME
+  // (review 7, D1-a: an edit made in the source dir during integration and
+  // moved with @). Split seals such an edit; this is the check behind it
+  // (the fast-forward moves @ as it is). The same `jj log -r @` gives @-,
+  // which was asked for after apply: no process more. Its snapshot also
+  // takes in any edit made in the source dir up to here.
+  const wcBefore = nothingToApply ? null : await one(ctx, '@');
+  if (wcBefore?.conflict === true) {
+    const files = await conflictedFiles(ctx, '@');
+    return record(
+      ctx,
+      result(
+        'needs-human',
+        `$HOME not written: the working-copy commit @ (${wcBefore.changeId.slice(0, 12)}) in ${ctx.src} has conflicts in ${files.join(', ') || 'its tree'} (a source-dir edit made during the sync met a remote change); resolve them there ("jj resolve --list", edit, or "jj restore --from @- <file>" to drop the edit) and run the sync again`,
+        extras,
+      ),
+    );
+  }
   const applied = nothingToApply
     ? { deferred: [], failed: [], removed: [], refused: [], error: '' }
     : await apply(ctx, snapshot.before ?? { files: new Map() });
@@ -499,7 +520,8 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   if (!(nothingToApply && !captured.sourceAhead)) {
     // $HOME now reflects @- except for the targets left behind, which keep
     // their own merge base: what is left unapplied holds back only itself.
-    const wcBase = (await one(ctx, '@-')).commitId;
+    const parent = wcBefore?.parents.length === 1 ? wcBefore.parents[0] : undefined;
+    const wcBase = parent ?? (await one(ctx, '@-')).commitId;
     const left = [
       ...applied.deferred,
       ...applied.failed,
@@ -969,9 +991,36 @@ async function integrate(
       return publish(ctx, { op: null, pushMain: false, pushPark: parkAhead(ctx, bms), parked: st.parked });
     case 'rebase':
       return rebaseOrSplit(ctx, obs, bms);
-    case 'split':
-      return split(ctx, obs, bms, d, await beginIntegration(ctx));
+    case 'split': {
+      const op = await beginIntegration(ctx);
+      return split(ctx, obs, bms, d, op, await sealWindowEdit(ctx, obs.wcParent));
+    }
   }
+}
+
+/**
+ * Before split: commit an edit a person made in the source dir during this
+ * run (the capture sealed @, so a non-empty @ holds only such an edit), so
+ * that split integrates or parks it by path like any local change, as the
+ * next sync would do with an edit made while no sync runs. Moved as @ (`jj
+ * rebase -r @`), an edit overlapping a remote change became a conflicted @
+ * whose markers apply copied into $HOME (review 7, D1-a). Returns the head
+ * split works from: the new commit, or `head` (@- as observed) when @ is
+ * empty. One `jj log -r @` (its snapshot takes the edit in), plus `jj
+ * commit` when there is an edit; the message is the capture's.
+ */
+async function sealWindowEdit(ctx: Ctx, head: string): Promise<string> {
+  const at = await one(ctx, '@');
+  if (at.empty) return head;
+  if (at.parents.length !== 1 || at.parents[0] !== head) {
+    // A person moved @ during the run: not ours to commit; the guard of
+    // the next run sees it. split then moves @ as it is.
+    ctx.log.warn('the working copy moved during the sync; leaving it as it is', { wc: at.changeId.slice(0, 12) });
+    return head;
+  }
+  const c = await commitWorkingCopy(ctx, `sync(${ctx.host}): ${ctx.deps.clock.now().toISOString()}`);
+  ctx.log.info('sealed a source-dir edit made during the sync before splitting', { commit: c.commitId });
+  return c.commitId;
 }
 
 async function beginIntegration(ctx: Ctx): Promise<string> {
@@ -1070,7 +1119,10 @@ async function rebaseOrSplit(
   // of an edit made in the source dir since that operation (restorePoint):
   // the edit stays in @ on the old base (review 6, D1).
   await jj(ctx, ['op', 'restore', restorePoint(await opLog(ctx), op)]);
-  return split(ctx, obs, bms, { kind: 'split', held: [], resolved: false, keep: null }, op);
+  // Such an edit is committed on the old stack and split by path with it
+  // (sealWindowEdit, review 7, D1-a).
+  const head = await sealWindowEdit(ctx, obs.wcParent);
+  return split(ctx, obs, bms, { kind: 'split', held: [], resolved: false, keep: null }, op, head);
 }
 
 /**
@@ -1093,10 +1145,11 @@ async function split(
   bms: readonly JjBookmark[],
   d: Extract<IntegrateDecision, { kind: 'split' }>,
   op: string,
+  /** @- as integration observed it (a rebase since was undone by op restore), or the commit sealWindowEdit made on it. */
+  headCommit: string,
 ): Promise<IntegrateOutcome> {
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
-  // @- as integration observed it: a rebase since was undone (op restore).
-  const head = { commitId: obs.wcParent };
+  const head = { commitId: headCommit };
   const forks = await commits(ctx, `heads(::${head.commitId} & ::${remoteRef})`);
   const fork = forks[0];
   if (fork === undefined || forks.length !== 1) {
@@ -1177,10 +1230,11 @@ async function split(
     wcTarget = (await one(ctx, keep)).commitId;
     parked = { bookmark: ctx.park, paths: held, tip, since: obs.parked?.since ?? stamp };
   }
-  // @ moves onto the new line with its own changes: empty after the seal,
-  // unless a person edited the source dir since (snapshotted into @ by a
-  // command of this run). `jj new` would leave such an edit behind in the
-  // old @, off disk (review 6, D1).
+  // @ moves onto the new line with its own changes: empty after the seal
+  // and sealWindowEdit, unless a person edited the source dir after
+  // sealWindowEdit's snapshot (or moved @). `jj new` would leave such an
+  // edit behind in the old @, off disk (review 6, D1); moved, it can
+  // conflict, and apply then refuses to write $HOME (review 7, D1-a).
   await jj(ctx, ['rebase', '-r', '@', '-o', wcTarget]);
   const stale = await commits(ctx, oldStack.length > 0 ? `present(${oldStack.join(') | present(')})` : 'none()');
   // Keep the old stack's commits that are on the parked line (never on it
