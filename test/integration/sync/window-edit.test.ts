@@ -19,7 +19,6 @@ import {
   makeRemote,
   readHome,
   remoteTree,
-  sameLineConflict,
   syncExpect,
   untilStopped,
   type Host,
@@ -93,8 +92,12 @@ describe('a source-dir edit made during integration that conflicts with the remo
     expect(await readHome(b, '.alpha')).toBe('a1\nA2-from-b\na3\n');
   });
 
+  // S4 continues from S2's state (dot_gamma parked): one setup less.
+  let s2: { a: Host; b: Host; remote: Remote } | null = null;
+
   it('S2: only the edit conflicts (clean stack): the edit is parked, the stack integrated, never "ok" with markers', async () => {
-    const { b, remote } = await remoteChangedGamma();
+    s2 = await remoteChangedGamma();
+    const { b, remote } = s2;
     await writeFile(join(b.home, '.beta'), 'b1\nB2-from-b\n');
     const r = await stoppedSync(b, () => writeFile(join(b.src, 'dot_gamma'), EDIT));
     await expectEditParked(b, remote, r, ['dot_gamma']);
@@ -102,18 +105,21 @@ describe('a source-dir edit made during integration that conflicts with the remo
   });
 
   it('S4: a conflict is parked already (split entered directly): the edit is parked too', async () => {
-    const { remote, a, b } = await sameLineConflict();
-    await syncExpect(b, 1); // parks dot_alpha
-    await writeFile(join(a.home, '.gamma'), 'G1-from-a\n');
+    if (s2 === null) throw new Error('S2 did not run');
+    const { a, b, remote } = s2;
+    await syncExpect(a, 0); // takes hostb's .beta
+    await writeFile(join(a.home, '.beta'), 'B1-from-a\nB2-from-b\n');
     await syncExpect(a, 0);
-    const edit = 'G1-person-in-source\n';
-    const r = await stoppedSync(b, () => writeFile(join(b.src, 'dot_gamma'), edit));
+    const edit = 'B1-person-in-source\nB2-from-b\n';
+    const r = await stoppedSync(b, () => writeFile(join(b.src, 'dot_beta'), edit));
     expect(r.exitCode, r.stderr).toBe(1);
     expect(kindOf(r).kind).toBe('conflict-parked');
-    expect(kindOf(r).parked?.paths).toEqual(['dot_alpha', 'dot_gamma']);
+    expect(kindOf(r).parked?.paths).toEqual(['dot_beta', 'dot_gamma']);
     expect(await markers(b)).toEqual([]);
-    expect(await readHome(b, '.gamma')).toBe(edit);
-    expect((await remoteTree(remote, 'sync/hostb')).get('dot_gamma')).toBe(edit);
+    expect(await readHome(b, '.beta')).toBe(edit);
+    expect(await readHome(b, '.gamma')).toBe(EDIT);
+    expect((await remoteTree(remote, 'sync/hostb')).get('dot_beta')).toBe(edit);
+    expect((await remoteTree(remote)).get('dot_beta')).toBe('B1-from-a\nB2-from-b\n');
   });
 
   it('fast-forward (no local change): apply refuses to write $HOME from a conflicted @, the edit stays in jj', async () => {
