@@ -52,6 +52,24 @@ describe('lock', () => {
     expect(b.stderr).toContain(`"deadPid":${a.pid}`);
   });
 
+  it('refuses a live holder in another PID namespace (its /proc not remounted) or time namespace (review 7, L3)', async () => {
+    // unshare(1) from util-linux, as root in the test bed. In both, /proc/<pid>
+    // as this process reads it does not describe the holder as it wrote itself.
+    for (const ns of [
+      ['--pid', '--fork'],
+      ['--time', '--fork', '--boottime', '100000'],
+    ]) {
+      const lock = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
+      const a = execa('unshare', [...ns, 'node', holder, lock], { stdin: 'pipe', reject: false });
+      expect(await firstLine(a)).toMatch(/^held \d+/);
+      const b = await execa('node', [holder, lock], { stdin: 'ignore', reject: false });
+      expect(b.stdout).toMatch(/^refused LockHeldError another gitopsd \(pid \d+, running "fixture"\) holds the lock/);
+      a.stdin?.end();
+      await a;
+      expect(existsSync(lock)).toBe(false);
+    }
+  });
+
   it('treats a torn lock file (crash between create and write) as stale once it is a second old, as busy before', async () => {
     const lock = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
     writeFileSync(lock, '');
