@@ -413,7 +413,7 @@ function tryCreate(path: string, info: LockInfo): boolean {
   } catch {
     // none
   }
-  writeLockFile(tmp, info);
+  writeLockFile(tmp, info, path);
   try {
     linkSync(tmp, path);
     return true;
@@ -436,15 +436,19 @@ function tryCreate(path: string, info: LockInfo): boolean {
   }
 }
 
-/** Write a new file `path` (O_EXCL: no symlink is followed) holding `info`; a failed write leaves no file. */
-function writeLockFile(path: string, info: LockInfo): void {
+/**
+ * Write a new file `path` (O_EXCL: no symlink is followed) holding `info`; a
+ * failed write leaves no file. Errors name `shownAs`, the lock itself, not
+ * its temporary name (a full disk says "cannot write the lock <stateDir>/gitopsd.lock").
+ */
+function writeLockFile(path: string, info: LockInfo, shownAs: string = path): void {
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o644);
   } catch (err) {
     throw (
-      writeFailure(err, 'the lock', path) ??
-      new GitopsdError('failed', `cannot create the lock ${path}: ${(err as Error).message}`, { cause: err })
+      writeFailure(err, 'the lock', shownAs) ??
+      new GitopsdError('failed', `cannot create the lock ${shownAs}: ${(err as Error).message}`, { cause: err })
     );
   }
   // No fsync: the lock only excludes live processes, which all see the page
@@ -457,7 +461,7 @@ function writeLockFile(path: string, info: LockInfo): void {
   } catch (err) {
     closeSync(fd);
     unlinkSync(path);
-    throw writeFailure(err, 'the lock', path) ?? err;
+    throw writeFailure(err, 'the lock', shownAs) ?? err;
   }
   closeSync(fd);
 }
