@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
-import { runCli, startCli } from '../../helpers/cli.js';
+import { runCli } from '../../helpers/cli.js';
 import { followSteps, printedSteps } from '../../../demo/resolve.js';
 import {
   filesWithMarkers,
@@ -13,7 +13,7 @@ import {
   remoteTree,
   sync,
   syncExpect,
-  untilStopped,
+  syncStoppedAt,
   type Host,
   type Remote,
 } from './fixture.js';
@@ -122,16 +122,7 @@ describe('a real conflict is parked, never blocks, and a person resolves it', ()
     await syncExpect(a, 0);
     await writeFile(join(b.home, '.beta'), 'b1\nB2-again-from-b\nB3-from-a\n');
     const edit = 'g1\nG2-from-b-while-parked\nG3-person-in-the-source-dir\n';
-    const cli = startCli(['sync', '--config', b.config, '--json'], {
-      env: { GITOPSD_FAULT_STOP_AT: 'cmd:chezmoi managed' },
-    });
-    try {
-      await untilStopped(cli.pid, cli.done);
-      await writeFile(join(b.src, 'dot_gamma'), edit);
-    } finally {
-      process.kill(cli.pid, 'SIGCONT');
-    }
-    const r = await cli.done;
+    const r = await syncStoppedAt(b, 'cmd:chezmoi managed', () => writeFile(join(b.src, 'dot_gamma'), edit));
     expect(r.exitCode, r.stderr).toBe(1);
     expect((JSON.parse(r.stdout) as { parked: { paths: string[] } }).parked.paths).toEqual(['dot_beta']);
     expect(await readFile(join(b.src, 'dot_gamma'), 'utf8')).toBe(edit);

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run, tryRun } from '../../harness/exec.js';
 import { tempDir } from '../../harness/temp.js';
-import { runCli, type CliResult } from '../../helpers/cli.js';
+import { runCli, startCli, type CliResult } from '../../helpers/cli.js';
 
 export const GIT_ENV = {
   GIT_AUTHOR_NAME: 'seed',
@@ -320,4 +320,20 @@ export async function untilStopped(pid: number, done: Promise<unknown>): Promise
     if (exited || state === 'gone' || state === 'Z') throw new Error(`process ${pid} ended before it stopped`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * `gitopsd sync --json` on `h`, stopped (SIGSTOP, src/core/faults.ts) at the
+ * checkpoint `at` (for example 'cmd:chezmoi managed') while `during` runs (a
+ * person's edit or command), then let go. Resolves to the sync's result.
+ */
+export async function syncStoppedAt(h: Host, at: string, during: () => Promise<unknown>): Promise<CliResult> {
+  const cli = startCli(['sync', '--config', h.config, '--json'], { env: { GITOPSD_FAULT_STOP_AT: at } });
+  try {
+    await untilStopped(cli.pid, cli.done);
+    await during();
+  } finally {
+    process.kill(cli.pid, 'SIGCONT');
+  }
+  return cli.done;
 }

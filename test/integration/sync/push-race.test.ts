@@ -1,10 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCli } from '../../helpers/cli.js';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { removeTempDirs } from '../../harness/temp.js';
-import { jjIn, makeHost, makeRemote, readHome, remoteTree, syncExpect, untilStopped, type Remote } from './fixture.js';
+import { jjIn, makeHost, makeRemote, readHome, remoteTree, syncExpect, syncStoppedAt, type Remote } from './fixture.js';
 
 afterAll(removeTempDirs);
 
@@ -109,16 +108,8 @@ describe("a person's fetch between the guard and the sync's fetch", () => {
     await writeFile(join(b.home, '.beta'), 'b1\nfrom-b\n');
     await syncExpect(b, 0);
     await writeFile(join(a.home, '.alpha'), 'a1\nfrom-a\n');
-    const cli = startCli(['sync', '--config', a.config, '--json'], {
-      env: { GITOPSD_FAULT_STOP_AT: 'cmd:jj git fetch' },
-    });
-    try {
-      await untilStopped(cli.pid, cli.done);
-      await jjIn(a, ['git', 'fetch']); // the person, in the source dir
-    } finally {
-      process.kill(cli.pid, 'SIGCONT');
-    }
-    const r = await cli.done;
+    // The person runs `jj git fetch` in the source dir while the sync is stopped.
+    const r = await syncStoppedAt(a, 'cmd:jj git fetch', () => jjIn(a, ['git', 'fetch']));
     expect(r.exitCode, r.stderr).toBe(0);
     const main = await remoteTree(remote);
     expect(main.get('dot_beta')).toBe('b1\nfrom-b\n');

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
-import { startCli, type CliResult } from '../../helpers/cli.js';
+import { type CliResult } from '../../helpers/cli.js';
 import {
   filesWithMarkers,
   jjIn,
@@ -20,7 +20,7 @@ import {
   readHome,
   remoteTree,
   syncExpect,
-  untilStopped,
+  syncStoppedAt,
   type Host,
   type Remote,
 } from './fixture.js';
@@ -30,18 +30,8 @@ afterAll(removeTempDirs);
 const EDIT = 'G1-person-in-source\ng2\n';
 
 /** hostb's sync, stopped at `chezmoi managed` while `during` runs. */
-async function stoppedSync(b: Host, during: () => Promise<void>): Promise<CliResult> {
-  const cli = startCli(['sync', '--config', b.config, '--json'], {
-    env: { GITOPSD_FAULT_STOP_AT: 'cmd:chezmoi managed' },
-  });
-  try {
-    await untilStopped(cli.pid, cli.done);
-    await during();
-  } finally {
-    process.kill(cli.pid, 'SIGCONT');
-  }
-  return cli.done;
-}
+const stoppedSync = (b: Host, during: () => Promise<void>): Promise<CliResult> =>
+  syncStoppedAt(b, 'cmd:chezmoi managed', during);
 
 function markers(h: Host): Promise<string[]> {
   return filesWithMarkers(h.home, (p) => p.includes('/.jj') || p.endsWith('/.git') || p.includes('/.local/share/'));
