@@ -19,6 +19,9 @@ import {
   mkdirSync,
 } from 'node:fs';
 import { readRegularFile } from './fs-read.js';
+import { procStat } from './proc.js';
+
+export { procStat } from './proc.js';
 import { dirname } from 'node:path';
 import { LockHeldError, GitopsdError, writeFailure } from './errors.js';
 import type { Logger } from './log.js';
@@ -61,26 +64,6 @@ export interface LockOptions {
 }
 
 const GUARD_STALE_MS = 30_000;
-
-/**
- * The state (field 3: R, S, D, Z, ...) and start time (field 22, clock ticks
- * since boot) of process `pid` from /proc/<pid>/stat (proc(5)), or null when
- * there is no such process or no /proc. The command name (field 2) is in
- * parentheses and may hold spaces, ")" or a newline, so the fields are
- * counted after its last ")".
- */
-export function procStat(pid: number | 'self'): { state: string; start: number } | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field 22 is fields[19].
-  const start = Number(fields[19]);
-  return Number.isSafeInteger(start) && fields[0] !== undefined ? { state: fields[0], start } : null;
-}
 
 /** The start time of process `pid` (procStat), or null. */
 export function procStart(pid: number | 'self'): number | null {

@@ -18,12 +18,13 @@
  */
 import type { SimpleGit } from 'simple-git';
 import { createRequire } from 'node:module';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { CommandFailed, tail } from './errors.js';
 import type { Logger } from './log.js';
 import type { Tracer } from './faults.js';
 import { noProgress, type Progress } from './progress.js';
 import { gitHardeningArgs, gitHardeningConfig, isGit } from './git-hardening.js';
+import { procStat } from './proc.js';
 
 export interface RunAs {
   name: string;
@@ -404,22 +405,7 @@ function spawnPlan(cmd: string, args: readonly string[], o: RunOptions): [string
 interface ProcRef {
   pid: number;
   /** Start time (clock ticks after boot): tells a reused PID apart. */
-  start: string;
-}
-
-/** Parent PID and start time from /proc/<pid>/stat (comm may hold spaces and parens). */
-function procStat(pid: number): { ppid: number; start: string } | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": state ppid ... starttime is the 20th of these fields.
-  const ppid = Number(f[1]);
-  const start = f[19];
-  return Number.isInteger(ppid) && start !== undefined ? { ppid, start } : null;
+  start: number;
 }
 
 /** Every live descendant of `root` (Linux /proc; none where /proc is missing). */

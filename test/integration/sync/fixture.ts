@@ -7,10 +7,11 @@
  * (the privilege test creates one with useradd).
  */
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile, chmod } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run, tryRun } from '../../harness/exec.js';
 import { tempDir } from '../../harness/temp.js';
+import { procStat } from '../../../src/core/proc.js';
 import { runCli, startCli, type CliResult } from '../../helpers/cli.js';
 
 export const GIT_ENV = {
@@ -309,13 +310,7 @@ export async function untilStopped(pid: number, done: Promise<unknown>): Promise
   let exited = false;
   void done.then(() => (exited = true));
   for (;;) {
-    let state = '';
-    try {
-      const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      state = text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '';
-    } catch {
-      state = 'gone';
-    }
+    const state = procStat(pid)?.state ?? 'gone';
     if (state === 'T') return;
     if (exited || state === 'gone' || state === 'Z') throw new Error(`process ${pid} ended before it stopped`);
     await new Promise((r) => setTimeout(r, 50));
