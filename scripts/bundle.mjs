@@ -1,6 +1,9 @@
-// Bundles dist/cli/main.js (tsc output) into dist/bundle/: one ESM entry plus
-// lazily loaded chunks, one per dynamic import. Start-up then reads a few
-// files instead of resolving hundreds of modules (docs/benchmarks.md, B1).
+// Bundles the tsc output (dist/) into dist/bundle/: the entry the bins load
+// (gitopsd.js, src/cli/entry.ts), the full CLI (main.js, src/cli/main.ts: one
+// ESM entry plus lazily loaded chunks, one per dynamic import), and the lean
+// bundles of the commands that must start fast (lean-*.js, one file each).
+// Start-up then reads a few files instead of resolving hundreds of modules
+// (docs/benchmarks.md, B1, B2).
 // winston, simple-git and prom-client stay external on purpose: they are
 // loaded only when needed (a log line, a git client, a metrics file), and
 // CommonJS packages keep their exports intact that way.
@@ -98,19 +101,39 @@ const nodeCronLazyBuiltins = {
     });
   },
 };
+/**
+ * The lean bundles use execa from a file of its own (dist/bundle/vendor-execa.js):
+ * the runner loads it on the first command it runs (src/core/runner.ts), which
+ * `status` usually never does, and 250 KB of execa inlined in a lean bundle
+ * cost every start its reading and compiling (docs/benchmarks.md, issue 19
+ * fifth pass). execa holds no state that gitopsd's code shares, so the lean
+ * bundles and the full CLI each having their own copy is safe.
+ */
+const vendorExeca = {
+  name: 'vendor-execa',
+  setup(b) {
+    b.onResolve({ filter: /^execa$/ }, () => ({ path: './vendor-execa.js', external: true }));
+  },
+};
+/**
+ * The entry (dist/bundle/gitopsd.js, src/cli/entry.ts) loads the full CLI
+ * (main.js) or a lean bundle (lean-*.js) by name, beside it: those imports
+ * stay imports.
+ */
+const entryLinks = {
+  name: 'entry-links',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(main|lean-[a-z-]+)\.js$/ }, (args) =>
+      /[\\/]dist[\\/]cli[\\/]entry\.js$/.test(args.importer) ? { path: args.path, external: true } : undefined,
+    );
+  },
+};
 const outdir = join(root, 'dist', 'bundle');
 const tmp = join(root, 'dist', `bundle.tmp-${process.pid}`);
 rmSync(tmp, { recursive: true, force: true });
-await build({
-  // fs-boundary-child runs as the dotfiles user (src/sync/fs-boundary.ts
-  // starts it next to the module that names it, so it sits beside the chunks).
-  entryPoints: {
-    gitopsd: join(root, 'dist', 'cli', 'main.js'),
-    'fs-boundary-child': join(root, 'dist', 'sync', 'fs-boundary-child.js'),
-  },
+const common = {
   outdir: tmp,
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -120,12 +143,39 @@ await build({
     js: "import { createRequire as __gitopsdCreateRequire } from 'node:module';\nconst require = __gitopsdCreateRequire(import.meta.url);",
   },
   external: ['winston', 'simple-git', 'prom-client'],
-  plugins: [zodEnglishOnly, nodeCronLazyBuiltins],
   logLevel: 'warning',
   define: { GITOPSD_BUILD: JSON.stringify(buildInfo()) },
+};
+const cli = (name) => join(root, 'dist', 'cli', `${name}.js`);
+// The full CLI: one ESM entry plus lazily loaded chunks, one per dynamic import.
+await build({
+  ...common,
+  // fs-boundary-child runs as the dotfiles user (src/sync/fs-boundary.ts
+  // starts it next to the module that names it, so it sits beside the chunks).
+  entryPoints: {
+    main: cli('main'),
+    'fs-boundary-child': join(root, 'dist', 'sync', 'fs-boundary-child.js'),
+  },
+  splitting: true,
+  plugins: [zodEnglishOnly, nodeCronLazyBuiltins],
 });
+// The lean bundles (src/cli/lean-*.ts): one file each, no chunks.
+await build({
+  ...common,
+  entryPoints: {
+    'lean-status': cli('lean-status'),
+    'lean-upgrade': cli('lean-upgrade'),
+    'lean-fleet-status': cli('lean-fleet-status'),
+  },
+  splitting: false,
+  plugins: [zodEnglishOnly, nodeCronLazyBuiltins, vendorExeca],
+});
+await build({ ...common, entryPoints: { 'vendor-execa': 'execa' }, splitting: false });
+// The entry, last: a file of a few KB that loads one of the above.
+await build({ ...common, entryPoints: { gitopsd: cli('entry') }, splitting: false, plugins: [entryLinks] });
 mkdirSync(outdir, { recursive: true });
 const fresh = readdirSync(tmp);
+// The entry is renamed into place last: it is what names the others.
 const entries = fresh.filter((f) => f.startsWith('gitopsd.js'));
 for (const f of fresh.filter((f) => !entries.includes(f))) renameSync(join(tmp, f), join(outdir, f));
 for (const f of entries.sort().reverse()) renameSync(join(tmp, f), join(outdir, f)); // .js.map, then .js

@@ -10,7 +10,7 @@ import { marked } from 'marked';
 import markedMan from 'marked-man';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { readCommandTree, buildInfo } = await import(join(root, 'dist', 'bundle', 'gitopsd.js'));
+const { readCommandTree, buildInfo } = await import(join(root, 'dist', 'bundle', 'main.js'));
 const { manPageMarkdown } = await import(join(root, 'dist', 'cli', 'man.js'));
 
 // The page must not depend on who builds it: no $GITOPSD_CONFIG, no terminal width.

@@ -11,12 +11,16 @@
  * (src/upgrade/state.ts, src/sync/state.ts), not the code that runs them.
  */
 import type { Argv } from 'yargs';
-import { EXIT, GitopsdError, UsageError, type ExitCode } from '../core/errors.js';
-import type { LogLevel } from '../core/log.js';
-import type { CliArgs, Handler, Outcome } from '../core/outcome.js';
-import type { Step } from '../report/runs.js';
-import { asGitopsdError, exitCodeFor, messageFor, causeChain } from '../core/exit.js';
+import { UsageError, type ExitCode } from '../core/errors.js';
+import { exitCodeFor } from '../core/exit.js';
+import type { Handler } from '../core/outcome.js';
 import { BUILD, versionLine } from '../core/build-info.js';
+import { fastRoute, type FastRoute } from './route.js';
+import { loadUpgradeHandler } from './upgrade-handler.js';
+import { createSession, defaultIO, runFast, type CommandOptions, type MainIO } from './session.js';
+
+export { parseFastCommand, parseFastFleetCommand, parseFastUpgradeCommand } from './route.js';
+export type { GlobalArgs, MainIO } from './session.js';
 
 /** A validation failure reported by yargs, reworded in main's catch (./usage.ts). */
 class YargsFailure extends Error {
@@ -50,165 +54,13 @@ function unalias(text: string, scriptName: string): string {
 /** The shells `gitopsd completion` writes a script for (yargs' templates). */
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-export interface GlobalArgs {
-  config?: string | undefined;
-  json: boolean;
-  'log-level'?: LogLevel | undefined;
-}
-
-export interface MainIO {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-  env: NodeJS.ProcessEnv;
-  /** Width to wrap help at; 0 = no wrapping (the help is parsed by ./usage.ts). Default: the terminal's, at most 100. */
-  columns?: number;
-}
-
-const defaultIO: MainIO = {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
-  env: process.env,
-};
-
-/**
- * The commands that skip yargs, with their arguments: `gitopsd status
- * [--json] [--config PATH | --config=PATH]` (what people type most, B1) and
- * `gitopsd daemon [--config PATH | --config=PATH]` (what the NixOS unit
- * runs: the long-running process then never loads yargs, B7), in any order
- * and nothing else; null for yargs. Kept strict on purpose, so both paths
- * always agree (test/unit/cli/fast-path.test.ts).
- */
-export function parseFastCommand(
-  argv: readonly string[],
-): { command: 'status' | 'daemon'; json: boolean; config: string | undefined } | null {
-  const command = argv[0];
-  if (command !== 'status' && command !== 'daemon') return null;
-  let json = false;
-  let config: string | undefined;
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (a === '--json' && !json && command === 'status') json = true;
-    else if (a === '--config' && config === undefined && i + 1 < argv.length && !(argv[i + 1] ?? '').startsWith('-')) {
-      config = argv[++i];
-    } else if (a.startsWith('--config=') && config === undefined && a.length > '--config='.length) {
-      config = a.slice('--config='.length);
-    } else return null;
-  }
-  return { command, json, config };
-}
-
-/** The options a fast fleet command accepts: flags (boolean, at most once), values (at most once), arrays (repeatable). */
-const FAST_FLEET = {
-  status: { flags: ['json'], values: ['config', 'remote', 'allowed-signers', 'html', 'commit'], arrays: ['host'] },
-  publish: { flags: ['json', 'force'], values: ['config'], arrays: [] },
-} as const satisfies Record<string, { flags: readonly string[]; values: readonly string[]; arrays: readonly string[] }>;
-
-/**
- * `gitopsd fleet status` and `gitopsd fleet publish` skip yargs too: a
- * monitoring check runs the first every few minutes and a heartbeat timer the
- * second on every host, and yargs' parse was the largest single item of both
- * (docs/benchmarks.md, B8 and B9). Accepted: the options of each command in
- * the forms `--opt VALUE` and `--opt=VALUE` (a value never empty, never
- * starting with "-"), each flag and value at most once, `--host` repeatable;
- * anything else (help, --log-level, --no-force, `--host a b`, unknown
- * options) returns null and goes through yargs, so both paths always agree
- * (test/unit/cli/fast-path.test.ts). `args` has the keys yargs would give
- * the handler.
- */
-export function parseFastFleetCommand(
-  argv: readonly string[],
-): { command: 'fleet status' | 'fleet publish'; json: boolean; config: string | undefined; args: CliArgs } | null {
-  const sub = argv[1];
-  if (argv[0] !== 'fleet' || (sub !== 'status' && sub !== 'publish')) return null;
-  const spec: { flags: readonly string[]; values: readonly string[]; arrays: readonly string[] } = FAST_FLEET[sub];
-  const args: Record<string, unknown> = {};
-  for (const f of spec.flags) args[f] = false;
-  const seen = new Set<string>();
-  for (let i = 2; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (!a.startsWith('--')) return null;
-    const eq = a.indexOf('=');
-    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
-    if (spec.flags.includes(name)) {
-      if (eq >= 0 || seen.has(name)) return null;
-      seen.add(name);
-      args[name] = true;
-      continue;
-    }
-    const isArray = spec.arrays.includes(name);
-    if (!isArray && (!spec.values.includes(name) || seen.has(name))) return null;
-    const v = optionValue(argv, i, a, eq);
-    if (v === null) return null;
-    const value = v.value;
-    i = v.at;
-    seen.add(name);
-    if (isArray) args[name] = [...((args[name] as string[] | undefined) ?? []), value];
-    else args[name] = value;
-  }
-  const config = args['config'] as string | undefined;
-  return { command: `fleet ${sub}`, json: args['json'] === true, config, args };
-}
-
-/**
- * The value of the option at argv[i] (`a`, with its `=` at `eq`, or -1):
- * `--opt=VALUE` or `--opt VALUE`. Null when it is missing, empty or starts
- * with "-" (yargs then gives the error). `at` is the index of the last
- * argument used. Shared by the fast paths above and below.
- */
-function optionValue(argv: readonly string[], i: number, a: string, eq: number): { value: string; at: number } | null {
-  const value = eq >= 0 ? a.slice(eq + 1) : argv[i + 1];
-  if (value === undefined || value === '' || value.startsWith('-')) return null;
-  return { value, at: eq >= 0 ? i : i + 1 };
-}
-
-/**
- * `gitopsd upgrade` skips yargs too: it is what B2 measures (a no-op upgrade
- * against one `git fetch`), and evaluating yargs' chunk cost about 70 ms of
- * CPU at load 25 (issue 19, docs/benchmarks.md). Accepted: `--json` and
- * `--dry-run` (flags, at most once, no `=`), `--config` (a value never
- * empty, never starting with "-") and `--operation` switch|boot, each at most
- * once, as `--opt VALUE` or `--opt=VALUE`. Anything else (help,
- * `--log-level`, `--no-dry-run`, `--dry-run=false`, another operation,
- * unknown options) returns null and goes through yargs, which then gives
- * the error or the help. `args` has the keys the upgrade handler reads from
- * yargs' (test/unit/cli/fast-path.test.ts).
- */
-export function parseFastUpgradeCommand(
-  argv: readonly string[],
-): { json: boolean; config: string | undefined; args: CliArgs } | null {
-  if (argv[0] !== 'upgrade') return null;
-  const args: Record<string, unknown> = { json: false, 'dry-run': false };
-  const seen = new Set<string>();
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (!a.startsWith('--')) return null;
-    const eq = a.indexOf('=');
-    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
-    if (seen.has(name)) return null;
-    seen.add(name);
-    if (name === 'json' || name === 'dry-run') {
-      if (eq >= 0) return null;
-      args[name] = true;
-      continue;
-    }
-    if (name !== 'config' && name !== 'operation') return null;
-    const v = optionValue(argv, i, a, eq);
-    if (v === null) return null;
-    const value = v.value;
-    i = v.at;
-    if (name === 'operation' && value !== 'switch' && value !== 'boot') return null;
-    args[name] = value;
-  }
-  return { json: args['json'] === true, config: args['config'] as string | undefined, args };
-}
-
 /**
  * `gitopsd fleet publish [--force]`: the after-run's publish step on its own
  * (src/report/after-run.ts publishNow), under the host lock (publishing
  * writes the state file, which a cycle may be writing too). Exit codes: 0
  * published or unchanged, 64 fleet.enable is false, 75 the publish failed.
  */
-const fleetPublishHandler: Handler = async (deps, args) => {
+export const fleetPublishHandler: Handler = async (deps, args) => {
   const [{ publishNow }, { withHostLock }] = await Promise.all([
     import('../report/after-run.js'),
     import('../core/deps.js'),
@@ -230,169 +82,40 @@ const fleetPublishHandler: Handler = async (deps, args) => {
   }
 };
 
+/**
+ * The handler of each command that can skip yargs (./route.ts), loaded only
+ * when it runs: the same handlers as the yargs commands below.
+ */
+export const FAST_HANDLERS: Readonly<Record<FastRoute['command'], () => Promise<Handler>>> = {
+  status: async () => (await import('../status/cli.js')).statusCommand,
+  daemon: async () => (await import('../cycle/cli.js')).daemonCommand,
+  upgrade: loadUpgradeHandler,
+  'fleet status': async () => (await import('../fleet/cli.js')).fleetStatusCommand,
+  'fleet publish': () => Promise.resolve(fleetPublishHandler),
+};
+
 /** Run the CLI; resolves to the exit code (also set on process.exitCode by the bin). */
 export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = defaultIO): Promise<ExitCode> {
-  let result: ExitCode = EXIT.ok;
-  let jsonMode = argv.includes('--json');
-  let debug = false;
-  const report = (code: ExitCode, out: Outcome | undefined, err?: unknown): void => {
-    result = code;
-    if (out !== undefined) {
-      if (jsonMode) {
-        const json = out.json ?? { ok: code === 0, exitCode: code, message: out.text };
-        io.stdout(`${out.compactJson === true ? JSON.stringify(json) : JSON.stringify(json, null, 2)}\n`);
-      } else if (out.text !== '') io.stdout(`${out.text}\n`);
-    }
-    if (err !== undefined) {
-      err = asGitopsdError(err);
-      const msg = messageFor(err);
-      if (jsonMode) io.stdout(`${JSON.stringify({ ok: false, exitCode: code, error: msg })}\n`);
-      // A message of several lines (every problem of a config file) is one
-      // line per problem, each with the prefix.
-      for (const line of msg.split('\n')) io.stderr(`${scriptName}: ${line}\n`);
-      if (debug || !(err instanceof GitopsdError)) {
-        for (const line of causeChain(err)) io.stderr(`${line}\n`);
-      }
-    }
-  };
-
-  const withDeps =
-    (
-      command: string,
-      handler: Handler,
-      opts: { dryRun?: (a: CliArgs) => boolean; step?: Step; logBackend?: 'plain' } = {},
-    ) =>
-    async (args: CliArgs): Promise<void> => {
-      const g = args as unknown as GlobalArgs;
-      jsonMode = g.json;
-      debug = g['log-level'] === 'debug';
-      const [{ createDeps }, { resolveConfigPath }] = await Promise.all([
-        import('../core/deps.js'),
-        import('../core/config.js'),
-      ]);
-      const deps = createDeps({
-        configPath: resolveConfigPath(g.config, io.env),
-        logLevel: g['log-level'],
-        dryRun: opts.dryRun?.(args) ?? false,
-        env: io.env,
-        ...(opts.logBackend === undefined ? {} : { logBackend: opts.logBackend }),
-      });
-      deps.log.debug('command started', { command });
-      const started = deps.clock.monotonicMs();
-      const step = opts.dryRun?.(args) === true ? undefined : opts.step;
-      let out: Outcome;
-      try {
-        out = await handler(deps, args);
-      } catch (err) {
-        if (step !== undefined) {
-          const { afterRun } = await import('../report/after-run.js');
-          await afterRun(deps, step, {
-            exitCode: exitCodeFor(err),
-            result: 'error',
-            error: messageFor(err),
-            durationMs: Math.round(deps.clock.monotonicMs() - started),
-          });
-        }
-        throw err;
-      }
-      if (step !== undefined) {
-        const { afterRun } = await import('../report/after-run.js');
-        await afterRun(deps, step, {
-          exitCode: out.exitCode,
-          result: out.run?.result ?? (out.exitCode === 0 ? 'ok' : 'failed'),
-          commit: out.run?.commit,
-          generation: out.run?.generation,
-          error: out.run?.error ?? (out.exitCode === 0 ? null : out.text.split('\n').at(-1)),
-          durationMs: Math.round(deps.clock.monotonicMs() - started),
-        });
-      }
-      report(out.exitCode, out);
-    };
-
-  /** A command that needs no config and no state (version, completion). */
-  const standalone =
-    (run: (args: CliArgs) => Promise<Outcome>) =>
-    async (args: CliArgs): Promise<void> => {
-      jsonMode = (args as unknown as GlobalArgs).json;
-      report(0, await run(args));
-    };
+  const session = createSession(argv, scriptName, io, () => import('../report/after-run.js'));
+  const { report, withDeps, standalone } = session;
 
   /** A handler that lives in a capability's cli.ts, loaded only when its command runs. */
-  const lazy = (
-    command: string,
-    load: () => Promise<Handler>,
-    opts: { dryRun?: (a: CliArgs) => boolean; step?: Step; logBackend?: 'plain' } = {},
-  ) => withDeps(command, async (deps, args) => (await load())(deps, args), opts);
+  const lazy = (command: string, load: () => Promise<Handler>, opts: CommandOptions = {}) =>
+    withDeps(command, async (deps, args) => (await load())(deps, args), opts);
 
-  // The command people type most, and the daemon, skip yargs entirely
-  // (start-up B1, daemon memory B7 in docs/benchmarks.md). Only the exact
-  // forms parseFastCommand accepts take this path; anything else, --help
-  // included, goes through yargs below.
-  const fast = scriptName === 'gitopsd' ? parseFastCommand(argv) : null;
-  if (fast !== null) {
-    const { command, json, config } = fast;
-    try {
-      if (command === 'status') {
-        await lazy(
-          'status',
-          async () => (await import('../status/cli.js')).statusCommand,
-        )({
-          json,
-          config,
-          'check-drift': false,
-        });
-      } else {
-        await lazy('daemon', async () => (await import('../cycle/cli.js')).daemonCommand, { logBackend: 'plain' })({
-          json,
-          config,
-        });
-      }
-    } catch (err) {
-      report(exitCodeFor(err), undefined, err);
-    }
-    return result;
-  }
-  // `gitopsd upgrade`, the same handler as yargs' command below.
-  const upgradeHandler = lazy(
-    'upgrade',
-    async () => {
-      // The rollout gate and the reboot turn (docs/rollout.md): without them a
-      // real upgrade would ignore the waves and reboot out of turn.
-      const [{ upgradeCommand }, { fleetGate }, { fleetRebootTurn }] = await Promise.all([
-        import('../upgrade/cli.js'),
-        import('../fleet/rollout/fleet-gate.js'),
-        import('../cycle/reboot-turn.js'),
-      ]);
-      return upgradeCommand(fleetGate, fleetRebootTurn);
-    },
-    {
-      dryRun: (a) => a['dry-run'] === true,
-      step: 'upgrade',
-    },
-  );
-  const fastUpgrade = scriptName === 'gitopsd' ? parseFastUpgradeCommand(argv) : null;
-  if (fastUpgrade !== null) {
-    try {
-      await upgradeHandler({ ...fastUpgrade.args, json: fastUpgrade.json, config: fastUpgrade.config });
-    } catch (err) {
-      report(exitCodeFor(err), undefined, err);
-    }
-    return result;
-  }
-  const fastFleet = scriptName === 'gitopsd' ? parseFastFleetCommand(argv) : null;
-  if (fastFleet !== null) {
-    try {
-      const { command, json, config, args } = fastFleet;
-      const handler: Handler =
-        command === 'fleet status'
-          ? async (deps, a) => (await import('../fleet/cli.js')).fleetStatusCommand(deps, a)
-          : fleetPublishHandler;
-      await withDeps(command, handler, { logBackend: 'plain' })({ ...args, json, config });
-    } catch (err) {
-      report(exitCodeFor(err), undefined, err);
-    }
-    return result;
-  }
+  // The commands people and timers run most skip yargs entirely (./route.ts;
+  // start-up B1, B2, daemon memory B7 in docs/benchmarks.md). Only the exact
+  // forms fastRoute accepts take this path; anything else, --help included,
+  // goes through yargs below. The bin's entry (./entry.ts) runs some of them
+  // from a lean bundle instead, with the same route and handler.
+  const route = fastRoute(argv, scriptName);
+  if (route !== null) return runFast(session, route, FAST_HANDLERS[route.command]);
+
+  // `gitopsd upgrade`, the same handler as the fast route's.
+  const upgradeHandler = lazy('upgrade', loadUpgradeHandler, {
+    dryRun: (a) => a['dry-run'] === true,
+    step: 'upgrade',
+  });
 
   const { default: yargs } = await import('yargs');
   const cli = yargs(argv)
@@ -775,7 +498,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     const e = err instanceof YargsFailure ? await usageError(err.message, argv, scriptName, io) : err;
     report(exitCodeFor(e), undefined, e);
   }
-  return result;
+  return session.result();
 }
 
 /** The options of `fleet promote` and `fleet halt`. */

@@ -1,13 +1,16 @@
 /**
  * `gitopsd status`, `daemon`, `upgrade`, `fleet status` and `fleet publish`
  * skip yargs for a strict set of argument forms. These tests pin that set
- * and show that both paths print the same thing.
+ * and show that both paths, and the bin's entry (which runs status, upgrade
+ * and fleet status from their lean bundles), print the same thing.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, parseFastCommand, parseFastFleetCommand, parseFastUpgradeCommand } from '../../../src/cli/main.js';
+import { fastRoute } from '../../../src/cli/route.js';
+import { main as entryMain } from '../../../src/cli/entry.js';
 
 describe('parseFastCommand', () => {
   it.each([
@@ -45,6 +48,27 @@ describe('parseFastCommand', () => {
     [['cycle']],
   ])('%j goes to yargs', (argv) => {
     expect(parseFastCommand(argv)).toBeNull();
+  });
+});
+
+describe('fastRoute', () => {
+  it('routes only under the name gitopsd: an alias keeps its own help and errors (yargs)', () => {
+    expect(fastRoute(['status'], 'gitopsd')).toEqual({
+      command: 'status',
+      json: false,
+      config: undefined,
+      args: { json: false, config: undefined, 'check-drift': false },
+    });
+    expect(fastRoute(['status'], 'show-golden')).toBeNull();
+    expect(fastRoute(['upgrade', '--dry-run'], 'gitopsd')).toMatchObject({
+      command: 'upgrade',
+      args: { 'dry-run': true },
+    });
+    expect(fastRoute(['upgrade', '--help'], 'gitopsd')).toBeNull();
+    expect(fastRoute(['fleet', 'status', '--host', 'a'], 'gitopsd')).toMatchObject({
+      command: 'fleet status',
+      args: { host: ['a'] },
+    });
   });
 });
 
@@ -155,17 +179,18 @@ describe('fast and yargs paths agree', () => {
     );
   });
 
-  async function both(
-    argv: string[],
-  ): Promise<[{ code: number; out: string; err: string }, { code: number; out: string; err: string }]> {
-    const runAs = async (name: string) => {
+  type Run = { code: number; out: string; err: string };
+  async function both(argv: string[]): Promise<[Run, Run, Run]> {
+    const runAs = async (name: string, run: typeof main = main) => {
       let out = '';
       let err = '';
-      const code = await main(argv, name, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
+      const code = await run(argv, name, { stdout: (s) => (out += s), stderr: (s) => (err += s), env: {} });
       return { code, out: out.replace(/"generatedAt": "[^"]+"/, ''), err: err.replace(`${name}:`, 'NAME:') };
     };
-    // Any other script name takes the yargs path.
-    return [await runAs('gitopsd'), await runAs('gitopsd-via-yargs')];
+    // Any other script name takes the yargs path; the bin's entry
+    // (src/cli/entry.ts) takes the lean module of status, upgrade and fleet
+    // status (src/cli/lean-*.ts), the full CLI's fast path for the others.
+    return [await runAs('gitopsd'), await runAs('gitopsd-via-yargs'), await runAs('gitopsd', entryMain)];
   }
 
   it.each([
@@ -186,8 +211,9 @@ describe('fast and yargs paths agree', () => {
     [['upgrade', '--dry-run', '--json', '--config', 'CFG']],
     [['upgrade', '--operation', 'boot', '--dry-run', '--config=CFG']],
   ])('%j', async (argv) => {
-    const [fast, slow] = await both(argv.map((a) => a.replace('CFG', cfg)));
+    const [fast, slow, entry] = await both(argv.map((a) => a.replace('CFG', cfg)));
     expect(fast).toEqual(slow);
+    expect(entry).toEqual(fast);
     expect(fast.out.length + fast.err.length).toBeGreaterThan(0);
   });
 });
