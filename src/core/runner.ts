@@ -102,6 +102,8 @@ export interface RunnerOptions {
 }
 
 const KILL_GRACE_MS = 5000;
+/** The most a command's stdout may hold (bytes); over it the command fails. */
+const MAX_BUFFER = 64 * 1024 * 1024;
 
 /**
  * Variables dropped from the environment of the simple-git client: each
@@ -217,12 +219,38 @@ export function createRunner(opts: RunnerOptions): Runner {
       forceKillAfterDelay: KILL_GRACE_MS,
       reject: false,
       stripFinalNewline: false,
-      maxBuffer: 64 * 1024 * 1024,
-      ...(o.binaryStdout === true ? { encoding: 'buffer' as const } : {}),
+      maxBuffer: MAX_BUFFER,
+      // Binary stdout is collected below, not by execa: execa grows a
+      // resizable ArrayBuffer chunk by chunk and copies it again, which
+      // cost about 35 ms for the 1.4 MB of `git cat-file --batch` of a cold
+      // read of 1,000 hosts (docs/benchmarks.md B8).
+      ...(o.binaryStdout === true ? { encoding: 'buffer' as const, buffer: { stdout: false } } : {}),
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
     });
     if (child.pid !== undefined) o.onSpawn?.(child.pid);
+    // Binary stdout: its chunks as they come, joined once at the end (the
+    // same limit as execa's maxBuffer: over it the command is stopped and fails).
+    const chunks: Buffer[] | null = o.binaryStdout === true ? [] : null;
+    let stdoutSize = 0;
+    let overflow = false;
+    const stdoutEnded =
+      chunks === null || child.stdout === null
+        ? Promise.resolve()
+        : (() => {
+            child.stdout.on('data', (chunk: Buffer) => {
+              stdoutSize += chunk.length;
+              if (stdoutSize <= MAX_BUFFER) chunks.push(chunk);
+              else if (!overflow) {
+                overflow = true;
+                child.kill('SIGTERM');
+              }
+            });
+            // Every chunk has come once the stream is closed (after an error
+            // too: a killed command delivered what it had; its exit status tells the rest).
+            const out = child.stdout;
+            return new Promise<void>((resolve) => (out.closed ? resolve() : out.once('close', () => resolve())));
+          })();
     // At the timeout, kill the whole process tree, not only the child: a
     // tool's own children (jj's `git fetch`) would outlive it, keep its pipes
     // open (so this await never returns) and hang on the network for ever.
@@ -263,10 +291,22 @@ export function createRunner(opts: RunnerOptions): Runner {
       clearTimeout(timer);
       ticket?.done();
     });
+    await stdoutEnded;
     const durationMs = Math.round(mono() - start);
-    const bytes = r.stdout instanceof Uint8Array ? r.stdout : undefined;
-    const stdout =
-      typeof r.stdout === 'string' ? r.stdout : bytes !== undefined ? Buffer.from(bytes).toString('utf8') : '';
+    const bytes =
+      chunks !== null
+        ? chunks.length === 1 && chunks[0] !== undefined
+          ? chunks[0]
+          : Buffer.concat(chunks)
+        : r.stdout instanceof Uint8Array
+          ? r.stdout
+          : undefined;
+    // Binary stdout is decoded only when the text is asked for (a caller of
+    // binaryStdout reads the bytes).
+    let decoded: string | undefined = typeof r.stdout === 'string' ? r.stdout : bytes === undefined ? '' : undefined;
+    const stdoutText = (): string =>
+      (decoded ??=
+        bytes === undefined ? '' : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
     const stderr =
       typeof r.stderr === 'string'
         ? r.stderr
@@ -288,8 +328,8 @@ export function createRunner(opts: RunnerOptions): Runner {
       durationMs,
       timedOut,
     });
-    const failed = r.failed || exitCode !== 0;
-    if (failed && (o.allowFailure !== true || exitCode === undefined || timedOut)) {
+    const failed = r.failed || exitCode !== 0 || overflow;
+    if (failed && (o.allowFailure !== true || exitCode === undefined || timedOut || overflow)) {
       // A command that could not start, or timed out, always throws: a result
       // without an exit code would only invite a wrong decision.
       throw new CommandFailed({
@@ -298,14 +338,18 @@ export function createRunner(opts: RunnerOptions): Runner {
         exitCode,
         signal: r.signal,
         timedOut,
-        stderrTail: tail(stderr || (r.originalMessage ?? ''), 4000),
-        stdout,
+        stderrTail: overflow
+          ? `stdout was over ${MAX_BUFFER} bytes; the command was stopped`
+          : tail(stderr || (r.originalMessage ?? ''), 4000),
+        stdout: stdoutText(),
         cause: r.cause,
       });
     }
     return {
       exitCode: exitCode ?? 0,
-      stdout,
+      get stdout(): string {
+        return stdoutText();
+      },
       stderr,
       durationMs,
       skipped: false,

@@ -349,7 +349,9 @@ export async function batchRead(
     input: i.names.join('\n') + '\n',
     binaryStdout: true,
   });
-  const buf = Buffer.from(r.stdoutBytes ?? new Uint8Array());
+  const bytes = r.stdoutBytes ?? new Uint8Array();
+  // A view of the runner's bytes, not a copy.
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 0;
   for (const name of i.names) {
     const nl = buf.indexOf(0x0a, pos);

@@ -100,6 +100,27 @@ describe('runner', () => {
     expect(events[5]?.['exitCode']).toBe(2);
   });
 
+  it('binaryStdout: the bytes as the command wrote them, over many chunks, invalid UTF-8 included', async () => {
+    // 1,000,000 bytes of 0xff (never valid UTF-8), then "end": many pipe reads.
+    const r = await runner.run('sh', ['-c', "head -c 1000000 /dev/zero | tr '\\000' '\\377'; printf end"], {
+      binaryStdout: true,
+    });
+    const bytes = r.stdoutBytes ?? new Uint8Array();
+    expect(bytes.byteLength).toBe(1_000_003);
+    expect(bytes.subarray(0, 1_000_000).every((b) => b === 0xff)).toBe(true);
+    expect(Buffer.from(bytes.subarray(1_000_000)).toString()).toBe('end');
+    // The text, decoded when asked for: each invalid byte is U+FFFD.
+    expect(r.stdout.slice(-4)).toBe('\ufffdend');
+  });
+
+  it('binaryStdout: a command whose stdout is over the 64 MiB limit is stopped and fails, even with allowFailure', async () => {
+    const err = await runner
+      .run('sh', ['-c', 'head -c 70000000 /dev/zero'], { binaryStdout: true, allowFailure: true })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect((err as CommandFailed).stderrTail).toBe('stdout was over 67108864 bytes; the command was stopped');
+  });
+
   it('streams output lines as they arrive', async () => {
     const lines: string[] = [];
     await runner.run('sh', ['-c', 'echo one; echo two >&2; printf three'], { onLine: (l) => lines.push(l) });
