@@ -113,6 +113,15 @@ export { parseFetchPorcelain, type FetchedRef };
  * what changed is read from its output and a no-op poll needs no second
  * process (no rev-parse). Never touches HEAD, the index or the working tree.
  * Errors as fetchBranch's (temporary, or failed for a missing branch).
+ *
+ * `--no-auto-maintenance`: git-fetch(1) runs `git maintenance run --auto`
+ * after every fetch by default, a second git process that checks the loose
+ * objects and packs against gc.auto and gc.autoPackLimit. At one poll a
+ * minute that is 1,440 checks a day, each costing more CPU than the node
+ * side of the poll (bench B11, docs/benchmarks.md: a no-op fetch 40 ms of
+ * CPU without it, 55-72 ms with it, git 2.55). The checkout's maintenance is
+ * left to the daily run's fetch (fetchBranch), which keeps git's default;
+ * a poll that finds a new tip runs the upgrade, whose fetch keeps it too.
  */
 export async function fetchPorcelain(
   deps: GitDeps,
@@ -125,6 +134,7 @@ export async function fetchPorcelain(
       'fetch',
       '--no-tags',
       '--porcelain',
+      '--no-auto-maintenance',
       '--upload-pack=git-upload-pack',
       remote,
       `+refs/heads/${branch}:${trackingRef(deps)}`,

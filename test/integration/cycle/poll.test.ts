@@ -86,6 +86,25 @@ describe('gitopsd poll', () => {
     expect(again.commands).toHaveLength(1);
   });
 
+  it("a poll's fetch leaves the checkout's maintenance (git maintenance run --auto) to the daily run's fetch", async () => {
+    // git-fetch(1): every fetch runs `git maintenance run --auto` unless told
+    // not to. GIT_TRACE (git(1)) makes git log each command it starts.
+    const gitTrace = async (args: string[], name: string): Promise<string> => {
+      const file = join(base, `${name}.git-trace`);
+      const r = await traced(t, args, { GIT_TRACE: file });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.commands.filter((c) => c[0] === 'git' && c.includes('fetch'))).toHaveLength(1);
+      return readFile(file, 'utf8');
+    };
+    const poll = await gitTrace(['poll'], 'poll');
+    expect(poll).toMatch(/built-in: git fetch .*--no-auto-maintenance/);
+    expect(poll).not.toContain('maintenance run');
+    // The daily run (`gitopsd upgrade`, nothing new) fetches with git's default.
+    const daily = await gitTrace(['upgrade'], 'daily');
+    expect(daily).not.toContain('--no-auto-maintenance');
+    expect(daily).toMatch(/run_command: git maintenance run --auto/);
+  });
+
   it('the daemon polls every daemon.pollIntervalSec: a push reaches the host at the next poll', async () => {
     const proc = execa('node', [join(repoRoot, 'bin/gitopsd'), 'daemon', '--config', t.config], {
       reject: false,
