@@ -191,7 +191,7 @@ export const b11: Benchmark = {
         { unit: 'MiB' },
       ),
       '',
-      `Of the daemon's ${daemonCpu} ms: the daemon process itself ${ownAtLast - ownAtFirst} ms (node: timers, the host lock, the state read, execa, spawning, the log line), its git processes ${daemonCpu - (ownAtLast - ownAtFirst)} ms (the baseline's git: ${fetchCpu} ms).`,
+      `Of the daemon's ${daemonCpu} ms: the daemon process itself ${ownAtLast - ownAtFirst} ms (node: timers, the host lock, the state read, execa, spawning, the log line), its git processes ${daemonCpu - (ownAtLast - ownAtFirst)} ms (the plain baseline's git: ${fetchCpu} ms; the same command as the daemon's: ${sameCpu} ms).`,
       '',
       `poll decisions: ${[...decisions].map(([k, v]) => `${k} ${v}`).join(', ')}`,
     ].join('\n');
