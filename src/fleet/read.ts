@@ -189,28 +189,37 @@ interface CachedDocument {
  * The documents of earlier reads, by host and commit id (`<view.git>/gitopsd-documents.json`,
  * written by this reader only, atomically, mode 0600). The verdicts are this
  * gitopsd's (another version may read a document differently), so the file
- * names the build that wrote it (`versionLine`), and a file of another build,
- * a missing or broken one, is an empty cache: everything is read again. An
- * entry of the wrong shape is dropped (read again), never trusted.
+ * names the build that wrote it (`versionLine`), and a file of another build
+ * or a missing one is an empty cache: everything is read again. So is a file
+ * that cannot be read or parsed, or is not of this shape, with the reason in
+ * `broken` (the reader warns: it is only a cache, never fatal). An entry of
+ * the wrong shape is dropped (read again), never trusted.
  */
-function readDocCache(file: string): Record<string, unknown> {
+export function readDocCache(file: string): { documents: Record<string, unknown>; broken: string | null } {
+  let text: string;
   try {
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as { v?: unknown; reader?: unknown; documents?: unknown };
-    if (
-      doc.v !== 1 ||
-      doc.reader !== versionLine(BUILD) ||
-      typeof doc.documents !== 'object' ||
-      doc.documents === null ||
-      Array.isArray(doc.documents)
-    )
-      return {};
-    // Each entry's shape is checked when it is looked up (isCachedDocument),
-    // not here: no copy of the 1,000 entries on every read.
-    return doc.documents as Record<string, unknown>;
-  } catch {
-    // no cache, or a broken one: start over (it is only a cache)
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { documents: {}, broken: code === 'ENOENT' ? null : `cannot be read (${code ?? (err as Error).message})` };
   }
-  return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { documents: {}, broken: `is not valid JSON (${(err as Error).message})` };
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return { documents: {}, broken: 'is not a JSON object' };
+  const d = doc as { v?: unknown; reader?: unknown; documents?: unknown };
+  if (d.v !== 1) return { documents: {}, broken: `has version ${JSON.stringify(d.v) ?? 'none'}, not 1` };
+  // Another build's cache (an upgrade): read everything again, nothing is wrong.
+  if (d.reader !== versionLine(BUILD)) return { documents: {}, broken: null };
+  if (typeof d.documents !== 'object' || d.documents === null || Array.isArray(d.documents))
+    return { documents: {}, broken: 'has no "documents" object' };
+  // Each entry's shape is checked when it is looked up (isCachedDocument),
+  // not here: no copy of the 1,000 entries on every read.
+  return { documents: d.documents as Record<string, unknown>, broken: null };
 }
 
 function isCachedDocument(d: unknown): d is CachedDocument {
@@ -258,15 +267,27 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     // status.json and header for good, so only new commits are read and
     // validated. (Two refs may hold one commit: the verdict depends on the host.)
     const docCacheFile = join(dir, 'gitopsd-documents.json');
-    const docCache = readDocCache(docCacheFile);
+    const { documents: docCache, broken } = readDocCache(docCacheFile);
+    if (broken !== null) {
+      log.warn('status document cache ignored: every status is read again', { file: docCacheFile, problem: broken });
+    }
     const key = (e: Entry): string => `${e.host} ${e.commit}`;
     // Looked up once per entry (the key and the shape check are per entry, not per use).
     const hits = new Map<Entry, CachedDocument>();
+    let malformed = 0;
     for (const e of valid) {
       const k = key(e);
-      const d = Object.hasOwn(docCache, k) ? docCache[k] : undefined;
+      if (!Object.hasOwn(docCache, k)) continue;
+      const d = docCache[k];
       // An entry of the wrong shape, or of another host, is read again, never trusted.
       if (isCachedDocument(d) && d.host === e.host) hits.set(e, d);
+      else malformed++;
+    }
+    if (malformed > 0) {
+      log.warn('status document cache entries malformed: those statuses are read again', {
+        file: docCacheFile,
+        entries: malformed,
+      });
     }
     const cached = (e: Entry): CachedDocument | undefined => hits.get(e);
     const unread = valid.filter((e) => cached(e) === undefined);
@@ -310,8 +331,17 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       return { e, d: c ?? readDocument(e), remember: c !== undefined || objects.has(e.commit) };
     });
     const documents = new Map(read.map((x) => [key(x.e), x.d]));
-    const keep = read.filter((x) => x.remember).map((x) => [key(x.e), x.d] as const);
-    if (unread.length > 0 || keep.length !== Object.keys(docCache).length) {
+    const keep: [string, unknown][] = read.filter((x) => x.remember).map((x) => [key(x.e), x.d]);
+    // A read of some hosts (--host) keeps the others' entries while their ref
+    // still points at that commit (they are checked when next looked up): the
+    // next read of the whole fleet reads only what changed.
+    if (wanted !== null) {
+      for (const e of entries) {
+        if (!wanted.has(e.host) && e.problem === null && Object.hasOwn(docCache, key(e)))
+          keep.push([key(e), docCache[key(e)]]);
+      }
+    }
+    if (unread.length > 0 || broken !== null || malformed > 0 || keep.length !== Object.keys(docCache).length) {
       try {
         writeFileAtomic(
           docCacheFile,
@@ -345,7 +375,10 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       const todo = [...new Set(signedCommits)].filter((c) => cache.verdicts[c] === undefined);
       const fresh = await verifyCommits(deps, { dir, commits: todo, allowedSignersFile: signersFile, timeoutMs });
       verdicts = new Map([...Object.entries(cache.verdicts), ...fresh]);
-      const keep = Object.fromEntries(signedCommits.flatMap((c) => (verdicts.has(c) ? [[c, verdicts.get(c)]] : [])));
+      // The verdicts of the commits still at the remote: the chosen hosts' signed
+      // ones, and (after a read of some hosts) those of the others, as for the documents.
+      const still = wanted === null ? signedCommits : [...signedCommits, ...entries.map((e) => e.commit)];
+      const keep = Object.fromEntries(still.flatMap((c) => (verdicts.has(c) ? [[c, verdicts.get(c)]] : [])));
       if (todo.length > 0 || Object.keys(keep).length !== Object.keys(cache.verdicts).length) {
         try {
           writeFileAtomic(cacheFile, JSON.stringify({ signers: signersHash, verdicts: keep }), { mode: 0o600 });

@@ -332,6 +332,28 @@ describe('reading', () => {
     await run('git', ['--git-dir', remote, 'update-ref', '-d', 'refs/gitopsd/status/nofile']);
     const pruned = await fleetStatus(pa, [], at(0.2));
     expect(sameness(pruned.view)).toEqual(sameness(view)?.filter((r) => r.host !== 'nofile'));
+    // A read of one host (--host) keeps the others' cached documents: the next
+    // read of the whole fleet starts no cat-file either.
+    await fleetStatus(pa, ['--host', 'pa'], at(0.2));
+    const afterOne = join(dir, 'fleet-after-one.jsonl');
+    const whole = await fleetStatus(pa, [], { ...at(0.2), GITOPSD_TRACE: afterOne });
+    expect(await tracedGit(afterOne)).toEqual(['fetch', 'rev-parse', 'ls-tree', 'ls-remote']);
+    expect(sameness(whole.view)).toEqual(sameness(pruned.view));
+    // A corrupt document cache is ignored with a warning naming it, never
+    // fatal: everything is read again (the same view), and the cache written
+    // again, so the read after it is quiet and reads nothing again.
+    const cacheFile = join(pa.sim.paths.stateDir, 'fleet', 'view.git', 'gitopsd-documents.json');
+    await writeFile(cacheFile, '{"v": 1, "reader": "trunc');
+    const broken = await fleetStatus(pa, [], at(0.2));
+    expect(broken.exitCode).toBe(whole.exitCode);
+    expect(sameness(broken.view)).toEqual(sameness(pruned.view));
+    expect(broken.stderr).toMatch(/status document cache ignored: every status is read again/);
+    expect(broken.stderr).toContain(cacheFile);
+    expect(broken.stderr).toContain('is not valid JSON');
+    const repaired = join(dir, 'fleet-repaired.jsonl');
+    const quiet = await fleetStatus(pa, [], { ...at(0.2), GITOPSD_TRACE: repaired });
+    expect(await tracedGit(repaired)).toEqual(['fetch', 'rev-parse', 'ls-tree', 'ls-remote']);
+    expect(quiet.stderr).not.toMatch(/document cache/);
     // Without allowed signers, the rows say unsigned / not checked, and nothing is unverified.
     await configureHost(pa, {
       fleet: {
