@@ -95,6 +95,41 @@ export async function time(
   return { name, runs, cpu };
 }
 
+/**
+ * `time` for several commands at once, interleaved: one warm-up of each,
+ * then round after round one run of each, the order reversed every other
+ * round. A load that moves during the measurement then moves all of them
+ * alike (run one after the other, B3's ratio for the same build went 1.87
+ * and 0.98 in two runs minutes apart: docs/benchmarks.md). Returns one
+ * Sample per item, in the items' order.
+ */
+export async function timeInterleaved(
+  items: readonly { name: string; fn: () => Promise<unknown>; before?: () => Promise<unknown> }[],
+  opts: { runs?: number } = {},
+): Promise<Sample[]> {
+  const out = items.map((it) => ({ name: it.name, runs: [] as number[], cpu: [] as number[] }));
+  for (const it of items) {
+    await it.before?.();
+    await it.fn();
+  }
+  for (let round = 0; round < (opts.runs ?? 7); round++) {
+    const order = items.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) {
+      const it = items[i];
+      const o = out[i];
+      if (it === undefined || o === undefined) continue;
+      await it.before?.();
+      const c0 = childCpuMs();
+      const t0 = performance.now();
+      await it.fn();
+      o.runs.push(performance.now() - t0);
+      o.cpu.push(childCpuMs() - c0);
+    }
+  }
+  return out;
+}
+
 /** A command as a timed function (argv, never a shell). Fails loudly on a non-zero exit. */
 export function cmd(file: string, args: string[], options: Options = {}): () => Promise<unknown> {
   return async () => {
