@@ -175,7 +175,7 @@ export const b3: Benchmark = {
       '',
       ...m.lines,
     ].join('\n');
-    process.stdout.write(`${md.slice(md.indexOf('\n', md.indexOf('target:')) + 1)}\n\n`);
+    process.stdout.write(`${md.slice(md.indexOf('processes per gitopsd sync'))}\n\n`);
     return { id: this.id, title: this.title, markdown: md, verdicts: [verdict('B3', m)] };
   },
 };
@@ -210,7 +210,7 @@ export const b4: Benchmark = {
       '',
       ...m.lines,
     ].join('\n');
-    process.stdout.write(`${md.slice(md.indexOf('\n', md.indexOf('target:')) + 1)}\n\n`);
+    process.stdout.write(`${md.slice(md.indexOf('processes per gitopsd sync'))}\n\n`);
     return {
       id: this.id,
       title: this.title,
