@@ -212,9 +212,9 @@ export function readDocCache(file: string): { documents: Record<string, unknown>
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     return { documents: {}, broken: 'is not a JSON object' };
   const d = doc as { v?: unknown; reader?: unknown; documents?: unknown };
-  if (d.v !== 1) return { documents: {}, broken: `has version ${JSON.stringify(d.v) ?? 'none'}, not 1` };
-  // Another build's cache (an upgrade): read everything again, nothing is wrong.
+  // Another build's cache (an upgrade, or a downgrade): read everything again, nothing is wrong.
   if (d.reader !== versionLine(BUILD)) return { documents: {}, broken: null };
+  if (d.v !== 1) return { documents: {}, broken: `has version ${JSON.stringify(d.v) ?? 'none'}, not 1` };
   if (typeof d.documents !== 'object' || d.documents === null || Array.isArray(d.documents))
     return { documents: {}, broken: 'has no "documents" object' };
   // Each entry's shape is checked when it is looked up (isCachedDocument),

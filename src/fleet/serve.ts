@@ -13,8 +13,8 @@
  * - Stops on SIGTERM or SIGINT (or the `signal`), closing the listener; the
  *   promise resolves then.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
+import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../core/deps.js';
 import { UsageError } from '../core/errors.js';
 import { readFleet, type ReadOptions } from './read.js';
@@ -40,8 +40,17 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
-const isLoopback = (host: string): boolean =>
-  host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+// node:http and node:net are required when a page is served, not imported:
+// `fleet status` runs from a bundle that holds this module too
+// (dist/bundle/lean-fleet-status.js), and an ESM import of node:http builds
+// its facade, whose getters load undici (about 12 ms of a read,
+// docs/benchmarks.md B8, eighth session).
+const req = createRequire(import.meta.url);
+
+const isLoopback = (host: string): boolean => {
+  const { isIP } = req('node:net') as typeof import('node:net');
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+};
 
 export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refreshes: number }> {
   const log = deps.log.child({ module: 'fleet-serve' });
@@ -114,6 +123,7 @@ export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refresh
     send(res, 200, 'text/html; charset=utf-8', banner, head);
   };
   await refresh();
+  const { createServer } = req('node:http') as typeof import('node:http');
   const server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -7,6 +7,9 @@
  * test/integration/fleet/publish.test.ts ("bad input").
  */
 import { describe, it, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../../helpers/cli.js';
 import { parseFetchPorcelain } from '../../../src/core/fetch-porcelain.js';
 import { viewRefsOf } from '../../../src/fleet/git.js';
 import { compareHostNames } from '../../../src/fleet/read.js';
@@ -84,5 +87,27 @@ describe('compareHostNames: the order of the rows', () => {
       'a_1',
       'b',
     ]);
+  });
+});
+
+describe('what `fleet status` loads', () => {
+  it('no node:http (nor the undici its ESM facade loads): `fleet serve` requires it only when it serves', () => {
+    // The lean bundle of `fleet status` holds src/fleet/serve.ts too
+    // (dist/bundle/lean-fleet-status.js); an import of node:http there cost
+    // about 12 ms of every read (docs/benchmarks.md B8, eighth session).
+    const bundle = join(repoRoot, 'dist', 'bundle', 'lean-fleet-status.js');
+    const loaded = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(bundle)});
+         console.log(JSON.stringify({ runLean: typeof m.runLean, modules: process.moduleLoadList }))`,
+      ],
+      { encoding: 'utf8' },
+    );
+    const { runLean, modules } = JSON.parse(loaded) as { runLean: string; modules: string[] };
+    expect(runLean).toBe('function');
+    expect(modules.filter((m) => /\bhttp\b|http2|undici/.test(m))).toEqual([]);
   });
 });
