@@ -7,7 +7,7 @@
  * test/integration/fleet/publish.test.ts ("bad input").
  */
 import { describe, it, expect } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers/cli.js';
 import { parseFetchPorcelain } from '../../../src/core/fetch-porcelain.js';
@@ -91,12 +91,12 @@ describe('compareHostNames: the order of the rows', () => {
 });
 
 describe('what `fleet status` loads', () => {
-  it('no node:http (nor the undici its ESM facade loads): `fleet serve` requires it only when it serves', () => {
+  it('no node:http (nor the undici its ESM facade loads): `fleet serve` requires it only when it serves', async () => {
     // The lean bundle of `fleet status` holds src/fleet/serve.ts too
     // (dist/bundle/lean-fleet-status.js); an import of node:http there cost
     // about 12 ms of every read (docs/benchmarks.md B8, eighth session).
     const bundle = join(repoRoot, 'dist', 'bundle', 'lean-fleet-status.js');
-    const loaded = execFileSync(
+    const { stdout: loaded } = await execa(
       process.execPath,
       [
         '--input-type=module',
@@ -104,7 +104,7 @@ describe('what `fleet status` loads', () => {
         `const m = await import(${JSON.stringify(bundle)});
          console.log(JSON.stringify({ runLean: typeof m.runLean, modules: process.moduleLoadList }))`,
       ],
-      { encoding: 'utf8' },
+      { stdin: 'ignore' },
     );
     const { runLean, modules } = JSON.parse(loaded) as { runLean: string; modules: string[] };
     expect(runLean).toBe('function');
