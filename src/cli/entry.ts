@@ -13,6 +13,10 @@
 import type { ExitCode } from '../core/errors.js';
 import type { MainIO } from './session.js';
 import { fastRoute } from './route.js';
+import { enableCompileCache } from './compile-cache.js';
+
+// Before the bundles below are loaded: they are what the cache is for.
+enableCompileCache();
 
 /** Run the CLI; resolves to the exit code (the bin sets process.exitCode from it). */
 export async function main(argv: string[], scriptName = 'gitopsd', io?: MainIO): Promise<ExitCode> {

@@ -1,0 +1,49 @@
+/**
+ * The compile cache directory (src/cli/compile-cache.ts): used only when it
+ * is a real directory of this user that no one else can write.
+ */
+import { describe, it, expect } from 'vitest';
+import { chmodSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileCacheDir } from '../../../src/cli/compile-cache.js';
+
+const uid = process.getuid?.() ?? 0;
+const base = (): string => mkdtempSync(join(tmpdir(), 'gitopsd-cc-'));
+
+describe('compileCacheDir', () => {
+  it('creates the directory 0700 and uses it, then uses it again', () => {
+    const b = base();
+    const dir = compileCacheDir(b, uid);
+    expect(dir).toBe(join(b, `gitopsd-compile-cache-${uid}`));
+    expect(statSync(dir ?? '').mode & 0o777).toBe(0o700);
+    expect(compileCacheDir(b, uid)).toBe(dir);
+  });
+
+  it('refuses a directory group or others can write or read', () => {
+    const b = base();
+    mkdirSync(join(b, `gitopsd-compile-cache-${uid}`), { mode: 0o700 });
+    chmodSync(join(b, `gitopsd-compile-cache-${uid}`), 0o777);
+    expect(compileCacheDir(b, uid)).toBeNull();
+    chmodSync(join(b, `gitopsd-compile-cache-${uid}`), 0o750);
+    expect(compileCacheDir(b, uid)).toBeNull();
+  });
+
+  it("refuses another user's directory (created first under this user's name)", () => {
+    const b = base();
+    // The directory belongs to `uid`; for uid + 1 it is another user's.
+    mkdirSync(join(b, `gitopsd-compile-cache-${uid + 1}`), { mode: 0o700 });
+    expect(compileCacheDir(b, uid + 1)).toBeNull();
+  });
+
+  it('refuses a symbolic link, even to a good directory', () => {
+    const b = base();
+    const good = compileCacheDir(base(), uid) ?? '';
+    symlinkSync(good, join(b, `gitopsd-compile-cache-${uid}`));
+    expect(compileCacheDir(b, uid)).toBeNull();
+  });
+
+  it('gives null when the directory cannot be made', () => {
+    expect(compileCacheDir('/nonexistent/base', uid)).toBeNull();
+  });
+});
