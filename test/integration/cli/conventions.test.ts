@@ -5,7 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, runCli } from '../../helpers/cli.js';
@@ -158,5 +158,24 @@ describe('usage errors: one line, a "did you mean", one help pointer', () => {
     const r = await runCli(['--help'], { bin: 'show-golden' });
     expect(r.exitCode).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('show-golden');
+  });
+});
+
+describe('root and $TMPDIR (docs/security.md: root never touches a path another user can write)', () => {
+  it("root's gitopsd writes nothing through a symlink another user planted in $TMPDIR (Node's compile cache)", async () => {
+    // gitopsd-upgrade.service runs as root without PrivateTmp, so $TMPDIR is
+    // the shared /tmp; bin/gitopsd calls module.enableCompileCache(), whose
+    // default directory is $TMPDIR/node-compile-cache (Node's module docs).
+    const tmp = mkdtempSync(join(tmpdir(), 'gitopsd-shared-tmp-'));
+    chmodSync(tmp, 0o1777);
+    const target = mkdtempSync(join(tmpdir(), 'gitopsd-planted-'));
+    const nobody = Number((await execa('id', ['-u', 'nobody'])).stdout.trim());
+    chownSync(target, nobody, nobody);
+    await execa('runuser', ['-u', 'nobody', '--', 'ln', '-s', target, join(tmp, 'node-compile-cache')]);
+    const r = await runCli(['--version'], { env: { TMPDIR: tmp, NODE_COMPILE_CACHE: undefined } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    // What root wrote into the directory the other user owns (and can replace files in).
+    const written = readdirSync(target, { recursive: true });
+    expect(written).toEqual([]);
   });
 });
