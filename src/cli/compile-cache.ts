@@ -22,6 +22,16 @@ import { join } from 'node:path';
 
 /** The cache directory for `uid` under `base`, or null when it is not safe to use (see above). */
 export function compileCacheDir(base: string, uid: number): string | null {
+  // Whoever can rename entries of `base` could swap the directory after the
+  // check: `base` must be this user's or root's, and a base others can write
+  // must be sticky (sticky: only an entry's owner renames it; /tmp is 1777).
+  try {
+    const b = lstatSync(base);
+    if (!b.isDirectory() || (b.uid !== uid && b.uid !== 0)) return null;
+    if ((b.mode & 0o022) !== 0 && (b.mode & 0o1000) === 0) return null;
+  } catch {
+    return null;
+  }
   const dir = join(base, `gitopsd-compile-cache-${uid}`);
   try {
     mkdirSync(dir, { mode: 0o700 });

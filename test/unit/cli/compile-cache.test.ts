@@ -3,7 +3,7 @@
  * is a real directory of this user that no one else can write.
  */
 import { describe, it, expect } from 'vitest';
-import { chmodSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileCacheDir } from '../../../src/cli/compile-cache.js';
@@ -40,6 +40,21 @@ describe('compileCacheDir', () => {
     const b = base();
     const good = compileCacheDir(base(), uid) ?? '';
     symlinkSync(good, join(b, `gitopsd-compile-cache-${uid}`));
+    expect(compileCacheDir(b, uid)).toBeNull();
+  });
+
+  it('refuses a base others can write that is not sticky (they could swap the directory after the check); a sticky one is fine', () => {
+    const b = base();
+    chmodSync(b, 0o777);
+    expect(compileCacheDir(b, uid)).toBeNull();
+    chmodSync(b, 0o1777);
+    expect(compileCacheDir(b, uid)).toBe(join(b, `gitopsd-compile-cache-${uid}`));
+  });
+
+  it('refuses a base owned by another user (its owner may rename what is in it, sticky or not)', () => {
+    expect(uid, 'this case needs root (scripts/testbed runs as root)').toBe(0);
+    const b = base();
+    chownSync(b, 65534, 65534);
     expect(compileCacheDir(b, uid)).toBeNull();
   });
 
