@@ -61,6 +61,18 @@ describe('runner', () => {
     expect(stat === null || /\) Z /.test(stat), String(stat)).toBe(true);
   });
 
+  it('times out a command that exited while a background child of its own still holds its stdout', async () => {
+    // The command (sh) is gone before the timeout, so the tree kill finds
+    // nothing; the pipe stays open until the background sleep ends. The
+    // timeout must still bound the run (a daemonised helper of a tool).
+    const err = await runner
+      .run('sh', ['-c', 'sleep 4 & echo $!'], { timeoutMs: 300 })
+      .then((r) => ({ ok: r.stdout }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect((err as CommandFailed).timedOut).toBe(true);
+  });
+
   it('reports a missing program as a CommandFailed that could not start', async () => {
     const err = await runner.run('gitopsd-no-such-program', []).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandFailed);
