@@ -254,6 +254,24 @@ export function createRunner(opts: RunnerOptions): Runner {
     // At the timeout, kill the whole process tree, not only the child: a
     // tool's own children (jj's `git fetch`) would outlive it, keep its pipes
     // open (so this await never returns) and hang on the network for ever.
+    // A background process the command left behind (re-parented when the
+    // command exited, so not in the tree) can hold the pipes open for ever:
+    // once the command itself has exited after the timeout, its pipes are
+    // closed on our side, so the timeout still bounds the run. What the
+    // command wrote before it exited has been read by then (node reads the
+    // pipes as data comes; the 100 ms leave the last chunk time to arrive).
+    // The output is then incomplete, so the run fails as timed out even if
+    // the command's own exit code was 0.
+    let pipesAbandoned = false;
+    const abandonPipes = (): void => {
+      setTimeout(() => {
+        for (const stream of [child.stdout, child.stderr]) {
+          if (stream === null || stream.closed) continue;
+          pipesAbandoned = true;
+          stream.destroy();
+        }
+      }, 100).unref();
+    };
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -261,6 +279,8 @@ export function createRunner(opts: RunnerOptions): Runner {
       child.kill('SIGTERM');
       signalAll(tree, 'SIGTERM');
       setTimeout(() => signalAll(tree, 'SIGKILL'), KILL_GRACE_MS).unref();
+      if (child.exitCode !== null || child.signalCode !== null) abandonPipes();
+      else child.once('exit', abandonPipes);
     }, timeoutMs);
     const ticket = o.progress === undefined ? undefined : (opts.progress ?? noProgress).start(o.progress);
     if (o.onLine || ticket) {
@@ -328,7 +348,7 @@ export function createRunner(opts: RunnerOptions): Runner {
       durationMs,
       timedOut,
     });
-    const failed = r.failed || exitCode !== 0 || overflow;
+    const failed = r.failed || exitCode !== 0 || overflow || pipesAbandoned;
     if (failed && (o.allowFailure !== true || exitCode === undefined || timedOut || overflow)) {
       // A command that could not start, or timed out, always throws: a result
       // without an exit code would only invite a wrong decision.
