@@ -13,9 +13,35 @@ import {
   writeSync,
   mkdirSync,
   readdirSync,
+  existsSync,
 } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import type { Checkpoint } from './faults.js';
+
+/**
+ * `mkdir -p dir`: the missing directories from the top down, each with
+ * `mode` (before the umask). Not node's `mkdirSync(dir, { recursive: true })`,
+ * which never returns where mkdir(2) gives ENOENT under a parent that exists
+ * (procfs: `mkdirSync('/proc/x/y', { recursive: true })` spins at 100% CPU,
+ * node 24.22 in the test bed; review 8, `fleet status --html
+ * /proc/nonexistent/x.html`). Here that ENOENT is thrown.
+ */
+export function mkdirParents(dir: string, mode = 0o777): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d);) {
+    missing.push(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
 
 function tmpName(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
@@ -54,7 +80,7 @@ export function writeFileAtomic(
   data: string,
   opts: { mode?: number; checkpoint?: Checkpoint } = {},
 ): void {
-  mkdirSync(dirname(target), { recursive: true });
+  mkdirParents(dirname(target));
   const tmp = tmpName(target);
   const fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
   try {
@@ -78,7 +104,7 @@ export function writeFileAtomic(
 
 /** Point `link` at `target` atomically (symlink to a temp name, rename over). */
 export function symlinkAtomic(target: string, link: string, opts: { checkpoint?: Checkpoint } = {}): void {
-  mkdirSync(dirname(link), { recursive: true });
+  mkdirParents(dirname(link));
   const tmp = tmpName(link);
   symlinkSync(target, tmp);
   opts.checkpoint?.('atomic-symlink:before-rename', { link });

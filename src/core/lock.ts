@@ -7,17 +7,7 @@
  *   (also O_EXCL), so two processes that both see the same stale lock cannot
  *   both take it. A guard older than 30 s was left by a crash and is removed.
  */
-import {
-  closeSync,
-  linkSync,
-  openSync,
-  lstatSync,
-  readFileSync,
-  readlinkSync,
-  unlinkSync,
-  writeSync,
-  mkdirSync,
-} from 'node:fs';
+import { closeSync, linkSync, openSync, lstatSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { readRegularFile } from './fs-read.js';
 import { procStat } from './proc.js';
 
@@ -25,6 +15,7 @@ export { procStat } from './proc.js';
 import { dirname } from 'node:path';
 import { LockHeldError, GitopsdError, writeFailure } from './errors.js';
 import type { Logger } from './log.js';
+import { mkdirParents } from './atomic.js';
 
 export interface LockInfo {
   pid: number;
@@ -202,7 +193,7 @@ export function readLockInfo(path: string): LockInfo | null {
 
 export function acquireLock(opts: LockOptions): HeldLock {
   const isAlive = opts.isAlive ?? processAlive;
-  mkdirSync(dirname(opts.path), { recursive: true });
+  mkdirParents(dirname(opts.path));
   const info = lockInfo(opts);
   let noPidLooks = 0;
   for (let attempt = 0; attempt < 8; attempt++) {

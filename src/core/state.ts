@@ -15,10 +15,10 @@
  * `acquireShortLock`) from the read to the rename: without it, the later
  * writer would put back the section the other one had just written.
  */
-import { mkdirSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { readRegularFile } from './fs-read.js';
-import { writeFileAtomic, sweepStaleTemps } from './atomic.js';
+import { mkdirParents, writeFileAtomic, sweepStaleTemps } from './atomic.js';
 import { acquireShortLock, processAlive } from './lock.js';
 import { StateCorruptError, GitopsdError, writeFailure } from './errors.js';
 import type { Checkpoint } from './faults.js';
@@ -125,7 +125,7 @@ export class StateStore {
     }
     // The directory may not exist yet (a first run): the atomic write would
     // create it (src/core/atomic.ts), and the lock beside the file needs it first.
-    mkdirSync(dirname(this.file), { recursive: true });
+    mkdirParents(dirname(this.file));
     const lock = acquireShortLock({
       path: `${this.file}.update-lock`,
       command: 'state update',

@@ -12,11 +12,12 @@
  * prefixes; --porcelain --verbose lists every ref it holds after), git-cat-file(1) (--batch-check, --batch), and pretty-formats
  * %G? / %GS (G good, U good but unknown key, B bad, N none, E cannot check).
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
 import { parseFetchPorcelain, type FetchedRef } from '../core/fetch-porcelain.js';
+import { mkdirParents } from '../core/atomic.js';
 
 type GitDeps = Pick<Deps, 'runner'>;
 
@@ -54,7 +55,7 @@ async function git(deps: GitDeps, dir: string, args: readonly string[], o: GitCa
  */
 export async function ensureBareRepo(deps: GitDeps, dir: string, timeoutMs: number): Promise<void> {
   if (existsSync(join(dir, 'HEAD'))) return;
-  mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+  mkdirParents(dirname(dir), 0o700);
   const tmp = join(dirname(dir), `.${basename(dir)}.init-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   // cwd: the parent, so git never looks at whatever repository the caller's cwd is in.

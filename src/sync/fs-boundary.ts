@@ -45,6 +45,7 @@ import { dirname, join } from 'node:path';
 import * as z from '../core/zod.js';
 import type { RunAs, Runner } from '../core/runner.js';
 import { GitopsdError } from '../core/errors.js';
+import { mkdirParents } from '../core/atomic.js';
 
 // ---------------------------------------------------------------- protocol
 
@@ -293,7 +294,7 @@ export function ensureSyncDir(syncDir: string, runAs: RunAs | undefined): void {
   if (kind === 'missing') {
     // The state dir (root's) keeps the default mode: the user must be able
     // to pass through it to the sync dir.
-    mkdirSync(dirname(syncDir), { recursive: true });
+    mkdirParents(dirname(syncDir));
     mkdirSync(syncDir, { mode: 0o700 });
     // lchown: never follows a link, even one that appeared in between.
     if (runAs !== undefined) lchownSync(syncDir, runAs.uid, runAs.gid);
@@ -327,7 +328,7 @@ export function privateTemp(opts: { stateDir: string; syncDir: string; runAs: Ru
   const { runAs } = opts;
   const parent = runAs === undefined ? opts.syncDir : join(opts.stateDir, 'tmp');
   if (runAs !== undefined) {
-    mkdirSync(parent, { recursive: true });
+    mkdirParents(parent);
     const st = lstatSync(parent);
     if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
       throw new GitopsdError(

@@ -38,7 +38,7 @@
  *     push or the reboot request can be missing, and the next run redoes the
  *     push (our commits are still local) or the reboot (reboot pending).
  */
-import { existsSync, readdirSync, renameSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError, lastLine, tail } from '../core/errors.js';
@@ -102,6 +102,7 @@ import {
   type StepDurations,
   type UpgradeResult,
 } from './state.js';
+import { mkdirParents } from '../core/atomic.js';
 
 export interface UpgradeOptions {
   dryRun: boolean;
@@ -715,7 +716,7 @@ function deployedLink(deps: Deps): string {
 
 /** Remove everything in buildsDir but the deployed out-link: stale candidates, dry-run trees. */
 function cleanBuildsDir(deps: Deps, keep: readonly string[]): void {
-  mkdirSync(deps.paths.buildsDir, { recursive: true });
+  mkdirParents(deps.paths.buildsDir);
   for (const name of readdirSync(deps.paths.buildsDir)) {
     if (!keep.includes(name)) rmSync(join(deps.paths.buildsDir, name), { recursive: true, force: true });
   }
