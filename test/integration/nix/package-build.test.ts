@@ -17,7 +17,9 @@
  *    installShellFiles' functions (test/shims/lib/install-shell-files.sh, which
  *    follows nixpkgs' setup-hook.sh), then fixup's compressManPages: the man
  *    page and the bash, zsh and fish completions land in $out/share;
- * 6. every "bin" of package.json runs `--help` from $out with node.
+ * 6. every "bin" of package.json runs `--help` from $out with node;
+ * 7. the lean bundles of `status`, `upgrade` and `fleet status`, and execa's
+ *    own file, run from $out.
  * A file the build or a bin reads that the fileset omits fails step 3, 5 or 6.
  */
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -152,6 +154,31 @@ describe('nix/package.nix builds from its fileset', () => {
         expect({ name, exitCode: r.exitCode, stderr: r.stderr }).toEqual({ name, exitCode: 0, stderr: '' });
         expect(r.stdout, name).toMatch(new RegExp(`^${name}\\b`, 'm'));
       }
+
+      // 7. The lean bundles (src/cli/entry.ts) and execa's own file, loaded
+      // from $out: `--help` above runs only the full CLI. A missing config
+      // is read inside each lean bundle (exit 78); the fleet read of a
+      // remote that does not exist spawns git through the runner (exit 75).
+      const gitopsd = join(out, 'bin', 'gitopsd');
+      const missing = join(work, 'no-such-config.json');
+      for (const args of [['status'], ['upgrade'], ['fleet', 'status']]) {
+        const r = await tryRun(gitopsd, [...args, '--config', missing], { cwd: work });
+        expect({ args, exitCode: r.exitCode, lines: r.stderr.trim().split('\n').length }).toEqual({
+          args,
+          exitCode: 78,
+          lines: 1,
+        });
+        expect(r.stderr, args.join(' ')).toContain(missing);
+      }
+      const cfg = join(work, 'lean-config.json');
+      writeFileSync(cfg, JSON.stringify({ nixConfig: { path: join(work, 'nixos') }, stateDir: join(work, 'state') }));
+      const read = await tryRun(gitopsd, ['fleet', 'status', '--config', cfg, '--remote', join(work, 'no-such.git')], {
+        cwd: work,
+      });
+      expect({ exitCode: read.exitCode, lines: read.stderr.trim().split('\n').length }, read.stderr).toEqual({
+        exitCode: 75,
+        lines: 1,
+      });
     },
     NPM_TIMEOUT_MS * 3,
   );
