@@ -4,10 +4,10 @@
  * Target (issue 19): ratio <= 1.5. Wall time and CPU time (user + system,
  * which the machine's load does not inflate) are both reported; the verdict
  * is on wall time, as the target is written, and the CPU ratio is printed
- * beside it.
+ * beside it. The two sides run interleaved, one run of each in turn.
  */
 import { join } from 'node:path';
-import { cmd, cpuStats, stats, table, time } from './lib.js';
+import { cmd, cpuStats, stats, table, timeInterleaved } from './lib.js';
 import { gitopsdBin, runsFor, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
@@ -20,12 +20,19 @@ export const b1: Benchmark = {
     if (h === undefined) throw new Error('B1: no host');
     const runs = runsFor(10);
     const env = { ...h.sim.env, GITOPSD_CONFIG: undefined };
-    const baseSample = await time('node -e 0', cmd('node', ['-e', '0']), { runs });
-    const statusSample = await time(
-      'gitopsd status --json',
-      cmd('node', [gitopsdBin(), 'status', '--json', '--config', h.config], { env }),
+    // Interleaved (bench/lib.ts timeInterleaved): a load that moves during
+    // the run moves both sides alike.
+    const [baseSample, statusSample] = await timeInterleaved(
+      [
+        { name: 'node -e 0', fn: cmd('node', ['-e', '0']) },
+        {
+          name: 'gitopsd status --json',
+          fn: cmd('node', [gitopsdBin(), 'status', '--json', '--config', h.config], { env }),
+        },
+      ],
       { runs },
     );
+    if (baseSample === undefined || statusSample === undefined) throw new Error('B1: no sample');
     const [base, status] = [stats(baseSample), stats(statusSample)];
     const [baseCpu, statusCpu] = [cpuStats(baseSample), cpuStats(statusSample)];
     const ratio = status.medianMs / base.medianMs;

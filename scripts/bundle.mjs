@@ -14,7 +14,8 @@
 // Chunks no entry has used for an hour are removed.
 import { build } from 'esbuild';
 import { git, root } from './git-query.mjs';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 // The build's identity, for `gitopsd --version` and `gitopsd version --json`
@@ -168,20 +169,60 @@ await build({
 // 314 -> 293 ms and 310 -> 292 ms (mean), of a no-op upgrade 478 -> 449 ms
 // (docs/benchmarks.md, issue 19, fifth pass). The full CLI stays as written.
 const compact = { minifyWhitespace: true, minifySyntax: true };
+//
+// The lean bundles and execa's file are CommonJS scripts (lean-*.cjs,
+// vendor-execa.cjs), which the entry runs with a V8 code cache made after a
+// first run (src/cli/code-cache.ts). The first line of each is a key: the
+// SHA-256 of the file's text as built (with the key still zeros), which
+// names the cache, so a new build never reads an old build's cache (V8
+// itself checks only the source's length). Their dynamic imports (execa's
+// file; prom-client for metrics; node's builtins) go through the entry's
+// `__gImp` (a vm.Script's own import() needs an experimental option that
+// warns on stderr): the name has import's length, so the source map's
+// columns stay true. The build fails on any other import( left.
+const leanKeyZeros = '0'.repeat(64);
+const cjsScript = {
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  banner: {
+    js: `// gitopsd-code-cache-key ${leanKeyZeros}\nconst __gitopsdImportMetaUrl = require('node:url').pathToFileURL(__filename).href;`,
+  },
+  define: { ...common.define, 'import.meta.url': '__gitopsdImportMetaUrl' },
+  splitting: false,
+};
 await build({
   ...common,
   ...compact,
+  ...cjsScript,
   entryPoints: {
     'lean-status': cli('lean-status'),
     'lean-upgrade': cli('lean-upgrade'),
     'lean-fleet-status': cli('lean-fleet-status'),
   },
-  splitting: false,
   plugins: [zodEnglishOnly, nodeCronLazyBuiltins, vendorExeca],
 });
-await build({ ...common, ...compact, entryPoints: { 'vendor-execa': 'execa' }, splitting: false });
+await build({ ...common, ...compact, ...cjsScript, entryPoints: { 'vendor-execa': 'execa' } });
+for (const f of readdirSync(tmp).filter((f) => /^(lean-[a-z-]+|vendor-execa)\.cjs$/.test(f))) {
+  let text = readFileSync(join(tmp, f), 'utf8');
+  if (text.includes('__gImp')) throw new Error(`bundle: ${f} already contains __gImp`);
+  text = text.replace(/\bimport\("(\.\/vendor-execa\.js|prom-client|node:[a-z_/]+)"\)/g, '__gImp("$1")');
+  if (f.startsWith('lean-') && !text.includes('__gImp("./vendor-execa.js")')) {
+    throw new Error(`bundle: ${f} has no import of vendor-execa.js`);
+  }
+  const left = text.match(/\bimport\s*\(.{0,40}/);
+  if (left !== null) throw new Error(`bundle: ${f} still has a dynamic import (${left[0]}); src/cli/code-cache.ts`);
+  if (!text.startsWith(`// gitopsd-code-cache-key ${leanKeyZeros}\n`)) throw new Error(`bundle: ${f} has no key line`);
+  const key = createHash('sha256').update(text).digest('hex');
+  writeFileSync(join(tmp, f), text.replace(leanKeyZeros, key));
+}
 // The entry, last: a file of a few KB that loads one of the above.
-await build({ ...common, entryPoints: { gitopsd: cli('entry') }, splitting: false, plugins: [entryLinks] });
+await build({
+  ...common,
+  define: { ...common.define, GITOPSD_LEAN_CJS: 'true' },
+  entryPoints: { gitopsd: cli('entry') },
+  splitting: false,
+  plugins: [entryLinks],
+});
 mkdirSync(outdir, { recursive: true });
 const fresh = readdirSync(tmp);
 // The entry is renamed into place last: it is what names the others.

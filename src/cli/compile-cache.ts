@@ -46,11 +46,17 @@ export function compileCacheDir(base: string, uid: number): string | null {
   }
 }
 
-/** Turn the compile cache on for the modules loaded from now on, when a safe directory exists. */
-export function enableCompileCache(): void {
+/**
+ * Turn the compile cache on for the modules loaded from now on, when a safe
+ * directory exists. Returns that directory (also where ./code-cache.ts keeps
+ * the lean bundles' caches), or null when there is none. The directory is
+ * found even on a node without enableCompileCache (node < 22.1).
+ */
+export function enableCompileCache(): string | null {
+  if (typeof process.getuid !== 'function') return null;
+  const dir = compileCacheDir(tmpdir(), process.getuid());
   // Typed here: @types/node 20 (engines: node >= 20.5) does not know it.
   const enable = (nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
-  if (typeof enable !== 'function' || typeof process.getuid !== 'function') return;
-  const dir = compileCacheDir(tmpdir(), process.getuid());
-  if (dir !== null) enable(dir);
+  if (dir !== null && typeof enable === 'function') enable(dir);
+  return dir;
 }

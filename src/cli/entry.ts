@@ -5,33 +5,66 @@
  * `status`, `upgrade` and `fleet status`, in the forms ./route.ts accepts,
  * run from a lean bundle of their own (./lean-*.ts; one file each with only
  * what the command reaches): starting node and loading code is most of what
- * they cost (docs/benchmarks.md, B1 and B2). Every other command line, help
- * and errors included, runs in the full CLI (./main.ts, yargs). Both run
- * the same handlers through the same session (./session.ts), so the output
- * and the exit codes are the same (test/unit/cli/fast-path.test.ts).
+ * they cost (docs/benchmarks.md, B1 and B2). In the build, the lean bundles
+ * are CommonJS scripts run with a V8 code cache made after a first run
+ * (./code-cache.ts); unbundled (the unit tests) they are imported as
+ * modules. Every other command line, help and errors included, runs in the
+ * full CLI (./main.ts, yargs). Both run the same handlers through the same
+ * session (./session.ts), so the output and the exit codes are the same
+ * (test/unit/cli/fast-path.test.ts).
  */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ExitCode } from '../core/errors.js';
 import type { MainIO } from './session.js';
-import { fastRoute } from './route.js';
+import { fastRoute, type FastRoute } from './route.js';
 import { enableCompileCache } from './compile-cache.js';
+import { loadBundle, saveCaches } from './code-cache.js';
+
+/** True in dist/bundle/gitopsd.js (esbuild `define`, scripts/bundle.mjs); undefined unbundled. */
+declare const GITOPSD_LEAN_CJS: boolean | undefined;
 
 // Before the bundles below are loaded: they are what the cache is for.
-enableCompileCache();
+const cacheDir = enableCompileCache();
+
+type Lean<C extends FastRoute['command']> = {
+  runLean(argv: string[], route: FastRoute & { command: C }, scriptName: string, io?: MainIO): Promise<ExitCode>;
+};
+
+/** Run a lean bundle's command; in the build, save its code cache afterwards (./code-cache.ts). */
+async function runLeanBundle<C extends FastRoute['command']>(
+  name: 'lean-status' | 'lean-upgrade' | 'lean-fleet-status',
+  unbundled: () => Promise<Lean<C>>,
+  run: (m: Lean<C>) => Promise<ExitCode>,
+): Promise<ExitCode> {
+  if (typeof GITOPSD_LEAN_CJS === 'undefined') return run(await unbundled());
+  const bundle = loadBundle<Lean<C>>(join(dirname(fileURLToPath(import.meta.url)), `${name}.cjs`), cacheDir);
+  const code = await run(bundle.exports);
+  saveCaches(); // the lean bundle's, and execa's when the command ran one
+  return code;
+}
 
 /** Run the CLI; resolves to the exit code (the bin sets process.exitCode from it). */
 export async function main(argv: string[], scriptName = 'gitopsd', io?: MainIO): Promise<ExitCode> {
   const route = fastRoute(argv, scriptName);
   switch (route?.command) {
     case 'status':
-      return (await import('./lean-status.js')).runLean(argv, { ...route, command: 'status' }, scriptName, io);
+      return runLeanBundle<'status'>(
+        'lean-status',
+        () => import('./lean-status.js'),
+        (m) => m.runLean(argv, { ...route, command: 'status' }, scriptName, io),
+      );
     case 'upgrade':
-      return (await import('./lean-upgrade.js')).runLean(argv, { ...route, command: 'upgrade' }, scriptName, io);
+      return runLeanBundle<'upgrade'>(
+        'lean-upgrade',
+        () => import('./lean-upgrade.js'),
+        (m) => m.runLean(argv, { ...route, command: 'upgrade' }, scriptName, io),
+      );
     case 'fleet status':
-      return (await import('./lean-fleet-status.js')).runLean(
-        argv,
-        { ...route, command: 'fleet status' },
-        scriptName,
-        io,
+      return runLeanBundle<'fleet status'>(
+        'lean-fleet-status',
+        () => import('./lean-fleet-status.js'),
+        (m) => m.runLean(argv, { ...route, command: 'fleet status' }, scriptName, io),
       );
     case 'daemon':
     case 'fleet publish':

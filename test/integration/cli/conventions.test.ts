@@ -5,7 +5,16 @@
  */
 import { describe, it, expect } from 'vitest';
 import { execa } from 'execa';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, runCli } from '../../helpers/cli.js';
@@ -177,5 +186,28 @@ describe('root and $TMPDIR (docs/security.md: root never touches a path another 
     // What root wrote into the directory the other user owns (and can replace files in).
     const written = readdirSync(target, { recursive: true });
     expect(written).toEqual([]);
+  });
+  it("the lean bundles' code cache goes into root's own 0700 directory, 0600, and the next run accepts it with the same result", async () => {
+    // src/cli/code-cache.ts: `status` runs from dist/bundle/lean-status.cjs;
+    // its V8 code cache is written after the first run, in the directory of
+    // src/cli/compile-cache.ts, never in the shared $TMPDIR itself.
+    const tmp = mkdtempSync(join(tmpdir(), 'gitopsd-shared-tmp-'));
+    chmodSync(tmp, 0o1777);
+    const missing = join(tmp, 'no-such-config.json');
+    const env = { TMPDIR: tmp, NODE_COMPILE_CACHE: undefined };
+    const first = await runCli(['status', '--config', missing], { env });
+    expect({ exitCode: first.exitCode, stdout: first.stdout }).toEqual({ exitCode: 78, stdout: '' });
+    const uid = process.getuid?.() ?? 0;
+    const dir = join(tmp, `gitopsd-compile-cache-${uid}`);
+    expect(readdirSync(tmp).sort()).toEqual([`gitopsd-compile-cache-${uid}`]);
+    const caches = readdirSync(dir).filter((f) => f.startsWith('lean-status.cjs-'));
+    expect(caches).toHaveLength(1);
+    expect(statSync(join(dir, caches[0] ?? '')).mode & 0o777).toBe(0o600);
+    const written = statSync(join(dir, caches[0] ?? '')).mtimeMs;
+    const second = await runCli(['status', '--config', missing], { env });
+    expect(second).toMatchObject({ exitCode: 78, stdout: '', stderr: first.stderr });
+    // Accepted: not written again.
+    expect(readdirSync(dir).filter((f) => f.startsWith('lean-status.cjs-'))).toEqual(caches);
+    expect(statSync(join(dir, caches[0] ?? '')).mtimeMs).toBe(written);
   });
 });

@@ -93,15 +93,15 @@ describe('compareHostNames: the order of the rows', () => {
 describe('what `fleet status` loads', () => {
   it('no node:http (nor the undici its ESM facade loads): `fleet serve` requires it only when it serves', async () => {
     // The lean bundle of `fleet status` holds src/fleet/serve.ts too
-    // (dist/bundle/lean-fleet-status.js); an import of node:http there cost
-    // about 12 ms of every read (docs/benchmarks.md B8, eighth session).
-    const bundle = join(repoRoot, 'dist', 'bundle', 'lean-fleet-status.js');
+    // (dist/bundle/lean-fleet-status.cjs, a CommonJS script: src/cli/code-cache.ts);
+    // an import of node:http there cost about 12 ms of every read
+    // (docs/benchmarks.md B8, eighth session).
+    const bundle = join(repoRoot, 'dist', 'bundle', 'lean-fleet-status.cjs');
     const { stdout: loaded } = await execa(
       process.execPath,
       [
-        '--input-type=module',
         '-e',
-        `const m = await import(${JSON.stringify(bundle)});
+        `const m = require(${JSON.stringify(bundle)});
          console.log(JSON.stringify({ runLean: typeof m.runLean, modules: process.moduleLoadList }))`,
       ],
       { stdin: 'ignore' },

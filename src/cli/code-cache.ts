@@ -1,0 +1,171 @@
+/**
+ * Loads a lean bundle (dist/bundle/lean-*.cjs, scripts/bundle.mjs) with a V8
+ * code cache made after the command has run, so that the next start
+ * compiles almost nothing.
+ *
+ * Why not node's own compile cache (./compile-cache.ts) for these files:
+ * node makes its cache when it compiles a module, before the module runs
+ * (node's src/compile_cache.cc: `MaybeSave` right after the compile). V8
+ * compiles a function lazily, on its first call, so that cache holds the
+ * top level of each module and little else, and every start compiled the
+ * hundreds of functions a command runs again (docs/benchmarks.md, issue 19,
+ * fifth pass: 74 ms of `status` was compiling). V8's
+ * `ScriptCompiler::CreateCodeCache`, which node exposes as
+ * `vm.Script#createCachedData()`, includes every function compiled so far
+ * when it is called after the script has run (node's vm documentation,
+ * "script.createCachedData()": "code cache of the script ... may contain
+ * functions that have been compiled after the script was run"). Here it is
+ * called once, after the first run of a command that found no usable cache.
+ *
+ * The bundle is a CommonJS script: a vm.Script can be given cached data, an
+ * ES module cannot without `--experimental-vm-modules`. execa's own file
+ * (dist/bundle/vendor-execa.cjs) is such a script too. A bundle's dynamic
+ * imports (execa's file, prom-client, node's builtins) are done here
+ * (`__gImp`, passed in): a vm.Script's own `import()` needs an experimental loader option
+ * that prints a warning on stderr. scripts/bundle.mjs fails the build when
+ * any other `import(` is left in a lean bundle.
+ *
+ * Where the cache lives: the directory of ./compile-cache.ts
+ * (`$TMPDIR/gitopsd-compile-cache-<uid>`, 0700, this user's), never anywhere
+ * another user can write: code read from there runs as this user (root).
+ * Each file is named by the bundle, the SHA-256 of the bundle's text (put
+ * on its first line by the build) and the V8 version, so a new build or a
+ * new node never reads another's cache. V8 checks the rest itself and
+ * rejects data made with other flags or for a source of another length
+ * (`cachedDataRejected`); a rejected or unreadable file is written again.
+ * It is written to a temporary name and renamed, so a kill at any instant
+ * leaves the old file, the new one, or none. Failing to write it is not an
+ * error: the command's result never depends on the cache, only its speed.
+ */
+import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** The first line of a lean bundle: this text, then 64 hex digits (scripts/bundle.mjs). */
+export const CACHE_KEY_PREFIX = '// gitopsd-code-cache-key ';
+
+/** What loading a bundle did with the cache: for tests and the benchmark's notes. */
+export type CacheUse = 'none' | 'accepted' | 'rejected' | 'absent';
+
+export interface LoadedBundle<T> {
+  exports: T;
+  /** `none`: no cache directory or no key; else what V8 did with the file. */
+  cache: CacheUse;
+  /** Path of the cache file, or null without one. */
+  cacheFile: string | null;
+  /**
+   * Write the cache when there was none or V8 rejected it; call once the
+   * command has run. Returns whether a file was written. Never throws.
+   */
+  saveCache(): boolean;
+}
+
+const loaded = new Map<string, LoadedBundle<unknown>>();
+
+/** The cache file of `bundle` (an absolute path) whose text is `source`, or null when it has no key line. */
+export function cacheFileFor(bundle: string, source: string, cacheDir: string): string | null {
+  if (!source.startsWith(CACHE_KEY_PREFIX)) return null;
+  const key = source.slice(CACHE_KEY_PREFIX.length, CACHE_KEY_PREFIX.length + 64);
+  if (!/^[0-9a-f]{64}$/.test(key)) return null;
+  const v8 = process.versions.v8.replace(/[^0-9A-Za-z.-]/g, '_');
+  return join(cacheDir, `${basename(bundle)}-${key.slice(0, 32)}-v8-${v8}.cache`);
+}
+
+/**
+ * Run the CommonJS bundle at `bundle` (an absolute path) once per process
+ * and return its exports. `cacheDir` is a directory from compileCacheDir, or
+ * null to run without a cache. Errors: reading or compiling the bundle
+ * throws (a broken install); a missing or bad cache file only means no cache.
+ */
+export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBundle<T> {
+  const known = loaded.get(bundle);
+  if (known !== undefined) return known as LoadedBundle<T>;
+  const source = readFileSync(bundle, 'utf8');
+  const cacheFile = cacheDir === null ? null : cacheFileFor(bundle, source, cacheDir);
+  let cachedData: Buffer | undefined;
+  if (cacheFile !== null) {
+    try {
+      cachedData = readFileSync(cacheFile);
+    } catch {
+      cachedData = undefined;
+    }
+  }
+  // The same wrapper as node's for a CommonJS file, plus the import hook.
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __gImp) {${source}\n})`, {
+    filename: bundle,
+    ...(cachedData !== undefined ? { cachedData } : {}),
+  });
+  const cache: CacheUse =
+    cacheFile === null
+      ? 'none'
+      : cachedData === undefined
+        ? 'absent'
+        : script.cachedDataRejected
+          ? 'rejected'
+          : 'accepted';
+  const dir = dirname(bundle);
+  // What scripts/bundle.mjs lets a bundle import: execa's file beside it
+  // (a script of its own, run the same way), prom-client (from the
+  // node_modules both resolve to), or one of node's builtins.
+  const importBeside = (specifier: string): Promise<unknown> => {
+    if (specifier === 'prom-client' || /^node:[a-z_/]+$/.test(specifier)) return import(specifier);
+    if (specifier === './vendor-execa.js') {
+      return Promise.resolve().then(() => loadBundle(join(dir, 'vendor-execa.cjs'), cacheDir).exports);
+    }
+    return Promise.reject(new Error(`${bundle}: unexpected import of ${JSON.stringify(specifier)}`));
+  };
+  const module = { exports: {} as T };
+  const wrapper = script.runInThisContext() as (
+    exports: T,
+    require: NodeJS.Require,
+    module: { exports: T },
+    filename: string,
+    dirname: string,
+    gImp: (specifier: string) => Promise<unknown>,
+  ) => void;
+  wrapper.call(module.exports, module.exports, createRequire(bundle), module, bundle, dir, importBeside);
+  let saved = false;
+  const result: LoadedBundle<T> = {
+    exports: module.exports,
+    cache,
+    cacheFile,
+    saveCache(): boolean {
+      if (saved || cacheFile === null || cache === 'accepted') return false;
+      saved = true;
+      return writeCache(cacheFile, `${basename(bundle)}-`, script);
+    },
+  };
+  loaded.set(bundle, result);
+  return result;
+}
+
+/** saveCache() of every bundle this process has loaded (a lean bundle and execa's file); the number written. */
+export function saveCaches(): number {
+  let written = 0;
+  for (const b of loaded.values()) if (b.saveCache()) written += 1;
+  return written;
+}
+
+function writeCache(cacheFile: string, prefix: string, script: Script): boolean {
+  const tmp = `${cacheFile}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, cacheFile);
+  } catch {
+    rmSync(tmp, { force: true });
+    return false;
+  }
+  // Other builds' files of this bundle, and temporary files left by a kill.
+  try {
+    const dir = dirname(cacheFile);
+    for (const name of readdirSync(dir)) {
+      if (name.startsWith(prefix) && join(dir, name) !== cacheFile && !name.endsWith(`.tmp-${process.pid}`)) {
+        rmSync(join(dir, name), { force: true });
+      }
+    }
+  } catch {
+    // The sweep is housekeeping only.
+  }
+  return true;
+}

@@ -1,0 +1,137 @@
+/**
+ * The lean bundles' code cache (src/cli/code-cache.ts), with node's real V8:
+ * written once after a run, then accepted; functions compiled during the run
+ * are in it; a broken or foreign file is rejected and written again; a kill
+ * leaves nothing that is read. Each load runs in a fresh node (a process
+ * loads a bundle once), through the built module (dist/cli/code-cache.js).
+ */
+import { describe, it, expect } from 'vitest';
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CACHE_KEY_PREFIX, cacheFileFor } from '../../../src/cli/code-cache.js';
+import { repoRoot } from '../../helpers/cli.js';
+
+const codeCacheModule = join(repoRoot, 'dist', 'cli', 'code-cache.js');
+
+/** A bundle whose work is a function V8 compiles lazily, on the call from run(). */
+function bundleText(key: string, answer = 42): string {
+  const body = Array.from({ length: 200 }, (_, i) => `  s += (x * ${i + 1}) % 7;`).join('\n');
+  return [
+    `${CACHE_KEY_PREFIX}${key}`,
+    `function work(x) {\n  let s = 0;\n${body}\n  return s;\n}`,
+    `exports.run = () => work(3) * 0 + ${answer};`,
+    `exports.viaImport = () => __gImp('node:path').then((m) => typeof m.join);`,
+    '',
+  ].join('\n');
+}
+
+interface Load {
+  cache: string;
+  cacheFile: string | null;
+  saved: boolean;
+  answer: number | null;
+  imported?: string;
+}
+
+/** Load `bundle` in a fresh node; call run() unless `call` is false; save the cache. */
+async function load(bundle: string, cacheDir: string, call = true, viaImport = false): Promise<Load> {
+  const script = `
+    import { loadBundle } from ${JSON.stringify(codeCacheModule)};
+    const b = loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(cacheDir)});
+    const answer = ${call} ? b.exports.run() : null;
+    const imported = ${viaImport} ? await b.exports.viaImport() : undefined;
+    const saved = b.saveCache();
+    console.log(JSON.stringify({ cache: b.cache, cacheFile: b.cacheFile, saved, answer, imported }));`;
+  const { stdout, stderr } = await execa(process.execPath, ['--input-type=module', '-e', script], { stdin: 'ignore' });
+  expect(stderr).toBe('');
+  return JSON.parse(stdout) as Load;
+}
+
+function setup(key = 'a'.repeat(64), answer = 42): { dir: string; bundle: string; cacheDir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gitopsd-code-cache-'));
+  const cacheDir = join(dir, 'cache');
+  mkdirSync(cacheDir, { mode: 0o700 }); // as compileCacheDir makes it
+  const bundle = join(dir, 'lean-test.cjs');
+  writeFileSync(bundle, bundleText(key, answer));
+  return { dir, bundle, cacheDir };
+}
+
+describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
+  it('is written 0600 after the first run, then accepted, and the result is the same', async () => {
+    const { bundle, cacheDir } = setup();
+    const first = await load(bundle, cacheDir);
+    expect(first).toMatchObject({ cache: 'absent', saved: true, answer: 42 });
+    expect(first.cacheFile).toBe(cacheFileFor(bundle, readFileSync(bundle, 'utf8'), cacheDir));
+    expect(statSync(first.cacheFile ?? '').mode & 0o777).toBe(0o600);
+    const second = await load(bundle, cacheDir);
+    expect(second).toMatchObject({ cache: 'accepted', saved: false, answer: 42 });
+  });
+
+  it('holds the functions compiled during the run (a cache made before the call is smaller)', async () => {
+    const before = setup();
+    const after = setup();
+    const notCalled = await load(before.bundle, before.cacheDir, false);
+    const called = await load(after.bundle, after.cacheDir, true);
+    const sizeBefore = statSync(notCalled.cacheFile ?? '').size;
+    const sizeAfter = statSync(called.cacheFile ?? '').size;
+    // work() is compiled on its call only; its bytecode is then in the cache.
+    expect(sizeAfter).toBeGreaterThan(sizeBefore + 1000);
+  });
+
+  it('rejects a damaged file (cut short, as a full disk leaves it, or garbage), runs correctly, writes it again', async () => {
+    const { bundle, cacheDir } = setup();
+    const first = await load(bundle, cacheDir);
+    const file = first.cacheFile ?? '';
+    const good = readFileSync(file);
+    writeFileSync(file, good.subarray(0, Math.floor(good.length / 2)));
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'rejected', saved: true, answer: 42 });
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', answer: 42 });
+    writeFileSync(file, Buffer.from('not a V8 code cache'));
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'rejected', saved: true, answer: 42 });
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', answer: 42 });
+  });
+
+  it("a new build (another key) never reads the old build's file, and replaces it", async () => {
+    const { bundle, cacheDir } = setup('b'.repeat(64), 1);
+    const old = await load(bundle, cacheDir);
+    expect(old.answer).toBe(1);
+    // Same length, another answer: V8 alone would take the old cache (it checks the length).
+    writeFileSync(bundle, bundleText('c'.repeat(64), 2));
+    const fresh = await load(bundle, cacheDir);
+    expect(fresh).toMatchObject({ cache: 'absent', saved: true, answer: 2 });
+    expect(fresh.cacheFile).not.toBe(old.cacheFile);
+    expect(readdirSync(cacheDir)).toEqual([fresh.cacheFile?.split('/').at(-1)]);
+  });
+
+  it('why the key: V8 alone takes a cache made for another source of the same length, and runs the old code', async () => {
+    // The hazard the key (the build's SHA-256 of the bundle) guards against:
+    // with the key unchanged, the edited bundle still answers 1.
+    const { bundle, cacheDir } = setup('d'.repeat(64), 1);
+    await load(bundle, cacheDir);
+    writeFileSync(bundle, bundleText('d'.repeat(64), 2));
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', answer: 1 });
+  });
+
+  it('removes what a kill left (a temporary file) when it writes, and never reads it', async () => {
+    const { bundle, cacheDir } = setup();
+    const file = cacheFileFor(bundle, readFileSync(bundle, 'utf8'), cacheDir) ?? '';
+    writeFileSync(`${file}.tmp-999999`, Buffer.from('half a cache'));
+    const first = await load(bundle, cacheDir);
+    expect(first).toMatchObject({ cache: 'absent', saved: true, answer: 42 });
+    expect(readdirSync(cacheDir)).toEqual([file.split('/').at(-1)]);
+  });
+
+  it('a bundle without the key line runs without a cache and writes nothing', async () => {
+    const { bundle, cacheDir } = setup();
+    writeFileSync(bundle, bundleText('a'.repeat(64)).split('\n').slice(1).join('\n'));
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'none', cacheFile: null, saved: false, answer: 42 });
+    expect(readdirSync(cacheDir)).toEqual([]);
+  });
+
+  it("the bundle's dynamic imports go through __gImp (node's builtins here), without a warning on stderr", async () => {
+    const { bundle, cacheDir } = setup();
+    expect(await load(bundle, cacheDir, true, true)).toMatchObject({ imported: 'function', answer: 42 });
+  });
+});
