@@ -103,12 +103,14 @@ const nodeCronLazyBuiltins = {
   },
 };
 /**
- * The lean bundles use execa from a file of its own (dist/bundle/vendor-execa.js):
+ * The lean bundles use execa from a file of its own (dist/bundle/vendor-execa.cjs):
  * the runner loads it on the first command it runs (src/core/runner.ts), which
  * `status` usually never does, and 250 KB of execa inlined in a lean bundle
  * cost every start its reading and compiling (docs/benchmarks.md, issue 19
  * fifth pass). execa holds no state that gitopsd's code shares, so the lean
- * bundles and the full CLI each having their own copy is safe.
+ * bundles and the full CLI each having their own copy is safe. The import
+ * keeps the name './vendor-execa.js'; src/cli/code-cache.ts runs it from
+ * vendor-execa.cjs.
  */
 const vendorExeca = {
   name: 'vendor-execa',

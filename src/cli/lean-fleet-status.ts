@@ -1,6 +1,6 @@
 /**
  * The lean bundle of `gitopsd fleet status` in the forms of ./route.ts
- * (dist/bundle/lean-fleet-status.js, one file with only what the command reaches;
+ * (dist/bundle/lean-fleet-status.cjs, one file with only what the command reaches;
  * scripts/bundle.mjs). The bin's entry (./entry.ts) loads it instead of the
  * full CLI for the forms ./route.ts accepts. The handler, the session and
  * the exit codes are the full CLI's (./session.ts); only the bundle differs.

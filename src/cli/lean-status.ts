@@ -1,6 +1,6 @@
 /**
  * The lean bundle of `gitopsd status [--json] [--config PATH]`
- * (dist/bundle/lean-status.js, one file with only what the command reaches;
+ * (dist/bundle/lean-status.cjs, one file with only what the command reaches;
  * scripts/bundle.mjs). The bin's entry (./entry.ts) loads it instead of the
  * full CLI for the forms ./route.ts accepts. The handler, the session and
  * the exit codes are the full CLI's (./session.ts); only the bundle differs.

@@ -42,7 +42,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 // node:http and node:net are required when a page is served, not imported:
 // `fleet status` runs from a bundle that holds this module too
-// (dist/bundle/lean-fleet-status.js), and an ESM import of node:http builds
+// (dist/bundle/lean-fleet-status.cjs), and an ESM import of node:http builds
 // its facade, whose getters load undici (about 12 ms of a read,
 // docs/benchmarks.md B8, eighth session).
 const req = createRequire(import.meta.url);
