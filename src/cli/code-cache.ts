@@ -33,14 +33,18 @@
  * new node never reads another's cache. V8 checks the rest itself and
  * rejects data made with other flags or for a source of another length
  * (`cachedDataRejected`); a rejected or unreadable file is written again.
- * It is written to a temporary name and renamed, so a kill at any instant
- * leaves the old file, the new one, or none. Failing to write it is not an
+ * It is written to a temporary name, fsynced and renamed, so a kill or a
+ * power cut at any instant leaves the old file, the new one, or none: V8
+ * checks a cache's length and header but no checksum, and node dies
+ * (SIGSEGV, SIGTRAP) on a file damaged inside, on every run until the file
+ * is removed or NODE_DISABLE_COMPILE_CACHE is set (./compile-cache.ts). Failing to write it is not an
  * error: the command's result never depends on the cache, only its speed.
  */
-import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { fsyncDir } from '../core/atomic.js';
 
 /** The first line of a lean bundle: this text, then 64 hex digits (scripts/bundle.mjs). */
 export const CACHE_KEY_PREFIX = '// gitopsd-code-cache-key ';
@@ -150,11 +154,27 @@ export function saveCaches(): number {
 function writeCache(cacheFile: string, prefix: string, script: Script): boolean {
   const tmp = `${cacheFile}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o600, flag: 'wx' });
+    // fsync before the rename: V8 does not checksum a code cache (its
+    // --verify-snapshot-checksum is off in release builds), and a file of
+    // the right length with a block of zeros inside, as a power cut can
+    // leave an unsynced file, kills node with SIGSEGV on every later run.
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      const data = script.createCachedData();
+      for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, cacheFile);
   } catch {
     rmSync(tmp, { force: true });
     return false;
+  }
+  try {
+    fsyncDir(dirname(cacheFile));
+  } catch {
+    // The rename is done; a lost rename after a power cut only means no cache.
   }
   // Other builds' files of this bundle, and temporary files left by a kill.
   try {

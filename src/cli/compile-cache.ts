@@ -13,7 +13,8 @@
  * access for group or others; else gitopsd runs without the cache (slower
  * to start, never unsafe). NODE_COMPILE_CACHE, when set, is node's own
  * choice and wins (node enables it before any of this runs);
- * NODE_DISABLE_COMPILE_CACHE turns it off.
+ * NODE_DISABLE_COMPILE_CACHE turns it off, and the lean bundles' code cache
+ * (./code-cache.ts) with it.
  */
 import * as nodeModule from 'node:module';
 import { lstatSync, mkdirSync } from 'node:fs';
@@ -53,6 +54,10 @@ export function compileCacheDir(base: string, uid: number): string | null {
  * found even on a node without enableCompileCache (node < 22.1).
  */
 export function enableCompileCache(): string | null {
+  // The off switch covers ./code-cache.ts too: V8 checks a code cache's
+  // length and header only, so a file damaged inside kills node on every run
+  // (SIGSEGV); with this set, gitopsd runs without reading it.
+  if ((process.env['NODE_DISABLE_COMPILE_CACHE'] ?? '') !== '') return null;
   if (typeof process.getuid !== 'function') return null;
   const dir = compileCacheDir(tmpdir(), process.getuid());
   // Typed here: @types/node 20 (engines: node >= 20.5) does not know it.

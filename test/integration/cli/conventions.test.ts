@@ -209,5 +209,15 @@ describe('root and $TMPDIR (docs/security.md: root never touches a path another 
     // Accepted: not written again.
     expect(readdirSync(dir).filter((f) => f.startsWith('lean-status.cjs-'))).toEqual(caches);
     expect(statSync(join(dir, caches[0] ?? '')).mtimeMs).toBe(written);
+    // A file damaged inside, at its full length (a block of zeros, as a power
+    // cut before the data reached the disk leaves it): V8 checks a code
+    // cache's length and header only, and node dies on it (SIGSEGV or
+    // SIGTRAP) on every run. NODE_DISABLE_COMPILE_CACHE runs without it.
+    const file = join(dir, caches[0] ?? '');
+    const damaged = readFileSync(file);
+    damaged.fill(0, 40960, 45056);
+    writeFileSync(file, damaged);
+    const off = await runCli(['status', '--config', missing], { env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    expect(off).toMatchObject({ exitCode: 78, stdout: '', stderr: first.stderr });
   });
 });
