@@ -95,11 +95,16 @@ export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBu
       cachedData = undefined;
     }
   }
-  // The same wrapper as node's for a CommonJS file, plus the import hook.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, __gImp) {${source}\n})`, {
-    filename: bundle,
-    ...(cachedData !== undefined ? { cachedData } : {}),
-  });
+  // The same wrapper as node's for a CommonJS file, plus the import hook,
+  // and strict, as the ES modules the bundle is built from: the bundle's own
+  // "use strict" is no directive (the key line's banner statement comes first).
+  const script = new Script(
+    `(function (exports, require, module, __filename, __dirname, __gImp) {'use strict';${source}\n})`,
+    {
+      filename: bundle,
+      ...(cachedData !== undefined ? { cachedData } : {}),
+    },
+  );
   const cache: CacheUse =
     cacheFile === null
       ? 'none'

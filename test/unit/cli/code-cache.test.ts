@@ -23,6 +23,9 @@ function bundleText(key: string, answer = 42): string {
     `function work(x) {\n  let s = 0;\n${body}\n  return s;\n}`,
     `exports.run = () => work(3) * 0 + ${answer};`,
     `exports.viaImport = () => __gImp('node:path').then((m) => typeof m.join);`,
+    // No directive here, as in the built bundles, whose "use strict" comes
+    // after the key line and the banner's first statement.
+    `exports.strict = (function () { return this === undefined; })();`,
     '',
   ].join('\n');
 }
@@ -33,6 +36,7 @@ interface Load {
   saved: boolean;
   answer: number | null;
   imported?: string;
+  strict: boolean;
 }
 
 /** Load `bundle` in a fresh node; call run() unless `call` is false; save the cache. */
@@ -43,7 +47,7 @@ async function load(bundle: string, cacheDir: string, call = true, viaImport = f
     const answer = ${call} ? b.exports.run() : null;
     const imported = ${viaImport} ? await b.exports.viaImport() : undefined;
     const saved = b.saveCache();
-    console.log(JSON.stringify({ cache: b.cache, cacheFile: b.cacheFile, saved, answer, imported }));`;
+    console.log(JSON.stringify({ cache: b.cache, cacheFile: b.cacheFile, saved, answer, imported, strict: b.exports.strict }));`;
   const { stdout, stderr } = await execa(process.execPath, ['--input-type=module', '-e', script], { stdin: 'ignore' });
   expect(stderr).toBe('');
   return JSON.parse(stdout) as Load;
@@ -128,6 +132,14 @@ describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
     writeFileSync(bundle, bundleText('a'.repeat(64)).split('\n').slice(1).join('\n'));
     expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'none', cacheFile: null, saved: false, answer: 42 });
     expect(readdirSync(cacheDir)).toEqual([]);
+  });
+
+  it('runs the bundle in strict mode, as the ES modules it is built from, with the cache and without', async () => {
+    // The lean bundles' "use strict" is not a directive: the build's key line
+    // and banner statement come first (scripts/bundle.mjs).
+    const { bundle, cacheDir } = setup();
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'absent', strict: true });
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', strict: true });
   });
 
   it("the bundle's dynamic imports go through __gImp (node's builtins here), without a warning on stderr", async () => {
