@@ -40,7 +40,17 @@
  * is removed or NODE_DISABLE_COMPILE_CACHE is set (./compile-cache.ts). Failing to write it is not an
  * error: the command's result never depends on the cache, only its speed.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
@@ -156,6 +166,9 @@ export function saveCaches(): number {
   return written;
 }
 
+/** How long another build's cache file of the same bundle is kept after it was written: a day. */
+const OTHER_BUILD_KEPT_MS = 24 * 3600_000;
+
 function writeCache(cacheFile: string, prefix: string, script: Script): boolean {
   const tmp = `${cacheFile}.tmp-${process.pid}`;
   try {
@@ -181,13 +194,17 @@ function writeCache(cacheFile: string, prefix: string, script: Script): boolean 
   } catch {
     // The rename is done; a lost rename after a power cut only means no cache.
   }
-  // Other builds' files of this bundle, and temporary files left by a kill.
+  // Temporary files left by a kill, and other builds' files of this bundle
+  // written more than a day ago. A newer one stays: two builds run in turn
+  // (the system's and a checkout's, or another node) each removed the
+  // other's, and every run of either wrote its cache again (review 9).
   try {
     const dir = dirname(cacheFile);
+    const staleBefore = Date.now() - OTHER_BUILD_KEPT_MS;
     for (const name of readdirSync(dir)) {
-      if (name.startsWith(prefix) && join(dir, name) !== cacheFile && !name.endsWith(`.tmp-${process.pid}`)) {
-        rmSync(join(dir, name), { force: true });
-      }
+      if (!name.startsWith(prefix) || join(dir, name) === cacheFile || name.endsWith(`.tmp-${process.pid}`)) continue;
+      const path = join(dir, name);
+      if (/\.tmp-\d+$/.test(name) || lstatSync(path).mtimeMs < staleBefore) rmSync(path, { force: true });
     }
   } catch {
     // The sweep is housekeeping only.

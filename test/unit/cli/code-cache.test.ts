@@ -7,9 +7,9 @@
  */
 import { describe, it, expect } from 'vitest';
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CACHE_KEY_PREFIX, cacheFileFor } from '../../../src/cli/code-cache.js';
 import { repoRoot } from '../../helpers/cli.js';
 
@@ -101,12 +101,25 @@ describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
     const { bundle, cacheDir } = setup('b'.repeat(64), 1);
     const old = await load(bundle, cacheDir);
     expect(old.answer).toBe(1);
+    // Written more than a day ago: a build no longer run (see the next case).
+    utimesSync(old.cacheFile ?? '', new Date(Date.now() - 25 * 3600_000), new Date(Date.now() - 25 * 3600_000));
     // Same length, another answer: V8 alone would take the old cache (it checks the length).
     writeFileSync(bundle, bundleText('c'.repeat(64), 2));
     const fresh = await load(bundle, cacheDir);
     expect(fresh).toMatchObject({ cache: 'absent', saved: true, answer: 2 });
     expect(fresh.cacheFile).not.toBe(old.cacheFile);
     expect(readdirSync(cacheDir)).toEqual([fresh.cacheFile?.split('/').at(-1)]);
+  });
+
+  it('two builds run in turn (the system’s and a checkout’s) keep their own files: no run writes again', async () => {
+    const a = setup('e'.repeat(64), 1);
+    const b = { ...a, bundle: join(a.dir, 'other', 'lean-test.cjs') };
+    mkdirSync(dirname(b.bundle));
+    writeFileSync(b.bundle, bundleText('f'.repeat(64), 2));
+    expect(await load(a.bundle, a.cacheDir)).toMatchObject({ cache: 'absent', saved: true, answer: 1 });
+    expect(await load(b.bundle, b.cacheDir)).toMatchObject({ cache: 'absent', saved: true, answer: 2 });
+    expect(await load(a.bundle, a.cacheDir)).toMatchObject({ cache: 'accepted', saved: false, answer: 1 });
+    expect(await load(b.bundle, b.cacheDir)).toMatchObject({ cache: 'accepted', saved: false, answer: 2 });
   });
 
   it('why the key: V8 alone takes a cache made for another source of the same length, and runs the old code', async () => {
