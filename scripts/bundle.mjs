@@ -187,7 +187,8 @@ const cjsScript = {
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
   banner: {
-    js: `// gitopsd-code-cache-key ${leanKeyZeros}\nconst __gitopsdImportMetaUrl = require('node:url').pathToFileURL(__filename).href;`,
+    // "use strict" first: esbuild's own comes after this banner, where it is no directive.
+    js: `// gitopsd-code-cache-key ${leanKeyZeros}\n"use strict";const __gitopsdImportMetaUrl = require('node:url').pathToFileURL(__filename).href;`,
   },
   define: { ...common.define, 'import.meta.url': '__gitopsdImportMetaUrl' },
   splitting: false,

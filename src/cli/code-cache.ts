@@ -23,7 +23,9 @@
  * imports (execa's file, prom-client, node's builtins) are done here
  * (`__gImp`, passed in): a vm.Script's own `import()` needs an experimental loader option
  * that prints a warning on stderr. scripts/bundle.mjs fails the build when
- * any other `import(` is left in a lean bundle.
+ * any other `import(` is left in a lean bundle. With --enable-source-maps
+ * the bundle is required instead, without this cache: node maps stack
+ * frames only for code its own loaders compiled.
  *
  * Where the cache lives: the directory of ./compile-cache.ts
  * (`$TMPDIR/gitopsd-compile-cache-<uid>`, 0700, this user's), never anywhere
@@ -95,6 +97,32 @@ export function cacheFileFor(bundle: string, source: string, cacheDir: string): 
 export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBundle<T> {
   const known = loaded.get(bundle);
   if (known !== undefined) return known as LoadedBundle<T>;
+  const dir = dirname(bundle);
+  // What scripts/bundle.mjs lets a bundle import: execa's file beside it
+  // (a script of its own, run the same way), prom-client (from the
+  // node_modules both resolve to), or one of node's builtins.
+  const importBeside = (specifier: string): Promise<unknown> => {
+    if (specifier === 'prom-client' || /^node:[a-z_/]+$/.test(specifier)) return import(specifier);
+    if (specifier === './vendor-execa.js') {
+      return Promise.resolve().then(() => loadBundle(join(dir, 'vendor-execa.cjs'), cacheDir).exports);
+    }
+    return Promise.reject(new Error(`${bundle}: unexpected import of ${JSON.stringify(specifier)}`));
+  };
+  if (process.sourceMapsEnabled) {
+    // --enable-source-maps: node maps stack frames through a file's
+    // `//# sourceMappingURL` only for code its own loaders compiled, never a
+    // vm.Script's. The bundle is then required, as a CommonJS module (node's
+    // compile cache only), and finds the import hook as a global.
+    Object.defineProperty(globalThis, '__gImp', { value: importBeside, configurable: true, writable: true });
+    const required: LoadedBundle<T> = {
+      exports: createRequire(bundle)(bundle) as T,
+      cache: 'none',
+      cacheFile: null,
+      saveCache: () => false,
+    };
+    loaded.set(bundle, required);
+    return required;
+  }
   const source = readFileSync(bundle, 'utf8');
   const cacheFile = cacheDir === null ? null : cacheFileFor(bundle, source, cacheDir);
   let cachedData: Buffer | undefined;
@@ -123,17 +151,6 @@ export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBu
         : script.cachedDataRejected
           ? 'rejected'
           : 'accepted';
-  const dir = dirname(bundle);
-  // What scripts/bundle.mjs lets a bundle import: execa's file beside it
-  // (a script of its own, run the same way), prom-client (from the
-  // node_modules both resolve to), or one of node's builtins.
-  const importBeside = (specifier: string): Promise<unknown> => {
-    if (specifier === 'prom-client' || /^node:[a-z_/]+$/.test(specifier)) return import(specifier);
-    if (specifier === './vendor-execa.js') {
-      return Promise.resolve().then(() => loadBundle(join(dir, 'vendor-execa.cjs'), cacheDir).exports);
-    }
-    return Promise.reject(new Error(`${bundle}: unexpected import of ${JSON.stringify(specifier)}`));
-  };
   const module = { exports: {} as T };
   const wrapper = script.runInThisContext() as (
     exports: T,

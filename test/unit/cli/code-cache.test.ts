@@ -155,6 +155,32 @@ describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
     expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', strict: true });
   });
 
+  it('with --enable-source-maps, a stack trace names the source the bundle’s map points to', async () => {
+    // Node maps stack traces only for code its own loaders compiled (the
+    // bundle's `//# sourceMappingURL`); a vm.Script's frames stay in the bundle.
+    const { dir, bundle, cacheDir } = setup();
+    const throwing = `${bundleText('a'.repeat(64))}exports.boom = function boom() { throw new Error('boom'); };\n`;
+    const line = throwing.split('\n').length - 1; // the line of boom()
+    // One segment: column 0 of that line is line 10 of orig.ts.
+    const map = { version: 3, sources: ['orig.ts'], names: [], mappings: `${';'.repeat(line - 1)}AASA` };
+    writeFileSync(join(dir, 'lean-test.cjs.map'), JSON.stringify(map));
+    writeFileSync(bundle, `${throwing}//# sourceMappingURL=lean-test.cjs.map\n`);
+    const script = `
+      import { loadBundle } from ${JSON.stringify(codeCacheModule)};
+      const b = loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(cacheDir)});
+      try { b.exports.boom(); } catch (err) { console.log(err.stack.split('\\n')[1]); }
+      console.log(JSON.stringify({ answer: b.exports.run(), cache: b.cache }));`;
+    const { stdout, stderr } = await execa(
+      process.execPath,
+      ['--enable-source-maps', '--input-type=module', '-e', script],
+      { stdin: 'ignore' },
+    );
+    expect(stderr).toBe('');
+    const [frame, result] = stdout.split('\n');
+    expect(frame).toContain(`${join(dir, 'orig.ts')}:10:1`);
+    expect(JSON.parse(result ?? '')).toEqual({ answer: 42, cache: 'none' });
+  });
+
   it("the bundle's dynamic imports go through __gImp (node's builtins here), without a warning on stderr", async () => {
     const { bundle, cacheDir } = setup();
     expect(await load(bundle, cacheDir, true, true)).toMatchObject({ imported: 'function', answer: 42 });
