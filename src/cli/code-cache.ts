@@ -36,11 +36,17 @@
  * rejects data made with other flags or for a source of another length
  * (`cachedDataRejected`); a rejected or unreadable file is written again.
  * It is written to a temporary name, fsynced and renamed, so a kill or a
- * power cut at any instant leaves the old file, the new one, or none: V8
- * checks a cache's length and header but no checksum, and node dies
- * (SIGSEGV, SIGTRAP) on a file damaged inside, on every run until the file
- * is removed or NODE_DISABLE_COMPILE_CACHE is set (./compile-cache.ts). Failing to write it is not an
- * error: the command's result never depends on the cache, only its speed.
+ * power cut at any instant leaves the old file, the new one, or none.
+ * Checksums: by default V8 checks a cache's length and header only, and
+ * node dies (SIGSEGV, SIGTRAP) on a file damaged inside at its full length,
+ * on every run. V8's `--verify-snapshot-checksum` ("Enable checksum
+ * creation and verification for code caches"; off in release builds:
+ * v8/src/flags/flag-definitions.h) is turned on here before any cache is
+ * made or read, so each cache carries a checksum and a damaged one is
+ * rejected and written again (test/unit/cli/code-cache.test.ts).
+ * NODE_DISABLE_COMPILE_CACHE turns this cache off too (./compile-cache.ts).
+ * Failing to write it is not an error: the command's result never depends
+ * on the cache, only its speed.
  */
 import {
   closeSync,
@@ -55,6 +61,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { fsyncDir } from '../core/atomic.js';
 
@@ -78,6 +85,20 @@ export interface LoadedBundle<T> {
 }
 
 const loaded = new Map<string, LoadedBundle<unknown>>();
+
+let checksums = false;
+/**
+ * V8 then writes a checksum into every code cache it makes and rejects a
+ * cache whose checksum does not match (`cachedDataRejected`), instead of
+ * running it. Once per process, before the first cache is made or read:
+ * the flag is part of the flags hash V8 checks too, so every cache this
+ * module makes and reads is made and read with it.
+ */
+function verifyChecksums(): void {
+  if (checksums) return;
+  setFlagsFromString('--verify-snapshot-checksum');
+  checksums = true;
+}
 
 /** The cache file of `bundle` (an absolute path) whose text is `source`, or null when it has no key line. */
 export function cacheFileFor(bundle: string, source: string, cacheDir: string): string | null {
@@ -125,6 +146,7 @@ export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBu
   }
   const source = readFileSync(bundle, 'utf8');
   const cacheFile = cacheDir === null ? null : cacheFileFor(bundle, source, cacheDir);
+  if (cacheFile !== null) verifyChecksums();
   let cachedData: Buffer | undefined;
   if (cacheFile !== null) {
     try {
@@ -189,10 +211,9 @@ const OTHER_BUILD_KEPT_MS = 24 * 3600_000;
 function writeCache(cacheFile: string, prefix: string, script: Script): boolean {
   const tmp = `${cacheFile}.tmp-${process.pid}`;
   try {
-    // fsync before the rename: V8 does not checksum a code cache (its
-    // --verify-snapshot-checksum is off in release builds), and a file of
-    // the right length with a block of zeros inside, as a power cut can
-    // leave an unsynced file, kills node with SIGSEGV on every later run.
+    // fsync before the rename, as every atomic write here: after a power
+    // cut the file is whole or absent (a damaged one would be rejected by
+    // its checksum, verifyChecksums, and written again: a slower start).
     const fd = openSync(tmp, 'wx', 0o600);
     try {
       const data = script.createCachedData();

@@ -97,6 +97,26 @@ describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
     expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', answer: 42 });
   });
 
+  it('rejects a file damaged inside at its full length (zeros, flipped bytes) by its checksum; without one V8 would run it and crash', async () => {
+    // Without --verify-snapshot-checksum (off in release builds), node died
+    // on such a file with SIGSEGV (139) or SIGTRAP (133) on every run, on
+    // node 20.20 and 24.22 (review 9, finding 1). src/cli/code-cache.ts
+    // verifyChecksums turns it on.
+    const { bundle, cacheDir } = setup();
+    const file = (await load(bundle, cacheDir)).cacheFile ?? '';
+    const good = readFileSync(file);
+    const zeros = Buffer.from(good);
+    zeros.fill(0, Math.floor(good.length / 2), Math.floor(good.length / 2) + 64);
+    writeFileSync(file, zeros);
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'rejected', saved: true, answer: 42 });
+    expect(readFileSync(file)).not.toEqual(zeros);
+    const flipped = Buffer.from(good);
+    for (const at of [good.length - 8, Math.floor(good.length / 3)]) flipped[at] = (flipped[at] ?? 0) ^ 0xff;
+    writeFileSync(file, flipped);
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'rejected', saved: true, answer: 42 });
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', answer: 42 });
+  });
+
   it("a new build (another key) never reads the old build's file, and replaces it", async () => {
     const { bundle, cacheDir } = setup('b'.repeat(64), 1);
     const old = await load(bundle, cacheDir);
