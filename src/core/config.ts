@@ -5,7 +5,7 @@
  * the key it was probably meant to be). The CLI exits 78 once for all of
  * them (src/core/exit.ts).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import type * as z from './zod.js';
 import { distance } from 'fastest-levenshtein';
 import { ConfigError } from './errors.js';
@@ -24,10 +24,20 @@ export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessE
   return DEFAULT_CONFIG_PATH;
 }
 
-export function loadConfig(file: string, machineHostname: string): Config {
-  let text: string;
+/** The largest config file read, in bytes: a config is a few KB; more is a wrong path (README, "Config reference"). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The config file's text. The path may be a symlink (NixOS links
+ * /etc/gitopsd/config.json into /etc/static), but what it names must be a
+ * regular file of at most MAX_CONFIG_BYTES: a device such as /dev/zero, or
+ * a FIFO nobody writes, would otherwise keep the command reading or waiting
+ * for ever (review 9). O_NONBLOCK: opening a FIFO does not wait for a writer.
+ */
+function readConfigText(file: string): string {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
@@ -40,7 +50,34 @@ export function loadConfig(file: string, machineHostname: string): Config {
             : `cannot be read (${code ?? String(err)})`;
     throw new ConfigError(`config ${file}: ${why}`, { file });
   }
-  return parseConfig(text, file, machineHostname);
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory())
+      throw new ConfigError(`config ${file}: is a directory; pass the path of the JSON file`, { file });
+    if (!st.isFile()) {
+      throw new ConfigError(
+        `config ${file}: is not a regular file (a device, FIFO or socket); pass the path of the JSON file`,
+        { file },
+      );
+    }
+    if (st.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(
+        `config ${file}: is ${st.size} bytes, more than a config can be (${MAX_CONFIG_BYTES}); pass the path of the JSON file`,
+        { file },
+      );
+    }
+    return readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`config ${file}: cannot be read (${code ?? String(err)})`, { file });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function loadConfig(file: string, machineHostname: string): Config {
+  return parseConfig(readConfigText(file), file, machineHostname);
 }
 
 export function parseConfig(text: string, file: string, machineHostname: string): Config {

@@ -3,6 +3,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { runCli } from '../../helpers/cli.js';
 import { MALFORMED } from '../../helpers/malformed-configs.js';
 
@@ -86,6 +87,27 @@ describe('config check', () => {
     const r = await runCli(['config', 'check', '--config', join(dir, 'adir')]);
     expect(r.exitCode).toBe(78);
     expect(r.stderr).toMatch(/is a directory/);
+  });
+
+  it('a device, a FIFO nobody writes, or a file over 1 MiB exits 78 in one line, without reading or waiting for ever', async () => {
+    // /dev/zero kept `status` reading until it was killed (review 9).
+    const fifo = join(dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const big = join(dir, 'big.json');
+    writeFileSync(big, `{"x": "${'a'.repeat(1024 * 1024)}"}`);
+    for (const [args, pattern] of [
+      [['status', '--config', '/dev/zero'], /\/dev\/zero: is not a regular file \(a device, FIFO or socket\)/],
+      [['config', 'check', '--config', fifo], /config\.fifo: is not a regular file/],
+      [['status', '--json', '--config', big], /big\.json: is 1048585 bytes, more than a config can be \(1048576\)/],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect({ args, exitCode: r.exitCode, lines: r.stderr.trim().split('\n').length }).toEqual({
+        args,
+        exitCode: 78,
+        lines: 1,
+      });
+      expect(r.stderr).toMatch(pattern);
+    }
   });
 
   it.each(MALFORMED)('%s exits 78 naming %s', async (text, _key, pattern) => {
