@@ -3,7 +3,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execa } from 'execa';
 import { runCli } from '../../helpers/cli.js';
 import { MALFORMED } from '../../helpers/malformed-configs.js';
 
@@ -92,7 +92,7 @@ describe('config check', () => {
   it('a device, a FIFO nobody writes, or a file over 1 MiB exits 78 in one line, without reading or waiting for ever', async () => {
     // /dev/zero kept `status` reading until it was killed (review 9).
     const fifo = join(dir, 'config.fifo');
-    execFileSync('mkfifo', [fifo]);
+    await execa('mkfifo', [fifo]);
     const big = join(dir, 'big.json');
     writeFileSync(big, `{"x": "${'a'.repeat(1024 * 1024)}"}`);
     for (const [args, pattern] of [
