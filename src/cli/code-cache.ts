@@ -146,9 +146,9 @@ export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBu
   }
   const source = readFileSync(bundle, 'utf8');
   const cacheFile = cacheDir === null ? null : cacheFileFor(bundle, source, cacheDir);
-  if (cacheFile !== null) verifyChecksums();
   let cachedData: Buffer | undefined;
   if (cacheFile !== null) {
+    verifyChecksums();
     try {
       cachedData = readFileSync(cacheFile);
     } catch {

@@ -54,9 +54,8 @@ export function compileCacheDir(base: string, uid: number): string | null {
  * found even on a node without enableCompileCache (node < 22.1).
  */
 export function enableCompileCache(): string | null {
-  // The off switch covers ./code-cache.ts too: V8 checks a code cache's
-  // length and header only, so a file damaged inside kills node on every run
-  // (SIGSEGV); with this set, gitopsd runs without reading it.
+  // The off switch covers ./code-cache.ts too: with it set, gitopsd reads
+  // and writes no cache of its own either.
   if ((process.env['NODE_DISABLE_COMPILE_CACHE'] ?? '') !== '') return null;
   if (typeof process.getuid !== 'function') return null;
   const dir = compileCacheDir(tmpdir(), process.getuid());

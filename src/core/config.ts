@@ -45,11 +45,10 @@ function readConfigText(file: string): string {
         ? 'file not found; create it (see README "Config reference") or pass --config PATH'
         : code === 'EACCES'
           ? 'permission denied; run as root or make it readable'
-          : code === 'EISDIR'
-            ? 'is a directory; pass the path of the JSON file'
-            : `cannot be read (${code ?? String(err)})`;
+          : `cannot be read (${code ?? String(err)})`;
     throw new ConfigError(`config ${file}: ${why}`, { file });
   }
+  // A directory opens (O_RDONLY); fstat tells it apart.
   try {
     const st = fstatSync(fd);
     if (st.isDirectory())
