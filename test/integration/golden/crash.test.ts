@@ -4,8 +4,9 @@
  *
  * The boundaries come from the program's own trace (GITOPSD_TRACE): one run
  * without a kill counts the checkpoints (every command and every state write
- * is one), then for each N a fresh host is driven to the same point and the
- * run is killed at checkpoint N (GITOPSD_FAULT_KILL_AT=N). Afterwards the
+ * is one), then for each N a fresh host in the same state (a copy of the
+ * reference host's fake root, taken right before its run: copyHost) runs it
+ * killed at checkpoint N (GITOPSD_FAULT_KILL_AT=N). Afterwards the
  * host boots again (or, for golden rollback, the command is re-run) until it
  * settles, and the invariants are checked: the counts are right, the golden
  * is unchanged, and no step repeated harmfully (one rollback generation, the
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { run } from '../../harness/exec.js';
-import { createFixture, createHost, type Fixture, type Host } from './fixture.js';
+import { copyHost, createFixture, createHost, type Fixture, type Host } from './fixture.js';
 import type { GoldenInfo } from '../../../src/golden/index.js';
 
 let fx: Fixture;
@@ -128,6 +129,8 @@ describe('boot validate: kill -9 at every checkpoint of the rollback run, then b
     await ref.h.sim.boot();
     expect((await ref.h.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
     await ref.h.sim.boot();
+    // Each kill point starts from a copy of this host as it is now.
+    const before = await copyHost(ref.h, 'kill-before');
     const { exitCode, labels } = await checkpoints(ref.h, ['boot', 'validate']);
     expect(exitCode).toBe(5);
     // The boundaries the issue names are all there, in order.
@@ -145,10 +148,8 @@ describe('boot validate: kill -9 at every checkpoint of the rollback run, then b
     expect(points).toBeGreaterThanOrEqual(10);
 
     await forEachPoint(points, 3, async (k) => {
-      const { h, pinnedAt } = await hostWithBadDefault(`kill-${k}`);
-      await h.sim.boot();
-      expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
-      await h.sim.boot();
+      const h = await copyHost(before, `kill-${k}`);
+      const pinnedAt = ref.pinnedAt;
       const killed = await h.gitopsd(['boot', 'validate'], { env: { GITOPSD_FAULT_KILL_AT: String(k) } });
       expect(killed.exitCode, `kill at ${k} (${labels[k - 1]})`).toBe(-1);
       const codes = await settle(h);
@@ -162,18 +163,16 @@ describe('boot validate: kill -9 at every checkpoint of the rollback run, then b
 
 describe('boot validate: kill -9 at every checkpoint of the rollback run, then run it again in the same boot', () => {
   it('resumes or finishes the same attempt without counting it twice', async () => {
-    const { h: ref } = await hostWithBadDefault('same-ref');
+    const { h: ref, pinnedAt } = await hostWithBadDefault('same-ref');
     await ref.sim.boot();
     expect((await ref.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
     await ref.sim.boot();
+    const before = await copyHost(ref, 'same-before');
     const { labels } = await checkpoints(ref, ['boot', 'validate']);
     const points = labels.length;
     const plans: string[] = [];
     await forEachPoint(points, 3, async (k) => {
-      const { h, pinnedAt } = await hostWithBadDefault(`same-${k}`);
-      await h.sim.boot();
-      expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
-      await h.sim.boot();
+      const h = await copyHost(before, `same-${k}`);
       const killed = await h.gitopsd(['boot', 'validate'], { env: { GITOPSD_FAULT_KILL_AT: String(k) } });
       expect(killed.exitCode).toBe(-1);
       // The unit is started again (or run by hand) in the same boot.
@@ -199,6 +198,7 @@ describe('boot validate: kill -9 at every checkpoint of the first ok run (the au
   it('pins G1 once, with an intact GC root, and counts the attempts right (a killed attempt delays the pin by one ok boot)', async () => {
     const ref = await createHost('pin-ref');
     await ref.sim.install(g1);
+    const before = await copyHost(ref, 'pin-before');
     const { exitCode, labels } = await checkpoints(ref, ['boot', 'validate']);
     expect(exitCode).toBe(0);
     expect(labels.some((l) => l.startsWith('cmd:nix-store --add-root'))).toBe(true);
@@ -209,8 +209,7 @@ describe('boot validate: kill -9 at every checkpoint of the first ok run (the au
     expect(verdictRename).toBeGreaterThan(2);
 
     await forEachPoint(labels.length, 3, async (k) => {
-      const h = await createHost(`pin-${k}`);
-      await h.sim.install(g1);
+      const h = await copyHost(before, `pin-${k}`);
       const killed = await h.gitopsd(['boot', 'validate'], { env: { GITOPSD_FAULT_KILL_AT: String(k) } });
       expect(killed.exitCode).toBe(-1);
       await h.sim.boot();
@@ -251,12 +250,13 @@ describe('golden rollback --now: kill -9 at every checkpoint, then run it again'
       return h;
     };
     const ref = await prepare('rb-ref');
+    const before = await copyHost(ref, 'rb-before');
     const { exitCode, labels } = await checkpoints(ref, ['golden', 'rollback', '--now', '--yes']);
     expect(exitCode).toBe(0);
     console.log(`golden rollback --now: ${labels.length} injection points: ${labels.join(' | ')}`);
 
     await forEachPoint(labels.length, 3, async (k) => {
-      const h = await prepare(`rb-${k}`);
+      const h = await copyHost(before, `rb-${k}`);
       const killed = await h.gitopsd(['golden', 'rollback', '--now', '--yes'], {
         env: { GITOPSD_FAULT_KILL_AT: String(k) },
       });

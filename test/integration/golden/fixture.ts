@@ -53,7 +53,34 @@ export interface Host {
 }
 
 export async function createHost(label: string, overrides: ConfigOverrides = {}): Promise<Host> {
-  const sim = await createSimHost({ dir: await tempDir(`host-${label}`), name: 'hosta', services: SERVICES });
+  return hostAt(await tempDir(`host-${label}`), overrides);
+}
+
+/**
+ * A copy of `from` as a host of its own: its whole fake root (`cp -a`: the
+ * profile's generation links, the GC root links, the state, the boot log and
+ * the uptime, timestamps kept), with the config written anew for the copy's
+ * root. For a crash suite that drives a fresh host through the same steps
+ * before every kill point: it takes those steps once and copies the result.
+ * The copy's links in gcroots/ are not registered in nix's gcroots/auto, so
+ * they hold nothing against a GC: not for the GC tests. The store paths they
+ * point at are held by the fixture's out-links (Fixture.build).
+ */
+export async function copyHost(from: Host, label: string, overrides: ConfigOverrides = {}): Promise<Host> {
+  const dir = await tempDir(`host-${label}`);
+  await run('cp', ['-a', `${from.sim.root}/.`, dir]);
+  // createSimHost writes the uptime file: keep the one copied from `from`.
+  const uptime = await readFile(from.sim.paths.uptimeFile, 'utf8');
+  return hostAt(dir, overrides, Number(uptime.split(' ')[0]));
+}
+
+async function hostAt(dir: string, overrides: ConfigOverrides, uptimeSec?: number): Promise<Host> {
+  const sim = await createSimHost({
+    dir,
+    name: 'hosta',
+    services: SERVICES,
+    ...(uptimeSec === undefined ? {} : { uptimeSec }),
+  });
   const config = await sim.writeConfig(overrides);
   const gitopsd = (args: string[], opts: { env?: Record<string, string>; bin?: string } = {}): Promise<CliResult> =>
     runCli([...args, '--config', config], {
