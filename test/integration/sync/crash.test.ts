@@ -7,7 +7,7 @@
  * it leaves the same state as the next one (test/harness/kill-points.ts).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { killPoints, type TraceCheckpoint } from '../../harness/kill-points.js';
 import { removeTempDirs } from '../../harness/temp.js';
@@ -18,6 +18,7 @@ import {
   makeRemote,
   readHome,
   remoteTree,
+  snapshotDirs,
   sync,
   syncExpect,
   type Host,
@@ -25,17 +26,6 @@ import {
 } from './fixture.js';
 
 afterAll(removeTempDirs);
-
-async function snapshot(dirs: string[]): Promise<() => Promise<void>> {
-  const saved = dirs.map((d) => `${d}.snapshot`);
-  for (const [i, d] of dirs.entries()) await cp(d, saved[i] ?? '', { recursive: true, verbatimSymlinks: true });
-  return async () => {
-    for (const [i, d] of dirs.entries()) {
-      await rm(d, { recursive: true, force: true });
-      await cp(saved[i] ?? '', d, { recursive: true, verbatimSymlinks: true });
-    }
-  };
-}
 
 describe('a sync killed at any checkpoint is completed by the next one', () => {
   let remote: Remote;
@@ -54,7 +44,7 @@ describe('a sync killed at any checkpoint is completed by the next one', () => {
     await syncExpect(a, 0);
     await writeFile(join(b.home, '.alpha'), 'a1\nA2-from-b\n');
     await writeFile(join(b.home, '.beta'), 'b1\nB2-from-b\n');
-    restore = await snapshot([remote.dir, b.root]);
+    restore = await snapshotDirs([remote.dir, b.root]);
     const trace = join(b.root, 'trace.jsonl');
     await syncExpect(b, 1, { GITOPSD_TRACE: trace });
     const checkpoints = (await readFile(trace, 'utf8'))
@@ -120,7 +110,7 @@ describe('an edit made after integration but before apply', () => {
     await syncExpect(b, 0);
     await writeFile(join(a.home, '.alpha'), 'A1-from-a\na2\na3\na4\n');
     await syncExpect(a, 0);
-    const restoreB = await snapshot([b.root]);
+    const restoreB = await snapshotDirs([b.root]);
     const trace = join(b.root, '..', `${b.name}-apply-trace.jsonl`);
     await syncExpect(b, 0, { GITOPSD_TRACE: trace });
     const applyAt = (await readFile(trace, 'utf8'))
