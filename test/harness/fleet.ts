@@ -77,6 +77,12 @@ export interface CreateFleetOptions {
   sharedFlakeHost?: string;
   /** Adds the flake input `simInput` from this repo to nix-config (a producer's `nix flake update` moves it). */
   input?: InputRepo;
+  /**
+   * Every host's chezmoi.toml. Default: empty (chezmoi's defaults, as the
+   * demo and the benchmarks want); tests pass CHEZMOI_TEST_TOML
+   * (./chezmoi-config.ts).
+   */
+  chezmoiToml?: string;
 }
 
 /** A bare git remote (world-writable, for hosts running as other users) seeded with `files` on main. */
@@ -135,7 +141,7 @@ export async function createFleet(opts: CreateFleetOptions): Promise<Fleet> {
     const home = join(base, 'home');
     const chezmoiConfig = join(home, '.config', 'chezmoi', 'chezmoi.toml');
     await mkdir(join(home, '.config', 'chezmoi'), { recursive: true });
-    await writeFile(chezmoiConfig, '');
+    await writeFile(chezmoiConfig, opts.chezmoiToml ?? '');
     const sourceDir = join(home, '.local', 'share', 'chezmoi');
     const config = await sim.writeConfig({
       nixConfig: { url: nixConfig.remoteUrl, ...(shared === undefined ? {} : { flakeHost: shared }) },

@@ -27,6 +27,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../harness/exec.js';
 import { createFleet, type Fleet, type FleetHost } from '../harness/fleet.js';
+import { CHEZMOI_TEST_TOML } from '../harness/chezmoi-config.js';
 import { removeTempDirs, tempDir } from '../harness/temp.js';
 import { nixCommands } from '../integration/upgrade/fixture.js';
 import { commandsOf, hostState, readTraceFile, remoteFile, snapshot, type Json } from './helpers.js';
@@ -49,7 +50,11 @@ interface Bed {
 
 /** A fleet whose next cycle has both a dotfile edit and a new nix-config commit to deploy. */
 async function prepare(i: number): Promise<Bed> {
-  const fleet = await createFleet({ dir: await tempDir(`rel-cycle-crash-${i}`), names: ['alpha'] });
+  const fleet = await createFleet({
+    dir: await tempDir(`rel-cycle-crash-${i}`),
+    names: ['alpha'],
+    chezmoiToml: CHEZMOI_TEST_TOML,
+  });
   const host = fleet.host('alpha');
   const first = await host.gitopsd(['cycle']);
   expect(first.exitCode, first.stderr).toBe(0);

@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readlink, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createFleet, type Fleet, type FleetHost } from '../harness/fleet.js';
+import { CHEZMOI_TEST_TOML } from '../harness/chezmoi-config.js';
 import { removeTempDirs, tempDir } from '../harness/temp.js';
 import { BAD_LIMIT, HISTORY_LIMIT } from '../../src/core/deployments.js';
 import { hostState, prng, psLinesWith, remoteFile, taggedProcesses, type Json } from './helpers.js';
@@ -37,7 +38,11 @@ let alpha: FleetHost;
 let beta: FleetHost;
 
 beforeAll(async () => {
-  fleet = await createFleet({ dir: await tempDir('rel-load'), names: ['alpha', 'beta'] });
+  fleet = await createFleet({
+    dir: await tempDir('rel-load'),
+    names: ['alpha', 'beta'],
+    chezmoiToml: CHEZMOI_TEST_TOML,
+  });
   alpha = fleet.host('alpha');
   beta = fleet.host('beta');
   // Validate the installed system once, so the golden (and its GC root) exists throughout.

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../harness/exec.js';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
+import { CHEZMOI_TEST_TOML } from '../../harness/chezmoi-config.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 
 afterAll(removeTempDirs);
@@ -57,7 +58,11 @@ function cycleCheckpoints(trace: TraceEvent[], stateFile: string): number[] {
 }
 
 beforeAll(async () => {
-  fleet = await createFleet({ dir: await tempDir('gitopsd-cycle-crash'), names: ['alpha'] });
+  fleet = await createFleet({
+    dir: await tempDir('gitopsd-cycle-crash'),
+    names: ['alpha'],
+    chezmoiToml: CHEZMOI_TEST_TOML,
+  });
   host = fleet.host('alpha');
   const first = await host.gitopsd(['cycle']);
   expect(first.exitCode, first.stderr).toBe(0);

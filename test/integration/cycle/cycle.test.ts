@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../harness/exec.js';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
+import { CHEZMOI_TEST_TOML } from '../../harness/chezmoi-config.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { runCli } from '../../helpers/cli.js';
 
@@ -27,7 +28,11 @@ function cycleSection(h: FleetHost): Record<string, unknown> {
 }
 
 beforeAll(async () => {
-  fleet = await createFleet({ dir: await tempDir('gitopsd-cycle'), names: ['alpha', 'beta'] });
+  fleet = await createFleet({
+    dir: await tempDir('gitopsd-cycle'),
+    names: ['alpha', 'beta'],
+    chezmoiToml: CHEZMOI_TEST_TOML,
+  });
   alpha = fleet.host('alpha');
   beta = fleet.host('beta');
 });

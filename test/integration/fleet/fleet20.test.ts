@@ -21,6 +21,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { STATE_COLORS } from '../../../src/fleet/html.js';
 import { repoRoot } from '../../helpers/cli.js';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
+import { CHEZMOI_TEST_TOML } from '../../harness/chezmoi-config.js';
 import { tempDir } from '../../harness/temp.js';
 import { configureHost, createStatusRemote, makeHostKey, remoteRefs, writeAllowedSigners } from './fixture.js';
 import type { FleetView } from '../../../src/fleet/schema.js';
@@ -60,6 +61,7 @@ beforeAll(async () => {
   fleet = await createFleet({
     dir: join(dir, 'fleet'),
     names,
+    chezmoiToml: CHEZMOI_TEST_TOML,
     overrides: { validation: { services: ['sshd.service'], timeoutSec: 5 } },
   });
   remote = await createStatusRemote(join(dir, 'remotes'));

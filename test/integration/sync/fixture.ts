@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run, tryRun } from '../../harness/exec.js';
 import { tempDir } from '../../harness/temp.js';
+import { CHEZMOI_TEST_TOML } from '../../harness/chezmoi-config.js';
 import { procStat } from '../../../src/core/proc.js';
 import { runCli, startCli, type CliResult } from '../../helpers/cli.js';
 
@@ -70,7 +71,7 @@ export async function makeHost(
   const user = opts.user ?? 'root';
   if (opts.home === undefined) {
     await mkdir(join(home, '.config', 'chezmoi'), { recursive: true });
-    await writeFile(chezmoiConfig, '');
+    await writeFile(chezmoiConfig, CHEZMOI_TEST_TOML);
   }
   const src = join(home, '.local', 'share', 'chezmoi');
   const config = join(root, 'config.json');
@@ -281,7 +282,7 @@ export async function makeUserHost(
   const base = await mkdtemp(join(remote.dir, 'users-'));
   const home = join(base, 'home');
   await mkdir(join(home, '.config', 'chezmoi'), { recursive: true });
-  await writeFile(join(home, '.config', 'chezmoi', 'chezmoi.toml'), opts.chezmoiToml ?? '');
+  await writeFile(join(home, '.config', 'chezmoi', 'chezmoi.toml'), opts.chezmoiToml ?? CHEZMOI_TEST_TOML);
   await chmod(base, 0o755);
   const exists = (await tryRun('getent', ['passwd', user])).exitCode === 0;
   if (exists) await run('usermod', ['-d', home, user]);
