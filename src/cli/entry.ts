@@ -45,7 +45,29 @@ async function runLeanBundle<C extends FastRoute['command']>(
 }
 
 /** Run the CLI; resolves to the exit code (the bin sets process.exitCode from it). */
+/**
+ * Output to a pipe whose reader has gone (`gitopsd fleet status --json |
+ * head -c 80`) is dropped; the exit code stays the command's. node ignores
+ * SIGPIPE and reports the failed write as an 'error' event on the stream,
+ * later, from the event loop (node's process documentation, "A note on
+ * process I/O"; libuv's EPIPE). With no listener that event was an uncaught
+ * exception: a stack trace on stderr and exit 1 in place of the command's own
+ * code, after the command had done its work. A monitoring check that keeps
+ * only the first lines still gets 0, 1 or 75 from `fleet status`. Writes
+ * after the first failure fail the same way (EPIPE, or ERR_STREAM_DESTROYED
+ * once node has destroyed the stream). Any other write error (EIO, ENOSPC on
+ * a full disk) is thrown as before.
+ */
+function dropOutputToClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    });
+  }
+}
+
 export async function main(argv: string[], scriptName = 'gitopsd', io?: MainIO): Promise<ExitCode> {
+  if (io === undefined) dropOutputToClosedPipes();
   const route = fastRoute(argv, scriptName);
   switch (route?.command) {
     case 'status':

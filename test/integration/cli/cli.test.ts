@@ -1,10 +1,10 @@
 /** The CLI as a new user meets it: help, usage errors, bad configs, aliases. */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { runCli } from '../../helpers/cli.js';
+import { repoRoot, runCli } from '../../helpers/cli.js';
 import { MALFORMED } from '../../helpers/malformed-configs.js';
 
 let dir: string;
@@ -119,6 +119,38 @@ describe('config check', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(pattern);
     expect(lines[0]).toContain(f);
+  });
+});
+
+describe('a reader that closes the pipe early (`gitopsd … | head`)', () => {
+  // node reported the failed write (EPIPE) as an uncaught 'error' event: a
+  // stack trace and exit 1 after the command had done its work.
+  it.each([
+    ['the full CLI', ['--help']],
+    ['a lean bundle', ['status', '--json', '--config', 'GOOD']],
+  ])('%s: output dropped, no stack trace, the command’s own exit code', async (_what, args) => {
+    const argv = args.map((a) => (a === 'GOOD' ? good : a));
+    const normal = await runCli(argv);
+    expect(normal.stdout.length).toBeGreaterThan(0);
+    // A real pipe (a FIFO) whose reader is gone before gitopsd starts, as
+    // after `| true`: every write gitopsd makes to it fails with EPIPE. (A
+    // stdout of execa's own is a socket pair, where node reports nothing.)
+    const fifo = join(dir, `out-${Math.random().toString(36).slice(2)}.fifo`);
+    await execa('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY);
+    closeSync(reader);
+    const r = await execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...argv], {
+      reject: false,
+      env: { GITOPSD_CONFIG: undefined },
+      stdin: 'ignore',
+      stdout: writer,
+      timeout: 120_000,
+    }).finally(() => closeSync(writer));
+    expect({ exitCode: r.exitCode, stderr: String(r.stderr) }).toEqual({
+      exitCode: normal.exitCode,
+      stderr: normal.stderr,
+    });
   });
 });
 
