@@ -1,6 +1,6 @@
 /** The CLI as a new user meets it: help, usage errors, bad configs, aliases. */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { closeSync, constants, mkdtempSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, createWriteStream, mkdtempSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -140,14 +140,17 @@ describe('a reader that closes the pipe early (`gitopsd … | head`)', () => {
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const writer = openSync(fifo, constants.O_WRONLY);
     closeSync(reader);
-    const r = await execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...argv], {
+    // A stream with a descriptor: execa hands the descriptor itself to the child.
+    const out = createWriteStream('', { fd: writer, autoClose: false });
+    const res = await execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...argv], {
       reject: false,
       env: { GITOPSD_CONFIG: undefined },
       stdin: 'ignore',
-      stdout: writer,
+      stdout: out,
       timeout: 120_000,
     }).finally(() => closeSync(writer));
-    expect({ exitCode: r.exitCode, stderr: String(r.stderr) }).toEqual({
+    const r = { exitCode: res.exitCode, stderr: String(res.stderr) };
+    expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({
       exitCode: normal.exitCode,
       stderr: normal.stderr,
     });
