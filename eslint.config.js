@@ -126,7 +126,7 @@ export default tseslint.config(
   // Plain JavaScript (scripts, fixtures) is outside the TypeScript project.
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
-    files: ['scripts/**/*.mjs', 'test/fixtures/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'test/fixtures/**/*.mjs', 'bench/floor/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 );

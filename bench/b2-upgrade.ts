@@ -6,9 +6,17 @@
  * and the processes per program are reported. Target (issue 19): ratio
  * <= 1.3, zero nix invocations, at most one git process. Wall time and CPU
  * time (user + system, not inflated by the machine's load) are both reported.
- * The three commands run interleaved, one run of each in turn.
+ * The commands run interleaved, one run of each in turn.
+ *
+ * Two floors run in the same rounds (bench/floor/): a node program that only
+ * spawns the same fetch with node's child_process, and one that loads execa
+ * from the measured build's code cache, as the lean upgrade does, and runs
+ * the fetch through it. The second is what any command on gitopsd's runner
+ * (execa, a required library: src/core/runner.ts) costs before gitopsd
+ * does anything of its own; its ratio shows how much of the target is left
+ * for that work.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { cmd, cpuStats, stats, table, timeInterleaved, type Stats } from './lib.js';
 import { countByProgram, gitopsd, gitopsdBin, NIX_PROGRAMS, readTrace, runsFor, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
@@ -28,10 +36,17 @@ export const b2: Benchmark = {
     const repo = h.sim.paths.nixConfigDir;
     // Interleaved (bench/lib.ts timeInterleaved): a load that moves during
     // the run moves all three alike. The warm-up run of each is not timed.
-    const [nodeSample, fetchSample, upgradeSample] = await timeInterleaved(
+    const floor = (f: string): string => join(import.meta.dirname, 'floor', f);
+    const dist = join(dirname(gitopsdBin()), '..', 'dist');
+    const [nodeSample, fetchSample, spawnSample, execaSample, upgradeSample] = await timeInterleaved(
       [
         { name: 'node -e 0', fn: cmd('node', ['-e', '0']) },
         { name: 'git fetch (same repo)', fn: cmd('git', ['-C', repo, 'fetch', '--no-tags', '--quiet', 'origin']) },
+        { name: 'floor: node, the fetch by child_process.spawn', fn: cmd('node', [floor('fetch-spawn.mjs'), repo]) },
+        {
+          name: 'floor: node, execa from the code cache, the fetch through it',
+          fn: cmd('node', [floor('fetch-execa.mjs'), dist, repo]),
+        },
         {
           name: 'gitopsd upgrade (no-op)',
           fn: cmd('node', [gitopsdBin(), 'upgrade', '--config', h.config], {
@@ -41,7 +56,13 @@ export const b2: Benchmark = {
       ],
       { runs },
     );
-    if (nodeSample === undefined || fetchSample === undefined || upgradeSample === undefined) {
+    if (
+      nodeSample === undefined ||
+      fetchSample === undefined ||
+      spawnSample === undefined ||
+      execaSample === undefined ||
+      upgradeSample === undefined
+    ) {
       throw new Error('B2: no sample');
     }
     // The baseline is the sum of the two medians: what the no-op must do at
@@ -67,15 +88,19 @@ export const b2: Benchmark = {
       table(
         `B2 ${this.title}`,
         base,
-        [stats(nodeSample), stats(fetchSample), upgrade],
+        [stats(nodeSample), stats(fetchSample), stats(spawnSample), stats(execaSample), upgrade],
         'ratio <= 1.3, zero nix invocations, at most 1 git process',
       ),
       '',
-      table('B2 CPU time (user + system, clock ticks of 10 ms)', baseCpu, [upgradeCpu]),
+      table('B2 CPU time (user + system, clock ticks of 10 ms)', baseCpu, [
+        cpuStats(spawnSample),
+        cpuStats(execaSample),
+        upgradeCpu,
+      ]),
       '',
       `nix invocations in the ${runs + 1} traced runs (warm-up included): **${nix}**`,
       `processes per run: ${perRun.toFixed(0)} (${countByProgram(cmds.slice(0, perRun))})`,
-      `fixed cost over the fetch: ${(upgrade.medianMs - base.medianMs).toFixed(0)} ms`,
+      `fixed cost over the fetch: ${(upgrade.medianMs - base.medianMs).toFixed(0)} ms; the execa floor's ${(stats(execaSample).medianMs - base.medianMs).toFixed(0)} ms, ratio ${(stats(execaSample).medianMs / base.medianMs).toFixed(2)}`,
     ].join('\n');
     process.stdout.write(`${md.split('\n').slice(-3).join('\n')}\n\n`);
     return {
@@ -84,7 +109,7 @@ export const b2: Benchmark = {
       markdown: md,
       verdicts: [
         `B2 nix invocations ${nix} (target 0): ${nix === 0 ? 'met' : 'NOT met'}`,
-        `B2 ratio ${ratio.toFixed(2)} (target <= 1.3): ${ratio <= 1.3 ? 'met' : 'NOT met'}; CPU ratio ${cpuRatio.toFixed(2)}`,
+        `B2 ratio ${ratio.toFixed(2)} (target <= 1.3): ${ratio <= 1.3 ? 'met' : 'NOT met'}; CPU ratio ${cpuRatio.toFixed(2)}; floors: spawn ${(stats(spawnSample).medianMs / base.medianMs).toFixed(2)}, execa ${(stats(execaSample).medianMs / base.medianMs).toFixed(2)}`,
         `B2 git processes per run ${gitPerRun.toFixed(1)} (target <= 1): ${gitPerRun <= 1 ? 'met' : 'NOT met'}`,
       ],
     };
