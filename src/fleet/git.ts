@@ -12,7 +12,7 @@
  * prefixes; --porcelain --verbose lists every ref it holds after), git-cat-file(1) (--batch-check, --batch), and pretty-formats
  * %G? / %GS (G good, U good but unknown key, B bad, N none, E cannot check).
  */
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
@@ -62,6 +62,76 @@ export async function ensureBareRepo(deps: GitDeps, dir: string, timeoutMs: numb
   await deps.runner.run('git', ['init', '--bare', '--quiet', tmp], { timeoutMs, cwd: dirname(dir) });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
+}
+
+/**
+ * In a view repository of the files format: the git that made it could not
+ * make a reftable one (./git.ts ensureViewRepo), so it is kept as it is.
+ */
+export const FILES_REFS_MARKER = 'gitopsd-files-refs';
+
+/**
+ * Pure: did `git init --ref-format=reftable` fail only because this git has
+ * no such option (git < 2.45, which added it: git-init(1))? git 2.39.5 says
+ * "error: unknown option `ref-format=reftable'" and exits 129 (parse-options'
+ * usage exit), checked on this machine's Debian git.
+ */
+export function refFormatUnsupported(exitCode: number | undefined, stderr: string): boolean {
+  return exitCode === 129 && /unknown option [`']ref-format/.test(stderr);
+}
+
+/**
+ * The fleet reader's bare repository at `dir`, created if missing, with the
+ * reftable ref backend (gitformat-reftable(5)) where git has it.
+ *
+ * Why reftable: a fetch reads every loose ref file of the files backend on
+ * each run, even with nothing new, and the first fetch of a fleet writes one
+ * file per host. At 1,000 hosts (git 2.55, docs/benchmarks.md "B8, tenth
+ * session"): a fetch with nothing new took 132 ms with the refs loose and
+ * 98 ms with reftable; the first fetch 278 ms against 224 ms. Packing the
+ * loose refs after the first fetch (`git pack-refs --all`) would match the
+ * warm figure but cost 110 ms more on every first read. reftable writes one
+ * table per fetch and compacts them itself.
+ *
+ * - A git without reftable (before 2.45; gitopsd needs 2.41) makes a files
+ *   repository, marked with FILES_REFS_MARKER so that it is kept.
+ * - A view of the files format without the marker was made by a gitopsd
+ *   before this one: it is a cache (the refs and documents are fetched
+ *   again), so it is removed and made again.
+ * - Made under a temporary name and renamed into place, as ensureBareRepo,
+ *   so a crash never leaves a half-made repository that looks real.
+ */
+export async function ensureViewRepo(deps: GitDeps, dir: string, timeoutMs: number): Promise<'reftable' | 'files'> {
+  if (existsSync(join(dir, 'HEAD'))) {
+    if (existsSync(join(dir, 'reftable'))) return 'reftable';
+    if (existsSync(join(dir, FILES_REFS_MARKER))) return 'files';
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirParents(dirname(dir), 0o700);
+  const tmp = join(dirname(dir), `.${basename(dir)}.init-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  const cwd = dirname(dir);
+  const r = await deps.runner.run('git', ['init', '--bare', '--quiet', '--ref-format=reftable', tmp], {
+    timeoutMs,
+    cwd,
+    allowFailure: true,
+  });
+  let format: 'reftable' | 'files' = 'reftable';
+  if (r.exitCode !== 0) {
+    if (!refFormatUnsupported(r.exitCode, r.stderr)) {
+      throw new GitopsdError(
+        'temporary',
+        `cannot create the fleet view repository ${dir} (${gitErrorLine(r.stderr) ?? `git init exited ${r.exitCode}`}); check the disk and the permissions of ${cwd}`,
+      );
+    }
+    rmSync(tmp, { recursive: true, force: true });
+    await deps.runner.run('git', ['init', '--bare', '--quiet', tmp], { timeoutMs, cwd });
+    writeFileSync(join(tmp, FILES_REFS_MARKER), 'git has no --ref-format=reftable (git < 2.45): files backend\n');
+    format = 'files';
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return format;
 }
 
 export interface StatusCommitInput {
@@ -305,55 +375,6 @@ export function viewRefsOf(lines: readonly FetchedRef[]): { ref: string; commit:
     .filter((l) => l.flag !== '-' && (l.ref.startsWith(VIEW_PREFIX.refs) || l.ref.startsWith(VIEW_PREFIX.heads)))
     .map((l) => ({ ref: l.ref, commit: l.new }))
     .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
-}
-
-/**
- * How many loose refs the reader's repository may hold before it packs
- * them. A fetch reads every loose ref file under the refspecs' destination
- * on each run, even when nothing is new: with 1,000 loose status refs a
- * fetch with nothing new took 96-105 ms, with the same refs packed
- * (`git pack-refs`) 57-68 ms (git 2.55, docs/benchmarks.md "B8, tenth
- * session"), about 0.04 ms per loose ref. Below 100 loose refs that is under
- * 4 ms a read, less than the git process that would pack them.
- */
-export const PACK_LOOSE_REFS_AT = 100;
-
-/** Pure: pack the reader's refs now? Yes when `loose` loose refs (packViewRefs) reach PACK_LOOSE_REFS_AT. */
-export function decidePackRefs(loose: number): boolean {
-  return loose >= PACK_LOOSE_REFS_AT;
-}
-
-/**
- * The number of loose refs under the reader's two status prefixes
- * (refs/fleet/refs/, refs/fleet/heads/) of the bare repository `dir`: the
- * files-backend layout, one file per ref (gitrepository-layout(5), "refs";
- * a host name holds no "/", so both directories are flat). A missing
- * directory counts 0. Refs in packed-refs are not loose.
- */
-export function countLooseViewRefs(dir: string): number {
-  let n = 0;
-  for (const prefix of [VIEW_PREFIX.refs, VIEW_PREFIX.heads]) {
-    try {
-      n += readdirSync(join(dir, prefix)).length;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  return n;
-}
-
-/**
- * Move every loose ref of the reader's repository into its packed-refs
- * file: `git pack-refs --all` (git-pack-refs(1); `--all` because the status
- * refs are neither branches nor tags; the loose files are removed, the
- * default `--prune`). git writes packed-refs.lock, then renames it over
- * packed-refs, so a kill at any instant leaves the refs loose or packed,
- * never lost. Nothing else reads or writes this repository while a reader
- * holds it, except the object reads of the same run (cat-file), which do
- * not look at refs.
- */
-export async function packViewRefs(deps: GitDeps, i: { dir: string; timeoutMs: number }): Promise<void> {
-  await git(deps, i.dir, ['pack-refs', '--all'], { timeoutMs: i.timeoutMs });
 }
 
 /** `git cat-file --batch-check` of each object name: its type and size, or null when missing. */

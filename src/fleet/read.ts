@@ -27,11 +27,8 @@ import { decideRow } from './decide.js';
 import {
   batchCheck,
   batchRead,
-  countLooseViewRefs,
-  decidePackRefs,
-  ensureBareRepo,
+  ensureViewRepo,
   fetchStatusRefs,
-  packViewRefs,
   verifyCommits,
   VIEW_PREFIX,
 } from './git.js';
@@ -252,10 +249,8 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   const own = writable(base) || writable(deps.paths.stateDir);
   const tmp = own ? null : mkdtempSync(join(tmpdir(), 'gitopsd-fleet-'));
   const dir = tmp === null ? join(base, 'view.git') : join(tmp, 'view.git');
-  // Awaited on every way out, so no git process outlives the read.
-  let packing: Promise<void> | null = null;
   try {
-    await ensureBareRepo(deps, dir, timeoutMs);
+    await ensureViewRepo(deps, dir, timeoutMs);
     // An unreadable remote (or a timeout) is 'temporary': exit 75. The fetch
     // also lists the refs the repository then holds (no for-each-ref).
     const fetching = fetchStatusRefs(deps, { dir, remote, timeoutMs });
@@ -267,16 +262,6 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const docCacheFile = join(dir, 'gitopsd-documents.json');
     const { documents: docCache, broken } = readDocCache(docCacheFile);
     const refs = await fetching;
-    // Keep the refs packed (git.ts PACK_LOOSE_REFS_AT): a fetch reads every
-    // loose ref each time. git packs them while this read asks for objects;
-    // a temporary repository is thrown away, so it is never packed. Failing
-    // to pack is not an error: the refs stay loose and the next read tries again.
-    packing =
-      tmp === null && decidePackRefs(countLooseViewRefs(dir))
-        ? packViewRefs(deps, { dir, timeoutMs }).catch((err: unknown) => {
-            log.warn('status refs not packed: the next read tries again', { error: (err as Error).message });
-          })
-        : null;
     const now = deps.clock.now();
     // One entry per host: both layouts may hold one; the newer document wins below.
     const entries: (Entry & { viewRef: string })[] = [];
@@ -465,7 +450,6 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     rows = [...byHost.values()].sort(compareHostNames);
     return summarize({ rows, now, remote, signersConfigured, newestVersion });
   } finally {
-    await packing;
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
   }
 }

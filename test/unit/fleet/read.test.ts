@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers/cli.js';
 import { parseFetchPorcelain } from '../../../src/core/fetch-porcelain.js';
-import { viewRefsOf } from '../../../src/fleet/git.js';
+import { refFormatUnsupported, viewRefsOf } from '../../../src/fleet/git.js';
 import { compareHostNames } from '../../../src/fleet/read.js';
 
 const Z = '0'.repeat(40);
@@ -47,6 +47,22 @@ describe('viewRefsOf: the refs after `git fetch --porcelain --verbose --prune`',
       [],
     );
     expect(viewRefsOf(parseFetchPorcelain(`* ${Z} ${A} refs/remotes/origin/main\n`))).toEqual([]);
+  });
+});
+
+describe('refFormatUnsupported: a git without reftable', () => {
+  // What Debian 12's git 2.39.5 printed for `git init --bare --quiet
+  // --ref-format=reftable DIR` (exit 129), first lines; the usage follows.
+  const GIT_2_39 =
+    "error: unknown option `ref-format=reftable'\nusage: git init [-q | --quiet] [--bare] [--template=<template-directory>]\n";
+  it.each([
+    [129, GIT_2_39, true],
+    // Any other failure is a failure, never a reason to fall back to files.
+    [128, 'fatal: cannot mkdir /x: Permission denied\n', false],
+    [129, "error: unknown option `bare-ish'\n", false],
+    [0, '', false],
+  ])('exit %s, %j: %s', (code, stderr, want) => {
+    expect(refFormatUnsupported(code, stderr)).toBe(want);
   });
 });
 

@@ -1,0 +1,131 @@
+/**
+ * The reader's view repository uses git's reftable ref backend
+ * (src/fleet/git.ts ensureViewRepo): with the files backend a fetch read
+ * every one of 1,000 loose ref files on each run. With the real git 2.55: a
+ * fresh reader's view is reftable and holds no loose refs; the read after it
+ * is one git process with the same rows; a changed host is read; and a view
+ * left by an earlier gitopsd (files backend, no marker) is made again as
+ * reftable, with the same rows, while a marked files view (a git before
+ * 2.45 made it) is kept.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFile, readdir, writeFile, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../../harness/temp.js';
+import { runCli } from '../../helpers/cli.js';
+import {
+  createBareRemote,
+  git,
+  hostName,
+  seedRemote,
+  STATUS_PREFIX,
+  templateStatus,
+  urlPath,
+} from '../../../bench/fleet-scale.js';
+import { FILES_REFS_MARKER } from '../../../src/fleet/git.js';
+
+const N = 120;
+let dir: string;
+let remote: string;
+
+beforeAll(async () => {
+  dir = await tempDir('gitopsd-fleet-view-repo');
+  remote = await createBareRemote(join(dir, 'status.git'));
+  // A real gitopsd document (one publish), copied under each host's name.
+  const template = await templateStatus(dir);
+  const hosts = Array.from({ length: N }, (_, i) => hostName(i));
+  await seedRemote(remote, { hosts, template, main: true, at: new Date() });
+});
+
+async function reader(name: string): Promise<{ config: string; view: string }> {
+  const root = join(dir, name);
+  await mkdir(root, { recursive: true });
+  const config = join(root, 'config.json');
+  const stateDir = join(root, 'state');
+  await writeFile(config, JSON.stringify({ hostname: 'reader', stateDir, nixConfig: { path: join(root, 'nc') } }));
+  return { config, view: join(stateDir, 'fleet', 'view.git') };
+}
+
+async function read(config: string, env: Record<string, string> = {}) {
+  const r = await runCli(['fleet', 'status', '--json', '--remote', remote, '--config', config], { env });
+  expect([0, 1], r.stderr).toContain(r.exitCode);
+  const view = JSON.parse(r.stdout) as { hosts: { host: string; state: string; commit: string }[] };
+  return { ...r, rows: view.hosts.map(({ host, state, commit }) => ({ host, state, commit })) };
+}
+
+/** The view's ref storage: `git rev-parse --show-ref-format` (git >= 2.45) and the loose ref files. */
+async function refStorage(view: string): Promise<{ format: string; loose: number }> {
+  const format = (await git(['--git-dir', view, 'rev-parse', '--show-ref-format'])).trim();
+  const loose = (await readdir(join(view, 'refs', 'fleet', 'refs')).catch(() => [])).length;
+  return { format, loose };
+}
+
+describe('the reader’s view repository', () => {
+  it('is reftable: no loose refs; the next read is one git process with the same rows; a change is read', async () => {
+    const a = await reader('a');
+    const first = await read(a.config);
+    expect(first.rows).toHaveLength(N);
+    expect(await refStorage(a.view)).toEqual({ format: 'reftable', loose: 0 });
+
+    const trace = join(dir, 'again.jsonl');
+    const again = await read(a.config, { GITOPSD_TRACE: trace });
+    const started = (await readFile(trace, 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('"event":"start"'))
+      .map((l) => (JSON.parse(l) as { cmd: string }).cmd);
+    expect(started).toEqual(['git']);
+    expect(again.rows).toEqual(first.rows);
+
+    // h0001 publishes again: a new parentless commit of the same tree.
+    const gd = urlPath(remote);
+    const ref = `${STATUS_PREFIX}${hostName(0)}`;
+    const tree = (await git(['--git-dir', gd, 'rev-parse', `${ref}^{tree}`])).trim();
+    const who = { name: 'gitopsd (h0001)', email: 'gitopsd@h0001', date: '@1764500000 +0000' };
+    const commit = (
+      await git(['--git-dir', gd, 'commit-tree', tree, '-m', 'republished'], {
+        env: {
+          GIT_AUTHOR_NAME: who.name,
+          GIT_AUTHOR_EMAIL: who.email,
+          GIT_AUTHOR_DATE: who.date,
+          GIT_COMMITTER_NAME: who.name,
+          GIT_COMMITTER_EMAIL: who.email,
+          GIT_COMMITTER_DATE: who.date,
+        },
+      })
+    ).trim();
+    await git(['--git-dir', gd, 'update-ref', ref, commit]);
+    const changed = await read(a.config);
+    expect(changed.rows.find((r) => r.host === hostName(0))?.commit).toBe(commit);
+    expect(changed.rows.filter((r) => r.host !== hostName(0))).toEqual(
+      first.rows.filter((r) => r.host !== hostName(0)),
+    );
+    // A host whose ref is deleted at the remote is pruned from the view.
+    await git(['--git-dir', gd, 'update-ref', '-d', `${STATUS_PREFIX}${hostName(1)}`]);
+    const pruned = await read(a.config);
+    expect(pruned.rows.map((r) => r.host)).not.toContain(hostName(1));
+    expect(pruned.rows).toHaveLength(N - 1);
+    await git(['--git-dir', gd, 'update-ref', `${STATUS_PREFIX}${hostName(1)}`, first.rows[1]?.commit ?? '']);
+  });
+
+  it('a files view of an earlier gitopsd is made again as reftable; a marked one (an old git made it) is kept', async () => {
+    const b = await reader('b');
+    // As an earlier gitopsd left it: a files repository with the refs loose.
+    await mkdir(join(b.view, '..'), { recursive: true });
+    await git(['init', '--bare', '--quiet', b.view]);
+    // (No auto-maintenance: it would pack the refs, which an earlier gitopsd never did.)
+    const refspec = `+${STATUS_PREFIX}*:refs/fleet/refs/*`;
+    await git(['--git-dir', b.view, 'fetch', '--quiet', '--no-tags', '--no-auto-gc', remote, refspec]);
+    expect(await refStorage(b.view)).toEqual({ format: 'files', loose: N });
+    const r = await read(b.config);
+    expect(r.rows).toHaveLength(N);
+    expect(await refStorage(b.view)).toEqual({ format: 'reftable', loose: 0 });
+
+    const c = await reader('c');
+    await git(['init', '--bare', '--quiet', c.view]);
+    await writeFile(join(c.view, FILES_REFS_MARKER), 'test\n');
+    const kept = await read(c.config);
+    expect(kept.rows).toEqual(r.rows);
+    expect((await refStorage(c.view)).format).toBe('files');
+    expect((await stat(join(c.view, FILES_REFS_MARKER))).isFile()).toBe(true);
+  });
+});
