@@ -24,14 +24,7 @@ import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { decideRow } from './decide.js';
-import {
-  batchCheck,
-  batchRead,
-  ensureViewRepo,
-  fetchStatusRefs,
-  verifyCommits,
-  VIEW_PREFIX,
-} from './git.js';
+import { batchCheck, batchRead, ensureViewRepo, fetchStatusRefs, verifyCommits, VIEW_PREFIX } from './git.js';
 import { resolveStatusRemote } from './remote.js';
 import {
   BRANCH_REF_PREFIX,
