@@ -12,7 +12,7 @@
  * prefixes; --porcelain --verbose lists every ref it holds after), git-cat-file(1) (--batch-check, --batch), and pretty-formats
  * %G? / %GS (G good, U good but unknown key, B bad, N none, E cannot check).
  */
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
@@ -351,6 +351,12 @@ export async function fetchStatusRefs(
     }
     throw err;
   }
+  if (r.exitCode !== 0 && viewLocked(r.stderr)) {
+    throw new GitopsdError(
+      'temporary',
+      `the fleet reader's repository ${i.dir} is locked (${gitErrorLine(r.stderr) ?? 'a lock file exists'}): another fleet read is running, or a git killed with -9 left its lock, which a read removes once it is older than timeouts.gitSec; retry later`,
+    );
+  }
   if (r.exitCode !== 0) {
     throw new GitopsdError(
       'temporary',
@@ -375,6 +381,66 @@ export function viewRefsOf(lines: readonly FetchedRef[]): { ref: string; commit:
     .filter((l) => l.flag !== '-' && (l.ref.startsWith(VIEW_PREFIX.refs) || l.ref.startsWith(VIEW_PREFIX.heads)))
     .map((l) => ({ ref: l.ref, commit: l.new }))
     .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+}
+
+/**
+ * Pure: did a fetch into the reader's repository fail on a lock of that
+ * repository, not on the remote? The files backend says "Unable to create
+ * '<file>.lock': File exists" (git's lockfile.c), reftable "cannot lock
+ * references" (git 2.55, a tables.list.lock left in place, checked here).
+ */
+export function viewLocked(stderr: string): boolean {
+  return /Unable to create '[^']+\.lock': File exists|cannot lock references/.test(stderr);
+}
+
+/**
+ * Pure: which lock files (`mtimeMs` each, by the file system's clock) are
+ * stale at `nowMs`: those older than `olderThanMs`. git holds a lock for
+ * the milliseconds of a ref update and removes it when it ends or is
+ * stopped (SIGTERM included). Only a git killed with -9 (with the reader's
+ * process group: systemd stopping `fleet serve`, `timeout -s KILL`, a
+ * machine that lost power) leaves one, and git never removes it: every
+ * later fetch that writes a ref then fails. Every git of a read runs under
+ * the runner's timeout, so a lock older than that is held by no live read.
+ */
+export function decideStaleLocks(
+  locks: readonly { file: string; mtimeMs: number }[],
+  nowMs: number,
+  olderThanMs: number,
+): string[] {
+  return locks.filter((l) => nowMs - l.mtimeMs > olderThanMs).map((l) => l.file);
+}
+
+/**
+ * Remove the lock files of the reader's repository `dir` older than
+ * `olderThanMs` (decideStaleLocks) and return them: reftable's
+ * `reftable/tables.list.lock` (gitformat-reftable(5)), and for a files
+ * repository `packed-refs.lock` and the `*.lock` of each status ref. The
+ * repository is the reader's own cache under its 0700 state directory:
+ * nothing but this reader's git takes these locks. The age is against the
+ * real clock (`Date.now()`), the clock the file system stamps mtimes with.
+ */
+export function removeStaleViewLocks(dir: string, olderThanMs: number): string[] {
+  const candidates: string[] = [join(dir, 'reftable', 'tables.list.lock'), join(dir, 'packed-refs.lock')];
+  for (const prefix of [VIEW_PREFIX.refs, VIEW_PREFIX.heads]) {
+    try {
+      for (const name of readdirSync(join(dir, prefix))) {
+        if (name.endsWith('.lock')) candidates.push(join(dir, prefix, name));
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  const locks = candidates.flatMap((file) => {
+    try {
+      return [{ file, mtimeMs: lstatSync(file).mtimeMs }];
+    } catch {
+      return [];
+    }
+  });
+  const stale = decideStaleLocks(locks, Date.now(), olderThanMs);
+  for (const file of stale) rmSync(file, { force: true });
+  return stale;
 }
 
 /** `git cat-file --batch-check` of each object name: its type and size, or null when missing. */

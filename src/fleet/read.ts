@@ -24,7 +24,15 @@ import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { decideRow } from './decide.js';
-import { batchCheck, batchRead, ensureViewRepo, fetchStatusRefs, verifyCommits, VIEW_PREFIX } from './git.js';
+import {
+  batchCheck,
+  batchRead,
+  ensureViewRepo,
+  fetchStatusRefs,
+  removeStaleViewLocks,
+  verifyCommits,
+  VIEW_PREFIX,
+} from './git.js';
 import { resolveStatusRemote } from './remote.js';
 import {
   BRANCH_REF_PREFIX,
@@ -244,6 +252,14 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   const dir = tmp === null ? join(base, 'view.git') : join(tmp, 'view.git');
   try {
     await ensureViewRepo(deps, dir, timeoutMs);
+    // A lock a git killed with -9 left (git never removes one) would fail
+    // every later fetch that writes a ref (git.ts decideStaleLocks). A
+    // temporary repository is new: it has none.
+    if (tmp === null) {
+      for (const file of removeStaleViewLocks(dir, timeoutMs)) {
+        log.warn('removed a lock file a killed git left in the fleet reader repository', { file });
+      }
+    }
     // An unreadable remote (or a timeout) is 'temporary': exit 75. The fetch
     // also lists the refs the repository then holds (no for-each-ref).
     const fetching = fetchStatusRefs(deps, { dir, remote, timeoutMs });

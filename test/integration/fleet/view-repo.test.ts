@@ -9,7 +9,7 @@
  * 2.45 made it) is kept.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFile, readdir, writeFile, mkdir, stat } from 'node:fs/promises';
+import { readFile, readdir, writeFile, mkdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../harness/temp.js';
 import { runCli } from '../../helpers/cli.js';
@@ -60,6 +60,28 @@ async function refStorage(view: string): Promise<{ format: string; loose: number
   return { format, loose };
 }
 
+/** Host `i` publishes again at `t` (Unix seconds): a new parentless commit of the same tree. */
+async function republish(i: number, t: number): Promise<string> {
+  const gd = urlPath(remote);
+  const ref = `${STATUS_PREFIX}${hostName(i)}`;
+  const tree = (await git(['--git-dir', gd, 'rev-parse', `${ref}^{tree}`])).trim();
+  const who = { name: `gitopsd (${hostName(i)})`, email: `gitopsd@${hostName(i)}`, date: `@${t} +0000` };
+  const commit = (
+    await git(['--git-dir', gd, 'commit-tree', tree, '-m', 'republished'], {
+      env: {
+        GIT_AUTHOR_NAME: who.name,
+        GIT_AUTHOR_EMAIL: who.email,
+        GIT_AUTHOR_DATE: who.date,
+        GIT_COMMITTER_NAME: who.name,
+        GIT_COMMITTER_EMAIL: who.email,
+        GIT_COMMITTER_DATE: who.date,
+      },
+    })
+  ).trim();
+  await git(['--git-dir', gd, 'update-ref', ref, commit]);
+  return commit;
+}
+
 describe('the reader’s view repository', () => {
   it('is reftable: no loose refs; the next read is one git process with the same rows; a change is read', async () => {
     const a = await reader('a');
@@ -78,22 +100,7 @@ describe('the reader’s view repository', () => {
 
     // h0001 publishes again: a new parentless commit of the same tree.
     const gd = urlPath(remote);
-    const ref = `${STATUS_PREFIX}${hostName(0)}`;
-    const tree = (await git(['--git-dir', gd, 'rev-parse', `${ref}^{tree}`])).trim();
-    const who = { name: 'gitopsd (h0001)', email: 'gitopsd@h0001', date: '@1764500000 +0000' };
-    const commit = (
-      await git(['--git-dir', gd, 'commit-tree', tree, '-m', 'republished'], {
-        env: {
-          GIT_AUTHOR_NAME: who.name,
-          GIT_AUTHOR_EMAIL: who.email,
-          GIT_AUTHOR_DATE: who.date,
-          GIT_COMMITTER_NAME: who.name,
-          GIT_COMMITTER_EMAIL: who.email,
-          GIT_COMMITTER_DATE: who.date,
-        },
-      })
-    ).trim();
-    await git(['--git-dir', gd, 'update-ref', ref, commit]);
+    const commit = await republish(0, 1764500000);
     const changed = await read(a.config);
     expect(changed.rows.find((r) => r.host === hostName(0))?.commit).toBe(commit);
     expect(changed.rows.filter((r) => r.host !== hostName(0))).toEqual(
@@ -127,5 +134,25 @@ describe('the reader’s view repository', () => {
     expect(kept.rows).toEqual(r.rows);
     expect((await refStorage(c.view)).format).toBe('files');
     expect((await stat(join(c.view, FILES_REFS_MARKER))).isFile()).toBe(true);
+  });
+
+  it('a lock a killed git left: a fresh one fails the read naming the repository (75), one older than timeouts.gitSec is removed', async () => {
+    const d = await reader('d');
+    await read(d.config);
+    const commit = await republish(2, 1764600000);
+    // git's reftable lock, as a git killed with -9 while it wrote would leave it.
+    const lock = join(d.view, 'reftable', 'tables.list.lock');
+    await writeFile(lock, '');
+    const locked = await runCli(['fleet', 'status', '--json', '--remote', remote, '--config', d.config]);
+    expect(locked.exitCode).toBe(75);
+    expect(locked.stderr).toMatch(/the fleet reader's repository .*view\.git is locked \(.*cannot lock references\)/);
+    expect(locked.stderr).not.toMatch(/check the URL/);
+    // Older than timeouts.gitSec (the default, 300 s): no live read holds it.
+    const old = new Date(Date.now() - 3600_000);
+    await utimes(lock, old, old);
+    const r = await read(d.config);
+    expect(r.stderr).toMatch(/removed a lock file a killed git left/);
+    expect(r.rows.find((x) => x.host === hostName(2))?.commit).toBe(commit);
+    await expect(stat(lock)).rejects.toThrow(/ENOENT/);
   });
 });

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers/cli.js';
 import { parseFetchPorcelain } from '../../../src/core/fetch-porcelain.js';
-import { refFormatUnsupported, viewRefsOf } from '../../../src/fleet/git.js';
+import { decideStaleLocks, refFormatUnsupported, viewLocked, viewRefsOf } from '../../../src/fleet/git.js';
 import { compareHostNames } from '../../../src/fleet/read.js';
 
 const Z = '0'.repeat(40);
@@ -63,6 +63,32 @@ describe('refFormatUnsupported: a git without reftable', () => {
     [0, '', false],
   ])('exit %s, %j: %s', (code, stderr, want) => {
     expect(refFormatUnsupported(code, stderr)).toBe(want);
+  });
+});
+
+describe('a locked reader repository', () => {
+  it.each([
+    // git 2.55, reftable, a tables.list.lock in place (exit 251).
+    ['error: cannot lock references\n', true],
+    // git's lockfile.c, files backend.
+    [
+      "error: cannot lock ref 'refs/fleet/refs/h0001': Unable to create '/s/fleet/view.git/refs/fleet/refs/h0001.lock': File exists.\n",
+      true,
+    ],
+    ["fatal: '/nowhere' does not appear to be a git repository\n", false],
+  ])('viewLocked(%j) = %s', (stderr, want) => {
+    expect(viewLocked(stderr)).toBe(want);
+  });
+
+  it('decideStaleLocks keeps the locks not older than the timeout', () => {
+    const locks = [
+      { file: 'a.lock', mtimeMs: 1_000 },
+      { file: 'b.lock', mtimeMs: 600_000 },
+      { file: 'at-the-limit.lock', mtimeMs: 700_000 },
+      { file: 'c.lock', mtimeMs: 1_000_000 },
+    ];
+    expect(decideStaleLocks(locks, 1_000_000, 300_000)).toEqual(['a.lock', 'b.lock']);
+    expect(decideStaleLocks(locks, 1_000_000, 999_000)).toEqual([]);
   });
 });
 
