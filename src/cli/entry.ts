@@ -15,7 +15,8 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExitCode } from '../core/errors.js';
+import { writeSync } from 'node:fs';
+import { EXIT, type ExitCode } from '../core/errors.js';
 import type { MainIO } from './session.js';
 import { fastRoute, type FastRoute } from './route.js';
 import { enableCompileCache } from './compile-cache.js';
@@ -45,29 +46,64 @@ async function runLeanBundle<C extends FastRoute['command']>(
 }
 
 /** Run the CLI; resolves to the exit code (the bin sets process.exitCode from it). */
+/** Set by the first write to stdout or stderr that failed for another reason than a reader that has gone. */
+let outputError: NodeJS.ErrnoException | null = null;
+
 /**
- * Output to a pipe whose reader has gone (`gitopsd fleet status --json |
- * head -c 80`) is dropped; the exit code stays the command's. node ignores
- * SIGPIPE and reports the failed write as an 'error' event on the stream,
- * later, from the event loop (node's process documentation, "A note on
- * process I/O"; libuv's EPIPE). With no listener that event was an uncaught
- * exception: a stack trace on stderr and exit 1 in place of the command's own
- * code, after the command had done its work. A monitoring check that keeps
- * only the first lines still gets 0, 1 or 75 from `fleet status`. Writes
- * after the first failure fail the same way (EPIPE, or ERR_STREAM_DESTROYED
- * once node has destroyed the stream). Any other write error (EIO, ENOSPC on
- * a full disk) is thrown as before.
+ * What a failed write to stdout or stderr does. node reports it as an
+ * 'error' event on the stream, later, from the event loop (node's process
+ * documentation, "A note on process I/O"); with no listener that event was
+ * an uncaught exception: a stack trace, and exit 1, which `fleet status`
+ * uses for "a host is unhealthy".
+ *
+ * - The reader has gone (EPIPE on a pipe, `gitopsd fleet status --json |
+ *   head -c 80`; ECONNRESET on a socket): the output is dropped and the exit
+ *   code stays the command's, so a check that keeps the first lines still
+ *   gets 0, 1 or 75. Later writes fail the same way, or with
+ *   ERR_STREAM_DESTROYED once node has destroyed the stream.
+ * - Anything else (ENOSPC with stdout on a full disk, EIO): the output is
+ *   lost, so the run exits 75 (temporary: free space and run it again; the
+ *   command's own work, if it had any, is recorded in its state as usual)
+ *   with one line on stderr naming the stream and the error. A failure of
+ *   stderr itself has nowhere to be told: only the exit code says it.
+ *
+ * The long-running daemon keeps running when its log stream goes; under
+ * systemd that stream is journald's, which keeps it open across its own
+ * restarts.
  */
-function dropOutputToClosedPipes(): void {
-  for (const stream of [process.stdout, process.stderr]) {
+function watchOutput(): void {
+  for (const [name, stream] of [
+    ['stdout', process.stdout],
+    ['stderr', process.stderr],
+  ] as const) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+      if (err.code === 'EPIPE' || err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_DESTROYED') return;
+      if (outputError !== null) return;
+      outputError = err;
+      process.exitCode = EXIT.temporary;
+      if (name === 'stdout') {
+        try {
+          writeSync(
+            2,
+            `gitopsd: cannot write the output to stdout (${err.code ?? err.message}); free space where stdout goes, or fix the redirection, then run the command again\n`,
+          );
+        } catch {
+          // stderr is gone too: the exit code says it.
+        }
+      }
     });
   }
 }
 
 export async function main(argv: string[], scriptName = 'gitopsd', io?: MainIO): Promise<ExitCode> {
-  if (io === undefined) dropOutputToClosedPipes();
+  if (io === undefined) watchOutput();
+  const code = await runCommand(argv, scriptName, io);
+  // A write that failed before the command returned (watchOutput): its
+  // output is lost. One that fails later sets process.exitCode itself.
+  return outputError === null ? code : EXIT.temporary;
+}
+
+async function runCommand(argv: string[], scriptName: string, io: MainIO | undefined): Promise<ExitCode> {
   const route = fastRoute(argv, scriptName);
   switch (route?.command) {
     case 'status':

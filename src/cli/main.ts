@@ -477,6 +477,16 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         .demandCommand(1, 'name a config subcommand: check'),
     )
     .demandCommand(1, 'name a command')
+    // yargs makes an array of a repeated option; the config loader then
+    // failed on it with a message about a JavaScript type (review 10).
+    .check((a: Record<string, unknown>) => {
+      for (const k of ['config', 'log-level']) {
+        const v = a[k];
+        // Thrown as yargs' own failure (returned, yargs would wrap it in a plain Error: exit 70).
+        if (Array.isArray(v)) throw new YargsFailure(`--${k} is given ${v.length} times; give it once`);
+      }
+      return true;
+    })
     .strict()
     .help()
     .alias('h', 'help')

@@ -53,6 +53,7 @@ describe('usage errors exit 64 with one line', () => {
     [['upgrade', '--operation', 'reboot'], /--operation "reboot" is not allowed; use one of "switch", "boot"/],
     [[], /name a command/],
     [['boot'], /name a boot subcommand/],
+    [['status', '--config', '/a.json', '--config', '/b.json'], /--config is given 2 times; give it once/],
   ])('%j', async (args, pattern) => {
     const r = await runCli(args);
     expect(r.exitCode).toBe(64);
@@ -154,6 +155,28 @@ describe('a reader that closes the pipe early (`gitopsd … | head`)', () => {
       exitCode: normal.exitCode,
       stderr: normal.stderr,
     });
+  });
+});
+
+describe('stdout on a full disk (`gitopsd … > /dev/full`)', () => {
+  // It was a stack trace and exit 1, which `fleet status` uses for an unhealthy host.
+  it.each([
+    ['the full CLI', ['--help']],
+    ['a lean bundle', ['status', '--json', '--config', 'GOOD']],
+  ])('%s: one line naming stdout and ENOSPC, exit 75', async (_what, args) => {
+    const argv = args.map((a) => (a === 'GOOD' ? good : a));
+    const full = openSync('/dev/full', constants.O_WRONLY);
+    const res = await execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...argv], {
+      reject: false,
+      env: { GITOPSD_CONFIG: undefined },
+      stdin: 'ignore',
+      stdout: createWriteStream('', { fd: full, autoClose: false }),
+      timeout: 120_000,
+    }).finally(() => closeSync(full));
+    expect(res.exitCode).toBe(75);
+    expect(String(res.stderr)).toMatch(
+      /^gitopsd: cannot write the output to stdout \(ENOSPC\); free space where stdout goes, or fix the redirection, then run the command again$/,
+    );
   });
 });
 
