@@ -20,7 +20,7 @@ export const EXIT_MEANING: Record<ExitCode, string> = {
   [EXIT.usage]: 'usage: unknown command or option, conflicting options',
   [EXIT.internal]: 'internal error (a bug: please report it), or not implemented yet',
   [EXIT.temporary]:
-    'temporary: lock held, remote unreachable, or a build/activation failure that is not the commit\'s fault (full disk, fetch, timeout, hang; docs/upgrade.md "What gets blamed"); retry later',
+    'temporary: lock held, remote unreachable, or a build/activation failure that is not the commit\'s fault (full disk, fetch, timeout, hang; docs/upgrade.md "What gets blamed"); also: the output could not be written (stdout on a full disk); retry later',
   [EXIT.config]: 'config: the file is missing, is not valid JSON, or a key is wrong',
 };
 
