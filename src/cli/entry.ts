@@ -45,7 +45,6 @@ async function runLeanBundle<C extends FastRoute['command']>(
   return code;
 }
 
-/** Run the CLI; resolves to the exit code (the bin sets process.exitCode from it). */
 /** Set by the first write to stdout or stderr that failed for another reason than a reader that has gone. */
 let outputError: NodeJS.ErrnoException | null = null;
 
@@ -95,6 +94,7 @@ function watchOutput(): void {
   }
 }
 
+/** Run the CLI; resolves to the exit code (the bin sets process.exitCode from it). */
 export async function main(argv: string[], scriptName = 'gitopsd', io?: MainIO): Promise<ExitCode> {
   if (io === undefined) watchOutput();
   const code = await runCommand(argv, scriptName, io);

@@ -271,7 +271,10 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     // only after a few promise steps (it loads execa through import()), so
     // the read waits for them first (setImmediate runs after every queued
     // promise step); were git not started by then, the read is only not
-    // overlapped, never wrong. A rejected fetch is awaited just below.
+    // overlapped, never wrong. The fetch may fail during the wait (git
+    // cannot start): marked handled here, so node does not treat it as an
+    // unhandled rejection (fatal by default); the await below throws it.
+    void fetching.catch(() => undefined);
     await new Promise<void>((resolve) => setImmediate(resolve));
     const docCacheFile = join(dir, 'gitopsd-documents.json');
     const { documents: docCache, broken } = readDocCache(docCacheFile);
