@@ -123,6 +123,21 @@ describe('config check', () => {
   });
 });
 
+/**
+ * gitopsd with its stdout on the descriptor `fd` (closed after): a stream
+ * with a descriptor makes execa hand the descriptor itself to the child.
+ */
+async function runWithStdoutFd(argv: string[], fd: number): Promise<{ exitCode: number | undefined; stderr: string }> {
+  const res = await execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...argv], {
+    reject: false,
+    env: { GITOPSD_CONFIG: undefined },
+    stdin: 'ignore',
+    stdout: createWriteStream('', { fd, autoClose: false }),
+    timeout: 120_000,
+  }).finally(() => closeSync(fd));
+  return { exitCode: res.exitCode, stderr: String(res.stderr) };
+}
+
 describe('a reader that closes the pipe early (`gitopsd … | head`)', () => {
   // node reported the failed write (EPIPE) as an uncaught 'error' event: a
   // stack trace and exit 1 after the command had done its work.
@@ -141,20 +156,8 @@ describe('a reader that closes the pipe early (`gitopsd … | head`)', () => {
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const writer = openSync(fifo, constants.O_WRONLY);
     closeSync(reader);
-    // A stream with a descriptor: execa hands the descriptor itself to the child.
-    const out = createWriteStream('', { fd: writer, autoClose: false });
-    const res = await execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...argv], {
-      reject: false,
-      env: { GITOPSD_CONFIG: undefined },
-      stdin: 'ignore',
-      stdout: out,
-      timeout: 120_000,
-    }).finally(() => closeSync(writer));
-    const r = { exitCode: res.exitCode, stderr: String(res.stderr) };
-    expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({
-      exitCode: normal.exitCode,
-      stderr: normal.stderr,
-    });
+    const r = await runWithStdoutFd(argv, writer);
+    expect(r).toEqual({ exitCode: normal.exitCode, stderr: normal.stderr });
   });
 });
 
@@ -165,16 +168,9 @@ describe('stdout on a full disk (`gitopsd … > /dev/full`)', () => {
     ['a lean bundle', ['status', '--json', '--config', 'GOOD']],
   ])('%s: one line naming stdout and ENOSPC, exit 75', async (_what, args) => {
     const argv = args.map((a) => (a === 'GOOD' ? good : a));
-    const full = openSync('/dev/full', constants.O_WRONLY);
-    const res = await execa('node', [join(repoRoot, 'bin', 'gitopsd'), ...argv], {
-      reject: false,
-      env: { GITOPSD_CONFIG: undefined },
-      stdin: 'ignore',
-      stdout: createWriteStream('', { fd: full, autoClose: false }),
-      timeout: 120_000,
-    }).finally(() => closeSync(full));
-    expect(res.exitCode).toBe(75);
-    expect(String(res.stderr)).toMatch(
+    const r = await runWithStdoutFd(argv, openSync('/dev/full', constants.O_WRONLY));
+    expect(r.exitCode).toBe(75);
+    expect(r.stderr).toMatch(
       /^gitopsd: cannot write the output to stdout \(ENOSPC\); free space where stdout goes, or fix the redirection, then run the command again$/,
     );
   });
