@@ -455,12 +455,17 @@ export async function batchCheck(
 ): Promise<Map<string, { type: string; size: number } | null>> {
   const out = new Map<string, { type: string; size: number } | null>();
   if (i.names.length === 0) return out;
-  const r = await git(deps, i.dir, ['cat-file', '--buffer', '--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)'], {
-    timeoutMs: i.timeoutMs,
-    // %(rest) echoes the input after the first space: names are "<sha>:status.json" (no space),
-    // so the object name is echoed through a second column instead.
-    input: i.names.map((n) => `${n} ${n}`).join('\n') + '\n',
-  });
+  const r = await git(
+    deps,
+    i.dir,
+    ['cat-file', '--buffer', '--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)'],
+    {
+      timeoutMs: i.timeoutMs,
+      // %(rest) echoes the input after the first space: names are "<sha>:status.json" (no space),
+      // so the object name is echoed through a second column instead.
+      input: i.names.map((n) => `${n} ${n}`).join('\n') + '\n',
+    },
+  );
   const lines = r.stdout.split('\n');
   for (const line of lines) {
     if (line === '') continue;
