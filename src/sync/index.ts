@@ -38,7 +38,7 @@
 import { basename, dirname, join } from 'node:path';
 import { userInfo } from 'node:os';
 import type { Deps } from '../core/deps.js';
-import type { RunAs } from '../core/runner.js';
+import type { RunAs, RunResult } from '../core/runner.js';
 import { ConfigError, GitopsdError } from '../core/errors.js';
 import { StateStore } from '../core/state.js';
 import { fileRefsGitDir, readRefFromFiles } from '../core/git-refs.js';
@@ -310,13 +310,34 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     if (rec !== null) return record(ctx, result('needs-human', rec, extras));
     st = readSync(ctx.store);
   }
+  // Capture's `chezmoi status` runs beside the guard's jj log: both only
+  // read $HOME and the source files (jj's snapshot writes under .jj and
+  // .git, which chezmoi ignores in a source dir), so on two cores the status
+  // costs no wall time of its own (docs/benchmarks.md, B3). Its answer is
+  // used only when the guard lets the run proceed untouched; otherwise it is
+  // waited for (no chezmoi left reading while jj changes the working copy)
+  // and dropped, and capture asks again. Its failure is capture's, as before.
+  let early: Promise<RunResult> | null = statusOrExplain(ctx);
+  void early.catch(() => undefined);
+  const dropEarly = async (): Promise<void> => {
+    const e = early;
+    early = null;
+    await e?.catch(() => undefined);
+  };
   // Guard: never capture over a person's work in progress. Its one jj log
   // also lists the bookmarks, for the tracking check (asked again only when
-  // tracking changed them).
-  let looked = await observeGuard(ctx, st);
-  if (await ensureTracked(ctx, looked.bms)) looked = await observeGuard(ctx, st);
+  // tracking changed them: tracking moves no file).
+  let looked: GuardLook;
+  try {
+    looked = await observeGuard(ctx, st);
+    if (await ensureTracked(ctx, looked.bms)) looked = await observeGuard(ctx, st);
+  } catch (err) {
+    await dropEarly();
+    throw err;
+  }
   const { obs: guardObs, bms, basis } = looked;
   const guard = decideGuard(guardObs);
+  if (guard.kind !== 'proceed') await dropEarly();
   switch (guard.kind) {
     case 'needs-human':
       return record(ctx, await pushParkOnly(ctx, st, guard.why, extras));
@@ -342,6 +363,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
       ? { head: seen[0], wcBaseIsAncestor: guardObs.wcBaseIsAncestor }
       : null;
   const captured = await capture(ctx, {
+    status: early,
     wcBase: wcBaseBefore,
     wcMoved: guard.kind === 'repair' && guard.wcMoved,
     heldBases: stBefore.heldBases,
@@ -1372,6 +1394,8 @@ async function seal(
 async function capture(
   ctx: Ctx,
   c: {
+    /** A `chezmoi status` already started while nothing has changed the working copy (runSync), or null to run one. */
+    status: Promise<RunResult> | null;
     wcBase: string | null;
     /** Our own rebase rewrote wcBase (a repaired state). */
     wcMoved: boolean;
@@ -1388,7 +1412,7 @@ async function capture(
   conflicted: string[];
   refused: Refusal[];
 }> {
-  const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
+  const status = parseChezmoiStatus((await (c.status ?? statusOrExplain(ctx))).stdout);
   const edited = status.filter((e) => e.x === 'M' || e.x === 'A').map((e) => e.target);
   const { wcBase, wcMoved, heldBases, known } = c;
   const head = known?.head ?? (await one(ctx, '@-')).commitId;

@@ -43,10 +43,11 @@ describe('sync between two hosts', () => {
     // file); no integration jj log (the fetch changed nothing: the guard's
     // look plus the new commit); no `jj op log` (the journal's and the
     // record's operation ids are read from jj's operation heads); no rebase
-    // (the new commit already sits on main@origin).
+    // (the new commit already sits on main@origin). Capture's `chezmoi
+    // status` starts first and runs beside the guard's `jj log`.
     expect(await tracedCommands(trace)).toEqual([
-      'jj log',
       'chezmoi status',
+      'jj log',
       'chezmoi re-add',
       'chezmoi status',
       'jj commit',
@@ -84,8 +85,17 @@ describe('sync between two hosts', () => {
     // one jj log (the fetch's "Nothing changed." keeps what it saw); the
     // operation the run ends at is read from jj's operation heads, not
     // `jj op log`; no commit, no push, no apply, no getent (the sync runs as
-    // its user), no externals apply.
-    expect(await tracedCommands(trace)).toEqual(['jj log', 'chezmoi status', 'jj git fetch']);
+    // its user), no externals apply. `chezmoi status` runs beside the jj log.
+    expect(await tracedCommands(trace)).toEqual(['chezmoi status', 'jj log', 'jj git fetch']);
+    // Beside it, not after it: jj log starts before chezmoi status has ended.
+    const events = (await readFile(trace, 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { event: string; cmd?: string });
+    const jjStart = events.findIndex((e) => e.event === 'start' && e.cmd === 'jj');
+    const chezmoiEnd = events.findIndex((e) => e.event === 'end' && e.cmd === 'chezmoi');
+    expect(jjStart).toBeGreaterThan(-1);
+    expect(chezmoiEnd).toBeGreaterThan(jjStart);
     // That operation id is the one jj itself names.
     const st = JSON.parse(await readFile(join(a.stateDir, 'sync', 'state.json'), 'utf8')) as {
       sync?: { lastOp?: unknown };
