@@ -259,14 +259,24 @@ export function nextHealthySince(
   return { healthySince: now.toISOString(), healthyCommit: commit };
 }
 
+/**
+ * How far ahead of the reader's clock a status may be dated (seconds) and
+ * still have a known age: ordinary clock skew between hosts with NTP. A
+ * status dated further ahead is stale (decideRow).
+ */
+export const FUTURE_TOLERANCE_SEC = 300;
+
 export type PublishDecision =
-  | { publish: true; why: 'first' | 'changed' | 'heartbeat' | 'retry' | 'forced' | 'moved' }
+  | { publish: true; why: 'first' | 'changed' | 'heartbeat' | 'retry' | 'forced' | 'moved' | 'clock' }
   | { publish: false; why: 'unchanged'; nextHeartbeatAt: string };
 
 /**
  * Pure: publish now? Yes on the first publish, a forced one, a change of
  * result (`key`), a change of remote or ref, after a failed attempt (retried
- * at the next run), or when the heartbeat is due.
+ * at the next run), when the heartbeat is due, or when the last status was
+ * dated more than FUTURE_TOLERANCE_SEC ahead of `now` (`clock`: this host's
+ * clock was ahead and has been set back; readers count that status as stale,
+ * and its heartbeat, planned by the wrong clock, would come late by as much).
  */
 export function decidePublish(i: {
   record: PublishRecord;
@@ -282,6 +292,7 @@ export function decidePublish(i: {
   if (r.lastError !== null) return { publish: true, why: 'retry' };
   if (r.lastOk.remote !== i.remote || r.lastOk.ref !== i.ref) return { publish: true, why: 'moved' };
   if (r.lastOk.key !== i.key) return { publish: true, why: 'changed' };
+  if (Date.parse(r.lastOk.at) - i.now.getTime() > FUTURE_TOLERANCE_SEC * 1000) return { publish: true, why: 'clock' };
   const due = r.nextHeartbeatAt === null ? 0 : Date.parse(r.nextHeartbeatAt);
   if (!(i.now.getTime() < due)) return { publish: true, why: 'heartbeat' };
   return { publish: false, why: 'unchanged', nextHeartbeatAt: r.nextHeartbeatAt ?? i.now.toISOString() };
@@ -379,8 +390,9 @@ const EMPTY_COLUMNS: FleetRow['columns'] = {
 /**
  * Pure: one row of the fleet view. Order of precedence: invalid, unverified
  * (only where allowed signers are configured), stale (older than twice the
- * host's own heartbeat), then the status's own state. A stale or unverified
- * row is never healthy, whatever its document says.
+ * host's own heartbeat, or dated more than FUTURE_TOLERANCE_SEC ahead of the
+ * reader's clock), then the status's own state. A stale or unverified row
+ * is never healthy, whatever its document says.
  */
 export function decideRow(i: RowInput): FleetRow {
   const base = {
@@ -405,7 +417,13 @@ export function decideRow(i: RowInput): FleetRow {
   }
   const s = i.status;
   const ageSec = Math.round((i.now.getTime() - Date.parse(s.publishedAt)) / 1000);
-  const stale = ageSec > 2 * s.heartbeatSec;
+  // Dated ahead of the reader's clock by more than the tolerance: the host's
+  // clock is wrong, so the status's age cannot be known, and a host that
+  // went silent would look fresh until real time caught up with its date
+  // (and its attested soak, publishedAt − healthySince, would grow with the
+  // skew). It counts as stale: never healthy, and no wave counts it.
+  const future = ageSec < -FUTURE_TOLERANCE_SEC;
+  const stale = future || ageSec > 2 * s.heartbeatSec;
   const own = classifyStatus(s);
   const versionBehind = i.newestVersion !== null && i.versionLess(s.gitopsdVersion, i.newestVersion);
   const reasons: string[] = [];
@@ -417,13 +435,11 @@ export function decideRow(i: RowInput): FleetRow {
   if (stale) {
     if (state !== 'unverified') state = 'stale';
     reasons.push(
-      `stale: last published ${ago(s.publishedAt, i.now)} ago (heartbeat ${Math.round(s.heartbeatSec / 3600)}h)`,
+      future
+        ? `stale: published ${ago(i.now.toISOString(), new Date(Date.parse(s.publishedAt)))} in the future, so its age cannot be known; fix the host's clock (NTP)`
+        : `stale: last published ${ago(s.publishedAt, i.now)} ago (heartbeat ${Math.round(s.heartbeatSec / 3600)}h)`,
     );
   }
-  if (ageSec < -300)
-    reasons.push(
-      `published ${ago(i.now.toISOString(), new Date(Date.parse(s.publishedAt)))} in the future: check the host's clock`,
-    );
   reasons.push(...own.reasons);
   if (versionBehind) {
     reasons.push(`gitopsd ${s.gitopsdVersion} is behind the fleet's newest ${i.newestVersion ?? ''}`);

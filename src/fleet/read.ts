@@ -23,7 +23,7 @@ import type { Deps } from '../core/deps.js';
 import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { BUILD, versionLine } from '../core/build-info.js';
-import { decideRow } from './decide.js';
+import { decideRow, FUTURE_TOLERANCE_SEC } from './decide.js';
 import {
   batchCheck,
   batchRead,
@@ -493,7 +493,11 @@ export function summarize(i: {
 }): FleetView {
   const counts = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>;
   for (const r of i.rows) counts[r.state]++;
-  const ages = i.rows.flatMap((r) => (r.ageSec === null ? [] : [r.ageSec]));
+  // A status dated ahead by more than the tolerance has no known age
+  // (decideRow): it must not hold the fleet's newest age at 0 for ever.
+  const ages = i.rows.flatMap((r) =>
+    r.ageSec === null || r.ageSec < -FUTURE_TOLERANCE_SEC ? [] : [Math.max(0, r.ageSec)],
+  );
   return {
     v: 1,
     generatedAt: i.now.toISOString(),

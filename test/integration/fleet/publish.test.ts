@@ -205,8 +205,10 @@ describe('publishing', () => {
 });
 
 describe('reading', () => {
+  // Read after the last publish above (pa's at 1.04 h): a status dated
+  // ahead of the reader's clock by more than 5 min counts as stale.
   it('fleet status: one verified row per host; --host filters; the text table has the compartments', async () => {
-    const { exitCode, view, stderr } = await fleetStatus(pa, [], at(0.1));
+    const { exitCode, view, stderr } = await fleetStatus(pa, [], at(1.1));
     expect(view, stderr).not.toBeNull();
     expect(view?.hosts.map((h) => [h.host, h.signature.state, h.signature.signer])).toEqual([
       ['pa', 'verified', 'pa'],
@@ -216,9 +218,9 @@ describe('reading', () => {
     // pb carries the warning of its earlier failed publish; nobody is unhealthy.
     expect(view?.hosts.find((h) => h.host === 'pa')?.state).toBe('healthy');
     expect(exitCode).toBe(0);
-    const one = await fleetStatus(pa, ['--host', 'pb'], at(0.1));
+    const one = await fleetStatus(pa, ['--host', 'pb'], at(1.1));
     expect(one.view?.hosts.map((h) => h.host)).toEqual(['pb']);
-    const text = await pa.gitopsd(['fleet', 'status'], { env: at(0.1) });
+    const text = await pa.gitopsd(['fleet', 'status'], { env: at(1.1) });
     expect(text.stdout).toMatch(
       /host\s+state\s+Git\s+Lock\s+System\s+Boot\s+Golden\s+Dotfiles\s+version\s+last run\s+age\s+sig/,
     );
@@ -275,10 +277,10 @@ describe('reading', () => {
       scratch,
       remote,
       ref: 'refs/gitopsd/status/pb',
-      files: { 'status.json': JSON.stringify({ ...good, publishedAt: at(0.2)['GITOPSD_TEST_NOW'] }) },
+      files: { 'status.json': JSON.stringify({ ...good, publishedAt: at(1.2)['GITOPSD_TEST_NOW'] }) },
       signingKey: keys['pa'] ?? '',
     });
-    const { exitCode, view, stderr } = await fleetStatus(pa, [], at(0.2));
+    const { exitCode, view, stderr } = await fleetStatus(pa, [], at(1.2));
     expect(exitCode, stderr).toBe(1);
     const row = (h: string) => view?.hosts.find((x) => x.host === h);
     expect(row('malformed')).toMatchObject({
@@ -319,7 +321,7 @@ describe('reading', () => {
     // read the rollout and the update branches from pa's nix-config checkout.)
     // The view is the same.
     const trace = join(dir, 'fleet-reread.jsonl');
-    const again = await fleetStatus(pa, [], { ...at(0.2), GITOPSD_TRACE: trace });
+    const again = await fleetStatus(pa, [], { ...at(1.2), GITOPSD_TRACE: trace });
     expect(await tracedGit(trace)).toEqual(['fetch', 'rev-parse', 'ls-tree', 'ls-remote']);
     // (The injected clock runs on from its start, so ages may differ by a second.)
     const sameness = (v: FleetView | null) =>
@@ -330,13 +332,13 @@ describe('reading', () => {
     expect(again.stdout).toBe(JSON.stringify(again.view));
     // A host whose ref is gone at the remote is gone from the view (the fetch prunes it; the others are unchanged).
     await run('git', ['--git-dir', remote, 'update-ref', '-d', 'refs/gitopsd/status/nofile']);
-    const pruned = await fleetStatus(pa, [], at(0.2));
+    const pruned = await fleetStatus(pa, [], at(1.2));
     expect(sameness(pruned.view)).toEqual(sameness(view)?.filter((r) => r.host !== 'nofile'));
     // A read of one host (--host) keeps the others' cached documents: the next
     // read of the whole fleet starts no cat-file either.
-    await fleetStatus(pa, ['--host', 'pa'], at(0.2));
+    await fleetStatus(pa, ['--host', 'pa'], at(1.2));
     const afterOne = join(dir, 'fleet-after-one.jsonl');
-    const whole = await fleetStatus(pa, [], { ...at(0.2), GITOPSD_TRACE: afterOne });
+    const whole = await fleetStatus(pa, [], { ...at(1.2), GITOPSD_TRACE: afterOne });
     expect(await tracedGit(afterOne)).toEqual(['fetch', 'rev-parse', 'ls-tree', 'ls-remote']);
     expect(sameness(whole.view)).toEqual(sameness(pruned.view));
     // A corrupt document cache is ignored with a warning naming it, never
@@ -344,14 +346,14 @@ describe('reading', () => {
     // again, so the read after it is quiet and reads nothing again.
     const cacheFile = join(pa.sim.paths.stateDir, 'fleet', 'view.git', 'gitopsd-documents.json');
     await writeFile(cacheFile, '{"v": 1, "reader": "trunc');
-    const broken = await fleetStatus(pa, [], at(0.2));
+    const broken = await fleetStatus(pa, [], at(1.2));
     expect(broken.exitCode).toBe(whole.exitCode);
     expect(sameness(broken.view)).toEqual(sameness(pruned.view));
     expect(broken.stderr).toMatch(/status document cache ignored: every status is read again/);
     expect(broken.stderr).toContain(cacheFile);
     expect(broken.stderr).toContain('is not valid JSON');
     const repaired = join(dir, 'fleet-repaired.jsonl');
-    const quiet = await fleetStatus(pa, [], { ...at(0.2), GITOPSD_TRACE: repaired });
+    const quiet = await fleetStatus(pa, [], { ...at(1.2), GITOPSD_TRACE: repaired });
     expect(await tracedGit(repaired)).toEqual(['fetch', 'rev-parse', 'ls-tree', 'ls-remote']);
     expect(quiet.stderr).not.toMatch(/document cache/);
     // Without allowed signers, the rows say unsigned / not checked, and nothing is unverified.
@@ -364,18 +366,18 @@ describe('reading', () => {
         allowedSignersFile: null,
       },
     });
-    const open = await fleetStatus(pa, [], at(0.2));
+    const open = await fleetStatus(pa, [], at(1.2));
     expect(open.view?.signersConfigured).toBe(false);
     expect(open.view?.hosts.find((x) => x.host === 'malformed')?.signature.state).toBe('unsigned');
     expect(open.view?.hosts.find((x) => x.host === 'pa')?.signature.state).toBe('not-checked');
     expect(open.view?.hosts.find((x) => x.host === 'pb')?.state).not.toBe('unverified');
     // The real pb publishes again (forced): its lease sees a ref it did not write, refuses, and the run after overwrites it.
-    const first = await pb.gitopsd(['fleet', 'publish', '--force', '--json'], { env: at(0.3) });
+    const first = await pb.gitopsd(['fleet', 'publish', '--force', '--json'], { env: at(1.3) });
     const firstOut = JSON.parse(first.stdout) as { kind: string; error: string };
     expect(firstOut.kind, first.stderr).toBe('failed');
     expect(firstOut.error).toMatch(/changed under this host \(stale info\)/);
     expect(first.exitCode).toBe(75);
-    const second = await pb.gitopsd(['fleet', 'publish', '--json'], { env: at(0.31) });
+    const second = await pb.gitopsd(['fleet', 'publish', '--json'], { env: at(1.31) });
     expect(JSON.parse(second.stdout)).toMatchObject({ kind: 'published', why: 'retry' });
     await configureHost(pa, {
       fleet: {
@@ -386,7 +388,7 @@ describe('reading', () => {
         allowedSignersFile: signers,
       },
     });
-    const fixed = await fleetStatus(pa, ['--host', 'pb'], at(0.32));
+    const fixed = await fleetStatus(pa, ['--host', 'pb'], at(1.32));
     expect(fixed.view?.hosts[0]).toMatchObject({ host: 'pb', signature: { state: 'verified', signer: 'pb' } });
   });
 });

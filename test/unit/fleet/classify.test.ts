@@ -4,7 +4,7 @@
  * halted fleet-wide (`halted`) still runs what it ran, so it is not failed.
  */
 import { describe, it, expect } from 'vitest';
-import { classifyStatus } from '../../../src/fleet/decide.js';
+import { classifyStatus, decidePublish, decideRow, FUTURE_TOLERANCE_SEC } from '../../../src/fleet/decide.js';
 import { StatusV1 } from '../../../src/fleet/schema.js';
 
 const C = 'c'.repeat(40);
@@ -77,5 +77,84 @@ describe('classifyStatus and the rollout results', () => {
   it('a cycle that failed while its upgrade was only gated is still a failure', () => {
     const s = status('gated', { ok: false, exitCode: 1, result: 'failed' });
     expect(classifyStatus(s)).toMatchObject({ state: 'failed', reasons: ['cycle: failed (exit 1)'] });
+  });
+});
+
+describe("decideRow: the age of a status by the reader's clock", () => {
+  const row = (nowMs: number) =>
+    decideRow({
+      host: 'w1',
+      ref: 'refs/gitopsd/status/w1',
+      commit: C,
+      problem: null,
+      status: status('deployed'),
+      signature: { state: 'unsigned', signer: null, detail: null },
+      now: new Date(nowMs),
+      newestVersion: '0.1.0',
+      versionLess: () => false,
+    });
+  const at = Date.parse(AT);
+  it.each([
+    ['10 min old', at + 600_000, 600],
+    ['dated 4 min ahead (clock skew within the tolerance)', at - 240_000, -240],
+  ])('%s: healthy, not stale', (_what, now, ageSec) => {
+    const r = row(now);
+    expect({ state: r.state, stale: r.stale, ageSec: r.ageSec }).toEqual({ state: 'healthy', stale: false, ageSec });
+  });
+  it('older than twice the heartbeat (3,600 s): stale', () => {
+    const r = row(at + 7201_000);
+    expect({ state: r.state, stale: r.stale }).toEqual({ state: 'stale', stale: true });
+    expect(r.reasons[0]).toBe('stale: last published 2h ago (heartbeat 1h)');
+  });
+  it('dated further ahead than the tolerance: stale, its age unknown (a silent host must not look fresh)', () => {
+    expect(FUTURE_TOLERANCE_SEC).toBe(300);
+    for (const ahead of [301, 3900, 10 * 365 * 86400]) {
+      const r = row(at - ahead * 1000);
+      expect({ state: r.state, stale: r.stale, ageSec: r.ageSec }).toEqual({
+        state: 'stale',
+        stale: true,
+        ageSec: -ahead,
+      });
+      expect(r.reasons[0]).toMatch(
+        /^stale: published .+ in the future, so its age cannot be known; fix the host's clock \(NTP\)$/,
+      );
+    }
+  });
+});
+
+describe("decidePublish: a status dated ahead of this host's clock is published again", () => {
+  const now = new Date('2026-12-01T12:00:00.000Z');
+  const decide = (lastAt: string) =>
+    decidePublish({
+      record: {
+        lastAttemptAt: lastAt,
+        lastOk: { at: lastAt, commit: C, ref: 'refs/gitopsd/status/w1', remote: '/r.git', key: 'k' },
+        lastError: null,
+        failures: 0,
+        nextHeartbeatAt: new Date(Date.parse(lastAt) + 6 * 3600_000).toISOString(),
+        healthySince: null,
+        healthyCommit: null,
+        lease: null,
+      },
+      key: 'k',
+      remote: '/r.git',
+      ref: 'refs/gitopsd/status/w1',
+      now,
+      force: false,
+    });
+  it.each([
+    ['published 1 min ago, heartbeat not due', '2026-12-01T11:59:00.000Z', { publish: false, why: 'unchanged' }],
+    [
+      'published 4 min ahead (skew within the tolerance)',
+      '2026-12-01T12:04:00.000Z',
+      { publish: false, why: 'unchanged' },
+    ],
+    [
+      'published 65 min ahead (the clock was set back since)',
+      '2026-12-01T13:05:00.000Z',
+      { publish: true, why: 'clock' },
+    ],
+  ])('%s', (_what, lastAt, want) => {
+    expect(decide(lastAt)).toMatchObject(want);
   });
 });

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { repoRoot } from '../../helpers/cli.js';
 import { parseFetchPorcelain } from '../../../src/core/fetch-porcelain.js';
 import { decideStaleLocks, refFormatUnsupported, viewLocked, viewRefsOf } from '../../../src/fleet/git.js';
-import { compareHostNames } from '../../../src/fleet/read.js';
+import { compareHostNames, summarize } from '../../../src/fleet/read.js';
+import type { FleetRow } from '../../../src/fleet/schema.js';
 
 const Z = '0'.repeat(40);
 const A = 'a2da1f146b9f3634a9fd82827f2e716957acadd7';
@@ -151,5 +152,25 @@ describe('what `fleet status` loads', () => {
     const { runLean, modules } = JSON.parse(loaded) as { runLean: string; modules: string[] };
     expect(runLean).toBe('function');
     expect(modules.filter((m) => /\bhttp\b|http2|undici/.test(m))).toEqual([]);
+  });
+});
+
+describe('summarize: the age of the newest status', () => {
+  const now = new Date('2026-12-01T12:00:00.000Z');
+  const row = (ageSec: number | null) => ({ ageSec, stale: false, state: 'healthy' }) as unknown as FleetRow;
+  it.each([
+    ['the youngest known age', [600, 60, 7200], 60],
+    ['a status up to 300 s ahead counts as 0', [600, -240], 0],
+    ['a status dated further ahead is left out (its age is unknown)', [600, -3900], 600],
+    ['no status with a known age: null', [null, -86400], null],
+  ])('%s', (_what, ages, want) => {
+    const view = summarize({
+      rows: ages.map(row),
+      now,
+      remote: '/r.git',
+      signersConfigured: false,
+      newestVersion: null,
+    });
+    expect(view.newestAgeSec).toBe(want);
   });
 });
