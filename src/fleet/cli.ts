@@ -5,10 +5,10 @@
  * allowed), 1 some host is not, 75 the status remote could not be read.
  */
 import type { Deps } from '../core/deps.js';
-import { UsageError } from '../core/errors.js';
+import { GitopsdError, UsageError } from '../core/errors.js';
 import type { Outcome } from '../core/outcome.js';
 import { fleetExitCode, readFleet, type ReadOptions } from './read.js';
-import { renderFleet } from './render.js';
+import { printable, renderFleet } from './render.js';
 import { HOST_NAME, type FleetView } from './schema.js';
 
 type Args = Record<string, unknown>;
@@ -28,11 +28,27 @@ export function readOptions(args: Args): ReadOptions {
 }
 
 export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcome> {
-  const view = await readFleet(deps, readOptions(args));
+  const opts = readOptions(args);
+  const view = await readFleet(deps, opts);
+  // A host asked for by name that has no status ref at all (never published,
+  // a typo, its ref deleted) is not healthy: exit 1, as a check of that host
+  // expects (review 11: it was exit 0 with "0 hosts").
+  const found = new Set(view.hosts.map((h) => h.host));
+  const missingHosts = [...new Set(opts.hosts ?? [])].filter((h) => !found.has(h));
   const html = args['html'];
   if (typeof html === 'string' && html !== '') {
     const [{ renderPage }, { writeFileAtomic }] = await Promise.all([import('./html.js'), import('../core/atomic.js')]);
-    writeFileAtomic(html, renderPage(view, { refreshSec: null }));
+    try {
+      writeFileAtomic(html, renderPage(view, { refreshSec: null }));
+    } catch (err) {
+      // The output could not be written: exit 75 and one line (docs/fleet.md "Exit codes"), not a stack trace.
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new GitopsdError(
+        'temporary',
+        `cannot write the fleet page --html ${html} (${code}); check that its directory can be made and written, then run again`,
+        { cause: err },
+      );
+    }
   }
   if (deps.config.metrics.textfileDir !== null) {
     try {
@@ -54,19 +70,30 @@ export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcom
   // `text`, and laying out 1,000 rows with cli-table3 took about 40 % of a
   // read of 1,000 hosts (docs/benchmarks.md, B8).
   return {
-    exitCode: fleetExitCode(view),
+    exitCode: missingHosts.length > 0 ? 1 : fleetExitCode(view),
     // One line: 1.3 MB instead of 2.2 MB of indented JSON at 1,000 hosts, the
     // largest item of a read with nothing new (docs/fleet.md "--json", B8).
     compactJson: true,
     get text(): string {
       return [
         renderFleet(view, { color }),
-        ...(rollout.progress !== null ? ['', ...rollout.lines] : rollout.note !== null ? ['', rollout.note] : []),
-        ...(updates.note === null ? [] : [updates.note]),
+        ...(missingHosts.length > 0
+          ? [
+              `no status at ${view.remote} for ${missingHosts.join(', ')}: never published there, or its ref was deleted`,
+            ]
+          : []),
+        // The gate lines quote status documents (a known-bad reason): printable, as the table.
+        ...(rollout.progress !== null
+          ? ['', ...rollout.lines.map(printable)]
+          : rollout.note !== null
+            ? ['', printable(rollout.note)]
+            : []),
+        ...(updates.note === null ? [] : [printable(updates.note)]),
       ].join('\n');
     },
     json: {
       ...view,
+      missingHosts,
       rollout: { commit: rollout.commit, note: rollout.note, progress: rollout.progress },
       updates,
     },
@@ -139,6 +166,15 @@ async function readRollout(deps: Deps, view: FleetView, args: Args): Promise<Rol
   const { nixConfig } = deps.config;
   const env = { GIT_TERMINAL_PROMPT: '0' };
   const asked = typeof args['commit'] === 'string' && args['commit'] !== '' ? args['commit'] : null;
+  // A wave's progress and gate count every member's status: from the rows of
+  // some hosts only, the others would show as "without a fresh status" and a
+  // done wave as paused (review 11).
+  if (((args['host'] as string[] | undefined) ?? []).length > 0) {
+    return none(
+      null,
+      'rollout: not shown with --host (a wave counts the status of every member); run without --host to see it',
+    );
+  }
   const ref = asked ?? `refs/remotes/${nixConfig.remote}/${nixConfig.branch}`;
   // No checkout here (a laptop, a monitoring host): no git process to learn that.
   const { existsSync } = await import('node:fs');
@@ -162,6 +198,13 @@ async function readRollout(deps: Deps, view: FleetView, args: Args): Promise<Rol
     }
     commit = [...tally.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
     if (commit === null) return none(null, null);
+  }
+  // No checkout to read gitopsd-rollout.json from (a laptop, as in docs/fleet.md): say so, not git's error.
+  if (!existsSync(nixConfig.path)) {
+    return none(
+      commit,
+      `rollout: not shown: no nix-config checkout at ${nixConfig.path} to read the policy of ${commit.slice(0, 8)} from (nixConfig.path)`,
+    );
   }
   const [{ readPolicyAt }, { readMarkers }, { decideRollout, rolloutLines }] = await Promise.all([
     import('./rollout/read-policy.js'),

@@ -45,6 +45,7 @@ import {
   type FleetRow,
   type FleetView,
   type HostState,
+  type SignatureState,
 } from './schema.js';
 
 export interface ReadOptions {
@@ -417,20 +418,22 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
 
     // First pass: documents and signatures; then the fleet's newest version.
     const docs = chosen.map((e) => {
-      if (e.problem !== null) return { e, status: null, problem: e.problem, signed: false };
-      const d = documents.get(key(e));
-      if (d === undefined) return { e, status: null, problem: 'the status commit could not be read', signed: false };
-      return { e, status: d.status, problem: d.problem, signed: d.signed };
+      const d =
+        e.problem !== null
+          ? { status: null, problem: e.problem, signed: false }
+          : (documents.get(key(e)) ?? { status: null, problem: 'the status commit could not be read', signed: false });
+      const signature = signatureState({
+        host: e.host,
+        signed: d.signed,
+        signersConfigured,
+        verdict: verdicts.get(e.commit),
+      });
+      return { e, status: d.status, problem: d.problem, signature };
     });
     // The three functions only, not the package's index (which loads its ranges and classes too).
     const semverValid = req('semver/functions/valid') as typeof import('semver').valid;
     const lt = req('semver/functions/lt') as typeof import('semver').lt;
-    const rsort = req('semver/functions/rsort') as typeof import('semver').rsort;
-    // A fleet runs a handful of versions: each distinct one is parsed once,
-    // not once per host (and once more per host in versionLess).
-    const distinct = new Set(docs.flatMap((d) => (d.status === null ? [] : [d.status.gitopsdVersion])));
-    const versions = [...distinct].filter((v) => semverValid(v) !== null);
-    const newestVersion = versions.length === 0 ? null : (rsort(versions)[0] ?? null);
+    const newestVersion = newestTrustedVersion(docs);
     const behind = new Map<string, boolean>();
     const versionLess = (a: string, b: string): boolean => {
       if (b !== newestVersion) return semverValid(a) !== null && lt(a, b);
@@ -446,12 +449,7 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         commit: d.e.commit,
         problem: d.problem,
         status: d.status,
-        signature: signatureState({
-          host: d.e.host,
-          signed: d.signed,
-          signersConfigured,
-          verdict: verdicts.get(d.e.commit),
-        }),
+        signature: d.signature,
         now,
         newestVersion,
         versionLess,
@@ -481,6 +479,26 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
  */
 export function compareHostNames(a: { host: string }, b: { host: string }): number {
   return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
+}
+
+/**
+ * Pure: the newest gitopsd version (semver) the fleet's statuses claim, the
+ * mark against which a row is "(behind)"; null when none is valid semver.
+ * A status whose signature is refused does not count: a forged document
+ * claiming gitopsd 9.9.9 would otherwise mark every real host behind
+ * (review 11). A fleet runs a handful of versions: each distinct one is
+ * parsed once, not once per host.
+ */
+export function newestTrustedVersion(
+  docs: readonly { status: { gitopsdVersion: string } | null; signature: { state: SignatureState } }[],
+): string | null {
+  const semverValid = req('semver/functions/valid') as typeof import('semver').valid;
+  const rsort = req('semver/functions/rsort') as typeof import('semver').rsort;
+  const distinct = new Set(
+    docs.flatMap((d) => (d.status === null || d.signature.state === 'unverified' ? [] : [d.status.gitopsdVersion])),
+  );
+  const versions = [...distinct].filter((v) => semverValid(v) !== null);
+  return versions.length === 0 ? null : (rsort(versions)[0] ?? null);
 }
 
 /** Pure: the view's totals. */

@@ -7,6 +7,24 @@ import type { FleetRow, FleetView, HostState } from './schema.js';
 
 type Paint = (s: string) => string;
 
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Pure: text from a status document as it may reach a terminal. Every
+ * control character (C0, DEL, C1) and every bidirectional override or
+ * isolate is shown as an escape (`\u001b`, `\n`): a status document
+ * is another machine's text, and raw, an ESC sequence could clear the
+ * screen or recolour rows, a CR or LF could draw a fake row, and a bidi
+ * override could reorder a line (review 11).
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- the control characters are the point
+    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** An age in seconds as the fleet table and page show it: "45s", "12m", "5h", "3d"; "-" for none. */
 export function ageText(sec: number | null): string {
   if (sec === null) return '-';
@@ -60,17 +78,22 @@ export function renderFleet(view: FleetView, opts: { color: boolean }): string {
         : pc.dim(r.signature.state);
   for (const r of view.hosts) {
     const c = r.columns;
+    const version = r.version === null ? null : printable(r.version);
     table.push([
       r.host,
       tone[r.state](r.state),
-      c.git,
-      c.lock,
-      c.system,
-      c.boot,
-      c.golden,
-      c.dotfiles === 'in-sync' ? c.dotfiles : r.state === 'invalid' ? c.dotfiles : pc.yellow(c.dotfiles),
-      r.version === null ? '-' : r.versionBehind ? pc.yellow(`${r.version} (behind)`) : r.version,
-      c.lastRun,
+      printable(c.git),
+      printable(c.lock),
+      printable(c.system),
+      printable(c.boot),
+      printable(c.golden),
+      c.dotfiles === 'in-sync'
+        ? c.dotfiles
+        : r.state === 'invalid'
+          ? printable(c.dotfiles)
+          : pc.yellow(printable(c.dotfiles)),
+      version === null ? '-' : r.versionBehind ? pc.yellow(`${version} (behind)`) : version,
+      printable(c.lastRun),
       r.stale ? pc.magenta(ageText(r.ageSec)) : ageText(r.ageSec),
       sig(r),
     ]);
@@ -79,7 +102,7 @@ export function renderFleet(view: FleetView, opts: { color: boolean }): string {
   const problems = view.hosts.filter((r) => r.state !== 'healthy');
   if (problems.length > 0) {
     lines.push('');
-    for (const r of problems) lines.push(`${tone[r.state](`${r.host}:`)} ${r.reasons.join('; ')}`);
+    for (const r of problems) lines.push(`${tone[r.state](`${r.host}:`)} ${printable(r.reasons.join('; '))}`);
   }
   const counts = Object.entries(view.counts)
     .filter(([, n]) => n > 0)

@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Deps } from '../core/deps.js';
-import { UsageError } from '../core/errors.js';
+import { GitopsdError, UsageError } from '../core/errors.js';
 import { readFleet, type ReadOptions } from './read.js';
 import { renderPage } from './html.js';
 import type { FleetView } from './schema.js';
@@ -51,6 +51,28 @@ const isLoopback = (host: string): boolean => {
   const { isIP } = req('node:net') as typeof import('node:net');
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 };
+
+/**
+ * Pure: the one-line error of a listen that failed. The address in use
+ * (another `fleet serve`, another server) is temporary (75); an address
+ * this machine does not have, or a port this user may not bind, is the
+ * address's fault (78).
+ */
+export function listenFailure(err: NodeJS.ErrnoException, listen: string): GitopsdError {
+  const code = err.code ?? err.message;
+  if (err.code === 'EADDRINUSE') {
+    return new GitopsdError(
+      'temporary',
+      `cannot listen on ${listen}: the address is in use (EADDRINUSE); stop what listens there or pass another --listen`,
+      { cause: err },
+    );
+  }
+  return new GitopsdError(
+    'config',
+    `cannot listen on ${listen} (${code}); pass an address of this machine and a port this user may bind (--listen or fleet.serve.listen)`,
+    { cause: err },
+  );
+}
 
 export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refreshes: number }> {
   const log = deps.log.child({ module: 'fleet-serve' });
@@ -126,7 +148,7 @@ export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refresh
   const { createServer } = req('node:http') as typeof import('node:http');
   const server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, o.listen)));
     server.listen(port, host, () => resolve());
   });
   const addr = server.address();

@@ -218,8 +218,23 @@ describe('reading', () => {
     // pb carries the warning of its earlier failed publish; nobody is unhealthy.
     expect(view?.hosts.find((h) => h.host === 'pa')?.state).toBe('healthy');
     expect(exitCode).toBe(0);
-    const one = await fleetStatus(pa, ['--host', 'pb'], at(1.1));
+    // A host asked for that has no status at all is not healthy (exit 1), and
+    // the rollout is not shown from some hosts' rows (review 11).
+    const one = await fleetStatus(pa, ['--host', 'pb', '--host', 'gone'], at(1.1));
     expect(one.view?.hosts.map((h) => h.host)).toEqual(['pb']);
+    expect(one.exitCode, one.stderr).toBe(1);
+    const oneJson = JSON.parse(one.stdout) as { missingHosts: string[]; rollout: { progress: unknown; note: string } };
+    expect(oneJson.missingHosts).toEqual(['gone']);
+    expect(oneJson.rollout.progress).toBeNull();
+    expect(oneJson.rollout.note).toMatch(/not shown with --host/);
+    // A page that cannot be written: exit 75 and one line, not an internal error.
+    const page = await pa.gitopsd(['fleet', 'status', '--host', 'pb', '--html', '/proc/nonexistent/x.html'], {
+      env: at(1.1),
+    });
+    expect(page.exitCode).toBe(75);
+    expect(page.stderr.trim()).toMatch(
+      /^gitopsd: cannot write the fleet page --html \/proc\/nonexistent\/x\.html \(ENOENT\)[^\n]*$/,
+    );
     const text = await pa.gitopsd(['fleet', 'status'], { env: at(1.1) });
     expect(text.stdout).toMatch(
       /host\s+state\s+Git\s+Lock\s+System\s+Boot\s+Golden\s+Dotfiles\s+version\s+last run\s+age\s+sig/,

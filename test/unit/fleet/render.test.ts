@@ -1,0 +1,84 @@
+/**
+ * What `fleet status` prints from other machines' documents (review 11):
+ * control characters and bidi overrides are shown escaped, never sent raw to
+ * the reader's terminal; a forged document's version does not mark the real
+ * hosts behind; a failed listen of `fleet serve` is one line with an exit
+ * code, not an internal error.
+ */
+import { describe, it, expect } from 'vitest';
+import { printable, renderFleet } from '../../../src/fleet/render.js';
+import { newestTrustedVersion, summarize } from '../../../src/fleet/read.js';
+import { listenFailure } from '../../../src/fleet/serve.js';
+import type { FleetRow } from '../../../src/fleet/schema.js';
+import { exitCodeFor } from '../../../src/core/exit.js';
+
+describe('printable', () => {
+  it('escapes C0, DEL, C1 and bidi controls; leaves other text alone', () => {
+    expect(printable('deployed\u001b[2J\r\nfake healthy\u0007')).toBe('deployed\\u001b[2J\\r\\nfake healthy\\u0007');
+    expect(printable('a\u007fb\u009bc\u202ed\u2066e\tf')).toBe('a\\u007fb\\u009bc\\u202ed\\u2066e\\tf');
+    expect(printable('upgrade deployed 5h ago · ünïcode')).toBe('upgrade deployed 5h ago · ünïcode');
+  });
+
+  it('the table and the reasons of a hostile row hold no raw control character', () => {
+    const row: FleetRow = {
+      host: 'evil',
+      state: 'failed',
+      reasons: ['bad\u001b]0;title\u0007'],
+      signature: { state: 'unsigned', signer: null, detail: null },
+      ref: 'refs/gitopsd/status/evil',
+      commit: 'c'.repeat(40),
+      publishedAt: null,
+      ageSec: 10,
+      stale: false,
+      version: '0.1.0\u001b[31m',
+      versionBehind: false,
+      columns: {
+        git: 'on main',
+        lock: '-',
+        system: '-',
+        boot: 'ok',
+        golden: 'none',
+        dotfiles: 'in-sync',
+        lastRun: 'upgrade deployed\r\nfake  healthy',
+      },
+      status: null,
+    };
+    const view = summarize({
+      rows: [row],
+      now: new Date(0),
+      remote: 'r',
+      signersConfigured: false,
+      newestVersion: null,
+    });
+    const text = renderFleet(view, { color: false });
+    // eslint-disable-next-line no-control-regex -- the control characters are the point
+    expect(text.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(text).toContain('upgrade deployed\\r\\nfake  healthy');
+  });
+});
+
+describe('newestTrustedVersion', () => {
+  const doc = (v: string, state: 'verified' | 'unverified' | 'unsigned') => ({
+    status: { gitopsdVersion: v },
+    signature: { state },
+  });
+  it('a status whose signature is refused does not set the fleet newest version', () => {
+    expect(newestTrustedVersion([doc('0.1.0', 'verified'), doc('9.9.9', 'unverified')])).toBe('0.1.0');
+    expect(newestTrustedVersion([doc('0.1.0', 'unsigned'), doc('0.2.0', 'unsigned'), doc('x', 'unsigned')])).toBe(
+      '0.2.0',
+    );
+    expect(newestTrustedVersion([{ status: null, signature: { state: 'unsigned' } }])).toBeNull();
+  });
+});
+
+describe('listenFailure', () => {
+  const err = (code: string) => Object.assign(new Error(`listen ${code}`), { code });
+  it('address in use: 75; an address or port this machine or user cannot have: 78; one line each', () => {
+    const inUse = listenFailure(err('EADDRINUSE'), '127.0.0.1:8080');
+    expect(exitCodeFor(inUse)).toBe(75);
+    expect(inUse.message).toMatch(/^cannot listen on 127\.0\.0\.1:8080: the address is in use/);
+    const notHere = listenFailure(err('EADDRNOTAVAIL'), '10.9.9.9:8080');
+    expect(exitCodeFor(notHere)).toBe(78);
+    expect(notHere.message).not.toContain('\n');
+  });
+});
