@@ -9,7 +9,8 @@
  *   overrides); a non-loopback address is allowed but logged as a warning:
  *   the page shows every host's state to whoever can reach it.
  * - A failed refresh keeps the last good view and shows the error above it;
- *   before the first read succeeds `/` answers 503 with the error.
+ *   before the first read succeeds `/` answers 503 with the error. A config
+ *   error at the first read (allowed signers unreadable) ends it: exit 78.
  * - Stops on SIGTERM or SIGINT (or the `signal`), closing the listener; the
  *   promise resolves then.
  */
@@ -94,6 +95,10 @@ export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refresh
         await writeFleetMetrics(deps.config.metrics.textfileDir, view);
       }
     } catch (err) {
+      // An unusable config (an allowed-signers file that cannot be read) at
+      // the first read: exit 78 as `fleet status` does, rather than serve a
+      // 503 for ever under a unit that looks healthy (review 11).
+      if (refreshes === 0 && err instanceof GitopsdError && err.kind === 'config') throw err;
       error = err instanceof Error ? err.message : String(err);
       log.warn('fleet view not refreshed; serving the last one', { error });
     }

@@ -261,6 +261,18 @@ describe('reading', () => {
     expect(r.exitCode).toBe(75);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/cannot read the status remote .*nowhere\/x\.git .*check the URL/);
+    // fleet serve with an allowed-signers file it cannot read: exit 78 at
+    // once, not a 503 page for ever (review 11).
+    const serve = await pa.gitopsd([
+      'fleet',
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--allowed-signers',
+      join(dir, 'none'),
+    ]);
+    expect(serve.exitCode, serve.stderr).toBe(78);
+    expect(serve.stderr).toMatch(/allowed signers file .*none cannot be read \(ENOENT\)/);
   });
 
   it("bad input: malformed, oversized, unknown version, bad ref name, another host's name, a parent, a forgery: each one row with the reason", async () => {
