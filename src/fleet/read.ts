@@ -18,7 +18,7 @@
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
@@ -71,9 +71,21 @@ interface Entry {
   problem: string | null;
 }
 
-function writable(dir: string): boolean {
+/**
+ * Can this process make or write `dir`: is the nearest existing directory on
+ * its path writable? (A laptop's `~/.cache/gitopsd/fleet` before the first
+ * read has two missing levels: looking only at the parent sent every read to
+ * a temporary view, review 11.)
+ */
+export function writable(dir: string): boolean {
+  let d = dir;
+  while (!existsSync(d)) {
+    const up = dirname(d);
+    if (up === d) return false;
+    d = up;
+  }
   try {
-    accessSync(existsSync(dir) ? dir : join(dir, '..'), constants.W_OK);
+    accessSync(d, constants.W_OK);
     return true;
   } catch {
     return false;
@@ -248,7 +260,8 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   const remote = await resolveStatusRemote(deps, timeoutMs, opts.remote);
   const signersFile = opts.allowedSignersFile ?? deps.config.fleet.allowedSignersFile;
   const base = join(deps.paths.stateDir, 'fleet');
-  const own = writable(base) || writable(deps.paths.stateDir);
+  // The view is made in base (renamed into place) and written inside: both must be ours to write.
+  const own = writable(base) && writable(join(base, 'view.git'));
   const tmp = own ? null : mkdtempSync(join(tmpdir(), 'gitopsd-fleet-'));
   const dir = tmp === null ? join(base, 'view.git') : join(tmp, 'view.git');
   try {

@@ -3,11 +3,14 @@
  * control characters and bidi overrides are shown escaped, never sent raw to
  * the reader's terminal; a forged document's version does not mark the real
  * hosts behind; a failed listen of `fleet serve` is one line with an exit
- * code, not an internal error.
+ * code, not an internal error; a laptop's not-yet-made stateDir keeps its view.
  */
 import { describe, it, expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { printable, renderFleet } from '../../../src/fleet/render.js';
-import { newestTrustedVersion, summarize } from '../../../src/fleet/read.js';
+import { newestTrustedVersion, summarize, writable } from '../../../src/fleet/read.js';
 import { listenFailure } from '../../../src/fleet/serve.js';
 import type { FleetRow } from '../../../src/fleet/schema.js';
 import { exitCodeFor } from '../../../src/core/exit.js';
@@ -80,5 +83,17 @@ describe('listenFailure', () => {
     const notHere = listenFailure(err('EADDRNOTAVAIL'), '10.9.9.9:8080');
     expect(exitCodeFor(notHere)).toBe(78);
     expect(notHere.message).not.toContain('\n');
+  });
+});
+
+describe('writable: where the reader keeps its view', () => {
+  it('a directory with missing levels is writable when its nearest existing ancestor is', () => {
+    const base = mkdtempSync(join(tmpdir(), 'gitopsd-writable-'));
+    try {
+      expect(writable(join(base, '.cache', 'gitopsd', 'fleet'))).toBe(true);
+      expect(writable(base)).toBe(true);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
