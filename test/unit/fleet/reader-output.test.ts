@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { printable, renderFleet } from '../../../src/fleet/render.js';
 import { newestTrustedVersion, summarize, writable } from '../../../src/fleet/read.js';
 import { listenFailure } from '../../../src/fleet/serve.js';
+import { absoluteRemote } from '../../../src/fleet/remote.js';
 import type { FleetRow } from '../../../src/fleet/schema.js';
 import { exitCodeFor } from '../../../src/core/exit.js';
 
@@ -95,5 +96,21 @@ describe('writable: where the reader keeps its view', () => {
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
+  });
+});
+
+describe("absoluteRemote: a relative --remote is read from the caller's directory", () => {
+  it.each([
+    ['./status.git', '/home/me/status.git'],
+    ['status.git', '/home/me/status.git'],
+    ['../x/status.git', '/home/x/status.git'],
+    ['dir/with:colon.git', '/home/me/dir/with:colon.git'],
+    ['/srv/status.git', '/srv/status.git'],
+    ['file:///srv/status.git', 'file:///srv/status.git'],
+    ['ssh://git@host/status.git', 'ssh://git@host/status.git'],
+    ['git@host:infra/status.git', 'git@host:infra/status.git'],
+    ['host:status.git', 'host:status.git'],
+  ])('%s from /home/me is %s', (given, want) => {
+    expect(absoluteRemote(given, '/home/me')).toBe(want);
   });
 });
