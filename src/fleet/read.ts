@@ -468,18 +468,50 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         versionLess,
       }),
     );
-    // A host with both layouts: keep the newer document.
-    const byHost = new Map<string, FleetRow>();
-    for (const r of rows) {
-      const prev = byHost.get(r.host);
-      if (prev === undefined || Date.parse(r.publishedAt ?? '') > Date.parse(prev.publishedAt ?? ''))
-        byHost.set(r.host, r);
-    }
-    rows = [...byHost.values()].sort(compareHostNames);
+    rows = onePerHost(rows).sort(compareHostNames);
     return summarize({ rows, now, remote, signersConfigured, newestVersion });
   } finally {
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Pure: one row per host when both layouts (`refs/gitopsd/status/H` and
+ * `refs/heads/gitopsd/status/H`) hold a status: a readable document beats an
+ * invalid one, then the newer `publishedAt` wins (a tie keeps the first, the
+ * branch). The row kept names the other ref, which no publisher writes any
+ * more (a host publishes to one layout), and is at least a warning: delete
+ * that ref. Before, an invalid row (no date: NaN) never lost, so an invalid
+ * branch hid a valid status and the row named neither ref (review 11).
+ */
+export function onePerHost(rows: readonly FleetRow[]): FleetRow[] {
+  const byHost = new Map<string, FleetRow[]>();
+  for (const r of rows) {
+    const list = byHost.get(r.host);
+    if (list === undefined) byHost.set(r.host, [r]);
+    else list.push(r);
+  }
+  const when = (r: FleetRow): number =>
+    r.status === null ? Number.NEGATIVE_INFINITY : Date.parse(r.publishedAt ?? '') || Number.NEGATIVE_INFINITY;
+  const out: FleetRow[] = [];
+  for (const list of byHost.values()) {
+    const best = list.reduce((a, b) => (when(b) > when(a) ? b : a));
+    const others = list.filter((r) => r !== best);
+    if (others.length === 0) {
+      out.push(best);
+      continue;
+    }
+    const notes = others.map(
+      (o) =>
+        `also published at ${o.ref} (${o.status === null ? (o.reasons[0] ?? 'invalid') : `older, ${o.publishedAt ?? ''}`}), ignored: delete the ref this host no longer publishes to`,
+    );
+    out.push({
+      ...best,
+      state: best.state === 'healthy' ? 'warning' : best.state,
+      reasons: [...best.reasons, ...notes],
+    });
+  }
+  return out;
 }
 
 /**

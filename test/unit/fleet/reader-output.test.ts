@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { printable, renderFleet } from '../../../src/fleet/render.js';
-import { newestTrustedVersion, summarize, writable } from '../../../src/fleet/read.js';
+import { newestTrustedVersion, onePerHost, summarize, writable } from '../../../src/fleet/read.js';
 import { listenFailure } from '../../../src/fleet/serve.js';
 import { absoluteRemote } from '../../../src/fleet/remote.js';
 import type { FleetRow } from '../../../src/fleet/schema.js';
@@ -112,5 +112,44 @@ describe("absoluteRemote: a relative --remote is read from the caller's director
     ['host:status.git', 'host:status.git'],
   ])('%s from /home/me is %s', (given, want) => {
     expect(absoluteRemote(given, '/home/me')).toBe(want);
+  });
+});
+
+describe('onePerHost: a host with a status in both layouts', () => {
+  const row = (ref: string, publishedAt: string | null, state: FleetRow['state']): FleetRow => ({
+    host: 'h1',
+    state,
+    reasons: publishedAt === null ? ['status.json is not valid JSON'] : [],
+    signature: { state: 'unsigned', signer: null, detail: null },
+    ref,
+    commit: 'c'.repeat(40),
+    publishedAt,
+    ageSec: publishedAt === null ? null : 10,
+    stale: false,
+    version: null,
+    versionBehind: false,
+    columns: { git: '-', lock: '-', system: '-', boot: '-', golden: '-', dotfiles: '-', lastRun: '-' },
+    // Only null-ness matters to the choice.
+    status: publishedAt === null ? null : ({} as FleetRow['status']),
+  });
+  const branch = 'refs/heads/gitopsd/status/h1';
+  const ref = 'refs/gitopsd/status/h1';
+  it('an invalid branch no longer hides a valid status (the branch sorts first); the row names the other ref', () => {
+    const [kept, ...rest] = onePerHost([row(branch, null, 'invalid'), row(ref, '2026-12-01T00:00:00Z', 'healthy')]);
+    expect(rest).toEqual([]);
+    expect(kept?.ref).toBe(ref);
+    expect(kept?.state).toBe('warning');
+    expect(kept?.reasons.join()).toMatch(
+      /also published at refs\/heads\/gitopsd\/status\/h1 \(status\.json is not valid JSON\)/,
+    );
+  });
+  it('between two documents the newer wins; one ref alone is left as it is', () => {
+    const rows = onePerHost([
+      row(branch, '2026-12-01T01:00:00Z', 'failed'),
+      row(ref, '2026-12-01T00:00:00Z', 'healthy'),
+    ]);
+    expect(rows.map((r) => [r.ref, r.state])).toEqual([[branch, 'failed']]);
+    const alone = row(ref, '2026-12-01T00:00:00Z', 'healthy');
+    expect(onePerHost([alone])).toEqual([alone]);
   });
 });
