@@ -150,6 +150,21 @@ export function parseStatusDocument(
   return { status: parsed.data };
 }
 
+/**
+ * Pure: how many lines of an allowed-signers file hold a public key
+ * (ssh-keygen(1) "ALLOWED SIGNERS": principals, options, key type, base64
+ * key, comment). Comments and blank lines do not count; a line ssh-keygen
+ * cannot parse is skipped by it, and is not counted here either.
+ */
+export function signerKeyLines(text: string): number {
+  const key =
+    /(?:^|\s)(?:ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+[A-Za-z0-9+/]+={0,2}(?:\s|$)/;
+  return text.split('\n').filter((l) => {
+    const t = l.trim();
+    return t !== '' && !t.startsWith('#') && key.test(t);
+  }).length;
+}
+
 /** Pure: the signature state of a commit from git's %G? / %GS. */
 export function signatureState(i: {
   host: string;
@@ -406,6 +421,14 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         throw new GitopsdError(
           'config',
           `the allowed signers file ${signersFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix fleet.allowedSignersFile or --allowed-signers`,
+        );
+      }
+      // A file with no key at all (empty, truncated, the wrong file) is unusable (exit 78):
+      // it would make every host "signed by a key that is not in the allowed signers file".
+      if (signerKeyLines(signersText) === 0) {
+        throw new GitopsdError(
+          'config',
+          `the allowed signers file ${signersFile} has no line with a public key (ssh-keygen(1) "ALLOWED SIGNERS": <host> namespaces="git" ssh-ed25519 AAAA…); fix fleet.allowedSignersFile or --allowed-signers`,
         );
       }
       const { createHash } = req('node:crypto') as typeof import('node:crypto');

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { printable, renderFleet } from '../../../src/fleet/render.js';
-import { newestTrustedVersion, onePerHost, summarize, writable } from '../../../src/fleet/read.js';
+import { newestTrustedVersion, onePerHost, signerKeyLines, summarize, writable } from '../../../src/fleet/read.js';
 import { listenFailure } from '../../../src/fleet/serve.js';
 import { absoluteRemote } from '../../../src/fleet/remote.js';
 import type { FleetRow } from '../../../src/fleet/schema.js';
@@ -151,5 +151,15 @@ describe('onePerHost: a host with a status in both layouts', () => {
     expect(rows.map((r) => [r.ref, r.state])).toEqual([[branch, 'failed']]);
     const alone = row(ref, '2026-12-01T00:00:00Z', 'healthy');
     expect(onePerHost([alone])).toEqual([alone]);
+  });
+});
+
+describe('signerKeyLines: an allowed-signers file with no key is unusable (exit 78)', () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb3nYx4mB1c2VyQGhvc3Q= root@alpha';
+  it('counts the lines that hold a public key', () => {
+    expect(signerKeyLines('')).toBe(0);
+    expect(signerKeyLines('garbage line\n# alpha ssh-ed25519 AAAA\n\n')).toBe(0);
+    expect(signerKeyLines(`alpha namespaces="git" ${key}\nbeta ${key}\ngarbage\n`)).toBe(2);
+    expect(signerKeyLines(`a,b cert-authority,namespaces="git" ecdsa-sha2-nistp256 AAAAE2VjZHNh=`)).toBe(1);
   });
 });
