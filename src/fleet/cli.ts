@@ -38,14 +38,22 @@ export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcom
   const html = args['html'];
   if (typeof html === 'string' && html !== '') {
     const [{ renderPage }, { writeFileAtomic }] = await Promise.all([import('./html.js'), import('../core/atomic.js')]);
+    const fs = await import('node:fs');
+    const path = await import('node:path');
     try {
+      // Only the file is made: a directory that does not exist is a typo
+      // more often than a wish, and writeFileAtomic would make it (as root
+      // too) (review 11).
+      if (!fs.statSync(path.dirname(html)).isDirectory()) {
+        throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      }
       writeFileAtomic(html, renderPage(view, { refreshSec: null }));
     } catch (err) {
       // The output could not be written: exit 75 and one line (docs/fleet.md "Exit codes"), not a stack trace.
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new GitopsdError(
         'temporary',
-        `cannot write the fleet page --html ${html} (${code}); check that its directory can be made and written, then run again`,
+        `cannot write the fleet page --html ${html} (${code}); check that its directory exists and can be written, then run again`,
         { cause: err },
       );
     }

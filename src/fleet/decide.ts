@@ -333,6 +333,13 @@ function ago(iso: string | null, now: Date): string {
   return `${Math.round(s / 86400)}d`;
 }
 
+/** A configured period (seconds, an integer) exactly: "6h", "30m", "90s" (it was rounded to hours: 1,800 s read "1h", 600 s "0h"). */
+function periodText(sec: number): string {
+  if (sec % 3600 === 0) return `${sec / 3600}h`;
+  if (sec % 60 === 0) return `${sec / 60}m`;
+  return `${sec}s`;
+}
+
 const short = (c: string | null | undefined): string => (c === null || c === undefined ? '-' : c.slice(0, 8));
 
 /** Pure: the compartment texts of a status (the table's columns). */
@@ -437,7 +444,7 @@ export function decideRow(i: RowInput): FleetRow {
     reasons.push(
       future
         ? `stale: published ${ago(i.now.toISOString(), new Date(Date.parse(s.publishedAt)))} in the future, so its age cannot be known; fix the host's clock (NTP)`
-        : `stale: last published ${ago(s.publishedAt, i.now)} ago (heartbeat ${Math.round(s.heartbeatSec / 3600)}h)`,
+        : `stale: last published ${ago(s.publishedAt, i.now)} ago (heartbeat ${periodText(s.heartbeatSec)})`,
     );
   }
   reasons.push(...own.reasons);

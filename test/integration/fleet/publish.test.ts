@@ -7,6 +7,7 @@
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { tempDir } from '../../harness/temp.js';
@@ -227,14 +228,17 @@ describe('reading', () => {
     expect(oneJson.missingHosts).toEqual(['gone']);
     expect(oneJson.rollout.progress).toBeNull();
     expect(oneJson.rollout.note).toMatch(/not shown with --host/);
-    // A page that cannot be written: exit 75 and one line, not an internal error.
-    const page = await pa.gitopsd(['fleet', 'status', '--host', 'pb', '--html', '/proc/nonexistent/x.html'], {
+    // A page that cannot be written: exit 75 and one line, not an internal
+    // error; a directory that does not exist is not made (a typo, as root too).
+    const missingDir = join(dir, 'no-such-dir');
+    const page = await pa.gitopsd(['fleet', 'status', '--host', 'pb', '--html', join(missingDir, 'x.html')], {
       env: at(1.1),
     });
     expect(page.exitCode).toBe(75);
     expect(page.stderr.trim()).toMatch(
-      /^gitopsd: cannot write the fleet page --html \/proc\/nonexistent\/x\.html \(ENOENT\)[^\n]*$/,
+      /^gitopsd: cannot write the fleet page --html \S+\/no-such-dir\/x\.html \(ENOENT\); check that its directory exists and can be written, then run again$/,
     );
+    expect(existsSync(missingDir)).toBe(false);
     const text = await pa.gitopsd(['fleet', 'status'], { env: at(1.1) });
     expect(text.stdout).toMatch(
       /host\s+state\s+Git\s+Lock\s+System\s+Boot\s+Golden\s+Dotfiles\s+version\s+last run\s+age\s+sig/,

@@ -106,6 +106,25 @@ describe("decideRow: the age of a status by the reader's clock", () => {
     expect({ state: r.state, stale: r.stale }).toEqual({ state: 'stale', stale: true });
     expect(r.reasons[0]).toBe('stale: last published 2h ago (heartbeat 1h)');
   });
+  it.each([
+    [1800, '30m'],
+    [600, '10m'],
+    [21_600, '6h'],
+    [90, '90s'],
+  ])('the stale reason gives a heartbeat of %i s exactly: %s', (heartbeatSec, text) => {
+    const r = decideRow({
+      host: 'w1',
+      ref: 'refs/gitopsd/status/w1',
+      commit: C,
+      problem: null,
+      status: { ...status('deployed'), heartbeatSec },
+      signature: { state: 'unsigned', signer: null, detail: null },
+      now: new Date(at + 3 * heartbeatSec * 1000),
+      newestVersion: '0.1.0',
+      versionLess: () => false,
+    });
+    expect(r.reasons[0]).toMatch(new RegExp(`^stale: last published .+ ago \\(heartbeat ${text}\\)$`));
+  });
   it('dated further ahead than the tolerance: stale, its age unknown (a silent host must not look fresh)', () => {
     expect(FUTURE_TOLERANCE_SEC).toBe(300);
     for (const ahead of [301, 3900, 10 * 365 * 86400]) {
