@@ -14,6 +14,10 @@ import { HOST_NAME, type FleetView } from './schema.js';
 type Args = Record<string, unknown>;
 
 export function readOptions(args: Args): ReadOptions {
+  // `--host` with no value reached the read as "every host" (review 11).
+  if (Array.isArray(args['host']) && args['host'].length === 0) {
+    throw new UsageError('--host needs a host name: --host web1 (repeat it, or comma-separate names, for more)');
+  }
   const hosts = ((args['host'] as string[] | undefined) ?? []).flatMap((h) => String(h).split(','));
   for (const h of hosts) {
     if (!HOST_NAME.test(h)) throw new UsageError(`--host "${h}" is not a host name (letters, digits, ".", "_", "-")`);

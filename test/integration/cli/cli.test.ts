@@ -54,8 +54,9 @@ describe('usage errors exit 64 with one line', () => {
     [[], /name a command/],
     [['boot'], /name a boot subcommand/],
     [['status', '--config', '/a.json', '--config', '/b.json'], /--config is given 2 times; give it once/],
+    [['fleet', 'status', '--config', 'GOOD', '--host'], /--host needs a host name: --host web1/],
   ])('%j', async (args, pattern) => {
-    const r = await runCli(args);
+    const r = await runCli(args.map((a) => (a === 'GOOD' ? good : a)));
     expect(r.exitCode).toBe(64);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr.trimEnd()).toMatch(pattern);
