@@ -372,6 +372,15 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         };
       }
       const s = sizes.get(blobName(e));
+      // A directory (or a submodule) named status.json is not "no status.json" (review 11).
+      if (s !== undefined && s !== null && s.type !== 'blob') {
+        return {
+          host: e.host,
+          status: null,
+          problem: `status.json in the status commit is a ${s.type === 'tree' ? 'directory' : s.type}, not a file`,
+          signed: header.signed,
+        };
+      }
       const parsed = parseStatusDocument(
         objects.get(blobName(e)),
         s === undefined || s === null ? null : s.type === 'blob' ? s.size : null,

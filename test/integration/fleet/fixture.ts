@@ -71,12 +71,23 @@ export async function pushRawStatus(o: {
 }): Promise<string> {
   const gd = join(o.scratch, 'raw.git');
   await run('git', ['init', '-q', '--bare', gd], { cwd: o.scratch });
+  // A name "dir/file" makes a directory "dir" holding "file" (one level).
   const entries: string[] = [];
+  const subdirs = new Map<string, string[]>();
   for (const [name, content] of Object.entries(o.files)) {
     const tmp = join(o.scratch, 'blob');
     await writeFile(tmp, content);
     const blob = (await run('git', ['--git-dir', gd, 'hash-object', '-w', tmp])).stdout.trim();
-    entries.push(`100644 blob ${blob}\t${name}`);
+    const slash = name.indexOf('/');
+    if (slash < 0) entries.push(`100644 blob ${blob}\t${name}`);
+    else {
+      const dir = name.slice(0, slash);
+      subdirs.set(dir, [...(subdirs.get(dir) ?? []), `100644 blob ${blob}\t${name.slice(slash + 1)}`]);
+    }
+  }
+  for (const [dir, inner] of subdirs) {
+    const sub = (await run('git', ['--git-dir', gd, 'mktree'], { input: `${inner.join('\n')}\n` })).stdout.trim();
+    entries.push(`040000 tree ${sub}\t${dir}`);
   }
   const tree = (await run('git', ['--git-dir', gd, 'mktree'], { input: `${entries.join('\n')}\n` })).stdout.trim();
   const sign = o.signingKey === undefined ? [] : ['-c', 'gpg.format=ssh', '-c', `user.signingKey=${o.signingKey}`];

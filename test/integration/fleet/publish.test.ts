@@ -294,6 +294,7 @@ describe('reading', () => {
       ['refs/gitopsd/status/claims', { 'status.json': JSON.stringify(good) }, keys['pb']],
       ['refs/gitopsd/status/binary', { 'status.json': Buffer.from([0xff, 0xfe, 0x00, 0x7b]) }, undefined],
       ['refs/gitopsd/status/nofile', { 'other.txt': 'hello' }, undefined],
+      ['refs/gitopsd/status/dirfile', { 'status.json/x': 'hello' }, undefined],
       [
         'refs/gitopsd/status/schema',
         { 'status.json': JSON.stringify({ ...good, host: 'schema', boot: { verdict: 'maybe' } }) },
@@ -336,6 +337,10 @@ describe('reading', () => {
     });
     expect(row('binary')?.state).toBe('invalid');
     expect(row('nofile')).toMatchObject({ state: 'invalid', reasons: ['the commit has no status.json'] });
+    expect(row('dirfile')).toMatchObject({
+      state: 'invalid',
+      reasons: ['status.json in the status commit is a directory, not a file'],
+    });
     expect(row('schema')).toMatchObject({
       state: 'invalid',
       reasons: [expect.stringMatching(/does not match schema v1 \(at boot\.verdict/)],
