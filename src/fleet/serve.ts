@@ -6,8 +6,10 @@
  *
  * Contract
  * - Binds to fleet.serve.listen (default 127.0.0.1:8080; `--listen`
- *   overrides); a non-loopback address is allowed but logged as a warning:
- *   the page shows every host's state to whoever can reach it.
+ *   overrides) before its first read, so an address in use fails at once;
+ *   a non-loopback address is allowed but logged as a warning: the page
+ *   shows every host's state to whoever can reach it. The URL is announced
+ *   after the first read.
  * - A failed refresh keeps the last good view and shows the error above it;
  *   before the first read succeeds `/` answers 503 with the error. A config
  *   error at the first read (allowed signers unreadable) ends it: exit 78.
@@ -86,14 +88,12 @@ export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refresh
   let error: string | null = null;
   let refreshes = 0;
   const refresh = async (): Promise<void> => {
+    let read: FleetView;
     try {
-      view = await readFleet(deps, o.read);
-      page = renderPage(view, { refreshSec: o.refreshSec });
+      read = await readFleet(deps, o.read);
+      view = read;
+      page = renderPage(read, { refreshSec: o.refreshSec });
       error = null;
-      if (deps.config.metrics.textfileDir !== null) {
-        const { writeFleetMetrics } = await import('./metrics.js');
-        await writeFleetMetrics(deps.config.metrics.textfileDir, view);
-      }
     } catch (err) {
       // An unusable config (an allowed-signers file that cannot be read) at
       // the first read: exit 78 as `fleet status` does, rather than serve a
@@ -101,8 +101,20 @@ export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refresh
       if (refreshes === 0 && err instanceof GitopsdError && err.kind === 'config') throw err;
       error = err instanceof Error ? err.message : String(err);
       log.warn('fleet view not refreshed; serving the last one', { error });
+      refreshes++;
+      return;
     }
     refreshes++;
+    // The view is refreshed whether or not its metrics file can be written:
+    // a metrics failure is its own warning, not the page's "refresh failed".
+    if (deps.config.metrics.textfileDir !== null) {
+      try {
+        const { writeFleetMetrics } = await import('./metrics.js');
+        await writeFleetMetrics(deps.config.metrics.textfileDir, read);
+      } catch (err) {
+        log.warn('fleet metrics file not written', { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
   };
   const send = (res: ServerResponse, code: number, type: string, body: string, head: boolean): void => {
     res.writeHead(code, {
@@ -149,13 +161,25 @@ export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refresh
           );
     send(res, 200, 'text/html; charset=utf-8', banner, head);
   };
-  await refresh();
+  // Bind first: an address in use is reported at once, not after a first
+  // read that may take up to timeouts.gitSec (review 11). A request before
+  // that read ends gets 503 "not read yet".
   const { createServer } = req('node:http') as typeof import('node:http');
   const server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenFailure(err, o.listen)));
     server.listen(port, host, () => resolve());
   });
+  try {
+    await refresh();
+  } catch (err) {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    throw err;
+  }
+  // Announced once the first read has ended: from then on `/` has a page (or the read's error).
   const addr = server.address();
   const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
   o.announce(`http://${host.includes(':') ? `[${host}]` : host}:${bound}/`);
