@@ -11,7 +11,7 @@
  * (src/upgrade/state.ts, src/sync/state.ts), not the code that runs them.
  */
 import type { Argv } from 'yargs';
-import { UsageError, type ExitCode } from '../core/errors.js';
+import { GitopsdError, UsageError, type ExitCode } from '../core/errors.js';
 import { exitCodeFor } from '../core/exit.js';
 import type { Handler } from '../core/outcome.js';
 import { BUILD, versionLine } from '../core/build-info.js';
@@ -58,7 +58,8 @@ export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
  * `gitopsd fleet publish [--force]`: the after-run's publish step on its own
  * (src/report/after-run.ts publishNow), under the host lock (publishing
  * writes the state file, which a cycle may be writing too). Exit codes: 0
- * published or unchanged, 64 fleet.enable is false, 75 the publish failed.
+ * published or unchanged, 78 fleet.enable is false (the config's, as the
+ * README's table maps config problems), 75 the publish failed.
  */
 export const fleetPublishHandler: Handler = async (deps, args) => {
   const [{ publishNow }, { withHostLock }] = await Promise.all([
@@ -68,7 +69,10 @@ export const fleetPublishHandler: Handler = async (deps, args) => {
   const o = await withHostLock(deps, 'fleet publish', () => publishNow(deps, { force: args['force'] === true }));
   switch (o.kind) {
     case 'disabled':
-      throw new UsageError("fleet.enable is false in the config; set it to true to publish this host's status");
+      throw new GitopsdError(
+        'config',
+        "fleet.enable is false in the config; set it to true to publish this host's status",
+      );
     case 'skipped':
       return { exitCode: 0, text: `unchanged; next heartbeat at ${o.nextHeartbeatAt}`, json: { ok: true, ...o } };
     case 'published':
@@ -78,7 +82,7 @@ export const fleetPublishHandler: Handler = async (deps, args) => {
         json: { ok: true, ...o },
       };
     case 'failed':
-      return { exitCode: 75, text: o.error, json: { ok: false, ...o } };
+      return { exitCode: 75, text: o.error, json: { ok: false, exitCode: 75, ...o } };
   }
 };
 

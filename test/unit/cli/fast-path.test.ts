@@ -199,7 +199,7 @@ describe('fast and yargs paths agree', () => {
     [['status', '--config', '/nonexistent/config.json']],
     [['status', '--json', '--config', '/nonexistent/config.json']],
     [['daemon', '--config', '/nonexistent/config.json']],
-    // fleet.enable is false: a usage error (64).
+    // fleet.enable is false: a config error (78).
     [['fleet', 'publish', '--force', '--config', 'CFG']],
     [['fleet', 'publish', '--json', '--config=CFG']],
     // The status remote cannot be read: 75, one line.
