@@ -25,6 +25,7 @@ import { cmd, cpuStats, stats, table, time, timeInterleaved, type Stats } from '
 import { countByProgram, describeCommand, gitopsdBin, readTrace, runsFor, type Benchmark } from './common.js';
 import { createBareRemote, git, hostName, seedRemote, templateStatus } from './fleet-scale.js';
 import { execa } from 'execa';
+import { statusFetchArgs } from '../src/fleet/git.js';
 
 const envInt = (name: string, def: number): number => {
   const v = Number(process.env[name]);
@@ -120,29 +121,13 @@ export const b8: Benchmark = {
       { runs },
     );
     // The floor of the warm read: node, execa from the code cache, and the
-    // reader's own fetch (the argv of src/fleet/git.ts fetchStatusRefs) into
+    // reader's own fetch (src/fleet/git.ts statusFetchArgs) into
     // a reftable repository of its own, filled once before the timed runs.
     // What the warm read costs above it is gitopsd's: config, the view, the
     // documents, the rows and the output (bench/floor/fetch-execa.mjs).
     const floorRepo = join(dir, 'floor-view.git');
     await git(['init', '-q', '--bare', '--ref-format=reftable', floorRepo]);
-    const readerFetch = [
-      '-c',
-      'protocol.version=2',
-      '--git-dir',
-      floorRepo,
-      'fetch',
-      '--porcelain',
-      '--verbose',
-      '--no-tags',
-      '--prune',
-      '--no-write-fetch-head',
-      '--no-auto-gc',
-      '--',
-      remote,
-      '+refs/gitopsd/status/*:refs/fleet/refs/*',
-      '+refs/heads/gitopsd/status/*:refs/fleet/heads/*',
-    ];
+    const readerFetch = ['-c', 'protocol.version=2', '--git-dir', floorRepo, ...statusFetchArgs(remote)];
     const floorCmd = cmd('node', [
       join(import.meta.dirname, 'floor', 'fetch-execa.mjs'),
       join(dirname(gitopsdBin()), '..', 'dist'),

@@ -302,6 +302,29 @@ export async function lsRemoteRef(
 export const VIEW_PREFIX = { refs: 'refs/fleet/refs/', heads: 'refs/fleet/heads/' } as const;
 
 /**
+ * The reader's fetch (git-fetch(1)), after `git --git-dir <view>` and with
+ * `-c protocol.version=2`: every status ref of both layouts into the view's
+ * refs/fleet/, pruned, each ref listed in `--porcelain` lines (`--verbose`:
+ * the unchanged ones too), no FETCH_HEAD, no auto-gc. B8's floor runs the
+ * same argv (bench/b8-fleet-read.ts).
+ */
+export function statusFetchArgs(remote: string): string[] {
+  return [
+    'fetch',
+    '--porcelain',
+    '--verbose',
+    '--no-tags',
+    '--prune',
+    '--no-write-fetch-head',
+    '--no-auto-gc',
+    '--',
+    remote,
+    `+refs/gitopsd/status/*:${VIEW_PREFIX.refs}*`,
+    `+refs/heads/gitopsd/status/*:${VIEW_PREFIX.heads}*`,
+  ];
+}
+
+/**
  * Fetch every host's status ref (both layouts) into the reader's repository,
  * pruning the refs of hosts that are gone, and return the refs it then holds
  * (`ref` the full name there, `commit` its id), ordered by ref name as
@@ -322,24 +345,11 @@ export async function fetchStatusRefs(
 ): Promise<{ ref: string; commit: string }[]> {
   let r: Awaited<ReturnType<typeof git>>;
   try {
-    r = await git(
-      deps,
-      i.dir,
-      [
-        'fetch',
-        '--porcelain',
-        '--verbose',
-        '--no-tags',
-        '--prune',
-        '--no-write-fetch-head',
-        '--no-auto-gc',
-        '--',
-        i.remote,
-        `+refs/gitopsd/status/*:${VIEW_PREFIX.refs}*`,
-        `+refs/heads/gitopsd/status/*:${VIEW_PREFIX.heads}*`,
-      ],
-      { timeoutMs: i.timeoutMs, config: ['protocol.version=2'], allowFailure: true },
-    );
+    r = await git(deps, i.dir, statusFetchArgs(i.remote), {
+      timeoutMs: i.timeoutMs,
+      config: ['protocol.version=2'],
+      allowFailure: true,
+    });
   } catch (err) {
     // Timed out (or git could not start): the remote is as unreadable as when it refuses.
     if (err instanceof CommandFailed) {
