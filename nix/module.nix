@@ -367,7 +367,10 @@ in
         /etc/gitopsd/fleet-allowed-signers, which settings.fleet.allowedSignersFile
         then defaults to: a status that is unsigned, or signed by a key
         other than its own host's, is shown unverified and is never healthy.
-        Keep the same set on every host, in the config repository.
+        Its names are also settings.fleet.expectedHosts by default: a host
+        listed here with no status at the remote is shown missing, and
+        `gitopsd fleet status` exits 1. Keep the same set on every host, in
+        the config repository.
       '';
     };
 
@@ -563,6 +566,11 @@ in
       };
       services.gitopsd.settings.fleet.allowedSignersFile = mkIf (cfg.fleet.allowedSigners != { }) (
         lib.mkDefault "/etc/gitopsd/fleet-allowed-signers"
+      );
+      # The hosts the fleet view expects: a host listed here that never
+      # published is shown missing (exit 1), not silently absent.
+      services.gitopsd.settings.fleet.expectedHosts = mkIf (cfg.fleet.allowedSigners != { }) (
+        lib.mkDefault (lib.attrNames cfg.fleet.allowedSigners)
       );
 
       # The state directory is root's; its sync/ subdirectory is the dotfiles

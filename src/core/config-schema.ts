@@ -491,6 +491,16 @@ export const ConfigSchema = z
          * key is "unverified" and never healthy. Null: rows show "unsigned".
          */
         allowedSignersFile: z._default(z.nullable(absPath), null),
+        /**
+         * Readers: the hosts the fleet should have (each host's `hostname`).
+         * An expected host with no status at the remote (it never published
+         * there, or its ref was deleted) is listed in the view's
+         * `missingHosts`, and `fleet status` exits 1: a host that never
+         * reported is not silently absent. Null: no list; the rows are
+         * whatever the remote holds. The NixOS module defaults it to the
+         * names in services.gitopsd.fleet.allowedSigners.
+         */
+        expectedHosts: z._default(z.nullable(z.array(hostname)), null),
         /** Time limit of one publish (all its git calls, the push included). */
         publishTimeoutSec: z._default(intIn(1, 3600), 30),
         /** `gitopsd fleet serve`: listen address (HOST:PORT) and refresh interval (seconds). */
@@ -516,6 +526,7 @@ export const ConfigSchema = z
         useBranches: false,
         signingKey: null,
         allowedSignersFile: null,
+        expectedHosts: null,
         publishTimeoutSec: 30,
         serve: { listen: '127.0.0.1:8080', refreshSec: 60 },
       },

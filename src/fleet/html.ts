@@ -71,6 +71,7 @@ export function renderPage(view: FleetView, opts: { refreshSec: number | null })
     '.count{color:#fff;padding:2px 6px;border-radius:4px;margin-right:4px}',
     'td.sig-unverified,td.version.behind,td.age.stale{color:rgb(218, 54, 51);font-weight:600}',
     'td.dotfiles-conflict{color:rgb(154, 103, 0);font-weight:600}',
+    'p.missing{color:rgb(218, 54, 51);font-weight:600}',
     'details{margin:.5em 0}pre{background:#f6f8fa;padding:8px;overflow:auto;max-height:30em}',
   ].join('\n');
   return [
@@ -84,6 +85,9 @@ export function renderPage(view: FleetView, opts: { refreshSec: number | null })
     `<p id="summary">${view.hosts.length} hosts from <code>${esc(view.remote)}</code>, read ${esc(view.generatedAt)}: ${counts}${view.signersConfigured ? '' : ' (no allowed signers configured: signatures not checked)'}</p>`,
     '<table id="fleet"><thead><tr><th>host</th><th>state</th><th>Git</th><th>Lock</th><th>System</th><th>Boot</th><th>Golden</th><th>Dotfiles</th><th>version</th><th>last run</th><th>age</th><th>signature</th></tr></thead>',
     `<tbody>${view.hosts.map(row).join('\n')}</tbody></table>`,
+    view.missingHosts.length === 0
+      ? ''
+      : `<p id="missing" class="missing">no status for ${view.missingHosts.length} expected host(s): ${view.missingHosts.map((h) => `<code>${esc(h)}</code>`).join(', ')} (never published to this remote, or the ref was deleted)</p>`,
     '<h2>Hosts</h2>',
     view.hosts.map(detail).join('\n'),
     '</body></html>',

@@ -6,6 +6,7 @@
  *
  * - gitopsd_fleet_hosts{state}: hosts in each state (every state listed, 0 included)
  * - gitopsd_fleet_stale_hosts: hosts whose status is older than twice their heartbeat
+ * - gitopsd_fleet_missing_hosts: expected hosts (fleet.expectedHosts) with no status at the remote
  * - gitopsd_fleet_newest_status_age_seconds: age of the newest status (absent when none)
  * - gitopsd_fleet_read_timestamp_seconds: when the view was read
  */
@@ -30,6 +31,11 @@ export async function renderFleetMetrics(view: FleetView): Promise<string> {
     help: 'Hosts whose status is older than twice their heartbeat',
     registers: [registry],
   }).set(view.staleHosts);
+  new Gauge({
+    name: 'gitopsd_fleet_missing_hosts',
+    help: 'Expected hosts (fleet.expectedHosts) with no status at the remote',
+    registers: [registry],
+  }).set(view.missingHosts.length);
   if (view.newestAgeSec !== null) {
     new Gauge({
       name: 'gitopsd_fleet_newest_status_age_seconds',

@@ -501,7 +501,9 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       }),
     );
     rows = onePerHost(rows).sort(compareHostNames);
-    return summarize({ rows, now, remote, signersConfigured, newestVersion });
+    // The hosts that should have a row: the --host names, else fleet.expectedHosts.
+    const expected = wanted !== null ? [...wanted] : deps.config.fleet.expectedHosts;
+    return summarize({ rows, now, remote, signersConfigured, newestVersion, expected });
   } finally {
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
   }
@@ -585,6 +587,8 @@ export function summarize(i: {
   remote: string;
   signersConfigured: boolean;
   newestVersion: string | null;
+  /** The hosts that should have a row (--host, or fleet.expectedHosts); null or absent: no list. */
+  expected?: readonly string[] | null;
 }): FleetView {
   const counts = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>;
   for (const r of i.rows) counts[r.state]++;
@@ -603,10 +607,22 @@ export function summarize(i: {
     staleHosts: i.rows.filter((r) => r.stale).length,
     newestAgeSec: ages.length === 0 ? null : Math.min(...ages),
     hosts: i.rows,
+    missingHosts: missingHosts(i.expected ?? null, i.rows),
   };
 }
 
-/** Pure: 0 when every host is healthy (warnings included), else 1. */
+/**
+ * Pure: the expected hosts that have no row, each once, in the order given
+ * (a host with any row, even an invalid one, is not missing: its row says
+ * what is wrong).
+ */
+export function missingHosts(expected: readonly string[] | null, rows: readonly { host: string }[]): string[] {
+  if (expected === null || expected.length === 0) return [];
+  const found = new Set(rows.map((r) => r.host));
+  return [...new Set(expected)].filter((h) => !found.has(h));
+}
+
+/** Pure: 0 when every host is healthy (warnings included) and no expected host is missing, else 1. */
 export function fleetExitCode(view: FleetView): 0 | 1 {
-  return view.hosts.some((r) => UNHEALTHY.has(r.state)) ? 1 : 0;
+  return view.missingHosts.length > 0 || view.hosts.some((r) => UNHEALTHY.has(r.state)) ? 1 : 0;
 }

@@ -191,4 +191,10 @@ export interface FleetView {
   /** Age of the newest status in the fleet (seconds), null when there is none. */
   newestAgeSec: number | null;
   hosts: FleetRow[];
+  /**
+   * Hosts expected but with no status ref at the remote, in the order given:
+   * the `--host` names of a read of some hosts, else fleet.expectedHosts
+   * (none when that is null). Any makes the view unhealthy (exit 1).
+   */
+  missingHosts: string[];
 }

@@ -248,7 +248,38 @@ describe('reading', () => {
     const prom = await readFile(join(pa.sim.root, 'metrics', 'gitopsd-fleet.prom'), 'utf8');
     expect(prom).toMatch(/^gitopsd_fleet_hosts\{state="healthy"\} 1$/m);
     expect(prom).toMatch(/^gitopsd_fleet_stale_hosts 0$/m);
+    expect(prom).toMatch(/^gitopsd_fleet_missing_hosts 0$/m);
     expect(prom).toMatch(/^gitopsd_fleet_newest_status_age_seconds \d+(\.\d+)?$/m);
+  });
+
+  it('fleet.expectedHosts: an expected host that never published is missing (exit 1), in the JSON, the text, the page and the metrics', async () => {
+    await configureHost(pa, { fleet: { expectedHosts: ['pa', 'pb', 'pc'] } });
+    try {
+      const r = await fleetStatus(pa, [], at(1.1));
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.view?.missingHosts).toEqual(['pc']);
+      // Every row is still healthy: the exit code is the missing host's.
+      expect(r.view?.hosts.map((h) => [h.host, h.state])).toEqual([
+        ['pa', 'healthy'],
+        ['pb', 'warning'],
+      ]);
+      const prom = await readFile(join(pa.sim.root, 'metrics', 'gitopsd-fleet.prom'), 'utf8');
+      expect(prom).toMatch(/^gitopsd_fleet_missing_hosts 1$/m);
+      const page = join(dir, 'expected.html');
+      const text = await pa.gitopsd(['fleet', 'status', '--html', page], { env: at(1.1) });
+      expect(text.exitCode).toBe(1);
+      expect(text.stdout).toContain(
+        `no status at ${remote} for pc (fleet.expectedHosts): never published there, or its ref was deleted`,
+      );
+      expect(await readFile(page, 'utf8')).toMatch(
+        /<p id="missing" class="missing">no status for 1 expected host\(s\): <code>pc<\/code>/,
+      );
+      // --host narrows the list to the hosts asked for.
+      const one = await fleetStatus(pa, ['--host', 'pa'], at(1.1));
+      expect([one.exitCode, one.view?.missingHosts]).toEqual([0, []]);
+    } finally {
+      await configureHost(pa, { fleet: { expectedHosts: null } });
+    }
   });
 
   it('a status older than twice its heartbeat is stale, never healthy (exit 1)', async () => {

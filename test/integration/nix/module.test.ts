@@ -479,6 +479,8 @@ describe('fleet: signing and the heartbeat', () => {
     expect(e.settings['fleet']).toMatchObject({
       enable: true,
       allowedSignersFile: '/etc/gitopsd/fleet-allowed-signers',
+      // The signers' names are the hosts the fleet view expects.
+      expectedHosts: ['alpha'],
       // No sshd module in this evaluation, so no host key to default to.
       signingKey: null,
     });

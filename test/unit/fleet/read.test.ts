@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../../helpers/cli.js';
 import { parseFetchPorcelain } from '../../../src/core/fetch-porcelain.js';
 import { decideStaleLocks, refFormatUnsupported, viewLocked, viewRefsOf } from '../../../src/fleet/git.js';
-import { compareHostNames, summarize } from '../../../src/fleet/read.js';
+import { compareHostNames, fleetExitCode, missingHosts, summarize } from '../../../src/fleet/read.js';
 import type { FleetRow } from '../../../src/fleet/schema.js';
 
 const Z = '0'.repeat(40);
@@ -172,5 +172,32 @@ describe('summarize: the age of the newest status', () => {
       newestVersion: null,
     });
     expect(view.newestAgeSec).toBe(want);
+  });
+});
+
+describe('missingHosts: the expected hosts with no row', () => {
+  const rows = [{ host: 'a' }, { host: 'c' }];
+  it.each([
+    ['no list', null, []],
+    ['an empty list', [], []],
+    ['every expected host has a row', ['a', 'c'], []],
+    ['in the order given, each once', ['z', 'b', 'a', 'b'], ['z', 'b']],
+  ])('%s', (_what, expected, want) => {
+    expect(missingHosts(expected, rows)).toEqual(want);
+  });
+
+  it('a missing host makes the view unhealthy (exit 1) though every row is healthy', () => {
+    const row = { host: 'a', ageSec: 60, stale: false, state: 'healthy' } as unknown as FleetRow;
+    const view = (expected: string[] | null) =>
+      summarize({
+        rows: [row],
+        now: new Date(),
+        remote: '/r.git',
+        signersConfigured: false,
+        newestVersion: null,
+        expected,
+      });
+    expect([view(null).missingHosts, fleetExitCode(view(null))]).toEqual([[], 0]);
+    expect([view(['a', 'b']).missingHosts, fleetExitCode(view(['a', 'b']))]).toEqual([['b'], 1]);
   });
 });
