@@ -104,8 +104,9 @@ export function buildDeps(opts: DepsOptions & { config: Config; env: NodeJS.Proc
     now: () => clock.now(),
     checkpoint: tracer.checkpoint,
   });
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
   const lockAt = (path: string, command: string): HeldLock =>
-    acquireLock({ path, command, log, now: () => clock.now() });
+    acquireLock({ path, command, log, now: () => clock.now(), uid });
   return {
     config,
     configPath: opts.configPath,
@@ -116,7 +117,7 @@ export function buildDeps(opts: DepsOptions & { config: Config; env: NodeJS.Proc
     tracer,
     state,
     env,
-    isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+    isRoot: uid === 0,
     interactive: process.stdout.isTTY === true && process.stdin.isTTY === true,
     lock: (command) => lockAt(paths.lockFile, command),
     lockAt,

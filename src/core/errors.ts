@@ -99,6 +99,48 @@ export function storePathMissing(given: string, opts: { cwd: string; bootedSyste
   );
 }
 
+/**
+ * A command that must write the state directory, run by a user who cannot:
+ * gitopsd takes its lock there first (`<stateDir>/gitopsd.lock`), so this is
+ * where `gitopsd fleet publish` (or `cycle`, `upgrade`…) run without sudo
+ * stops. `dir` is the directory that refused (`code`: EACCES or EPERM), the
+ * state directory or, when that does not exist yet, the nearest existing
+ * directory above it; `owner` its owner's uid; `uid` this process's (null:
+ * unknown). Not root: refused (exit 6, as a sync started by another user),
+ * since only another user can fix it. Root: the directory's permissions or
+ * attributes, or the filesystem (NFS root_squash), refuse root itself, a
+ * failure (exit 1) with where to look.
+ */
+export function stateDirNotWritable(i: {
+  command: string;
+  stateDir: string;
+  dir: string;
+  code: string;
+  owner: number | null;
+  uid: number | null;
+  cause?: unknown;
+}): GitopsdError {
+  const what =
+    i.dir === i.stateDir
+      ? `cannot write its state directory ${i.stateDir}`
+      : `cannot create its state directory ${i.stateDir} in ${i.dir}`;
+  const who = `${i.owner === null ? '' : `owned by uid ${i.owner}, `}this process runs as uid ${i.uid ?? '?'}`;
+  const detail = { stateDir: i.stateDir, dir: i.dir, code: i.code, owner: i.owner, uid: i.uid };
+  const options = { cause: i.cause, detail };
+  if (i.uid === 0) {
+    return new GitopsdError(
+      'failed',
+      `gitopsd ${i.command} ${what} (${i.code}, as root); check the permissions and attributes (lsattr) of ${i.dir}, and whether its filesystem maps root to another user (NFS root_squash)`,
+      options,
+    );
+  }
+  return new GitopsdError(
+    'refused',
+    `gitopsd ${i.command} ${what} (${i.code}: ${who}); run it as root (e.g. with sudo) or as the user that owns ${i.dir}`,
+    options,
+  );
+}
+
 export class NotImplementedError extends GitopsdError {
   constructor(command: string, issue: string) {
     super('not-implemented', `"${command}" is not implemented yet (arrives with ${issue})`);

@@ -7,13 +7,24 @@
  *   (also O_EXCL), so two processes that both see the same stale lock cannot
  *   both take it. A guard older than 30 s was left by a crash and is removed.
  */
-import { closeSync, linkSync, openSync, lstatSync, readFileSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  linkSync,
+  openSync,
+  lstatSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { readRegularFile } from './fs-read.js';
 import { procStat } from './proc.js';
 
 export { procStat } from './proc.js';
 import { dirname } from 'node:path';
-import { LockHeldError, GitopsdError, writeFailure } from './errors.js';
+import { LockHeldError, GitopsdError, stateDirNotWritable, writeFailure } from './errors.js';
 import type { Logger } from './log.js';
 import { mkdirParents } from './atomic.js';
 
@@ -52,6 +63,8 @@ export interface LockOptions {
   now: () => Date;
   /** Whether a PID is alive; injectable for tests. */
   isAlive?: (pid: number) => boolean;
+  /** This process's uid (null: unknown), for the error when the lock's directory cannot be written. */
+  uid?: number | null;
 }
 
 const GUARD_STALE_MS = 30_000;
@@ -192,6 +205,38 @@ export function readLockInfo(path: string): LockInfo | null {
 }
 
 export function acquireLock(opts: LockOptions): HeldLock {
+  try {
+    return acquireLockIn(opts);
+  } catch (err) {
+    throw notWritable(err, opts) ?? err;
+  }
+}
+
+/**
+ * The error for a lock whose directory this process may not write or make
+ * (EACCES, EPERM from mkdir or open; the user is not root, say), naming
+ * the directory, its owner and the fix (stateDirNotWritable); null for any
+ * other error. Before, a user without sudo got "cannot create the lock …:
+ * EACCES: permission denied, open '….lock.<pid>.new'" (exit 1), or, with
+ * no state directory yet, an internal error and a stack trace (exit 70).
+ */
+function notWritable(err: unknown, opts: LockOptions): GitopsdError | null {
+  const e = err instanceof GitopsdError && err.cause !== undefined ? err.cause : err;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code !== 'EACCES' && code !== 'EPERM') return null;
+  const stateDir = dirname(opts.path);
+  let dir = stateDir;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  let owner: number | null = null;
+  try {
+    owner = statSync(dir).uid;
+  } catch {
+    // unknown
+  }
+  return stateDirNotWritable({ command: opts.command, stateDir, dir, code, owner, uid: opts.uid ?? null, cause: err });
+}
+
+function acquireLockIn(opts: LockOptions): HeldLock {
   const isAlive = opts.isAlive ?? processAlive;
   mkdirParents(dirname(opts.path));
   const info = lockInfo(opts);

@@ -22,7 +22,8 @@ export interface PublishExtras {
   heartbeatSec: number;
   /** The commit the golden system was built from (core/deployments history), when known. */
   goldenCommit: string | null;
-  previousPublishError: string | null;
+  /** The publish attempts that failed since the last success (the publish record), or null. */
+  previousPublishFailure: { error: string; at: string | null; failures: number } | null;
 }
 
 function dotfilesState(r: StatusReport): StatusV1['dotfiles']['state'] {
@@ -136,7 +137,9 @@ export function toStatusV1(r: StatusReport, x: PublishExtras): StatusV1 {
       .filter((b) => fullCommit(b.commit) !== null)
       .slice(-20)
       .map((b) => ({ commit: b.commit, reason: b.reason, at: b.at })),
-    previousPublishError: x.previousPublishError === null ? null : x.previousPublishError.slice(0, 500),
+    previousPublishError: x.previousPublishFailure === null ? null : x.previousPublishFailure.error.slice(0, 500),
+    previousPublishErrorAt: x.previousPublishFailure?.at ?? null,
+    previousPublishFailures: x.previousPublishFailure?.failures ?? null,
     reboot:
       r.rebootTurn === null
         ? null
@@ -160,7 +163,12 @@ export function resultKey(s: StatusV1): string {
     ...s,
     publishedAt: null,
     healthySince: null,
-    previousPublishError: s.previousPublishError === null ? null : 'failed',
+    // Earlier failed publishes are history (a note to readers), not a
+    // result: no push only to drop them. (It was a change of key, so the
+    // next run pushed again, and a reader showed a warning until then.)
+    previousPublishError: null,
+    previousPublishErrorAt: null,
+    previousPublishFailures: null,
     git: { ...s.git, lastFetch: null },
     lock: { ...s.lock, ageDays: null },
     dotfiles: { ...s.dotfiles, lastSyncAt: null, lastOkAt: null },
@@ -232,13 +240,31 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
     warn.push(`behind ${s.git.remoteTip === null ? 'the remote' : 'main'} by ${s.git.behind}`);
   if (s.git.relation === 'diverged') warn.push('the checkout diverged from the remote');
   if (s.lock.age === 'old') warn.push(`flake.lock ${s.lock.ageDays ?? '?'} days old`);
-  if (s.previousPublishError !== null) warn.push(`a previous publish failed: ${s.previousPublishError}`);
   // The most severe bad state wins; every reason is kept.
   const order: HostState[] = ['degraded', 'reverted', 'failed'];
   for (const st of order) {
     if (bad.some((b) => b.state === st)) return { state: st, reasons: [...bad.map((b) => b.reason), ...warn] };
   }
   return warn.length > 0 ? { state: 'warning', reasons: warn } : { state: 'healthy', reasons: [] };
+}
+
+/**
+ * Pure: what a reader notes about a status without it changing the row's
+ * state. Publishes that failed before this one: the status exists, so the
+ * publish that carries them succeeded and the host publishes again; while
+ * it cannot, its row goes stale (2 x heartbeat), which is the warning that
+ * matters. Before, they made the row a warning until the host's next
+ * publish (up to an hour with the NixOS timer, a day with a daily cycle
+ * alone) after it had healed. No Intl here (the reader's hot path,
+ * docs/benchmarks.md B8).
+ */
+export function statusNotes(s: StatusV1): string[] {
+  if (s.previousPublishError === null) return [];
+  const n = s.previousPublishFailures ?? null;
+  const at = s.previousPublishErrorAt ?? null;
+  const failed = n === null || n <= 1 ? 'a failed publish attempt' : `${n} failed publish attempts`;
+  const last = at === null ? '' : ` (${n !== null && n > 1 ? 'the last ' : ''}at ${at})`;
+  return [`published after ${failed}${last}: ${s.previousPublishError}`];
 }
 
 /**
@@ -413,6 +439,7 @@ export function decideRow(i: RowInput): FleetRow {
       ...base,
       state: 'invalid',
       reasons: [i.problem ?? 'no status document'],
+      notes: [],
       publishedAt: null,
       ageSec: null,
       stale: false,
@@ -456,6 +483,7 @@ export function decideRow(i: RowInput): FleetRow {
     ...base,
     state,
     reasons,
+    notes: statusNotes(s),
     publishedAt: s.publishedAt,
     ageSec,
     stale,

@@ -491,17 +491,18 @@ export async function batchCheck(
 }
 
 /**
- * `git cat-file --batch` of each object name: its content as bytes (framed
+ * `git cat-file --batch` of each object name: its type (`commit`, `tree`,
+ * `blob`, `tag`, as git's header line says) and its content as bytes (framed
  * by the byte counts git prints, so any content, valid UTF-8 or not, stays
- * in its frame). Names must exist (check them with batchCheck first).
+ * in its frame). A name git does not have is left out ("<name> missing").
  * `--buffer` as in batchCheck: at 1,000 hosts (2,000 objects) git alone took
  * 41-44 ms without it and 34-36 ms with it (docs/benchmarks.md B8).
  */
 export async function batchRead(
   deps: GitDeps,
   i: { dir: string; names: readonly string[]; timeoutMs: number },
-): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
+): Promise<Map<string, { type: string; bytes: Buffer }>> {
+  const out = new Map<string, { type: string; bytes: Buffer }>();
   if (i.names.length === 0) return out;
   const r = await git(deps, i.dir, ['cat-file', '--buffer', '--batch=%(objectname) %(objecttype) %(objectsize)'], {
     timeoutMs: i.timeoutMs,
@@ -521,7 +522,7 @@ export async function batchRead(
       continue;
     }
     const size = Number(header[2]);
-    out.set(name, buf.subarray(nl + 1, nl + 1 + size));
+    out.set(name, { type: header[1] ?? '', bytes: buf.subarray(nl + 1, nl + 1 + size) });
     pos = nl + 1 + size + 1; // content, then a newline
   }
   return out;

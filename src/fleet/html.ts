@@ -53,6 +53,7 @@ export function renderPage(view: FleetView, opts: { refreshSec: number | null })
     [
       `<details id="host-${esc(r.host)}" class="detail state-${r.state}"><summary>${esc(r.host)}: ${esc(r.state)}</summary>`,
       r.reasons.length === 0 ? '' : `<ul>${r.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>`,
+      r.notes.length === 0 ? '' : `<ul class="notes">${r.notes.map((x) => `<li>note: ${esc(x)}</li>`).join('')}</ul>`,
       `<p>ref <code>${esc(r.ref)}</code> at <code>${esc(r.commit)}</code>; signature: ${esc(r.signature.state)}${r.signature.signer === null ? '' : ` by ${esc(r.signature.signer)}`}${r.signature.detail === null ? '' : ` (${esc(r.signature.detail)})`}</p>`,
       r.status === null ? '' : `<pre>${esc(JSON.stringify(r.status, null, 2))}</pre>`,
       '</details>',

@@ -93,7 +93,11 @@ export async function publishStatus(
       publishedAt: now,
       heartbeatSec: cfg.heartbeatSec,
       goldenCommit,
-      previousPublishError: record.lastError,
+      // At least 1: the record holds an error, so an attempt failed.
+      previousPublishFailure:
+        record.lastError === null
+          ? null
+          : { error: record.lastError, at: record.lastAttemptAt, failures: Math.max(1, record.failures) },
     });
     const health = nextHealthySince(record, status, now);
     status.healthySince = health.healthySince;

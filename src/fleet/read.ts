@@ -111,6 +111,17 @@ export function parseCommitHeader(raw: Buffer): { parents: number; signed: boole
   return { parents, signed, committedAt };
 }
 
+/**
+ * Pure: why a status ref that points at an object of `type` (git's object
+ * type: blob, tree, tag) and not at a commit is refused, and what to do. The
+ * host's own publish replaces such a ref (its lease reads what the ref holds
+ * after a refused push, src/fleet/publish.ts); a ref no host publishes to
+ * stays until it is deleted.
+ */
+export function notACommit(type: string): string {
+  return `the ref points at a ${type}, not a commit (a status ref holds a parentless commit); the host's own publishes replace it, and if no host of that name publishes, delete the ref at the remote`;
+}
+
 /** Pure: the status document of one host, or the one-line reason it is refused. */
 export function parseStatusDocument(
   raw: Buffer | undefined,
@@ -359,10 +370,16 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       timeoutMs,
     });
     const readDocument = (e: Entry): CachedDocument => {
-      const raw = objects.get(e.commit);
-      if (raw === undefined)
+      const obj = objects.get(e.commit);
+      if (obj === undefined)
         return { host: e.host, status: null, problem: 'the status commit could not be read', signed: false };
-      const header = parseCommitHeader(raw);
+      // A ref may point at any object (git refuses a non-commit only under
+      // refs/heads/). A blob's "<id>:status.json" is missing and a tree's may
+      // name a real document: both read as a commit, the blob was "the commit
+      // has no status.json" and a tree holding a valid status.json passed as
+      // an unsigned status (review 12).
+      if (obj.type !== 'commit') return { host: e.host, status: null, problem: notACommit(obj.type), signed: false };
+      const header = parseCommitHeader(obj.bytes);
       if (header.parents !== 0) {
         return {
           host: e.host,
@@ -382,7 +399,7 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         };
       }
       const parsed = parseStatusDocument(
-        objects.get(blobName(e)),
+        objects.get(blobName(e))?.bytes,
         s === undefined || s === null ? null : s.type === 'blob' ? s.size : null,
         e.host,
       );

@@ -99,10 +99,14 @@ export function renderFleet(view: FleetView, opts: { color: boolean }): string {
     ]);
   }
   const lines = [table.toString()];
-  const problems = view.hosts.filter((r) => r.state !== 'healthy');
-  if (problems.length > 0) {
+  // A line for each host that is not healthy, or has a note (a healthy one too).
+  const said = view.hosts.filter((r) => r.state !== 'healthy' || r.notes.length > 0);
+  if (said.length > 0) {
     lines.push('');
-    for (const r of problems) lines.push(`${tone[r.state](`${r.host}:`)} ${printable(r.reasons.join('; '))}`);
+    for (const r of said) {
+      const text = [...r.reasons, ...r.notes.map((n) => `note: ${n}`)].join('; ');
+      lines.push(`${tone[r.state](`${r.host}:`)} ${printable(text)}`);
+    }
   }
   const counts = Object.entries(view.counts)
     .filter(([, n]) => n > 0)

@@ -97,8 +97,20 @@ export const StatusV1 = z.looseObject({
     }),
   ),
   knownBadCommits: z.array(z.looseObject({ commit, reason: z.string(), at: z.string() })),
-  /** The error of this host's previous publish attempt, when it failed (null otherwise). */
+  /**
+   * The error of this host's previous publish attempt, when it failed (null
+   * otherwise). History: the publish that carries it succeeded, so readers
+   * show it as a note, not a warning (docs/fleet.md "Notes").
+   */
   previousPublishError: z.nullable(z.string()),
+  /**
+   * When that failed attempt was (the last of the failed ones), and how many
+   * attempts in a row failed before this publish; null with
+   * previousPublishError null. Added in v1 as optional fields: absent in
+   * the documents of publishers before them, ignored by readers before them.
+   */
+  previousPublishErrorAt: z.optional(z.nullable(iso)),
+  previousPublishFailures: z.optional(z.nullable(z.number().check(z.int(), z.gte(0)))),
   /**
    * The reboot announcement (docs/rollout.md "Reboots take turns"); null or
    * absent: the host holds no reboot turn. Added in v1 as an optional field
@@ -157,6 +169,11 @@ export interface FleetRow {
   state: HostState;
   /** Why the state is what it is, one short phrase each (empty when healthy). */
   reasons: string[];
+  /**
+   * What is worth knowing but does not change the state, one short phrase
+   * each: publishes that failed before this status was published.
+   */
+  notes: string[];
   signature: { state: SignatureState; signer: string | null; detail: string | null };
   ref: string;
   commit: string;

@@ -101,6 +101,32 @@ export async function pushRawStatus(o: {
   return commit;
 }
 
+/**
+ * Point `ref` at a remote at a bare object instead of a commit: a blob of
+ * `content`, or a tree holding it as status.json (git accepts any object
+ * under refs/gitopsd/; it refuses a non-commit only under refs/heads/).
+ * Returns the object id.
+ */
+export async function pushRawObject(o: {
+  scratch: string;
+  remote: string;
+  ref: string;
+  type: 'blob' | 'tree';
+  content: string;
+}): Promise<string> {
+  const gd = join(o.scratch, 'raw.git');
+  await run('git', ['init', '-q', '--bare', gd], { cwd: o.scratch });
+  const blob = (
+    await run('git', ['--git-dir', gd, 'hash-object', '-w', '--stdin'], { input: o.content })
+  ).stdout.trim();
+  const id =
+    o.type === 'blob'
+      ? blob
+      : (await run('git', ['--git-dir', gd, 'mktree'], { input: `100644 blob ${blob}\tstatus.json\n` })).stdout.trim();
+  await run('git', ['--git-dir', gd, 'push', '-q', '--force', o.remote, `${id}:${o.ref}`]);
+  return id;
+}
+
 /** The refs of a remote, as `ref -> commit`. */
 export async function remoteRefs(remote: string): Promise<Record<string, string>> {
   // cwd: outside any repository (a worktree's .git file may point outside the test bed).

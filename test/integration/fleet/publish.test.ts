@@ -6,16 +6,18 @@
  * the bad inputs a reader must survive.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { tempDir } from '../../harness/temp.js';
-import { run } from '../../harness/exec.js';
+import { run, tryRun } from '../../harness/exec.js';
+import { repoRoot } from '../../helpers/cli.js';
 import {
   configureHost,
   createStatusRemote,
   makeHostKey,
+  pushRawObject,
   pushRawStatus,
   readRemoteStatus,
   remoteRefs,
@@ -202,6 +204,57 @@ describe('publishing', () => {
     expect(JSON.parse(retry.stdout), retry.stderr).toMatchObject({ kind: 'published', why: 'first' });
     const doc = await readRemoteStatus(dir, remote, 'refs/gitopsd/status/pb');
     expect(doc['previousPublishError']).toMatch(/cannot publish/);
+    // When the failed attempt was, and how many failed: a reader notes them (review 12).
+    const failedAt = Date.parse(String(doc['previousPublishErrorAt']));
+    expect(failedAt - Date.parse(T0)).toBeGreaterThanOrEqual(0);
+    expect(failedAt).toBeLessThan(Date.parse(String(doc['publishedAt'])));
+    expect(doc['previousPublishFailures']).toBe(1);
+    // History, not a result: the next run does not push again only to drop it.
+    const next = await pb.gitopsd(['fleet', 'publish'], { env: at(0.06) });
+    expect(next.stdout, next.stderr).toMatch(/^unchanged; next heartbeat at /);
+  });
+
+  it('run by a user who cannot write stateDir (not root): exit 6 and one line saying to run it as root or as its owner; nothing changed', async () => {
+    // As on NixOS: a world-readable config, stateDir 0755 root, the host published as root before.
+    const base = await tempDir('gitopsd-fleet-nonroot');
+    await chmod(base, 0o755);
+    const stateDir = join(base, 'state');
+    await mkdir(stateDir, { mode: 0o755 });
+    const status = await createStatusRemote(join(base, 'remotes'));
+    const config = join(base, 'config.json');
+    const cfg = (state: string) => ({
+      nixConfig: { path: join(base, 'nix-config') },
+      stateDir: state,
+      hostname: 'np',
+      fleet: { enable: true, statusRemote: status, signingKey: null },
+    });
+    await writeFile(config, JSON.stringify(cfg(stateDir)), { mode: 0o644 });
+    const gitopsd = join(repoRoot, 'bin', 'gitopsd');
+    const asRoot = await tryRun(process.execPath, [gitopsd, 'fleet', 'publish', '--config', config]);
+    expect(asRoot.exitCode, asRoot.stderr).toBe(0);
+    const ref = (await remoteRefs(status))['refs/gitopsd/status/np'];
+    const state = await readFile(join(stateDir, 'state.json'), 'utf8');
+    const nobody = async (args: string[]) => {
+      const uid = (await run('id', ['-u', 'nobody'])).stdout.trim();
+      const gid = (await run('id', ['-g', 'nobody'])).stdout.trim();
+      const argv = ['--reuid', uid, '--regid', gid, '--clear-groups', process.execPath, gitopsd, ...args];
+      return { uid, r: await tryRun('setpriv', argv) };
+    };
+    const { uid, r } = await nobody(['fleet', 'publish', '--force', '--json', '--config', config]);
+    expect(r.exitCode, r.stderr).toBe(6);
+    const line = `gitopsd fleet publish cannot write its state directory ${stateDir} (EACCES: owned by uid 0, this process runs as uid ${uid}); run it as root (e.g. with sudo) or as the user that owns ${stateDir}`;
+    expect(r.stderr).toBe(`gitopsd: ${line}\n`);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: false, exitCode: 6, error: line });
+    expect((await remoteRefs(status))['refs/gitopsd/status/np']).toBe(ref);
+    expect(await readFile(join(stateDir, 'state.json'), 'utf8')).toBe(state);
+    // No stateDir yet, in a directory this user cannot write: the same, naming
+    // that directory (it was an internal error with a stack trace, exit 70).
+    await writeFile(config, JSON.stringify(cfg(join(base, 'none', 'state'))));
+    const fresh = (await nobody(['fleet', 'publish', '--config', config])).r;
+    expect(fresh.exitCode, fresh.stderr).toBe(6);
+    expect(fresh.stderr).toBe(
+      `gitopsd: gitopsd fleet publish cannot create its state directory ${join(base, 'none', 'state')} in ${base} (EACCES: owned by uid 0, this process runs as uid ${uid}); run it as root (e.g. with sudo) or as the user that owns ${base}\n`,
+    );
   });
 });
 
@@ -216,8 +269,13 @@ describe('reading', () => {
       ['pb', 'verified', 'pb'],
     ]);
     expect(view?.signersConfigured).toBe(true);
-    // pb carries the warning of its earlier failed publish; nobody is unhealthy.
+    // pb's status says that a publish failed before it: a note, not a warning (review 12).
     expect(view?.hosts.find((h) => h.host === 'pa')?.state).toBe('healthy');
+    expect(view?.hosts.find((h) => h.host === 'pb')).toMatchObject({
+      state: 'healthy',
+      reasons: [],
+      notes: [expect.stringMatching(/^published after a failed publish attempt \(at \S+\): cannot publish/)],
+    });
     expect(exitCode).toBe(0);
     // A host asked for that has no status at all is not healthy (exit 1), and
     // the rollout is not shown from some hosts' rows (review 11).
@@ -244,9 +302,11 @@ describe('reading', () => {
       /host\s+state\s+Git\s+Lock\s+System\s+Boot\s+Golden\s+Dotfiles\s+version\s+last run\s+age\s+sig/,
     );
     expect(text.stdout).toMatch(/^pa\s+healthy\s+on main\s/m);
+    expect(text.stdout).toMatch(/^pb: note: published after a failed publish attempt \(at /m);
     expect(text.stdout.includes('\u001b[')).toBe(false); // not a TTY: no ANSI
     const prom = await readFile(join(pa.sim.root, 'metrics', 'gitopsd-fleet.prom'), 'utf8');
-    expect(prom).toMatch(/^gitopsd_fleet_hosts\{state="healthy"\} 1$/m);
+    expect(prom).toMatch(/^gitopsd_fleet_hosts\{state="healthy"\} 2$/m);
+    expect(prom).toMatch(/^gitopsd_fleet_hosts\{state="warning"\} 0$/m);
     expect(prom).toMatch(/^gitopsd_fleet_stale_hosts 0$/m);
     expect(prom).toMatch(/^gitopsd_fleet_missing_hosts 0$/m);
     expect(prom).toMatch(/^gitopsd_fleet_newest_status_age_seconds \d+(\.\d+)?$/m);
@@ -261,7 +321,7 @@ describe('reading', () => {
       // Every row is still healthy: the exit code is the missing host's.
       expect(r.view?.hosts.map((h) => [h.host, h.state])).toEqual([
         ['pa', 'healthy'],
-        ['pb', 'warning'],
+        ['pb', 'healthy'],
       ]);
       const prom = await readFile(join(pa.sim.root, 'metrics', 'gitopsd-fleet.prom'), 'utf8');
       expect(prom).toMatch(/^gitopsd_fleet_missing_hosts 1$/m);
@@ -335,6 +395,12 @@ describe('reading', () => {
     for (const [ref, files, key] of cases) {
       await pushRawStatus({ scratch, remote, ref, files, ...(key === undefined ? {} : { signingKey: key }) });
     }
+    // Refs at a blob and at a tree, not a commit; the tree holds a document
+    // that is valid for its host (it passed as an unsigned status, review 12).
+    for (const type of ['blob', 'tree'] as const) {
+      const content = JSON.stringify({ ...good, host: `${type}ref` });
+      await pushRawObject({ scratch, remote, ref: `refs/gitopsd/status/${type}ref`, type, content });
+    }
     // A forgery: pb's name and a healthy status, signed with pa's key.
     await pushRawStatus({
       scratch,
@@ -372,6 +438,15 @@ describe('reading', () => {
       state: 'invalid',
       reasons: ['status.json in the status commit is a directory, not a file'],
     });
+    for (const type of ['blob', 'tree']) {
+      expect(row(`${type}ref`)).toMatchObject({
+        state: 'invalid',
+        reasons: [
+          `the ref points at a ${type}, not a commit (a status ref holds a parentless commit); the host's own publishes replace it, and if no host of that name publishes, delete the ref at the remote`,
+        ],
+        status: null,
+      });
+    }
     expect(row('schema')).toMatchObject({
       state: 'invalid',
       reasons: [expect.stringMatching(/does not match schema v1 \(at boot\.verdict/)],

@@ -1,6 +1,7 @@
 /** Wording people read in one line: counts, the lock's advice, a missing --store-path (issue 18). */
 import { describe, it, expect } from 'vitest';
-import { LockHeldError, storePathMissing } from '../../../src/core/errors.js';
+import { LockHeldError, stateDirNotWritable, storePathMissing } from '../../../src/core/errors.js';
+import { exitCodeFor } from '../../../src/core/exit.js';
 import { counted } from '../../../src/core/text.js';
 
 describe('counted', () => {
@@ -45,5 +46,33 @@ describe('storePathMissing', () => {
     expect(e.message).toBe(
       '--store-path /nix/store/gone does not exist; pass the absolute path of an existing system store path',
     );
+  });
+});
+
+describe('stateDirNotWritable: a command run by a user who cannot write stateDir', () => {
+  const S = '/var/lib/gitopsd';
+  it.each([
+    [
+      'not root, stateDir exists: refused (6), run it as root or as its owner',
+      { dir: S, uid: 1000 },
+      6,
+      'gitopsd fleet publish cannot write its state directory /var/lib/gitopsd (EACCES: owned by uid 0, this process runs as uid 1000); run it as root (e.g. with sudo) or as the user that owns /var/lib/gitopsd',
+    ],
+    [
+      'not root, no stateDir yet: names the directory that refused',
+      { dir: '/var/lib', uid: 1000 },
+      6,
+      'gitopsd fleet publish cannot create its state directory /var/lib/gitopsd in /var/lib (EACCES: owned by uid 0, this process runs as uid 1000); run it as root (e.g. with sudo) or as the user that owns /var/lib',
+    ],
+    [
+      'root: a failure (1), sudo would not help',
+      { dir: S, uid: 0 },
+      1,
+      'gitopsd fleet publish cannot write its state directory /var/lib/gitopsd (EACCES, as root); check the permissions and attributes (lsattr) of /var/lib/gitopsd, and whether its filesystem maps root to another user (NFS root_squash)',
+    ],
+  ])('%s', (_what, i, code, message) => {
+    const e = stateDirNotWritable({ command: 'fleet publish', stateDir: S, code: 'EACCES', owner: 0, ...i });
+    expect(e.message).toBe(message);
+    expect(exitCodeFor(e)).toBe(code);
   });
 });

@@ -4,7 +4,14 @@
  * halted fleet-wide (`halted`) still runs what it ran, so it is not failed.
  */
 import { describe, it, expect } from 'vitest';
-import { classifyStatus, decidePublish, decideRow, FUTURE_TOLERANCE_SEC } from '../../../src/fleet/decide.js';
+import {
+  classifyStatus,
+  decidePublish,
+  decideRow,
+  FUTURE_TOLERANCE_SEC,
+  resultKey,
+  statusNotes,
+} from '../../../src/fleet/decide.js';
 import { StatusV1 } from '../../../src/fleet/schema.js';
 
 const C = 'c'.repeat(40);
@@ -175,5 +182,57 @@ describe("decidePublish: a status dated ahead of this host's clock is published 
     ],
   ])('%s', (_what, lastAt, want) => {
     expect(decide(lastAt)).toMatchObject(want);
+  });
+});
+
+describe('a status that says earlier publishes failed: a note, not a warning (review 12)', () => {
+  const E = 'cannot publish the fleet status to /r.git: unreachable; the run is unaffected and the next run retries';
+  const FAILED_AT = '2026-12-01T03:00:00.000Z';
+  it.each<[string, Partial<StatusV1>, string[]]>([
+    ['no failure', {}, []],
+    [
+      'from a publisher before the time and count (an error only)',
+      { previousPublishError: E },
+      [`published after a failed publish attempt: ${E}`],
+    ],
+    [
+      'one failed attempt',
+      { previousPublishError: E, previousPublishErrorAt: FAILED_AT, previousPublishFailures: 1 },
+      [`published after a failed publish attempt (at ${FAILED_AT}): ${E}`],
+    ],
+    [
+      'three failed attempts',
+      { previousPublishError: E, previousPublishErrorAt: FAILED_AT, previousPublishFailures: 3 },
+      [`published after 3 failed publish attempts (the last at ${FAILED_AT}): ${E}`],
+    ],
+  ])('%s', (_what, fields, notes) => {
+    const s = StatusV1.parse({ ...status('deployed'), ...fields });
+    expect(statusNotes(s)).toEqual(notes);
+    // The publish that carries it succeeded: the row stays healthy, with the note.
+    expect(classifyStatus(s)).toEqual({ state: 'healthy', reasons: [] });
+    const r = decideRow({
+      host: 'w1',
+      ref: 'refs/gitopsd/status/w1',
+      commit: C,
+      problem: null,
+      status: s,
+      signature: { state: 'unsigned', signer: null, detail: null },
+      now: new Date(Date.parse(AT) + 60_000),
+      newestVersion: '0.1.0',
+      versionLess: () => false,
+    });
+    expect({ state: r.state, reasons: r.reasons, notes: r.notes }).toEqual({ state: 'healthy', reasons: [], notes });
+  });
+  it('is history, not a result: the same key with or without it (no push only to drop it)', () => {
+    const clean = status('deployed');
+    const after = { ...clean, previousPublishError: E, previousPublishErrorAt: FAILED_AT, previousPublishFailures: 2 };
+    expect(resultKey(after)).toBe(resultKey(clean));
+    // A real change still changes the key.
+    expect(resultKey(status('build-failed'))).not.toBe(resultKey(clean));
+  });
+  it('a count that is not a non-negative integer, or a time that is not one, is not schema v1', () => {
+    expect(StatusV1.safeParse({ ...status('deployed'), previousPublishFailures: -1 }).success).toBe(false);
+    expect(StatusV1.safeParse({ ...status('deployed'), previousPublishErrorAt: 'yesterday' }).success).toBe(false);
+    expect(StatusV1.safeParse({ ...status('deployed'), previousPublishErrorAt: null }).success).toBe(true);
   });
 });

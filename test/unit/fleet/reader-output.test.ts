@@ -28,6 +28,7 @@ describe('printable', () => {
       host: 'evil',
       state: 'failed',
       reasons: ['bad\u001b]0;title\u0007'],
+      notes: ['note\u001b[2J'],
       signature: { state: 'unsigned', signer: null, detail: null },
       ref: 'refs/gitopsd/status/evil',
       commit: 'c'.repeat(40),
@@ -58,6 +59,44 @@ describe('printable', () => {
     // eslint-disable-next-line no-control-regex -- the control characters are the point
     expect(text.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
     expect(text).toContain('upgrade deployed\\r\\nfake  healthy');
+    expect(text).toContain('evil: bad\\u001b]0;title\\u0007; note: note\\u001b[2J');
+  });
+
+  it('a healthy row with a note gets a line of its own; a healthy row without one does not', () => {
+    const row = (host: string, notes: string[]): FleetRow => ({
+      host,
+      state: 'healthy',
+      reasons: [],
+      notes,
+      signature: { state: 'unsigned', signer: null, detail: null },
+      ref: `refs/gitopsd/status/${host}`,
+      commit: 'c'.repeat(40),
+      publishedAt: '2026-12-01T00:00:00.000Z',
+      ageSec: 10,
+      stale: false,
+      version: '0.1.0',
+      versionBehind: false,
+      columns: {
+        git: 'on main',
+        lock: '-',
+        system: '-',
+        boot: 'ok',
+        golden: 'none',
+        dotfiles: 'in-sync',
+        lastRun: '-',
+      },
+      status: null,
+    });
+    const view = summarize({
+      rows: [row('h1', ['published after a failed publish attempt: x']), row('h2', [])],
+      now: new Date(0),
+      remote: 'r',
+      signersConfigured: false,
+      newestVersion: null,
+    });
+    const lines = renderFleet(view, { color: false }).split('\n');
+    expect(lines.filter((l) => /^h\d:/.test(l))).toEqual(['h1: note: published after a failed publish attempt: x']);
+    expect(view.counts.healthy).toBe(2);
   });
 });
 
@@ -120,6 +159,7 @@ describe('onePerHost: a host with a status in both layouts', () => {
     host: 'h1',
     state,
     reasons: publishedAt === null ? ['status.json is not valid JSON'] : [],
+    notes: [],
     signature: { state: 'unsigned', signer: null, detail: null },
     ref,
     commit: 'c'.repeat(40),
