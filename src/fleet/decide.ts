@@ -254,7 +254,7 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
  * publish that carries them succeeded and the host publishes again; while
  * it cannot, its row goes stale (2 x heartbeat), which is the warning that
  * matters. Before, they made the row a warning until the host's next
- * publish (up to an hour with the NixOS timer, a day with a daily cycle
+ * publish (about an hour with the NixOS timer, a day with a daily cycle
  * alone) after it had healed. No Intl here (the reader's hot path,
  * docs/benchmarks.md B8).
  */

@@ -376,8 +376,8 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       // A ref may point at any object (git refuses a non-commit only under
       // refs/heads/). A blob's "<id>:status.json" is missing and a tree's may
       // name a real document: both read as a commit, the blob was "the commit
-      // has no status.json" and a tree holding a valid status.json passed as
-      // an unsigned status (review 12).
+      // has no status.json" and a tree holding a valid status.json was read
+      // as the host's status, unsigned (or unverified) (review 12).
       if (obj.type !== 'commit') return { host: e.host, status: null, problem: notACommit(obj.type), signed: false };
       const header = parseCommitHeader(obj.bytes);
       if (header.parents !== 0) {

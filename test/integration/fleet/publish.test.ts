@@ -331,8 +331,11 @@ describe('reading', () => {
       expect(text.stdout).toContain(
         `no status at ${remote} for pc (fleet.expectedHosts): never published there, or its ref was deleted`,
       );
-      expect(await readFile(page, 'utf8')).toMatch(
-        /<p id="missing" class="missing">no status for 1 expected host\(s\): <code>pc<\/code>/,
+      const html = await readFile(page, 'utf8');
+      expect(html).toMatch(/<p id="missing" class="missing">no status for 1 expected host\(s\): <code>pc<\/code>/);
+      // pb's earlier failed publish is a note in its detail section (review 12).
+      expect(html).toMatch(
+        /<ul class="notes"><li>note: published after a failed publish attempt \(at [^)]+\): cannot publish/,
       );
       // --host narrows the list to the hosts asked for.
       const one = await fleetStatus(pa, ['--host', 'pa'], at(1.1));
