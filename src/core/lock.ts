@@ -27,6 +27,7 @@ import { dirname } from 'node:path';
 import { LockHeldError, GitopsdError, stateDirNotWritable, writeFailure } from './errors.js';
 import type { Logger } from './log.js';
 import { mkdirParents } from './atomic.js';
+import { monotonicMs } from './clock.js';
 
 export interface LockInfo {
   pid: number;
@@ -302,13 +303,13 @@ export function acquireShortLock(
   const staleAfterMs = opts.staleAfterMs ?? 5_000;
   const giveUpMs = opts.giveUpMs ?? 60_000;
   const info = lockInfo(opts);
-  const start = performance.now();
+  const start = monotonicMs();
   let seen: { holder: LockInfo; since: number } | null = null;
   for (;;) {
     if (tryCreate(opts.path, info)) return held(opts.path, info);
     const holder = readLockInfo(opts.path);
     if (holder !== null) {
-      const t = performance.now();
+      const t = monotonicMs();
       if (seen === null || seen.holder.pid !== holder.pid || seen.holder.startedAt !== holder.startedAt) {
         seen = { holder, since: t };
       }

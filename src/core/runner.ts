@@ -25,6 +25,7 @@ import type { Tracer } from './faults.js';
 import { noProgress, type Progress } from './progress.js';
 import { gitHardeningArgs, gitHardeningConfig, isGit } from './git-hardening.js';
 import { procStat } from './proc.js';
+import { monotonicMs } from './clock.js';
 
 export interface RunAs {
   name: string;
@@ -183,7 +184,7 @@ export function runAsEnv(
 
 export function createRunner(opts: RunnerOptions): Runner {
   const log = opts.log.child({ module: 'runner' });
-  const mono = opts.monotonicMs ?? (() => performance.now());
+  const mono = opts.monotonicMs ?? monotonicMs;
   const dryRun = opts.dryRun ?? false;
 
   const run = async (cmd: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> => {

@@ -34,6 +34,9 @@ import {
   VIEW_PREFIX,
 } from './git.js';
 import { resolveStatusRemote } from './remote.js';
+import semverValid from 'semver/functions/valid.js';
+import semverLt from 'semver/functions/lt.js';
+import semverRsort from 'semver/functions/rsort.js';
 import {
   BRANCH_REF_PREFIX,
   HOST_NAME,
@@ -57,10 +60,12 @@ export interface ReadOptions {
   allowedSignersFile?: string;
 }
 
-// node:crypto (only with allowed signers) and semver are required on first
-// use: a read without signers never loads crypto (about 10 ms of a read of
-// 1,000 hosts, docs/benchmarks.md B8), and semver's three functions are
-// loaded instead of its index (which loads its ranges and classes too).
+// node:crypto (only with allowed signers) is required on first use: a read
+// without signers never loads it (about 10 ms of a read of 1,000 hosts,
+// docs/benchmarks.md B8). semver's three functions are imported, not its
+// index (which loads its ranges and classes too), and statically, so that
+// they are in the lean bundle and its code cache: required from
+// node_modules at run time they were resolved and compiled on every read.
 const req = createRequire(import.meta.url);
 
 interface Entry {
@@ -492,15 +497,12 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
       });
       return { e, status: d.status, problem: d.problem, signature };
     });
-    // The three functions only, not the package's index (which loads its ranges and classes too).
-    const semverValid = req('semver/functions/valid') as typeof import('semver').valid;
-    const lt = req('semver/functions/lt') as typeof import('semver').lt;
     const newestVersion = newestTrustedVersion(docs);
     const behind = new Map<string, boolean>();
     const versionLess = (a: string, b: string): boolean => {
-      if (b !== newestVersion) return semverValid(a) !== null && lt(a, b);
+      if (b !== newestVersion) return semverValid(a) !== null && semverLt(a, b);
       let r = behind.get(a);
-      if (r === undefined) behind.set(a, (r = semverValid(a) !== null && lt(a, b)));
+      if (r === undefined) behind.set(a, (r = semverValid(a) !== null && semverLt(a, b)));
       return r;
     };
 
@@ -588,13 +590,11 @@ export function compareHostNames(a: { host: string }, b: { host: string }): numb
 export function newestTrustedVersion(
   docs: readonly { status: { gitopsdVersion: string } | null; signature: { state: SignatureState } }[],
 ): string | null {
-  const semverValid = req('semver/functions/valid') as typeof import('semver').valid;
-  const rsort = req('semver/functions/rsort') as typeof import('semver').rsort;
   const distinct = new Set(
     docs.flatMap((d) => (d.status === null || d.signature.state === 'unverified' ? [] : [d.status.gitopsdVersion])),
   );
   const versions = [...distinct].filter((v) => semverValid(v) !== null);
-  return versions.length === 0 ? null : (rsort(versions)[0] ?? null);
+  return versions.length === 0 ? null : (semverRsort(versions)[0] ?? null);
 }
 
 /** Pure: the view's totals. */
