@@ -129,7 +129,14 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     .usage(
       `$0 <command> [options]\n\nPull-based GitOps for NixOS: build-validated upgrades, rollback to a pinned\ngolden generation after failed boots, and jj+chezmoi dotfile sync.`,
     )
+    // Every option that takes a value has requiresArg: `--store-path` or
+    // `--generation` with nothing after it was read as "not given" (or as ""),
+    // so `boot reset --store-path` reset the booted system and `fleet status
+    // --allowed-signers` read the fleet unverified (review 12). yargs then
+    // fails with "Not enough arguments following", which ./usage.ts words as
+    // "--X needs a value".
     .option('config', {
+      requiresArg: true,
       type: 'string',
       describe: 'Config file (else $GITOPSD_CONFIG, else /etc/gitopsd/config.json)',
       global: true,
@@ -141,6 +148,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       global: true,
     })
     .option('log-level', {
+      requiresArg: true,
       choices: ['error', 'warn', 'info', 'debug'] as const,
       describe: 'Log verbosity on stderr (default: config log.level)',
       global: true,
@@ -150,6 +158,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       'The daily job: sync dotfiles (when enabled), then upgrade',
       (y: Argv) =>
         y.option('trigger', {
+          requiresArg: true,
           choices: ['manual', 'schedule', 'catch-up'] as const,
           default: 'manual' as const,
           hidden: true,
@@ -175,26 +184,35 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
               'Fleet-wide: push a signed trigger to refs/gitopsd/trigger of the nix-config remote; hosts in poll mode upgrade at their next poll (docs/rollout.md)',
           })
           .option('expires', {
+            requiresArg: true,
             type: 'string',
             describe: 'With --fleet: how long the trigger counts, 1m to 24h (e.g. 30m, 1h; default 1h)',
           })
           .option('host', {
+            requiresArg: true,
             type: 'string',
             array: true,
             describe: 'With --fleet: only this host (repeat for several; default: every host)',
           })
           .option('signing-key', {
+            requiresArg: true,
             type: 'string',
             describe:
               "With --fleet: private SSH key to sign with; its public key must be in the hosts' daemon.triggerSignersFile (else nixConfig.allowedSignersFile)",
           })
-          .option('reason', { type: 'string', describe: 'With --fleet: why, in a few words (kept in the trigger)' })
+          .option('reason', {
+            requiresArg: true,
+            type: 'string',
+            describe: 'With --fleet: why, in a few words (kept in the trigger)',
+          })
           .option('remote', {
+            requiresArg: true,
             type: 'string',
             describe:
               "With --fleet: nix-config remote URL or path (default: nixConfig.url, else the checkout's remote)",
           })
           .option('allowed-signers', {
+            requiresArg: true,
             type: 'string',
             describe:
               'With --fleet: check the signature against this file before pushing (default: daemon.triggerSignersFile, else nixConfig.allowedSignersFile)',
@@ -239,6 +257,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
             describe: 'Fetch, decide and build; print what would be activated; change nothing',
           })
           .option('operation', {
+            requiresArg: true,
             choices: ['switch', 'boot'] as const,
             describe: 'Override nixConfig.operation for this run',
           }),
@@ -265,6 +284,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           'Clear the boot failure counters of a store path',
           (s: Argv) =>
             s.option('store-path', {
+              requiresArg: true,
               type: 'string',
               describe: 'Path to reset (default: the booted system)',
             }),
@@ -281,11 +301,9 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           'Pin a validated system as golden (default: the booted system; also: pin-golden)',
           (s: Argv) =>
             s
-              .option('store-path', {
-                type: 'string',
-                describe: 'Pin this system store path',
-              })
+              .option('store-path', { requiresArg: true, type: 'string', describe: 'Pin this system store path' })
               .option('generation', {
+                requiresArg: true,
                 type: 'number',
                 describe: 'Pin the system profile generation N',
               })
@@ -386,14 +404,29 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           'One row per host from the status remote; exit 0 all healthy, 1 some host not, 75 remote unreadable',
           (s: Argv) =>
             s
-              .option('host', { type: 'string', array: true, describe: 'Only these hosts (repeat or comma-separate)' })
-              .option('remote', { type: 'string', describe: 'Status remote URL or path (default: fleet.statusRemote)' })
+              .option('host', {
+                requiresArg: true,
+                type: 'string',
+                array: true,
+                describe: 'Only these hosts (repeat or comma-separate)',
+              })
+              .option('remote', {
+                requiresArg: true,
+                type: 'string',
+                describe: 'Status remote URL or path (default: fleet.statusRemote)',
+              })
               .option('allowed-signers', {
+                requiresArg: true,
                 type: 'string',
                 describe: 'Allowed signers file (default: fleet.allowedSignersFile)',
               })
-              .option('html', { type: 'string', describe: 'Also write the fleet page (static HTML) to this file' })
+              .option('html', {
+                requiresArg: true,
+                type: 'string',
+                describe: 'Also write the fleet page (static HTML) to this file',
+              })
               .option('commit', {
+                requiresArg: true,
                 type: 'string',
                 describe: "Show the rollout of this nix-config commit (default: the checkout's remote-tracking branch)",
               }),
@@ -413,14 +446,19 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           'A read-only web page of the fleet, refreshed from the status remote (loopback by default)',
           (s: Argv) =>
             s
-              .option('listen', { type: 'string', describe: 'HOST:PORT (default: fleet.serve.listen, 127.0.0.1:8080)' })
+              .option('listen', {
+                requiresArg: true,
+                type: 'string',
+                describe: 'HOST:PORT (default: fleet.serve.listen, 127.0.0.1:8080)',
+              })
               .option('refresh', {
+                requiresArg: true,
                 type: 'number',
                 describe: 'Seconds between reads (default: fleet.serve.refreshSec)',
               })
-              .option('host', { type: 'string', array: true, describe: 'Only these hosts' })
-              .option('remote', { type: 'string', describe: 'Status remote URL or path' })
-              .option('allowed-signers', { type: 'string', describe: 'Allowed signers file' }),
+              .option('host', { requiresArg: true, type: 'string', array: true, describe: 'Only these hosts' })
+              .option('remote', { requiresArg: true, type: 'string', describe: 'Status remote URL or path' })
+              .option('allowed-signers', { requiresArg: true, type: 'string', describe: 'Allowed signers file' }),
           lazy('fleet serve', async () => (await import('../fleet/cli.js')).fleetServeCommand),
         )
         .command(
@@ -455,6 +493,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
               s
                 .positional('branch', { type: 'string', describe: 'The update branch, as gitopsd updates lists it' })
                 .option('sha', {
+                  requiresArg: true,
                   type: 'string',
                   describe: 'The commit gitopsd updates listed: refuse if the branch moved since',
                 }),
@@ -468,6 +507,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           'Validate the config and print the effective config with defaults filled in',
           (s: Argv) =>
             s.option('rollout', {
+              requiresArg: true,
               type: 'string',
               describe:
                 'Also validate gitopsd-rollout.json in this checkout, file, or nix-config revision (docs/rollout.md)',
@@ -499,6 +539,9 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     .wrap(io.columns === 0 ? null : Math.min(100, io.columns ?? (process.stdout.columns || 100)))
     .exitProcess(false)
     .fail((msg: string | null, err: Error | undefined) => {
+      // yargs-parser's own errors ("Not enough arguments following: X", from
+      // requiresArg) come as a YError, not as a message: a usage error too.
+      if (err?.name === 'YError') throw new YargsFailure(err.message);
       throw err ?? new YargsFailure(msg ?? 'invalid usage');
     });
 
@@ -520,16 +563,23 @@ function markerOptions(s: Argv): Argv {
   return s
     .positional('commit', { type: 'string', describe: 'nix-config commit id, or a unique prefix of 7+ hex digits' })
     .option('signing-key', {
+      requiresArg: true,
       type: 'string',
       describe: "Private SSH key to sign with; its public key must be in the hosts' nixConfig.allowedSignersFile",
     })
-    .option('reason', { type: 'string', describe: 'Why, in a few words (kept in the marker)' })
-    .option('remote', { type: 'string', describe: 'Status remote URL or path (default: fleet.statusRemote)' })
+    .option('reason', { requiresArg: true, type: 'string', describe: 'Why, in a few words (kept in the marker)' })
+    .option('remote', {
+      requiresArg: true,
+      type: 'string',
+      describe: 'Status remote URL or path (default: fleet.statusRemote)',
+    })
     .option('checkout', {
+      requiresArg: true,
       type: 'string',
       describe: 'nix-config checkout that holds the commit (default: nixConfig.path)',
     })
     .option('allowed-signers', {
+      requiresArg: true,
       type: 'string',
       describe: 'Check the signature against this file before pushing (default: nixConfig.allowedSignersFile)',
     });
