@@ -120,7 +120,10 @@ export function createSession(
       try {
         out = await handler(deps, args);
       } catch (err) {
-        if (step !== undefined) {
+        // A usage error (`golden pin --generation 0`) changed nothing: it is
+        // no run of the step. Recorded, it failed the host in fleet status
+        // and ran hooks.onFailure until the step next succeeded (review 12).
+        if (step !== undefined && exitCodeFor(err) !== EXIT.usage) {
           const { afterRun } = await recorder();
           await afterRun(deps, step, {
             exitCode: exitCodeFor(err),

@@ -29,7 +29,12 @@ export const goldenPinCommand: Handler = async (deps, args) => {
   const storePath = typeof args['store-path'] === 'string' ? args['store-path'] : undefined;
   const generation = typeof args['generation'] === 'number' ? args['generation'] : undefined;
   if (generation !== undefined && (!Number.isInteger(generation) || generation < 1)) {
-    throw new GitopsdError('usage', `--generation must be a positive whole number, got ${String(args['generation'])}`);
+    // yargs reads a word (`--generation abc`) as NaN: name the fix, not "got NaN".
+    const got = Number.isNaN(generation) ? 'not a number' : `got ${generation}`;
+    throw new GitopsdError(
+      'usage',
+      `--generation must be a generation number, 1 or more (${got}); nix-env -p <profile> --list-generations lists them`,
+    );
   }
   const r = await withHostLock(deps, 'golden pin', () =>
     pinGoldenManually(deps, { storePath, generation, force: args['force'] === true }),

@@ -1,6 +1,15 @@
 /** The CLI as a new user meets it: help, usage errors, bad configs, aliases. */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { closeSync, constants, createWriteStream, mkdtempSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  openSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -54,12 +63,51 @@ describe('usage errors exit 64 with one line', () => {
     [[], /name a command/],
     [['boot'], /name a boot subcommand/],
     [['status', '--config', '/a.json', '--config', '/b.json'], /--config is given 2 times; give it once/],
-    [['fleet', 'status', '--config', 'GOOD', '--host'], /--host needs a host name: --host web1/],
+    [
+      ['fleet', 'status', '--config', 'GOOD', '--host'],
+      /^gitopsd: --host needs a value; see gitopsd fleet status --help$/,
+    ],
+    // An option written without its value was read as not given (review 12).
+    [
+      ['boot', 'reset', '--config', 'GOOD', '--store-path'],
+      /^gitopsd: --store-path needs a value; see gitopsd boot reset/,
+    ],
+    [
+      ['golden', 'pin', '--generation', '--config', 'GOOD'],
+      /^gitopsd: --generation needs a value; see gitopsd golden pin/,
+    ],
+    [['fleet', 'status', '--config', 'GOOD', '--allowed-signers'], /^gitopsd: --allowed-signers needs a value/],
+    [['status', '--config'], /^gitopsd: --config needs a value; see gitopsd status --help$/],
   ])('%j', async (args, pattern) => {
     const r = await runCli(args.map((a) => (a === 'GOOD' ? good : a)));
     expect(r.exitCode).toBe(64);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr.trimEnd()).toMatch(pattern);
+  });
+});
+
+describe('a usage error is no run', () => {
+  it('golden pin --generation 0 exits 64 without recording a failed run or running hooks.onFailure (review 12)', async () => {
+    const hookFile = join(dir, 'on-failure-ran');
+    const config = join(dir, 'hooks.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        hostname: 'hosta',
+        stateDir: join(dir, 'state'),
+        nixConfig: { path: join(dir, 'nixos') },
+        paths: { gcRootsDir: join(dir, 'gcroots'), systemProfile: join(dir, 'profile') },
+        hooks: { onFailure: ['touch', hookFile] },
+      }),
+    );
+    const usage = await runCli(['golden', 'pin', '--generation', '0', '--config', config]);
+    expect(usage.exitCode).toBe(64);
+    expect(existsSync(hookFile)).toBe(false);
+    // The same command failing for real is a run: the hook runs.
+    const failed = await runCli(['golden', 'pin', '--store-path', dir, '--config', config]); // not a system: exit 6
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.exitCode).not.toBe(64);
+    expect(existsSync(hookFile)).toBe(true);
   });
 });
 
