@@ -454,7 +454,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
               .option('refresh', {
                 requiresArg: true,
                 type: 'number',
-                describe: 'Seconds between reads (default: fleet.serve.refreshSec)',
+                describe: 'Seconds between reads, 5 to 86400 (default: fleet.serve.refreshSec)',
               })
               .option('host', { requiresArg: true, type: 'string', array: true, describe: 'Only these hosts' })
               .option('remote', { requiresArg: true, type: 'string', describe: 'Status remote URL or path' })

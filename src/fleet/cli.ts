@@ -255,13 +255,27 @@ async function readRollout(deps: Deps, view: FleetView, args: Args): Promise<Rol
   return { commit, note, progress, lines: [...rolloutLines(progress), ...(note === null ? [] : [note])] };
 }
 
+/**
+ * `fleet serve --refresh SEC`: the bounds of the config's
+ * fleet.serve.refreshSec (5 to 86400, whole seconds), else a usage error.
+ * `--refresh abc` (NaN to yargs) fell back to the config and `--refresh 0`
+ * became 1 s, a fetch of the status remote every second (review 12).
+ */
+export function refreshSecOption(given: unknown, fallback: number): number {
+  if (given === undefined) return fallback;
+  if (typeof given !== 'number' || !Number.isInteger(given) || given < 5 || given > 86400) {
+    const got = typeof given === 'number' && !Number.isNaN(given) ? `got ${given}` : 'not a number';
+    throw new UsageError(
+      `--refresh must be whole seconds from 5 to 86400, as fleet.serve.refreshSec (${got}); e.g. --refresh 60`,
+    );
+  }
+  return given;
+}
+
 export async function fleetServeCommand(deps: Deps, args: Args): Promise<Outcome> {
   const { serveFleet } = await import('./serve.js');
   const listen = typeof args['listen'] === 'string' ? args['listen'] : deps.config.fleet.serve.listen;
-  const refreshSec =
-    typeof args['refresh'] === 'number' && Number.isFinite(args['refresh'])
-      ? Math.max(1, Math.round(args['refresh']))
-      : deps.config.fleet.serve.refreshSec;
+  const refreshSec = refreshSecOption(args['refresh'], deps.config.fleet.serve.refreshSec);
   const r = await serveFleet(deps, {
     listen,
     refreshSec,
