@@ -120,10 +120,14 @@ export function createSession(
       try {
         out = await handler(deps, args);
       } catch (err) {
-        // A usage error (`golden pin --generation 0`) changed nothing: it is
-        // no run of the step. Recorded, it failed the host in fleet status
-        // and ran hooks.onFailure until the step next succeeded (review 12).
-        if (step !== undefined && exitCodeFor(err) !== EXIT.usage) {
+        // A usage error (`golden pin --generation 0`), or a question nobody
+        // said yes to (`golden rollback` without --yes, detail.notARun),
+        // changed nothing: it is no run of the step. Recorded, it failed the
+        // host in fleet status and ran hooks.onFailure until the step next
+        // succeeded (review 12).
+        const notARun =
+          exitCodeFor(err) === EXIT.usage || (err instanceof GitopsdError && err.detail['notARun'] === true);
+        if (step !== undefined && !notARun) {
           const { afterRun } = await recorder();
           await afterRun(deps, step, {
             exitCode: exitCodeFor(err),

@@ -78,11 +78,14 @@ export const goldenRollbackCommand: Handler = async (deps, args) => {
       throw new GitopsdError(
         'refused',
         `golden rollback would ${what}; there is no terminal to ask for confirmation, so pass --yes to confirm`,
+        { detail: { notARun: true } },
       );
     }
     const from = plan.from !== null ? ` (running: ${plan.from})` : '';
     if (!(await confirm(`This will ${what}${from}. Continue? [y/N] `))) {
-      throw new GitopsdError('refused', 'golden rollback cancelled; nothing was changed');
+      throw new GitopsdError('refused', 'golden rollback cancelled; nothing was changed', {
+        detail: { notARun: true },
+      });
     }
   }
   let r;

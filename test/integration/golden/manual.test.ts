@@ -101,6 +101,10 @@ describe('golden rollback', () => {
     expect(r.stderr).toContain('pass --yes to confirm');
     expect(await h.sim.generations()).toEqual(gens);
     expect(await h.sim.currentSystem()).toBe(bad);
+    // No run either: a recorded failure would fail the host in fleet status (review 12).
+    const runs = (await h.json<{ runs: Record<string, unknown> }>(['status'])).runs;
+    expect(Object.keys(runs)).toContain('golden-pin');
+    expect(Object.keys(runs)).not.toContain('golden-rollback');
   });
 
   it('asks on a terminal, and a "no" changes nothing', async () => {
