@@ -209,7 +209,8 @@ export class CommandFailed extends GitopsdError {
         : opts.exitCode === undefined
           ? 'could not be started'
           : `exited ${opts.exitCode}`;
-    const tail = lastLine(opts.stderrTail);
+    // git's own failures only: nix, say, may relay a git fatal: line above its own error.
+    const tail = /(^|\/)git$/.test(opts.cmd) ? gitHeadline(opts.stderrTail) : lastLine(opts.stderrTail);
     super('failed', `${opts.cmd} ${why}${tail ? `: ${tail}` : ''}`, {
       cause: opts.cause,
       detail: {
@@ -237,6 +238,20 @@ export function lastLine(text: string): string {
     .map((l) => l.trim())
     .filter((l) => l !== '');
   return lines.at(-1) ?? '';
+}
+
+/**
+ * The line of a failed git's stderr that says what went wrong: its first
+ * `fatal:` line when there is one (git ends a failed fetch with "Please make
+ * sure you have the correct access rights / and the repository exists.", so
+ * its last line named nothing; review 12), else the last line.
+ */
+export function gitHeadline(text: string): string {
+  const fatal = text
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('fatal: '));
+  return fatal ?? lastLine(text);
 }
 
 /** Keep the last `max` characters of a stream, at a line boundary when possible. */

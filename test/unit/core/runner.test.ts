@@ -34,6 +34,15 @@ describe('runner', () => {
     expect(cf.message).toBe('sh exited 7: last words');
   });
 
+  it("names git's first fatal: line, not its closing advice (review 12)", async () => {
+    // Real git: a fetch from a path that is no repository ends with "and the repository exists."
+    const err = await runner.run('git', ['ls-remote', '/nonexistent/no-repo.git']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandFailed);
+    const cf = err as CommandFailed;
+    expect(cf.stderrTail).toMatch(/and the repository exists\.\s*$/);
+    expect(cf.message).toBe("git exited 128: fatal: '/nonexistent/no-repo.git' does not appear to be a git repository");
+  });
+
   it('returns the result instead with allowFailure', async () => {
     const r = await runner.run('sh', ['-c', 'exit 3'], { allowFailure: true });
     expect(r.exitCode).toBe(3);
