@@ -7,7 +7,7 @@
  * (src/core/exit.ts, the one table). Nothing here calls process.exit: the
  * bin sets process.exitCode from `result()`.
  */
-import { EXIT, GitopsdError, type ExitCode } from '../core/errors.js';
+import { EXIT, GitopsdError, UsageError, type ExitCode } from '../core/errors.js';
 import type { LogLevel } from '../core/log.js';
 import type { CliArgs, Handler, Outcome } from '../core/outcome.js';
 import type { Step } from '../report/runs.js';
@@ -96,6 +96,18 @@ export function createSession(
     }
   };
 
+  /**
+   * A usage error a handler finds (`golden pin --generation 0`, `fleet serve
+   * --refresh 1`) ends with the one --help to read, as yargs' own do
+   * (README "Exit codes"); an alias names itself (`pin-golden --help`).
+   */
+  const withHelpPointer = (err: unknown, command: string): unknown => {
+    if (exitCodeFor(err) !== EXIT.usage) return err;
+    const msg = messageFor(err);
+    if (/--help$/.test(msg)) return err;
+    return new UsageError(`${msg}; see ${scriptName === 'gitopsd' ? `gitopsd ${command}` : scriptName} --help`);
+  };
+
   const withDeps =
     (command: string, handler: Handler, opts: CommandOptions = {}) =>
     async (args: CliArgs): Promise<void> => {
@@ -136,7 +148,7 @@ export function createSession(
             durationMs: Math.round(deps.clock.monotonicMs() - started),
           });
         }
-        throw err;
+        throw withHelpPointer(err, command);
       }
       if (step !== undefined) {
         const { afterRun } = await recorder();

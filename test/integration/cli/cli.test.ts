@@ -78,6 +78,12 @@ describe('usage errors exit 64 with one line', () => {
     ],
     [['fleet', 'status', '--config', 'GOOD', '--allowed-signers'], /^gitopsd: --allowed-signers needs a value/],
     [['status', '--config'], /^gitopsd: --config needs a value; see gitopsd status --help$/],
+    // Found by the handler, not by yargs: the same one help pointer.
+    [['golden', 'pin', '--generation', '0', '--config', 'GOOD'], /\(got 0\); .*; see gitopsd golden pin --help$/],
+    [
+      ['fleet', 'serve', '--refresh', '1', '--config', 'GOOD'],
+      /^gitopsd: --refresh must be .*; see gitopsd fleet serve --help$/,
+    ],
   ])('%j', async (args, pattern) => {
     const r = await runCli(args.map((a) => (a === 'GOOD' ? good : a)));
     expect(r.exitCode).toBe(64);

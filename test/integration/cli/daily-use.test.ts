@@ -105,7 +105,7 @@ describe('wording on a simulated host', () => {
       const r = await runCli([...args, '--config', config], { env: host.env, cwd });
       expect(r.exitCode, args.join(' ')).toBe(64);
       expect(r.stderr).toBe(
-        `gitopsd: --store-path relative/path does not exist (a relative path, read from ${cwd}); pass the absolute path of an existing system store path, e.g. the booted system ${system}`,
+        `gitopsd: --store-path relative/path does not exist (a relative path, read from ${cwd}); pass the absolute path of an existing system store path, e.g. the booted system ${system}; see gitopsd ${args.slice(0, 2).join(' ')} --help`,
       );
     }
   });

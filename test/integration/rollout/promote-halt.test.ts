@@ -59,7 +59,7 @@ describe('gitopsd fleet promote / halt', () => {
     const r = await gitopsd(['fleet', 'halt', commit.slice(0, 10)]);
     expect(r.exitCode).toBe(64);
     expect(r.stderr.trim().split('\n')).toEqual([
-      "gitopsd: no signing key: pass --signing-key PATH, a private SSH key whose public key is in the hosts' nixConfig.allowedSignersFile",
+      "gitopsd: no signing key: pass --signing-key PATH, a private SSH key whose public key is in the hosts' nixConfig.allowedSignersFile; see gitopsd fleet halt --help",
     ]);
     expect(await remoteRefs(remote)).toEqual({});
   });
