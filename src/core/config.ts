@@ -298,12 +298,38 @@ function describeIssue(issue: Issue | undefined): string {
       return `${where}: invalid value ${describeValue(issue.input)}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}`;
     case 'too_small':
     case 'too_big':
-      return `${where}: ${issue.message}`;
+      return `${where}: ${describeBound(issue)}`;
     case 'custom':
       return `${where}: ${issue.message}`;
     default:
       return `${where}: ${issue.message}${issue.input !== undefined ? `, got ${describeValue(issue.input)}` : ''}`;
   }
+}
+
+/**
+ * A number out of range, as "is 0, below the minimum 1; write 1 or more".
+ * zod's own wording ("Too small: expected number to be >=1") named neither
+ * the value nor the fix (review 12). A bound with a message of its own (an
+ * empty argv) keeps it.
+ */
+function describeBound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): string {
+  if (!/^Too (small|big):/.test(issue.message)) return issue.message;
+  const small = issue.code === 'too_small';
+  const bound = Number(small ? issue.minimum : issue.maximum);
+  const strict = issue.inclusive === false;
+  if (issue.origin === 'number' && typeof issue.input === 'number') {
+    const limit = small
+      ? strict
+        ? `above ${bound}`
+        : `${bound} or more`
+      : strict
+        ? `below ${bound}`
+        : `${bound} or less`;
+    return `is ${describeValue(issue.input)}, ${small ? 'below the minimum' : 'above the maximum'} ${bound}; write ${limit}`;
+  }
+  if (issue.origin === 'array' && small) return `needs at least ${bound} entr${bound === 1 ? 'y' : 'ies'}`;
+  if (issue.origin === 'string' && small) return `is empty; write a value`;
+  return issue.message;
 }
 
 function describeValue(v: unknown): string {

@@ -215,12 +215,30 @@ describe('every problem at once (issue 18)', () => {
     expect(lines[0]).toContain(line);
   });
 
+  it('a number out of range names the value, the bound and the fix; an empty list or string says so (review 12)', () => {
+    expect(
+      problems({
+        nixConfig: { path: '/etc/nixos', url: '' },
+        timeouts: { gitSec: 0 },
+        validation: { timeoutSec: 7200 },
+        updates: { branchPatterns: [] },
+        hooks: { onSuccess: [] },
+      }),
+    ).toEqual([
+      'config /cfg.json: nixConfig.url: is empty; write a value',
+      'config /cfg.json: updates.branchPatterns: needs at least 1 entry',
+      'config /cfg.json: validation.timeoutSec: is 7200, above the maximum 3600; write 3600 or less',
+      'config /cfg.json: timeouts.gitSec: is 0, below the minimum 1; write 1 or more',
+      'config /cfg.json: hooks.onSuccess: must be a non-empty argv array, e.g. ["curl", "-fsS", "..."]',
+    ]);
+  });
+
   it('reboot turns need the published statuses: reboot.maxConcurrent without fleet.enable is refused', () => {
     expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { maxConcurrent: 1 } })).toEqual([
       'config /cfg.json: reboot.maxConcurrent: is 1, but fleet.enable is false: reboot turns are taken from the published statuses; set fleet.enable (and fleet.statusRemote), or maxConcurrent to null',
     ]);
     expect(problems({ nixConfig: { path: '/etc/nixos' }, reboot: { maxConcurrent: 0, group: 'a b' } })).toEqual([
-      'config /cfg.json: reboot.maxConcurrent: Too small: expected number to be >=1',
+      'config /cfg.json: reboot.maxConcurrent: is 0, below the minimum 1; write 1 or more',
       'config /cfg.json: reboot.group: must be a group name (letters, digits, ".", "_", "-"; at most 63 characters), got "a b"',
     ]);
   });
