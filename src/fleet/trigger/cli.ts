@@ -48,7 +48,9 @@ export const fleetTriggerCommand: Handler = async (deps, args) => {
     hosts,
     reason: typeof args['reason'] === 'string' ? args['reason'] : '',
   });
-  if (!plan.ok) throw new UsageError(`${plan.message} (got --expires ${expiresArg})`);
+  // The value given goes with the --expires message only: a bad --host said "(got --expires 1h)" (review 12).
+  if (!plan.ok)
+    throw new UsageError(plan.message.startsWith('--expires') ? `${plan.message}; got ${expiresArg}` : plan.message);
   const signersArg = args['allowed-signers'];
   const signers =
     typeof signersArg === 'string' && signersArg !== ''

@@ -318,7 +318,11 @@ export function planTrigger(i: {
     };
   }
   const badHost = i.hosts.find((h) => !hostname.safeParse(h).success);
-  if (badHost !== undefined) return { ok: false, message: `--host "${badHost}" is not a host name` };
+  if (badHost !== undefined)
+    return {
+      ok: false,
+      message: `--host "${badHost}" is not a host name (letters, digits, ".", "_", "-"), as gitopsd fleet status lists them`,
+    };
   const doc: TriggerDoc = {
     v: 1,
     nonce: i.nonce,

@@ -79,6 +79,14 @@ describe('usage errors exit 64 with one line', () => {
     [['fleet', 'status', '--config', 'GOOD', '--allowed-signers'], /^gitopsd: --allowed-signers needs a value/],
     [['status', '--config'], /^gitopsd: --config needs a value; see gitopsd status --help$/],
     // Found by the handler, not by yargs: the same one help pointer.
+    [
+      ['trigger', '--fleet', '--config', 'GOOD', '--signing-key', 'GOOD', '--host', 'web 1'],
+      /^gitopsd: --host "web 1" is not a host name \(letters, digits, [^)]*\), as gitopsd fleet status lists them; see gitopsd trigger --help$/,
+    ],
+    [
+      ['trigger', '--fleet', '--config', 'GOOD', '--signing-key', 'GOOD', '--expires', '25h'],
+      /^gitopsd: --expires must be between 60 s and 24 h \(e\.g\. 30m, 1h, 12h\); got 25h; see gitopsd trigger --help$/,
+    ],
     [['golden', 'pin', '--generation', '0', '--config', 'GOOD'], /\(got 0\); .*; see gitopsd golden pin --help$/],
     [
       ['fleet', 'serve', '--refresh', '1', '--config', 'GOOD'],
