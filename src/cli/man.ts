@@ -16,7 +16,7 @@ export const EXIT_MEANING: Record<ExitCode, string> = {
   [EXIT.reverted]: 'activation or post-switch check failed, and the system was reverted',
   [EXIT.bootFailed]: 'boot validation failed',
   [EXIT.refused]:
-    'refused by policy: preflight, signature, force-push, a health check that already fails before an upgrade, a bad rollout policy, or a rollout marker or fleet trigger the hosts would ignore; also a command run by a user who may not run it (one that writes `stateDir`, run without root: run it with sudo; a sync started by another user)',
+    'refused by policy: preflight, signature, force-push, a health check that already fails before an upgrade, a bad rollout policy, or a rollout marker or fleet trigger the hosts would ignore; also a `golden rollback` not confirmed (no `--yes` without a terminal, or "no" at the prompt), and a command run by a user who may not run it (one that writes `stateDir`, run without root: run it with sudo; a sync started by another user)',
   [EXIT.usage]: 'usage: unknown command or option, conflicting options',
   [EXIT.internal]: 'internal error (a bug: please report it), or not implemented yet',
   [EXIT.temporary]:
