@@ -114,6 +114,8 @@ export function createSession(
       const g = args as unknown as GlobalArgs;
       jsonMode = g.json;
       debug = g['log-level'] === 'debug';
+      // `--config=` (empty) read as not given, so another file was used (review 12).
+      if (g.config === '') throw withHelpPointer(new UsageError('--config needs a value'), command);
       const [{ createDeps }, { resolveConfigPath }] = await Promise.all([
         import('../core/deps.js'),
         import('../core/config.js'),

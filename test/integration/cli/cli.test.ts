@@ -78,6 +78,7 @@ describe('usage errors exit 64 with one line', () => {
     ],
     [['fleet', 'status', '--config', 'GOOD', '--allowed-signers'], /^gitopsd: --allowed-signers needs a value/],
     [['status', '--config'], /^gitopsd: --config needs a value; see gitopsd status --help$/],
+    [['golden', 'show', '--config='], /^gitopsd: --config needs a value; see gitopsd golden show --help$/],
     // Found by the handler, not by yargs: the same one help pointer.
     [
       ['trigger', '--fleet', '--config', 'GOOD', '--signing-key', 'GOOD', '--host', 'web 1'],
