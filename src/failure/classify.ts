@@ -51,6 +51,7 @@ export type FailureCause =
   | 'disk-full'
   | 'fetch-failed'
   | 'network'
+  | 'substitute-failed'
   | 'nix-daemon'
   | 'systemd-unreachable'
   | 'out-of-memory'
@@ -198,6 +199,16 @@ const ENVIRONMENTAL: readonly Rule[] = [
     pattern:
       /unable to download '|Could not resolve host|Couldn't resolve host|Temporary failure in name resolution|Network is unreachable|Connection refused|Connection timed out|Connection reset by peer|Failed to connect to|unable to access '|SSL connect error|Could not read from remote repository/,
   },
+  // A substituter answered but did not deliver the path: the NAR was cut
+  // off, corrupted (a proxy, a captive portal, a half-synced cache) or no
+  // longer decompresses. Without --fallback nix then gives up on the
+  // derivation, and its "Cannot build '…'. Reason: 1 dependency failed"
+  // below would otherwise read as the commit's build error
+  // (libstore/build/derivation-goal.cc; the text is the same since 2.4).
+  {
+    cause: 'substitute-failed',
+    pattern: /some substitutes for the outputs of derivation '.*' failed|hash mismatch importing path '/,
+  },
   {
     cause: 'fetch-failed',
     pattern:
@@ -222,6 +233,7 @@ const PLAIN: Record<FailureCause, string> = {
   'disk-full': 'the disk is full',
   'fetch-failed': 'an input or source could not be fetched',
   network: 'the network or a substituter is unreachable',
+  'substitute-failed': 'a substituter (binary cache) did not deliver a path intact',
   'nix-daemon': 'the nix daemon is unreachable',
   'systemd-unreachable': 'systemd (PID 1 or its bus) is unreachable',
   'out-of-memory': 'the build ran out of memory',

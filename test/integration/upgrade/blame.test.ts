@@ -9,13 +9,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
+  buildToplevel,
   createInputRepo,
   createNixConfigRepo,
   GIT_ENV,
   type InputRepo,
   type NixConfigRepo,
+  readToplevel,
 } from '../../harness/nix-config.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
@@ -159,6 +163,55 @@ describe('environmental build failures are not blamed on the commit', () => {
     expect(await readFile(join((await t.host.currentSystem()) ?? '', 'etc/gitopsd-sim/input'), 'utf8')).toBe(
       `${value}\n`,
     );
+  });
+
+  it('a substituter that serves a broken NAR: exit 75, not marked bad (nix says "1 dependency failed"); it deploys once built', async () => {
+    // A kernel version no other test used: its store path is fetched, not built.
+    const kver = `6.6.${Date.now() % 100000}${Math.floor(Math.random() * 1000)}`;
+    const c = await repo.commitGeneration(gen('v-subst', { kernelVersion: kver }), 'v-subst');
+    // Build it once, put its kernel into a binary cache, and take both out of the store.
+    const out = join(base, 'subst-out');
+    const top = await buildToplevel({ flake: repo.workDir, host: 'hosta', outLink: out });
+    const kernel = (await readToplevel(top)).kernel.split('/').slice(0, 4).join('/');
+    const cache = join(base, 'subst-cache');
+    await run('nix', ['copy', '--to', `file://${cache}`, kernel]);
+    await rm(out);
+    const closure = (await run('nix-store', ['-q', '--referrers-closure', kernel])).stdout.trim().split('\n');
+    await run('nix-store', ['--delete', ...closure]);
+    // The cache answers every narinfo, and a NAR request with a body that is no
+    // NAR (a captive portal, a proxy's error page).
+    const server = createServer((req, res) => {
+      const path = req.url ?? '/';
+      if (path.startsWith('/nar/')) {
+        res.writeHead(200).end('<html>not a NAR</html>');
+        return;
+      }
+      readFile(join(cache, path.slice(1))).then(
+        (b) => res.writeHead(200).end(b),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const port = (server.address() as AddressInfo).port;
+    const deployed = await checkoutHead(t);
+    try {
+      const r = await upgrade(t, [], {
+        NIX_CONFIG: `${process.env['NIX_CONFIG'] ?? ''}\nsubstituters = http://127.0.0.1:${port}\nrequire-sigs = false\ndownload-attempts = 1\nfallback = false`,
+      });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+      expect(r.stdout).toMatch(/not the commit's fault \(a substituter \(binary cache\) did not deliver a path intact/);
+      expect(await marks()).toEqual({});
+      const rec = (await retries()).find((x) => x.commit === c);
+      expect(rec).toMatchObject({ stage: 'build', class: 'environmental', cause: 'substitute-failed', failures: 1 });
+      expect(rec?.evidence).toMatch(/Reason: 1 dependency failed/);
+      expect(await checkoutHead(t)).toBe(deployed);
+    } finally {
+      await new Promise((ok) => server.close(ok));
+    }
+    // Without the broken cache the same commit builds and deploys.
+    const again = await upgrade(t);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(c);
   });
 });
 

@@ -131,6 +131,30 @@ const HTTP_503 = `error: unable to download 'https://github.com/NixOS/nixpkgs/ar
 
        upstream connect error or disconnect/reset before headers
 `;
+// A substituter that answers but does not deliver the path (nix 2.34.8 in
+// the test bed, download-attempts 1, no --fallback): the cache serves a NAR
+// of another path, or a body that is no NAR at all (a captive portal's page).
+const SUBST_TAIL = `error: path '/nix/store/f9jv77kpkylj2hpkflb2nvnpb0qvmp1y-a-3246119277' is required, but there is no substituter that can build it
+error: some substitutes for the outputs of derivation '/nix/store/5cqjza4jm4gar2fkchz7yxwp4l4qwr17-a-3246119277.drv' failed (usually happens due to networking issues); try '--fallback' to build derivation from source
+error: Cannot build '/nix/store/wkvq70p1fw129pbd991ahrcip7id0907-top-3246119277.drv'.
+       Reason: 1 dependency failed.
+       Output paths:
+         /nix/store/1i06vykda8j6n8dv8mvcv17nhlcy8f32-top-3246119277
+`;
+const SUBST_HEAD = `this derivation will be built:
+  /nix/store/wkvq70p1fw129pbd991ahrcip7id0907-top-3246119277.drv
+this path will be fetched (0.1 KiB download, 0.1 KiB unpacked):
+  /nix/store/f9jv77kpkylj2hpkflb2nvnpb0qvmp1y-a-3246119277
+copying path '/nix/store/f9jv77kpkylj2hpkflb2nvnpb0qvmp1y-a-3246119277' from 'http://127.0.0.1:18781'...
+`;
+const SUBST_CORRUPT = `${SUBST_HEAD}error: hash mismatch importing path '/nix/store/f9jv77kpkylj2hpkflb2nvnpb0qvmp1y-a-3246119277';
+         specified: sha256:11hap619k9yv29jfxdq44d7fxwks93qsw8w8iwbgdjwxni9zsxlj
+         got:       sha256:0za0q0rxcygrd773vsz7pd4rk0f0nk1pdfbkig4bz4bm15xz2i10
+${SUBST_TAIL}`;
+const SUBST_NOT_NAR = `${SUBST_HEAD}error: input compression not recognized
+${SUBST_TAIL}`;
+const SUBST_CUT = `${SUBST_HEAD}error: unable to download 'http://127.0.0.1:18782/nar/0kwnzfnhkydqkdls2rc7ag3w795w1ffd9m2vl1ys33y5hsg961lz.nar.xz': HTTP error 200 (curl error: Transferred a partial file)
+${SUBST_TAIL}`;
 const TIMEOUT = `building '/nix/store/1h3iv5cwmcf70ps7q44amg7v9afcxgg0-sleepy.drv'...
 error: timed out after 2 seconds
 `;
@@ -267,6 +291,27 @@ const rows: Array<[string, FailureEvidence, FailureClass, FailureCause, number]>
   ],
   ['nix: fetchurl cannot connect', base('build', 'nh', nh(DOWNLOAD)), 'environmental', 'network', 75],
   ['nix: a tarball input answers HTTP 503', base('build', 'nh', nh(HTTP_503)), 'environmental', 'network', 75],
+  [
+    'nix: a substituter serves a corrupted NAR (no --fallback)',
+    base('build', 'nh', nh(SUBST_CORRUPT)),
+    'environmental',
+    'substitute-failed',
+    75,
+  ],
+  [
+    'nix: a substituter serves a body that is not a NAR (no --fallback)',
+    base('build', 'nh', nh(SUBST_NOT_NAR)),
+    'environmental',
+    'substitute-failed',
+    75,
+  ],
+  [
+    'nix: a substituter cuts the NAR download off (no --fallback)',
+    base('build', 'nh', nh(SUBST_CUT)),
+    'environmental',
+    'network',
+    75,
+  ],
   ['nix --timeout: "timed out after 2 seconds"', base('build', 'nh', nh(TIMEOUT)), 'environmental', 'timeout', 75],
   [
     'our runner timed out the build (timeouts.buildSec)',
