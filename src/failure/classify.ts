@@ -59,6 +59,7 @@ export type FailureCause =
   | 'timeout'
   | 'activation-hang'
   | 'check-already-failing'
+  | 'check-fails-on-previous'
   | 'golden-fails-too'
   | 'ownership'
   | 'permission'
@@ -87,6 +88,12 @@ export interface FailureEvidence {
   failingBefore?: readonly string[];
   /** post-switch / boot: checks that failed after the change. */
   failingAfter?: readonly string[];
+  /**
+   * post-switch: checks that failed on the previous system once it was put
+   * back (asked again after the revert): the environment changed since the
+   * pre-check, e.g. an upstream went down during the build.
+   */
+  failingOnPrevious?: readonly string[];
   /** boot: the golden fails the same checks. */
   goldenFailsToo?: boolean;
 }
@@ -241,6 +248,7 @@ const PLAIN: Record<FailureCause, string> = {
   timeout: 'a timeout ended it',
   'activation-hang': 'the activation did not finish (hang)',
   'check-already-failing': 'the check already failed before the change',
+  'check-fails-on-previous': 'the check fails on the previous system too, once it is back',
   'golden-fails-too': 'the golden system fails the same checks',
   ownership: 'git refuses a checkout owned by another user',
   permission: 'a permission or read-only filesystem error',
@@ -279,13 +287,16 @@ export function classifyFailure(e: FailureEvidence): FailureVerdict {
       return verdict('environmental', 'golden-fails-too', e.stage, evidence, after.join(', '));
     if (after.length > 0 && after.every((c) => before.has(c)))
       return verdict('environmental', 'check-already-failing', e.stage, evidence, after.join(', '));
+    const onPrevious = new Set(e.failingOnPrevious ?? []);
+    if (after.length > 0 && after.every((c) => before.has(c) || onPrevious.has(c)))
+      return verdict('environmental', 'check-fails-on-previous', e.stage, evidence, after.join(', '));
     if (after.length > 0 && e.failingBefore !== undefined)
       return verdict(
         'caused-by-commit',
         'check-regressed',
         e.stage,
         evidence,
-        after.filter((c) => !before.has(c)).join(', '),
+        after.filter((c) => !before.has(c) && !onPrevious.has(c)).join(', '),
       );
     return verdict('unknown', 'unrecognised', e.stage, evidence, after.join(', ') || key);
   }

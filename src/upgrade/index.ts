@@ -24,7 +24,9 @@
  *   75 (nothing touched); known-bad tip 3 (no nix at all); force-push,
  *   signature, local changes 6 (nothing built); build failed 3 (checkout back,
  *   commit marked bad); activation or post-switch check failed 4 (previous
- *   system re-activated, commit marked bad); a build timeout 75.
+ *   system re-activated, commit marked bad); a build timeout 75; a
+ *   post-switch check that fails on the previous system too, once it is
+ *   back, 75 (nothing marked).
  * - Crash at any step (kill -9, power loss):
  *   - before `pending` is written: the system is untouched; at most the
  *     checkout sits on the candidate, which the next run moves again.
@@ -32,8 +34,11 @@
  *     `pending.previous` (nix-env --set, then switch-to-configuration
  *     switch|boot) and the checkout, clears `pending`, then upgrades as usual
  *     (the candidate is rebuilt from the cache and checked again).
- *   - after a failed check (phase revert; the commit is already marked bad):
- *     the next run finishes the revert the same way.
+ *   - after a failed activation (phase revert; the commit is already marked
+ *     bad) or a failed post-switch check (phase revert; the mark waits for
+ *     the re-check on the previous system): the next run finishes the revert
+ *     the same way; a post-switch failure killed before its mark is tried
+ *     again (rebuilt from the cache), and marked then.
  *   - after the record: the run is complete; only the out-link rename, the
  *     push or the reboot request can be missing, and the next run redoes the
  *     push (our commits are still local) or the reboot (reboot pending).
@@ -1033,6 +1038,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       reason: BadReason,
       v: FailureVerdict,
       checks: CheckResult[],
+      reverted = false,
     ): Promise<UpgradeRunResult> => {
       const what =
         stage === 'activation' ? `activating ${short(candidate)}` : `the post-switch check of ${short(candidate)}`;
@@ -1040,7 +1046,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
         // Not the commit's fault (a hang, a full disk, ...): put the previous
         // system back in this same run, and mark nothing. The retry record
         // spaces out the next try (a hang waits days, not one night).
-        await revert(ctx, { pending, bad: null });
+        if (!reverted) await revert(ctx, { pending, bad: null });
         rmSync(candidateLink(deps), { force: true });
         const attempt: AttemptKey = { commit: candidate, flakeHost: cfg.nixConfig.flakeHost, lockBlob };
         const r = record(
@@ -1068,20 +1074,21 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
           : r;
       }
       const message = `${what} failed (${v.summary})`;
-      await revert(ctx, {
-        pending,
-        bad: {
-          commit: candidate,
-          reason,
-          at: at(),
-          message,
-          storePath,
-          logTail: v.evidence,
-          cause: v.cause,
-          evidence: v.evidence,
-          build,
-        },
-      });
+      const bad: BadCommitInput = {
+        commit: candidate,
+        reason,
+        at: at(),
+        message,
+        storePath,
+        logTail: v.evidence,
+        cause: v.cause,
+        evidence: v.evidence,
+        build,
+      };
+      // Already reverted (the post-switch check, re-asked on the previous
+      // system): the mark goes with the record of the run. A kill between the
+      // two leaves the commit unmarked, and the next run tries it again.
+      if (!reverted) await revert(ctx, { pending, bad });
       rmSync(candidateLink(deps), { force: true });
       return record(
         ctx,
@@ -1095,6 +1102,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
           checks,
           message: `${message}; re-activated the previous system ${previous ?? '(none)'}, marked the commit bad, the checkout is back at ${short(baseHead)}`,
         }),
+        reverted ? { bad } : undefined,
       );
     };
     const activationVerdict = (
@@ -1128,19 +1136,36 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       );
       if (!h.ok) {
         const failed = h.results.filter((r) => !r.ok);
-        // The same checks passed on the previous system just before (the
-        // pre-check in runUpgrade): a failure now is the new system's.
+        // The same checks passed on the previous system before the build (the
+        // pre-check in runUpgrade), but a build can take hours, and an
+        // upstream a check reaches may have gone down since. So put the
+        // previous system back first, and ask it the same checks again: a
+        // check that fails there too is the environment's, not the commit's.
+        await revert(ctx, { pending, bad: null });
+        const again = await timed(ctx, 'validateMs', () =>
+          waitForHealthy(deps, {
+            services: cfg.validation.services,
+            checks: cfg.validation.checks,
+            timeoutSec: cfg.validation.timeoutSec,
+            settleSec: cfg.validation.settleSeconds,
+          }),
+        );
+        const onPrevious = again.ok ? [] : again.results.filter((r) => !r.ok);
         const v = classifyFailure({
           stage: 'post-switch',
           tool: 'check',
           exitCode: null,
           signal: null,
           timedOut: h.timedOut === true,
-          output: failed.map((r) => `${r.name}: ${r.detail}`).join('\n'),
+          output: [
+            ...failed.map((r) => `${r.name}: ${r.detail}`),
+            ...onPrevious.map((r) => `${r.name} (on the previous system, after the revert): ${r.detail}`),
+          ].join('\n'),
           failingBefore: [],
           failingAfter: failed.map((r) => r.name),
+          failingOnPrevious: onPrevious.map((r) => r.name),
         });
-        return fail('post-switch', 'post-switch-failed', v, h.results);
+        return fail('post-switch', 'post-switch-failed', v, h.results, true);
       }
     }
     await timed(ctx, 'activateMs', () => setSystemProfile(deps, storePath));

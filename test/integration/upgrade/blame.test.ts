@@ -238,6 +238,43 @@ describe('checks and activation', () => {
     expect((await readState(t)).deployments?.current?.commit).toBe(c4);
   });
 
+  it('an upstream that goes down after the pre-check: the previous system fails the check too once back, so exit 75, not blamed', async () => {
+    // The check passes once (the pre-check, before the build), then fails
+    // for good: the upstream it reaches went down during the build.
+    const down = join(base, 'upstream-down');
+    await t.host.writeConfig({
+      nixConfig: { url: repo.remoteUrl },
+      validation: {
+        checks: [{ name: 'upstream', command: ['sh', '-c', `test ! -e ${down}; r=$?; : > ${down}; exit $r`] }],
+        timeoutSec: 2,
+      },
+    });
+    const before = await t.host.currentSystem();
+    const deployed = await checkoutHead(t);
+    const c = await repo.commitGeneration(gen('v4-upstream-down'), 'an innocent commit');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    expect(r.stdout).toMatch(
+      /not the commit's fault \(the check fails on the previous system too, once it is back: upstream\)/,
+    );
+    expect(await marks()).toEqual({});
+    expect(await t.host.currentSystem()).toBe(before);
+    expect(await t.host.profileSystem()).toBe(before);
+    expect((await retries()).find((x) => x.commit === c)).toMatchObject({
+      stage: 'post-switch',
+      class: 'environmental',
+      cause: 'check-fails-on-previous',
+    });
+    expect(await checkoutHead(t)).toBe(deployed);
+
+    // The upstream is back: the same commit deploys.
+    await rm(down);
+    await t.host.writeConfig({ nixConfig: { url: repo.remoteUrl } });
+    const again = await upgrade(t);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(c);
+  });
+
   it('(6) an activation that hangs: reverted in the same run, exit 75, not blamed, not retried the next night; retried after the backoff', async () => {
     await t.host.writeConfig({ nixConfig: { url: repo.remoteUrl }, timeouts: { activateSec: 3 } });
     const before = await t.host.currentSystem();

@@ -397,6 +397,28 @@ const rows: Array<[string, FailureEvidence, FailureClass, FailureCause, number]>
     4,
   ],
   [
+    'post-switch: a check that passed before fails after, and on the previous system once it is back',
+    base('post-switch', 'check', '', {
+      failingBefore: [],
+      failingAfter: ['upstream'],
+      failingOnPrevious: ['upstream'],
+    }),
+    'environmental',
+    'check-fails-on-previous',
+    75,
+  ],
+  [
+    'post-switch: two checks fail after, only one of them on the previous system',
+    base('post-switch', 'check', '', {
+      failingBefore: [],
+      failingAfter: ['upstream', 'sshd.service'],
+      failingOnPrevious: ['upstream'],
+    }),
+    'caused-by-commit',
+    'check-regressed',
+    4,
+  ],
+  [
     'post-switch: no pre-check on record',
     base('post-switch', 'check', '', { failingAfter: ['sshd.service'] }),
     'unknown',
