@@ -99,6 +99,12 @@ export function planApply(entries: readonly StatusEntry[]): string[] {
   return entries.filter((e) => e.x === ' ' && e.y !== ' ').map((e) => e.target);
 }
 
+/** Whether two source paths stand for one target (an attribute change is a rename to jj). */
+export function sameTarget(a: string, b: string): boolean {
+  const t = targetOfSource(a);
+  return t !== null && t === targetOfSource(b);
+}
+
 /**
  * The paths to hold with `held` so a target is never split across its
  * source entries: every changed path (`changed`, either side) with the
@@ -110,6 +116,39 @@ export function sameTargetPaths(held: readonly string[], changed: readonly strin
   const targets = new Set(held.map(targetOfSource).filter((t) => t !== null));
   const have = new Set(held);
   return [...new Set(changed)].filter((p) => !have.has(p) && targets.has(targetOfSource(p) ?? '\0')).sort();
+}
+
+/**
+ * The mode attributes (chezmoi's `private_`, `executable_`, `readonly_` on
+ * the file's own name) that differ between the source path a target had
+ * (`from`) and the one it has now (`to`): true gained, false lost. Empty
+ * when they agree. Another host's `chmod` reaches the source as such a
+ * rename; a merge written into `$HOME` must carry it, or the re-add that
+ * follows renames the entry back (review 13b, D1).
+ */
+export type ModeAttrs = { [K in 'private' | 'executable' | 'readonly']?: boolean | undefined };
+
+export function modeAttrsChange(from: string, to: string): ModeAttrs {
+  const attrs = (rel: string): Set<string> => {
+    const out = new Set<string>();
+    let name = rel.slice(rel.lastIndexOf('/') + 1);
+    for (let again = true; again;) {
+      again = false;
+      for (const a of ['encrypted', 'private', 'readonly', 'empty', 'executable'] as const) {
+        if (name.startsWith(`${a}_`)) {
+          out.add(a);
+          name = name.slice(a.length + 1);
+          again = true;
+        }
+      }
+    }
+    return out;
+  };
+  const a = attrs(from);
+  const b = attrs(to);
+  const out: ModeAttrs = {};
+  for (const k of ['private', 'executable', 'readonly'] as const) if (a.has(k) !== b.has(k)) out[k] = b.has(k);
+  return out;
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   fsyncSync,
   ftruncateSync,
   fchownSync,
+  fchmodSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -46,6 +47,7 @@ import * as z from '../core/zod.js';
 import type { RunAs, Runner } from '../core/runner.js';
 import { GitopsdError } from '../core/errors.js';
 import { mkdirParents } from '../core/atomic.js';
+import type { ModeAttrs } from './decide.js';
 
 // ---------------------------------------------------------------- protocol
 
@@ -59,7 +61,19 @@ export const UserTreeRequest = z.discriminatedUnion('op', [
     op: z.literal('remove-if-unchanged'),
     files: z.array(z.object({ path: z.string(), sha256: z.string() })),
   }),
-  z.object({ op: z.literal('write-in-place'), path: z.string(), content: z.string() }),
+  z.object({
+    op: z.literal('write-in-place'),
+    path: z.string(),
+    content: z.string(),
+    /** chezmoi mode attributes to give the file (decide.ts modeAttrsChange): true gained, false lost. */
+    mode: z.optional(
+      z.object({
+        private: z.optional(z.boolean()),
+        executable: z.optional(z.boolean()),
+        readonly: z.optional(z.boolean()),
+      }),
+    ),
+  }),
   z.object({ op: z.literal('remove-tree'), path: z.string() }),
   z.object({ op: z.literal('rename'), from: z.string(), to: z.string() }),
   z.object({ op: z.literal('read-text'), path: z.string() }),
@@ -127,7 +141,7 @@ function hashRegular(path: string): string | null {
  * a symlink (ELOOP from O_NOFOLLOW), a missing file, anything but a regular
  * file, a file another uid owns.
  */
-function writeInPlace(path: string, content: string): string | null {
+function writeInPlace(path: string, content: string, mode: ModeAttrs = {}): string | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_WRONLY | NOFOLLOW);
@@ -145,11 +159,30 @@ function writeInPlace(path: string, content: string): string | null {
     ftruncateSync(fd, 0);
     const buf = Buffer.from(content, 'utf8');
     for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off, off);
+    const perm = withModeAttrs(st.mode & 0o7777, mode);
+    if (perm !== (st.mode & 0o7777)) fchmodSync(fd, perm);
     fsyncSync(fd);
     return null;
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A file's permission bits with chezmoi's mode attributes gained or lost,
+ * as chezmoi reads them back (re-add: private = no group/other bits,
+ * executable = any x bit, readonly = no w bit). A bit given to group and
+ * other follows the owner's (umask 022, chezmoi's usual).
+ */
+export function withModeAttrs(perm: number, mode: ModeAttrs): number {
+  let m = perm;
+  if (mode.readonly === true) m &= ~0o222;
+  if (mode.readonly === false) m |= 0o200;
+  if (mode.executable === true) m |= 0o100 | ((m & 0o040) >> 2) | ((m & 0o004) >> 2);
+  if (mode.executable === false) m &= ~0o111;
+  if (mode.private === true) m &= ~0o077;
+  if (mode.private === false) m |= ((m & 0o500) >> 3) | ((m & 0o500) >> 6);
+  return m;
 }
 
 /** Run one request with this process's own rights. The child entry and the in-process path both land here. */
@@ -176,7 +209,7 @@ export function performUserTree(req: UserTreeRequest): unknown {
       return { removed, failed };
     }
     case 'write-in-place':
-      return { refused: writeInPlace(req.path, req.content) };
+      return { refused: writeInPlace(req.path, req.content, req.mode) };
     case 'remove-tree':
       rmSync(req.path, { recursive: true, force: true });
       return { done: true };
@@ -208,8 +241,11 @@ export interface UserTree {
   removeIfUnchanged(
     files: readonly { path: string; sha256: string }[],
   ): Promise<{ removed: string[]; failed: Failure[] }>;
-  /** Overwrite a regular file the user owns; returns why it was refused, or null when written. */
-  writeInPlace(path: string, content: string): Promise<string | null>;
+  /**
+   * Overwrite a regular file the user owns, and give it the mode attributes
+   * in `mode` (withModeAttrs); returns why it was refused, or null when written.
+   */
+  writeInPlace(path: string, content: string, mode?: ModeAttrs): Promise<string | null>;
   /** rm -rf. */
   removeTree(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -253,7 +289,9 @@ export function userTree(opts: { runner: Runner; runAs: RunAs | undefined }): Us
       files.length === 0
         ? { removed: [], failed: [] }
         : call(RemoveReply, { op: 'remove-if-unchanged', files: files.map((f) => ({ ...f })) }),
-    writeInPlace: async (path, content) => (await call(WriteReply, { op: 'write-in-place', path, content })).refused,
+    writeInPlace: async (path, content, mode) =>
+      (await call(WriteReply, { op: 'write-in-place', path, content, ...(mode !== undefined ? { mode } : {}) }))
+        .refused,
     removeTree: async (path) => {
       await call(DoneReply, { op: 'remove-tree', path });
     },

@@ -10,6 +10,7 @@ import type { RunResult } from '../core/runner.js';
 import { privateTemp, type UserTree } from './fs-boundary.js';
 import { filesetOf, jj, type JjCtx } from './jj.js';
 import { lastLine } from './text.js';
+import { modeAttrsChange, sameTarget } from './decide.js';
 
 /** A $HOME target the sync left alone, and why (one line for people). */
 export interface Refusal {
@@ -38,14 +39,35 @@ export interface MergeCtx extends JjCtx {
  */
 export async function mergeIntoHome(
   ctx: MergeCtx,
-  m: { target: string; srcRel: string; base: string },
+  m: {
+    target: string;
+    srcRel: string;
+    base: string;
+  },
 ): Promise<'capture' | 'leave' | Refusal> {
   if (m.srcRel.endsWith('.tmpl')) return 'leave';
   const home = join(ctx.dest, m.target);
   const [kind] = await ctx.tree.kinds([home]);
   if (kind !== 'file') return refuseWrite(ctx, m.target, kind === 'symlink' ? 'is a symbolic link' : `is a ${kind}`);
-  const baseText = await jj(ctx, ['file', 'show', '-r', m.base, '--', filesetOf([m.srcRel])], { allowFailure: true });
-  if (baseText.exitCode !== 0) return 'capture'; // new since wcBase: nothing to revert
+  let baseRel = m.srcRel;
+  let baseText = await jj(ctx, ['file', 'show', '-r', m.base, '--', filesetOf([m.srcRel])], { allowFailure: true });
+  if (baseText.exitCode !== 0) {
+    // Not at the base under this name: another host's attribute change
+    // (`chmod` → `private_`) may have renamed the target's entry since. Its
+    // entry at the base is the merge base; without it, re-add copied the
+    // $HOME file over that host's content and mode (review 13b, D1). jj's
+    // `diff --name-only` names only the new path of a rename, so the base's
+    // own file list is asked (one jj call, on this path only).
+    const files = await jj(ctx, ['file', 'list', '-r', m.base], { allowFailure: true });
+    const old = files.stdout.split('\n').find((p) => p !== '' && p !== m.srcRel && sameTarget(p, m.srcRel));
+    if (files.exitCode === 0 && old !== undefined) {
+      baseRel = old;
+      baseText = await jj(ctx, ['file', 'show', '-r', m.base, '--', filesetOf([old])], { allowFailure: true });
+    }
+  }
+  // New since the base: nothing to revert.
+  if (baseText.exitCode !== 0) return 'capture';
+  if (baseRel.endsWith('.tmpl')) return 'leave';
   const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
   let merged: RunResult;
   try {
@@ -67,7 +89,9 @@ export async function mergeIntoHome(
     return 'leave';
   }
   // In place: the file keeps its owner and mode.
-  const why = await ctx.tree.writeInPlace(home, merged.stdout);
+  // With the mode the source now has, so re-add keeps the entry's name.
+  const mode = modeAttrsChange(baseRel, m.srcRel);
+  const why = await ctx.tree.writeInPlace(home, merged.stdout, Object.keys(mode).length > 0 ? mode : undefined);
   return why === null ? 'capture' : refuseWrite(ctx, m.target, why);
 }
 

@@ -12,7 +12,7 @@ import { chmod, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../harness/exec.js';
 import { removeTempDirs } from '../../harness/temp.js';
-import { GIT_ENV, makeHost, makeRemote, readHome, remoteTree, syncExpect } from './fixture.js';
+import { GIT_ENV, makeHost, makeRemote, readHome, remoteTree, syncExpect, syncStoppedAt } from './fixture.js';
 
 afterAll(removeTempDirs);
 
@@ -74,5 +74,30 @@ describe('an attribute change and a content edit of one file on two hosts', () =
     await run('rm', [join(h1.src, 'dot_tool')]);
     await syncExpect(h1, 0);
     expect(toolEntries(await remoteTree(remote))).toEqual(['executable_dot_tool']);
+  }, 600_000);
+
+  it("a chmod from another host reaches a host whose edit of that file was deferred: both hosts' content and the mode are kept (review 13b, D1)", async () => {
+    const remote = await makeRemote({ dot_alpha: 'a1\na2\na3\n' });
+    const h1 = await makeHost(remote, 'h1');
+    const h2 = await makeHost(remote, 'h2');
+    await syncExpect(h1, 0);
+    await syncExpect(h2, 0);
+    await chmod(join(h1.home, '.alpha'), 0o600);
+    await writeFile(join(h1.home, '.alpha'), 'A1-from-h1\na2\na3\n');
+    await syncExpect(h1, 0);
+    // h2's edit lands while its sync integrates h1's rename: apply defers it.
+    const r = await syncStoppedAt(h2, 'cmd:chezmoi managed', () =>
+      writeFile(join(h2.home, '.alpha'), 'a1\na2\nA3-from-h2\n'),
+    );
+    expect(JSON.parse(r.stdout)).toMatchObject({ exitCode: 0, deferred: ['.alpha'] });
+    // Its merge base is dot_alpha, which the source no longer has. Before,
+    // re-add copied the $HOME file over h1's line and mode, with exit 0.
+    await syncExpect(h2, 0);
+    const merged = 'A1-from-h1\na2\nA3-from-h2\n';
+    expect([...(await remoteTree(remote)).entries()]).toEqual([['private_dot_alpha', merged]]);
+    expect(await readHome(h2, '.alpha')).toBe(merged);
+    expect((await stat(join(h2.home, '.alpha'))).mode & 0o777).toBe(0o600);
+    await syncExpect(h1, 0);
+    expect(await readHome(h1, '.alpha')).toBe(merged);
   }, 600_000);
 });

@@ -14,6 +14,8 @@ import {
   type IntegrateObservation,
 } from '../../../src/sync/decide.js';
 import { parseChezmoiStatus } from '../../../src/sync/chezmoi.js';
+import { modeAttrsChange } from '../../../src/sync/decide.js';
+import { withModeAttrs } from '../../../src/sync/fs-boundary.js';
 import type { JjCommit } from '../../../src/sync/jj.js';
 
 const c = (id: string, over: Partial<JjCommit> = {}): JjCommit => ({
@@ -298,5 +300,24 @@ describe('exit codes and retries', () => {
   it('retries a bounded number of times', () => {
     expect(decideRetry(1, 3)).toBe('retry');
     expect(decideRetry(3, 3)).toBe('give-up');
+  });
+});
+
+describe('modeAttrsChange and withModeAttrs (review 13b, D1)', () => {
+  it('names the mode attributes a rename gained or lost, and the bits chezmoi reads them from', () => {
+    expect(modeAttrsChange('dot_a', 'private_dot_a')).toEqual({ private: true });
+    expect(modeAttrsChange('d/executable_dot_a', 'd/dot_a')).toEqual({ executable: false });
+    expect(modeAttrsChange('private_readonly_dot_a', 'readonly_private_dot_a')).toEqual({});
+    expect(modeAttrsChange('encrypted_dot_a.age', 'encrypted_private_executable_dot_a.age')).toEqual({
+      private: true,
+      executable: true,
+    });
+    expect(withModeAttrs(0o644, { private: true })).toBe(0o600);
+    expect(withModeAttrs(0o600, { private: false })).toBe(0o644);
+    expect(withModeAttrs(0o644, { executable: true })).toBe(0o755);
+    expect(withModeAttrs(0o644, { executable: true, private: true })).toBe(0o700);
+    expect(withModeAttrs(0o755, { executable: false })).toBe(0o644);
+    expect(withModeAttrs(0o644, { readonly: true })).toBe(0o444);
+    expect(withModeAttrs(0o444, { readonly: false })).toBe(0o644);
   });
 });
