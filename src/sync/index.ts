@@ -389,10 +389,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   const snapshot: { before: ManagedSnapshot | null } = { before: null };
   const takeSnapshot = async (): Promise<void> => {
     if (snapshot.before !== null) return;
-    // A full status right before the hashes, as ever: a file edited in
-    // $HOME since the capture must not count as agreeing with the source.
-    const status = captured.reAdded ? parseChezmoiStatus((await statusOrExplain(ctx)).stdout) : captured.status;
-    snapshot.before = await managedSnapshot(ctx, status);
+    snapshot.before = await managedSnapshot(ctx);
   };
 
   // Seal: a non-empty working-copy change becomes a commit naming host and time.
@@ -1501,15 +1498,23 @@ interface ManagedSnapshot {
   files: Map<string, string>;
 }
 
-/** Hashes of managed files that match the source (so a later removal may delete them); read as the user. */
-async function managedSnapshot(ctx: Ctx, status: readonly StatusEntry[]): Promise<ManagedSnapshot> {
-  const differing = new Set(status.map((e) => e.target));
-  const agreed = (await managedTargets(ctx)).filter((t) => !differing.has(t));
-  const hashes = await ctx.tree.hashFiles(agreed.map((t) => join(ctx.dest, t)));
+/**
+ * Hashes of managed files that match the source (so a later removal may
+ * delete them); read as the user. The full status comes *after* the hashes:
+ * a file edited before it is hashed is listed by that status and left out,
+ * and one edited after no longer has the hash, so apply's removal skips it.
+ * With the status first (the capture's, or one just before `chezmoi
+ * managed`), a $HOME edit made in between was hashed as agreeing, and when
+ * another host had deleted the file, apply deleted the edit (review 13b, D2).
+ */
+async function managedSnapshot(ctx: Ctx): Promise<ManagedSnapshot> {
+  const managed = await managedTargets(ctx);
+  const hashes = await ctx.tree.hashFiles(managed.map((t) => join(ctx.dest, t)));
+  const differing = new Set(parseChezmoiStatus((await statusOrExplain(ctx)).stdout).map((e) => e.target));
   const files = new Map<string, string>();
-  for (const [i, t] of agreed.entries()) {
+  for (const [i, t] of managed.entries()) {
     const h = hashes[i];
-    if (h !== null && h !== undefined) files.set(t, h);
+    if (h !== null && h !== undefined && !differing.has(t)) files.set(t, h);
   }
   return { files };
 }

@@ -12,6 +12,7 @@ import {
   remoteHistoryText,
   remoteTree,
   syncExpect,
+  syncStoppedAt,
   type Host,
   type Remote,
 } from './fixture.js';
@@ -100,6 +101,23 @@ describe('templates, secrets, deletions and what re-add cannot capture', () => {
     await syncExpect(a, 0);
     expect(await readHome(a, '.beta')).toBeNull();
   });
+
+  it('a file deleted on another host and edited here while the sync integrates keeps the edit (review 13b, D2)', async () => {
+    const r = await makeRemote({ dot_alpha: 'a1\n', dot_gamma: 'g1\n' });
+    const h1 = await makeHost(r, 'h1');
+    const h2 = await makeHost(r, 'h2');
+    await syncExpect(h1, 0);
+    await syncExpect(h2, 0);
+    await run('chezmoi', [...chezmoiArgs(h1), 'destroy', '--force', join(h1.home, '.gamma')]);
+    await syncExpect(h1, 0);
+    // After h2's capture, before its snapshot of the files $HOME agrees on:
+    // the edit was hashed as agreeing and apply deleted it, exit 0.
+    const res = await syncStoppedAt(h2, 'cmd:chezmoi managed', () =>
+      writeFile(join(h2.home, '.gamma'), 'g1\nedited-on-h2\n'),
+    );
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(await readHome(h2, '.gamma')).toBe('g1\nedited-on-h2\n');
+  }, 600_000);
 
   it('a new file added with chezmoi add reaches the other host', async () => {
     await writeFile(join(a.home, '.delta'), 'd1\n');
