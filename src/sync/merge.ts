@@ -67,7 +67,9 @@ export async function mergeIntoHome(
   }
   // New since the base: nothing to revert.
   if (baseText.exitCode !== 0) return 'capture';
-  if (baseRel.endsWith('.tmpl')) return 'leave';
+  // A template, or ciphertext on one side only (the other host encrypted
+  // or decrypted the entry): no line merge means anything; a person merges.
+  if (baseRel.endsWith('.tmpl') || isEncrypted(baseRel) !== isEncrypted(m.srcRel)) return 'leave';
   const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
   let merged: RunResult;
   try {
@@ -106,4 +108,11 @@ function refuseWrite(ctx: MergeCtx, target: string, what: string): Refusal {
 export function refusal(ctx: { log: JjCtx['log'] }, target: string, why: string): Refusal {
   ctx.log.warn('target in $HOME refused', { target, why });
   return { target, why };
+}
+
+/** Whether a source path's own name carries chezmoi's `encrypted_` attribute. */
+function isEncrypted(srcRel: string): boolean {
+  return /^(?:(?:create|modify|private|readonly|empty|executable)_)*encrypted_/.test(
+    srcRel.slice(srcRel.lastIndexOf('/') + 1),
+  );
 }
