@@ -3,7 +3,7 @@
  * tagged decision. No I/O here; every safety rule of the issue lives here and
  * is tested with tables in test/unit/boot-validate/.
  */
-import type { Attempt } from '../shared/boot-state.js';
+import type { Attempt, Rollback } from '../shared/boot-state.js';
 
 /** What to do when `boot validate` starts, given the newest recorded attempt. */
 export type StartPlan =
@@ -143,6 +143,67 @@ function decideFailure(i: Omit<VerdictInput, 'healthy'>, failures: number): Boot
     return { kind: 'rollback', failures, target: i.lastOk, targetSource: 'last-ok', reboot: canReboot };
   }
   return { kind: 'degraded', failures, reason: 'no-target' };
+}
+
+export interface WithdrawalInput {
+  /** This boot's decision. */
+  decision: BootDecision;
+  booted: string;
+  /** boot.lastRollback as recorded before this verdict. */
+  lastRollback: Pick<Rollback, 'from' | 'to' | 'source' | 'status' | 'commit'> | null;
+  /**
+   * Names of the checks that failed on the newest failed attempt of
+   * lastRollback.from; empty when that attempt has none (it never reached a
+   * verdict, or the rollback was decided before its checks ran).
+   */
+  failedOnRolledBack: readonly string[];
+  /** Names of the checks that fail on this boot. */
+  failingNow: readonly string[];
+  /** Reason of the mark on lastRollback.commit in deployments.badCommits; null: no mark. */
+  markReason: string | null;
+  /** Whether boot.badPaths holds lastRollback.from. */
+  badPath: boolean;
+}
+
+export type MarkWithdrawal =
+  | { kind: 'keep'; why: string }
+  /**
+   * Take back what the rollback recorded against the system it left: the
+   * commit's boot-rollback mark (when `mark`), its boot.badPaths entry, and
+   * the failure and reboot counts of that path (else a redeploy of the same
+   * path would be rolled back again at its first boot, before any check:
+   * decideBeforeChecks). Its failed attempts stay on record (auto-pin needs
+   * an ok streak, as for any path that failed).
+   */
+  | { kind: 'withdraw'; from: string; commit: string | null; mark: boolean; checks: string[] };
+
+/**
+ * Whether the golden's failure shows that the last automatic rollback blamed
+ * the environment's failure on a commit (docs/golden-and-boot.md "What gets
+ * blamed"). The rollback marked the commit one boot earlier, when only the
+ * new system had failed; now the golden, the system known to be good, fails
+ * every check that failed there too, so those failures were not the
+ * commit's. Anything less stays blamed: a failed check the golden passes is
+ * the commit's own, and a rolled-back system with no failed check on record
+ * (a hang, or no tries left) gives nothing to compare.
+ */
+export function decideMarkWithdrawal(i: WithdrawalInput): MarkWithdrawal {
+  if (i.decision.kind !== 'degraded' || i.decision.reason !== 'golden-failed')
+    return { kind: 'keep', why: 'not a failed boot of the golden' };
+  const r = i.lastRollback;
+  if (r === null || r.source !== 'auto') return { kind: 'keep', why: 'no automatic rollback on record' };
+  if (r.to !== i.booted || r.from === i.booted || r.status !== 'done')
+    return { kind: 'keep', why: 'the last rollback did not bring this system up' };
+  if (i.failedOnRolledBack.length === 0)
+    return { kind: 'keep', why: 'no failed check on record for the rolled-back system' };
+  const now = new Set(i.failingNow);
+  if (!i.failedOnRolledBack.every((c) => now.has(c)))
+    return { kind: 'keep', why: 'a check that failed on the rolled-back system passes on the golden' };
+  if (i.markReason !== null && i.markReason !== 'boot-rollback')
+    return { kind: 'keep', why: `the commit is marked for another reason (${i.markReason})` };
+  const mark = r.commit !== null && i.markReason === 'boot-rollback';
+  if (!mark && !i.badPath) return { kind: 'keep', why: 'nothing left to withdraw' };
+  return { kind: 'withdraw', from: r.from, commit: r.commit, mark, checks: [...i.failedOnRolledBack] };
 }
 
 /** Exit code of a verdict: 0 only for ok. */

@@ -21,7 +21,10 @@
  *  4. wait for the units and checks (src/health/checks.ts).
  *  5. decide (src/boot-validate/decide.ts) and record the verdict in ONE
  *     write: counters, degraded flag, the auto-pinned golden, and for a
- *     rollback the "started" rollback and the bad commit.
+ *     rollback the "started" rollback and the bad commit; for a failed boot
+ *     of the golden that fails every check the last automatically
+ *     rolled-back system failed, the withdrawal of that rollback's mark
+ *     (decideMarkWithdrawal: the failures were the environment's).
  *  6. act: pin root / rollback steps / `systemctl reboot`. (The onFailure
  *     hook runs afterwards, from the CLI's after-run step, for every exit 5.)
  *  7. record the actions as done.
@@ -49,23 +52,26 @@ import { existsSync } from 'node:fs';
 import type { Deps } from '../core/deps.js';
 import { withHostLock } from '../core/deps.js';
 import { GitopsdError, LockHeldError } from '../core/errors.js';
-import { DeploymentsSection } from '../core/deployments.js';
+import { DeploymentsSection, withoutBadCommit } from '../core/deployments.js';
 import type { StateDoc } from '../core/state.js';
 import { waitForHealthy, type CheckResult, type ChecksOutcome } from '../health/checks.js';
 import {
   chooseLastOk,
   decideBeforeChecks,
+  decideMarkWithdrawal,
   decideVerdict,
   describeDecision,
   exitCodeFor,
   planStart,
   type BootDecision,
+  type MarkWithdrawal,
   type StartPlan,
   type VerdictInput,
 } from './decide.js';
 import {
   BOOT_KEY,
   Attempt,
+  allAttempts,
   bootOf,
   pathRecord,
   withAttemptStarted,
@@ -188,7 +194,37 @@ function actionKind(d: BootDecision): Attempt['action'] {
   }
 }
 
-/** Pure: the sections written with the verdict (step 5). */
+/**
+ * Pure: observe what the withdrawal decision needs (the failed checks of the
+ * rolled-back system's newest failed attempt, the commit's mark) and decide.
+ */
+function markWithdrawalFor(doc: StateDoc, d: BootDecision, booted: string, checks: CheckResult[]): MarkWithdrawal {
+  const boot = bootOf(doc);
+  const r = boot.lastRollback;
+  const lastFailed =
+    r === null
+      ? undefined
+      : allAttempts(boot)
+          .filter((a) => a.storePath === r.from && a.verdict === 'failed')
+          .at(-1);
+  const mark = r?.commit != null ? DeploymentsSection.parse(doc['deployments'] ?? {}).badCommits[r.commit] : undefined;
+  return decideMarkWithdrawal({
+    decision: d,
+    booted,
+    lastRollback: r,
+    failedOnRolledBack: (lastFailed?.checks ?? []).filter((c) => !c.ok).map((c) => c.name),
+    failingNow: checks.filter((c) => !c.ok).map((c) => c.name),
+    markReason: mark?.reason ?? null,
+    badPath: r !== null && r.from in boot.badPaths,
+  });
+}
+
+/**
+ * Pure: the sections written with the verdict (step 5), and whether this
+ * write takes back the last rollback's mark (decideMarkWithdrawal): in the
+ * same write, so a kill leaves either the old verdict-less attempt and the
+ * mark, or the verdict and no mark.
+ */
 export function recordVerdict(
   doc: StateDoc,
   v: {
@@ -200,7 +236,7 @@ export function recordVerdict(
     now: string;
     generation: number | null;
   },
-): Record<string, unknown> {
+): { sections: Record<string, unknown>; withdrawal: MarkWithdrawal } {
   const { attempt, decision: d, now } = v;
   const booted = attempt.storePath;
   const sections: Record<string, unknown> = {};
@@ -256,6 +292,22 @@ export function recordVerdict(
     // An ok boot means the host is healthy again; a failure keeps an existing flag.
     degraded: d.kind === 'ok' ? null : (degraded ?? boot.degraded),
   };
+  const withdrawal = markWithdrawalFor(doc, d, booted, v.checks);
+  if (withdrawal.kind === 'withdraw') {
+    const { from } = withdrawal;
+    const badPaths = { ...boot.badPaths };
+    delete badPaths[from];
+    boot = withPath({ ...boot, badPaths }, from, (r) => ({ ...r, failures: 0, reboots: 0 }), now);
+    boot = withEvent(boot, {
+      at: now,
+      event: 'mark-withdrawn',
+      storePath: from,
+      detail: `mark withdrawn: the golden fails the same checks (${withdrawal.checks.join(', ')})${withdrawal.mark && withdrawal.commit !== null ? `; commit ${withdrawal.commit} is no longer marked boot-rollback` : ''}; ${from} removed from boot.badPaths, its failure and reboot counts reset`,
+    });
+    if (withdrawal.mark && withdrawal.commit !== null) {
+      sections['deployments'] = withoutBadCommit(DeploymentsSection.parse(doc['deployments'] ?? {}), withdrawal.commit);
+    }
+  }
   sections[BOOT_KEY] = boot;
   // A reboot turn (docs/rollout.md "Reboots take turns"): given back by a good
   // boot of the system it was for, failed by anything else after the reboot.
@@ -274,7 +326,7 @@ export function recordVerdict(
     };
     sections[GOLDEN_KEY] = withPinned(goldenOf(doc), rec).section;
   }
-  return sections;
+  return { sections, withdrawal };
 }
 
 /** Pure: a rollback recorded as "started" whose target is now booted evidently took effect. */
@@ -504,6 +556,7 @@ async function recordAndAct(
   // 5. decide and record the verdict in one write.
   const now = deps.clock.now().toISOString();
   let decision: BootDecision | null = null;
+  let withdrawal: MarkWithdrawal = { kind: 'keep', why: 'no verdict yet' };
   let message = '';
   writeSections(deps.state, (doc) => {
     const attempt = bootOf(doc).current;
@@ -517,7 +570,7 @@ async function recordAndAct(
     decision = decided.decision;
     message = describeDecision(decided.decision, booted);
     const failures = decided.decision.kind === 'ok' ? 0 : decided.decision.failures;
-    return recordVerdict(doc, {
+    const recorded = recordVerdict(doc, {
       attempt,
       decision: decided.decision,
       checks: outcome?.results ?? [],
@@ -531,11 +584,23 @@ async function recordAndAct(
       now,
       generation: decided.generation,
     });
+    withdrawal = recorded.withdrawal;
+    if (recorded.withdrawal.kind === 'withdraw')
+      message += `; the last rollback's mark is withdrawn (the golden fails the same checks: ${recorded.withdrawal.checks.join(', ')})${recorded.withdrawal.mark && recorded.withdrawal.commit !== null ? `: commit ${recorded.withdrawal.commit.slice(0, 12)} may be deployed again` : ''}`;
+    return recorded.sections;
   });
   const d = decision as BootDecision | null;
   if (d === null) throw new GitopsdError('internal', 'no boot decision was made');
   if (d.kind === 'ok') deps.log.info('boot verdict', { booted, decision: d.kind, summary: message });
   else deps.log.error('boot verdict', { booted, decision: d.kind, summary: message });
+  const w = withdrawal as MarkWithdrawal;
+  if (w.kind === 'withdraw') {
+    deps.log.warn('mark withdrawn: the golden fails the same checks', {
+      storePath: w.from,
+      commit: w.commit,
+      checks: w.checks,
+    });
+  }
 
   // 6 + 7.
   await actAndRecord(deps, booted, d, message);

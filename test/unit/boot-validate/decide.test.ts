@@ -2,11 +2,14 @@ import { describe, it, expect } from 'vitest';
 import {
   chooseLastOk,
   decideBeforeChecks,
+  decideMarkWithdrawal,
   decideVerdict,
   planStart,
   rebootBound,
   type BootDecision,
+  type MarkWithdrawal,
   type VerdictInput,
+  type WithdrawalInput,
 } from '../../../src/boot-validate/decide.js';
 import { parseBoot, withAttemptStarted, ABANDONED_REASON, type Attempt } from '../../../src/shared/boot-state.js';
 
@@ -339,5 +342,91 @@ describe('chooseLastOk', () => {
     ],
   ])('%s', (_n, input, want) => {
     expect(chooseLastOk(input)).toBe(want);
+  });
+});
+
+describe('decideMarkWithdrawal: the golden fails what the rolled-back system failed (review 13a, finding 3)', () => {
+  const C = 'c0ffee'.padEnd(40, '0');
+  const DB = 'command test -e /run/db-up';
+  const HTTP = 'http http://127.0.0.1:8080/';
+  const w: WithdrawalInput = {
+    decision: { kind: 'degraded', failures: 1, reason: 'golden-failed' },
+    booted: G,
+    lastRollback: { from: B, to: G, source: 'auto', status: 'done', commit: C },
+    failedOnRolledBack: [DB],
+    failingNow: [DB],
+    markReason: 'boot-rollback',
+    badPath: true,
+  };
+  const withdraw = (over: Partial<Extract<MarkWithdrawal, { kind: 'withdraw' }>> = {}): MarkWithdrawal => ({
+    kind: 'withdraw',
+    from: B,
+    commit: C,
+    mark: true,
+    checks: [DB],
+    ...over,
+  });
+  const keep = (why: RegExp): unknown => ({ kind: 'keep', why: expect.stringMatching(why) as unknown });
+
+  it.each<[string, Partial<WithdrawalInput>, unknown]>([
+    ['the same failing check: mark, bad path and counts withdrawn', {}, withdraw()],
+    ['the golden fails more checks than the rolled-back system did', { failingNow: [HTTP, DB] }, withdraw()],
+    [
+      'two checks failed, the golden fails both',
+      { failedOnRolledBack: [DB, HTTP], failingNow: [HTTP, DB] },
+      withdraw({ checks: [DB, HTTP] }),
+    ],
+    ['the mark was already forgotten by hand: the bad path alone', { markReason: null }, withdraw({ mark: false })],
+    [
+      'no commit known for the rolled-back system: the bad path alone',
+      { lastRollback: { from: B, to: G, source: 'auto', status: 'done', commit: null }, markReason: null },
+      withdraw({ commit: null, mark: false }),
+    ],
+    // Negative cases: the mark stays.
+    ['an ok boot of the golden', { decision: { kind: 'ok', pin: 'keep' } }, keep(/not a failed boot of the golden/)],
+    [
+      'a failed boot that is not the golden (no target)',
+      { decision: { kind: 'degraded', failures: 2, reason: 'no-target' } },
+      keep(/not a failed boot of the golden/),
+    ],
+    ['no rollback on record', { lastRollback: null }, keep(/no automatic rollback/)],
+    [
+      'a manual rollback (golden rollback by hand)',
+      { lastRollback: { from: B, to: G, source: 'manual', status: 'done', commit: C } },
+      keep(/no automatic rollback/),
+    ],
+    [
+      'the rollback went to another system (the newest ok generation)',
+      { lastRollback: { from: B, to: O, source: 'auto', status: 'done', commit: C } },
+      keep(/did not bring this system up/),
+    ],
+    [
+      'the rollback is not done',
+      { lastRollback: { from: B, to: G, source: 'auto', status: 'failed', commit: C } },
+      keep(/did not bring this system up/),
+    ],
+    [
+      'a different failing set: the golden passes the check the commit failed',
+      { failedOnRolledBack: [DB], failingNow: [HTTP] },
+      keep(/passes on the golden/),
+    ],
+    [
+      'only some of the failed checks fail on the golden',
+      { failedOnRolledBack: [DB, HTTP], failingNow: [DB] },
+      keep(/passes on the golden/),
+    ],
+    [
+      'no failed check on record (a hang, or rolled back before its checks): stays blamed',
+      { failedOnRolledBack: [] },
+      keep(/no failed check on record/),
+    ],
+    [
+      'the commit is marked for another reason',
+      { markReason: 'post-switch-failed' },
+      keep(/another reason \(post-switch-failed\)/),
+    ],
+    ['already withdrawn (a later boot of the golden)', { markReason: null, badPath: false }, keep(/nothing left/)],
+  ])('%s', (_name, over, expected) => {
+    expect(decideMarkWithdrawal({ ...w, ...over })).toEqual(expected);
   });
 });
