@@ -1,0 +1,116 @@
+/**
+ * Review 13a, finding 3: an upstream that is down at boot is the
+ * environment's fault, not the commit's. On the simulated host, with real
+ * nix profiles and the real `gitopsd upgrade`:
+ *   1. G1 validates (auto-pinned); upgrade (operation boot) deploys a good
+ *      commit C2; the one check is a command on a flag file (the "upstream");
+ *   2. the flag goes away; C2's system fails twice and is rolled back to G1,
+ *      which marks C2 `boot-rollback`;
+ *   3. G1 boots and fails the same check: degraded `golden-failed`, and the
+ *      mark, the bad path and the path's failure count are withdrawn in the
+ *      same write, with an event;
+ *   4. the flag is back: the next upgrade deploys C2 again, and it validates
+ *      at its next boot (its checks run: no rollback before them).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { removeTempDirs } from '../../harness/temp.js';
+import { requireTools } from '../../harness/tools.js';
+import { createFixture, createHost, type Fixture, type Host } from './fixture.js';
+import type { BootStatus } from '../../../src/boot-validate/index.js';
+
+let fx: Fixture;
+let h: Host;
+let g1: string;
+let c2: string;
+let sys2: string;
+let flag: string;
+let check: string;
+
+beforeAll(async () => {
+  await requireTools();
+  fx = await createFixture('withdraw');
+  g1 = await fx.build('g1');
+  flag = join(fx.base, 'upstream-up');
+  await writeFile(flag, '');
+  check = `command test -e ${flag}`;
+  h = await createHost('withdraw', {
+    nixConfig: { url: fx.repo.remoteUrl, operation: 'boot' },
+    // A failing command check is polled until timeoutSec: keep it short.
+    validation: { checks: [{ command: ['test', '-e', flag] }], timeoutSec: 1 },
+  });
+  await h.sim.install(g1);
+});
+afterAll(removeTempDirs);
+
+describe('a rollback mark is withdrawn when the golden fails the same checks', () => {
+  it('1. G1 validates; upgrade (operation boot) deploys C2', async () => {
+    expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(0);
+    c2 = await fx.repo.commitGeneration({ hosta: { version: `c2-${fx.nonce}`, kernelVersion: '6.6.1' } }, 'C2');
+    const r = await h.gitopsd(['upgrade', '--operation', 'boot']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    sys2 = (await h.sim.profileSystem()) ?? '';
+    expect(sys2).not.toBe(g1);
+    expect(await h.sim.bootDefault()).toBe(sys2);
+  });
+
+  it('2. the upstream is down: C2 fails twice and is rolled back to G1, marked boot-rollback', async () => {
+    await rm(flag);
+    await h.sim.boot();
+    const first = await h.gitopsd(['boot', 'validate']);
+    expect(first.exitCode).toBe(5);
+    expect(first.stdout).toContain('rebooting to retry');
+    await h.sim.boot();
+    const second = await h.gitopsd(['boot', 'validate']);
+    expect(second.exitCode).toBe(5);
+    expect(second.stdout).toContain('rolling back to the golden');
+    expect(await h.sim.bootDefault()).toBe(g1);
+    const st = await h.state();
+    expect(st.deployments.badCommits[c2]).toMatchObject({ reason: 'boot-rollback', storePath: sys2 });
+    expect(st.boot.badPaths[sys2]).toMatchObject({ commit: c2 });
+    expect(st.boot.lastRollback).toMatchObject({ from: sys2, to: g1, source: 'auto', status: 'done', commit: c2 });
+  });
+
+  it('3. G1 fails the same check: degraded golden-failed, the mark withdrawn in the same write, with an event', async () => {
+    await h.sim.boot();
+    expect(await h.sim.bootedSystem()).toBe(g1);
+    const r = await h.gitopsd(['boot', 'validate']);
+    expect(r.exitCode).toBe(5);
+    expect(r.stdout).toContain('the golden system');
+    expect(r.stdout).toContain("the last rollback's mark is withdrawn");
+    expect(await h.sim.rebootRequests()).toEqual([]);
+    const st = await h.state();
+    expect(st.deployments.badCommits[c2]).toBeUndefined();
+    expect(st.boot.badPaths[sys2]).toBeUndefined();
+    expect(st.boot.paths[sys2]).toMatchObject({ failures: 0, reboots: 0, failedAttempts: 2 });
+    expect(st.boot.degraded).toMatchObject({ storePath: g1, reason: 'golden-failed' });
+    expect(st.boot.current).toMatchObject({ storePath: g1, verdict: 'failed', action: 'degraded' });
+    expect(st.boot.current?.checks.filter((c) => !c.ok)).toEqual([expect.objectContaining({ name: check, ok: false })]);
+    expect(st.boot.events.at(-1)).toMatchObject({ event: 'mark-withdrawn', storePath: sys2 });
+    expect(st.boot.events.at(-1)?.detail).toContain(`mark withdrawn: the golden fails the same checks (${check})`);
+    expect(st.boot.events.at(-1)?.detail).toContain(c2);
+    const s = await h.json<BootStatus>(['boot', 'status']);
+    expect(s.badCommits).toEqual([]);
+    // The golden failing again withdraws nothing more (nothing left): one event.
+    await h.sim.boot();
+    expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
+    expect((await h.state()).boot.events.filter((e) => e.event === 'mark-withdrawn')).toHaveLength(1);
+  });
+
+  it('4. the upstream is back: the next upgrade deploys C2 again, and it validates', async () => {
+    await writeFile(flag, '');
+    const r = await h.gitopsd(['upgrade', '--operation', 'boot']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await h.sim.bootDefault()).toBe(sys2);
+    expect((await h.state()).deployments.current).toMatchObject({ commit: c2, storePath: sys2 });
+    await h.sim.boot();
+    const v = await h.gitopsd(['boot', 'validate']);
+    expect(v.exitCode, v.stdout).toBe(0);
+    expect(v.stdout).toContain(`boot of ${sys2} validated`);
+    const st = await h.state();
+    expect(st.boot.current?.checks).toContainEqual(expect.objectContaining({ name: check, ok: true }));
+    // Two failed attempts on record (the environment's, but on record): not pinned on one ok boot.
+    expect(st.golden.current?.storePath).toBe(g1);
+  });
+});
