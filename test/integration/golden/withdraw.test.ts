@@ -9,15 +9,19 @@
  *   3. G1 boots and fails the same check: degraded `golden-failed`, and the
  *      mark, the bad path and the path's failure count are withdrawn in the
  *      same write, with an event;
+ *   3b. kill -9 at every checkpoint of that run (on copies of the host):
+ *      the mark and the verdict are never seen apart, and a re-run in the
+ *      same boot ends withdrawn, once;
  *   4. the flag is back: the next upgrade deploys C2 again, and it validates
  *      at its next boot (its checks run: no rollback before them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
-import { createFixture, createHost, type Fixture, type Host } from './fixture.js';
+import { copyHost, createFixture, createHost, type Fixture, type Host } from './fixture.js';
+import type { ConfigOverrides } from '../../harness/sim-host.js';
 import type { BootStatus } from '../../../src/boot-validate/index.js';
 
 let fx: Fixture;
@@ -27,6 +31,10 @@ let c2: string;
 let sys2: string;
 let flag: string;
 let check: string;
+let overrides: ConfigOverrides;
+/** The host right after G1's boot, before its validation (step 3), for the kill points. */
+let beforeGolden: Host;
+let labels: string[] = [];
 
 beforeAll(async () => {
   await requireTools();
@@ -35,14 +43,25 @@ beforeAll(async () => {
   flag = join(fx.base, 'upstream-up');
   await writeFile(flag, '');
   check = `command test -e ${flag}`;
-  h = await createHost('withdraw', {
+  overrides = {
     nixConfig: { url: fx.repo.remoteUrl, operation: 'boot' },
     // A failing command check is polled until timeoutSec: keep it short.
     validation: { checks: [{ command: ['test', '-e', flag] }], timeoutSec: 1 },
-  });
+  };
+  h = await createHost('withdraw', overrides);
   await h.sim.install(g1);
 });
 afterAll(removeTempDirs);
+
+/** The checkpoint labels of one traced run (GITOPSD_TRACE), in order. */
+async function readTrace(file: string): Promise<string[]> {
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { event: string; label?: string })
+    .filter((e) => e.event === 'checkpoint')
+    .map((e) => e.label ?? '');
+}
 
 describe('a rollback mark is withdrawn when the golden fails the same checks', () => {
   it('1. G1 validates; upgrade (operation boot) deploys C2', async () => {
@@ -75,7 +94,11 @@ describe('a rollback mark is withdrawn when the golden fails the same checks', (
   it('3. G1 fails the same check: degraded golden-failed, the mark withdrawn in the same write, with an event', async () => {
     await h.sim.boot();
     expect(await h.sim.bootedSystem()).toBe(g1);
-    const r = await h.gitopsd(['boot', 'validate']);
+    beforeGolden = await copyHost(h, 'withdraw-before', overrides);
+    const trace = join(fx.base, 'trace-golden.jsonl');
+    await writeFile(trace, '');
+    const r = await h.gitopsd(['boot', 'validate'], { env: { GITOPSD_TRACE: trace } });
+    labels = await readTrace(trace);
     expect(r.exitCode).toBe(5);
     expect(r.stdout).toContain('the golden system');
     expect(r.stdout).toContain("the last rollback's mark is withdrawn");
@@ -96,6 +119,61 @@ describe('a rollback mark is withdrawn when the golden fails the same checks', (
     await h.sim.boot();
     expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
     expect((await h.state()).boot.events.filter((e) => e.event === 'mark-withdrawn')).toHaveLength(1);
+  });
+
+  it('3b. kill -9 at every checkpoint of that run: mark and verdict never apart; a re-run withdraws once', async () => {
+    // Two writes before the verdict's (the attempt, and its rename) at least.
+    expect(labels.filter((l) => l === 'atomic-write:before-rename').length).toBeGreaterThanOrEqual(2);
+    // A failing command check is polled until timeoutSec, so the number of
+    // polls (and of checkpoints) moves with the load: every copy is killed at
+    // k = 1, 2, … until a run ends before its k-th checkpoint, and each copy's
+    // own trace says where it died.
+    const seen = new Set<string>();
+    const killedAt = new Set<string>();
+    let next = 1;
+    let end = Infinity;
+    const worker = async (): Promise<void> => {
+      while (next < end) {
+        const k = next++;
+        const c = await copyHost(beforeGolden, `withdraw-kill-${k}`, overrides);
+        const trace = join(c.sim.root, 'trace.jsonl');
+        await writeFile(trace, '');
+        const killed = await c.gitopsd(['boot', 'validate'], {
+          env: { GITOPSD_FAULT_KILL_AT: String(k), GITOPSD_TRACE: trace },
+        });
+        if (killed.exitCode !== -1) {
+          // This run had fewer than k checkpoints: nothing later to kill.
+          expect(killed.exitCode, killed.stderr).toBe(5);
+          end = Math.min(end, k);
+          continue;
+        }
+        const label = (await readTrace(trace)).at(-1) ?? '';
+        killedAt.add(label);
+        const st = await c.state();
+        const verdict = st.boot.current?.storePath === g1 && st.boot.current.verdict === 'failed';
+        const marked = st.deployments.badCommits[c2] !== undefined;
+        seen.add(verdict ? 'verdict' : 'no-verdict');
+        expect(marked, `kill at ${k} (${label})`).toBe(!verdict);
+        expect(st.boot.badPaths[sys2] !== undefined).toBe(!verdict);
+        expect(st.boot.events.filter((e) => e.event === 'mark-withdrawn')).toHaveLength(verdict ? 1 : 0);
+        // The unit runs again in the same boot.
+        expect((await c.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
+        const after = await c.state();
+        expect(after.deployments.badCommits[c2], `kill at ${k} (${label})`).toBeUndefined();
+        expect(after.boot.badPaths[sys2]).toBeUndefined();
+        expect(after.boot.paths[sys2]).toMatchObject({ failures: 0, reboots: 0 });
+        expect(after.boot.events.filter((e) => e.event === 'mark-withdrawn')).toHaveLength(1);
+        expect(after.boot.current).toMatchObject({ storePath: g1, verdict: 'failed', actionDone: true });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    console.log(
+      `boot validate (golden-failed, withdrawal): ${end - 1} kill points; reference run: ${labels.join(' | ')}`,
+    );
+    // Every kind of step boundary of the reference run was killed at.
+    expect(killedAt).toEqual(new Set(labels));
+    // Kills landed on both sides of the verdict's write.
+    expect(seen).toEqual(new Set(['verdict', 'no-verdict']));
   });
 
   it('4. the upstream is back: the next upgrade deploys C2 again, and it validates', async () => {
