@@ -16,6 +16,36 @@ import { absoluteRemote } from '../../../src/fleet/remote.js';
 import type { FleetRow } from '../../../src/fleet/schema.js';
 import { exitCodeFor } from '../../../src/core/exit.js';
 
+const COLUMNS: FleetRow['columns'] = {
+  git: 'on main',
+  lock: '-',
+  system: '-',
+  boot: 'ok',
+  golden: 'none',
+  dotfiles: 'in-sync',
+  lastRun: '-',
+};
+
+/** A healthy, unsigned row of `host` with no document; `over` changes any field. */
+function fleetRow(over: Partial<FleetRow> & { host: string }): FleetRow {
+  return {
+    state: 'healthy',
+    reasons: [],
+    notes: [],
+    signature: { state: 'unsigned', signer: null, detail: null },
+    ref: `refs/gitopsd/status/${over.host}`,
+    commit: 'c'.repeat(40),
+    publishedAt: '2026-12-01T00:00:00.000Z',
+    ageSec: 10,
+    stale: false,
+    version: '0.1.0',
+    versionBehind: false,
+    columns: COLUMNS,
+    status: null,
+    ...over,
+  };
+}
+
 describe('printable', () => {
   it('escapes C0, DEL, C1 and bidi controls; leaves other text alone', () => {
     expect(printable('deployed\u001b[2J\r\nfake healthy\u0007')).toBe('deployed\\u001b[2J\\r\\nfake healthy\\u0007');
@@ -24,30 +54,15 @@ describe('printable', () => {
   });
 
   it('the table and the reasons of a hostile row hold no raw control character', () => {
-    const row: FleetRow = {
+    const row = fleetRow({
       host: 'evil',
       state: 'failed',
       reasons: ['bad\u001b]0;title\u0007'],
       notes: ['note\u001b[2J'],
-      signature: { state: 'unsigned', signer: null, detail: null },
-      ref: 'refs/gitopsd/status/evil',
-      commit: 'c'.repeat(40),
       publishedAt: null,
-      ageSec: 10,
-      stale: false,
       version: '0.1.0\u001b[31m',
-      versionBehind: false,
-      columns: {
-        git: 'on main',
-        lock: '-',
-        system: '-',
-        boot: 'ok',
-        golden: 'none',
-        dotfiles: 'in-sync',
-        lastRun: 'upgrade deployed\r\nfake  healthy',
-      },
-      status: null,
-    };
+      columns: { ...COLUMNS, lastRun: 'upgrade deployed\r\nfake  healthy' },
+    });
     const view = summarize({
       rows: [row],
       now: new Date(0),
@@ -63,30 +78,7 @@ describe('printable', () => {
   });
 
   it('a healthy row with a note gets a line of its own; a healthy row without one does not', () => {
-    const row = (host: string, notes: string[]): FleetRow => ({
-      host,
-      state: 'healthy',
-      reasons: [],
-      notes,
-      signature: { state: 'unsigned', signer: null, detail: null },
-      ref: `refs/gitopsd/status/${host}`,
-      commit: 'c'.repeat(40),
-      publishedAt: '2026-12-01T00:00:00.000Z',
-      ageSec: 10,
-      stale: false,
-      version: '0.1.0',
-      versionBehind: false,
-      columns: {
-        git: 'on main',
-        lock: '-',
-        system: '-',
-        boot: 'ok',
-        golden: 'none',
-        dotfiles: 'in-sync',
-        lastRun: '-',
-      },
-      status: null,
-    });
+    const row = (host: string, notes: string[]): FleetRow => fleetRow({ host, notes });
     const view = summarize({
       rows: [row('h1', ['published after a failed publish attempt: x']), row('h2', [])],
       now: new Date(0),
