@@ -16,7 +16,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, tryRun } from '../harness/exec.js';
+import { HarnessCommandError, run, tryRun } from '../harness/exec.js';
 import { createFleet, type Fleet, type FleetHost } from '../harness/fleet.js';
 import { GIT_ENV } from '../harness/nix-config.js';
 import { removeTempDirs, tempDir } from '../harness/temp.js';
@@ -271,13 +271,29 @@ describe('a truncated or dangling GC root link for the golden', () => {
     });
     // And nix counts it as a root again. The store is shared with the tests
     // running beside this one: look at this host's roots only.
-    const roots = (await run('nix-store', ['--gc', '--print-roots'])).stdout;
+    const roots = await printRoots();
     expect(roots.split('\n').filter((l) => l.startsWith(`"${alpha.sim.paths.gcRootsDir}/`))).toContainEqual(
       `"${root}" -> ${golden}`,
     );
     expect(roots.split('\n').filter((l) => l.startsWith(`"${root}"`))).toEqual([`"${root}" -> ${golden}`]);
   });
 });
+
+/**
+ * `nix-store --gc --print-roots`, asked again when it fails on another
+ * process's temporary roots: it reads every live process's
+ * /nix/var/nix/temproots/<pid> while that process may be appending to it, and
+ * a torn entry ends the listing with `error: not an absolute path: "dnix/store/…"`
+ * (seen once in CI, 2026-12-01, with other test files building in the same
+ * store). This host's own roots are links, which that race cannot tear.
+ */
+async function printRoots(): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await tryRun('nix-store', ['--gc', '--print-roots']);
+    if (r.exitCode === 0) return r.stdout;
+    if (attempt >= 5 || !/error: not an absolute path: /.test(r.stderr)) throw new HarnessCommandError(r);
+  }
+}
 
 describe('names with shell metacharacters, newlines and non-UTF-8 bytes', () => {
   it('a nix-config commit with such file names and message is deployed by the cycle; nothing is executed', async () => {
