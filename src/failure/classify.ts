@@ -10,8 +10,10 @@
  *   may mark a commit bad.
  * - `environmental`: the disk is full, a fetch or substituter or the network
  *   failed, the nix daemon is unreachable, the OOM killer or a signal ended a
- *   builder, a timeout, a check that already failed before any change, a
- *   golden that fails the same checks, a checkout git refuses to read.
+ *   builder (SIGKILL, SIGTERM, SIGBUS, a resource limit), a store path the
+ *   evaluation used was deleted under it (a garbage collection), a timeout, a
+ *   check that already failed before any change, a golden that fails the
+ *   same checks, a checkout git refuses to read.
  * - `unknown`: nothing above matched. Never blamed on the commit; retried
  *   with backoff.
  *
@@ -27,7 +29,12 @@
  * - builder failures: libstore/build/derivation-building-goal.cc
  *   ("Cannot build '%s'.\nReason: builder %s." with statusToString:
  *   "failed with exit code N" / "failed due to signal N (Killed)"), and the
- *   older "builder for '%s' failed with exit code N";
+ *   older "builder for '%s' failed with exit code N"; nix's own disk check
+ *   after a failed builder (statvfs of the store and the build dir, below
+ *   8 MiB free, before the build dir is removed): "note: build failure may
+ *   have been caused by lack of free disk space" (the same text since 2.0);
+ * - a store path gone under the evaluation: "path '%s' does not exist"
+ *   (SourceAccessor), "path '%s' is not valid" (realising a context);
  * - downloads: libstore/filetransfer.cc ("unable to %s '%s': %s (%d) %s",
  *   curl's "Could not resolve host: …");
  * - the daemon: libutil/unix-domain-socket.cc ("cannot connect to socket at '%s'");
@@ -56,6 +63,8 @@ export type FailureCause =
   | 'systemd-unreachable'
   | 'out-of-memory'
   | 'killed'
+  | 'bus-error'
+  | 'store-path-gone'
   | 'timeout'
   | 'activation-hang'
   | 'check-already-failing'
@@ -84,6 +93,14 @@ export interface FailureEvidence {
    * print nothing about it.
    */
   lowDisk?: boolean;
+  /**
+   * Store objects that the error names as missing ("path '…' does not
+   * exist", "… is not valid"; storeObjectsNamedMissing) and that were absent
+   * when looked at right after the failure (lstat). The same text is the
+   * commit's own fault when the object is there and a file inside it is not
+   * (an import of a file the input does not have).
+   */
+  goneStorePaths?: readonly string[];
   /** post-switch / boot: checks that failed on the system before the change (the pre-check). */
   failingBefore?: readonly string[];
   /** post-switch / boot: checks that failed after the change. */
@@ -190,7 +207,8 @@ const ENVIRONMENTAL: readonly Rule[] = [
   { cause: 'ownership', pattern: /detected dubious ownership in repository/ },
   {
     cause: 'disk-full',
-    pattern: /No space left on device|ENOSPC|database or disk is full|Disk quota exceeded|EDQUOT/i,
+    pattern:
+      /No space left on device|ENOSPC|database or disk is full|Disk quota exceeded|EDQUOT|build failure may have been caused by lack of free disk space/i,
   },
   {
     cause: 'out-of-memory',
@@ -221,7 +239,20 @@ const ENVIRONMENTAL: readonly Rule[] = [
     pattern:
       /Git repository .* does not exist|does not appear to be a git repository|Cannot find Git revision|opening Git repository|while fetching the input|unable to fetch|tarball .* does not exist|Failed to open archive|resolving Git reference/,
   },
-  { cause: 'killed', pattern: /failed due to signal 9 \(Killed\)|failed due to signal 15 \(Terminated\)/ },
+  // SIGKILL/SIGTERM (the OOM killer, a stop), SIGXCPU/SIGXFSZ (a resource
+  // limit set on nix or its daemon): the builder did not fail by itself.
+  { cause: 'killed', pattern: /failed due to signal (9|15|24|25) \(/ },
+  // SIGBUS: a page of a memory-mapped file could not be backed, which on
+  // x86-64 and aarch64 Linux means a full tmpfs (the build dir, /dev/shm),
+  // a file truncated under the mapping, or a memory fault, not a bug a
+  // commit brings. A linker writing its output through mmap (lld, mold,
+  // gold) dies this way on a full build dir. When nix saw the full disk it
+  // adds its note and the rule above names it `disk-full`; but nix only
+  // looks at the store and the build dir, with a fixed 8 MiB threshold.
+  // SIGSEGV, SIGABRT, SIGILL, SIGFPE stay the builder's own failure: they
+  // are what a crashing program of the new closure gives, every time
+  // (docs/upgrade.md "Builders that die of a signal").
+  { cause: 'bus-error', pattern: /failed due to signal 7 \(/ },
   { cause: 'timeout', pattern: /timed out after \d+ seconds/ },
   { cause: 'permission', pattern: /Permission denied|Operation not permitted|Read-only file system/ },
 ];
@@ -244,7 +275,10 @@ const PLAIN: Record<FailureCause, string> = {
   'nix-daemon': 'the nix daemon is unreachable',
   'systemd-unreachable': 'systemd (PID 1 or its bus) is unreachable',
   'out-of-memory': 'the build ran out of memory',
-  killed: 'a builder was killed by a signal (often the OOM killer)',
+  killed: 'a builder was killed by a signal (often the OOM killer) or a resource limit',
+  'bus-error':
+    'a builder died of SIGBUS (a memory-mapped file on a full filesystem, such as a tmpfs build dir or /dev/shm, or a memory fault)',
+  'store-path-gone': 'a store path the evaluation used was deleted under it (a garbage collection)',
   timeout: 'a timeout ended it',
   'activation-hang': 'the activation did not finish (hang)',
   'check-already-failing': 'the check already failed before the change',
@@ -254,6 +288,39 @@ const PLAIN: Record<FailureCause, string> = {
   permission: 'a permission or read-only filesystem error',
   unrecognised: 'the cause is not recognised',
 };
+
+/** A path's store object: the first `<hash>-<name>` component (nix base32, 32 characters) and the directories above it. */
+const STORE_OBJECT = /^(\/(?:[^/]+\/)*?[0-9a-df-np-sv-z]{32}-[^/]+)/;
+/** nix 2.34's "path '…' does not exist" / "path '…' is not valid"; older nix's "getting status of '…'". */
+const MISSING_PATH = /\bpath '([^']+)' (?:does not exist|is not valid)|getting status of '([^']+)'/g;
+
+/**
+ * The store objects an error names as missing or not valid, as absolute
+ * paths, for the caller to look at (FailureEvidence.goneStorePaths). nix
+ * names an invalid path without its store dir ("path '<hash>-x' is not
+ * valid"); the dir is then taken from the same path written out elsewhere in
+ * the error ("while realising the context of path '/nix/store/<hash>-x'"),
+ * and without one the name is left out. Pure.
+ */
+export function storeObjectsNamedMissing(output: string): string[] {
+  const text = output.replace(ANSI, '');
+  const found = new Set<string>();
+  for (const m of text.matchAll(MISSING_PATH)) {
+    const p = m[1] ?? m[2] ?? '';
+    if (p.startsWith('/')) {
+      const o = STORE_OBJECT.exec(p)?.[1];
+      if (o !== undefined) found.add(o);
+      continue;
+    }
+    const bare = /^[0-9a-df-np-sv-z]{32}-[^/\s]+$/.exec(p)?.[0];
+    if (bare === undefined) continue;
+    for (const w of text.matchAll(/'(\/[^'\s]+)'/g)) {
+      const full = w[1] ?? '';
+      if (full.endsWith(`/${bare}`) && STORE_OBJECT.exec(full)?.[1] === full) found.add(full);
+    }
+  }
+  return [...found];
+}
 
 /** Plain words for a cause (status, `bad list`, messages). */
 export function describeCause(c: FailureCause): string {
@@ -319,6 +386,15 @@ export function classifyFailure(e: FailureEvidence): FailureVerdict {
   for (const r of ENVIRONMENTAL) {
     if (r.pattern.test(text)) return verdict('environmental', r.cause, e.stage, evidence, key);
   }
+  // A store object the error names as missing, and that is gone: the store
+  // changed under the evaluation (a garbage collection or a `nix-store
+  // --delete` between nix's own steps, or a path an older process had
+  // checked). Texts alone cannot tell this from the commit importing a file
+  // its input does not have (the same "path '…/x.nix' does not exist", with
+  // the object there), so the caller looks (goneStorePaths).
+  const gone = new Set(e.goneStorePaths ?? []);
+  if (gone.size > 0 && storeObjectsNamedMissing(text).some((p) => gone.has(p)))
+    return verdict('environmental', 'store-path-gone', e.stage, evidence, key);
   if (e.lowDisk === true) return verdict('environmental', 'disk-full', e.stage, evidence, key);
 
   switch (e.stage) {

@@ -58,7 +58,13 @@ import {
   type BadReason,
 } from '../core/deployments.js';
 import { waitForHealthy, type CheckResult } from '../health/checks.js';
-import { classifyFailure, type FailureEvidence, type FailureStage, type FailureVerdict } from '../failure/classify.js';
+import {
+  classifyFailure,
+  storeObjectsNamedMissing,
+  type FailureEvidence,
+  type FailureStage,
+  type FailureVerdict,
+} from '../failure/classify.js';
 import {
   decideRetry,
   failedDrvOf,
@@ -91,6 +97,7 @@ import {
   bootFilesOf,
   buildToplevel,
   logClosureDiff,
+  observeAbsent,
   observeDisks,
   profileGeneration,
   toplevelAttr,
@@ -688,7 +695,12 @@ function windowText(deps: Deps): string {
 
 // ---------------------------------------------------------------------------
 
-/** The evidence of a failed build for src/failure/classify.ts, with the disk observed right after it. */
+/**
+ * The evidence of a failed build for src/failure/classify.ts, with what is
+ * observed right after it: the disk, and whether the store objects the error
+ * names as missing are gone (a garbage collection under the evaluation) or
+ * there (the commit asked for a file they do not have).
+ */
 function buildEvidence(
   deps: Deps,
   built: Extract<Awaited<ReturnType<typeof buildToplevel>>, { ok: false }>,
@@ -709,6 +721,7 @@ function buildEvidence(
     timedOut: built.timedOut,
     output: built.stderr,
     lowDisk,
+    goneStorePaths: observeAbsent(storeObjectsNamedMissing(built.stderr)),
   };
 }
 

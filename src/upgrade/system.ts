@@ -7,7 +7,7 @@
  * switch-to-configuration and the reboot are shared with golden and boot
  * validation: src/host/system.ts.
  */
-import { readFileSync, statfsSync } from 'node:fs';
+import { lstatSync, readFileSync, statfsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError, tail } from '../core/errors.js';
@@ -48,6 +48,22 @@ export function observeDisks(paths: readonly string[]): DiskObservation[] {
     }
     const freePercent = st.blocks > 0 ? (Number(st.bavail) / Number(st.blocks)) * 100 : 100;
     return { path, freePercent };
+  });
+}
+
+/**
+ * The paths among `paths` that are not there (ENOENT), looked at with lstat:
+ * a store object may itself be a symlink, dangling or not. Any other error
+ * (EACCES, EIO) says nothing either way and leaves the path out. Read-only.
+ */
+export function observeAbsent(paths: readonly string[]): string[] {
+  return paths.filter((p) => {
+    try {
+      lstatSync(p);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
   });
 }
 

@@ -14,6 +14,7 @@ import {
   keyLine,
   meaningfulError,
   retryDelayMs,
+  storeObjectsNamedMissing,
   type FailureCause,
   type FailureClass,
   type FailureEvidence,
@@ -191,6 +192,137 @@ const SYSTEMCTL_NO_PID1 = `System has not been booted with systemd as init syste
 Failed to connect to system scope bus via local transport: Host is down
 `;
 
+// Builders that die of a signal (fix13d; nix 2.34.8 in the test bed,
+// test-output/sig/run{1,2,3,4}.sh of that branch). A 16 MiB tmpfs mounted over
+// nix's build dir (/nix/var/nix/builds) in a private mount namespace, and a
+// python3 builder that sizes a 32 MiB file, mmaps it and writes its pages (as
+// lld, mold and gold write their output): `nix build -f big.nix --argstr n 32`.
+// nix's note comes from its own statvfs of the store and the build dir before
+// it removes the build dir (df after the failure showed the tmpfs empty again).
+const SIGBUS_FULL_TMPFS = `building '/nix/store/3qijn9yyzssg6q01crcbmwpn6sbc0sgh-big-1796139398817190252a.drv'...
+error: Cannot build '/nix/store/3qijn9yyzssg6q01crcbmwpn6sbc0sgh-big-1796139398817190252a.drv'.
+       Reason: builder failed due to signal 7 (Bus error).
+       Output paths:
+         /nix/store/rvsxfskwbmg3wqmiq58bm43k4byq1f9a-big-1796139398817190252a
+       note: build failure may have been caused by lack of free disk space
+`;
+// The same with a 1 MiB tmpfs as --option build-dir (the daemon's TMPDIR=/tmp of
+// nix < 2.30 on boot.tmp.useTmpfs), without -L: nix adds the builder's last line.
+const SIGBUS_FULL_BUILD_DIR = `building '/nix/store/1b5qa3xgqjhikxqzj8c0crygf8h12nnx-mmap-1796139377539197744c.drv'...
+error: Cannot build '/nix/store/1b5qa3xgqjhikxqzj8c0crygf8h12nnx-mmap-1796139377539197744c.drv'.
+       Reason: builder failed due to signal 7 (Bus error).
+       Output paths:
+         /nix/store/0zwrcafas1dci9qcvha1ar6741f6zm9c-mmap-1796139377539197744c
+       Last 1 log lines:
+       > build dir /tmp/small/nix-7012-323012768 {'total': 1048576, 'used': 0, 'free': 1048576}
+       For full logs, run:
+         nix log /nix/store/1b5qa3xgqjhikxqzj8c0crygf8h12nnx-mmap-1796139377539197744c.drv
+       note: build failure may have been caused by lack of free disk space
+`;
+// SIGBUS with the disk not full (6 MiB written into the 16 MiB tmpfs, then
+// os.kill(SIGBUS)): no note from nix; /dev/shm, a truncated mapping or a
+// memory fault look like this.
+const SIGBUS_NO_NOTE = `building '/nix/store/imzsjdhr9v6i14zmbvpgf4g0b8h0wl43-big-1796139398817190252c.drv'...
+error: Cannot build '/nix/store/imzsjdhr9v6i14zmbvpgf4g0b8h0wl43-big-1796139398817190252c.drv'.
+       Reason: builder failed due to signal 7 (Bus error).
+       Output paths:
+         /nix/store/4b510nbmmmj9bgmzbhr990n307lihnm1-big-1796139398817190252c
+       Last 1 log lines:
+       > wrote 6291456
+       For full logs, run:
+         nix log /nix/store/imzsjdhr9v6i14zmbvpgf4g0b8h0wl43-big-1796139398817190252c.drv
+`;
+const SIGSEGV = `building '/nix/store/sammfb7kb7hi6ldyq0dmbva2v2dqaypl-big-1796139398817190252b.drv'...
+error: Cannot build '/nix/store/sammfb7kb7hi6ldyq0dmbva2v2dqaypl-big-1796139398817190252b.drv'.
+       Reason: builder failed due to signal 11 (Segmentation fault).
+       Output paths:
+         /nix/store/lr9wwkh54pcbdynw6jja7yz4wp3ss95b-big-1796139398817190252b
+       Last 1 log lines:
+       > wrote 6291456
+       For full logs, run:
+         nix log /nix/store/sammfb7kb7hi6ldyq0dmbva2v2dqaypl-big-1796139398817190252b.drv
+`;
+// builder "/bin/sh -c 'echo asserting; kill -ABRT $$'" (nix-build sig.nix -A abrt).
+const SIGABRT = `building '/nix/store/9ib5dlfbn9c19wfhjllhzf04dh85g2r5-abrt-1796139330224666410.drv'...
+asserting
+error: Cannot build '/nix/store/9ib5dlfbn9c19wfhjllhzf04dh85g2r5-abrt-1796139330224666410.drv'.
+       Reason: builder failed due to signal 6 (Aborted).
+       Output paths:
+         /nix/store/4qs94ix518hryck3w4r0zh3gz4mc27pi-abrt-1796139330224666410
+`;
+// nix build --impure --expr 'derivation { … builder = "/bin/sh"; args = [ "-c" "kill -XFSZ $$" ]; }'
+const SIGXFSZ = `error: Cannot build '/nix/store/zvjnlmdc8jm4lv7rnbmn8pdssb6dbcdp-XFSZ-1796139560197397340.drv'.
+       Reason: builder failed due to signal 25 (File size limit exceeded).
+`;
+const SIGXCPU = `error: Cannot build '/nix/store/89rgpykah8h28zinfia5p53lchaj6zj9-XCPU-1796139560197397340.drv'.
+       Reason: builder failed due to signal 24 (CPU time limit exceeded).
+`;
+
+// A store path gone under the evaluation (fix13d; nix 2.34.8 in the test bed,
+// test-output/gc/gc{1,3,4}.sh). nix-build a path, \`nix-store --delete\` it, then
+// evaluate \`import <path>\` (nix-instantiate --eval -E "import $P"; nix eval --impure prints the same):
+const GONE_PATH = '/nix/store/67n8a32lsj63286rm08kgz4hmi9icrwn-gcme-1796139438395184289';
+const GONE_IMPORT = `error:
+       … while calling the 'import' builtin
+         at «string»:1:1:
+            1| import /nix/store/67n8a32lsj63286rm08kgz4hmi9icrwn-gcme-1796139438395184289
+             | ^
+
+       error: path '/nix/store/67n8a32lsj63286rm08kgz4hmi9icrwn-gcme-1796139438395184289' does not exist
+`;
+// … and through builtins.storePath, whose context nix realises first:
+const GONE_INVALID = `error:
+       … while calling the 'readFile' builtin
+         at «string»:1:1:
+            1| builtins.readFile (builtins.storePath "/nix/store/67n8a32lsj63286rm08kgz4hmi9icrwn-gcme-1796139438395184289")
+             | ^
+
+       … while realising the context of path '/nix/store/67n8a32lsj63286rm08kgz4hmi9icrwn-gcme-1796139438395184289'
+
+       error: path '67n8a32lsj63286rm08kgz4hmi9icrwn-gcme-1796139438395184289' is not valid
+`;
+// A file inside a deleted store object (private store NIX_STORE_DIR=/tmp/gc4/s/store,
+// so that nix-store --delete touched nothing shared): nix eval --impure --expr "import $P/sub.nix".
+const GONE_SUBPATH = `error:
+       … while calling the 'import' builtin
+         at «string»:1:1:
+            1| import /tmp/gc4/s/store/cpvbn2gyfw4vqp6m17piq916vvbd1sf4-obj/sub.nix
+             | ^
+
+       error: path '/tmp/gc4/s/store/cpvbn2gyfw4vqp6m17piq916vvbd1sf4-obj/sub.nix' does not exist
+`;
+// The same words for the commit's own mistake: a flake imports a file its
+// (present) path: input does not have: import "\${dep}/missing.nix".
+const INPUT_LACKS_FILE = `error:
+       … while calling the 'import' builtin
+         at /tmp/gc4/fl/flake.nix:2:40:
+            1| { inputs.dep = { url = "path:/tmp/gc4/dep"; flake = false; };
+            2|   outputs = { self, dep }: { missing = import "\${dep}/missing.nix"; ok = (import "\${dep}/x.nix").x; }; }
+             |                                        ^
+            3|
+
+       error: path '/tmp/gc4/s/store/rgg0wyrsypkfspspz37v6wqyj4g41rnw-source/missing.nix' does not exist
+`;
+// … and a flake that imports a file its own tree does not have (nix 2.34 names the git repository):
+const SELF_LACKS_FILE = `error:
+       … while calling the 'import' builtin
+         at /tmp/gc2/miss/flake.nix:1:29:
+            1| { outputs = { self }: { v = import ./hosts/missing-1796139474575608388.nix; }; }
+             |                             ^
+            2|
+
+       error: Path 'hosts/missing-1796139474575608388.nix' does not exist in Git repository "/tmp/gc2/miss".
+`;
+// nix eval --impure --expr 'let x = 1; in assert x == 2; x'
+const ASSERTION = `error:
+       … while evaluating the condition of the assertion '(x == 2)'
+         at «string»:1:15:
+            1| let x = 1; in assert x == 2; x
+             |               ^
+
+       error: an integer with value '1' is not equal to an integer with value '2'
+`;
+
 const base = (
   stage: FailureEvidence['stage'],
   tool: string,
@@ -337,6 +469,121 @@ const rows: Array<[string, FailureEvidence, FailureClass, FailureCause, number]>
     75,
   ],
   [
+    'nix: a builder dies of SIGBUS on a full 16 MiB tmpfs build dir (nix notes the lack of space)',
+    base('build', 'nh', nh(SIGBUS_FULL_TMPFS)),
+    'environmental',
+    'disk-full',
+    75,
+  ],
+  [
+    'nix: a builder dies of SIGBUS on a full 1 MiB tmpfs as build-dir, with its last log line',
+    base('build', 'nh', nh(SIGBUS_FULL_BUILD_DIR)),
+    'environmental',
+    'disk-full',
+    75,
+  ],
+  [
+    'nix: a builder dies of SIGBUS and nix saw no full disk (/dev/shm, a memory fault)',
+    base('build', 'nh', nh(SIGBUS_NO_NOTE)),
+    'environmental',
+    'bus-error',
+    75,
+  ],
+  [
+    'nix: a builder segfaults, the disk not low (a crashing program of the new closure)',
+    base('build', 'nh', nh(SIGSEGV), { lowDisk: false }),
+    'caused-by-commit',
+    'build-error',
+    3,
+  ],
+  [
+    'nix: a builder segfaults while preflight.diskPaths is low',
+    base('build', 'nh', nh(SIGSEGV), { lowDisk: true }),
+    'environmental',
+    'disk-full',
+    75,
+  ],
+  ['nix: a builder aborts (SIGABRT)', base('build', 'nh', nh(SIGABRT)), 'caused-by-commit', 'build-error', 3],
+  [
+    'nix: a builder exceeds a file size limit (SIGXFSZ)',
+    base('build', 'nh', nh(SIGXFSZ)),
+    'environmental',
+    'killed',
+    75,
+  ],
+  [
+    'nix: a builder exceeds a CPU time limit (SIGXCPU)',
+    base('build', 'nh', nh(SIGXCPU)),
+    'environmental',
+    'killed',
+    75,
+  ],
+  [
+    'nix: evaluation imports a store path that was deleted (gone when looked at)',
+    base('build', 'nh', nh(GONE_IMPORT), { goneStorePaths: [GONE_PATH] }),
+    'environmental',
+    'store-path-gone',
+    75,
+  ],
+  [
+    'nix: evaluation realises the context of a deleted store path ("is not valid")',
+    base('build', 'nh', nh(GONE_INVALID), { goneStorePaths: [GONE_PATH] }),
+    'environmental',
+    'store-path-gone',
+    75,
+  ],
+  [
+    'nix: evaluation imports a file inside a deleted store object',
+    base('build', 'nh', nh(GONE_SUBPATH), {
+      goneStorePaths: ['/tmp/gc4/s/store/cpvbn2gyfw4vqp6m17piq916vvbd1sf4-obj'],
+    }),
+    'environmental',
+    'store-path-gone',
+    75,
+  ],
+  [
+    'nix: "path … does not exist" with the store object there is not a GC',
+    base('build', 'nh', nh(GONE_IMPORT), { goneStorePaths: [] }),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
+    'nix: the commit imports a file its present input lacks (same words, object there)',
+    base('build', 'nh', nh(INPUT_LACKS_FILE), { goneStorePaths: [] }),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
+    'nix: the commit imports a file its own tree lacks, while some other store path is gone',
+    base('build', 'nh', nh(SELF_LACKS_FILE), { goneStorePaths: [GONE_PATH] }),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
+    'nix: a syntax error while some store path is gone',
+    base('build', 'nh', nh(SYNTAX), { goneStorePaths: [GONE_PATH] }),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
+    'nix: an undefined variable while some store path is gone',
+    base('build', 'nh', nh(UNDEFINED), { goneStorePaths: [GONE_PATH] }),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
+    'nix: a failed assertion while some store path is gone',
+    base('build', 'nh', nh(ASSERTION), { goneStorePaths: [GONE_PATH] }),
+    'caused-by-commit',
+    'eval-error',
+    3,
+  ],
+  [
     'switch-to-configuration test exits 1 (activation script)',
     base('activation', 'switch-to-configuration', STC_FAIL),
     'caused-by-commit',
@@ -475,6 +722,25 @@ describe('the evidence is the whole meaningful error, not its first line', () =>
     const e = meaningfulError(long);
     expect(e.length).toBeLessThanOrEqual(8001);
     expect(e).toContain('the real cause');
+  });
+});
+
+describe('storeObjectsNamedMissing: the store objects an error names as missing', () => {
+  it.each([
+    ['a whole object that does not exist', GONE_IMPORT, [GONE_PATH]],
+    ['an invalid bare name, its dir taken from the context frame', GONE_INVALID, [GONE_PATH]],
+    ['a file inside an object (the object)', GONE_SUBPATH, ['/tmp/gc4/s/store/cpvbn2gyfw4vqp6m17piq916vvbd1sf4-obj']],
+    ['a file inside an input', INPUT_LACKS_FILE, ['/tmp/gc4/s/store/rgg0wyrsypkfspspz37v6wqyj4g41rnw-source']],
+    ['a file of the flake tree (not a store path)', SELF_LACKS_FILE, []],
+    [
+      'an invalid bare name with no full path to place it',
+      "error: path '67n8a32lsj63286rm08kgz4hmi9icrwn-gcme-1' is not valid\n",
+      [],
+    ],
+    ['a syntax error', SYNTAX, []],
+    ['a builder failure', SIGBUS_NO_NOTE, []],
+  ] as const)('%s', (_label, text, expected) => {
+    expect(storeObjectsNamedMissing(text)).toEqual(expected);
   });
 });
 
