@@ -20,7 +20,8 @@
  *   (others keep theirs), commits and, by default, pushes. Breakage
  *   `syntax-error` writes a flake.nix that does not parse (this breaks every
  *   host: there is one flake.nix); `failing-derivation` makes that host's
- *   toplevel builder exit 1.
+ *   toplevel builder exit 1, `builder-sigbus` makes it die of SIGBUS (as an
+ *   mmap on a full tmpfs build dir does).
  * - A flake with no inputs needs no lock: `nix flake lock` succeeds offline and
  *   writes nothing. With `input` (see `createInputRepo`), the flake gets the
  *   input `simInput` (a local git repo), is locked at creation, and
@@ -38,7 +39,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './exec.js';
 
-export type Breakage = 'none' | 'syntax-error' | 'failing-derivation';
+export type Breakage = 'none' | 'syntax-error' | 'failing-derivation' | 'builder-sigbus';
 
 export interface HostGeneration {
   /** The NixOS version label: goes into `nixos-version` and the store path name. */

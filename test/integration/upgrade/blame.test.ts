@@ -5,7 +5,7 @@
  * fetched, (3) a check already failing before the upgrade, (6) an activation
  * that hangs, (7) a checkout owned by another user, (8) the checkout after a
  * run that deploys nothing; and the bad marks: evidence, `bad list`,
- * `bad forget`, a mark from an older gitopsd.
+ * `bad forget`, a mark from an older gitopsd; a builder that dies of SIGBUS.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -310,6 +310,21 @@ describe('checks and activation', () => {
     expect(fixed.exitCode, fixed.stdout + fixed.stderr).toBe(0);
     expect((await readState(t)).deployments?.current?.commit).toBe(c5);
     expect(await retries()).toEqual([]);
+  });
+});
+
+describe('builders that die of a signal', () => {
+  it('a builder killed by SIGBUS (as on a full tmpfs build dir): exit 75, not marked bad, retry record bus-error', async () => {
+    const deployed = await checkoutHead(t);
+    const c = await repo.commitGeneration(gen('v-sigbus', { breakage: 'builder-sigbus' }), 'sigbus');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    expect(r.stdout).toMatch(/not the commit's fault \(a builder died of SIGBUS .*signal 7 \(Bus error\)/);
+    expect(await marks()).toEqual({});
+    const rec = (await retries()).find((x) => x.commit === c);
+    expect(rec).toMatchObject({ stage: 'build', class: 'environmental', cause: 'bus-error', failures: 1 });
+    expect(rec?.evidence).toMatch(/Reason: builder failed due to signal 7 \(Bus error\)\./);
+    expect(await checkoutHead(t)).toBe(deployed);
   });
 });
 
