@@ -31,12 +31,15 @@ const storeName = (p: string | null): string => (p === null ? '-' : p.replace(/^
 export function renderStatus(r: StatusReport, opts: { color: boolean }): string {
   const now = new Date(r.generatedAt);
   const c = (tone: Tone, s: string): string => (opts.color ? `\u001b[${CODES[tone]}m${s}\u001b[0m` : s);
-  const lines: string[] = [];
+  // Rows are laid out at the end, once every label is known: a fixed
+  // column let a longer label (a step's name, `golden-rollback`) push its
+  // value one column right of the others (review 12).
+  const lines: Array<string | { label: string; value: string }> = [];
   const section = (name: string): void => {
     lines.push(opts.color ? `\u001b[1m${name}\u001b[0m` : name);
   };
-  const row = (k: string, v: string): void => {
-    lines.push(`  ${k.padEnd(14)} ${v}`);
+  const row = (label: string, value: string): void => {
+    lines.push({ label, value });
   };
 
   lines.push(`gitopsd ${r.version} on ${r.hostname}`);
@@ -210,5 +213,7 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
     );
   }
   row('next run', r.schedule.nextRun === null ? '-' : `${r.schedule.nextRun} (${r.schedule.cron})`);
-  return lines.join('\n');
+  // At least 14 wide, the column of the fixed labels, so the usual screen keeps its layout.
+  const width = Math.max(14, ...lines.map((l) => (typeof l === 'string' ? 0 : l.label.length)));
+  return lines.map((l) => (typeof l === 'string' ? l : `  ${l.label.padEnd(width)} ${l.value}`)).join('\n');
 }
