@@ -16,6 +16,7 @@ import { exitCodeFor } from '../core/exit.js';
 import type { Handler } from '../core/outcome.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { fastRoute, type FastRoute } from './route.js';
+import { flagGivenValue, flagValueMessage } from './flag-values.js';
 import { loadUpgradeHandler } from './upgrade-handler.js';
 import { createSession, defaultIO, runFast, type CommandOptions, type MainIO } from './session.js';
 
@@ -523,12 +524,16 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     .demandCommand(1, 'name a command')
     // yargs makes an array of a repeated option; the config loader then
     // failed on it with a message about a JavaScript type (review 10).
-    .check((a: Record<string, unknown>) => {
+    .check((a: Record<string, unknown>, options: unknown) => {
       for (const k of ['config', 'log-level']) {
         const v = a[k];
         // Thrown as yargs' own failure (returned, yargs would wrap it in a plain Error: exit 70).
         if (Array.isArray(v)) throw new YargsFailure(`--${k} is given ${v.length} times; give it once`);
       }
+      // yargs read `--force=maybe` as false, silently (review 12): the
+      // command's own flags, from yargs' options of the command that runs.
+      const flag = flagGivenValue(argv, isFlagOf(options as YargsOptions));
+      if (flag !== null) throw new YargsFailure(flagValueMessage(flag));
       return true;
     })
     .strict()
@@ -556,6 +561,21 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     report(exitCodeFor(e), undefined, e);
   }
   return session.result();
+}
+
+/** What yargs passes a check as its second argument: its options of the command being run (`getOptions()`). */
+interface YargsOptions {
+  boolean?: readonly string[];
+  alias?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Whether a name, or an alias of it (`-h`, `dryRun`), is a boolean option in yargs' `options`. */
+function isFlagOf(options: YargsOptions): (name: string) => boolean {
+  const flags = new Set(options.boolean ?? []);
+  for (const [name, aliases] of Object.entries(options.alias ?? {})) {
+    if (flags.has(name) || aliases.some((x) => flags.has(x))) for (const x of [name, ...aliases]) flags.add(x);
+  }
+  return (name) => flags.has(name);
 }
 
 /** The options of `fleet promote` and `fleet halt`. */

@@ -11,6 +11,7 @@
  * test/unit/cli/usage.test.ts hold real samples of it.
  */
 import { distance } from 'fastest-levenshtein';
+import { camelCase, flagBefore, flagGivenValue, flagValueMessage } from './flag-values.js';
 
 export interface OptionInfo {
   /** Long name without dashes, e.g. "store-path". */
@@ -199,19 +200,33 @@ export function rewordUsageFailure(
   // yargs checks demandCommand before unknown options: `gitopsd -v` would
   // read "name a command". An option the command does not know comes first.
   const unknown = unknownOptions(ctx.argv, at);
+  // A flag given a value (./flag-values.ts). yargs' own check (src/cli/main.ts)
+  // words `--force=maybe`; yargs' strict mode fails first on `--no-force=maybe`
+  // ("Unknown arguments: no-force, noForce") and on `--force maybe` ("Unknown
+  // argument: maybe"), so those are recognised here from what was typed.
+  const isFlag = (n: string): boolean =>
+    at.options.some((o) => (o.name === n || o.alias === n) && o.notes.includes('boolean'));
+  const flagValue = flagGivenValue(ctx.argv, isFlag);
   if (unknown.length > 0) {
     line = unknown.map((o) => `unknown option ${dashed(o)}${suggestOption(o, at)}`).join('; ');
   } else if ((m = /^Unknown arguments?: (.*)$/s.exec(text)) !== null) {
-    const words = (m[1] ?? '').split(', ').map((w) => w.trim());
     const typed = new Set(ctx.argv);
-    line = words
+    const parts = (m[1] ?? '')
+      .split(', ')
+      .map((w) => w.trim())
+      // yargs' names for the flag given a value (both spellings): said once, below.
+      .filter((w) => flagValue === null || (w !== flagValue.typed && w !== camelCase(flagValue.typed)))
       .map((w) => {
         // yargs names options without dashes: look at what was typed.
         const asOption = typed.has(`--${w}`) || typed.has(`-${w}`) || [...typed].some((t) => t.startsWith(`--${w}=`));
         if (asOption) return `unknown option ${dashed(w)}${suggestOption(w, at)}`;
+        const after = flagBefore(ctx.argv, w, isFlag);
+        if (after !== null) return flagValueMessage(after);
         return `unknown command "${w}"${suggestCommand(w, at, ctx.tree, ctx.scriptName)}`;
-      })
-      .join('; ');
+      });
+    line = [...new Set([...parts, ...(flagValue === null ? [] : [flagValueMessage(flagValue)])])].join('; ');
+  } else if (flagValue !== null) {
+    line = flagValueMessage(flagValue);
   } else if ((m = /^Invalid values:\s*Argument: (\S+), Given: (.*?), Choices: (.*)$/s.exec(text)) !== null) {
     const choices = (m[3] ?? '').split(', ').map((c) => c.trim());
     const given = m[2] ?? '';

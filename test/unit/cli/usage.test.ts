@@ -1,6 +1,6 @@
 /** The command tree read from yargs' help, and yargs' messages reworded into one line (src/cli/usage.ts). */
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readCommandTree } from '../../../src/cli/main.js';
+import { main, readCommandTree } from '../../../src/cli/main.js';
 import { allCommands, closest, parseHelp, rewordUsageFailure, type CommandNode } from '../../../src/cli/usage.js';
 
 let tree: CommandNode;
@@ -99,6 +99,17 @@ describe('rewordUsageFailure', () => {
     ],
     ['name a command', ['-v'], 'unknown option -v (did you mean -V?); see gitopsd --help'],
     [
+      // yargs' strict mode fails on a negated flag given a value before its check does.
+      'Unknown arguments: no-force, noForce',
+      ['fleet', 'publish', '--no-force=maybe'],
+      '--no-force is a flag and takes no value (got --no-force=maybe); write --no-force alone, or leave it out; see gitopsd fleet publish --help',
+    ],
+    [
+      'Unknown argument: maybe',
+      ['golden', 'rollback', '--yes', 'maybe'],
+      '--yes is a flag and takes no value (got --yes maybe); write --yes alone, or leave it out; see gitopsd golden rollback --help',
+    ],
+    [
       'Some new yargs message:\n  over two lines',
       ['status'],
       'Some new yargs message:; over two lines; see gitopsd status --help',
@@ -107,5 +118,34 @@ describe('rewordUsageFailure', () => {
     const out = rewordUsageFailure(msg, { scriptName: 'gitopsd', argv, tree });
     expect(out).toBe(line);
     expect(out).not.toContain('\n');
+  });
+});
+
+describe('a flag given a value', () => {
+  // Every boolean option of every command (a global one once, at the first
+  // command that lists it): `--X=maybe` is exit 64 and one line, where yargs
+  // read it as "not given" (review 12).
+  it('is a usage error for every flag of every command', async () => {
+    const seen = new Set<string>();
+    const cases = allCommands(tree).flatMap((c) =>
+      c.options
+        .filter((o) => o.notes.includes('boolean') && !seen.has(o.name) && (seen.add(o.name), true))
+        .map((o) => ({ path: c.path, flag: `--${o.name}` })),
+    );
+    expect(cases.map((c) => c.flag)).toEqual(
+      expect.arrayContaining(['--json', '--help', '--fleet', '--dry-run', '--force', '--yes', '--check-drift']),
+    );
+    for (const { path, flag } of cases) {
+      let err = '';
+      const code = await main([...path, `${flag}=maybe`], 'gitopsd', {
+        stdout: () => undefined,
+        stderr: (s) => (err += s),
+        env: {},
+      });
+      expect([code, err]).toEqual([
+        64,
+        `gitopsd: ${flag} is a flag and takes no value (got ${flag}=maybe); write ${flag} alone, or leave it out; see ${['gitopsd', ...path].join(' ')} --help\n`,
+      ]);
+    }
   });
 });
