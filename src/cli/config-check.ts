@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
 import type { Outcome } from '../core/outcome.js';
 
 /** `gitopsd config check`: the config loaded (or the CLI already exited 78). */
@@ -23,7 +23,8 @@ export async function checkConfig(deps: Deps, opts: { rollout?: string | undefin
 /**
  * `--rollout X`: validate gitopsd-rollout.json in a directory (a checkout's
  * working tree), a file, or at a commit of nixConfig.path (any revision git
- * understands). A bad policy is exit 78 with one line.
+ * understands). A bad policy is exit 78 with one line; an X that is none
+ * of the three, 64.
  */
 async function checkRollout(deps: Deps, where: string): Promise<{ text: string; json: unknown }> {
   const [{ readPolicyAt, readPolicyFile }, { POLICY_FILE }] = await Promise.all([
@@ -36,7 +37,8 @@ async function checkRollout(deps: Deps, where: string): Promise<{ text: string; 
     : existsSync(where)
       ? readPolicyFile(where)
       : await readPolicyAt(deps, deps.config.nixConfig.path, where).catch((err: unknown) => {
-          throw new ConfigError(
+          // The option names nothing: the command line's fault (64, with the --help to read), not the config's.
+          throw new UsageError(
             `--rollout ${where} is neither a file, a directory, nor a commit of ${deps.config.nixConfig.path} (${(err as Error).message.split('\n')[0] ?? ''}); pass a checkout, a file or a revision`,
           );
         });

@@ -4,12 +4,15 @@
  * report). Exit codes of `fleet status`: 0 every host healthy (warnings
  * allowed), 1 some host is not, 75 the status remote could not be read.
  */
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { GitopsdError, UsageError } from '../core/errors.js';
 import type { Outcome } from '../core/outcome.js';
 import { fleetExitCode, readFleet, type ReadOptions } from './read.js';
 import { printable, renderFleet } from './render.js';
 import { HOST_NAME, type FleetView } from './schema.js';
+import { readSignersFile } from './signers-file.js';
 
 type Args = Record<string, unknown>;
 
@@ -24,6 +27,9 @@ export function readOptions(args: Args): ReadOptions {
   }
   const remote = args['remote'];
   const signers = args['allowed-signers'];
+  // A file named on the command line that cannot be used is a usage error
+  // (64), found before the remote is read; the config's stays 78 (./read.ts).
+  if (typeof signers === 'string' && signers !== '') readSignersFile(signers, { option: '--allowed-signers' });
   return {
     hosts,
     ...(typeof remote === 'string' && remote !== '' ? { remote } : {}),
@@ -33,13 +39,14 @@ export function readOptions(args: Args): ReadOptions {
 
 export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcome> {
   const opts = readOptions(args);
+  const html = args['html'];
+  if (typeof html === 'string' && html !== '') htmlDirectory(html);
   const view = await readFleet(deps, opts);
   // A host asked for by name (--host) or expected (fleet.expectedHosts) that
   // has no status ref at all (never published, a typo, its ref deleted) is
   // not healthy: exit 1, as a check of that host expects (review 11: it was
   // exit 0 with "0 hosts"). readFleet lists them (view.missingHosts).
   const { missingHosts } = view;
-  const html = args['html'];
   if (typeof html === 'string' && html !== '') {
     const [{ renderPage }, { writeFileAtomic }] = await Promise.all([import('./html.js'), import('../core/atomic.js')]);
     const fs = await import('node:fs');
@@ -109,6 +116,29 @@ export async function fleetStatusCommand(deps: Deps, args: Args): Promise<Outcom
       updates,
     },
   };
+}
+
+/**
+ * `--html FILE` in a directory that does not exist (or a path through a
+ * file): a typo on the command line, a usage error (64) found before the
+ * remote is read. The directory is not made: a typo would make directories,
+ * as root too (review 11). A write that fails later stays 75.
+ */
+function htmlDirectory(html: string): void {
+  const dir = dirname(html);
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return; // EACCES and the like: the write says it (75)
+    isDir = false;
+  }
+  if (!isDir) {
+    throw new UsageError(
+      `--html ${html}: the directory ${dir} does not exist; pass a file in an existing directory (it is not made)`,
+    );
+  }
 }
 
 interface PendingUpdatesRead {
@@ -289,7 +319,9 @@ export async function fleetServeCommand(deps: Deps, args: Args): Promise<Outcome
 /**
  * `gitopsd fleet promote|halt <commit>` (docs/rollout.md "Halt and promote"):
  * write the signed marker at the status remote. Exit codes: 0 pushed;
- * 64 no --signing-key, or the commit is not one of the nix-config checkout;
+ * 64 no --signing-key, the commit is not one of the nix-config checkout, or
+ * an --allowed-signers file that cannot be read or holds no key (78 when
+ * nixConfig.allowedSignersFile names it);
  * 6 the marker would not count (its signature does not verify against the
  * allowed signers file): nothing pushed; 1 the key cannot sign; 75 the
  * remote cannot be written.
@@ -329,6 +361,14 @@ export function fleetMarkerCommand(action: 'promote' | 'halt') {
     const signersArg = args['allowed-signers'];
     const signers =
       typeof signersArg === 'string' && signersArg !== '' ? signersArg : deps.config.nixConfig.allowedSignersFile;
+    // Unusable: the option's fault (64) or the config's (78), not "a key the hosts do not trust" (6).
+    if (signers !== null) {
+      readSignersFile(
+        signers,
+        signers === signersArg ? { option: '--allowed-signers' } : { key: 'nixConfig.allowedSignersFile' },
+        '--allowed-signers',
+      );
+    }
     const remoteArg = args['remote'];
     const remote = await resolveStatusRemote(deps, timeoutMs, typeof remoteArg === 'string' ? remoteArg : undefined);
     const reason = typeof args['reason'] === 'string' ? args['reason'] : '';

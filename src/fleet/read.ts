@@ -12,7 +12,8 @@
  *   `<stateDir>/fleet/view.git` (or a temporary directory, removed after,
  *   when stateDir is not writable, as for a person without root).
  * - Failure modes: an unreadable remote is a GitopsdError 'temporary'
- *   (exit 75). A bad document, ref name or signature never fails the read:
+ *   (exit 75); an allowed-signers file that cannot be read or holds no key
+ *   is 'usage' when --allowed-signers named it (64), else 'config' (78). A bad document, ref name or signature never fails the read:
  *   it becomes that host's row (state invalid or unverified) with the reason.
  */
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +21,6 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
-import { GitopsdError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { decideRow, FUTURE_TOLERANCE_SEC } from './decide.js';
@@ -34,6 +34,7 @@ import {
   VIEW_PREFIX,
 } from './git.js';
 import { resolveStatusRemote } from './remote.js';
+import { readSignersFile } from './signers-file.js';
 import semverValid from 'semver/functions/valid.js';
 import semverLt from 'semver/functions/lt.js';
 import semverRsort from 'semver/functions/rsort.js';
@@ -166,20 +167,7 @@ export function parseStatusDocument(
   return { status: parsed.data };
 }
 
-/**
- * Pure: how many lines of an allowed-signers file hold a public key
- * (ssh-keygen(1) "ALLOWED SIGNERS": principals, options, key type, base64
- * key, comment). Comments and blank lines do not count; a line ssh-keygen
- * cannot parse is skipped by it, and is not counted here either.
- */
-export function signerKeyLines(text: string): number {
-  const key =
-    /(?:^|\s)(?:ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+[A-Za-z0-9+/]+={0,2}(?:\s|$)/;
-  return text.split('\n').filter((l) => {
-    const t = l.trim();
-    return t !== '' && !t.startsWith('#') && key.test(t);
-  }).length;
-}
+export { signerKeyLines } from './signers-file.js';
 
 /** Pure: the signature state of a commit from git's %G? / %GS. */
 export function signatureState(i: {
@@ -445,23 +433,12 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const signersConfigured = signersFile !== null;
     let verdicts = new Map<string, { code: string; signer: string }>();
     if (signersFile !== null) {
-      let signersText: string;
-      try {
-        signersText = readFileSync(signersFile, 'utf8');
-      } catch (err) {
-        throw new GitopsdError(
-          'config',
-          `the allowed signers file ${signersFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix fleet.allowedSignersFile or --allowed-signers`,
-        );
-      }
-      // A file with no key at all (empty, truncated, the wrong file) is unusable (exit 78):
-      // it would make every host "signed by a key that is not in the allowed signers file".
-      if (signerKeyLines(signersText) === 0) {
-        throw new GitopsdError(
-          'config',
-          `the allowed signers file ${signersFile} has no line with a public key (ssh-keygen(1) "ALLOWED SIGNERS": <host> namespaces="git" ssh-ed25519 AAAA…); fix fleet.allowedSignersFile or --allowed-signers`,
-        );
-      }
+      // Unusable: exit 64 when --allowed-signers named it, 78 when the config did (./signers-file.ts).
+      const signersText = readSignersFile(
+        signersFile,
+        opts.allowedSignersFile === undefined ? { key: 'fleet.allowedSignersFile' } : { option: '--allowed-signers' },
+        '--allowed-signers',
+      );
       const { createHash } = req('node:crypto') as typeof import('node:crypto');
       const signersHash = createHash('sha256').update(signersText).digest('hex');
       const cacheFile = join(dir, 'gitopsd-verdicts.json');

@@ -98,7 +98,7 @@ export async function serveFleet(deps: Deps, o: ServeOptions): Promise<{ refresh
       // An unusable config (an allowed-signers file that cannot be read) at
       // the first read: exit 78 as `fleet status` does, rather than serve a
       // 503 for ever under a unit that looks healthy (review 11).
-      if (refreshes === 0 && err instanceof GitopsdError && err.kind === 'config') throw err;
+      if (refreshes === 0 && err instanceof GitopsdError && (err.kind === 'config' || err.kind === 'usage')) throw err;
       error = err instanceof Error ? err.message : String(err);
       log.warn('fleet view not refreshed; serving the last one', { error });
       refreshes++;

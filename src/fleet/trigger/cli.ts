@@ -4,7 +4,8 @@
  * ./index.ts (effects) and ./decide.ts (the document).
  *
  * Exit codes: 0 pushed; 64 no --signing-key, a malformed --expires or
- * --host; 6 the hosts would ignore the trigger (its signature does not
+ * --host, an --allowed-signers file that cannot be read or holds no key
+ * (78 when the config named it); 6 the hosts would ignore the trigger (its signature does not
  * verify against the trigger signers file): nothing pushed; 1 the key
  * cannot sign; 75 the remote cannot be written.
  */
@@ -14,6 +15,7 @@ import ms from 'ms';
 import type { Handler } from '../../core/outcome.js';
 import { UsageError } from '../../core/errors.js';
 import { resolveNixConfigRemote } from '../remote.js';
+import { readSignersFile } from '../signers-file.js';
 import { planTrigger } from './decide.js';
 import { writeTrigger } from './index.js';
 
@@ -52,10 +54,23 @@ export const fleetTriggerCommand: Handler = async (deps, args) => {
   if (!plan.ok)
     throw new UsageError(plan.message.startsWith('--expires') ? `${plan.message}; got ${expiresArg}` : plan.message);
   const signersArg = args['allowed-signers'];
+  const { triggerSignersFile } = deps.config.daemon;
   const signers =
     typeof signersArg === 'string' && signersArg !== ''
       ? signersArg
-      : (deps.config.daemon.triggerSignersFile ?? deps.config.nixConfig.allowedSignersFile);
+      : (triggerSignersFile ?? deps.config.nixConfig.allowedSignersFile);
+  // A file that cannot be read (or holds no key) is the option's fault (64)
+  // or the config's (78), before anything is signed or fetched: git checked
+  // against it and refused every key, "the key is not in <file>" (exit 6).
+  if (signers !== null) {
+    readSignersFile(
+      signers,
+      signers === signersArg
+        ? { option: '--allowed-signers' }
+        : { key: triggerSignersFile !== null ? 'daemon.triggerSignersFile' : 'nixConfig.allowedSignersFile' },
+      '--allowed-signers',
+    );
+  }
   const remoteArg = args['remote'];
   const remote = await resolveNixConfigRemote(deps, timeoutMs, typeof remoteArg === 'string' ? remoteArg : undefined);
   const w = await writeTrigger(deps, {

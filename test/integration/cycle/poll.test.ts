@@ -274,6 +274,22 @@ describe('fleet trigger (refs/gitopsd/trigger)', () => {
     expect(w.exitCode).toBe(6);
     expect(w.stderr).toContain('not pushing the trigger: the hosts would ignore it');
     expect(await remoteTrigger()).toBe(accepted);
+    // An --allowed-signers file that cannot be read is the command line's fault (it was 6, "the key is not in <file>").
+    const f = await traced(t, [
+      'trigger',
+      '--fleet',
+      '--signing-key',
+      key('alice'),
+      '--allowed-signers',
+      '/nonexistent',
+    ]);
+    expect([f.exitCode, f.stderr.trim().split('\n')]).toEqual([
+      64,
+      [
+        'gitopsd: --allowed-signers /nonexistent cannot be read (ENOENT); pass the path of a readable allowed-signers file (ssh-keygen(1) "ALLOWED SIGNERS": <principal> namespaces="git" ssh-ed25519 AAAA…); see gitopsd trigger --help',
+      ],
+    ]);
+    expect(f.commands).toEqual([]);
     const u = await traced(t, ['trigger', '--expires', '1h']);
     expect(u.exitCode).toBe(64);
     expect(u.stderr).toContain('only apply to a fleet trigger: add --fleet');

@@ -286,17 +286,24 @@ describe('reading', () => {
     expect(oneJson.missingHosts).toEqual(['gone']);
     expect(oneJson.rollout.progress).toBeNull();
     expect(oneJson.rollout.note).toMatch(/not shown with --host/);
-    // A page that cannot be written: exit 75 and one line, not an internal
-    // error; a directory that does not exist is not made (a typo, as root too).
+    // A directory that does not exist is a typo on the command line (exit
+    // 64, one line) and is not made (as root too); a page that cannot be
+    // written is exit 75 and one line (here: FILE is a directory), not an
+    // internal error.
     const missingDir = join(dir, 'no-such-dir');
     const page = await pa.gitopsd(['fleet', 'status', '--host', 'pb', '--html', join(missingDir, 'x.html')], {
       env: at(1.1),
     });
-    expect(page.exitCode).toBe(75);
-    expect(page.stderr.trim()).toMatch(
-      /^gitopsd: cannot write the fleet page --html \S+\/no-such-dir\/x\.html \(ENOENT\); check that its directory exists and can be written, then run again$/,
-    );
+    expect([page.exitCode, page.stderr.trim()]).toEqual([
+      64,
+      `gitopsd: --html ${join(missingDir, 'x.html')}: the directory ${missingDir} does not exist; pass a file in an existing directory (it is not made); see gitopsd fleet status --help`,
+    ]);
     expect(existsSync(missingDir)).toBe(false);
+    const unwritable = await pa.gitopsd(['fleet', 'status', '--host', 'pb', '--html', dir], { env: at(1.1) });
+    expect(unwritable.exitCode).toBe(75);
+    expect(unwritable.stderr.trim()).toMatch(
+      /^gitopsd: cannot write the fleet page --html \S+ \(EISDIR\); check that its directory exists and can be written, then run again$/,
+    );
     const text = await pa.gitopsd(['fleet', 'status'], { env: at(1.1) });
     expect(text.stdout).toMatch(
       /host\s+state\s+Git\s+Lock\s+System\s+Boot\s+Golden\s+Dotfiles\s+version\s+last run\s+age\s+sig/,
@@ -359,18 +366,36 @@ describe('reading', () => {
     expect(r.exitCode).toBe(75);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/cannot read the status remote .*nowhere\/x\.git .*check the URL/);
-    // fleet serve with an allowed-signers file it cannot read: exit 78 at
-    // once, not a 503 page for ever (review 11).
-    const serve = await pa.gitopsd([
-      'fleet',
-      'serve',
-      '--listen',
-      '127.0.0.1:0',
-      '--allowed-signers',
-      join(dir, 'none'),
-    ]);
-    expect(serve.exitCode, serve.stderr).toBe(78);
-    expect(serve.stderr).toMatch(/allowed signers file .*none cannot be read \(ENOENT\)/);
+  });
+
+  it('an allowed-signers file that cannot be read: exit 64 when an option named it, 78 when the config did; one line, at once', async () => {
+    const none = join(dir, 'none');
+    // From the command line: a usage error, found before the remote is read
+    // (fleet status runs from its lean bundle), and fleet serve exits at
+    // once, not with a 503 page for ever (review 11).
+    for (const command of ['status', 'serve']) {
+      const listen = command === 'serve' ? ['--listen', '127.0.0.1:0'] : [];
+      const r = await pa.gitopsd(['fleet', command, ...listen, '--allowed-signers', none, '--remote', join(dir, 'x')]);
+      expect([r.exitCode, r.stderr.trim().split('\n')], r.stderr).toEqual([
+        64,
+        [
+          `gitopsd: --allowed-signers ${none} cannot be read (ENOENT); pass the path of a readable allowed-signers file (ssh-keygen(1) "ALLOWED SIGNERS": <principal> namespaces="git" ssh-ed25519 AAAA…); see gitopsd fleet ${command} --help`,
+        ],
+      ]);
+    }
+    // From the config: the config's fault.
+    await configureHost(pa, { fleet: { allowedSignersFile: none } });
+    try {
+      const r = await pa.gitopsd(['fleet', 'status']);
+      expect([r.exitCode, r.stderr.trim().split('\n')]).toEqual([
+        78,
+        [
+          `gitopsd: the allowed signers file ${none} cannot be read (ENOENT); fix fleet.allowedSignersFile or --allowed-signers`,
+        ],
+      ]);
+    } finally {
+      await configureHost(pa, { fleet: { allowedSignersFile: signers } });
+    }
   });
 
   it("bad input: malformed, oversized, unknown version, bad ref name, another host's name, a parent, a forgery: each one row with the reason", async () => {

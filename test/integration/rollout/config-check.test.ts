@@ -105,10 +105,12 @@ describe('config check --rollout', () => {
     expect(g.stdout).toContain(`rollout: ${f} is valid`);
   });
 
-  it('neither a path nor a commit: exit 78, one line', async () => {
+  it('neither a path nor a commit: a usage error (exit 64), one line', async () => {
     const r = await runCli(['config', 'check', '--config', config, '--rollout', 'no-such-rev']);
-    expect(r.exitCode).toBe(78);
+    expect(r.exitCode).toBe(64);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--rollout no-such-rev is neither a file, a directory, nor a commit/);
+    expect(r.stderr).toMatch(
+      /--rollout no-such-rev is neither a file, a directory, nor a commit .*; see gitopsd config check --help$/m,
+    );
   });
 });

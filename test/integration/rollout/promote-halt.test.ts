@@ -72,6 +72,18 @@ describe('gitopsd fleet promote / halt', () => {
     expect(await remoteRefs(remote)).toEqual({});
   });
 
+  it('an --allowed-signers file that cannot be read: exit 64, one line, nothing pushed (it said "a key the hosts do not trust", 6)', async () => {
+    const none = join(dir, 'none');
+    const r = await gitopsd(['fleet', 'halt', commit, '--signing-key', key('alice'), '--allowed-signers', none]);
+    expect([r.exitCode, r.stderr.trim().split('\n')]).toEqual([
+      64,
+      [
+        `gitopsd: --allowed-signers ${none} cannot be read (ENOENT); pass the path of a readable allowed-signers file (ssh-keygen(1) "ALLOWED SIGNERS": <principal> namespaces="git" ssh-ed25519 AAAA…); see gitopsd fleet halt --help`,
+      ],
+    ]);
+    expect(await remoteRefs(remote)).toEqual({});
+  });
+
   it('a key the hosts do not trust: exit 6, nothing pushed', async () => {
     const r = await gitopsd(['fleet', 'halt', commit, '--signing-key', key('mallory')]);
     expect(r.exitCode).toBe(6);

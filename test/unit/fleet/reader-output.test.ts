@@ -6,13 +6,14 @@
  * code, not an internal error; a laptop's not-yet-made stateDir keeps its view.
  */
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { printable, renderFleet } from '../../../src/fleet/render.js';
 import { newestTrustedVersion, onePerHost, signerKeyLines, summarize, writable } from '../../../src/fleet/read.js';
 import { listenFailure } from '../../../src/fleet/serve.js';
 import { absoluteRemote } from '../../../src/fleet/remote.js';
+import { readSignersFile, type SignersSource } from '../../../src/fleet/signers-file.js';
 import type { FleetRow } from '../../../src/fleet/schema.js';
 import { exitCodeFor } from '../../../src/core/exit.js';
 
@@ -186,12 +187,53 @@ describe('onePerHost: a host with a status in both layouts', () => {
   });
 });
 
-describe('signerKeyLines: an allowed-signers file with no key is unusable (exit 78)', () => {
+describe('signerKeyLines: an allowed-signers file with no key is unusable (exit 64 or 78)', () => {
   const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb3nYx4mB1c2VyQGhvc3Q= root@alpha';
   it('counts the lines that hold a public key', () => {
     expect(signerKeyLines('')).toBe(0);
     expect(signerKeyLines('garbage line\n# alpha ssh-ed25519 AAAA\n\n')).toBe(0);
     expect(signerKeyLines(`alpha namespaces="git" ${key}\nbeta ${key}\ngarbage\n`)).toBe(2);
     expect(signerKeyLines(`a,b cert-authority,namespaces="git" ecdsa-sha2-nistp256 AAAAE2VjZHNh=`)).toBe(1);
+  });
+
+  // Review 12: `--allowed-signers /nonexistent` was exit 78 (config) though the path came from the command line.
+  it('an unusable file is a usage error when an option named it, a config error when the config did', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gitopsd-signers-'));
+    try {
+      const good = join(dir, 'good');
+      const empty = join(dir, 'empty');
+      writeFileSync(good, `alpha namespaces="git" ${key}\n`);
+      writeFileSync(empty, '# nobody yet\n');
+      const outcome = (file: string, source: SignersSource): [number, string] => {
+        try {
+          return [0, readSignersFile(file, source, '--allowed-signers')];
+        } catch (err) {
+          return [exitCodeFor(err), (err as Error).message];
+        }
+      };
+      const option = { option: '--allowed-signers' };
+      const config = { key: 'fleet.allowedSignersFile' };
+      expect(outcome(good, option)).toEqual([0, `alpha namespaces="git" ${key}\n`]);
+      expect(outcome(join(dir, 'none'), option)).toEqual([
+        64,
+        expect.stringMatching(/^--allowed-signers \S+\/none cannot be read \(ENOENT\); pass the path of a readable/),
+      ]);
+      expect(outcome(empty, option)).toEqual([
+        64,
+        expect.stringMatching(
+          /^--allowed-signers \S+\/empty has no line with a public key .*; pass the allowed-signers/,
+        ),
+      ]);
+      expect(outcome(join(dir, 'none'), config)).toEqual([
+        78,
+        expect.stringMatching(/ cannot be read \(ENOENT\); fix fleet\.allowedSignersFile or --allowed-signers$/),
+      ]);
+      expect(outcome(empty, config)).toEqual([
+        78,
+        expect.stringMatching(/ has no line with a public key .*; fix fleet\.allowedSignersFile or --allowed-signers$/),
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
