@@ -45,7 +45,10 @@ export const syncStatusCommand: Handler = async (deps) => {
   const st = readSync(syncStore(deps));
   const { runAs } = await prepareSync(deps);
   const live = await makeCtxForReport(deps, runAs).unpushed();
+  // `ok` as in every command's JSON: the command did what it was asked (exit 0),
+  // not "the last sync went well" (that is lastRun) (review 12).
   const json = {
+    ok: true,
     lastRun: st.lastRun,
     lastOkAt: st.lastOkAt,
     unpushed: live.commits,
@@ -127,7 +130,7 @@ function conflictsReport(deps: Deps): Outcome {
   const st = readSync(syncStore(deps));
   const d = deps.config.dotfiles;
   if (st.parked === null) {
-    return { exitCode: 0, text: 'no parked conflicts', json: { parked: null, paths: [], steps: [] } };
+    return { exitCode: 0, text: 'no parked conflicts', json: { ok: true, parked: null, paths: [], steps: [] } };
   }
   const steps = resolveSteps({
     src: d.sourceDir ?? '<sourceDir>',
@@ -144,5 +147,6 @@ function conflictsReport(deps: Deps): Outcome {
     'to resolve, as the dotfiles user:',
     ...steps.map((s) => `  ${s}`),
   ].join('\n');
-  return { exitCode: 0, text, json: { parked: st.parked, paths: st.parked.paths, steps } };
+  // `ok`: the report was made (exit 0), as sync status's; a conflict is `parked` (review 12).
+  return { exitCode: 0, text, json: { ok: true, parked: st.parked, paths: st.parked.paths, steps } };
 }
