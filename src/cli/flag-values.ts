@@ -70,3 +70,24 @@ export function flagValueMessage(f: FlagValue): string {
   const dashed = f.typed.length === 1 ? `-${f.typed}` : `--${f.typed}`;
   return `${dashed} is a flag and takes no value (got ${dashed}${f.sep}${f.value}); write ${dashed} alone, or leave it out`;
 }
+
+/**
+ * The first option of `argv` (before a `--`) given an empty value
+ * (`--allowed-signers=`, `--store-path ""`), or null. yargs' requiresArg
+ * stops `--X` with nothing after it, but not these: the handlers read "" as
+ * "not given", so `fleet status --allowed-signers=` read the fleet
+ * unverified and `golden pin --store-path=` tried to pin the current
+ * directory (review 12). `isOption(name)`: a non-flag option of the command.
+ */
+export function emptyOptionValue(argv: readonly string[], isOption: (name: string) => boolean): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--') break;
+    const m = /^--([^=\s-][^=]*)(=?)$/.exec(a);
+    if (m === null) continue;
+    const name = m[1] ?? '';
+    const empty = m[2] === '=' || argv[i + 1] === '';
+    if (empty && isOption(name)) return name;
+  }
+  return null;
+}

@@ -16,7 +16,7 @@ import { exitCodeFor } from '../core/exit.js';
 import type { Handler } from '../core/outcome.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { fastRoute, type FastRoute } from './route.js';
-import { flagGivenValue, flagValueMessage } from './flag-values.js';
+import { emptyOptionValue, flagGivenValue, flagValueMessage } from './flag-values.js';
 import { loadUpgradeHandler } from './upgrade-handler.js';
 import { createSession, defaultIO, runFast, type CommandOptions, type MainIO } from './session.js';
 
@@ -532,8 +532,13 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       }
       // yargs read `--force=maybe` as false, silently (review 12): the
       // command's own flags, from yargs' options of the command that runs.
-      const flag = flagGivenValue(argv, isFlagOf(options as YargsOptions));
+      const isFlag = isFlagOf(options as YargsOptions);
+      const flag = flagGivenValue(argv, isFlag);
       if (flag !== null) throw new YargsFailure(flagValueMessage(flag));
+      // An option given "" (`--allowed-signers=`), which the handlers read as not given.
+      const keys = (options as YargsOptions).key ?? {};
+      const empty = emptyOptionValue(argv, (n) => Object.hasOwn(keys, n) && !isFlag(n));
+      if (empty !== null) throw new YargsFailure(`--${empty} needs a value`);
       return true;
     })
     .strict()
@@ -566,6 +571,8 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
 /** What yargs passes a check as its second argument: its options of the command being run (`getOptions()`). */
 interface YargsOptions {
   boolean?: readonly string[];
+  /** Every option of the command, by name. */
+  key?: Readonly<Record<string, unknown>>;
   alias?: Readonly<Record<string, readonly string[]>>;
 }
 

@@ -149,3 +149,18 @@ describe('a flag given a value', () => {
     }
   });
 });
+
+describe('an option given an empty value', () => {
+  // yargs' requiresArg stops `--X` at the end, not `--X=` or `--X ""`: the
+  // handlers read "" as not given (`fleet status --allowed-signers=` read the
+  // fleet unverified, review 12).
+  it.each([
+    [['fleet', 'status', '--allowed-signers='], 'allowed-signers', 'fleet status'],
+    [['golden', 'pin', '--store-path', ''], 'store-path', 'golden pin'],
+    [['config', 'check', '--rollout='], 'rollout', 'config check'],
+  ])('%j is a usage error', async (argv, name, command) => {
+    let err = '';
+    const code = await main(argv, 'gitopsd', { stdout: () => undefined, stderr: (s) => (err += s), env: {} });
+    expect([code, err]).toEqual([64, `gitopsd: --${name} needs a value; see gitopsd ${command} --help\n`]);
+  });
+});
