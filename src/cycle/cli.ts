@@ -69,7 +69,9 @@ export const triggerCommand: Handler = async (deps, args) => {
   if (fleetOnly.length > 0) {
     const { UsageError } = await import('../core/errors.js');
     throw new UsageError(
-      `--${fleetOnly.join(', --')} only apply to a fleet trigger: add --fleet (gitopsd trigger --fleet --signing-key KEY), or drop them for a local trigger`,
+      fleetOnly.length === 1
+        ? `--${fleetOnly[0]} only applies to a fleet trigger: add --fleet (gitopsd trigger --fleet --signing-key KEY), or drop it for a local trigger`
+        : `--${fleetOnly.join(', --')} only apply to a fleet trigger: add --fleet (gitopsd trigger --fleet --signing-key KEY), or drop them for a local trigger`,
     );
   }
   const { triggerUpgrade } = await import('./trigger.js');

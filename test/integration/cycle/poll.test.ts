@@ -292,7 +292,8 @@ describe('fleet trigger (refs/gitopsd/trigger)', () => {
     expect(f.commands).toEqual([]);
     const u = await traced(t, ['trigger', '--expires', '1h']);
     expect(u.exitCode).toBe(64);
-    expect(u.stderr).toContain('only apply to a fleet trigger: add --fleet');
+    expect(u.stderr).toContain('--expires only applies to a fleet trigger: add --fleet');
+    expect(u.stderr).toContain('or drop it for a local trigger');
   });
 
   it.each<[string, () => Promise<string>, string, string]>([
