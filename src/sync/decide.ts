@@ -25,23 +25,66 @@ export interface Uncapturable {
  * (with the reason for its kind, from its source name: `sources`, target →
  * source path relative to the source dir), and apply must not touch it
  * (apply would overwrite the person's edit).
- * `conflicted`: targets whose three-way merge with the unapplied source
- * change failed (same lines).
+ * `unmerged`: targets the three-way merge with the unapplied source change
+ * left alone, and why: the same lines changed on both sides, or an
+ * `encrypted_` entry (ciphertext cannot be merged line by line).
  */
 export function findUncapturable(
   entries: readonly StatusEntry[],
   sources: ReadonlyMap<string, string> = new Map(),
-  conflicted: ReadonlySet<string> = new Set(),
+  unmerged: ReadonlyMap<string, Unmerged> = new Map(),
 ): Uncapturable[] {
   return entries
     .filter((e) => e.x !== ' ')
-    .map((e) => ({
-      target: e.target,
-      code: e.x,
-      why: conflicted.has(e.target)
-        ? `edited in $HOME on the same lines as a change to ${sources.get(e.target) ?? 'its source'} that is not applied here yet; see both with "chezmoi diff ~/${e.target}", merge the other side into ~/${e.target} by hand (or run "chezmoi merge ~/${e.target}"), and the next sync captures it`
-        : whyNotCaptured(e.target, e.x, sources.get(e.target)),
-    }));
+    .map((e) => {
+      const t = `~/${e.target}`;
+      const src = sources.get(e.target) ?? 'its source';
+      const left = unmerged.get(e.target);
+      const why =
+        left === 'same-lines'
+          ? `edited in $HOME on the same lines as a change to ${src} that is not applied here yet; see both with "chezmoi diff ${t}", merge the other side into ${t} by hand (or run "chezmoi merge ${t}"), and the next sync captures it`
+          : left === 'encrypted'
+            ? `encrypted (${src}), edited here and changed on another host: the sync cannot merge ciphertext line by line, and editing again does not help; see the other side decrypted with "chezmoi diff ${t}", merge it into ${t} by hand, then run "chezmoi re-add ${t}" (it re-encrypts), and the next sync pushes the merge`
+            : whyNotCaptured(e.target, e.x, sources.get(e.target));
+      return { target: e.target, code: e.x, why };
+    });
+}
+
+/** Why capture's three-way merge left an edited target alone (see mergeIntoHome). */
+export type Unmerged = 'same-lines' | 'encrypted';
+
+/** Whether a source path's own name carries chezmoi's `encrypted_` attribute. */
+export function isEncrypted(srcRel: string): boolean {
+  return /^(?:(?:create|modify|private|readonly|empty|executable)_)*encrypted_/.test(
+    srcRel.slice(srcRel.lastIndexOf('/') + 1),
+  );
+}
+
+/**
+ * A $HOME file whose source entry another host deleted, kept because it is
+ * not what chezmoi wrote (an edit made here): it is no longer managed, so
+ * nothing would carry it anywhere. Waiting until the person chooses. Code
+ * `O`: orphaned (not one of chezmoi's status letters).
+ */
+export function orphanedEdit(target: string): Uncapturable {
+  const t = `~/${target}`;
+  return {
+    target,
+    code: 'O',
+    why: `deleted on another host, edited here: its source entry is gone, so ${t} is kept but no longer managed or synced; run "chezmoi add ${t}" to keep it (the next sync pushes it to every host), or remove it`,
+  };
+}
+
+/**
+ * Held targets (see planHeldBases) that chezmoi's status no longer lists:
+ * clean again, or no longer managed at all (a kept orphan, orphanedEdit).
+ * Only these need a look at the managed set.
+ */
+export function unlistedHeld(heldBases: Readonly<Record<string, string>>, status: readonly StatusEntry[]): string[] {
+  const listed = new Set(status.map((e) => e.target));
+  return Object.keys(heldBases)
+    .filter((t) => !listed.has(t))
+    .sort();
 }
 
 /**

@@ -86,7 +86,7 @@ export type Failure = z.infer<typeof Failure>;
 const KindsReply = z.object({ kinds: z.array(PathKind) });
 const TextReply = z.object({ text: z.nullable(z.string()) });
 const HashesReply = z.object({ hashes: z.array(z.nullable(z.string())) });
-const RemoveReply = z.object({ removed: z.array(z.string()), failed: z.array(Failure) });
+const RemoveReply = z.object({ removed: z.array(z.string()), failed: z.array(Failure), kept: z.array(z.string()) });
 const WriteReply = z.object({ refused: z.nullable(z.string()) });
 const DoneReply = z.object({ done: z.literal(true) });
 
@@ -107,6 +107,15 @@ function kindOf(path: string): PathKind {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   return 'other';
+}
+
+/** Whether nothing is at path (lstat: a dangling symlink is something); an lstat that fails otherwise counts as there. */
+function isGone(path: string): boolean {
+  try {
+    return kindOf(path) === 'missing';
+  } catch {
+    return false;
+  }
 }
 
 function isMissing(err: unknown): boolean {
@@ -195,10 +204,14 @@ export function performUserTree(req: UserTreeRequest): unknown {
     case 'remove-if-unchanged': {
       const removed: string[] = [];
       const failed: Failure[] = [];
+      const kept: string[] = [];
       for (const f of req.files) {
         // Re-hashed right before the unlink: a file edited since the
-        // snapshot is a person's edit and stays.
-        if (hashRegular(f.path) !== f.sha256) continue;
+        // snapshot is a person's edit and stays (and is reported).
+        if (hashRegular(f.path) !== f.sha256) {
+          if (!isGone(f.path)) kept.push(f.path);
+          continue;
+        }
         try {
           unlinkSync(f.path);
           removed.push(f.path);
@@ -206,7 +219,7 @@ export function performUserTree(req: UserTreeRequest): unknown {
           failed.push({ path: f.path, why: errText(err) });
         }
       }
-      return { removed, failed };
+      return { removed, failed, kept };
     }
     case 'write-in-place':
       return { refused: writeInPlace(req.path, req.content, req.mode) };
@@ -237,10 +250,14 @@ export interface UserTree {
   kinds(paths: readonly string[]): Promise<PathKind[]>;
   /** sha256 of each path that is a regular file; null for a missing file, a symlink or anything else. */
   hashFiles(paths: readonly string[]): Promise<(string | null)[]>;
-  /** Unlink each file whose content still hashes to sha256; failures (EACCES…) are returned, not thrown. */
+  /**
+   * Unlink each file whose content still hashes to sha256; failures (EACCES…)
+   * are returned, not thrown. `kept`: the paths left because something other
+   * than that content is there (a person's edit).
+   */
   removeIfUnchanged(
     files: readonly { path: string; sha256: string }[],
-  ): Promise<{ removed: string[]; failed: Failure[] }>;
+  ): Promise<{ removed: string[]; failed: Failure[]; kept: string[] }>;
   /**
    * Overwrite a regular file the user owns, and give it the mode attributes
    * in `mode` (withModeAttrs); returns why it was refused, or null when written.
@@ -287,7 +304,7 @@ export function userTree(opts: { runner: Runner; runAs: RunAs | undefined }): Us
       paths.length === 0 ? [] : (await call(HashesReply, { op: 'hash-files', paths: [...paths] })).hashes,
     removeIfUnchanged: async (files) =>
       files.length === 0
-        ? { removed: [], failed: [] }
+        ? { removed: [], failed: [], kept: [] }
         : call(RemoveReply, { op: 'remove-if-unchanged', files: files.map((f) => ({ ...f })) }),
     writeInPlace: async (path, content, mode) =>
       (await call(WriteReply, { op: 'write-in-place', path, content, ...(mode !== undefined ? { mode } : {}) }))

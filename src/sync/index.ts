@@ -63,8 +63,11 @@ import {
   type IntegrateDecision,
   type IntegrateObservation,
   type ParkedInfo,
+  orphanedEdit,
+  unlistedHeld,
   type SyncResultKind,
   type Uncapturable,
+  type Unmerged,
 } from './decide.js';
 import {
   bookmarks,
@@ -381,7 +384,12 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
       )
     : captured.status;
   const waiting = afterCapture.filter((e) => e.x !== ' ').map((e) => e.target);
-  extras.uncapturable = findUncapturable(afterCapture, await sourcePathMap(ctx, waiting), new Set(captured.conflicted));
+  extras.uncapturable = findUncapturable(afterCapture, await sourcePathMap(ctx, waiting), captured.unmerged);
+  // Files an earlier run kept because another host deleted their entry
+  // while they were edited here: they wait while they are there and the
+  // source does not manage them again (held, unlisted, unmanaged, present).
+  const orphans = await stillOrphaned(ctx, unlistedHeld(stBefore.heldBases, afterCapture));
+  extras.uncapturable.push(...orphans.map(orphanedEdit));
   for (const u of extras.uncapturable) ctx.log.warn('edit in $HOME that re-add cannot capture', { ...u });
   // The managed files $HOME agrees on, for deletions made on another host.
   // Taken only when integration is about to bring in remote changes (else
@@ -526,8 +534,14 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     );
   }
   const applied = nothingToApply
-    ? { deferred: [], failed: [], removed: [], refused: [], error: '' }
-    : await apply(ctx, snapshot.before ?? { files: new Map() });
+    ? { deferred: [], failed: [], removed: [], refused: [], orphaned: [], error: '' }
+    : await apply(ctx, snapshot.before ?? { files: new Map(), edited: new Set() });
+  for (const t of applied.orphaned) {
+    if (orphans.includes(t)) continue;
+    const u = orphanedEdit(t);
+    ctx.log.warn('edit in $HOME whose source entry another host deleted', { ...u });
+    extras.uncapturable.push(u);
+  }
   extras.deferred = applied.deferred;
   extras.removed = applied.removed;
   extras.refused.push(...applied.refused);
@@ -541,9 +555,14 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     // their own merge base: what is left unapplied holds back only itself.
     const parent = wcBefore?.parents.length === 1 ? wcBefore.parents[0] : undefined;
     const wcBase = parent ?? (await one(ctx, '@-')).commitId;
+    // An orphan keeps its base too: that held base is how the next syncs
+    // know the file was managed (stillOrphaned), in the same atomic write as
+    // wcBase, which moves past the entry's deletion.
     const left = [
       ...applied.deferred,
       ...applied.failed,
+      ...applied.orphaned,
+      ...orphans,
       ...afterCapture.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target),
     ];
     updateSync(ctx.store, (s) => ({
@@ -552,8 +571,9 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
       heldBases: planHeldBases(s.heldBases, baseBeforeIntegration, left),
     }));
   } else {
-    // Held targets that are clean again (no status line) need no base.
-    const listed = new Set(afterCapture.map((e) => e.target));
+    // Held targets that are clean again (no status line) need no base;
+    // orphans still waiting keep theirs.
+    const listed = new Set([...afterCapture.map((e) => e.target), ...orphans]);
     updateSync(ctx.store, (s) => ({
       ...s,
       heldBases: Object.fromEntries(Object.entries(s.heldBases).filter(([t]) => listed.has(t))),
@@ -1406,7 +1426,7 @@ async function capture(
   sourceAhead: boolean;
   targets: string[];
   head: string;
-  conflicted: string[];
+  unmerged: Map<string, Unmerged>;
   refused: Refusal[];
 }> {
   const status = parseChezmoiStatus((await (c.status ?? statusOrExplain(ctx))).stdout);
@@ -1421,9 +1441,9 @@ async function capture(
     wcBase !== null &&
     wcBase !== head &&
     (wcMoved || (known?.wcBaseIsAncestor ?? (await commits(ctx, `present(${wcBase}) & ::@`)).length > 0));
-  const conflicted: string[] = [];
+  const unmerged = new Map<string, Unmerged>();
   const refused: Refusal[] = [];
-  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted, refused };
+  if (edited.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, unmerged, refused };
   // Each edited target merges against what $HOME last had of it: its own
   // held base if it was left unapplied, else wcBase while the source is ahead.
   const baseOf = (t: string): string | null => heldBases[t] ?? (sourceAhead ? wcBase : null);
@@ -1450,11 +1470,12 @@ async function capture(
       }
       const merged = await mergeIntoHome(ctx, { target: t, srcRel, base });
       if (merged === 'capture') capture.push(t);
+      else if (merged === 'encrypted') unmerged.set(t, 'encrypted');
       else if (merged !== 'leave') refused.push(merged);
-      else if (!srcRel.endsWith('.tmpl')) conflicted.push(t);
+      else if (!srcRel.endsWith('.tmpl')) unmerged.set(t, 'same-lines');
     }
   }
-  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, conflicted, refused };
+  if (capture.length === 0) return { reAdded: false, status, sourceAhead, targets: [], head, unmerged, refused };
   // Never with chezmoi's own git.autoCommit/autoPush (see sourceWriteConfig).
   const write = await sourceWriteConfig(ctx);
   try {
@@ -1464,7 +1485,7 @@ async function capture(
   } finally {
     write.done();
   }
-  return { reAdded: true, status, sourceAhead, targets: capture, head, conflicted, refused };
+  return { reAdded: true, status, sourceAhead, targets: capture, head, unmerged, refused };
 }
 
 /**
@@ -1491,11 +1512,32 @@ async function refusedBySnapshot(ctx: Ctx): Promise<Uncapturable[]> {
   });
 }
 
+/**
+ * Of the held targets chezmoi's status no longer lists, those still
+ * orphaned: no longer kept by the source (managed or ignored) and still in
+ * $HOME. Derived anew by every sync, so the person's `chezmoi add` or `rm`
+ * ends the wait; costs `chezmoi managed`, `chezmoi ignored` and an lstat,
+ * only when such a target exists.
+ */
+async function stillOrphaned(ctx: Ctx, unlisted: readonly string[]): Promise<string[]> {
+  if (unlisted.length === 0) return [];
+  const kept = await keptTargets(ctx);
+  const unkept = unlisted.filter((t) => !kept.has(t));
+  if (unkept.length === 0) return [];
+  const kinds = await ctx.tree.kinds(unkept.map((t) => join(ctx.dest, t)));
+  return unkept.filter((_, i) => kinds[i] !== 'missing');
+}
+
 // ---------------------------------------------------------------- apply
 
 interface ManagedSnapshot {
   /** Target (relative to dest) → sha256 of the $HOME file, for files $HOME and source agree on. */
   files: Map<string, string>;
+  /**
+   * Managed files the status listed as changed in $HOME (X column): never
+   * removed, and reported if another host deleted their entry (orphanedEdit).
+   */
+  edited: Set<string>;
 }
 
 /**
@@ -1510,30 +1552,53 @@ interface ManagedSnapshot {
 async function managedSnapshot(ctx: Ctx): Promise<ManagedSnapshot> {
   const managed = await managedTargets(ctx);
   const hashes = await ctx.tree.hashFiles(managed.map((t) => join(ctx.dest, t)));
-  const differing = new Set(parseChezmoiStatus((await statusOrExplain(ctx)).stdout).map((e) => e.target));
+  const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
+  const differing = new Set(status.map((e) => e.target));
+  const changedHere = new Set(status.filter((e) => e.x !== ' ').map((e) => e.target));
   const files = new Map<string, string>();
+  const edited = new Set<string>();
   for (const [i, t] of managed.entries()) {
     const h = hashes[i];
-    if (h !== null && h !== undefined && !differing.has(t)) files.set(t, h);
+    if (changedHere.has(t)) edited.add(t);
+    else if (h !== null && h !== undefined && !differing.has(t)) files.set(t, h);
   }
-  return { files };
+  return { files, edited };
 }
 
 async function apply(
   ctx: Ctx,
   before: ManagedSnapshot,
-): Promise<{ deferred: string[]; failed: string[]; removed: string[]; refused: Refusal[]; error: string }> {
+): Promise<{
+  deferred: string[];
+  failed: string[];
+  removed: string[];
+  refused: Refusal[];
+  /** Kept $HOME files whose entry another host deleted: edited here (orphanedEdit). */
+  orphaned: string[];
+  error: string;
+}> {
   // Deletions made on another host: chezmoi apply never removes a file that
   // left the source state, so remove it here, but only while it still has
   // the content chezmoi wrote (anything else is a person's edit). Hashed
   // and unlinked by the user's own process: a directory on the way that the
   // user replaced with a symlink leads only where the user may delete.
   // No snapshot (no remote change): nothing can have been deleted elsewhere.
-  const now = before.files.size > 0 ? await keptTargets(ctx) : new Set<string>();
+  const now = before.files.size + before.edited.size > 0 ? await keptTargets(ctx) : new Set<string>();
   const gone = [...before.files].filter(([t]) => !now.has(t));
   const rm = await ctx.tree.removeIfUnchanged(gone.map(([t, sha256]) => ({ path: join(ctx.dest, t), sha256 })));
   const targetOf = new Map(gone.map(([t]) => [join(ctx.dest, t), t]));
   const removed = rm.removed.map((p) => targetOf.get(p) ?? p);
+  // An edit kept here whose entry is gone is managed no more: nothing would
+  // carry it anywhere, so it waits for the person, reported (review 13b, W1;
+  // the same pair of edits made before the sync parks a modify/delete
+  // conflict). Edited before the snapshot (listed by its status), or after
+  // (its hash no longer matches).
+  const editedGone = [...before.edited].filter((t) => !now.has(t));
+  const editedKinds = editedGone.length > 0 ? await ctx.tree.kinds(editedGone.map((t) => join(ctx.dest, t))) : [];
+  const orphaned = [
+    ...rm.kept.map((p) => targetOf.get(p) ?? p),
+    ...editedGone.filter((_, i) => editedKinds[i] !== 'missing'),
+  ];
   const refused = rm.failed.map((f) => {
     const t = targetOf.get(f.path) ?? f.path;
     return refusal(
@@ -1545,7 +1610,7 @@ async function apply(
   const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const targets = planApply(status);
   const deferred = status.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target);
-  if (targets.length === 0) return { deferred, failed: [], removed, refused, error: '' };
+  if (targets.length === 0) return { deferred, failed: [], removed, refused, orphaned, error: '' };
   // --error-on-conflict: a target edited between our status and the write is
   // refused, never overwritten; --keep-going applies the others anyway.
   const r = await chezmoi(
@@ -1555,7 +1620,7 @@ async function apply(
       allowFailure: true,
     },
   );
-  if (r.exitCode === 0) return { deferred, failed: [], removed, refused, error: '' };
+  if (r.exitCode === 0) return { deferred, failed: [], removed, refused, orphaned, error: '' };
   const after = parseChezmoiStatus((await chezmoi(ctx, ['status'], { allowFailure: true })).stdout);
   const left = new Map(after.map((e) => [e.target, e]));
   const failed: string[] = [];
@@ -1565,7 +1630,7 @@ async function apply(
     if (e.x !== ' ') deferred.push(t);
     else failed.push(t);
   }
-  return { deferred, failed, removed, refused, error: lastLine(r.stderr) };
+  return { deferred, failed, removed, refused, orphaned, error: lastLine(r.stderr) };
 }
 
 /**

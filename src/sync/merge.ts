@@ -10,7 +10,7 @@ import type { RunResult } from '../core/runner.js';
 import { privateTemp, type UserTree } from './fs-boundary.js';
 import { filesetOf, jj, type JjCtx } from './jj.js';
 import { lastLine } from './text.js';
-import { modeAttrsChange, sameTarget } from './decide.js';
+import { isEncrypted, modeAttrsChange, sameTarget } from './decide.js';
 
 /** A $HOME target the sync left alone, and why (one line for people). */
 export interface Refusal {
@@ -28,7 +28,8 @@ export interface MergeCtx extends JjCtx {
 /**
  * Merge the source's change into an edited $HOME file, so re-add captures
  * the edit on top of it. 'capture': merged (or nothing to merge); 'leave':
- * a conflict or a template, left for a later sync; a Refusal: the target is
+ * a conflict or a template, left for a later sync; 'encrypted': an
+ * `encrypted_` entry, left for a person; a Refusal: the target is
  * not a regular file of the user's (a symlink, say), so nothing is written.
  *
  * Root reads and writes nothing of the user's here: `git merge-file` runs as
@@ -44,7 +45,7 @@ export async function mergeIntoHome(
     srcRel: string;
     base: string;
   },
-): Promise<'capture' | 'leave' | Refusal> {
+): Promise<'capture' | 'leave' | 'encrypted' | Refusal> {
   if (m.srcRel.endsWith('.tmpl')) return 'leave';
   const home = join(ctx.dest, m.target);
   const [kind] = await ctx.tree.kinds([home]);
@@ -67,9 +68,14 @@ export async function mergeIntoHome(
   }
   // New since the base: nothing to revert.
   if (baseText.exitCode !== 0) return 'capture';
-  // A template, or ciphertext on one side only (the other host encrypted
-  // or decrypted the entry): no line merge means anything; a person merges.
-  if (baseRel.endsWith('.tmpl') || isEncrypted(baseRel) !== isEncrypted(m.srcRel)) return 'leave';
+  if (baseRel.endsWith('.tmpl')) return 'leave';
+  // Ciphertext on either side: `git merge-file` of the plaintext in $HOME
+  // against age armor can only conflict, and did, with a reason that did not
+  // fit (review 13b, W2); on one side only, the other host encrypted or
+  // decrypted the entry. A person merges (findUncapturable says how).
+  // Decrypting for the merge would put the secret's plaintext in files root
+  // hands over, which a kill -9 leaves behind.
+  if (isEncrypted(baseRel) || isEncrypted(m.srcRel)) return 'encrypted';
   const tmp = privateTemp({ stateDir: ctx.deps.paths.stateDir, syncDir: ctx.deps.paths.syncDir, runAs: ctx.runAs });
   let merged: RunResult;
   try {
@@ -108,11 +114,4 @@ function refuseWrite(ctx: MergeCtx, target: string, what: string): Refusal {
 export function refusal(ctx: { log: JjCtx['log'] }, target: string, why: string): Refusal {
   ctx.log.warn('target in $HOME refused', { target, why });
   return { target, why };
-}
-
-/** Whether a source path's own name carries chezmoi's `encrypted_` attribute. */
-function isEncrypted(srcRel: string): boolean {
-  return /^(?:(?:create|modify|private|readonly|empty|executable)_)*encrypted_/.test(
-    srcRel.slice(srcRel.lastIndexOf('/') + 1),
-  );
 }

@@ -13,12 +13,14 @@ import { run, tryRun } from '../../harness/exec.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { runCli } from '../../helpers/cli.js';
 import {
+  chezmoiArgs,
   makeHost,
   makeRemote,
   readHome,
   remoteRefs,
   remoteTree,
   syncExpect,
+  syncStoppedAt,
   type Host,
   type Remote,
 } from './fixture.js';
@@ -116,5 +118,26 @@ describe('a parked conflict in an age-encrypted file, resolved by following `syn
     const after = await runCli(['sync', 'conflicts', '--config', b.config, '--json']);
     expect(JSON.parse(after.stdout)).toMatchObject({ parked: null, paths: [] });
     expect(await decrypt(shared, (await remoteTree(remote)).get(TOKEN) ?? '')).toBe(MERGED);
+  });
+
+  it('an edit here while a change from another host waits unapplied is not line-merged against ciphertext: the reason says encrypted, and its advice works (review 13b, W2)', async () => {
+    const fromA = MERGED.replace('user=me', 'user=A');
+    const fromB = MERGED.replace('scope=read', 'scope=B');
+    await writeFile(join(a.home, '.token'), fromA);
+    await syncExpect(a, 0);
+    // b's edit lands after its capture: apply defers it, the source is ahead.
+    const stopped = await syncStoppedAt(b, 'cmd:chezmoi managed', () => writeFile(join(b.home, '.token'), fromB));
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    const r = await syncExpect(b, 1);
+    expect(r.json?.['uncapturable']).toEqual([
+      { target: '.token', code: 'M', why: expect.stringContaining(`encrypted (${TOKEN})`) },
+    ]);
+    expect(await readHome(b, '.token')).toBe(fromB);
+    // As the reason says: merge the other side in by hand, then re-add.
+    const both = 'user=A\ntoken=tA-and-tB\nscope=B\n';
+    await writeFile(join(b.home, '.token'), both);
+    await run('chezmoi', [...chezmoiArgs(b), 're-add', join(b.home, '.token')]);
+    await syncExpect(b, 0);
+    expect(await decrypt(shared, (await remoteTree(remote)).get(TOKEN) ?? '')).toBe(both);
   });
 });

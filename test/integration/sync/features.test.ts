@@ -102,7 +102,7 @@ describe('templates, secrets, deletions and what re-add cannot capture', () => {
     expect(await readHome(a, '.beta')).toBeNull();
   });
 
-  it('a file deleted on another host and edited here while the sync integrates keeps the edit (review 13b, D2)', async () => {
+  it('a file deleted on another host and edited here while the sync integrates keeps the edit and waits for the person (review 13b, D2, W1)', async () => {
     const r = await makeRemote({ dot_alpha: 'a1\n', dot_gamma: 'g1\n' });
     const h1 = await makeHost(r, 'h1');
     const h2 = await makeHost(r, 'h2');
@@ -111,12 +111,24 @@ describe('templates, secrets, deletions and what re-add cannot capture', () => {
     await run('chezmoi', [...chezmoiArgs(h1), 'destroy', '--force', join(h1.home, '.gamma')]);
     await syncExpect(h1, 0);
     // After h2's capture, before its snapshot of the files $HOME agrees on:
-    // the edit was hashed as agreeing and apply deleted it, exit 0.
+    // the edit was hashed as agreeing and apply deleted it, exit 0 (D2).
     const res = await syncStoppedAt(h2, 'cmd:chezmoi managed', () =>
       writeFile(join(h2.home, '.gamma'), 'g1\nedited-on-h2\n'),
     );
-    expect(res.exitCode, res.stderr).toBe(0);
     expect(await readHome(h2, '.gamma')).toBe('g1\nedited-on-h2\n');
+    // Kept, but no longer managed: it waits, reported, on this sync and the
+    // next (W1: exit 0 and `uncapturable: []` both times).
+    const waiting = (out: string): unknown => (JSON.parse(out) as { uncapturable: unknown }).uncapturable;
+    const orphan = [{ target: '.gamma', code: 'O', why: expect.stringContaining('chezmoi add ~/.gamma') }];
+    expect(res.exitCode, res.stderr).toBe(1);
+    expect(waiting(res.stdout)).toEqual(orphan);
+    const again = await syncExpect(h2, 1);
+    expect(again.json?.['kind']).toBe('edits-waiting');
+    expect(again.json?.['uncapturable']).toEqual(orphan);
+    // The advice works: the edit reaches the remote and the wait ends.
+    await run('chezmoi', [...chezmoiArgs(h2), 'add', join(h2.home, '.gamma')]);
+    expect((await syncExpect(h2, 0)).json?.['uncapturable']).toEqual([]);
+    expect((await remoteTree(r)).get('dot_gamma')).toBe('g1\nedited-on-h2\n');
   }, 600_000);
 
   it('a new file added with chezmoi add reaches the other host', async () => {

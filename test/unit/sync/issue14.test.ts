@@ -3,7 +3,15 @@
  * do): tables of the real tools' output and source names.
  */
 import { describe, expect, it } from 'vitest';
-import { findUncapturable, planHeldBases, sameTargetPaths, whyNotCaptured } from '../../../src/sync/decide.js';
+import {
+  findUncapturable,
+  isEncrypted,
+  orphanedEdit,
+  planHeldBases,
+  sameTargetPaths,
+  unlistedHeld,
+  whyNotCaptured,
+} from '../../../src/sync/decide.js';
 import { resolveSteps } from '../../../src/sync/cli.js';
 
 describe('sameTargetPaths', () => {
@@ -43,10 +51,39 @@ describe('why an edit was not captured', () => {
     const [u] = findUncapturable(
       [{ x: 'M', y: 'M', target: '.plain' }],
       new Map([['.plain', 'dot_plain']]),
-      new Set(['.plain']),
+      new Map([['.plain', 'same-lines' as const]]),
     );
     expect(u?.why).toContain('chezmoi merge ~/.plain');
     expect(u?.why).toContain('dot_plain');
+  });
+  it('an encrypted file left by the merge says so, and how to merge the plaintext (review 13b, W2)', () => {
+    const [u] = findUncapturable(
+      [{ x: 'M', y: 'M', target: '.token' }],
+      new Map([['.token', 'encrypted_private_dot_token.age']]),
+      new Map([['.token', 'encrypted' as const]]),
+    );
+    expect(u?.why).toContain('encrypted (encrypted_private_dot_token.age)');
+    expect(u?.why).toContain('chezmoi re-add ~/.token');
+    expect(u?.why).not.toContain('same lines');
+  });
+  it.each([
+    ['encrypted_private_dot_token.age', true],
+    ['private_encrypted_dot_k', true],
+    ['dir/encrypted_dot_k.asc', true],
+    ['encrypted_dir/dot_k', false],
+    ['dot_encrypted_x', false],
+  ])('isEncrypted(%s) is %s', (src, want) => {
+    expect(isEncrypted(src)).toBe(want);
+  });
+  it('a kept file whose source another host deleted names both ways out (review 13b, W1)', () => {
+    expect(orphanedEdit('.gamma')).toMatchObject({ target: '.gamma', code: 'O' });
+    expect(orphanedEdit('.gamma').why).toMatch(/chezmoi add ~\/\.gamma.*or remove it/);
+  });
+  it('only held targets the status no longer lists need a look at the managed set', () => {
+    expect(unlistedHeld({ '.b': 'c1', '.a': 'c1', '.t': 'c2' }, [{ x: 'M', y: 'M', target: '.t' }])).toEqual([
+      '.a',
+      '.b',
+    ]);
   });
 });
 
