@@ -187,15 +187,19 @@ export async function sourcePaths(ctx: ChezmoiCtx, targets: readonly string[]): 
  * (.chezmoiignore): chezmoi leaves an ignored target alone, so one that
  * became ignored is never taken for a deletion (issue 14, input 5).
  */
-export async function keptTargets(ctx: ChezmoiCtx): Promise<{ has(t: string): boolean }> {
-  const managed = new Set(await managedTargets(ctx));
+export async function keptTargets(
+  ctx: ChezmoiCtx,
+  include: 'files' | 'all' = 'files',
+): Promise<{ has(t: string): boolean }> {
+  const managed = new Set(await managedTargets(ctx, include));
   const r = await chezmoi(ctx, ['ignored']);
   const ignored = new Set(r.stdout.split('\n').filter((l) => l !== ''));
   return { has: (t: string) => managed.has(t) || isIgnored(t, ignored) };
 }
 
-export async function managedTargets(ctx: ChezmoiCtx): Promise<string[]> {
-  const r = await chezmoi(ctx, ['managed', '-i', 'files']);
+/** `chezmoi managed`: the managed files (`-i files`), or every managed entry (symlinks, directories…). */
+export async function managedTargets(ctx: ChezmoiCtx, include: 'files' | 'all' = 'files'): Promise<string[]> {
+  const r = await chezmoi(ctx, include === 'files' ? ['managed', '-i', 'files'] : ['managed']);
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 

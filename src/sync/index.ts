@@ -536,8 +536,11 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   const applied = nothingToApply
     ? { deferred: [], failed: [], removed: [], refused: [], orphaned: [], error: '' }
     : await apply(ctx, snapshot.before ?? { files: new Map(), edited: new Set() });
-  for (const t of applied.orphaned) {
-    if (orphans.includes(t)) continue;
+  // A waiting edit whose entry is now gone (a template edited here, say)
+  // waits for the new reason: the old one names a source that is no more.
+  const newOrphans = applied.orphaned.filter((t) => !orphans.includes(t));
+  extras.uncapturable = extras.uncapturable.filter((u) => !newOrphans.includes(u.target));
+  for (const t of newOrphans) {
     const u = orphanedEdit(t);
     ctx.log.warn('edit in $HOME whose source entry another host deleted', { ...u });
     extras.uncapturable.push(u);
@@ -1521,7 +1524,9 @@ async function refusedBySnapshot(ctx: Ctx): Promise<Uncapturable[]> {
  */
 async function stillOrphaned(ctx: Ctx, unlisted: readonly string[]): Promise<string[]> {
   if (unlisted.length === 0) return [];
-  const kept = await keptTargets(ctx);
+  // Every kind of entry: a held symlink the person recorded with `chezmoi
+  // add` is managed again, though not among the files.
+  const kept = await keptTargets(ctx, 'all');
   const unkept = unlisted.filter((t) => !kept.has(t));
   if (unkept.length === 0) return [];
   const kinds = await ctx.tree.kinds(unkept.map((t) => join(ctx.dest, t)));

@@ -130,7 +130,7 @@ describe('a parked conflict in an age-encrypted file, resolved by following `syn
     expect(stopped.exitCode, stopped.stderr).toBe(0);
     const r = await syncExpect(b, 1);
     expect(r.json?.['uncapturable']).toEqual([
-      { target: '.token', code: 'M', why: expect.stringContaining(`encrypted (${TOKEN})`) },
+      { target: '.token', code: 'M', why: expect.stringContaining(`encrypted (${TOKEN})`) as unknown },
     ]);
     expect(await readHome(b, '.token')).toBe(fromB);
     // As the reason says: merge the other side in by hand, then re-add.

@@ -119,7 +119,7 @@ describe('templates, secrets, deletions and what re-add cannot capture', () => {
     // Kept, but no longer managed: it waits, reported, on this sync and the
     // next (W1: exit 0 and `uncapturable: []` both times).
     const waiting = (out: string): unknown => (JSON.parse(out) as { uncapturable: unknown }).uncapturable;
-    const orphan = [{ target: '.gamma', code: 'O', why: expect.stringContaining('chezmoi add ~/.gamma') }];
+    const orphan = [{ target: '.gamma', code: 'O', why: expect.stringContaining('chezmoi add ~/.gamma') as unknown }];
     expect(res.exitCode, res.stderr).toBe(1);
     expect(waiting(res.stdout)).toEqual(orphan);
     const again = await syncExpect(h2, 1);
