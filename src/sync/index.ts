@@ -13,7 +13,9 @@
  *   $HOME stays the user's. Commits in the source dir, pushes the main
  *   bookmark and the parked bookmark `sync/<host>`, writes $HOME with
  *   `chezmoi apply`, deletes $HOME files whose source entry another host
- *   removed (only when unchanged since chezmoi wrote them), writes the state.
+ *   removed (only when unchanged since chezmoi wrote them; an edited one is
+ *   kept, held and reported as waiting until the person adds or removes
+ *   it), writes the state.
  * - Order: recover → guard → capture (re-add, status) → seal (commit) →
  *   fetch → integrate (rebase, or split and park) → publish (push) → apply →
  *   record. Capture comes before integration: the other order (fetch, rebase,
