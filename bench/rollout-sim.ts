@@ -92,7 +92,7 @@ export function simulateRollout(o: SimOptions): SimResult {
       publishedAt: now.toISOString(),
       healthySince: h.healthySince,
       deployed: { commit: h.on },
-      system: { rebootNeeded: false },
+      system: { rebootNeeded: false, runningIsDeployed: true },
       boot: { verdict: 'ok' },
       lastUpgrade: h.lastUpgrade,
       knownBadCommits: h.bad,

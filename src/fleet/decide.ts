@@ -271,6 +271,15 @@ export function statusNotes(s: StatusV1): string[] {
  * Pure: `healthySince` for the next record: kept while the host stays
  * healthy on the same deployed commit, set to `now` when it becomes healthy
  * (or healthy on a new commit), null while it is not healthy.
+ *
+ * "On the deployed commit" means running it: the running system is the
+ * deployed one, no reboot is still needed to boot it, and its boot verdict is
+ * neither failed nor pending, the same conditions the rollout gate asks of a
+ * soaking host (src/fleet/rollout/gate.ts healthyOn). The rollout's soak is
+ * publishedAt - healthySince: before review 14, a canary that set a new
+ * kernel as its boot default at 04:00 and rebooted into it at 05:30 attested
+ * 90 minutes of soak a minute after its reboot, and the next wave deployed a
+ * commit that had run for one minute.
  */
 export function nextHealthySince(
   prev: Pick<PublishRecord, 'healthySince' | 'healthyCommit'>,
@@ -279,6 +288,13 @@ export function nextHealthySince(
 ): { healthySince: string | null; healthyCommit: string | null } {
   const state = classifyStatus(s).state;
   if (state !== 'healthy' && state !== 'warning') return { healthySince: null, healthyCommit: null };
+  const running =
+    s.deployed === null ||
+    (s.system.runningIsDeployed === true &&
+      !s.system.rebootNeeded &&
+      s.boot.verdict !== 'failed' &&
+      s.boot.verdict !== 'pending');
+  if (!running) return { healthySince: null, healthyCommit: null };
   const commit = s.deployed?.commit ?? null;
   if (prev.healthySince !== null && prev.healthyCommit === commit)
     return { healthySince: prev.healthySince, healthyCommit: commit };

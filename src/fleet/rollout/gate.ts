@@ -30,7 +30,8 @@ export interface GateStatus {
   publishedAt: string;
   healthySince: string | null;
   deployed: { commit: string } | null;
-  system: { rebootNeeded: boolean };
+  /** runningIsDeployed: the running system is the deployed commit's (null: unknown). */
+  system: { rebootNeeded: boolean; runningIsDeployed: boolean | null };
   boot: { verdict: 'ok' | 'failed' | 'pending' | 'none' };
   lastUpgrade: { commit: string | null; result: string } | null;
   knownBadCommits: readonly { commit: string; reason: string }[];
@@ -99,13 +100,20 @@ const TRUSTED_STATES = new Set(['healthy', 'warning', 'failed', 'reverted', 'deg
 
 const short = (c: string): string => c.slice(0, 8);
 
-/** Pure: is this row's host healthy on `commit` and booted well? */
+/**
+ * Pure: is this row's host healthy on `commit`, running it and booted well?
+ * Running it: a host whose deployed commit is C but whose running system is
+ * another (a person ran `nixos-rebuild switch --rollback`, an activation was
+ * interrupted) is not testing C, so it does not count (review 14); nor does
+ * one that cannot tell (null).
+ */
 export function healthyOn(row: GateRow, commit: string): boolean {
   const s = row.status;
   if (s === null || row.stale || !(row.state === 'healthy' || row.state === 'warning')) return false;
   return (
     s.deployed?.commit === commit &&
     s.healthySince !== null &&
+    s.system.runningIsDeployed === true &&
     s.boot.verdict !== 'failed' &&
     s.boot.verdict !== 'pending' &&
     !s.system.rebootNeeded

@@ -43,7 +43,7 @@ const row = (host: string, on: string, healthyMin: number, stale = false): GateR
     publishedAt: NOW,
     healthySince: new Date(Date.parse(NOW) - healthyMin * 60000).toISOString(),
     deployed: { commit: on },
-    system: { rebootNeeded: false },
+    system: { rebootNeeded: false, runningIsDeployed: true },
     boot: { verdict: 'ok' },
     lastUpgrade: null,
     knownBadCommits: [],

@@ -9,6 +9,7 @@ import {
   decidePublish,
   decideRow,
   FUTURE_TOLERANCE_SEC,
+  nextHealthySince,
   resultKey,
   statusNotes,
 } from '../../../src/fleet/decide.js';
@@ -234,5 +235,65 @@ describe('a status that says earlier publishes failed: a note, not a warning (re
     expect(StatusV1.safeParse({ ...status('deployed'), previousPublishFailures: -1 }).success).toBe(false);
     expect(StatusV1.safeParse({ ...status('deployed'), previousPublishErrorAt: 'yesterday' }).success).toBe(false);
     expect(StatusV1.safeParse({ ...status('deployed'), previousPublishErrorAt: null }).success).toBe(true);
+  });
+});
+
+describe('nextHealthySince: the soak starts when the host runs its deployed commit (review 14)', () => {
+  const A = 'a'.repeat(40);
+  const EARLIER = '2026-12-01T03:00:00.000Z';
+  const NOW = new Date('2026-12-01T05:30:00.000Z');
+  const kept = { healthySince: EARLIER, healthyCommit: A };
+  const none = { healthySince: null, healthyCommit: null };
+  type Sys = {
+    runningIsDeployed?: boolean | null;
+    rebootNeeded?: boolean;
+    verdict?: 'ok' | 'pending' | 'failed' | 'none';
+  };
+  const doc = (x: Sys): StatusV1 => {
+    const s = status('deployed');
+    return {
+      ...s,
+      system: {
+        ...s.system,
+        runningIsDeployed: x.runningIsDeployed === undefined ? true : x.runningIsDeployed,
+        rebootNeeded: x.rebootNeeded ?? false,
+        rebootReasons: x.rebootNeeded === true ? ['kernel'] : [],
+      },
+      boot: { ...s.boot, verdict: x.verdict ?? 'ok' },
+    };
+  };
+  it.each<[string, typeof kept | typeof none, Sys, { healthySince: string | null; healthyCommit: string | null }]>([
+    ['healthy and running it: kept', kept, {}, kept],
+    ['healthy and running it, first time: now', none, {}, { healthySince: NOW.toISOString(), healthyCommit: A }],
+    [
+      'a new commit: now',
+      { healthySince: EARLIER, healthyCommit: 'b'.repeat(40) },
+      {},
+      { healthySince: NOW.toISOString(), healthyCommit: A },
+    ],
+    [
+      'deployed as the boot default, reboot needed: not yet',
+      kept,
+      { rebootNeeded: true, runningIsDeployed: false },
+      none,
+    ],
+    ['booted into it, boot verdict pending: not yet', kept, { verdict: 'pending' }, none],
+    ['running another system (a manual rollback): none', kept, { runningIsDeployed: false }, none],
+    ['cannot tell what runs: none', kept, { runningIsDeployed: null }, none],
+    [
+      'boot validation disabled (verdict none): counts',
+      none,
+      { verdict: 'none' },
+      { healthySince: NOW.toISOString(), healthyCommit: A },
+    ],
+  ])('%s', (_name, prev, sys, want) => {
+    expect(nextHealthySince(prev, doc(sys), NOW)).toEqual(want);
+  });
+
+  it('a reboot into the commit starts the soak at the first publish after it, not at the deploy', () => {
+    const pending = nextHealthySince(none, doc({ rebootNeeded: true, runningIsDeployed: false }), new Date(EARLIER));
+    expect(pending).toEqual(none);
+    const after = nextHealthySince(pending, doc({}), NOW);
+    expect(after).toEqual({ healthySince: NOW.toISOString(), healthyCommit: A });
   });
 });

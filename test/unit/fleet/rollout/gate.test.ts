@@ -37,6 +37,7 @@ interface RowSpec {
   stale?: boolean;
   boot?: 'ok' | 'failed' | 'pending' | 'none';
   rebootNeeded?: boolean;
+  running?: boolean | null;
   bad?: { commit: string; reason: string }[];
   lastUpgrade?: { commit: string | null; result: string } | null;
   invalid?: boolean;
@@ -54,7 +55,7 @@ function row(host: string, s: RowSpec = {}): GateRow {
       publishedAt: minsAgo(publishedAgo),
       healthySince: healthyFor === null ? null : minsAgo(publishedAgo + healthyFor),
       deployed: s.on === null ? null : { commit: s.on ?? C },
-      system: { rebootNeeded: s.rebootNeeded ?? false },
+      system: { rebootNeeded: s.rebootNeeded ?? false, runningIsDeployed: s.running === undefined ? true : s.running },
       boot: { verdict: s.boot ?? 'ok' },
       lastUpgrade: s.lastUpgrade === undefined ? null : s.lastUpgrade,
       knownBadCommits: s.bad ?? [],
@@ -288,6 +289,24 @@ describe('decideGate', () => {
       'a wave-0 host with a pending boot verdict does not count',
       'b0',
       fleet({ ...wave0Only({ healthyFor: 90 }), a0: { healthyFor: 90, boot: 'pending' } }),
+      [],
+      'wait',
+      'not-enough',
+      /2 of 3/,
+    ],
+    [
+      'a wave-0 host deployed on C but running another system does not count (review 14)',
+      'b0',
+      fleet({ ...wave0Only({ healthyFor: 90 }), a0: { healthyFor: 90, running: false } }),
+      [],
+      'wait',
+      'not-enough',
+      /2 of 3/,
+    ],
+    [
+      'a wave-0 host that cannot tell what it runs does not count (review 14)',
+      'b0',
+      fleet({ ...wave0Only({ healthyFor: 90 }), a0: { healthyFor: 90, running: null } }),
       [],
       'wait',
       'not-enough',

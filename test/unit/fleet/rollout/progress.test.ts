@@ -40,7 +40,7 @@ function row(
       publishedAt: minsAgo(0),
       healthySince: minsAgo(o.healthyFor ?? 600),
       deployed: { commit: o.on ?? OLD },
-      system: { rebootNeeded: false },
+      system: { rebootNeeded: false, runningIsDeployed: true },
       boot: { verdict: 'ok' },
       lastUpgrade: o.last === undefined ? null : { commit: C, result: o.last },
       knownBadCommits: [],
