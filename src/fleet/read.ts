@@ -508,7 +508,8 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
 /**
  * Pure: one row per host when both layouts (`refs/gitopsd/status/H` and
  * `refs/heads/gitopsd/status/H`) hold a status: a readable document beats an
- * invalid one, then the newer `publishedAt` wins (a tie keeps the first, the
+ * invalid one, a trusted one (signature not refused) an unverified one, then
+ * the newer `publishedAt` wins (a tie keeps the first, the
  * branch). The row kept names the other ref, which no publisher writes any
  * more (a host publishes to one layout), and is at least a warning: delete
  * that ref. Before, an invalid row (no date: NaN) never lost, so an invalid
@@ -523,9 +524,16 @@ export function onePerHost(rows: readonly FleetRow[]): FleetRow[] {
   }
   const when = (r: FleetRow): number =>
     r.status === null ? Number.NEGATIVE_INFINITY : Date.parse(r.publishedAt ?? '') || Number.NEGATIVE_INFINITY;
+  // A document whose signature is refused may be anyone's: it never hides one
+  // that is not (review 14). Before, a newer unsigned status at the other
+  // layout hid a verified one, and with it the known-bad mark and failure
+  // the rollout gate halts on (src/fleet/rollout/gate.ts).
+  const trusted = (r: FleetRow): number => (r.status !== null && r.signature.state !== 'unverified' ? 1 : 0);
+  const better = (b: FleetRow, a: FleetRow): boolean =>
+    trusted(b) !== trusted(a) ? trusted(b) > trusted(a) : when(b) > when(a);
   const out: FleetRow[] = [];
   for (const list of byHost.values()) {
-    const best = list.reduce((a, b) => (when(b) > when(a) ? b : a));
+    const best = list.reduce((a, b) => (better(b, a) ? b : a));
     const others = list.filter((r) => r !== best);
     if (others.length === 0) {
       out.push(best);
@@ -533,7 +541,7 @@ export function onePerHost(rows: readonly FleetRow[]): FleetRow[] {
     }
     const notes = others.map(
       (o) =>
-        `also published at ${o.ref} (${o.status === null ? (o.reasons[0] ?? 'invalid') : `older, ${o.publishedAt ?? ''}`}), ignored: delete the ref this host no longer publishes to`,
+        `also published at ${o.ref} (${o.status === null ? (o.reasons[0] ?? 'invalid') : o.signature.state === 'unverified' && trusted(best) === 1 ? (o.reasons[0] ?? 'unverified') : `older, ${o.publishedAt ?? ''}`}), ignored: delete the ref this host no longer publishes to`,
     );
     out.push({
       ...best,

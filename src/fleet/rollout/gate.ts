@@ -120,10 +120,18 @@ export function healthyOn(row: GateRow, commit: string): boolean {
   );
 }
 
-/** Pure: attested minutes healthy on the deployed commit: publishedAt - healthySince (never negative). */
-export function soakedMinutes(s: GateStatus): number {
+/**
+ * Pure: attested minutes healthy on the deployed commit: publishedAt -
+ * healthySince (never negative). With `now`, the soak ends at the reader's
+ * clock at the latest: a status dated up to 5 minutes ahead (the clock skew
+ * a fresh status may have, src/fleet/decide.ts FUTURE_TOLERANCE_SEC) added
+ * those minutes to its soak (review 14).
+ */
+export function soakedMinutes(s: GateStatus, now?: Date): number {
   if (s.healthySince === null) return 0;
-  const ms = Date.parse(s.publishedAt) - Date.parse(s.healthySince);
+  const published = Date.parse(s.publishedAt);
+  const end = now === undefined ? published : Math.min(published, now.getTime());
+  const ms = end - Date.parse(s.healthySince);
   return Number.isFinite(ms) ? Math.max(0, Math.floor(ms / 60000)) : 0;
 }
 
@@ -227,7 +235,7 @@ export function decideGate(i: GateInput): GateDecision {
       blind.push(blindReason(r, h));
       continue;
     }
-    if (healthyOn(r, i.commit) && r.status !== null) soaks.push(soakedMinutes(r.status));
+    if (healthyOn(r, i.commit) && r.status !== null) soaks.push(soakedMinutes(r.status, i.now));
   }
   soaks.sort((a, b) => b - a);
   const soaked = soaks.filter((m) => m >= wave.soakMinutes).length;
@@ -240,6 +248,16 @@ export function decideGate(i: GateInput): GateDecision {
     soakedMinutes: required === 0 ? wave.soakMinutes : (soaks[Math.min(required, soaks.length) - 1] ?? 0),
     blind,
   };
+  if (required === 0) {
+    // requireHealthy 0 (or "0%"): no host of wave N-1 must be healthy, so no
+    // soak can be measured either; say so rather than "60 of 60 min" (review 14).
+    return {
+      kind: 'pass',
+      why: 'soaked',
+      line: `${wave.name}: requireHealthy is 0, so ${c} does not wait for ${prevName} (soakMinutes does not apply): deploying`,
+      progress: p,
+    };
+  }
   const summary = `${Math.min(soaks.length, Math.max(required, soaked))} of ${required} ${prevName} hosts healthy on ${c} for ${Math.min(p.soakedMinutes, wave.soakMinutes)} of ${wave.soakMinutes} min`;
   if (soaked >= required) {
     return { kind: 'pass', why: 'soaked', line: `${wave.name}: ${summary}: deploying`, progress: p };

@@ -151,9 +151,17 @@ describe('onePerHost: a host with a status in both layouts', () => {
   const row = (ref: string, publishedAt: string | null, state: FleetRow['state']): FleetRow => ({
     host: 'h1',
     state,
-    reasons: publishedAt === null ? ['status.json is not valid JSON'] : [],
+    reasons:
+      publishedAt === null
+        ? ['status.json is not valid JSON']
+        : state === 'unverified'
+          ? ['signature: the status commit is not signed']
+          : [],
     notes: [],
-    signature: { state: 'unsigned', signer: null, detail: null },
+    signature:
+      state === 'unverified'
+        ? { state: 'unverified', signer: null, detail: 'the status commit is not signed' }
+        : { state: 'verified', signer: 'h1', detail: null },
     ref,
     commit: 'c'.repeat(40),
     publishedAt,
@@ -184,6 +192,23 @@ describe('onePerHost: a host with a status in both layouts', () => {
     expect(rows.map((r) => [r.ref, r.state])).toEqual([[branch, 'failed']]);
     const alone = row(ref, '2026-12-01T00:00:00Z', 'healthy');
     expect(onePerHost([alone])).toEqual([alone]);
+  });
+  it('a newer unverified document never hides a verified one (review 14: it hid its known-bad mark from the gate)', () => {
+    const [kept, ...rest] = onePerHost([
+      row(branch, '2026-12-01T01:00:00Z', 'unverified'),
+      row(ref, '2026-12-01T00:00:00Z', 'failed'),
+    ]);
+    expect(rest).toEqual([]);
+    expect([kept?.ref, kept?.state]).toEqual([ref, 'failed']);
+    expect(kept?.reasons.join()).toMatch(
+      /also published at refs\/heads\/gitopsd\/status\/h1 \(signature: the status commit is not signed\), ignored/,
+    );
+    // Two unverified documents: the newer wins, as before.
+    const two = onePerHost([
+      row(branch, '2026-12-01T01:00:00Z', 'unverified'),
+      row(ref, '2026-12-01T00:00:00Z', 'unverified'),
+    ]);
+    expect(two.map((r) => r.ref)).toEqual([branch]);
   });
 });
 

@@ -525,7 +525,12 @@ describe('decideGate', () => {
 
   it('requireHealthy 0 passes without waiting', () => {
     const p = policyOf({ v: 1, waves: [{ hosts: ['a'] }, { hosts: ['b'], requireHealthy: 0 }] });
-    expect(decideGate({ host: 'b', commit: C, policy: p, rows: [], markers: [], now: NOW }).kind).toBe('pass');
+    const d = decideGate({ host: 'b', commit: C, policy: p, rows: [], markers: [], now: NOW });
+    expect(d.kind).toBe('pass');
+    // The line does not claim a soak nobody measured (it said "0 of 0 wave 0 hosts ... for 60 of 60 min").
+    expect(d.line).toBe(
+      `wave 1: requireHealthy is 0, so ${C.slice(0, 8)} does not wait for wave 0 (soakMinutes does not apply): deploying`,
+    );
   });
 });
 
@@ -535,6 +540,18 @@ describe('soakedMinutes and failuresOf', () => {
     expect(s === null ? -1 : soakedMinutes(s)).toBe(59);
     const future = { ...row('a').status!, healthySince: minsAgo(-10), publishedAt: minsAgo(0) };
     expect(soakedMinutes(future)).toBe(0);
+  });
+  it('the soak ends at the reader clock at the latest (review 14: a status 4 min ahead attested 4 more)', () => {
+    const ahead = { ...row('a').status!, healthySince: minsAgo(57), publishedAt: minsAgo(-4) };
+    expect(soakedMinutes(ahead)).toBe(61);
+    expect(soakedMinutes(ahead, NOW)).toBe(57);
+    const p = policyOf({ v: 1, waves: [{ hosts: ['a'] }, { hosts: ['b'], soakMinutes: 60 }] });
+    const rows: GateRow[] = [{ host: 'a', state: 'healthy', stale: false, status: ahead }];
+    const d = decideGate({ host: 'b', commit: C, policy: p, rows, markers: [], now: NOW });
+    expect([d.kind, d.line]).toEqual([
+      'wait',
+      `waiting: 1 of 1 wave 0 hosts healthy on ${C.slice(0, 8)} for 57 of 60 min`,
+    ]);
   });
   it('failures exclude hosts merely on another commit', () => {
     expect(failuresOf(fleet({ a0: { state: 'failed', on: OLD } }), C)).toEqual([]);
