@@ -519,11 +519,17 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
     }
   }
 
-  // The checks of the post-switch verdict run on the current system first: a
-  // check that already fails is not the new generation's fault. Refuse (exit
-  // 6, naming it) rather than activate, blame, and revert an innocent commit.
+  // The checks of the verdict (post-switch for `switch`, boot validation's
+  // at the next boot for `boot`) run on the current system first: a check
+  // that already fails is not the new generation's fault. Refuse (exit 6,
+  // naming it) rather than deploy, blame, and revert an innocent commit.
+  // With `boot` this also ends the cycle of an upstream down at boot: two
+  // failed boots, a rollback to the golden, the mark withdrawn when the
+  // golden fails the same checks, then the same commit set as the boot
+  // default again at the next run while the upstream is still down
+  // (docs/golden-and-boot.md "A mark taken back").
   const operation = opts.operation ?? cfg.nixConfig.operation;
-  if (operation === 'switch' && (cfg.validation.services.length > 0 || cfg.validation.checks.length > 0)) {
+  if (cfg.validation.services.length > 0 || cfg.validation.checks.length > 0) {
     const pre = await timed(ctx, 'validateMs', () =>
       waitForHealthy(deps, {
         services: cfg.validation.services,
@@ -543,7 +549,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
           check: 'already-failing',
           details: failing.map((r) => `${r.name}: ${r.detail}`),
           commit: tip,
-          message: `the health check${failing.length > 1 ? 's' : ''} ${failing.map((r) => `"${r.name}" (${r.detail})`).join(', ')} already fail${failing.length > 1 ? '' : 's'} on the current system, before any change; not activating ${short(tip)}, whose post-switch check could not tell its own failures from these; fix the check or what it tests (validation.checks / validation.services), the next run retries`,
+          message: `the health check${failing.length > 1 ? 's' : ''} ${failing.map((r) => `"${r.name}" (${r.detail})`).join(', ')} already fail${failing.length > 1 ? '' : 's'} on the current system, before any change; not ${operation === 'switch' ? 'activating' : 'setting as the boot default'} ${short(tip)}, whose ${operation === 'switch' ? 'post-switch check' : 'boot validation'} could not tell its own failures from these; fix the check or what it tests (validation.checks / validation.services), the next run retries`,
         }),
       );
     }

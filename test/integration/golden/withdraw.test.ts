@@ -12,6 +12,8 @@
  *   3b. kill -9 at every checkpoint of that run (on copies of the host):
  *      the mark and the verdict are never seen apart, and a re-run in the
  *      same boot ends withdrawn, once;
+ *   3c. the flag still gone: the next upgrade refuses, exit 6 (its
+ *      pre-check: the check already fails on G1), and sets no boot default;
  *   4. the flag is back: the next upgrade deploys C2 again, and it validates
  *      at its next boot (its checks run: no rollback before them).
  */
@@ -174,6 +176,23 @@ describe('a rollback mark is withdrawn when the golden fails the same checks', (
     expect(killedAt).toEqual(new Set(labels));
     // Kills landed on both sides of the verdict's write.
     expect(seen).toEqual(new Set(['verdict', 'no-verdict']));
+  });
+
+  it('3c. the upstream still down: the next upgrade refuses (the check already fails on G1) and sets no boot default', async () => {
+    // Without this pre-check, operation boot set C2 as the boot default again
+    // and the story of step 2 repeated at every upgrade while the upstream was down.
+    const r = await h.gitopsd(['upgrade', '--operation', 'boot']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(6);
+    expect(r.stdout).toContain(`the health check "${check}"`);
+    expect(r.stdout).toContain(
+      'already fails on the current system, before any change; not setting as the boot default',
+    );
+    expect(await h.sim.bootDefault()).toBe(g1);
+    expect((await h.state()).deployments.badCommits[c2]).toBeUndefined();
+    const doc = JSON.parse(await readFile(join(h.sim.paths.stateDir, 'state.json'), 'utf8')) as {
+      upgrade?: { lastRun?: unknown };
+    };
+    expect(doc.upgrade?.lastRun).toMatchObject({ result: 'refused', check: 'already-failing', exitCode: 6 });
   });
 
   it('4. the upstream is back: the next upgrade deploys C2 again, and it validates', async () => {
