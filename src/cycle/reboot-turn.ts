@@ -14,16 +14,23 @@
  *   statuses from the status remote.
  * - decide: `decideRebootTurn`. This host's own row at the remote must carry
  *   its announcement, else it waits (its peers cannot see it yet).
- * - act: on go, the announcement becomes `rebooting` and is published; only
- *   when that publish succeeds is the verdict go (the caller then runs
- *   `systemctl reboot`). A failed publish or read is a wait: the next run asks
- *   again.
+ * - act: on go, the announcement becomes `rebooting` and is published.
+ * - confirm: the statuses are read once more (`decideRebootConfirm`); only
+ *   when at most maxConcurrent hosts of the group publish `rebooting`, this
+ *   one included, is the verdict go (the caller then runs `systemctl
+ *   reboot`). Else, or when that read fails, the host backs off: the
+ *   announcement is `waiting` again (same announcedAt) and is published.
+ *   Two hosts whose announcements crossed in flight (each read before the
+ *   other's push landed) cannot both go: each published "rebooting" before
+ *   its second read, so at least one of them sees the other's (review 15:
+ *   5 hosts started together went 2 at once in 2 of 12 rounds before).
+ *   A failed publish or read is a wait: the next run asks again.
  * - Crash at any point: the announcement in the state is kept and reused
  *   (same announcedAt: the host keeps its place); a crash after "rebooting"
  *   was published and before the reboot leaves the host first in line, and
- *   the next run goes again.
- * - Known limit: two hosts whose announcements cross in flight (each read
- *   before the other's push landed) can both go; the window is one push.
+ *   the next run confirms and goes again. A back-off whose publish fails
+ *   leaves "rebooting" at the remote: peers wait (they count this host down)
+ *   until the next run publishes "waiting".
  */
 import type { Deps } from '../core/deps.js';
 import {
@@ -59,12 +66,13 @@ export async function askRebootTurn(deps: Deps, system: string): Promise<RebootT
   if (max === null) return { kind: 'go', line: 'no reboot turns (reboot.maxConcurrent is null)' };
   const group = deps.config.reboot.group;
   const log = deps.log.child({ module: 'reboot-turn' });
-  const [{ collectStatus }, { publishStatus }, { readFleet }, { decideRebootTurn }] = await Promise.all([
-    import('../status/index.js'),
-    import('../fleet/publish.js'),
-    import('../fleet/read.js'),
-    import('../fleet/rollout/reboot-turn.js'),
-  ]);
+  const [{ collectStatus }, { publishStatus }, { readFleet }, { decideRebootTurn, decideRebootConfirm }] =
+    await Promise.all([
+      import('../status/index.js'),
+      import('../fleet/publish.js'),
+      import('../fleet/read.js'),
+      import('../fleet/rollout/reboot-turn.js'),
+    ]);
   const now = deps.clock.now().toISOString();
 
   // Observe, and announce: keep the place in line of an earlier announcement for this group.
@@ -105,16 +113,50 @@ export async function askRebootTurn(deps: Deps, system: string): Promise<RebootT
     case 'go':
       break;
   }
+  // What we go back to when we may not go: waiting (or our own failed turn), in our place in line.
+  const backTo: RebootAnnouncement =
+    mine.state === 'rebooting' ? { ...mine, state: 'waiting', since: deps.clock.now().toISOString() } : mine;
   if (mine.state !== 'rebooting') {
-    const prev = mine;
     mine = { ...mine, state: 'rebooting', since: deps.clock.now().toISOString() };
     writeAnnouncement(deps.state, mine);
     const err = await publish();
     if (err !== null) {
       // Peers must see us down before we are: no reboot without it.
-      writeAnnouncement(deps.state, prev);
+      writeAnnouncement(deps.state, backTo);
       return { kind: 'wait', line: `could not publish "rebooting" (${err}); the next run tries again` };
     }
   }
-  return { kind: 'go', line: d.line };
+
+  // Confirm: the order above cannot see a peer whose announcement was still
+  // in flight; the count of "rebooting" read after our own was published can
+  // (decideRebootConfirm).
+  const backOff = async (line: string, kind: 'wait' | 'halt'): Promise<RebootTurnVerdict> => {
+    writeAnnouncement(deps.state, backTo);
+    const err = await publish();
+    if (err !== null)
+      log.warn(
+        'could not publish "waiting" after backing off; peers count this host down until the next run publishes',
+        { error: err },
+      );
+    return { kind, line };
+  };
+  let again: RebootRow[];
+  try {
+    again = (await readFleet(deps)).hosts.map(rebootRowOf);
+  } catch (err) {
+    return backOff(
+      `published "rebooting" but could not read the status remote again (${(err as Error).message}); not rebooting, the next run asks again`,
+      'wait',
+    );
+  }
+  const c = decideRebootConfirm({ host: deps.config.hostname, group, maxConcurrent: max, rows: again });
+  log.info('reboot turn confirmed', { group, maxConcurrent: max, decision: c });
+  switch (c.kind) {
+    case 'go':
+      return { kind: 'go', line: d.line };
+    case 'back-off':
+      return backOff(c.line, 'wait');
+    case 'halt':
+      return backOff(c.line, 'halt');
+  }
 }

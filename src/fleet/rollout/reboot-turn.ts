@@ -7,14 +7,27 @@
  * 1. A host that needs a reboot first **announces** it: it publishes its
  *    status with `reboot.announcedAt` set (kind `announce`).
  * 2. It reads the statuses again. The hosts of its group holding a turn are
- *    those with an announcement (stale or not: a silent host may be down).
- *    Ordered by (announcedAt, host), the first `maxConcurrent` may go; so
- *    two hosts that announce in the same minute agree on who goes first.
- * 3. After its boot validation passes, the host clears its announcement and
+ *    those with an announcement: `rebooting` ones stale or not (a silent
+ *    host may be down), `waiting` ones only while fresh (a waiting host has
+ *    not gone down through the turns; one that went silent, powered off or
+ *    retired, gives its place up after 2 x its heartbeat, else it would
+ *    block the group for ever). Ordered by (announcedAt, host), the first
+ *    `maxConcurrent` may go; so two hosts that announce in the same minute
+ *    agree on who goes first.
+ * 3. Confirm (`decideRebootConfirm`): a host whose turn came publishes
+ *    `rebooting`, reads the statuses once more, and reboots only if at most
+ *    `maxConcurrent` hosts of the group publish `rebooting`, itself
+ *    included; else it backs off (publishes `waiting` again). This, not the
+ *    order of step 2, is what keeps two hosts whose announcements crossed
+ *    in flight from both going: of two hosts that each publish, then read,
+ *    at least one reads after the other's publish, and backs off.
+ * 4. After its boot validation passes, the host clears its announcement and
  *    publishes: its turn is given back.
- * 4. A host of the group whose boot failed (boot verdict failed, or a state
- *    of failed/reverted/degraded while it holds an announcement) **halts**
- *    the turns: no other host of the group reboots until a person looks.
+ * 5. A host of the group whose boot failed (boot verdict failed, or a state
+ *    of failed/reverted/degraded while it holds an announcement), or that
+ *    went down to reboot and has published nothing since for 2 x its
+ *    heartbeat, **halts** the turns: no other host of the group reboots
+ *    until a person looks.
  *
  * The announcement's `state` (src/shared/reboot-turn.ts) refines this:
  * hosts already `rebooting` come first in the order (they are down, whatever
@@ -44,7 +57,57 @@ export type RebootTurn =
   | { kind: 'wait'; line: string; holders: string[] }
   | { kind: 'halt'; line: string; failed: string[] };
 
+/** After publishing `rebooting`: reboot, or not (see decideRebootConfirm). */
+export type RebootConfirm =
+  | { kind: 'go'; line: string }
+  | { kind: 'back-off'; line: string; down: string[] }
+  | { kind: 'halt'; line: string; failed: string[] };
+
 const FAILED_STATES = new Set(['failed', 'reverted', 'degraded']);
+
+/** A row without `state` (an older publisher) counts as rebooting. */
+const rebooting = (r: RebootRow): boolean =>
+  r.reboot?.announcedAt != null && r.reboot.state !== 'waiting' && r.reboot.state !== 'failed';
+
+/**
+ * Pure: the peers of `host` in `group` that halt the turns, and the line.
+ * A peer that went down to reboot and stays silent (stale) did not come
+ * back: it halts rather than holds one place, so that with maxConcurrent 2
+ * or more a second host does not follow it into a system that may never boot.
+ */
+function haltOf(i: {
+  host: string;
+  group: string;
+  rows: readonly RebootRow[];
+}): { line: string; failed: string[] } | null {
+  const peers = i.rows.filter((r) => r.host !== i.host && r.reboot?.group === i.group);
+  const failed = peers
+    .filter(
+      (r) =>
+        r.bootVerdict === 'failed' ||
+        r.reboot?.state === 'failed' ||
+        (r.reboot?.announcedAt != null && r.reboot.state !== 'waiting' && FAILED_STATES.has(r.state)),
+    )
+    .map((r) => r.host)
+    .sort();
+  const silent = peers
+    .filter((r) => !failed.includes(r.host) && r.stale && rebooting(r))
+    .map((r) => r.host)
+    .sort();
+  if (failed.length === 0 && silent.length === 0) return null;
+  const why = [
+    ...(failed.length === 0 ? [] : [`${failed.join(', ')} did not come back well from a reboot`]),
+    ...(silent.length === 0
+      ? []
+      : [
+          `${silent.join(', ')} went down to reboot and ${silent.length === 1 ? 'has' : 'have'} published nothing since (stale)`,
+        ]),
+  ];
+  return {
+    line: `reboot turns of group ${i.group} halted: ${why.join('; ')}; fix it first`,
+    failed: [...failed, ...silent],
+  };
+}
 
 /** Pure: the turn of `host` in `group` (see the module comment). */
 export function decideRebootTurn(i: {
@@ -54,32 +117,23 @@ export function decideRebootTurn(i: {
   rows: readonly RebootRow[];
 }): RebootTurn {
   const inGroup = i.rows.filter((r) => r.reboot?.group === i.group);
-  const failed = inGroup
-    .filter(
-      (r) =>
-        r.host !== i.host &&
-        (r.bootVerdict === 'failed' ||
-          r.reboot?.state === 'failed' ||
-          (r.reboot?.announcedAt != null && r.reboot.state !== 'waiting' && FAILED_STATES.has(r.state))),
-    )
-    .map((r) => r.host)
-    .sort();
-  if (failed.length > 0) {
-    return {
-      kind: 'halt',
-      line: `reboot turns of group ${i.group} halted: ${failed.join(', ')} did not come back well from a reboot; fix it first`,
-      failed,
-    };
-  }
+  const halt = haltOf(i);
+  if (halt !== null) return { kind: 'halt', ...halt };
   const me = inGroup.find((r) => r.host === i.host);
   if (me?.reboot?.announcedAt == null) {
     return { kind: 'announce', line: `announcing a reboot to group ${i.group} before taking a turn` };
   }
   // Hosts already down come first: they hold a turn whatever their announcedAt says.
   const queued = (r: RebootRow): number => (r.reboot?.state === 'waiting' ? 1 : 0);
+  // A waiting peer gone silent (2 x its heartbeat) gives its place up: it is
+  // not down through the turns, and would hold the line for ever (a host
+  // powered off or retired while waiting). Should it come back, it
+  // publishes before it reads, and step 3 still keeps the count.
   const holders = inGroup
     .flatMap((r) =>
-      r.reboot?.announcedAt == null ? [] : [{ host: r.host, queued: queued(r), at: Date.parse(r.reboot.announcedAt) }],
+      r.reboot?.announcedAt == null || (r.host !== i.host && r.stale && queued(r) === 1)
+        ? []
+        : [{ host: r.host, queued: queued(r), at: Date.parse(r.reboot.announcedAt) }],
     )
     .sort((a, b) => a.queued - b.queued || a.at - b.at || a.host.localeCompare(b.host));
   const place = holders.findIndex((h) => h.host === i.host);
@@ -94,5 +148,49 @@ export function decideRebootTurn(i: {
     kind: 'wait',
     line: `waiting for a reboot turn in group ${i.group}: ${ahead.length} host(s) ahead (${ahead.slice(0, 5).join(', ')}), at most ${i.maxConcurrent} at once`,
     holders: ahead,
+  };
+}
+
+/**
+ * Pure: step 3 of the protocol. `rows` are read after this host published
+ * `rebooting`. It may reboot only if that publish is visible and at most
+ * `maxConcurrent` hosts of the group are `rebooting` (itself included);
+ * else it backs off. Every host that saw too many backs off, whatever the
+ * order says: a host that read before our publish landed may have gone
+ * without seeing us, and is counted here. Two hosts that both back off lose
+ * a run (the next one asks again); two that both go would be down together.
+ * A peer that halts the turns since step 2 stops this host too.
+ */
+export function decideRebootConfirm(i: {
+  host: string;
+  group: string;
+  maxConcurrent: number;
+  rows: readonly RebootRow[];
+}): RebootConfirm {
+  const halt = haltOf(i);
+  if (halt !== null) return { kind: 'halt', ...halt };
+  const inGroup = i.rows.filter((r) => r.reboot?.group === i.group);
+  const me = inGroup.find((r) => r.host === i.host);
+  if (me === undefined || !rebooting(me)) {
+    return {
+      kind: 'back-off',
+      line: `"rebooting" of ${i.host} is not visible at the status remote; not rebooting, the next run asks again`,
+      down: [],
+    };
+  }
+  const down = inGroup
+    .filter(rebooting)
+    .map((r) => r.host)
+    .sort();
+  if (down.length > i.maxConcurrent) {
+    return {
+      kind: 'back-off',
+      line: `${down.length} hosts of group ${i.group} publish "rebooting" at once (${down.slice(0, 5).join(', ')}), at most ${i.maxConcurrent}: backing off, the next run asks again`,
+      down: down.filter((h) => h !== i.host),
+    };
+  }
+  return {
+    kind: 'go',
+    line: `reboot turn confirmed in group ${i.group} (${down.length} of at most ${i.maxConcurrent} down)`,
   };
 }
