@@ -7,8 +7,8 @@
  * 1. A host that needs a reboot first **announces** it: it publishes its
  *    status with `reboot.announcedAt` set (kind `announce`).
  * 2. It reads the statuses again. The hosts of its group holding a turn are
- *    those with an announcement: `rebooting` ones stale or not (a silent
- *    host may be down), `waiting` ones only while fresh (a waiting host has
+ *    those with an announcement: `rebooting` ones (a silent host may be
+ *    down; one silent for long halts, step 5), `waiting` ones only while fresh (a waiting host has
  *    not gone down through the turns; one that went silent, powered off or
  *    retired, gives its place up after 2 x its heartbeat, else it would
  *    block the group for ever). Ordered by (announcedAt, host), the first
