@@ -47,11 +47,20 @@ export function fleetRebootTurn(deps: Deps): RebootTurnAsk {
   return async ({ system }) => askRebootTurn(deps, system);
 }
 
-/** Pure: what the turn decision reads of a fleet row; an unverified document counts for nothing. */
+/**
+ * Pure: what the turn decision reads of a fleet row. A document whose
+ * signature is refused cannot halt a group (its boot verdict and a failed
+ * turn are not read), but its `rebooting` still counts as a host down: it
+ * may be that host's own (a key the reader does not trust yet, or its
+ * signed status replaced at the remote while it is down), and counting it
+ * can only make others wait. Ignoring it let a second host go while the
+ * first was down (review 15).
+ */
 export function rebootRowOf(r: Pick<FleetRow, 'host' | 'state' | 'stale' | 'status'>): RebootRow {
   const s = r.status;
   const trusted = s !== null && r.state !== 'unverified' && r.state !== 'invalid';
-  const a = trusted ? (s.reboot ?? null) : null;
+  const claimed = s?.reboot ?? null;
+  const a = trusted || (claimed !== null && claimed.state !== 'waiting' && claimed.state !== 'failed') ? claimed : null;
   return {
     host: r.host,
     stale: r.stale,
@@ -94,7 +103,12 @@ export async function askRebootTurn(deps: Deps, system: string): Promise<RebootT
   const view = await readFleet(deps);
   const rows = view.hosts.map(rebootRowOf);
   const own = rows.find((r) => r.host === deps.config.hostname);
-  if (own?.reboot?.announcedAt !== mine.announcedAt || own.reboot.group !== group) {
+  if (
+    own?.reboot?.announcedAt !== mine.announcedAt ||
+    own.reboot.group !== group ||
+    own.state === 'unverified' ||
+    own.state === 'invalid'
+  ) {
     return {
       kind: 'wait',
       line: `the reboot announcement of ${deps.config.hostname} is not visible at the status remote yet; the next run asks again`,

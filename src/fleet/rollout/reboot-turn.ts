@@ -64,6 +64,7 @@ export type RebootConfirm =
   | { kind: 'halt'; line: string; failed: string[] };
 
 const FAILED_STATES = new Set(['failed', 'reverted', 'degraded']);
+const UNTRUSTED = new Set(['unverified', 'invalid']);
 
 /** A row without `state` (an older publisher) counts as rebooting. */
 const rebooting = (r: RebootRow): boolean =>
@@ -171,7 +172,8 @@ export function decideRebootConfirm(i: {
   if (halt !== null) return { kind: 'halt', ...halt };
   const inGroup = i.rows.filter((r) => r.reboot?.group === i.group);
   const me = inGroup.find((r) => r.host === i.host);
-  if (me === undefined || !rebooting(me)) {
+  // Our own "rebooting" counts only as we published it: signed, if signatures are checked.
+  if (me === undefined || !rebooting(me) || UNTRUSTED.has(me.state)) {
     return {
       kind: 'back-off',
       line: `"rebooting" of ${i.host} is not visible at the status remote; not rebooting, the next run asks again`,

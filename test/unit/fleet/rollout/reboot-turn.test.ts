@@ -186,6 +186,18 @@ describe('decideRebootConfirm (read after publishing "rebooting")', () => {
     ['my row missing: back off', [r('b', 0, s('waiting'))], 1, 'back-off'],
     ['a peer failed since: halt', [r('me', 0, s('rebooting')), r('b', 5, s('failed'))], 1, 'halt'],
     [
+      'an unverified peer rebooting counts as down: back off',
+      [r('me', 0, s('rebooting')), r('b', 5, { ...s('rebooting'), state: 'unverified', bootVerdict: null })],
+      1,
+      'back-off',
+    ],
+    [
+      'my own "rebooting" unverified: back off',
+      [r('me', 0, { ...s('rebooting'), state: 'unverified', bootVerdict: null })],
+      1,
+      'back-off',
+    ],
+    [
       'a stale rebooting peer: halt',
       [r('me', 0, s('rebooting')), r('b', 5, { ...s('rebooting'), stale: true, state: 'stale' })],
       2,
@@ -363,10 +375,19 @@ describe('rebootRowOf', () => {
       bootVerdict: 'failed',
     });
   });
-  it('an unverified document counts for nothing (a forged status cannot halt a group)', () => {
-    expect(rebootRowOf({ host: 'b', state: 'unverified', stale: false, status })).toMatchObject({
+  it('an unverified document cannot halt a group (no boot verdict, no failed turn)', () => {
+    const failed = { ...status, reboot: { ...status.reboot, state: 'failed' } } as typeof status;
+    expect(rebootRowOf({ host: 'b', state: 'unverified', stale: false, status: failed })).toMatchObject({
       reboot: null,
       bootVerdict: null,
     });
+    const waiting = { ...status, reboot: { ...status.reboot, state: 'waiting' } } as typeof status;
+    expect(rebootRowOf({ host: 'b', state: 'unverified', stale: false, status: waiting }).reboot).toBeNull();
+  });
+  it('but its "rebooting" still counts as a host down (review 15: a replaced status let a second host go)', () => {
+    const row = rebootRowOf({ host: 'b', state: 'unverified', stale: false, status });
+    expect(row).toMatchObject({ reboot: { group: 'web', state: 'rebooting' }, bootVerdict: null });
+    const me = r('me', 5, { reboot: { group: 'web', announcedAt: T(5), state: 'waiting' } });
+    expect(decideRebootTurn({ host: 'me', group: 'web', maxConcurrent: 1, rows: [me, row] }).kind).toBe('wait');
   });
 });
