@@ -101,7 +101,7 @@ function haltOf(i: {
     ...(silent.length === 0
       ? []
       : [
-          `${silent.join(', ')} went down to reboot and ${silent.length === 1 ? 'has' : 'have'} published nothing since (stale)`,
+          `${silent.join(', ')} went down to reboot and ${silent.length === 1 ? 'its status has' : 'their statuses have'} gone stale (gitopsd fleet status says why)`,
         ]),
   ];
   return {

@@ -145,7 +145,7 @@ describe('decideRebootTurn', () => {
         ],
       }).line,
     ).toBe(
-      'reboot turns of group web halted: b did not come back well from a reboot; c went down to reboot and has published nothing since (stale); fix it first',
+      'reboot turns of group web halted: b did not come back well from a reboot; c went down to reboot and its status has gone stale (gitopsd fleet status says why); fix it first',
     );
   });
 });
