@@ -75,13 +75,17 @@ export async function askRebootTurn(deps: Deps, system: string): Promise<RebootT
   if (max === null) return { kind: 'go', line: 'no reboot turns (reboot.maxConcurrent is null)' };
   const group = deps.config.reboot.group;
   const log = deps.log.child({ module: 'reboot-turn' });
-  const [{ collectStatus }, { publishStatus }, { readFleet }, { decideRebootTurn, decideRebootConfirm }] =
-    await Promise.all([
-      import('../status/index.js'),
-      import('../fleet/publish.js'),
-      import('../fleet/read.js'),
-      import('../fleet/rollout/reboot-turn.js'),
-    ]);
+  const [
+    { collectStatus },
+    { publishStatus },
+    { readFleet },
+    { decideRebootTurn, decideRebootConfirm, ownRowProblem },
+  ] = await Promise.all([
+    import('../status/index.js'),
+    import('../fleet/publish.js'),
+    import('../fleet/read.js'),
+    import('../fleet/rollout/reboot-turn.js'),
+  ]);
   const now = deps.clock.now().toISOString();
 
   // Observe, and announce: keep the place in line of an earlier announcement for this group.
@@ -102,18 +106,13 @@ export async function askRebootTurn(deps: Deps, system: string): Promise<RebootT
 
   const view = await readFleet(deps);
   const rows = view.hosts.map(rebootRowOf);
-  const own = rows.find((r) => r.host === deps.config.hostname);
-  if (
-    own?.reboot?.announcedAt !== mine.announcedAt ||
-    own.reboot.group !== group ||
-    own.state === 'unverified' ||
-    own.state === 'invalid'
-  ) {
-    return {
-      kind: 'wait',
-      line: `the reboot announcement of ${deps.config.hostname} is not visible at the status remote yet; the next run asks again`,
-    };
-  }
+  const problem = ownRowProblem({
+    host: deps.config.hostname,
+    group,
+    announcedAt: mine.announcedAt,
+    own: rows.find((r) => r.host === deps.config.hostname),
+  });
+  if (problem !== null) return { kind: 'wait', line: problem };
   const d = decideRebootTurn({ host: deps.config.hostname, group, maxConcurrent: max, rows });
   log.info('reboot turn decided', { group, maxConcurrent: max, decision: d });
   switch (d.kind) {

@@ -110,6 +110,29 @@ function haltOf(i: {
   };
 }
 
+/**
+ * Pure: why this host's own row at the status remote does not carry the
+ * announcement it just published (step 1), or null when it does. A row
+ * that is unverified or invalid is not "not visible yet": the next run
+ * would say the same for ever (its host key missing from the allowed
+ * signers file, a status that does not parse), so it says which.
+ */
+export function ownRowProblem(i: {
+  host: string;
+  group: string;
+  announcedAt: string;
+  own: RebootRow | undefined;
+}): string | null {
+  const own = i.own;
+  if (own !== undefined && UNTRUSTED.has(own.state)) {
+    return `the status of ${i.host} at the status remote is ${own.state}, and a reboot turn needs this host's own status trusted; "gitopsd fleet status --host ${i.host}" says why (its host key missing from the allowed signers file?); the next run asks again`;
+  }
+  if (own?.reboot?.announcedAt !== i.announcedAt || own.reboot.group !== i.group) {
+    return `the reboot announcement of ${i.host} is not visible at the status remote yet; the next run asks again`;
+  }
+  return null;
+}
+
 /** Pure: the turn of `host` in `group` (see the module comment). */
 export function decideRebootTurn(i: {
   host: string;
