@@ -106,7 +106,7 @@ function statusText(s: BootStatus): string {
 
 export const bootStatusCommand: Handler = (deps) => {
   const s = bootStatus(deps);
-  return Promise.resolve({ exitCode: 0, text: statusText(s), json: s });
+  return Promise.resolve({ exitCode: 0, text: statusText(s), json: { ok: true, ...s } });
 };
 
 export const bootResetCommand: Handler = async (deps, args) => {

@@ -383,7 +383,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
         Promise.resolve({
           exitCode: 0,
           text: `${scriptName} ${versionLine()}`,
-          json: { version: BUILD.version, commit: BUILD.commit, dirty: BUILD.dirty, node: process.version },
+          json: { ok: true, version: BUILD.version, commit: BUILD.commit, dirty: BUILD.dirty, node: process.version },
         }),
       ),
     )
@@ -395,7 +395,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
       standalone(async (args) => {
         const { completionScript } = await import('./completion.js');
         const text = await completionScript(scriptName, String(args['shell']) as (typeof COMPLETION_SHELLS)[number]);
-        return { exitCode: 0, text: text.trimEnd(), json: { shell: args['shell'], script: text } };
+        return { exitCode: 0, text: text.trimEnd(), json: { ok: true, shell: args['shell'], script: text } };
       }),
     )
     .command('fleet', 'The whole fleet, through git: every host publishes its status (docs/fleet.md)', (y: Argv) =>

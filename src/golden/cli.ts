@@ -53,7 +53,7 @@ export const goldenPinCommand: Handler = async (deps, args) => {
 
 export const goldenShowCommand: Handler = (deps) => {
   const g = goldenInfo(deps, readGolden(deps.state).current);
-  return Promise.resolve({ exitCode: 0, text: infoText(g), json: showJson(g) });
+  return Promise.resolve({ exitCode: 0, text: infoText(g), json: { ok: true, ...showJson(g) } });
 };
 
 async function confirm(question: string): Promise<boolean> {

@@ -42,7 +42,14 @@ describe('version', () => {
   it('version --json names the full commit the bundle was built from, and it exists in this repository', async () => {
     const r = await runCli(['version', '--json']);
     expect(r.exitCode).toBe(0);
-    const v = JSON.parse(r.stdout) as { version: string; commit: string; dirty: boolean | null; node: string };
+    const v = JSON.parse(r.stdout) as {
+      ok: boolean;
+      version: string;
+      commit: string;
+      dirty: boolean | null;
+      node: string;
+    };
+    expect(v.ok).toBe(true);
     expect(v.node).toBe(process.version);
     expect(v.commit).toMatch(/^[0-9a-f]{40}$/);
     const cat = await execa('git', ['-C', repoRoot, 'cat-file', '-t', v.commit], { reject: false });

@@ -103,7 +103,12 @@ async function invariantsAfterRollback(h: Host, pinnedAt: string, killedBeforeRe
   expect(await h.sim.profileSystem()).toBe(g1);
   expect(await h.sim.bootDefault()).toBe(g1);
   // The golden is unchanged and rooted; the bad commit is recorded once.
-  expect(await h.json<GoldenInfo>(['golden', 'show'])).toMatchObject({ storePath: g1, pinnedAt, gcRootIntact: true });
+  expect(await h.json<GoldenInfo>(['golden', 'show'])).toMatchObject({
+    ok: true,
+    storePath: g1,
+    pinnedAt,
+    gcRootIntact: true,
+  });
   expect(Object.keys(st.deployments.badCommits)).toEqual([BAD_COMMIT]);
   expect(st.boot.lastRollback).toMatchObject({ from: bad, to: g1, status: 'done' });
   expect(st.boot.paths[g1]?.failures).toBe(0);

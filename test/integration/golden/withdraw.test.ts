@@ -117,6 +117,7 @@ describe('a rollback mark is withdrawn when the golden fails the same checks', (
     expect(st.boot.events.at(-1)?.detail).toContain(c2);
     const s = await h.json<BootStatus>(['boot', 'status']);
     expect(s.badCommits).toEqual([]);
+    expect((s as BootStatus & { ok?: unknown }).ok).toBe(true);
     // The golden failing again withdraws nothing more (nothing left): one event.
     await h.sim.boot();
     expect((await h.gitopsd(['boot', 'validate'])).exitCode).toBe(5);
