@@ -232,8 +232,14 @@ let
     # Never restarted by the activation it performs (as autoUpgrade).
     restartIfChanged = false;
     unitConfig.X-StopOnRemoval = false;
+    # time-sync.target: a run's times (publishedAt, healthySince, the soak
+    # of a rollout wave) must come from a set clock. systemd.special(7):
+    # "Services where correct time is essential should be ordered after this
+    # unit, but not pull it in." It waits for NTP only where the admin enables
+    # systemd-time-wait-sync.service (docs/nixos.md "Clock").
     after = [
       "network-online.target"
+      "time-sync.target"
       "gitopsd-boot-validate.service"
     ]
     ++ upgradeSyncUnit;
@@ -655,7 +661,11 @@ in
     (mkIf s.fleet.enable {
       systemd.services.gitopsd-fleet-publish = {
         description = "gitopsd: publish this host's status to the fleet when it changed or the heartbeat is due";
-        after = [ "network-online.target" ];
+        # A status's publishedAt and healthySince come from this clock (see upgradeService).
+        after = [
+          "network-online.target"
+          "time-sync.target"
+        ];
         wants = [ "network-online.target" ];
         restartIfChanged = false;
         path = rootPath;
@@ -684,8 +694,10 @@ in
       systemd.services.gitopsd = {
         description = "gitopsd daemon: the cycle (dotfile sync, upgrade) on settings.schedule.cron";
         wantedBy = [ "multi-user.target" ];
+        # time-sync.target: see upgradeService.
         after = [
           "network-online.target"
+          "time-sync.target"
           "gitopsd-boot-validate.service"
         ];
         wants = [ "network-online.target" ];

@@ -157,8 +157,14 @@ describe('the units systemd-analyze verify accepts', () => {
     expect(one(up, 'Service', 'X-RestartIfChanged')).toBe('false');
     expect(one(up, 'Unit', 'X-StopOnRemoval')).toBe('false');
     expect(list(up, 'Unit', 'After')).toEqual(
-      expect.arrayContaining(['network-online.target', 'gitopsd-boot-validate.service', 'gitopsd-sync.service']),
+      expect.arrayContaining([
+        'network-online.target',
+        'time-sync.target',
+        'gitopsd-boot-validate.service',
+        'gitopsd-sync.service',
+      ]),
     );
+    // Ordered after time-sync.target, never pulling it in (systemd.special(7)).
     expect(list(up, 'Unit', 'Wants')).toEqual(['network-online.target', 'gitopsd-sync.service']);
     expect(one(up, 'Service', 'Type')).toBe('oneshot');
     expect(one(up, 'Service', 'ExecStart')).toBe(`${gitopsd}/bin/gitopsd upgrade --config /etc/gitopsd/config.json`);
@@ -239,6 +245,10 @@ describe('the units systemd-analyze verify accepts', () => {
     const d = e.units['gitopsd.service'];
     const gitopsd = e.systemPackages[0] ?? '';
     expect(one(d, 'Service', 'X-RestartIfChanged')).toBe('false');
+    expect(list(d, 'Unit', 'After')).toEqual(
+      expect.arrayContaining(['network-online.target', 'time-sync.target', 'gitopsd-boot-validate.service']),
+    );
+    expect(list(d, 'Unit', 'Wants')).toEqual(['network-online.target']);
     // reloadTriggers: the checked config, through nixpkgs' X-Reload-Triggers file.
     expect(storeName(one(d, 'Unit', 'X-Reload-Triggers'))).toBe('X-Reload-Triggers-gitopsd');
     expect(d?.wantedBy).toEqual(['multi-user.target']);
@@ -490,6 +500,7 @@ describe('fleet: signing and the heartbeat', () => {
       /\/bin\/gitopsd fleet publish --config \/etc\/gitopsd\/config\.json$/,
     );
     expect(one(publish, 'Service', 'SuccessExitStatus')).toBe('75');
+    expect(list(publish, 'Unit', 'After')).toEqual(['network-online.target', 'time-sync.target']);
     expect(one(e.units['gitopsd-fleet-publish.timer'], 'Timer', 'OnCalendar')).toBe('hourly');
     await expectVerified(e);
     // The real ssh-keygen reads the generated file: alpha's signature
