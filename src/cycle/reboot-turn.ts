@@ -13,7 +13,9 @@
  *   heartbeat is due: src/fleet/publish.ts decides), then read the group's
  *   statuses from the status remote.
  * - decide: `decideRebootTurn`. This host's own row at the remote must carry
- *   its announcement, else it waits (its peers cannot see it yet).
+ *   its announcement, else it waits (its peers cannot see it yet). The
+ *   read's missingHosts (fleet.expectedHosts with no row) go in as data: each
+ *   may be down, and holds a place (here and at the confirm).
  * - act: on go, the announcement becomes `rebooting` and is published.
  * - confirm: the statuses are read once more (`decideRebootConfirm`); only
  *   when at most maxConcurrent hosts of the group publish `rebooting`, this
@@ -113,7 +115,14 @@ export async function askRebootTurn(deps: Deps, system: string): Promise<RebootT
     own: rows.find((r) => r.host === deps.config.hostname),
   });
   if (problem !== null) return { kind: 'wait', line: problem };
-  const d = decideRebootTurn({ host: deps.config.hostname, group, maxConcurrent: max, rows });
+  // view.missingHosts: the hosts of fleet.expectedHosts with no row (none without the list).
+  const d = decideRebootTurn({
+    host: deps.config.hostname,
+    group,
+    maxConcurrent: max,
+    rows,
+    missing: view.missingHosts,
+  });
   log.info('reboot turn decided', { group, maxConcurrent: max, decision: d });
   switch (d.kind) {
     case 'announce':
@@ -153,16 +162,17 @@ export async function askRebootTurn(deps: Deps, system: string): Promise<RebootT
       );
     return { kind, line };
   };
-  let again: RebootRow[];
+  let again: { rows: RebootRow[]; missing: string[] };
   try {
-    again = (await readFleet(deps)).hosts.map(rebootRowOf);
+    const v = await readFleet(deps);
+    again = { rows: v.hosts.map(rebootRowOf), missing: v.missingHosts };
   } catch (err) {
     return backOff(
       `published "rebooting" but could not read the status remote again (${(err as Error).message}); not rebooting, the next run asks again`,
       'wait',
     );
   }
-  const c = decideRebootConfirm({ host: deps.config.hostname, group, maxConcurrent: max, rows: again });
+  const c = decideRebootConfirm({ host: deps.config.hostname, group, maxConcurrent: max, ...again });
   log.info('reboot turn confirmed', { group, maxConcurrent: max, decision: c });
   switch (c.kind) {
     case 'go':

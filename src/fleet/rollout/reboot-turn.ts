@@ -29,6 +29,16 @@
  *    heartbeat, **halts** the turns: no other host of the group reboots
  *    until a person looks.
  *
+ * An expected host (fleet.expectedHosts) with no row at all at the status
+ * remote (never published, or its ref deleted; FleetView.missingHosts) has
+ * unknown state and unknown group: it counts as possibly down in every
+ * group. It holds one place, first in line as a `rebooting` peer does, at
+ * step 2 and at step 3; it does not halt (nothing says it went down to
+ * reboot). Without it, deleting the refs of the hosts that are down let
+ * the next host go (review 15, row 6: 3 of 3 down under maxConcurrent 1).
+ * The cost: a new host that has not published yet holds a place until its
+ * first publish.
+ *
  * The announcement's `state` (src/shared/reboot-turn.ts) refines this:
  * hosts already `rebooting` come first in the order (they are down, whatever
  * their announcedAt), a peer whose turn `failed` halts the group, and a
@@ -69,6 +79,22 @@ const UNTRUSTED = new Set(['unverified', 'invalid']);
 /** A row without `state` (an older publisher) counts as rebooting. */
 const rebooting = (r: RebootRow): boolean =>
   r.reboot?.announcedAt != null && r.reboot.state !== 'waiting' && r.reboot.state !== 'failed';
+
+/**
+ * The expected hosts with no row (`missing`, FleetView.missingHosts) other
+ * than `host`, and what the lines say of them: that they may be down, and
+ * how to release their place (one line: names beyond five are counted).
+ */
+function missingOf(i: { host: string; missing?: readonly string[] | undefined }): string[] {
+  return [...new Set(i.missing ?? [])].filter((h) => h !== i.host).sort();
+}
+
+function missingNote(missing: readonly string[]): string {
+  const one = missing.length === 1;
+  const names =
+    missing.length <= 5 ? missing.join(', ') : `${missing.slice(0, 5).join(', ')} and ${missing.length - 5} more`;
+  return `${names} of fleet.expectedHosts ${one ? 'has' : 'have'} no status at the status remote (never published, or ${one ? 'its ref' : 'their refs'} deleted) and may be down; if ${one ? 'it was' : 'they were'} retired, remove ${one ? 'it' : 'them'} from fleet.expectedHosts`;
+}
 
 /**
  * Pure: the peers of `host` in `group` that halt the turns, and the line.
@@ -139,6 +165,8 @@ export function decideRebootTurn(i: {
   group: string;
   maxConcurrent: number;
   rows: readonly RebootRow[];
+  /** Expected hosts with no row at the status remote (FleetView.missingHosts): possibly down, in every group. */
+  missing?: readonly string[] | undefined;
 }): RebootTurn {
   const inGroup = i.rows.filter((r) => r.reboot?.group === i.group);
   const halt = haltOf(i);
@@ -153,13 +181,17 @@ export function decideRebootTurn(i: {
   // not down through the turns, and would hold the line for ever (a host
   // powered off or retired while waiting). Should it come back, it
   // publishes before it reads, and step 3 still keeps the count.
-  const holders = inGroup
-    .flatMap((r) =>
+  // An expected host without a row may be down (its ref deleted while it
+  // reboots): it holds a place ahead of everyone, as a rebooting peer does.
+  const missing = missingOf(i);
+  const holders = [
+    ...missing.map((host) => ({ host, queued: 0, at: Number.NEGATIVE_INFINITY })),
+    ...inGroup.flatMap((r) =>
       r.reboot?.announcedAt == null || (r.host !== i.host && r.stale && queued(r) === 1)
         ? []
         : [{ host: r.host, queued: queued(r), at: Date.parse(r.reboot.announcedAt) }],
-    )
-    .sort((a, b) => a.queued - b.queued || a.at - b.at || a.host.localeCompare(b.host));
+    ),
+  ].sort((a, b) => a.queued - b.queued || a.at - b.at || a.host.localeCompare(b.host));
   const place = holders.findIndex((h) => h.host === i.host);
   const ahead = holders.slice(0, place).map((h) => h.host);
   if (place < i.maxConcurrent) {
@@ -168,9 +200,10 @@ export function decideRebootTurn(i: {
       line: `reboot turn ${place + 1} of at most ${i.maxConcurrent} in group ${i.group}: rebooting`,
     };
   }
+  const why = missing.filter((h) => ahead.includes(h));
   return {
     kind: 'wait',
-    line: `waiting for a reboot turn in group ${i.group}: ${ahead.length} host(s) ahead (${ahead.slice(0, 5).join(', ')}), at most ${i.maxConcurrent} at once`,
+    line: `waiting for a reboot turn in group ${i.group}: ${ahead.length} host(s) ahead (${ahead.slice(0, 5).join(', ')}), at most ${i.maxConcurrent} at once${why.length === 0 ? '' : `; ${missingNote(why)}`}`,
     holders: ahead,
   };
 }
@@ -183,13 +216,16 @@ export function decideRebootTurn(i: {
  * order says: a host that read before our publish landed may have gone
  * without seeing us, and is counted here. Two hosts that both back off lose
  * a run (the next one asks again); two that both go would be down together.
- * A peer that halts the turns since step 2 stops this host too.
+ * A peer that halts the turns since step 2 stops this host too. An
+ * expected host with no row counts as down (see the module comment).
  */
 export function decideRebootConfirm(i: {
   host: string;
   group: string;
   maxConcurrent: number;
   rows: readonly RebootRow[];
+  /** Expected hosts with no row at the status remote (FleetView.missingHosts): each counts as down. */
+  missing?: readonly string[] | undefined;
 }): RebootConfirm {
   const halt = haltOf(i);
   if (halt !== null) return { kind: 'halt', ...halt };
@@ -203,14 +239,15 @@ export function decideRebootConfirm(i: {
       down: [],
     };
   }
-  const down = inGroup
-    .filter(rebooting)
-    .map((r) => r.host)
-    .sort();
+  const missing = missingOf(i);
+  const down = [...inGroup.filter(rebooting).map((r) => r.host), ...missing].sort();
   if (down.length > i.maxConcurrent) {
     return {
       kind: 'back-off',
-      line: `${down.length} hosts of group ${i.group} publish "rebooting" at once (${down.slice(0, 5).join(', ')}), at most ${i.maxConcurrent}: backing off, the next run asks again`,
+      line:
+        missing.length === 0
+          ? `${down.length} hosts of group ${i.group} publish "rebooting" at once (${down.slice(0, 5).join(', ')}), at most ${i.maxConcurrent}: backing off, the next run asks again`
+          : `${down.length} hosts of group ${i.group} may be down at once (${down.slice(0, 5).join(', ')}), at most ${i.maxConcurrent}: backing off, the next run asks again; ${missingNote(missing)}`,
       down: down.filter((h) => h !== i.host),
     };
   }

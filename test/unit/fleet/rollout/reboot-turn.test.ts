@@ -12,6 +12,7 @@ import {
 } from '../../../../src/fleet/rollout/reboot-turn.js';
 import { announcementAfterBoot, type RebootAnnouncement } from '../../../../src/shared/reboot-turn.js';
 import { rebootRowOf } from '../../../../src/cycle/reboot-turn.js';
+import { missingHosts } from '../../../../src/fleet/read.js';
 
 const T = (m: number): string => new Date(Date.parse('2026-12-01T03:00:00Z') + m * 60000).toISOString();
 const r = (host: string, announced: number | null, o: Partial<RebootRow> = {}): RebootRow => ({
@@ -126,6 +127,44 @@ describe('decideRebootTurn', () => {
     expect(decideRebootTurn({ host: 'me', group: 'web', maxConcurrent, rows }).kind).toBe(kind);
   });
 
+  // An expected host with no row (never published, or its ref deleted while
+  // it reboots: review 15, row 6) may be down, in any group.
+  it.each<[string, RebootRow[], string[], number, string]>([
+    ['a missing expected host holds a place: wait', [r('me', 0)], ['x'], 1, 'wait'],
+    ['max 2: one more may go', [r('me', 0)], ['x'], 2, 'go'],
+    [
+      'max 2, a peer rebooting as well: wait',
+      [
+        r('me', 0, { reboot: { group: 'web', announcedAt: T(0), state: 'waiting' } }),
+        r('b', 5, { reboot: { group: 'web', announcedAt: T(5), state: 'rebooting' } }),
+      ],
+      ['x'],
+      2,
+      'wait',
+    ],
+    ['it does not halt', [r('me', 0)], ['x', 'y'], 3, 'go'],
+    ['my own name is not a peer', [r('me', 0)], ['me'], 1, 'go'],
+  ])('%s', (_name, rows, missing, maxConcurrent, kind) => {
+    expect(decideRebootTurn({ host: 'me', group: 'web', maxConcurrent, rows, missing }).kind).toBe(kind);
+  });
+
+  it('an expected host is not missing once its row is there: its row decides', () => {
+    const expected = ['me', 'x'];
+    const ask = (rows: RebootRow[]) =>
+      decideRebootTurn({ host: 'me', group: 'web', maxConcurrent: 1, rows, missing: missingHosts(expected, rows) });
+    expect(ask([r('me', 5)]).kind).toBe('wait');
+    expect(ask([r('me', 5), r('x', null)]).kind).toBe('go');
+    expect(ask([r('me', 5), r('x', 1)]).kind).toBe('wait');
+  });
+
+  it('the wait line names a missing expected host and how to release its place', () => {
+    expect(
+      decideRebootTurn({ host: 'me', group: 'web', maxConcurrent: 1, rows: [r('me', 5)], missing: ['h2'] }).line,
+    ).toBe(
+      'waiting for a reboot turn in group web: 1 host(s) ahead (h2), at most 1 at once; h2 of fleet.expectedHosts has no status at the status remote (never published, or its ref deleted) and may be down; if it was retired, remove it from fleet.expectedHosts',
+    );
+  });
+
   it('the lines name the hosts ahead, or the failed ones', () => {
     expect(decideRebootTurn({ host: 'me', group: 'web', maxConcurrent: 1, rows: [r('me', 5), r('b', 1)] }).line).toBe(
       'waiting for a reboot turn in group web: 1 host(s) ahead (b), at most 1 at once',
@@ -233,6 +272,20 @@ describe('decideRebootConfirm (read after publishing "rebooting")', () => {
     expect(decideRebootConfirm({ host: 'me', group: 'web', maxConcurrent, rows }).kind).toBe(kind);
   });
 
+  it.each<[string, RebootRow[], string[], number, string]>([
+    ['a missing expected host counts as down: back off', [r('me', 0, s('rebooting'))], ['x'], 1, 'back-off'],
+    ['max 2: go', [r('me', 0, s('rebooting'))], ['x'], 2, 'go'],
+    [
+      'max 2, a peer rebooting as well: back off',
+      [r('me', 0, s('rebooting')), r('b', 5, s('rebooting'))],
+      ['x'],
+      2,
+      'back-off',
+    ],
+  ])('missing: %s', (_name, rows, missing, maxConcurrent, kind) => {
+    expect(decideRebootConfirm({ host: 'me', group: 'web', maxConcurrent, rows, missing }).kind).toBe(kind);
+  });
+
   it('the back-off line names the hosts down', () => {
     expect(
       decideRebootConfirm({
@@ -242,6 +295,17 @@ describe('decideRebootConfirm (read after publishing "rebooting")', () => {
         rows: [r('me', 0, s('rebooting')), r('b', 5, s('rebooting'))],
       }).line,
     ).toBe('2 hosts of group web publish "rebooting" at once (b, me), at most 1: backing off, the next run asks again');
+    expect(
+      decideRebootConfirm({
+        host: 'me',
+        group: 'web',
+        maxConcurrent: 1,
+        rows: [r('me', 0, s('rebooting'))],
+        missing: ['h2'],
+      }).line,
+    ).toBe(
+      '2 hosts of group web may be down at once (h2, me), at most 1: backing off, the next run asks again; h2 of fleet.expectedHosts has no status at the status remote (never published, or its ref deleted) and may be down; if it was retired, remove it from fleet.expectedHosts',
+    );
   });
 });
 
@@ -264,6 +328,7 @@ describe('the protocol under every interleaving', () => {
     names: string[],
     maxConcurrent: number,
     confirm: boolean,
+    missing: string[] = [],
   ): { runs: number; worst: number; someoneWent: number } {
     let runs = 0;
     let worst = 0;
@@ -289,7 +354,7 @@ describe('the protocol under every interleaving', () => {
             me.pc = 'decide';
             break;
           case 'decide': {
-            const d = decideRebootTurn({ host: me.host, group: 'web', maxConcurrent, rows: rowsOf(nreg) });
+            const d = decideRebootTurn({ host: me.host, group: 'web', maxConcurrent, rows: rowsOf(nreg), missing });
             if (d.kind !== 'go') me.pc = 'done';
             else me.pc = 'publish-rebooting';
             break;
@@ -303,7 +368,7 @@ describe('the protocol under every interleaving', () => {
             }
             break;
           case 'confirm': {
-            const c = decideRebootConfirm({ host: me.host, group: 'web', maxConcurrent, rows: rowsOf(nreg) });
+            const c = decideRebootConfirm({ host: me.host, group: 'web', maxConcurrent, rows: rowsOf(nreg), missing });
             if (c.kind === 'go') {
               me.went = true;
               me.pc = 'done';
@@ -337,6 +402,12 @@ describe('the protocol under every interleaving', () => {
     // In some interleavings every host that got that far backs off (safe:
     // the next run asks again); not in all (2 hosts: 25 of 33 let one go).
     expect(x.someoneWent).toBeGreaterThan(0);
+  });
+
+  it('an expected host with no row (may be down) takes one of the places', () => {
+    const x = explore(['a', 'b'], 2, true, ['x']);
+    expect(x.worst).toBe(1);
+    expect(explore(['a', 'b'], 1, true, ['x']).someoneWent).toBe(0);
   });
 
   it('without the confirm read, two hosts whose announcements cross can both go (the limit it removes)', () => {
