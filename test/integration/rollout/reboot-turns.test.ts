@@ -6,6 +6,9 @@
  * reboot.maxConcurrent 1: the first to ask reboots, the others wait until its
  * boot validation passes; h2's new system breaks sshd at boot, and its failed
  * turn halts h3's until a person runs `gitopsd boot reset` on h2.
+ * Last, h3 is down rebooting and its status ref is deleted at the status
+ * remote (review 15, row 6): h1, with fleet.expectedHosts, counts h3 as
+ * possibly down and waits; without the list it goes (the known limit).
  * After every step, at most one host has a reboot outstanding (asked and
  * not yet booted) or publishes "rebooting".
  */
@@ -15,6 +18,7 @@ import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js'
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { configureHost, createStatusRemote } from '../fleet/fixture.js';
+import { run } from '../../harness/exec.js';
 import type { FleetView } from '../../../src/fleet/schema.js';
 
 const T0 = Date.parse('2026-12-01T04:00:00Z');
@@ -33,6 +37,7 @@ let fleet: Fleet;
 let h1: FleetHost;
 let h2: FleetHost;
 let h3: FleetHost;
+let remote: string;
 
 async function upgrade(h: FleetHost, min: number): Promise<UpgradeJson & { code: number }> {
   const r = await h.gitopsd(['upgrade', '--json'], { env: at(min) });
@@ -64,7 +69,7 @@ beforeAll(async () => {
   const dir = await tempDir('gitopsd-reboot-turns');
   fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['h1', 'h2', 'h3'] });
   [h1, h2, h3] = fleet.hosts as [FleetHost, FleetHost, FleetHost];
-  const remote = await createStatusRemote(join(dir, 'remotes'));
+  remote = await createStatusRemote(join(dir, 'remotes'));
   for (const h of fleet.hosts) {
     // No dotfiles (the sync is not what this shows, and it costs CPU).
     await configureHost(h, {
@@ -146,5 +151,29 @@ describe('reboots take turns (reboot.maxConcurrent 1)', () => {
     const c2 = await upgrade(h3, 31);
     expect(c2).toMatchObject({ code: 0, kind: 'no-op', reboot: 'requested' });
     expect(await expectAtMostOneDown(31)).toMatchObject({ h2: null, h3: 'rebooting' });
+  });
+
+  it('h3 is down and its status ref deleted: with fleet.expectedHosts h1 waits for it; without, h1 goes too', async () => {
+    // h3 rebooting (the step before), h1 gets another kernel.
+    expect(await h3.sim.rebootRequests()).toHaveLength(1);
+    await fleet.nixConfig.commitGeneration({ h1: { version: 'v3', kernelVersion: '6.8.0' } }, 'h1: v3, another kernel');
+    await run('git', ['--git-dir', remote, 'update-ref', '-d', 'refs/gitopsd/status/h3']);
+
+    await configureHost(h1, { fleet: { expectedHosts: ['h1', 'h2', 'h3'] } });
+    const a = await upgrade(h1, 40);
+    expect(a).toMatchObject({ code: 0, kind: 'deployed', reboot: 'waiting-turn' });
+    expect(a.message).toContain(
+      'waiting for a reboot turn in group fleet: 1 host(s) ahead (h3), at most 1 at once; h3 of fleet.expectedHosts has no status at the status remote (never published, or its ref deleted) and may be down; if it was retired, remove it from fleet.expectedHosts',
+    );
+    expect(await h1.sim.rebootRequests()).toEqual([]);
+    const st = await h1.gitopsd(['status'], { env: at(40) });
+    expect(st.stdout).toMatch(/reboot turn\s+waiting in group fleet/);
+
+    // Without the list, nothing tells h1 that h3 is down (docs/rollout.md: the known limit).
+    await configureHost(h1, { fleet: { expectedHosts: null } });
+    const b = await upgrade(h1, 41);
+    expect(b).toMatchObject({ code: 0, kind: 'no-op', reboot: 'requested' });
+    expect(await h1.sim.rebootRequests()).toHaveLength(1);
+    expect(await h3.sim.rebootRequests()).toHaveLength(1);
   });
 });
