@@ -498,7 +498,10 @@ export const ConfigSchema = z
          * `missingHosts`, and `fleet status` exits 1: a host that never
          * reported is not silently absent. Null: no list; the rows are
          * whatever the remote holds. The NixOS module defaults it to the
-         * names in services.gitopsd.fleet.allowedSigners.
+         * names in services.gitopsd.fleet.allowedSigners. Reboot turns
+         * count an expected host with no status as possibly down (its ref
+         * may have been deleted while it reboots): a newly added host holds
+         * a reboot place until its first publish (docs/rollout.md).
          */
         expectedHosts: z._default(z.nullable(z.array(hostname)), null),
         /** Time limit of one publish (all its git calls, the push included). */
