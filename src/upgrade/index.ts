@@ -791,7 +791,9 @@ function describePlan(plan: ActivationPlan, changed: string[], deps: Deps): stri
     case 'boot':
       switch (plan.reboot) {
         case 'now':
-          return `set as the boot default; rebooting now (${changed.join(', ')} changed, inside the reboot window)`;
+          // Whether it reboots now is said after the reboot turn (deploy, at its end):
+          // a host that must wait for its turn must not have said "rebooting now".
+          return `set as the boot default; reboot due (${changed.join(', ')} changed, inside the reboot window)`;
         case 'pending':
           return `set as the boot default; reboot pending (${changed.join(', ')} changed; outside the reboot window ${windowText(deps)})`;
         case 'not-allowed':
@@ -1241,7 +1243,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
   const turn = await askRebootTurn(ctx, storePath);
   if (turn === null || turn.kind === 'go') {
     await requestReboot(deps);
-    return turn === null ? final : { ...final, message: `${final.message}; ${turn.line}` };
+    return { ...final, message: `${final.message}; ${turn === null ? 'rebooting now' : turn.line}` };
   }
   // Not our turn: the system is the boot default, and a later run reboots it.
   const waited = {

@@ -102,6 +102,8 @@ describe('reboots take turns (reboot.maxConcurrent 1)', () => {
     expect(b.message).toContain(
       'not rebooting yet: waiting for a reboot turn in group fleet: 1 host(s) ahead (h1), at most 1 at once',
     );
+    // A host that waits never said it was rebooting.
+    expect(b.message).not.toContain('rebooting now');
     const c = await upgrade(h3, 2);
     expect(c).toMatchObject({ code: 0, kind: 'deployed', reboot: 'waiting-turn' });
     expect(c.message).toContain('2 host(s) ahead (h1, h2)');

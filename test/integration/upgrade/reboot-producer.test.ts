@@ -83,7 +83,7 @@ describe('reboot if needed, inside the window', () => {
     await repo.commitGeneration(gen('v3', '6.8.0'), 'v3: newer kernel');
     const r = await upgrade(t, [], at('2026-03-03T01:15:00Z'));
     expect(r.exitCode, r.stderr + r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/rebooting now/);
+    expect(r.stdout).toMatch(/reboot due \(.*inside the reboot window\); rebooting now/);
     expect(await t.host.bootDefault()).toBe(await path('v3'));
     expect(await t.host.rebootRequests()).toHaveLength(1);
     expect((await readState(t)).upgrade?.lastRun?.result).toBe('reboot-pending');
