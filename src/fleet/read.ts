@@ -10,7 +10,10 @@
  *   resolveStatusRemote), the clock.
  * - Side effects: only the reader's repository and its verdict cache,
  *   `<stateDir>/fleet/view.git` (or a temporary directory, removed after,
- *   when stateDir is not writable, as for a person without root).
+ *   when stateDir is not writable, as for a person without root), and,
+ *   with allowed signers, its memory of each host's newest trusted status,
+ *   `<stateDir>/fleet/status-seen.json` (./seen.ts; none with a temporary
+ *   view), written only when a mark rises.
  * - Failure modes: an unreadable remote is a GitopsdError 'temporary'
  *   (exit 75); an allowed-signers file that cannot be read or holds no key
  *   is 'usage' when --allowed-signers named it (64), else 'config' (78). A bad document, ref name or signature never fails the read:
@@ -34,6 +37,7 @@ import {
   VIEW_PREFIX,
 } from './git.js';
 import { resolveStatusRemote } from './remote.js';
+import { decideSeen, keepAside, mergeSeen, nextSeen, readSeen, SEEN_FILE, writeSeen, type Seen } from './seen.js';
 import { readSignersFile } from './signers-file.js';
 import semverValid from 'semver/functions/valid.js';
 import semverLt from 'semver/functions/lt.js';
@@ -311,6 +315,11 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     await new Promise<void>((resolve) => setImmediate(resolve));
     const docCacheFile = join(dir, 'gitopsd-documents.json');
     const { documents: docCache, broken } = readDocCache(docCacheFile);
+    // What this reader remembers of each host's newest trusted status
+    // (./seen.ts): only where a status can be trusted (allowed signers) and
+    // the reader's directory is its own (a temporary view forgets).
+    const seenFile = signersFile !== null && tmp === null ? join(base, SEEN_FILE) : null;
+    const memory = seenFile === null ? null : readSeen(seenFile);
     const refs = await fetching;
     const now = deps.clock.now();
     // One entry per host: both layouts may hold one; the newer document wins below.
@@ -496,6 +505,7 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
         versionLess,
       }),
     );
+    if (seenFile !== null && memory !== null) rows = remember(rows, { file: seenFile, memory, now, deps });
     rows = onePerHost(rows).sort(compareHostNames);
     // The hosts that should have a row: the --host names, else fleet.expectedHosts.
     const expected = wanted !== null ? [...wanted] : deps.config.fleet.expectedHosts;
@@ -503,6 +513,43 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   } finally {
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The rows read with the reader's memory of each host's newest trusted
+ * status (./seen.ts): an older one is unverified. The memory is written
+ * only when a mark rises, and never fails the read: a broken file is kept
+ * aside with a warning (the protection is lost until the hosts publish
+ * again), a write that fails is a warning.
+ */
+function remember(
+  rows: FleetRow[],
+  o: { file: string; memory: { seen: Seen; broken: string | null }; now: Date; deps: Deps },
+): FleetRow[] {
+  const log = o.deps.log.child({ module: 'fleet-read' });
+  if (o.memory.broken !== null) {
+    log.warn(
+      'the memory of the newest status of each host is broken and was put aside: a replayed older status is not caught until the hosts publish again',
+      { file: o.file, problem: o.memory.broken, keptAs: `${o.file}.broken` },
+    );
+    keepAside(o.file);
+  }
+  const out = rows.map((r) => decideSeen(r, o.memory.seen));
+  const next = nextSeen(o.memory.seen, out, o.now);
+  if (next !== null) {
+    try {
+      // Another reader (fleet serve, a gate) may have raised a mark since
+      // this one read the file: keep the newer of each.
+      const since = readSeen(o.file);
+      writeSeen(o.file, since.broken === null ? mergeSeen(since.seen, next) : next, o.deps.tracer.checkpoint);
+    } catch (err) {
+      log.warn('the memory of the newest status of each host was not written: a replay of an older one is not caught', {
+        file: o.file,
+        error: (err as Error).message,
+      });
+    }
+  }
+  return out;
 }
 
 /**
@@ -528,7 +575,8 @@ export function onePerHost(rows: readonly FleetRow[]): FleetRow[] {
   // that is not (review 14). Before, a newer unsigned status at the other
   // layout hid a verified one, and with it the known-bad mark and failure
   // the rollout gate halts on (src/fleet/rollout/gate.ts).
-  const trusted = (r: FleetRow): number => (r.status !== null && r.signature.state !== 'unverified' ? 1 : 0);
+  // (By state: a replay, older than a status the reader saw, is unverified with a good signature.)
+  const trusted = (r: FleetRow): number => (r.status !== null && r.state !== 'unverified' ? 1 : 0);
   const better = (b: FleetRow, a: FleetRow): boolean =>
     trusted(b) !== trusted(a) ? trusted(b) > trusted(a) : when(b) > when(a);
   const out: FleetRow[] = [];
@@ -541,7 +589,7 @@ export function onePerHost(rows: readonly FleetRow[]): FleetRow[] {
     }
     const notes = others.map(
       (o) =>
-        `also published at ${o.ref} (${o.status === null ? (o.reasons[0] ?? 'invalid') : o.signature.state === 'unverified' && trusted(best) === 1 ? (o.reasons[0] ?? 'unverified') : `older, ${o.publishedAt ?? ''}`}), ignored: delete the ref this host no longer publishes to`,
+        `also published at ${o.ref} (${o.status === null ? (o.reasons[0] ?? 'invalid') : o.state === 'unverified' && trusted(best) === 1 ? (o.reasons[0] ?? 'unverified') : `older, ${o.publishedAt ?? ''}`}), ignored: delete the ref this host no longer publishes to`,
     );
     out.push({
       ...best,

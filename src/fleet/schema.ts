@@ -194,6 +194,12 @@ export interface FleetRow {
   };
   /** The published document (null when it could not be read or validated). */
   status: StatusV1 | null;
+  /**
+   * Only on a row older than the newest trusted status of its host this
+   * reader saw (a replay, state unverified; src/fleet/seen.ts): that
+   * status's date and known-bad marks, which the rollout gate still halts on.
+   */
+  newerSeen?: { publishedAt: string; knownBadCommits: { commit: string; reason: string }[] };
 }
 
 export interface FleetView {

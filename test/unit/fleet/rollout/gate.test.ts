@@ -41,6 +41,8 @@ interface RowSpec {
   bad?: { commit: string; reason: string }[];
   lastUpgrade?: { commit: string | null; result: string } | null;
   invalid?: boolean;
+  /** A replayed row's newer status's known-bad marks, as the reader remembers them (FleetRow newerSeen). */
+  newerBad?: { commit: string; reason: string }[];
 }
 
 function row(host: string, s: RowSpec = {}): GateRow {
@@ -51,6 +53,7 @@ function row(host: string, s: RowSpec = {}): GateRow {
     host,
     state: s.state ?? 'healthy',
     stale: s.stale ?? false,
+    ...(s.newerBad === undefined ? {} : { newerSeen: { knownBadCommits: s.newerBad } }),
     status: {
       publishedAt: minsAgo(publishedAgo),
       healthySince: healthyFor === null ? null : minsAgo(publishedAgo + healthyFor),
@@ -133,6 +136,18 @@ describe('decideGate', () => {
       'halt',
       'known-bad',
       /known bad on a0/,
+    ],
+    [
+      'a replayed status (unverified, healthy on C) does not hide the known-bad mark of the newer one the reader saw',
+      'b0',
+      fleet({
+        a0: { state: 'unverified', newerBad: [{ commit: C, reason: 'post-switch-failed' }] },
+        b0: { on: OLD },
+      }),
+      [],
+      'halt',
+      'known-bad',
+      /known bad on a0 \(post-switch-failed\)/,
     ],
     [
       'a signature refusal is not a known-bad mark of the commit',
