@@ -28,7 +28,8 @@
  *   trusted, so nothing is remembered.
  */
 import { readFileSync, renameSync } from 'node:fs';
-import { writeFileAtomic } from '../core/atomic.js';
+import { sweepStaleTemps, writeFileAtomic } from '../core/atomic.js';
+import { processAlive } from '../core/lock.js';
 import type { Checkpoint } from '../core/faults.js';
 import { FUTURE_TOLERANCE_SEC } from './decide.js';
 import type { FleetRow } from './schema.js';
@@ -91,11 +92,18 @@ export function readSeen(file: string): { seen: Seen; broken: string | null } {
   return { seen, broken: null };
 }
 
-/** Write the memory (atomically; see the contract). */
+/**
+ * Write the memory (atomically; see the contract). The temp files of
+ * writers killed before their rename are removed first. The checkpoint
+ * between the fsync of the new file and its rename has its own label,
+ * `fleet-seen:before-rename`, so a test can stop or kill a reader exactly
+ * there (GITOPSD_FAULT_STOP_AT, src/core/faults.ts).
+ */
 export function writeSeen(file: string, seen: Seen, checkpoint?: Checkpoint): void {
+  sweepStaleTemps(file, processAlive);
   writeFileAtomic(file, JSON.stringify({ v: 1, hosts: seen }), {
     mode: 0o600,
-    ...(checkpoint === undefined ? {} : { checkpoint }),
+    ...(checkpoint === undefined ? {} : { checkpoint: (_label, data) => checkpoint('fleet-seen:before-rename', data) }),
   });
 }
 

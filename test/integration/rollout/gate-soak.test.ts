@@ -9,13 +9,31 @@
  * Before, healthySince was kept from the deploy (a host waiting for its
  * reboot is "warning", which counts as healthy), so c0 attested 101 minutes
  * of soak and w1 deployed at once.
+ *
+ * Then a replay (review 16): the statuses are signed (real ssh-keygen keys).
+ * c0's soaked status of 06:51 is pushed back over a newer one that marks
+ * the commit known bad; w1 has read the newer one, so the replay is
+ * unverified with a note and w1 does not deploy on it. Before, it did.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
-import { configureHost, createStatusRemote } from '../fleet/fixture.js';
+import { readFile, readdir } from 'node:fs/promises';
+import { procStat } from '../../../src/core/proc.js';
+import type { FleetView } from '../../../src/fleet/schema.js';
+import { run } from '../../harness/exec.js';
+import { startCli } from '../../helpers/cli.js';
+import {
+  configureHost,
+  createStatusRemote,
+  makeHostKey,
+  pushRawStatus,
+  readRemoteStatus,
+  remoteRefs,
+  writeAllowedSigners,
+} from '../fleet/fixture.js';
 
 const T0 = Date.parse('2026-12-01T04:00:00Z');
 const at = (min: number): Record<string, string> => ({
@@ -33,6 +51,9 @@ const POLICY = `${JSON.stringify({
 let fleet: Fleet;
 let c0: FleetHost;
 let w1: FleetHost;
+let dir: string;
+let remote: string;
+const keys: Record<string, string> = {};
 
 async function upgrade(
   h: FleetHost,
@@ -53,14 +74,23 @@ async function publish(h: FleetHost, min: number): Promise<void> {
 
 beforeAll(async () => {
   await requireTools();
-  const dir = await tempDir('gitopsd-gate-soak');
+  dir = await tempDir('gitopsd-gate-soak');
   fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['c0', 'w1'] });
   [c0, w1] = fleet.hosts as [FleetHost, FleetHost];
-  const remote = await createStatusRemote(join(dir, 'remotes'));
+  remote = await createStatusRemote(join(dir, 'remotes'));
+  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
+  const signers = join(dir, 'allowed_signers');
+  await writeAllowedSigners(signers, keys);
   for (const h of fleet.hosts) {
     // No dotfiles (the sync is not what this shows, and it costs CPU).
     await configureHost(h, {
-      fleet: { enable: true, statusRemote: remote, heartbeatSec: 3600 },
+      fleet: {
+        enable: true,
+        statusRemote: remote,
+        heartbeatSec: 3600,
+        signingKey: keys[h.name],
+        allowedSignersFile: signers,
+      },
       dotfiles: { enable: false },
       nixConfig: { operation: 'boot' },
       reboot: { allow: false },
@@ -70,7 +100,7 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 describe('the soak counts only time a canary ran the commit', () => {
-  it('the minutes a canary waited for its reboot are not soak', async () => {
+  it('the minutes a canary waited for its reboot are not soak; a replay of its soaked status does not deploy', async () => {
     // Both hosts publish first: a policy naming a host with no status is refused (docs/rollout.md "Unknown hosts").
     for (const h of [c0, w1]) await publish(h, 0);
     await fleet.nixConfig.commitGeneration(
@@ -95,8 +125,72 @@ describe('the soak counts only time a canary ran the commit', () => {
     expect(early).toMatchObject({ code: 0, kind: 'gated' });
     expect((await w1.sim.generations()).length).toBe(gens);
 
-    // An hour after that, the soak is done.
+    // An hour after that, the soak is done: c0's status of 06:51 would let w1 deploy.
     await publish(c0, 171);
-    expect(await upgrade(w1, 172)).toMatchObject({ code: 0, kind: 'deployed', commit: v2 });
+    const ref = 'refs/gitopsd/status/c0';
+    const soaked = (await remoteRefs(remote))[ref] ?? '';
+
+    // Then c0 fails on v2 and marks it known bad. (A status signed with c0's
+    // key stands in for that publish: making the switch fail costs a build.)
+    const doc = await readRemoteStatus(dir, remote, ref);
+    const failedAt = new Date(T0 + 175 * 60_000).toISOString();
+    await pushRawStatus({
+      scratch: dir,
+      remote,
+      ref,
+      signingKey: keys['c0'] ?? '',
+      files: {
+        'status.json': JSON.stringify({
+          ...doc,
+          publishedAt: failedAt,
+          knownBadCommits: [{ commit: v2, reason: 'post-switch-failed', at: failedAt }],
+        }),
+      },
+    });
+    const seenFile = join(w1.sim.paths.stateDir, 'fleet', 'status-seen.json');
+    const markOf = async (): Promise<unknown> =>
+      (JSON.parse(await readFile(seenFile, 'utf8')) as { hosts: Record<string, { publishedAt: string }> }).hosts['c0']
+        ?.publishedAt;
+    const before = await markOf();
+    // kill -9 of a reader between the fsync of its new memory and the rename: the old file stays, whole.
+    const stopped = startCli(['fleet', 'status', '--json', '--config', w1.config], {
+      env: { ...w1.sim.env, ...at(176), GITOPSD_FAULT_STOP_AT: 'fleet-seen:before-rename' },
+    });
+    let ended = false;
+    void stopped.done.then(() => (ended = true));
+    while (procStat(stopped.pid)?.state !== 'T') {
+      if (ended) throw new Error(`the reader never stopped: ${JSON.stringify(await stopped.done)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    process.kill(stopped.pid, 'SIGKILL');
+    await stopped.done;
+    expect(await markOf()).toBe(before);
+    expect((await readdir(join(w1.sim.paths.stateDir, 'fleet'))).filter((f) => f.includes('status-seen'))).toEqual([
+      expect.stringMatching(/^\.status-seen\.json\.tmp-/),
+      'status-seen.json',
+    ]);
+    const halted = await upgrade(w1, 176);
+    expect(halted).toMatchObject({ code: 3, kind: 'halted' });
+    expect(halted.message).toMatch(/known bad on c0 \(post-switch-failed\)/);
+    expect(await markOf()).toBe(failedAt);
+
+    // Someone who may push the ref pushes the 06:51 commit back: c0 signed it, so it verifies.
+    await run('git', ['--git-dir', remote, 'update-ref', ref, soaked]);
+    const fs = await w1.gitopsd(['fleet', 'status', '--json', '--host', 'c0'], { env: at(177) });
+    expect(fs.exitCode, fs.stderr).toBe(1);
+    const row = (JSON.parse(fs.stdout) as FleetView).hosts[0];
+    expect([row?.state, row?.signature.state, row?.reasons[0]]).toEqual([
+      'unverified',
+      'verified',
+      `older than the status of c0 this reader already saw (published ${failedAt}): a replayed status? the host's next publish replaces it`,
+    ]);
+    const replayed = await upgrade(w1, 177);
+    expect(replayed).toMatchObject({ code: 3, kind: 'halted' });
+    expect(replayed.message).toMatch(/known bad on c0/);
+    expect((await w1.sim.generations()).length).toBe(gens);
+
+    // c0's next publish replaces the replay (its real status: healthy on v2 since 05:51).
+    await publish(c0, 180);
+    expect(await upgrade(w1, 181)).toMatchObject({ code: 0, kind: 'deployed', commit: v2 });
   });
 });
