@@ -195,11 +195,12 @@ export interface FleetRow {
   /** The published document (null when it could not be read or validated). */
   status: StatusV1 | null;
   /**
-   * Only on a row older than the newest trusted status of its host this
-   * reader saw (a replay, state unverified; src/fleet/seen.ts): that
-   * status's date and known-bad marks, which the rollout gate still halts on.
+   * Only on a row that is not trusted (unverified, among them a replay of an
+   * older status, or invalid) of a host whose newest trusted status this
+   * reader remembers (src/fleet/seen.ts): that status's date and known-bad
+   * marks, which the rollout gate still halts on.
    */
-  newerSeen?: { publishedAt: string; knownBadCommits: { commit: string; reason: string }[] };
+  lastTrusted?: { publishedAt: string; knownBadCommits: { commit: string; reason: string }[] };
 }
 
 export interface FleetView {

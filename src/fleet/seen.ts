@@ -122,22 +122,26 @@ export function replayNote(host: string, mark: SeenMark): string {
 }
 
 /**
- * Pure: a row read with the memory. A readable row published before the
- * newest trusted status this reader saw of that host is `unverified`, with
- * the note first and the newer status's mark (its date and known-bad
- * marks) as `newerSeen`, so that the rollout gate still halts on them.
- * Equal or newer: unchanged. An invalid row has no date: unchanged.
+ * Pure: a row read with the memory.
+ * - A trusted row published before the newest trusted status this reader
+ *   saw of that host is `unverified`, with the note first. Equal or newer:
+ *   unchanged.
+ * - A row that is not trusted (that one, one whose signature is refused, an
+ *   invalid one) carries the remembered status's date and known-bad marks
+ *   as `lastTrusted`, so that the rollout gate still halts on them: pushing
+ *   an older, a forged or a broken status over a host's ref does not hide
+ *   that host's marks from this reader. Its reasons are its own (the
+ *   signature's, the document's).
  */
 export function decideSeen(row: FleetRow, seen: Seen): FleetRow {
-  if (row.status === null || row.publishedAt === null || !Object.hasOwn(seen, row.host)) return row;
+  if (!Object.hasOwn(seen, row.host)) return row;
   const mark = seen[row.host];
-  if (mark === undefined || !(Date.parse(row.publishedAt) < Date.parse(mark.publishedAt))) return row;
-  return {
-    ...row,
-    state: 'unverified',
-    reasons: [replayNote(row.host, mark), ...row.reasons],
-    newerSeen: { publishedAt: mark.publishedAt, knownBadCommits: mark.knownBadCommits },
-  };
+  if (mark === undefined) return row;
+  const lastTrusted = { publishedAt: mark.publishedAt, knownBadCommits: mark.knownBadCommits };
+  if (row.status === null || row.publishedAt === null || row.state === 'unverified' || row.state === 'invalid')
+    return { ...row, lastTrusted };
+  if (!(Date.parse(row.publishedAt) < Date.parse(mark.publishedAt))) return row;
+  return { ...row, state: 'unverified', reasons: [replayNote(row.host, mark), ...row.reasons], lastTrusted };
 }
 
 /**

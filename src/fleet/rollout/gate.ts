@@ -8,8 +8,9 @@
  * 1. A halt marker for C (signed by an allowed signer): halt.
  * 2. C in any readable status's known-bad list (fresh or stale; a
  *    signature refusal excepted, which is about trust, not the commit), or
- *    in the list of a newer status of that host the reader remembers (a
- *    replayed row's `newerSeen`): halt. C counts as bad.
+ *    in the list of the newest trusted status of that host the reader
+ *    remembers, on a row that is not trusted (`lastTrusted`: a replay, a
+ *    refused signature, an invalid document): halt. C counts as bad.
  * 3. More failures of C anywhere than the host's wave allows (maxFailures):
  *    halt. C counts as bad.
  * 4. A promote marker for C: pass (it skips waves and soak, never 1-3).
@@ -47,10 +48,11 @@ export interface GateRow {
   /** The document, or null when it could not be read or validated. */
   status: GateStatus | null;
   /**
-   * A replayed row's newer status as the reader remembers it (FleetRow
-   * newerSeen, src/fleet/seen.ts): its known-bad marks halt as the row's own.
+   * On a row that is not trusted, the newest trusted status of its host the
+   * reader remembers (FleetRow lastTrusted, src/fleet/seen.ts): its
+   * known-bad marks halt as the row's own.
    */
-  newerSeen?: { knownBadCommits: readonly { commit: string; reason: string }[] };
+  lastTrusted?: { knownBadCommits: readonly { commit: string; reason: string }[] };
 }
 
 /** A promote or halt marker whose signature checked out (src/fleet/rollout/markers.ts). */
@@ -157,9 +159,9 @@ export function failuresOf(rows: readonly GateRow[], commit: string): string[] {
 
 function knownBad(rows: readonly GateRow[], commit: string): { host: string; reason: string } | null {
   for (const r of rows) {
-    // A replay of an older status must not hide the mark of the newer one
-    // this reader saw (src/fleet/seen.ts): both lists count.
-    for (const b of [...(r.status?.knownBadCommits ?? []), ...(r.newerSeen?.knownBadCommits ?? [])]) {
+    // A replayed, forged or broken status must not hide the marks of the
+    // newest trusted one this reader saw (src/fleet/seen.ts): both lists count.
+    for (const b of [...(r.status?.knownBadCommits ?? []), ...(r.lastTrusted?.knownBadCommits ?? [])]) {
       if (b.commit === commit && b.reason !== 'signature') return { host: r.host, reason: b.reason };
     }
   }

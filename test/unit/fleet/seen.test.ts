@@ -55,13 +55,20 @@ function row(
 }
 
 describe('decideSeen: a row against the memory', () => {
-  it('older than the mark: unverified, the note first, the newer status kept as newerSeen', () => {
+  it('older than the mark: unverified, the note first, the newer status kept as lastTrusted', () => {
     const r = decideSeen(row('2026-12-01T04:00:00Z'), SEEN);
     expect(r.state).toBe('unverified');
     expect(r.reasons[0]).toBe(
       "older than the status of h1 this reader already saw (published 2026-12-01T05:00:00Z): a replayed status? the host's next publish replaces it",
     );
-    expect(r.newerSeen).toEqual(MARK);
+    expect(r.lastTrusted).toEqual(MARK);
+  });
+
+  it('a row that is not trusted (signature, invalid) keeps its reasons and carries lastTrusted, whatever its date', () => {
+    const forged = { ...row('2026-12-01T05:30:00Z', { state: 'unverified', signature: 'unverified' }), reasons: ['x'] };
+    expect(decideSeen(forged, SEEN)).toEqual({ ...forged, lastTrusted: MARK });
+    const invalid = { ...row('2026-12-01T04:00:00Z'), status: null, publishedAt: null, state: 'invalid' as const };
+    expect(decideSeen(invalid, SEEN)).toEqual({ ...invalid, lastTrusted: MARK });
   });
 
   it.each([
@@ -73,11 +80,9 @@ describe('decideSeen: a row against the memory', () => {
     expect(decideSeen(r, SEEN)).toBe(r);
   });
 
-  it('another host, an invalid row, or no memory: unchanged', () => {
+  it('another host, or no memory: unchanged', () => {
     const other = { ...row('2026-12-01T04:00:00Z'), host: 'h2' };
     expect(decideSeen(other, SEEN)).toBe(other);
-    const invalid = { ...row('2026-12-01T04:00:00Z'), status: null, publishedAt: null, state: 'invalid' as const };
-    expect(decideSeen(invalid, SEEN)).toBe(invalid);
     const r = row('2026-12-01T04:00:00Z');
     expect(decideSeen(r, {})).toBe(r);
   });

@@ -41,7 +41,7 @@ interface RowSpec {
   bad?: { commit: string; reason: string }[];
   lastUpgrade?: { commit: string | null; result: string } | null;
   invalid?: boolean;
-  /** A replayed row's newer status's known-bad marks, as the reader remembers them (FleetRow newerSeen). */
+  /** The known-bad marks of the newest trusted status the reader remembers, on an untrusted row (FleetRow lastTrusted). */
   newerBad?: { commit: string; reason: string }[];
 }
 
@@ -53,7 +53,7 @@ function row(host: string, s: RowSpec = {}): GateRow {
     host,
     state: s.state ?? 'healthy',
     stale: s.stale ?? false,
-    ...(s.newerBad === undefined ? {} : { newerSeen: { knownBadCommits: s.newerBad } }),
+    ...(s.newerBad === undefined ? {} : { lastTrusted: { knownBadCommits: s.newerBad } }),
     status: {
       publishedAt: minsAgo(publishedAgo),
       healthySince: healthyFor === null ? null : minsAgo(publishedAgo + healthyFor),
@@ -138,7 +138,7 @@ describe('decideGate', () => {
       /known bad on a0/,
     ],
     [
-      'a replayed status (unverified, healthy on C) does not hide the known-bad mark of the newer one the reader saw',
+      'an untrusted row (a replay, healthy on C) does not hide the known-bad mark of the newest trusted status the reader saw',
       'b0',
       fleet({
         a0: { state: 'unverified', newerBad: [{ commit: C, reason: 'post-switch-failed' }] },
