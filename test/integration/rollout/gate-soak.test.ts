@@ -10,7 +10,7 @@
  * reboot is "warning", which counts as healthy), so c0 attested 101 minutes
  * of soak and w1 deployed at once.
  *
- * Then a replay (review 16): the statuses are signed (real ssh-keygen keys).
+ * Then a replay (left out by review 14): the statuses are signed (real ssh-keygen keys).
  * c0's soaked status of 06:51 is pushed back over a newer one that marks
  * the commit known bad; w1 has read the newer one, so the replay is
  * unverified with a note and w1 does not deploy on it. Before, it did.
