@@ -53,9 +53,9 @@ export type Seen = Record<string, SeenMark>;
 function isSeenMark(m: unknown): m is SeenMark {
   if (typeof m !== 'object' || m === null) return false;
   const o = m as Record<string, unknown>;
+  // The date is parsed where it is compared (an unparsable one never marks a row older, and is replaced).
   return (
     typeof o['publishedAt'] === 'string' &&
-    Number.isFinite(Date.parse(o['publishedAt'])) &&
     Array.isArray(o['knownBadCommits']) &&
     o['knownBadCommits'].every(
       (b: unknown) =>
@@ -140,7 +140,8 @@ export function decideSeen(row: FleetRow, seen: Seen): FleetRow {
   const lastTrusted = { publishedAt: mark.publishedAt, knownBadCommits: mark.knownBadCommits };
   if (row.status === null || row.publishedAt === null || row.state === 'unverified' || row.state === 'invalid')
     return { ...row, lastTrusted };
-  if (!(Date.parse(row.publishedAt) < Date.parse(mark.publishedAt))) return row;
+  // The same text is the same date: a read with nothing new parses no date here.
+  if (row.publishedAt === mark.publishedAt || !(Date.parse(row.publishedAt) < Date.parse(mark.publishedAt))) return row;
   return { ...row, state: 'unverified', reasons: [replayNote(row.host, mark), ...row.reasons], lastTrusted };
 }
 
@@ -160,10 +161,14 @@ export function nextSeen(seen: Seen, rows: readonly FleetRow[], now: Date): Seen
   for (const r of rows) {
     if (r.status === null || r.publishedAt === null) continue;
     if (r.signature.state !== 'verified' || r.state === 'unverified') continue;
+    const cur = (next ?? seen)[r.host];
+    if (cur !== undefined && cur.publishedAt === r.publishedAt) continue;
     const t = Date.parse(r.publishedAt);
     if (!Number.isFinite(t) || t > limit) continue;
-    const cur = (next ?? seen)[r.host];
-    if (cur !== undefined && !(t > Date.parse(cur.publishedAt))) continue;
+    if (cur !== undefined) {
+      const c = Date.parse(cur.publishedAt);
+      if (Number.isFinite(c) && !(t > c)) continue;
+    }
     next ??= { ...seen };
     next[r.host] = {
       publishedAt: r.publishedAt,

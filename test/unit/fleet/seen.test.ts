@@ -114,6 +114,13 @@ describe('nextSeen: which rows raise the mark', () => {
     }
   });
 
+  it('a mark whose date cannot be parsed marks nothing older and is replaced', () => {
+    const broken: Seen = { h1: { publishedAt: 'yesterday', knownBadCommits: [] } };
+    const r = row('2026-12-01T04:00:00Z');
+    expect(decideSeen(r, broken)).toBe(r);
+    expect(nextSeen(broken, [r], NOW)?.['h1']?.publishedAt).toBe('2026-12-01T04:00:00Z');
+  });
+
   it('a new host gets a mark; the others are kept', () => {
     const next = nextSeen(SEEN, [{ ...row('2026-12-01T01:00:00Z'), host: 'h2' }], NOW);
     expect(next).toEqual({ h1: MARK, h2: { publishedAt: '2026-12-01T01:00:00Z', knownBadCommits: [] } });
@@ -137,7 +144,7 @@ describe('the memory file', () => {
       writeFileSync(f, '{"v": 1, "hosts": {"h1": {"publishedAt": "x"}, "h2": ');
       expect(readSeen(f).seen).toEqual({});
       expect(readSeen(f).broken).toMatch(/^is not valid JSON/);
-      writeFileSync(f, JSON.stringify({ v: 1, hosts: { h1: MARK, h2: { publishedAt: 'yesterday' } } }));
+      writeFileSync(f, JSON.stringify({ v: 1, hosts: { h1: MARK, h2: { publishedAt: 5, knownBadCommits: [] } } }));
       expect(readSeen(f)).toEqual({ seen: SEEN, broken: null });
       writeFileSync(f, JSON.stringify({ v: 2, hosts: {} }));
       expect(readSeen(f).broken).toBe('has version 2, not 1');
