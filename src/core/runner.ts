@@ -50,6 +50,16 @@ export interface RunOptions {
    * Run as this user (needs root): uid, gid and no supplementary groups
    * (libuv uv_spawn calls setgroups(0, NULL)). HOME, USER and LOGNAME follow; of root's own
    * environment only RUN_AS_ENV passes (`env` additions still apply).
+   * The process starts in a session of its own (setsid(2), execa's
+   * `detached`), so it has no controlling terminal: run in root's session,
+   * a program of the user's (a chezmoi `run_` script, a hook) could open
+   * /dev/tty, which is root's terminal when a person runs gitopsd there,
+   * read what root types and push input into it (TIOCSTI), which root's
+   * shell then runs as root once gitopsd exits (review 16, as with su(1)
+   * without --pty). The cost: a Ctrl-C at that terminal stops gitopsd
+   * at once but no longer reaches the user's process, which finishes on its
+   * own, as after a kill -9 of gitopsd (the sync survives that); a systemd
+   * stop still ends it (KillMode=mixed kills the unit's cgroup).
    */
   user?: RunAs;
   /** Changes the system or a repository: skipped under dry-run. */
@@ -87,8 +97,14 @@ export interface RunResult {
 
 export interface Runner {
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
-  /** simple-git bound to a working tree, with the runner's timeout, logging and checkpoints. */
-  git(cwd: string, opts?: { timeoutMs?: number; user?: RunAs }): SimpleGit;
+  /**
+   * simple-git bound to a working tree, with the runner's timeout, logging
+   * and checkpoints. As this process's user only: simple-git would enter
+   * `cwd` before dropping privileges and keep the child in this session
+   * (its spawn options take only uid and gid); another user's git goes
+   * through `run` with `user`.
+   */
+  git(cwd: string, opts?: { timeoutMs?: number }): SimpleGit;
   readonly dryRun: boolean;
 }
 
@@ -227,7 +243,8 @@ export function createRunner(opts: RunnerOptions): Runner {
       // read of 1,000 hosts (docs/benchmarks.md B8).
       ...(o.binaryStdout === true ? { encoding: 'buffer' as const, buffer: { stdout: false } } : {}),
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
-      ...(o.user ? { uid: o.user.uid, gid: o.user.gid } : {}),
+      // A session of its own: no controlling terminal (RunOptions.user).
+      ...(o.user ? { uid: o.user.uid, gid: o.user.gid, detached: true } : {}),
     });
     if (child.pid !== undefined) o.onSpawn?.(child.pid);
     // Binary stdout: its chunks as they come, joined once at the end (the
@@ -378,12 +395,11 @@ export function createRunner(opts: RunnerOptions): Runner {
     };
   };
 
-  const git = (cwd: string, g: { timeoutMs?: number; user?: RunAs } = {}): SimpleGit => {
+  const git = (cwd: string, g: { timeoutMs?: number } = {}): SimpleGit => {
     const require = createRequire(import.meta.url);
     const { simpleGit } = require('simple-git') as typeof import('simple-git');
     const env: Record<string, string> = {};
-    if (g.user) Object.assign(env, runAsEnv(process.env, g.user));
-    else for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     env['GIT_TERMINAL_PROMPT'] = '0';
     // simple-git refuses to spawn git while a variable that names a program
     // is set (@simple-git/argv-parser's environment check). Those that
@@ -396,7 +412,6 @@ export function createRunner(opts: RunnerOptions): Runner {
       binary: 'git',
       maxConcurrentProcesses: 1,
       timeout: { block: g.timeoutMs ?? opts.defaultTimeoutMs },
-      spawnOptions: g.user ? { uid: g.user.uid, gid: g.user.gid } : {},
       // The same `-c` settings as run() gives git. simple-git blocks these
       // keys by default (they can run programs when a caller's value is
       // untrusted); ours are constants that switch those programs off, so

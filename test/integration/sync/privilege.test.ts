@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { createRunner } from '../../../src/core/runner.js';
 import { noopTracer } from '../../../src/core/faults.js';
 import { silentLogger } from '../../../src/core/log.js';
-import { run } from '../../harness/exec.js';
+import { run, tryRun } from '../../harness/exec.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
-import { runCli, startCli } from '../../helpers/cli.js';
+import { repoRoot, runCli, startCli } from '../../helpers/cli.js';
 import {
   GIT_ENV,
   asUser,
@@ -235,6 +235,42 @@ describe("root's environment stays root's", () => {
       expect(text).toContain(`HOME=${h.home}\n`);
       expect(text).toContain(`USER=${USER}\n`);
       expect(names).toContain('PATH');
+    },
+    SLOW,
+  );
+});
+
+describe("root's terminal stays root's (review 16)", () => {
+  it(
+    'a chezmoi script run as the user during a sync at a root terminal has no controlling terminal',
+    async () => {
+      // Before: the script opened /dev/tty, root's terminal, and could read
+      // what root typed or push a command into it (TIOCSTI) for root's shell
+      // to run once gitopsd exited.
+      const script =
+        '#!/bin/sh\nif ( : <>/dev/tty ) 2>/dev/null; then r=open; else r=refused; fi\necho "$r" > "$HOME/tty.txt"\n';
+      const remote = await makeRemote({ dot_alpha: 'a1\n', 'run_tty.sh': script });
+      const h = await makeUserHost(remote, 'hostt', USER);
+      // A person at a terminal: a new pseudo-terminal whose session runs the
+      // shell. The shell's own check shows this session has a terminal.
+      const pty = [
+        'import os, pty, sys',
+        'pid, fd = pty.fork()',
+        'if pid == 0: os.execvp(sys.argv[1], sys.argv[1:])',
+        'out = b""',
+        'while True:',
+        '    try: d = os.read(fd, 4096)',
+        '    except OSError: break',
+        '    if not d: break',
+        '    out += d',
+        'os.waitpid(pid, 0)',
+        'sys.stdout.write(out.decode(errors="replace"))',
+      ].join('\n');
+      const shell = `unset GITOPSD_TEST_NOW GITOPSD_CONFIG; ( : <>/dev/tty ) && echo control-open; node ${join(repoRoot, 'bin', 'gitopsd')} sync --config ${h.config}; echo exit=$?`;
+      const r = await tryRun('python3', ['-c', pty, 'sh', '-c', shell]);
+      expect(r.stdout, r.stderr).toContain('control-open');
+      expect(r.stdout, r.stderr).toContain('exit=0');
+      expect(await readFile(join(h.home, 'tty.txt'), 'utf8')).toBe('refused\n');
     },
     SLOW,
   );
