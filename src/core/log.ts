@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import { configure as configureStringify } from 'safe-stable-stringify';
 import type * as Winston from 'winston';
+import { printable } from './printable.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'auto' | 'json' | 'text';
@@ -65,7 +66,10 @@ export interface LoggerOptions {
 function textLine(info: Record<string, unknown>): string {
   const { level, message, timestamp: ts, ...rest } = info;
   const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-  return `${String(ts)} ${String(level)}: ${String(message)}${extra}`;
+  // The message may carry another party's text (a `message` field is
+  // appended to it: the sync's result quotes the dotfiles user's file
+  // names); the JSON part is escaped already (review 16).
+  return `${String(ts)} ${String(level)}: ${printable(String(message))}${extra}`;
 }
 
 /**

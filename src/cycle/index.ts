@@ -31,6 +31,7 @@ import * as z from '../core/zod.js';
 import type { Deps } from '../core/deps.js';
 import { EXIT, LockHeldError, type ExitCode } from '../core/errors.js';
 import { exitCodeFor, messageFor } from '../core/exit.js';
+import { printable } from '../core/printable.js';
 
 export type StepName = 'sync' | 'upgrade';
 /** ok: exit 0; failed: non-zero; skipped: not applicable (disabled); stopped: not run because of a stop request. */
@@ -120,8 +121,9 @@ export function formatStepLine(r: StepResult): string {
   }
 }
 
+/** The lines for a terminal: a sync step's summary quotes the dotfiles user's file names (printable, review 16). */
 export function formatCycle(r: CycleResult): string {
-  return r.steps.map(formatStepLine).join('\n');
+  return r.steps.map((s) => printable(formatStepLine(s))).join('\n');
 }
 
 // ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import type { Deps } from '../core/deps.js';
 import { GitopsdError, UsageError } from '../core/errors.js';
 import type { Outcome } from '../core/outcome.js';
 import { fleetExitCode, readFleet, type ReadOptions } from './read.js';
-import { printable, renderFleet } from './render.js';
+import { printable } from '../core/printable.js';
+import { renderFleet } from './render.js';
 import { HOST_NAME, type FleetView } from './schema.js';
 import { readSignersFile } from './signers-file.js';
 

@@ -3,27 +3,10 @@
  * picocolors on a TTY only (no ANSI codes otherwise, and none with NO_COLOR).
  */
 import { createRequire } from 'node:module';
+import { printable } from '../core/printable.js';
 import type { FleetRow, FleetView, HostState } from './schema.js';
 
 type Paint = (s: string) => string;
-
-const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/**
- * Pure: text from a status document as it may reach a terminal. Every
- * control character (C0, DEL, C1) and every bidirectional override or
- * isolate is shown as an escape (`\u001b`, `\n`): a status document
- * is another machine's text, and raw, an ESC sequence could clear the
- * screen or recolour rows, a CR or LF could draw a fake row, and a bidi
- * override could reorder a line (review 11).
- */
-export function printable(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex -- the control characters are the point
-    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-    (ch) => SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 
 /** An age in seconds as the fleet table and page show it: "45s", "12m", "5h", "3d"; "-" for none. */
 export function ageText(sec: number | null): string {

@@ -1,6 +1,7 @@
 /** Pure: the status report as one screen of text, coloured on a TTY. */
 import type { StatusReport } from './index.js';
 import { counted } from '../core/text.js';
+import { printable } from '../core/printable.js';
 import { UNIT_OF_STEP, type Step } from '../report/runs.js';
 
 type Tone = 'ok' | 'warn' | 'bad' | 'dim';
@@ -144,16 +145,21 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
   section('dotfiles');
   if (!r.dotfiles.enabled) row('sync', c('dim', 'disabled'));
   else {
+    // The sync state is in a directory the dotfiles user writes, and its
+    // names are that user's files: printable, so none of it reaches root's
+    // terminal as control characters (review 16).
     const ls = r.dotfiles.lastSync;
+    const result = ls === null ? '' : printable(ls.result);
     row(
       'last sync',
-      ls === null ? 'never' : `${ago(ls.at, now)}: ${ls.exitCode === 0 ? c('ok', ls.result) : c('warn', ls.result)}`,
+      ls === null ? 'never' : `${ago(ls.at, now)}: ${ls.exitCode === 0 ? c('ok', result) : c('warn', result)}`,
     );
     if (r.dotfiles.unpushed === true) row('unpushed', c('warn', 'local commits wait for the remote'));
     if (r.dotfiles.parked !== null) {
-      row('conflict', c('bad', `${r.dotfiles.parked.paths.join(', ')} parked on ${r.dotfiles.parked.bookmark}`));
+      const { paths, bookmark } = r.dotfiles.parked;
+      row('conflict', c('bad', printable(`${paths.join(', ')} parked on ${bookmark}`)));
     }
-    for (const u of r.dotfiles.uncapturable) row('not captured', c('warn', `${u.target}: ${u.why}`));
+    for (const u of r.dotfiles.uncapturable) row('not captured', c('warn', printable(`${u.target}: ${u.why}`)));
   }
 
   section('runs');
@@ -165,7 +171,8 @@ export function renderStatus(r: StatusReport, opts: { color: boolean }): string 
       : `${ago(lu.at, now)}: ${lu.result === 'deployed' || lu.result === 'no-op' ? c('ok', lu.result) : lu.result === 'gated' || lu.result === 'halted' ? c('warn', lu.result) : c('bad', lu.result)} ${short(lu.commit)} in ${(lu.durationMs / 1000).toFixed(1)}s`,
   );
   // The rollout gate's reasoning, one line (docs/rollout.md).
-  if (lu !== null && lu.gate !== null) row('rollout', c(lu.result === 'halted' ? 'bad' : 'warn', lu.gate));
+  // It may quote another host's status document (a known-bad reason), as fleet status does.
+  if (lu !== null && lu.gate !== null) row('rollout', c(lu.result === 'halted' ? 'bad' : 'warn', printable(lu.gate)));
   for (const [step, run] of Object.entries(r.runs)) {
     if (step === 'upgrade') continue;
     row(step, `${ago(run.at, now)}: ${run.ok ? c('ok', run.result) : c('bad', run.result)}`);

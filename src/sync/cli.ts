@@ -9,6 +9,7 @@ import { ConfigError } from '../core/errors.js';
 import type { Deps } from '../core/deps.js';
 import { makeCtxForReport, prepareSync, runSync, syncStore, withSyncLock, type SyncResult } from './index.js';
 import { readSync, type SyncSection } from './state.js';
+import { printable } from '../core/printable.js';
 
 function requireEnabled(deps: Deps): void {
   if (!deps.config.dotfiles.enable) {
@@ -37,7 +38,17 @@ export function formatResult(r: SyncResult): string {
   for (const t of r.deferred) lines.push(`  not applied yet (edited in $HOME during the sync): ${t}`);
   for (const t of r.removed) lines.push(`  removed (deleted on another host): ${t}`);
   for (const x of r.refused) lines.push(`  refused: ${x.target}: ${x.why}`);
-  return lines.join('\n');
+  return printLines(lines);
+}
+
+/**
+ * The lines as they go to a terminal: the targets, messages and state they
+ * quote are the dotfiles user's (file names, jj and chezmoi output, the
+ * sync state in a directory that user writes), so control characters are
+ * shown as escapes, never sent to root's terminal (review 16).
+ */
+function printLines(lines: readonly string[]): string {
+  return lines.map(printable).join('\n');
 }
 
 export const syncStatusCommand: Handler = async (deps) => {
@@ -76,7 +87,7 @@ export const syncStatusCommand: Handler = async (deps) => {
   if (st.journal !== null)
     lines.push(`interrupted during ${st.journal.phase} at ${st.journal.startedAt}; the next sync finishes it`);
   // A report: it succeeds whatever the last sync did (that is in the text and JSON).
-  return { exitCode: 0, text: lines.join('\n'), json };
+  return { exitCode: 0, text: printLines(lines), json };
 };
 
 function parkedLines(st: SyncSection): string[] {
@@ -140,13 +151,13 @@ function conflictsReport(deps: Deps): Outcome {
     paths: st.parked.paths,
     chezmoiConfig: d.chezmoiConfig,
   });
-  const text = [
+  const text = printLines([
     `conflicting paths (source dir ${d.sourceDir ?? '?'}), parked on ${st.parked.bookmark} since ${st.parked.since}:`,
     ...st.parked.paths.map((p) => `  ${p}`),
     '',
     'to resolve, as the dotfiles user:',
     ...steps.map((s) => `  ${s}`),
-  ].join('\n');
+  ]);
   // `ok`: the report was made (exit 0), as sync status's; a conflict is `parked` (review 12).
   return { exitCode: 0, text, json: { ok: true, parked: st.parked, paths: st.parked.paths, steps } };
 }

@@ -276,6 +276,48 @@ describe("root's terminal stays root's (review 16)", () => {
   );
 });
 
+describe("the dotfiles user's text reaches root's terminal escaped (review 16)", () => {
+  it('status and sync conflicts show the control characters of a sync state the user wrote as escapes', async () => {
+    // The user owns <stateDir>/sync and may rename any state.json there;
+    // root's status, sync status and sync conflicts print from it.
+    const root = await tempDir('sync-escape');
+    const stateDir = join(root, 'state');
+    await mkdir(join(stateDir, 'sync'), { recursive: true });
+    // Set the title, write the clipboard (OSC 52), erase the row and draw another.
+    const esc = 'ok\u001b]0;title\u0007\u001b]52;c;Y3VybCBldmls\u0007\r\u001b[2K\u001b[1Afake';
+    const at = new Date().toISOString();
+    await writeFile(
+      join(stateDir, 'sync', 'state.json'),
+      JSON.stringify({
+        version: 1,
+        sync: {
+          lastRun: { at, result: esc, exitCode: 0, message: esc },
+          parked: { bookmark: `sync/h${esc}`, paths: [`dot_a${esc}`], tip: 'x', since: at },
+          uncapturable: [{ target: `.x${esc}`, code: 'T', why: esc }],
+        },
+      }),
+    );
+    const config = join(root, 'config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        hostname: 'hostx',
+        stateDir,
+        nixConfig: { path: join(root, 'nix-config') },
+        dotfiles: { enable: true, user: USER, url: join(root, 'none.git') },
+      }),
+    );
+    for (const args of [['status'], ['sync', 'conflicts']]) {
+      const r = await runCli([...args, '--config', config]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      // No colour either: stdout is no terminal, so any control character would be the user's.
+      // eslint-disable-next-line no-control-regex -- the control characters are the point
+      expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      expect(r.stdout).toContain('\\u001b]52;c;Y3VybCBldmls\\u0007\\r\\u001b[2K');
+    }
+  });
+});
+
 describe("the runner's RunAs", () => {
   it('enters the working directory with the user rights, not root: a cwd below a root-only dir fails', async () => {
     const nobody = (await run('getent', ['passwd', 'nobody'])).stdout.split(':');

@@ -55,3 +55,17 @@ describe('createLogger: the plain backend writes what winston writes', () => {
     expect(w.join('\n')).toContain('[redacted]');
   });
 });
+
+describe('createLogger: the text format escapes control characters in the message (review 16)', () => {
+  it.each<'winston' | 'plain'>(['winston', 'plain'])('%s', (backend) => {
+    const out = sink(true);
+    // A `message` field is appended to the message: the sync's result quotes the dotfiles user's file names.
+    createLogger({ level: 'info', format: 'text', stream: out.stream, backend }).warn('sync finished', {
+      message: 'apply failed: \u001b]52;c;Y3VybA==\u0007\r\u001b[2Kfake',
+    });
+    const line = out.lines()[0] ?? '';
+    expect(line).toContain('sync finished apply failed: \\u001b]52;c;Y3VybA==\\u0007\\r\\u001b[2Kfake');
+    // eslint-disable-next-line no-control-regex -- the control characters are the point
+    expect(line).not.toMatch(/[\u0000-\u001f]/);
+  });
+});
