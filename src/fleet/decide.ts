@@ -36,6 +36,10 @@ function dotfilesState(r: StatusReport): StatusV1['dotfiles']['state'] {
   return 'in-sync';
 }
 
+/** A time as the reader's schema takes it (Date.parse), at most 40 characters; else null. */
+const timeOrNull = (s: string | null | undefined): string | null =>
+  typeof s === 'string' && s.length <= 40 && !Number.isNaN(Date.parse(s)) ? s : null;
+
 const fullCommit = (s: string | null | undefined): string | null =>
   s !== null && s !== undefined && /^[0-9a-f]{40,64}$/.test(s) ? s : null;
 
@@ -111,15 +115,24 @@ export function toStatusV1(r: StatusReport, x: PublishExtras): StatusV1 {
       pinnedAt: r.golden.pinnedAt,
       source: r.golden.source,
     },
+    // From the sync state, which the dotfiles user writes (<stateDir>/sync):
+    // bounded, and times that readers take, or null. Unbounded, a 70 kB
+    // result made every publish fail (over MAX_STATUS_BYTES), and a time
+    // that is no time made the signed status invalid at every reader: an
+    // unprivileged user could take the host out of the fleet's count and
+    // its reboot turns (review 16).
     dotfiles: {
       state: dotfilesState(r),
-      lastSyncAt: r.dotfiles.lastSync?.at ?? null,
-      lastOkAt: r.dotfiles.lastOkAt,
-      result: r.dotfiles.lastSync?.result ?? null,
+      lastSyncAt: timeOrNull(r.dotfiles.lastSync?.at),
+      lastOkAt: timeOrNull(r.dotfiles.lastOkAt),
+      result: r.dotfiles.lastSync === null ? null : r.dotfiles.lastSync.result.slice(0, 200),
       parked:
         r.dotfiles.parked === null
           ? null
-          : { paths: r.dotfiles.parked.paths.slice(0, 50), since: r.dotfiles.parked.since },
+          : {
+              paths: r.dotfiles.parked.paths.slice(0, 50).map((p) => p.slice(0, 200)),
+              since: r.dotfiles.parked.since.slice(0, 40),
+            },
     },
     runs: Object.fromEntries(
       Object.entries(r.runs).map(([k, v]) => [k, { at: v.at, ok: v.ok, exitCode: v.exitCode, result: v.result }]),

@@ -276,37 +276,38 @@ describe("root's terminal stays root's (review 16)", () => {
   );
 });
 
-describe("the dotfiles user's text reaches root's terminal escaped (review 16)", () => {
+/** A host whose <stateDir>/sync/state.json holds `sync` as the user wrote it (the user owns that directory). */
+async function hostWithSyncState(sync: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
+  const root = await tempDir('sync-state');
+  const stateDir = join(root, 'state');
+  await mkdir(join(stateDir, 'sync'), { recursive: true });
+  await writeFile(join(stateDir, 'sync', 'state.json'), JSON.stringify({ version: 1, sync }));
+  const config = join(root, 'config.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      hostname: 'hostx',
+      stateDir,
+      nixConfig: { path: join(root, 'nix-config') },
+      dotfiles: { enable: true, user: USER, url: join(root, 'none.git') },
+      ...extra,
+    }),
+  );
+  return config;
+}
+
+describe("the dotfiles user's sync state, as root reads it (review 16)", () => {
   it('status and sync conflicts show the control characters of a sync state the user wrote as escapes', async () => {
-    // The user owns <stateDir>/sync and may rename any state.json there;
-    // root's status, sync status and sync conflicts print from it.
-    const root = await tempDir('sync-escape');
-    const stateDir = join(root, 'state');
-    await mkdir(join(stateDir, 'sync'), { recursive: true });
+    // The user may rename any state.json into <stateDir>/sync; root's
+    // status, sync status and sync conflicts print from it.
     // Set the title, write the clipboard (OSC 52), erase the row and draw another.
     const esc = 'ok\u001b]0;title\u0007\u001b]52;c;Y3VybCBldmls\u0007\r\u001b[2K\u001b[1Afake';
     const at = new Date().toISOString();
-    await writeFile(
-      join(stateDir, 'sync', 'state.json'),
-      JSON.stringify({
-        version: 1,
-        sync: {
-          lastRun: { at, result: esc, exitCode: 0, message: esc },
-          parked: { bookmark: `sync/h${esc}`, paths: [`dot_a${esc}`], tip: 'x', since: at },
-          uncapturable: [{ target: `.x${esc}`, code: 'T', why: esc }],
-        },
-      }),
-    );
-    const config = join(root, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        hostname: 'hostx',
-        stateDir,
-        nixConfig: { path: join(root, 'nix-config') },
-        dotfiles: { enable: true, user: USER, url: join(root, 'none.git') },
-      }),
-    );
+    const config = await hostWithSyncState({
+      lastRun: { at, result: esc, exitCode: 0, message: esc },
+      parked: { bookmark: `sync/h${esc}`, paths: [`dot_a${esc}`], tip: 'x', since: at },
+      uncapturable: [{ target: `.x${esc}`, code: 'T', why: esc }],
+    });
     for (const args of [['status'], ['sync', 'conflicts']]) {
       const r = await runCli([...args, '--config', config]);
       expect(r.exitCode, r.stderr).toBe(0);
@@ -315,6 +316,31 @@ describe("the dotfiles user's text reaches root's terminal escaped (review 16)",
       expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       expect(r.stdout).toContain('\\u001b]52;c;Y3VybCBldmls\\u0007\\r\\u001b[2K');
     }
+  });
+
+  it('cannot keep the host from publishing a status every reader takes', async () => {
+    // Before: a 70 kB result made every publish fail (over the readers'
+    // 64 KiB), and a lastRun.at that is no time made the signed status
+    // invalid at every reader: the host left the rollout's count and its
+    // reboot turns, by the hand of an unprivileged user.
+    const status = join(await tempDir('sync-status-remote'), 'status.git');
+    await run('git', ['init', '-q', '--bare', status]);
+    const fleet = { fleet: { enable: true, statusRemote: status, signingKey: null } };
+    const long = 'x'.repeat(70_000);
+    const config = await hostWithSyncState(
+      {
+        lastRun: { at: 'not a time', result: long, exitCode: 1, message: long },
+        lastOkAt: long,
+        parked: { bookmark: 'sync/hostx', paths: Array.from({ length: 60 }, () => long), tip: 'x', since: long },
+      },
+      fleet,
+    );
+    const pub = await runCli(['fleet', 'publish', '--config', config]);
+    expect(pub.exitCode, pub.stderr).toBe(0);
+    const read = await runCli(['fleet', 'status', '--json', '--config', config]);
+    const row = (JSON.parse(read.stdout) as { hosts: { host: string; state: string }[] }).hosts[0];
+    expect(row?.host, read.stdout.slice(0, 2000)).toBe('hostx');
+    expect(row?.state).not.toBe('invalid');
   });
 });
 
