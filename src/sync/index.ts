@@ -955,10 +955,16 @@ type Observed = Awaited<ReturnType<typeof observeIntegrate>>;
  * Whether `<bookmark>@<remote>` is still at `seen`, read from the colocated
  * git's remote-tracking ref `refs/remotes/<remote>/<bookmark>` (jj exports
  * it there, and a person's `git fetch` writes it), without a process. False
- * whenever the ref cannot be read from files (another user's checkout,
- * reftable; src/core/git-refs.ts): the caller then asks jj.
+ * whenever the ref cannot be read from files (another user's checkout, which
+ * root does not even look at; reftable; src/core/git-refs.ts): the caller
+ * then asks jj.
  */
 function remoteTipUnmoved(ctx: Ctx, seen: string): boolean {
+  // Root reads no file of another user's repository (docs/design.md, "Root
+  // and the user's files"): the lstat of <src>/.git below would follow the
+  // user's symlinks on the way, and fileRefsGitDir refuses the user's
+  // checkout only after it. jj answers, as the user (review 16).
+  if (ctx.runAs !== undefined) return false;
   const gitDir = fileRefsGitDir(ctx.src);
   if (gitDir === null) return false;
   return readRefFromFiles(gitDir, `refs/remotes/${ctx.remote}/${ctx.bookmark}`) === seen;
