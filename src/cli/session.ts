@@ -12,6 +12,7 @@ import type { LogLevel } from '../core/log.js';
 import type { CliArgs, Handler, Outcome } from '../core/outcome.js';
 import type { Step } from '../report/runs.js';
 import { asGitopsdError, exitCodeFor, messageFor, causeChain } from '../core/exit.js';
+import { printable } from '../core/printable.js';
 import type { FastRoute } from './route.js';
 
 export interface GlobalArgs {
@@ -88,10 +89,13 @@ export function createSession(
       const msg = messageFor(err);
       if (jsonMode) io.stdout(`${JSON.stringify({ ok: false, exitCode: code, error: msg })}\n`);
       // A message of several lines (every problem of a config file) is one
-      // line per problem, each with the prefix.
-      for (const line of msg.split('\n')) io.stderr(`${scriptName}: ${line}\n`);
+      // line per problem, each with the prefix. Each line printable: an
+      // error may quote a command's stderr, and a command run as the
+      // dotfiles user (a chezmoi template's `fail`) chose it (review 16).
+      for (const line of msg.split('\n')) io.stderr(`${scriptName}: ${printable(line)}\n`);
       if (debug || !(err instanceof GitopsdError)) {
-        for (const line of causeChain(err)) io.stderr(`${line}\n`);
+        // A stack trace keeps its lines.
+        for (const entry of causeChain(err)) for (const line of entry.split('\n')) io.stderr(`${printable(line)}\n`);
       }
     }
   };

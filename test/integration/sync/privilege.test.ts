@@ -18,6 +18,7 @@ import { repoRoot, runCli, startCli } from '../../helpers/cli.js';
 import {
   GIT_ENV,
   asUser,
+  makeHost,
   makeRemote,
   makeUserHost,
   readHome,
@@ -316,6 +317,20 @@ describe("the dotfiles user's sync state, as root reads it (review 16)", () => {
       expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
       expect(r.stdout).toContain('\\u001b]52;c;Y3VybCBldmls\\u0007\\r\\u001b[2K');
     }
+  });
+
+  it('a failing command of the user reaches root as one escaped error line', async () => {
+    // A chezmoi template in the user's source dir whose `fail` message sets
+    // the title and redraws the line; chezmoi's error quotes it raw.
+    const remote = await makeRemote({ dot_alpha: 'a1\n' });
+    const h = await makeHost(remote, 'hostf');
+    await syncExpect(h, 0);
+    await writeFile(join(h.src, 'dot_x.tmpl'), '{{ fail "\u001b]0;PWNED\u0007\r\u001b[2Kall good" }}\n');
+    const r = await runCli(['sync', '--config', h.config]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('error calling fail: \\u001b]0;PWNED\\u0007\\r\\u001b[2Kall good');
+    // eslint-disable-next-line no-control-regex -- the control characters are the point
+    expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
   });
 
   it('cannot keep the host from publishing a status every reader takes', async () => {
