@@ -342,6 +342,19 @@ in
       '';
     };
 
+    syncTimeoutSec = mkOption {
+      type = types.ints.positive;
+      default = 3600;
+      description = ''
+        Timer mode: TimeoutStartSec= of gitopsd-sync.service. The upgrade
+        runs after the sync; systemd gives a oneshot unit no start timeout
+        by default, so a sync that never ends (its process stopped: the
+        dotfiles user may send it SIGSTOP) would hold every later upgrade
+        back. After this long the sync is stopped and counts as failed, and
+        the upgrade runs. A sync normally takes seconds.
+      '';
+    };
+
     bootValidation.enable = mkOption {
       type = types.bool;
       default = true;
@@ -632,6 +645,14 @@ in
           # Only the innermost directory becomes the user's.
           StateDirectory = "${stateDirName}/sync";
           StateDirectoryMode = "0700";
+          # gitopsd-upgrade.service is ordered after this unit, and systemd
+          # gives a oneshot unit no start timeout by default
+          # (systemd.service(5) TimeoutStartSec=): a sync that never ends
+          # would hold the upgrade back for ever. The dotfiles user can make
+          # it so (kill -STOP on its own gitopsd; review 16). After
+          # syncTimeoutSec the sync is stopped and fails; the upgrade, which
+          # only Wants= it, then runs.
+          TimeoutStartSec = cfg.syncTimeoutSec;
           KillMode = "mixed";
           TimeoutStopSec = cfg.stopTimeoutSec;
         };

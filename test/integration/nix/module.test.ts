@@ -151,6 +151,8 @@ describe('the units systemd-analyze verify accepts', () => {
     expect(one(sync, 'Service', 'StateDirectory')).toBe('gitopsd/sync');
     expect(one(sync, 'Service', 'ProtectSystem')).toBe('full');
     expect(one(sync, 'Service', 'NoNewPrivileges')).toBe('true');
+    // The upgrade is ordered after it: a sync the user stopped must not hold it back for ever (review 16).
+    expect(one(sync, 'Service', 'TimeoutStartSec')).toBe('3600');
     expect(pathOf(sync)).toEqual(expect.arrayContaining(['git', 'jujutsu', 'chezmoi', 'openssh']));
 
     const up = e.units['gitopsd-upgrade.service'];
