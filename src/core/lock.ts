@@ -70,6 +70,9 @@ export interface LockOptions {
 
 const GUARD_STALE_MS = 30_000;
 
+/** The largest lock file read, in bytes: ours is one line of JSON; a larger one is an unknown holder. */
+const MAX_LOCK_BYTES = 64 * 1024;
+
 /** The start time of process `pid` (procStat), or null. */
 export function procStart(pid: number | 'self'): number | null {
   return procStat(pid)?.start ?? null;
@@ -178,13 +181,13 @@ export function readLockInfo(path: string): LockInfo | null {
   let read: ReturnType<typeof readRegularFile>;
   try {
     // No-follow: the sync lock lives in a directory the dotfiles user can write.
-    read = readRegularFile(path);
+    read = readRegularFile(path, MAX_LOCK_BYTES);
   } catch {
     return null;
   }
   if (read === 'missing') return null;
-  // A symlink or FIFO is no lock of ours: an unknown, dead holder (taken over by unlink).
-  if (read === 'not-regular') return { pid: -1, command: '?', startedAt: '?' };
+  // A symlink, FIFO or huge file is no lock of ours: an unknown, dead holder (taken over by unlink).
+  if (read === 'not-regular' || 'tooLarge' in read) return { pid: -1, command: '?', startedAt: '?' };
   const text = read.text;
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;

@@ -26,6 +26,13 @@ import type { Logger } from './log.js';
 
 export const STATE_VERSION = 1;
 
+/**
+ * The largest state file read, in bytes (16 MiB). A state file holds bounded
+ * histories and is tens of kilobytes; a larger one is not ours (one the
+ * dotfiles user planted in <stateDir>/sync) and is moved aside unread.
+ */
+export const MAX_STATE_BYTES = 16 * 1024 * 1024;
+
 export type StateDoc = { version: number } & Record<string, unknown>;
 
 /** State files whose update lock this process holds (for nested updates). */
@@ -59,7 +66,7 @@ export class StateStore {
     let read: ReturnType<typeof readRegularFile>;
     try {
       // No-follow: the sync state lives in a directory the dotfiles user can write.
-      read = readRegularFile(this.file);
+      read = readRegularFile(this.file, MAX_STATE_BYTES);
     } catch (err) {
       throw new GitopsdError('failed', `state file ${this.file} cannot be read: ${(err as Error).message}`, {
         cause: err,
@@ -67,6 +74,9 @@ export class StateStore {
     }
     if (read === 'missing') return { version: STATE_VERSION };
     if (read === 'not-regular') return this.quarantine('is a symbolic link or not a regular file');
+    if ('tooLarge' in read) {
+      return this.quarantine(`is ${read.tooLarge} bytes, more than a state file can be (${MAX_STATE_BYTES})`);
+    }
     const text = read.text;
     let doc: unknown;
     try {
