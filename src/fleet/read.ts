@@ -534,14 +534,14 @@ function remember(
     );
     keepAside(o.file);
   }
-  const out = rows.map((r) => decideSeen(r, o.memory.seen));
+  const out = rows.map((r) => decideSeen(r, o.memory.seen, o.now));
   const next = nextSeen(o.memory.seen, out, o.now);
   if (next !== null) {
     try {
       // Another reader (fleet serve, a gate) may have raised a mark since
       // this one read the file: keep the newer of each.
       const since = readSeen(o.file);
-      writeSeen(o.file, since.broken === null ? mergeSeen(since.seen, next) : next, o.deps.tracer.checkpoint);
+      writeSeen(o.file, since.broken === null ? mergeSeen(since.seen, next, o.now) : next, o.deps.tracer.checkpoint);
     } catch (err) {
       log.warn('the memory of the newest status of each host was not written: a replay of an older one is not caught', {
         file: o.file,

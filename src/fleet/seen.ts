@@ -122,10 +122,25 @@ export function replayNote(host: string, mark: SeenMark): string {
 }
 
 /**
+ * Pure: whether a mark can say what is older, by the reader's clock `now`:
+ * its date parses and is no more than FUTURE_TOLERANCE_SEC ahead. A mark
+ * further ahead was taken while this reader's clock ran ahead too (a host
+ * reading its own status, a fleet whose time source jumped): kept, it made
+ * every status of that host a replay until real time caught up with it
+ * (hours, years), and the host's own reboot turns refused (its own row
+ * untrusted). It is replaced by the next trusted status instead.
+ */
+function usable(mark: SeenMark, now: Date): boolean {
+  const c = Date.parse(mark.publishedAt);
+  return Number.isFinite(c) && c <= now.getTime() + FUTURE_TOLERANCE_SEC * 1000;
+}
+
+/**
  * Pure: a row read with the memory.
  * - A trusted row published before the newest trusted status this reader
  *   saw of that host is `unverified`, with the note first. Equal or newer:
- *   unchanged.
+ *   unchanged. A mark dated further ahead of `now` than the tolerance (see
+ *   `usable`) marks nothing older.
  * - A row that is not trusted (that one, one whose signature is refused, an
  *   invalid one) carries the remembered status's date and known-bad marks
  *   as `lastTrusted`, so that the rollout gate still halts on them: pushing
@@ -133,7 +148,7 @@ export function replayNote(host: string, mark: SeenMark): string {
  *   that host's marks from this reader. Its reasons are its own (the
  *   signature's, the document's).
  */
-export function decideSeen(row: FleetRow, seen: Seen): FleetRow {
+export function decideSeen(row: FleetRow, seen: Seen, now: Date): FleetRow {
   if (!Object.hasOwn(seen, row.host)) return row;
   const mark = seen[row.host];
   if (mark === undefined) return row;
@@ -142,6 +157,7 @@ export function decideSeen(row: FleetRow, seen: Seen): FleetRow {
     return { ...row, lastTrusted };
   // The same text is the same date: a read with nothing new parses no date here.
   if (row.publishedAt === mark.publishedAt || !(Date.parse(row.publishedAt) < Date.parse(mark.publishedAt))) return row;
+  if (!usable(mark, now)) return row;
   return { ...row, state: 'unverified', reasons: [replayNote(row.host, mark), ...row.reasons], lastTrusted };
 }
 
@@ -165,10 +181,8 @@ export function nextSeen(seen: Seen, rows: readonly FleetRow[], now: Date): Seen
     if (cur !== undefined && cur.publishedAt === r.publishedAt) continue;
     const t = Date.parse(r.publishedAt);
     if (!Number.isFinite(t) || t > limit) continue;
-    if (cur !== undefined) {
-      const c = Date.parse(cur.publishedAt);
-      if (Number.isFinite(c) && !(t > c)) continue;
-    }
+    // An unparsable mark, or one too far ahead of this clock (`usable`), is replaced.
+    if (cur !== undefined && usable(cur, now) && !(t > Date.parse(cur.publishedAt))) continue;
     next ??= { ...seen };
     next[r.host] = {
       publishedAt: r.publishedAt,
@@ -178,12 +192,19 @@ export function nextSeen(seen: Seen, rows: readonly FleetRow[], now: Date): Seen
   return next;
 }
 
-/** Pure: two memories merged, the newer mark of each host (another reader may have written in between). */
-export function mergeSeen(a: Seen, b: Seen): Seen {
+/**
+ * Pure: two memories merged, the newer mark of each host (another reader
+ * may have written in between). A mark that is not `usable` by `now` loses
+ * to one that is, or the merge would write back what nextSeen replaced.
+ */
+export function mergeSeen(a: Seen, b: Seen, now: Date): Seen {
   const out: Seen = { ...a };
   for (const [host, m] of Object.entries(b)) {
     const cur = out[host];
-    if (cur === undefined || Date.parse(m.publishedAt) > Date.parse(cur.publishedAt)) out[host] = m;
+    if (cur === undefined) out[host] = m;
+    else if (usable(m, now) !== usable(cur, now)) {
+      if (usable(m, now)) out[host] = m;
+    } else if (Date.parse(m.publishedAt) > Date.parse(cur.publishedAt)) out[host] = m;
   }
   return out;
 }

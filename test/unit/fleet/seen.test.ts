@@ -56,7 +56,7 @@ function row(
 
 describe('decideSeen: a row against the memory', () => {
   it('older than the mark: unverified, the note first, the newer status kept as lastTrusted', () => {
-    const r = decideSeen(row('2026-12-01T04:00:00Z'), SEEN);
+    const r = decideSeen(row('2026-12-01T04:00:00Z'), SEEN, NOW);
     expect(r.state).toBe('unverified');
     expect(r.reasons[0]).toBe(
       "older than the status of h1 this reader already saw (published 2026-12-01T05:00:00Z): a replayed status? the host's next publish replaces it",
@@ -66,9 +66,9 @@ describe('decideSeen: a row against the memory', () => {
 
   it('a row that is not trusted (signature, invalid) keeps its reasons and carries lastTrusted, whatever its date', () => {
     const forged = { ...row('2026-12-01T05:30:00Z', { state: 'unverified', signature: 'unverified' }), reasons: ['x'] };
-    expect(decideSeen(forged, SEEN)).toEqual({ ...forged, lastTrusted: MARK });
+    expect(decideSeen(forged, SEEN, NOW)).toEqual({ ...forged, lastTrusted: MARK });
     const invalid = { ...row('2026-12-01T04:00:00Z'), status: null, publishedAt: null, state: 'invalid' as const };
-    expect(decideSeen(invalid, SEEN)).toEqual({ ...invalid, lastTrusted: MARK });
+    expect(decideSeen(invalid, SEEN, NOW)).toEqual({ ...invalid, lastTrusted: MARK });
   });
 
   it.each([
@@ -77,14 +77,14 @@ describe('decideSeen: a row against the memory', () => {
     ['newer', '2026-12-01T05:30:00Z'],
   ])('%s: unchanged', (_name, at) => {
     const r = row(at);
-    expect(decideSeen(r, SEEN)).toBe(r);
+    expect(decideSeen(r, SEEN, NOW)).toBe(r);
   });
 
   it('another host, or no memory: unchanged', () => {
     const other = { ...row('2026-12-01T04:00:00Z'), host: 'h2' };
-    expect(decideSeen(other, SEEN)).toBe(other);
+    expect(decideSeen(other, SEEN, NOW)).toBe(other);
     const r = row('2026-12-01T04:00:00Z');
-    expect(decideSeen(r, {})).toBe(r);
+    expect(decideSeen(r, {}, NOW)).toBe(r);
   });
 });
 
@@ -117,8 +117,28 @@ describe('nextSeen: which rows raise the mark', () => {
   it('a mark whose date cannot be parsed marks nothing older and is replaced', () => {
     const broken: Seen = { h1: { publishedAt: 'yesterday', knownBadCommits: [] } };
     const r = row('2026-12-01T04:00:00Z');
-    expect(decideSeen(r, broken)).toBe(r);
+    expect(decideSeen(r, broken, NOW)).toBe(r);
     expect(nextSeen(broken, [r], NOW)?.['h1']?.publishedAt).toBe('2026-12-01T04:00:00Z');
+  });
+
+  it("a mark taken while the reader's clock ran ahead (beyond the tolerance) marks nothing older and is replaced", () => {
+    // The host (or the fleet's time source) ran a day ahead: the host's own
+    // gate read its own status, dated by that clock, as fresh. Once the clock
+    // is set right, the mark must not make every status of the host a replay
+    // for a day (its own reboot turns refused for its own row untrusted).
+    const ahead: Seen = { h1: { publishedAt: '2026-12-02T06:00:00Z', knownBadCommits: MARK.knownBadCommits } };
+    const r = row('2026-12-01T05:59:00Z');
+    expect(decideSeen(r, ahead, NOW)).toBe(r);
+    expect(nextSeen(ahead, [r], NOW)?.['h1']).toEqual({ publishedAt: '2026-12-01T05:59:00Z', knownBadCommits: [] });
+    // Merged with a file another reader wrote, the mark that is usable wins, whatever the order.
+    const set = { h1: { publishedAt: '2026-12-01T05:59:00Z', knownBadCommits: [] } };
+    expect(mergeSeen(ahead, set, NOW)).toEqual(set);
+    expect(mergeSeen(set, ahead, NOW)).toEqual(set);
+    // So does a mark whose date cannot be parsed (before, the merge kept it, and every read wrote the file again).
+    expect(mergeSeen({ h1: { publishedAt: 'yesterday', knownBadCommits: [] } }, set, NOW)).toEqual(set);
+    // Within the tolerance, a mark still catches an older status.
+    const near: Seen = { h1: { publishedAt: '2026-12-01T06:04:00Z', knownBadCommits: [] } };
+    expect(decideSeen(r, near, NOW).state).toBe('unverified');
   });
 
   it('a new host gets a mark; the others are kept', () => {
@@ -128,8 +148,8 @@ describe('nextSeen: which rows raise the mark', () => {
 
   it('mergeSeen keeps the newer mark of each host', () => {
     const later = { publishedAt: '2026-12-01T05:30:00Z', knownBadCommits: [] };
-    expect(mergeSeen(SEEN, { h1: later })).toEqual({ h1: later });
-    expect(mergeSeen({ h1: later }, SEEN)).toEqual({ h1: later });
+    expect(mergeSeen(SEEN, { h1: later }, NOW)).toEqual({ h1: later });
+    expect(mergeSeen({ h1: later }, SEEN, NOW)).toEqual({ h1: later });
   });
 });
 
