@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { writeFileAtomic } from '../core/atomic.js';
+import { acquireShortLock } from '../core/lock.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { decideRow, FUTURE_TOLERANCE_SEC } from './decide.js';
 import {
@@ -538,10 +539,23 @@ function remember(
   const next = nextSeen(o.memory.seen, out, o.now);
   if (next !== null) {
     try {
-      // Another reader (fleet serve, a gate) may have raised a mark since
-      // this one read the file: keep the newer of each.
-      const since = readSeen(o.file);
-      writeSeen(o.file, since.broken === null ? mergeSeen(since.seen, next, o.now) : next, o.deps.tracer.checkpoint);
+      // Another reader (fleet serve, a gate, a person's fleet status) may
+      // have raised a mark since this one read the file: keep the newer of
+      // each. The lock holds from that read to the rename: without it, a
+      // reader that wrote in between lost its marks to this rename (review 17).
+      const lock = acquireShortLock({
+        path: `${o.file}.update-lock`,
+        command: 'fleet reader memory',
+        log,
+        now: () => o.deps.clock.now(),
+        giveUpMs: 10_000,
+      });
+      try {
+        const since = readSeen(o.file);
+        writeSeen(o.file, since.broken === null ? mergeSeen(since.seen, next, o.now) : next, o.deps.tracer.checkpoint);
+      } finally {
+        lock.release();
+      }
     } catch (err) {
       log.warn('the memory of the newest status of each host was not written: a replay of an older one is not caught', {
         file: o.file,

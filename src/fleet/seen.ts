@@ -18,7 +18,9 @@
  *   view made again keeps it), written by the reader only, atomically
  *   (temp file, fsync, rename, fsync of the directory), mode 0600, and only
  *   when a mark rises. A kill -9 at any instant leaves the old file or the
- *   new one.
+ *   new one. The reader (src/fleet/read.ts) holds `<file>.update-lock` from
+ *   reading the file again to the rename, and merges (mergeSeen): two
+ *   readers of one stateDir keep each other's marks.
  * - A missing file is an empty memory (a new reader). A file that cannot
  *   be read, is not JSON or not of this shape is an empty memory too, with
  *   the reason in `broken` (the reader warns and keeps the file aside): it

@@ -1,0 +1,70 @@
+/**
+ * Two readers of one stateDir (a host's rollout gate and a `fleet status`,
+ * or `fleet serve`) raise marks in the reader memory at the same time
+ * (src/fleet/seen.ts, docs/fleet.md "What a reader remembers"): neither
+ * loses the other's. Reader A stops between writing its new file and its
+ * rename (GITOPSD_FAULT_STOP_AT); reader B raises another host's mark
+ * meanwhile. Before review 17 B wrote its file, and A's rename, merged from
+ * a read before B's write, dropped B's mark.
+ */
+import { it, expect, beforeAll, afterAll } from 'vitest';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { createFleet, type FleetHost } from '../../harness/fleet.js';
+import { removeTempDirs, tempDir } from '../../harness/temp.js';
+import { requireTools } from '../../harness/tools.js';
+import { procStat } from '../../../src/core/proc.js';
+import { startCli } from '../../helpers/cli.js';
+import { configureHost, createStatusRemote, makeHostKey, writeAllowedSigners } from './fixture.js';
+
+let h1: FleetHost;
+let h2: FleetHost;
+const env = { GITOPSD_TEST_NOW: '2026-12-01T06:00:00Z', TZ: 'UTC' };
+
+beforeAll(async () => {
+  await requireTools();
+  const dir = await tempDir('gitopsd-seen-race');
+  const fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['h1', 'h2'] });
+  [h1, h2] = fleet.hosts as [FleetHost, FleetHost];
+  const remote = await createStatusRemote(join(dir, 'remotes'));
+  const keys: Record<string, string> = {};
+  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
+  const signers = join(dir, 'allowed_signers');
+  await writeAllowedSigners(signers, keys);
+  for (const h of fleet.hosts) {
+    await configureHost(h, {
+      fleet: {
+        enable: true,
+        statusRemote: remote,
+        heartbeatSec: 3600,
+        signingKey: keys[h.name],
+        allowedSignersFile: signers,
+      },
+      dotfiles: { enable: false },
+    });
+  }
+});
+afterAll(removeTempDirs);
+
+it("two readers of one stateDir raise marks at once: neither loses the other's", async () => {
+  for (const h of [h1, h2]) expect((await h.gitopsd(['fleet', 'publish', '--force'], { env })).exitCode).toBe(0);
+  const reader = (host: string, extra: Record<string, string> = {}): ReturnType<typeof startCli> =>
+    startCli(['fleet', 'status', '--host', host, '--config', h1.config], { env: { ...h1.sim.env, ...env, ...extra } });
+  const a = reader('h1', { GITOPSD_FAULT_STOP_AT: 'fleet-seen:before-rename' });
+  let aEnded = false;
+  void a.done.then(() => (aEnded = true));
+  while (procStat(a.pid)?.state !== 'T') {
+    if (aEnded) throw new Error(`reader A never stopped: ${JSON.stringify(await a.done)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const b = reader('h2');
+  // B waits for A's section (or, before the fix, wrote its file at once); A goes on either way.
+  await Promise.race([b.done, new Promise((r) => setTimeout(r, 3000))]);
+  process.kill(a.pid, 'SIGCONT');
+  expect((await a.done).exitCode).toBe(0);
+  expect((await b.done).exitCode).toBe(0);
+  const memory = JSON.parse(await readFile(join(h1.sim.paths.stateDir, 'fleet', 'status-seen.json'), 'utf8')) as {
+    hosts: Record<string, unknown>;
+  };
+  expect(Object.keys(memory.hosts).sort()).toEqual(['h1', 'h2']);
+});
