@@ -165,9 +165,13 @@ describe('the soak counts only time a canary ran the commit', () => {
     process.kill(stopped.pid, 'SIGKILL');
     await stopped.done;
     expect(await markOf()).toBe(before);
-    expect((await readdir(join(w1.sim.paths.stateDir, 'fleet'))).filter((f) => f.includes('status-seen'))).toEqual([
+    // The killed reader's temp file and its update lock stay; the next reader sweeps the one and takes the other over.
+    expect(
+      (await readdir(join(w1.sim.paths.stateDir, 'fleet'))).filter((f) => f.includes('status-seen')).sort(),
+    ).toEqual([
       expect.stringMatching(/^\.status-seen\.json\.tmp-/),
       'status-seen.json',
+      'status-seen.json.update-lock',
     ]);
     const halted = await upgrade(w1, 176);
     expect(halted).toMatchObject({ code: 3, kind: 'halted' });
