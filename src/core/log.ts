@@ -65,10 +65,11 @@ export interface LoggerOptions {
 /** One line of the text format (TTY): `<ISO time> <level>: <message> <other fields as JSON>`. */
 function textLine(info: Record<string, unknown>): string {
   const { level, message, timestamp: ts, ...rest } = info;
-  const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-  // The message may carry another party's text (a `message` field is
-  // appended to it: the sync's result quotes the dotfiles user's file
-  // names); the JSON part is escaped already (review 16).
+  // The message and the fields may carry another party's text (a `message`
+  // field is appended to the message: the sync's result quotes the dotfiles
+  // user's file names; a refused target is a field). JSON escapes only C0:
+  // C1 controls and bidi overrides in a field went raw (review 17).
+  const extra = Object.keys(rest).length > 0 ? ` ${printable(JSON.stringify(rest))}` : '';
   return `${String(ts)} ${String(level)}: ${printable(String(message))}${extra}`;
 }
 

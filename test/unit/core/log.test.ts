@@ -69,3 +69,23 @@ describe('createLogger: the text format escapes control characters in the messag
     expect(line).not.toMatch(/[\u0000-\u001f]/);
   });
 });
+
+describe('createLogger: the text format escapes C1 controls and bidi overrides in the fields too (review 17)', () => {
+  it.each<'winston' | 'plain'>(['winston', 'plain'])('%s', (backend) => {
+    const out = sink(true);
+    // JSON escapes only C0: a file name of the dotfiles user's in a field
+    // (a refused target, a file jj will not snapshot) kept CSI (U+009B) and
+    // a right-to-left override (U+202E), which reorders root's line.
+    const target = 'notes\u202Etxt.exe\u009b2J';
+    createLogger({ level: 'info', format: 'text', stream: out.stream, backend }).warn('target in $HOME refused', {
+      target,
+    });
+    const line = out.lines()[0] ?? '';
+    expect(line).toContain('"target":"notes\\u202etxt.exe\\u009b2J"');
+    expect(line).not.toMatch(/[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/);
+    // A name in another script stays as it is.
+    const out2 = sink(true);
+    createLogger({ level: 'info', format: 'text', stream: out2.stream, backend }).warn('x', { target: 'été.txt' });
+    expect(out2.lines()[0]).toContain('"target":"été.txt"');
+  });
+});
