@@ -40,6 +40,29 @@ function dotfilesState(r: StatusReport): StatusV1['dotfiles']['state'] {
 const timeOrNull = (s: string | null | undefined): string | null =>
   typeof s === 'string' && s.length <= 40 && !Number.isNaN(Date.parse(s)) ? s : null;
 
+/**
+ * Pure: `s` cut to at most `chars` UTF-16 code units, and to at most 3 bytes
+ * a unit once JSON-encoded (whole code points: a pair is never split). A
+ * name of 200 characters in any script keeps them all (a BMP character is
+ * at most 3 bytes of UTF-8); control characters, which JSON writes as 6
+ * bytes each (`\u0001`), are cut at half as many. Bounded by characters
+ * alone, the dotfiles user's paths of control characters still made the
+ * status of a host with a 30-input flake.lock 66,764 bytes, over the
+ * readers' 64 KiB, and every publish failed (review 17).
+ */
+export function clipText(s: string, chars: number): string {
+  let units = 0;
+  let bytes = 0;
+  let out = '';
+  for (const ch of s) {
+    units += ch.length;
+    bytes += Buffer.byteLength(JSON.stringify(ch)) - 2;
+    if (units > chars || bytes > 3 * chars) break;
+    out += ch;
+  }
+  return out;
+}
+
 const fullCommit = (s: string | null | undefined): string | null =>
   s !== null && s !== undefined && /^[0-9a-f]{40,64}$/.test(s) ? s : null;
 
@@ -125,13 +148,13 @@ export function toStatusV1(r: StatusReport, x: PublishExtras): StatusV1 {
       state: dotfilesState(r),
       lastSyncAt: timeOrNull(r.dotfiles.lastSync?.at),
       lastOkAt: timeOrNull(r.dotfiles.lastOkAt),
-      result: r.dotfiles.lastSync === null ? null : r.dotfiles.lastSync.result.slice(0, 200),
+      result: r.dotfiles.lastSync === null ? null : clipText(r.dotfiles.lastSync.result, 200),
       parked:
         r.dotfiles.parked === null
           ? null
           : {
-              paths: r.dotfiles.parked.paths.slice(0, 50).map((p) => p.slice(0, 200)),
-              since: r.dotfiles.parked.since.slice(0, 40),
+              paths: r.dotfiles.parked.paths.slice(0, 50).map((p) => clipText(p, 200)),
+              since: clipText(r.dotfiles.parked.since, 40),
             },
     },
     runs: Object.fromEntries(

@@ -341,7 +341,9 @@ describe("the dotfiles user's sync state, as root reads it (review 16)", () => {
     const status = join(await tempDir('sync-status-remote'), 'status.git');
     await run('git', ['init', '-q', '--bare', status]);
     const fleet = { fleet: { enable: true, statusRemote: status, signingKey: null } };
-    const long = 'x'.repeat(70_000);
+    // Control characters: JSON writes each as 6 bytes (\u0001), so a bound
+    // in characters alone still let the status pass 64 KiB (review 17).
+    const long = '\u0001'.repeat(70_000);
     const config = await hostWithSyncState(
       {
         lastRun: { at: 'not a time', result: long, exitCode: 1, message: long },
@@ -349,6 +351,14 @@ describe("the dotfiles user's sync state, as root reads it (review 16)", () => {
         parked: { bookmark: 'sync/hostx', paths: Array.from({ length: 60 }, () => long), tip: 'x', since: long },
       },
       fleet,
+    );
+    // The host's own part of the status at its largest: a flake.lock of 50 inputs (the most it carries).
+    const nodes: Record<string, unknown> = { root: { inputs: {} } };
+    for (let i = 0; i < 50; i++) nodes[`input${i}`] = { locked: { rev: 'a'.repeat(40), lastModified: 1764547200 } };
+    await mkdir(join(config, '..', 'nix-config'), { recursive: true });
+    await writeFile(
+      join(config, '..', 'nix-config', 'flake.lock'),
+      JSON.stringify({ nodes, root: 'root', version: 7 }),
     );
     const pub = await runCli(['fleet', 'publish', '--config', config]);
     expect(pub.exitCode, pub.stderr).toBe(0);

@@ -5,6 +5,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import {
+  clipText,
   classifyStatus,
   decidePublish,
   decideRow,
@@ -295,5 +296,27 @@ describe('nextHealthySince: the soak starts when the host runs its deployed comm
     expect(pending).toEqual(none);
     const after = nextHealthySince(pending, doc({}), NOW);
     expect(after).toEqual({ healthySince: NOW.toISOString(), healthyCommit: A });
+  });
+});
+
+describe('clipText: the dotfiles fields of a published status, bounded in characters and in JSON bytes (review 17)', () => {
+  it.each<[string, string, number, string]>([
+    ['a name in another script keeps every character', 'été.txt', 200, 'été.txt'],
+    [
+      '200 characters of 3 bytes each stay whole',
+      'é'.repeat(100) + '字'.repeat(100),
+      200,
+      'é'.repeat(100) + '字'.repeat(100),
+    ],
+    ['a longer name is cut at 200 units', 'x'.repeat(300), 200, 'x'.repeat(200)],
+    ['a pair is never split', `${'x'.repeat(199)}😀`, 200, 'x'.repeat(199)],
+    [
+      'control characters (6 bytes each in JSON) are cut at half as many',
+      '\u0001'.repeat(300),
+      200,
+      '\u0001'.repeat(100),
+    ],
+  ])('%s', (_name, s, chars, want) => {
+    expect(clipText(s, chars)).toBe(want);
   });
 });
