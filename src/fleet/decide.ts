@@ -377,6 +377,25 @@ export function decidePublish(i: {
 }
 
 /**
+ * Pure: the `publishedAt` of a status published at `now`: `now`, or 1 ms
+ * after the host's previous status (`previous`, the publish record's
+ * lastOk.at) when that one is dated after `now` but within
+ * FUTURE_TOLERANCE_SEC of it. Readers remember the newest trusted status of
+ * each host and take an older one for a replay (src/fleet/seen.ts): after
+ * this host's clock ran up to 5 minutes ahead and was set back, a status
+ * dated by the clock was older than the one before it, and stayed
+ * `unverified` at every reader that had seen that one until the next
+ * publish, up to a heartbeat later (49 minutes in review 17's run). A
+ * previous status further ahead is left behind (the readers raised no mark
+ * for it; decidePublish's 'clock').
+ */
+export function nextPublishedAt(previous: string | null | undefined, now: Date): Date {
+  const p = previous === null || previous === undefined ? Number.NaN : Date.parse(previous);
+  const t = now.getTime();
+  return Number.isFinite(p) && p >= t && p + 1 <= t + FUTURE_TOLERANCE_SEC * 1000 ? new Date(p + 1) : now;
+}
+
+/**
  * Pure: the next heartbeat, jittered into [0.8, 1.0] x heartbeatSec after
  * `now` (`random` in [0, 1)), so a fleet started together spreads its
  * pushes, and a row is never stale (2 x heartbeat) while its host runs.

@@ -30,7 +30,7 @@ import { GitopsdError } from '../core/errors.js';
 import { commitForStorePath, readDeployments } from '../core/deployments.js';
 import type { StatusReport } from '../shared/status-report.js';
 import { readPublishRecord, writePublishRecord, type PublishRecord } from '../shared/publish-record.js';
-import { decidePublish, nextHealthySince, nextHeartbeat, resultKey, toStatusV1 } from './decide.js';
+import { decidePublish, nextHealthySince, nextHeartbeat, nextPublishedAt, resultKey, toStatusV1 } from './decide.js';
 import { ensureBareRepo, lsRemoteRef, pushStatus, writeStatusCommit } from './git.js';
 import { BRANCH_REF_PREFIX, MAX_STATUS_BYTES, STATUS_REF_PREFIX } from './schema.js';
 import { resolveStatusRemote } from './remote.js';
@@ -89,8 +89,10 @@ export async function publishStatus(
         goldenCommit = null;
       }
     }
+    // Never older than this host's previous status (nextPublishedAt): a clock set back would read as a replay.
+    const publishedAt = nextPublishedAt(record.lastOk?.at, now);
     const status = toStatusV1(report, {
-      publishedAt: now,
+      publishedAt,
       heartbeatSec: cfg.heartbeatSec,
       goldenCommit,
       // At least 1: the record holds an error, so an attempt failed.
@@ -164,7 +166,7 @@ export async function publishStatus(
       ...record,
       ...health,
       lastAttemptAt: now.toISOString(),
-      lastOk: { at: now.toISOString(), commit, ref, remote, key },
+      lastOk: { at: publishedAt.toISOString(), commit, ref, remote, key },
       lastError: null,
       failures: 0,
       nextHeartbeatAt: nextHeartbeat(now, cfg.heartbeatSec, (opts.random ?? Math.random)()),

@@ -11,6 +11,7 @@ import {
   decideRow,
   FUTURE_TOLERANCE_SEC,
   nextHealthySince,
+  nextPublishedAt,
   resultKey,
   statusNotes,
 } from '../../../src/fleet/decide.js';
@@ -318,5 +319,27 @@ describe('clipText: the dotfiles fields of a published status, bounded in charac
     ],
   ])('%s', (_name, s, chars, want) => {
     expect(clipText(s, chars)).toBe(want);
+  });
+});
+
+describe('nextPublishedAt: a status is never dated before the host published one (review 17)', () => {
+  const NOW = new Date('2026-12-01T06:01:00.000Z');
+  it.each<[string, string | null, string]>([
+    ['no previous status: now', null, '2026-12-01T06:01:00.000Z'],
+    ['a previous one before now: now', '2026-12-01T05:00:00.000Z', '2026-12-01T06:01:00.000Z'],
+    // The clock ran 250 s ahead, published, and was set back.
+    [
+      'a previous one ahead, within the tolerance: just after it',
+      '2026-12-01T06:04:10.081Z',
+      '2026-12-01T06:04:10.082Z',
+    ],
+    [
+      'a previous one further ahead: now (no reader raised a mark for it)',
+      '2026-12-01T06:06:01.000Z',
+      '2026-12-01T06:01:00.000Z',
+    ],
+    ['a previous one that is no time: now', 'yesterday', '2026-12-01T06:01:00.000Z'],
+  ])('%s', (_name, previous, want) => {
+    expect(nextPublishedAt(previous, NOW).toISOString()).toBe(want);
   });
 });
