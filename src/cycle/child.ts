@@ -14,7 +14,9 @@
  *   itself, as any `gitopsd cycle` does (src/cli/main.ts withDeps).
  * - Logs: the child's stderr (its JSON log lines) is copied line by line to
  *   the daemon's stderr as it arrives, so the journal of gitopsd-daemon.service
- *   holds the cycle's log as before.
+ *   holds the cycle's log as before; control characters and bidi marks
+ *   become \uXXXX escapes (src/core/printable.ts), which a JSON line reads
+ *   back as the same text.
  * - Stop: when the daemon is asked to stop (`shouldStop`, polled every
  *   second), the child gets one SIGTERM; `gitopsd cycle` then finishes its
  *   running step and starts no other (src/cycle/cli.ts). The unit's
@@ -28,6 +30,7 @@
  */
 import type { Deps } from '../core/deps.js';
 import { GitopsdError, tail } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import type { CycleResult, CycleTrigger } from './index.js';
 
 /** The backstop on a whole cycle: 12 hours. */
@@ -113,7 +116,11 @@ export async function runCycleInChild(deps: Deps, o: ChildCycleOptions): Promise
           pid = p;
         },
         onLine: (line, stream) => {
-          if (stream === 'stderr') process.stderr.write(`${line}\n`);
+          // printable: a JSON log line escapes only C0 controls, so a file
+          // name of the dotfiles user's could bring C1 controls or a bidi
+          // override to a terminal the daemon runs in (review 17). Their
+          // \uXXXX escapes keep a JSON line valid, with the same meaning.
+          if (stream === 'stderr') process.stderr.write(`${printable(line)}\n`);
         },
       },
     );
