@@ -50,6 +50,42 @@ export async function configureHost(h: FleetHost, extra: Record<string, unknown>
   await writeFile(h.config, `${JSON.stringify(cfg, null, 2)}\n`);
 }
 
+/**
+ * Signed publishing for every host of a fleet: an SSH host key each
+ * (`makeHostKey` under the host's etc/ssh), one allowed-signers file naming
+ * them all (`<dir>/allowed_signers`), and each host's config given `fleet`
+ * (publishing on, the status remote, its own key, the signers, a 1 h
+ * heartbeat), merged with `extra(h)`: its `fleet` keys are added to these,
+ * its other top-level keys merged as `configureHost` does.
+ * Returns each host's private key path by name, and the signers file.
+ */
+export async function signFleet(o: {
+  hosts: readonly FleetHost[];
+  dir: string;
+  remote: string;
+  extra?: (h: FleetHost) => Record<string, unknown>;
+}): Promise<{ keys: Record<string, string>; signers: string }> {
+  const keys: Record<string, string> = {};
+  for (const h of o.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
+  const signers = join(o.dir, 'allowed_signers');
+  await writeAllowedSigners(signers, keys);
+  for (const h of o.hosts) {
+    const { fleet, ...rest } = o.extra?.(h) ?? {};
+    await configureHost(h, {
+      fleet: {
+        enable: true,
+        statusRemote: o.remote,
+        heartbeatSec: 3600,
+        signingKey: keys[h.name],
+        allowedSignersFile: signers,
+        ...(typeof fleet === 'object' && fleet !== null ? fleet : {}),
+      },
+      ...rest,
+    });
+  }
+  return { keys, signers };
+}
+
 const RAW_ENV = {
   GIT_AUTHOR_NAME: 'raw',
   GIT_AUTHOR_EMAIL: 'raw@test.invalid',

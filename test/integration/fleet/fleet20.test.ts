@@ -23,7 +23,7 @@ import { repoRoot } from '../../helpers/cli.js';
 import { createFleet, type Fleet, type FleetHost } from '../../harness/fleet.js';
 import { CHEZMOI_TEST_TOML } from '../../harness/chezmoi-config.js';
 import { tempDir } from '../../harness/temp.js';
-import { configureHost, createStatusRemote, makeHostKey, remoteRefs, writeAllowedSigners } from './fixture.js';
+import { configureHost, createStatusRemote, remoteRefs, signFleet } from './fixture.js';
 import type { FleetView } from '../../../src/fleet/schema.js';
 
 const N = 20;
@@ -37,7 +37,7 @@ const at = (hours: number): Record<string, string> => ({
 let fleet: Fleet;
 let dir: string;
 let remote: string;
-const keys: Record<string, string> = {};
+let keys: Record<string, string> = {};
 
 /** Run `fn` over `items`, `limit` at a time (2 cores; each host run spawns git, jj, nix). */
 async function pool<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
@@ -65,20 +65,7 @@ beforeAll(async () => {
     overrides: { validation: { services: ['sshd.service'], timeoutSec: 5 } },
   });
   remote = await createStatusRemote(join(dir, 'remotes'));
-  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
-  const signers = join(dir, 'allowed_signers');
-  await writeAllowedSigners(signers, keys);
-  for (const h of fleet.hosts) {
-    await configureHost(h, {
-      fleet: {
-        enable: true,
-        statusRemote: remote,
-        signingKey: keys[h.name],
-        heartbeatSec: 3600,
-        allowedSignersFile: signers,
-      },
-    });
-  }
+  ({ keys } = await signFleet({ hosts: fleet.hosts, dir, remote }));
 }, 900_000);
 
 describe(`a fleet of ${N} hosts`, () => {

@@ -16,12 +16,11 @@ import { repoRoot } from '../../helpers/cli.js';
 import {
   configureHost,
   createStatusRemote,
-  makeHostKey,
   pushRawObject,
   pushRawStatus,
   readRemoteStatus,
   remoteRefs,
-  writeAllowedSigners,
+  signFleet,
 } from './fixture.js';
 import type { FleetView } from '../../../src/fleet/schema.js';
 import type { StatusReport } from '../../../src/status/index.js';
@@ -32,7 +31,7 @@ let pb: FleetHost;
 let dir: string;
 let remote: string;
 let signers: string;
-const keys: Record<string, string> = {};
+let keys: Record<string, string> = {};
 
 const T0 = '2026-11-22T12:00:00Z';
 const at = (h: number): Record<string, string> => ({
@@ -70,21 +69,12 @@ beforeAll(async () => {
   fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['pa', 'pb'] });
   [pa, pb] = fleet.hosts as [FleetHost, FleetHost];
   remote = await createStatusRemote(join(dir, 'remotes'));
-  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
-  signers = join(dir, 'allowed_signers');
-  await writeAllowedSigners(signers, keys);
-  for (const h of fleet.hosts) {
-    await configureHost(h, {
-      fleet: {
-        enable: true,
-        statusRemote: remote,
-        signingKey: keys[h.name],
-        heartbeatSec: 3600,
-        allowedSignersFile: signers,
-      },
-      metrics: { textfileDir: join(h.sim.root, 'metrics') },
-    });
-  }
+  ({ keys, signers } = await signFleet({
+    hosts: fleet.hosts,
+    dir,
+    remote,
+    extra: (h) => ({ metrics: { textfileDir: join(h.sim.root, 'metrics') } }),
+  }));
 });
 
 describe('publishing', () => {

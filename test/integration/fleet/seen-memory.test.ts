@@ -19,7 +19,7 @@ import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { procStat } from '../../../src/core/proc.js';
 import { startCli } from '../../helpers/cli.js';
-import { configureHost, createStatusRemote, makeHostKey, writeAllowedSigners } from './fixture.js';
+import { createStatusRemote, signFleet } from './fixture.js';
 
 let h1: FleetHost;
 let h2: FleetHost;
@@ -31,22 +31,7 @@ beforeAll(async () => {
   const fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['h1', 'h2'] });
   [h1, h2] = fleet.hosts as [FleetHost, FleetHost];
   const remote = await createStatusRemote(join(dir, 'remotes'));
-  const keys: Record<string, string> = {};
-  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
-  const signers = join(dir, 'allowed_signers');
-  await writeAllowedSigners(signers, keys);
-  for (const h of fleet.hosts) {
-    await configureHost(h, {
-      fleet: {
-        enable: true,
-        statusRemote: remote,
-        heartbeatSec: 3600,
-        signingKey: keys[h.name],
-        allowedSignersFile: signers,
-      },
-      dotfiles: { enable: false },
-    });
-  }
+  await signFleet({ hosts: fleet.hosts, dir, remote, extra: () => ({ dotfiles: { enable: false } }) });
 });
 afterAll(removeTempDirs);
 

@@ -25,15 +25,7 @@ import { procStat } from '../../../src/core/proc.js';
 import type { FleetView } from '../../../src/fleet/schema.js';
 import { run } from '../../harness/exec.js';
 import { startCli } from '../../helpers/cli.js';
-import {
-  configureHost,
-  createStatusRemote,
-  makeHostKey,
-  pushRawStatus,
-  readRemoteStatus,
-  remoteRefs,
-  writeAllowedSigners,
-} from '../fleet/fixture.js';
+import { createStatusRemote, pushRawStatus, readRemoteStatus, remoteRefs, signFleet } from '../fleet/fixture.js';
 
 const T0 = Date.parse('2026-12-01T04:00:00Z');
 const at = (min: number): Record<string, string> => ({
@@ -53,7 +45,7 @@ let c0: FleetHost;
 let w1: FleetHost;
 let dir: string;
 let remote: string;
-const keys: Record<string, string> = {};
+let keys: Record<string, string> = {};
 
 async function upgrade(
   h: FleetHost,
@@ -78,24 +70,13 @@ beforeAll(async () => {
   fleet = await createFleet({ dir: join(dir, 'fleet'), names: ['c0', 'w1'] });
   [c0, w1] = fleet.hosts as [FleetHost, FleetHost];
   remote = await createStatusRemote(join(dir, 'remotes'));
-  for (const h of fleet.hosts) keys[h.name] = await makeHostKey(join(h.sim.root, 'etc', 'ssh'), `root@${h.name}`);
-  const signers = join(dir, 'allowed_signers');
-  await writeAllowedSigners(signers, keys);
-  for (const h of fleet.hosts) {
-    // No dotfiles (the sync is not what this shows, and it costs CPU).
-    await configureHost(h, {
-      fleet: {
-        enable: true,
-        statusRemote: remote,
-        heartbeatSec: 3600,
-        signingKey: keys[h.name],
-        allowedSignersFile: signers,
-      },
-      dotfiles: { enable: false },
-      nixConfig: { operation: 'boot' },
-      reboot: { allow: false },
-    });
-  }
+  // No dotfiles (the sync is not what this shows, and it costs CPU).
+  ({ keys } = await signFleet({
+    hosts: fleet.hosts,
+    dir,
+    remote,
+    extra: () => ({ dotfiles: { enable: false }, nixConfig: { operation: 'boot' }, reboot: { allow: false } }),
+  }));
 });
 afterAll(removeTempDirs);
 
