@@ -56,10 +56,28 @@ export interface RunOptions {
    * /dev/tty, which is root's terminal when a person runs gitopsd there,
    * read what root types and push input into it (TIOCSTI), which root's
    * shell then runs as root once gitopsd exits (review 16, as with su(1)
-   * without --pty). The cost: a Ctrl-C at that terminal stops gitopsd
-   * at once but no longer reaches the user's process, which finishes on its
-   * own, as after a kill -9 of gitopsd (the sync survives that); a systemd
-   * stop still ends it (KillMode=mixed kills the unit's cgroup).
+   * without --pty).
+   *
+   * Out of the terminal's foreground group, the process would miss the
+   * terminal's signals; gitopsd passes them on (createSignalForwarder): a
+   * SIGINT (Ctrl-C) or SIGHUP (the terminal closed) that ends gitopsd is
+   * first sent to the process group of each such process still running (a
+   * session leader: its group is its PID, and holds its children, a `run_`
+   * script among them), so a Ctrl-C stops the user's programs with gitopsd,
+   * as it did in root's session; gitopsd then dies of the signal as before
+   * (`gitopsd sync`, `gitopsd cycle`: exit status 130 at the shell after a
+   * Ctrl-C; the sync survives that, as it does a kill -9). A signal that a
+   * handler of gitopsd's own takes (the daemon's SIGINT stop and SIGHUP
+   * reload) is not passed on: there the running step, the user's process
+   * included, finishes. SIGTERM is not passed on either: it is the graceful
+   * stop (systemd, or the daemon stopping its cycle process,
+   * src/cycle/child.ts), after which `gitopsd cycle` lets the running step,
+   * the user's process included, finish; under systemd, KillMode=mixed
+   * sends SIGTERM to the main process only (nix/module.nix) and, once
+   * TimeoutStopSec runs out, SIGKILL to every process left in the unit's
+   * cgroup, the user's included whatever its session (systemd.kill(5)).
+   * A program of the user's that starts a session or group of its own
+   * leaves the group and gets nothing, as with any terminal.
    */
   user?: RunAs;
   /** Changes the system or a repository: skipped under dry-run. */
@@ -198,6 +216,125 @@ export function runAsEnv(
   return env;
 }
 
+/** The terminal's signals a process started as another user gets from gitopsd (RunOptions.user). */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGHUP'];
+
+/** What the forwarder needs of `process`; a test passes its own. */
+export interface SignalProcess {
+  readonly pid: number;
+  on(signal: NodeJS.Signals, listener: () => void): unknown;
+  off(signal: NodeJS.Signals, listener: () => void): unknown;
+  listenerCount(signal: NodeJS.Signals): number;
+  kill(pid: number, signal: NodeJS.Signals): unknown;
+}
+
+/** A started child, as node's ChildProcess shows it. */
+export interface ChildRef {
+  readonly pid?: number | undefined;
+  readonly exitCode: number | null;
+  readonly signalCode: string | null;
+}
+
+export interface SignalForwarder {
+  /** A child started in a session of its own: from now on it gets FORWARDED_SIGNALS. */
+  add(child: ChildRef): void;
+  /** The child has exited (idempotent). */
+  delete(child: ChildRef): void;
+  /** Whether the process listeners are installed (tests). */
+  readonly installed: boolean;
+}
+
+/**
+ * How many listeners per signal the signal-exit library has installed:
+ * execa's `cleanup` loads it while a child of this process's own session
+ * runs. Each of them ends the process (it raises the signal again) only when
+ * the listeners on the signal are its own alone, so these do not count as a
+ * handler of gitopsd's, and ours must not keep it from seeing it is alone.
+ * Its count is on a global it shares between copies (signal-exit 4,
+ * src/index.ts: `Symbol.for('signal-exit emitter')`).
+ */
+function signalExitListeners(): number {
+  const emitter = (globalThis as Record<symbol, unknown>)[Symbol.for('signal-exit emitter')];
+  const count = (emitter as { count?: unknown } | undefined)?.count;
+  return typeof count === 'number' ? count : 0;
+}
+
+/**
+ * The registry of the children started in a session of their own, and the
+ * listeners that pass FORWARDED_SIGNALS on to them (RunOptions.user).
+ *
+ * - The listeners are on `proc` only while the registry holds a child: with
+ *   none, gitopsd's signals are exactly as without this.
+ * - A signal that ends gitopsd (no listener of its own on it: only ours and
+ *   signal-exit's) is sent to the process group of each child, then our
+ *   listeners come off and the signal is raised again, so gitopsd dies of it
+ *   as it would have (its default action; or signal-exit's, which kills the
+ *   session's children and raises it again). A signal that a handler of
+ *   gitopsd's takes (the daemon's stop and reload, `fleet serve`'s stop) is
+ *   left to that handler, and not sent on.
+ * - PID reuse: a child's PID, and so its group, cannot be another process's
+ *   until the child is reaped. Node reaps it (waitpid) and sets `exitCode` or
+ *   `signalCode` in one callback, before any other JavaScript runs, so a
+ *   child whose both are still null is not reaped yet: its PID and its group
+ *   are still its own. Only those get the signal; one that has exited is
+ *   skipped even before its `exit` event takes it out of the registry.
+ *   What the child left behind in its group after it exited gets nothing
+ *   (that group may be gone, and its number another's).
+ */
+export function createSignalForwarder(
+  proc: SignalProcess,
+  exitHooks: () => number = signalExitListeners,
+): SignalForwarder {
+  const children = new Set<ChildRef>();
+  const listeners = new Map<NodeJS.Signals, () => void>();
+  const uninstall = (): void => {
+    for (const [signal, listener] of listeners) proc.off(signal, listener);
+    listeners.clear();
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Another listener of gitopsd's own decides what this signal does.
+    if (proc.listenerCount(signal) - 1 - exitHooks() > 0) return;
+    for (const c of children) {
+      if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) continue;
+      try {
+        proc.kill(-c.pid, signal);
+      } catch {
+        // The group is empty already (the child is a zombie): nothing to stop.
+      }
+    }
+    // What the signal would have done without us: node's default (the
+    // process ends) once no listener is left, or signal-exit's.
+    uninstall();
+    proc.kill(proc.pid, signal);
+  };
+  const install = (): void => {
+    for (const signal of FORWARDED_SIGNALS) {
+      const listener = (): void => onSignal(signal);
+      listeners.set(signal, listener);
+      proc.on(signal, listener);
+    }
+  };
+  return {
+    add(child) {
+      children.add(child);
+      if (listeners.size === 0) install();
+    },
+    delete(child) {
+      children.delete(child);
+      if (children.size === 0) uninstall();
+    },
+    get installed() {
+      return listeners.size > 0;
+    },
+  };
+}
+
+/**
+ * One registry for the process: signals are the process's, and several
+ * runners may live in it at once (the daemon builds new Deps on a reload).
+ */
+const runAsChildren = createSignalForwarder(process);
+
 export function createRunner(opts: RunnerOptions): Runner {
   const log = opts.log.child({ module: 'runner' });
   const mono = opts.monotonicMs ?? monotonicMs;
@@ -247,6 +384,11 @@ export function createRunner(opts: RunnerOptions): Runner {
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid, detached: true } : {}),
     });
     if (child.pid !== undefined) o.onSpawn?.(child.pid);
+    // Out of root's session: the terminal's SIGINT and SIGHUP reach it through us.
+    if (o.user !== undefined && child.pid !== undefined) {
+      runAsChildren.add(child);
+      child.once('exit', () => runAsChildren.delete(child));
+    }
     // Binary stdout: its chunks as they come, joined once at the end (the
     // same limit as execa's maxBuffer: over it the command is stopped and fails).
     const chunks: Buffer[] | null = o.binaryStdout === true ? [] : null;
@@ -327,6 +469,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     }
     const r = await child.finally(() => {
       clearTimeout(timer);
+      runAsChildren.delete(child);
       ticket?.done();
     });
     await stdoutEnded;

@@ -3,7 +3,13 @@ import { describe, it, expect } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunner, runAsEnv } from '../../../src/core/runner.js';
+import {
+  createRunner,
+  createSignalForwarder,
+  runAsEnv,
+  type ChildRef,
+  type SignalProcess,
+} from '../../../src/core/runner.js';
 import { createTracer, noopTracer } from '../../../src/core/faults.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { CommandFailed } from '../../../src/core/errors.js';
@@ -249,5 +255,94 @@ describe('runAsEnv: the environment of a process started as another user', () =>
     expect(env['JJ_CONFIG']).toBe('');
     expect(env['LANG']).toBeUndefined();
     expect(env['HOME']).toBe('/home/alice');
+  });
+});
+
+/** A process whose listeners and kill(2) calls are recorded; `emit` delivers a signal as node does. */
+function fakeProcess(): SignalProcess & { kills: [number, string][]; emit(signal: NodeJS.Signals): void } {
+  const on = new Map<string, (() => void)[]>();
+  const kills: [number, string][] = [];
+  return {
+    pid: 1000,
+    kills,
+    on: (s, l) => on.set(s, [...(on.get(s) ?? []), l]),
+    off: (s, l) =>
+      on.set(
+        s,
+        (on.get(s) ?? []).filter((x) => x !== l),
+      ),
+    listenerCount: (s) => (on.get(s) ?? []).length,
+    kill: (pid, s) => kills.push([pid, s]),
+    emit: (s) => {
+      for (const l of [...(on.get(s) ?? [])]) l();
+    },
+  };
+}
+
+describe('createSignalForwarder: the terminal signals of a child in a session of its own', () => {
+  const child = (pid: number): { pid: number; exitCode: number | null; signalCode: string | null } => ({
+    pid,
+    exitCode: null,
+    signalCode: null,
+  });
+
+  it('listens only while a child is registered', () => {
+    const p = fakeProcess();
+    const f = createSignalForwarder(p, () => 0);
+    const [a, b] = [child(20), child(30)];
+    expect([f.installed, p.listenerCount('SIGINT'), p.listenerCount('SIGHUP')]).toEqual([false, 0, 0]);
+    f.add(a);
+    f.add(b);
+    expect([f.installed, p.listenerCount('SIGINT'), p.listenerCount('SIGHUP'), p.listenerCount('SIGTERM')]).toEqual([
+      true,
+      1,
+      1,
+      0,
+    ]);
+    f.delete(a);
+    expect(p.listenerCount('SIGINT')).toBe(1);
+    f.delete(b);
+    f.delete(b);
+    expect([f.installed, p.listenerCount('SIGINT'), p.listenerCount('SIGHUP')]).toEqual([false, 0, 0]);
+  });
+
+  it.each(['SIGINT', 'SIGHUP'] as const)(
+    '%s: sent to the group of each child not yet reaped, then raised again on itself with no listener left',
+    (signal) => {
+      const p = fakeProcess();
+      const f = createSignalForwarder(p, () => 0);
+      const reaped: ChildRef = { pid: 40, exitCode: 0, signalCode: null };
+      const killed: ChildRef = { pid: 50, exitCode: null, signalCode: 'SIGKILL' };
+      [child(20), reaped, killed, child(30)].forEach((c) => f.add(c));
+      p.emit(signal);
+      expect(p.kills).toEqual([
+        [-20, signal],
+        [-30, signal],
+        [1000, signal],
+      ]);
+      expect([f.installed, p.listenerCount('SIGINT'), p.listenerCount('SIGHUP')]).toEqual([false, 0, 0]);
+    },
+  );
+
+  it("leaves a signal that a handler of gitopsd's own takes to that handler (the daemon's stop, its reload)", () => {
+    const p = fakeProcess();
+    p.on('SIGHUP', () => undefined);
+    const f = createSignalForwarder(p, () => 0);
+    f.add(child(20));
+    p.emit('SIGHUP');
+    expect(p.kills).toEqual([]);
+    expect(f.installed).toBe(true);
+  });
+
+  it("does not count signal-exit's listeners (execa's cleanup) as a handler: gitopsd still dies of the signal", () => {
+    const p = fakeProcess();
+    p.on('SIGINT', () => undefined);
+    const f = createSignalForwarder(p, () => 1);
+    f.add(child(20));
+    p.emit('SIGINT');
+    expect(p.kills).toEqual([
+      [-20, 'SIGINT'],
+      [1000, 'SIGINT'],
+    ]);
   });
 });
