@@ -10,6 +10,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, stat, writeFile } from
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRunner } from '../../../src/core/runner.js';
+import { procStat } from '../../../src/core/proc.js';
 import { noopTracer } from '../../../src/core/faults.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { run, tryRun } from '../../harness/exec.js';
@@ -241,37 +242,132 @@ describe("root's environment stays root's", () => {
   );
 });
 
+/**
+ * A person at a terminal: `argv` runs in a new pseudo-terminal, as the
+ * session leader and the foreground process group. With `interruptOnFile`,
+ * once that file holds a PID, the terminal's interrupt character (Ctrl-C)
+ * is typed: the terminal sends SIGINT to its foreground group. Returns what
+ * the terminal showed, how the session leader ended (`exit=N` or
+ * `signal=N`), and the PID the file named with its start time (field 22
+ * of /proc/<pid>/stat, read before the Ctrl-C), or null when none came.
+ */
+async function atTerminal(
+  argv: string[],
+  interruptOnFile?: string,
+): Promise<{ output: string; ended: string; interrupted: { pid: number; start: number } | null }> {
+  const pty = [
+    'import os, pty, select, sys, time',
+    'watch = sys.argv[1]',
+    'pid, fd = pty.fork()',
+    'if pid == 0: os.execvp(sys.argv[2], sys.argv[2:])',
+    'out, sent, deadline = b"", "", None',
+    'while True:',
+    '    if watch and not sent and os.path.exists(watch):',
+    '        p = open(watch).read().strip()',
+    '        st = open("/proc/%s/stat" % p).read()',
+    '        sent = "%s %s" % (p, st[st.rindex(")") + 2:].split(" ")[19])',
+    '        os.write(fd, b"\\x03")',
+    '        deadline = time.monotonic() + 120',
+    '    if deadline is not None and time.monotonic() > deadline:',
+    '        os.kill(pid, 9)',
+    '        deadline = None',
+    '    r, _, _ = select.select([fd], [], [], 0.05)',
+    '    if not r: continue',
+    '    try: d = os.read(fd, 4096)',
+    '    except OSError: break',
+    '    if not d: break',
+    '    out += d',
+    '_, st = os.waitpid(pid, 0)',
+    'ended = "signal=%d" % os.WTERMSIG(st) if os.WIFSIGNALED(st) else "exit=%d" % os.WEXITSTATUS(st)',
+    'sys.stdout.write("%s\\n%s\\n%s" % (ended, sent, out.decode(errors="replace")))',
+  ].join('\n');
+  const r = await tryRun('python3', ['-c', pty, interruptOnFile ?? '', ...argv]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  const [ended = '', sent = '', ...rest] = r.stdout.split('\n');
+  const [pid, start] = sent.split(' ').map(Number);
+  return {
+    output: rest.join('\n'),
+    ended,
+    interrupted: pid !== undefined && start !== undefined && sent !== '' ? { pid, start } : null,
+  };
+}
+
+/** Until process `p` is gone (reaped, a zombie, or its PID another's), at most `boundMs`; false if it is still there. */
+async function gone(p: { pid: number; start: number }, boundMs: number): Promise<boolean> {
+  for (let waited = 0; ; waited += 50) {
+    const st = procStat(p.pid);
+    if (st === null || st.state === 'Z' || st.start !== p.start) return true;
+    if (waited >= boundMs) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe("root's terminal stays root's (review 16)", () => {
+  // A chezmoi script that reports whether it could open /dev/tty, and one
+  // that, once armed by the test, writes its PID and sleeps.
+  const ttyScript =
+    '#!/bin/sh\nif ( : <>/dev/tty ) 2>/dev/null; then r=open; else r=refused; fi\necho "$r" > "$HOME/tty.txt"\n';
+  const sleepScript = [
+    '#!/bin/sh',
+    '[ -e "$HOME/sleep-once" ] || exit 0',
+    'rm -f "$HOME/sleep-once"',
+    'echo $$ > "$HOME/sleep.pid.tmp" && mv "$HOME/sleep.pid.tmp" "$HOME/sleep.pid"',
+    'exec sleep 600',
+    '',
+  ].join('\n');
+  let remote: Remote;
+  let h: Host;
+  const gitopsd = (): string =>
+    `unset GITOPSD_TEST_NOW GITOPSD_CONFIG; exec node ${join(repoRoot, 'bin', 'gitopsd')} sync --config ${h.config}`;
+
   it(
     'a chezmoi script run as the user during a sync at a root terminal has no controlling terminal',
     async () => {
       // Before: the script opened /dev/tty, root's terminal, and could read
       // what root typed or push a command into it (TIOCSTI) for root's shell
       // to run once gitopsd exited.
-      const script =
-        '#!/bin/sh\nif ( : <>/dev/tty ) 2>/dev/null; then r=open; else r=refused; fi\necho "$r" > "$HOME/tty.txt"\n';
-      const remote = await makeRemote({ dot_alpha: 'a1\n', 'run_tty.sh': script });
-      const h = await makeUserHost(remote, 'hostt', USER);
-      // A person at a terminal: a new pseudo-terminal whose session runs the
-      // shell. The shell's own check shows this session has a terminal.
-      const pty = [
-        'import os, pty, sys',
-        'pid, fd = pty.fork()',
-        'if pid == 0: os.execvp(sys.argv[1], sys.argv[1:])',
-        'out = b""',
-        'while True:',
-        '    try: d = os.read(fd, 4096)',
-        '    except OSError: break',
-        '    if not d: break',
-        '    out += d',
-        'os.waitpid(pid, 0)',
-        'sys.stdout.write(out.decode(errors="replace"))',
-      ].join('\n');
-      const shell = `unset GITOPSD_TEST_NOW GITOPSD_CONFIG; ( : <>/dev/tty ) && echo control-open; node ${join(repoRoot, 'bin', 'gitopsd')} sync --config ${h.config}; echo exit=$?`;
-      const r = await tryRun('python3', ['-c', pty, 'sh', '-c', shell]);
-      expect(r.stdout, r.stderr).toContain('control-open');
-      expect(r.stdout, r.stderr).toContain('exit=0');
+      remote = await makeRemote({ dot_alpha: 'a1\n', 'run_tty.sh': ttyScript, 'run_zz_sleep.sh': sleepScript });
+      h = await makeUserHost(remote, 'hostt', USER);
+      // The shell's own check shows this session has a terminal.
+      const r = await atTerminal(['sh', '-c', `( : <>/dev/tty ) && echo control-open; ${gitopsd()}`]);
+      expect(r.output).toContain('control-open');
+      expect(r.ended, r.output).toBe('exit=0');
       expect(await readFile(join(h.home, 'tty.txt'), 'utf8')).toBe('refused\n');
+    },
+    SLOW,
+  );
+
+  it(
+    "a Ctrl-C at that terminal stops the user's script with gitopsd, and the next sync loses nothing",
+    async () => {
+      // An edit here, and another host's commit: the sync pushes the one,
+      // then runs the scripts as it applies the other.
+      await writeFile(join(h.home, '.alpha'), 'a1\nedited here\n');
+      const seed = join(remote.dir, 'seed');
+      await run('git', ['-C', seed, 'pull', '-q', remote.url, 'main'], { env: GIT_ENV });
+      await writeFile(join(seed, 'dot_beta'), 'b1\n');
+      await run('git', ['-C', seed, 'add', 'dot_beta']);
+      await run('git', ['-C', seed, 'commit', '-q', '-m', 'beta'], { env: GIT_ENV });
+      await run('git', ['-C', seed, 'push', '-q', remote.url, 'main']);
+      await run('chown', ['-R', `${USER}:`, remote.url]);
+      await writeFile(join(h.home, 'sleep-once'), '');
+
+      const r = await atTerminal(['sh', '-c', gitopsd()], join(h.home, 'sleep.pid'));
+      const script = r.interrupted;
+      expect(script, r.output).not.toBeNull();
+      try {
+        // gitopsd dies of the SIGINT, as it did before (130 at a shell).
+        expect(r.ended, r.output).toBe('signal=2');
+        // Before: the script, out of the terminal's foreground group, slept on.
+        expect(await gone(script ?? { pid: 0, start: 0 }, 30_000)).toBe(true);
+      } finally {
+        if (script !== null && !(await gone(script, 0))) process.kill(script.pid, 'SIGKILL');
+      }
+
+      const next = await syncExpect(h, 0);
+      const main = await remoteTree(remote);
+      expect([main.get('dot_alpha'), main.get('dot_beta')], next.stdout).toEqual(['a1\nedited here\n', 'b1\n']);
+      expect([await readHome(h, '.alpha'), await readHome(h, '.beta')]).toEqual(['a1\nedited here\n', 'b1\n']);
     },
     SLOW,
   );
