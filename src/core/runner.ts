@@ -10,7 +10,9 @@
  * - a timeout on every call (SIGTERM, then SIGKILL 5 s later).
  * - the environment is inherited, plus explicit additions; a process started
  *   as another user (RunAs) gets only RUN_AS_ENV of root's environment, plus
- *   the explicit additions and that user's HOME, USER and LOGNAME.
+ *   the explicit additions and that user's HOME, USER and LOGNAME; it runs
+ *   in a session of its own, and the terminal's SIGINT and SIGHUP that end
+ *   gitopsd reach its process group through gitopsd (RunOptions.user).
  * - debug log of {cmd, args, exitCode, durationMs}; a trace event per call.
  * - a non-zero exit raises CommandFailed (exit code + stderr tail), unless
  *   the caller asked for the result with `allowFailure`.
