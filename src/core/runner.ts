@@ -69,15 +69,17 @@ export interface RunOptions {
    * as it did in root's session; gitopsd then dies of the signal as before
    * (`gitopsd sync`, `gitopsd cycle`: exit status 130 at the shell after a
    * Ctrl-C; the sync survives that, as it does a kill -9). A signal that a
-   * handler of gitopsd's own takes (the daemon's SIGINT stop and SIGHUP
-   * reload) is not passed on: there the running step, the user's process
-   * included, finishes. SIGTERM is not passed on either: it is the graceful
-   * stop (systemd, or the daemon stopping its cycle process,
+   * handler of gitopsd's own takes is not passed on: that handler's contract
+   * holds (the daemon's SIGINT stop lets the running step finish, its SIGHUP
+   * is a reload; the daemon itself starts no process as another user: its
+   * cycles run in a `gitopsd cycle` process, where SIGINT and SIGHUP keep
+   * their default and are passed on). SIGTERM is not passed on: it is the
+   * graceful stop (systemd, or the daemon stopping its cycle process,
    * src/cycle/child.ts), after which `gitopsd cycle` lets the running step,
    * the user's process included, finish; under systemd, KillMode=mixed
-   * sends SIGTERM to the main process only (nix/module.nix) and, once
-   * TimeoutStopSec runs out, SIGKILL to every process left in the unit's
-   * cgroup, the user's included whatever its session (systemd.kill(5)).
+   * sends SIGTERM to the main process only (nix/module.nix), and the
+   * SIGKILL that follows to every process left in the unit's cgroup, the
+   * user's included whatever its session (systemd.kill(5)).
    * A program of the user's that starts a session or group of its own
    * leaves the group and gets nothing, as with any terminal.
    */
@@ -301,7 +303,7 @@ export function createSignalForwarder(
       try {
         proc.kill(-c.pid, signal);
       } catch {
-        // The group is empty already (the child is a zombie): nothing to stop.
+        // Nothing left in the group to signal.
       }
     }
     // What the signal would have done without us: node's default (the
