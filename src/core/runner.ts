@@ -257,7 +257,7 @@ export interface SignalForwarder {
  * Its count is on a global it shares between copies (signal-exit 4,
  * src/index.ts: `Symbol.for('signal-exit emitter')`).
  */
-function signalExitListeners(): number {
+export function signalExitListeners(): number {
   const emitter = (globalThis as Record<symbol, unknown>)[Symbol.for('signal-exit emitter')];
   const count = (emitter as { count?: unknown } | undefined)?.count;
   return typeof count === 'number' ? count : 0;

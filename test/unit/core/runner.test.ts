@@ -7,6 +7,7 @@ import {
   createRunner,
   createSignalForwarder,
   runAsEnv,
+  signalExitListeners,
   type ChildRef,
   type SignalProcess,
 } from '../../../src/core/runner.js';
@@ -332,6 +333,22 @@ describe('createSignalForwarder: the terminal signals of a child in a session of
     p.emit('SIGHUP');
     expect(p.kills).toEqual([]);
     expect(f.installed).toBe(true);
+  });
+
+  it("finds signal-exit's count where the real library keeps it, while a child of root's own session runs", async () => {
+    // The forwarder's count of signal-exit's listeners reads a global of that
+    // library (signalExitListeners): if a new execa or signal-exit moved it,
+    // a Ctrl-C while a root child and a run-as child both run would be
+    // swallowed. This pins it to the installed libraries, not to a fake.
+    let during: [number, number] = [-1, -1];
+    await runner.run('sleep', ['0.2'], {
+      onSpawn: () => {
+        during = [signalExitListeners(), process.listenerCount('SIGINT')];
+      },
+    });
+    const [hooks, listeners] = during;
+    expect(hooks).toBeGreaterThanOrEqual(1);
+    expect(listeners).toBeGreaterThanOrEqual(hooks);
   });
 
   it("does not count signal-exit's listeners (execa's cleanup) as a handler: gitopsd still dies of the signal", () => {
