@@ -101,6 +101,14 @@ export interface FailureEvidence {
    * (an import of a file the input does not have).
    */
   goneStorePaths?: readonly string[];
+  /**
+   * The failed derivations the error names (failedDrvsNamed) that are
+   * fixed-output, read from their .drv right after the failure
+   * (isFixedOutputDrv): a fetcher, the one kind of builder nix lets reach the
+   * network. A network error in the log of any other builder is the build's
+   * own doing (the sandbox has no network), not an outage.
+   */
+  fixedOutputDrvs?: readonly string[];
   /** post-switch / boot: checks that failed on the system before the change (the pre-check). */
   failingBefore?: readonly string[];
   /** post-switch / boot: checks that failed after the change. */
@@ -168,7 +176,8 @@ export function meaningfulError(output: string): string {
       (line.startsWith(' ') ||
         line.startsWith('\t') ||
         t === '' ||
-        /^(To add an exception|Please make sure|and the repository)/.test(t))
+        /^(To add an exception|Please make sure|and the repository)/.test(t) ||
+        /^\S+\[\d+: [^\]]*\]: errno=/.test(t))
     ) {
       kept.push(line.trimEnd());
       continue;
@@ -190,7 +199,14 @@ export function keyLine(text: string): string {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '');
-  const errs = lines.filter((l) => /^(error|fatal):\s*\S/.test(l) && !/^error:\s*$/.test(l));
+  // A bare "error:" whose message follows on the next lines (a `throw "\n…"`,
+  // NixOS's "Failed assertions:"): the header and up to two lines of it.
+  const errs = lines.flatMap((l, i) => {
+    if (/^(error|fatal):\s*\S/.test(l)) return [l];
+    if (!/^error:\s*$/.test(l)) return [];
+    const next = lines.slice(i + 1, i + 3).filter((n) => !/^(…|error:|Error:|\d+:\s)/.test(n));
+    return next.length > 0 && lines[i + 1] === next[0] ? [`error: ${next.join(' ')}`] : [];
+  });
   const reason = lines.find((l) => /^Reason:/.test(l));
   const last = errs.at(-1);
   if (last !== undefined && /^error: Cannot build/.test(last) && reason !== undefined) return `${last} ${reason}`;
@@ -200,29 +216,47 @@ export function keyLine(text: string): string {
 interface Rule {
   cause: FailureCause;
   pattern: RegExp;
+  /**
+   * Whether the sign counts when it is only in a builder's log lines (nix's
+   * "> …" under "Last N log lines"): a full disk, memory and time run out
+   * for any builder; a network error only for a fixed-output one (only
+   * fetchers get the network; any other builder that reaches for it fails
+   * the same way on every host, every time); the other signs in a builder's
+   * log are its own doing (a sandboxed build writing to a read-only store
+   * path or to $HOME, `Permission denied` on a script without its x bit).
+   */
+  inBuilderLog: 'counts' | 'fixed-output' | 'ignored';
 }
 
 /** Environmental signs, checked first (in this order). */
 const ENVIRONMENTAL: readonly Rule[] = [
-  { cause: 'ownership', pattern: /detected dubious ownership in repository/ },
+  { cause: 'ownership', pattern: /detected dubious ownership in repository/, inBuilderLog: 'ignored' },
   {
     cause: 'disk-full',
     pattern:
       /No space left on device|ENOSPC|database or disk is full|Disk quota exceeded|EDQUOT|build failure may have been caused by lack of free disk space/i,
+    inBuilderLog: 'counts',
   },
   {
     cause: 'out-of-memory',
     pattern: /out of memory|Cannot allocate memory|std::bad_alloc|oom-kill|Out of memory: Killed process/i,
+    inBuilderLog: 'counts',
   },
   {
     cause: 'systemd-unreachable',
     pattern: /has not been booted with systemd as init system|Failed to connect to (system scope )?bus/,
+    inBuilderLog: 'ignored',
   },
-  { cause: 'nix-daemon', pattern: /cannot connect to socket at|Nix daemon disconnected|Nix daemon out of memory/ },
+  {
+    cause: 'nix-daemon',
+    pattern: /cannot connect to socket at|Nix daemon disconnected|Nix daemon out of memory/,
+    inBuilderLog: 'ignored',
+  },
   {
     cause: 'network',
     pattern:
-      /unable to download '|Could not resolve host|Couldn't resolve host|Temporary failure in name resolution|Network is unreachable|Connection refused|Connection timed out|Connection reset by peer|Failed to connect to|unable to access '|SSL connect error|Could not read from remote repository/,
+      /unable to download '|Could not resolve host|Couldn't resolve host|Temporary failure in name resolution|Network is unreachable|Connection refused|Connection timed out|Connection reset by peer|Failed to connect to|unable to access '|SSL connect error|Could not read from remote repository|fatal: unable to connect to /,
+    inBuilderLog: 'fixed-output',
   },
   // A substituter answered but did not deliver the path: the NAR was cut
   // off, corrupted (a proxy, a captive portal, a half-synced cache) or no
@@ -233,15 +267,17 @@ const ENVIRONMENTAL: readonly Rule[] = [
   {
     cause: 'substitute-failed',
     pattern: /some substitutes for the outputs of derivation '.*' failed|hash mismatch importing path '/,
+    inBuilderLog: 'ignored',
   },
   {
     cause: 'fetch-failed',
     pattern:
-      /Git repository .* does not exist|does not appear to be a git repository|Cannot find Git revision|opening Git repository|while fetching the input|unable to fetch|tarball .* does not exist|Failed to open archive|resolving Git reference/,
+      /Git repository .* does not exist|does not appear to be a git repository|Cannot find Git revision|opening Git repository|while fetching the input|unable to fetch|tarball .* does not exist|Failed to open archive|resolving Git reference|Failed to fetch git repository '|not our ref [0-9a-f]{40}|getting Git object '[0-9a-f]{40}': object not found|Authentication failed for '|could not read Username for '/,
+    inBuilderLog: 'fixed-output',
   },
   // SIGKILL/SIGTERM (the OOM killer, a stop), SIGXCPU/SIGXFSZ (a resource
   // limit set on nix or its daemon): the builder did not fail by itself.
-  { cause: 'killed', pattern: /failed due to signal (9|15|24|25) \(/ },
+  { cause: 'killed', pattern: /failed due to signal (9|15|24|25) \(/, inBuilderLog: 'ignored' },
   // SIGBUS: a page of a memory-mapped file could not be backed, which on
   // x86-64 and aarch64 Linux means a full tmpfs (the build dir, /dev/shm),
   // a file truncated under the mapping, or a memory fault, not a bug a
@@ -252,14 +288,18 @@ const ENVIRONMENTAL: readonly Rule[] = [
   // SIGSEGV, SIGABRT, SIGILL, SIGFPE stay the builder's own failure: they
   // are what a crashing program of the new closure gives, every time
   // (docs/upgrade.md "Builders that die of a signal").
-  { cause: 'bus-error', pattern: /failed due to signal 7 \(/ },
-  { cause: 'timeout', pattern: /timed out after \d+ seconds/ },
-  { cause: 'permission', pattern: /Permission denied|Operation not permitted|Read-only file system/ },
+  { cause: 'bus-error', pattern: /failed due to signal 7 \(/, inBuilderLog: 'ignored' },
+  { cause: 'timeout', pattern: /timed out after \d+ seconds/, inBuilderLog: 'counts' },
+  {
+    cause: 'permission',
+    pattern: /Permission denied|Operation not permitted|Read-only file system/,
+    inBuilderLog: 'ignored',
+  },
 ];
 
 /** Signs that the commit's own Nix code is at fault. */
 const EVAL_ERROR =
-  /syntax error|undefined variable|attribute '.*' missing|does not provide attribute|The option `.*' does not exist|The option `.*' is used but not defined|called with unexpected argument|called without required argument|infinite recursion|assertion .* failed|Failed assertions:|is not of type|cannot coerce|value is .* while .* was expected|while evaluating|while calling|evaluation aborted|error: undefined|cannot find flake|does not contain a 'flake.nix'|in the lock file|is not a valid|getting status of .*\.nix/;
+  /syntax error|undefined variable|attribute '.*' missing|does not provide attribute|The option `.*' does not exist|The option `.*' is used but not defined|called with unexpected argument|called without required argument|infinite recursion|assertion .* failed|Failed assertions:|is not of type|cannot coerce|value is .* while .* was expected|while evaluating|while calling|evaluation aborted|error: undefined|cannot find flake|does not contain a 'flake.nix'|in the lock file|to be a derivation or path but found|is not a valid|getting status of .*\.nix/;
 const BUILD_ERROR =
   /builder failed with exit code|builder for '.*' failed with exit code|failed to produce output path|dependencies of derivation .* failed to build|Cannot build '.*'\.|hash mismatch in fixed-output derivation/;
 
@@ -320,6 +360,42 @@ export function storeObjectsNamedMissing(output: string): string[] {
     }
   }
   return [...found];
+}
+
+/**
+ * The text without a builder's own log lines, and those lines: what nix
+ * quotes under "Last N log lines:" (nix >= 2.24) or "last N log lines:"
+ * (older), each indented and prefixed "> ". Pure.
+ */
+export function splitBuilderLog(text: string): { own: string; builderLog: string } {
+  const own: string[] = [];
+  const log: string[] = [];
+  for (const line of text.split('\n')) (/^\s+> /.test(line) || /^\s+>$/.test(line) ? log : own).push(line);
+  return { own: own.join('\n'), builderLog: log.join('\n') };
+}
+
+const FAILED_DRV = /Cannot build '([^']+\.drv)'|builder for '([^']+\.drv)' failed/g;
+
+/**
+ * The derivations an error names as failed by their builder ("Cannot build
+ * '….drv'", older nix's "builder for '….drv' failed"), for the caller to
+ * read (FailureEvidence.fixedOutputDrvs). Pure.
+ */
+export function failedDrvsNamed(output: string): string[] {
+  const found = new Set<string>();
+  for (const m of output.replace(ANSI, '').matchAll(FAILED_DRV)) found.add(m[1] ?? m[2] ?? '');
+  found.delete('');
+  return [...found];
+}
+
+/**
+ * Whether a .drv's text (nix's ATerm, `Derive([("out","<path>","<hashAlgo>","<hash>")],…`)
+ * is a fixed-output derivation: one output with both a hash algorithm and a
+ * hash. A floating content-addressed one has the algorithm and no hash; an
+ * input-addressed one neither. Pure.
+ */
+export function isFixedOutputDrv(aterm: string): boolean {
+  return /^Derive\(\[\("out","[^"]*","[^"]+","[^"]+"\)\]/.test(aterm);
 }
 
 /** Plain words for a cause (status, `bad list`, messages). */
@@ -383,8 +459,16 @@ export function classifyFailure(e: FailureEvidence): FailureVerdict {
       `${e.tool} was killed by ${e.signal}`,
     );
   }
+  // A builder's own log lines ("> …") are judged apart (Rule.inBuilderLog).
+  const { own, builderLog } = splitBuilderLog(text);
+  const fixed = new Set(e.fixedOutputDrvs ?? []);
+  const fetcherFailed = failedDrvsNamed(text).some((d) => fixed.has(d));
   for (const r of ENVIRONMENTAL) {
-    if (r.pattern.test(text)) return verdict('environmental', r.cause, e.stage, evidence, key);
+    const inLog =
+      r.inBuilderLog === 'counts' || (r.inBuilderLog === 'fixed-output' && fetcherFailed)
+        ? r.pattern.test(builderLog)
+        : false;
+    if (r.pattern.test(own) || inLog) return verdict('environmental', r.cause, e.stage, evidence, key);
   }
   // A store object the error names as missing, and that is gone: the store
   // changed under the evaluation (a garbage collection or a `nix-store

@@ -60,6 +60,7 @@ import {
 import { waitForHealthy, type CheckResult } from '../health/checks.js';
 import {
   classifyFailure,
+  failedDrvsNamed,
   storeObjectsNamedMissing,
   type FailureEvidence,
   type FailureStage,
@@ -99,6 +100,7 @@ import {
   logClosureDiff,
   observeAbsent,
   observeDisks,
+  observeFixedOutput,
   profileGeneration,
   toplevelAttr,
   toplevelDrvPath,
@@ -703,9 +705,11 @@ function windowText(deps: Deps): string {
 
 /**
  * The evidence of a failed build for src/failure/classify.ts, with what is
- * observed right after it: the disk, and whether the store objects the error
+ * observed right after it: the disk, whether the store objects the error
  * names as missing are gone (a garbage collection under the evaluation) or
- * there (the commit asked for a file they do not have).
+ * there (the commit asked for a file they do not have), and which of the
+ * failed derivations are fetchers (fixed-output: their network errors are an
+ * outage; any other builder's are its own).
  */
 function buildEvidence(
   deps: Deps,
@@ -728,6 +732,7 @@ function buildEvidence(
     output: built.stderr,
     lowDisk,
     goneStorePaths: observeAbsent(storeObjectsNamedMissing(built.stderr)),
+    fixedOutputDrvs: observeFixedOutput(failedDrvsNamed(built.stderr)),
   };
 }
 

@@ -13,7 +13,8 @@ import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError, tail } from '../core/errors.js';
 import type { BootFiles, DiskObservation } from './decide.js';
 
-import { readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+import { readRegularFile, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+import { isFixedOutputDrv } from '../failure/classify.js';
 
 type SysDeps = Pick<Deps, 'runner' | 'config' | 'log' | 'paths'>;
 
@@ -63,6 +64,26 @@ export function observeAbsent(paths: readonly string[]): string[] {
       return false;
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  });
+}
+
+/** A store derivation's path: `<store>/<32 base32 chars>-<name>.drv`. */
+const DRV_PATH = /^\/(?:[^/\0]+\/)*[0-9a-df-np-sv-z]{32}-[^/\0]+\.drv$/;
+
+/**
+ * The derivations among `drvs` that are fixed-output, read from their .drv
+ * files (without following a symlink, at most 1 MiB each). A path that is not
+ * a .drv, or that cannot be read, is left out: it says nothing. Read-only.
+ */
+export function observeFixedOutput(drvs: readonly string[]): string[] {
+  return drvs.filter((p) => {
+    if (!DRV_PATH.test(p)) return false;
+    try {
+      const r = readRegularFile(p, 1 << 20);
+      return typeof r === 'object' && 'text' in r && isFixedOutputDrv(r.text);
+    } catch {
+      return false;
     }
   });
 }
