@@ -189,9 +189,11 @@ export function meaningfulError(output: string): string {
 }
 
 /**
- * The key line: the innermost `error:` line (nix nests the cause last, after
- * "… while evaluating …" frames), else the last `fatal:` line, else the last
- * non-empty line. A bare "error:" (nix's header of a nested trace) is skipped.
+ * The key line: for a failed build, the first derivation whose builder failed
+ * by itself with its reason; else the innermost `error:` line (nix nests the
+ * cause last, after "… while evaluating …" frames), else the last `fatal:`
+ * line, else the last non-empty line. A bare "error:" (nix's header of a
+ * nested trace) is skipped, or read with the message under it.
  */
 export function keyLine(text: string): string {
   const lines = text
@@ -207,9 +209,20 @@ export function keyLine(text: string): string {
     const next = lines.slice(i + 1, i + 3).filter((n) => !/^(…|error:|Error:|\d+:\s)/.test(n));
     return next.length > 0 && lines[i + 1] === next[0] ? [`error: ${next.join(' ')}`] : [];
   });
-  const reason = lines.find((l) => /^Reason:/.test(l));
+  // A failed build: nix names the derivation whose builder failed first, then
+  // each that needed it ("Reason: 1 dependency failed"): the first one with a
+  // reason of its own, joined with that reason.
+  const reasonAfter = (i: number): string | undefined => {
+    const next = lines.slice(i + 1).find((l) => /^(Reason:|error:)/.test(l));
+    return next?.startsWith('Reason:') === true ? next : undefined;
+  };
+  const builds = lines.flatMap((l, i) => (/^error: Cannot build/.test(l) ? [{ l, reason: reasonAfter(i) }] : []));
+  const own = builds.find((b) => b.reason !== undefined && !/dependenc(y|ies) failed/.test(b.reason));
+  if (own !== undefined) return `${own.l} ${own.reason ?? ''}`;
   const last = errs.at(-1);
-  if (last !== undefined && /^error: Cannot build/.test(last) && reason !== undefined) return `${last} ${reason}`;
+  const lastBuild = builds.at(-1);
+  if (last !== undefined && lastBuild?.l === last && lastBuild.reason !== undefined)
+    return `${last} ${lastBuild.reason}`;
   return last ?? lines.at(-1) ?? '';
 }
 

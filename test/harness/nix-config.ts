@@ -21,7 +21,8 @@
  *   `syntax-error` writes a flake.nix that does not parse (this breaks every
  *   host: there is one flake.nix); `failing-derivation` makes that host's
  *   toplevel builder exit 1, `builder-sigbus` makes it die of SIGBUS (as an
- *   mmap on a full tmpfs build dir does).
+ *   mmap on a full tmpfs build dir does), `fetcher-down` makes it depend on a
+ *   fixed-output derivation whose `git clone` finds nothing listening.
  * - A flake with no inputs needs no lock: `nix flake lock` succeeds offline and
  *   writes nothing. With `input` (see `createInputRepo`), the flake gets the
  *   input `simInput` (a local git repo), is locked at creation, and
@@ -39,7 +40,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './exec.js';
 
-export type Breakage = 'none' | 'syntax-error' | 'failing-derivation' | 'builder-sigbus';
+export type Breakage = 'none' | 'syntax-error' | 'failing-derivation' | 'builder-sigbus' | 'fetcher-down';
 
 export interface HostGeneration {
   /** The NixOS version label: goes into `nixos-version` and the store path name. */
@@ -169,7 +170,8 @@ async function isExecutable(p: string): Promise<boolean> {
  */
 export async function builderPath(): Promise<string> {
   const dirs: string[] = [];
-  for (const tool of ['mkdir', 'ln', 'cat', 'chmod']) {
+  // git: the fetcher of breakage `fetcher-down` (in the test bed, the same directory as coreutils).
+  for (const tool of ['mkdir', 'ln', 'cat', 'chmod', 'git']) {
     let found: string | null = null;
     for (const d of (process.env['PATH'] ?? '').split(delimiter)) {
       if (d === '') continue;

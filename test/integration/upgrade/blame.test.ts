@@ -5,7 +5,8 @@
  * fetched, (3) a check already failing before the upgrade, (6) an activation
  * that hangs, (7) a checkout owned by another user, (8) the checkout after a
  * run that deploys nothing; and the bad marks: evidence, `bad list`,
- * `bad forget`, a mark from an older gitopsd; a builder that dies of SIGBUS.
+ * `bad forget`, a mark from an older gitopsd; a builder that dies of SIGBUS;
+ * a fetcher whose server is down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -324,6 +325,24 @@ describe('builders that die of a signal', () => {
     const rec = (await retries()).find((x) => x.commit === c);
     expect(rec).toMatchObject({ stage: 'build', class: 'environmental', cause: 'bus-error', failures: 1 });
     expect(rec?.evidence).toMatch(/Reason: builder failed due to signal 7 \(Bus error\)\./);
+    expect(await checkoutHead(t)).toBe(deployed);
+  });
+});
+
+describe('a network error in a builder log', () => {
+  it('a fetcher (fixed-output derivation) whose server is down: exit 75, not marked bad, retry record network', async () => {
+    // Its .drv is read right after the failure: only a fixed-output builder gets the
+    // network, so only its network errors are an outage (any other builder's are its
+    // own; test/unit/failure/classify.test.ts, builder-net).
+    const deployed = await checkoutHead(t);
+    const c = await repo.commitGeneration(gen('v-fetch', { breakage: 'fetcher-down' }), 'fetcher down');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    expect(r.stdout).toMatch(/not the commit's fault \(the network or a substituter is unreachable/);
+    expect(await marks()).toEqual({});
+    const rec = (await retries()).find((x) => x.commit === c);
+    expect(rec).toMatchObject({ stage: 'build', class: 'environmental', cause: 'network', failures: 1 });
+    expect(rec?.evidence).toMatch(/> fatal: unable to connect to 127\.0\.0\.1/);
     expect(await checkoutHead(t)).toBe(deployed);
   });
 });

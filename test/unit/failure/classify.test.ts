@@ -775,6 +775,7 @@ describe('retryDelayMs', () => {
 const captured = (name: string): string =>
   readFileSync(new URL(`../../fixtures/nix-failures/${name}.txt`, import.meta.url), 'utf8');
 const FOD_DRV = '/nix/store/172zkjw00aa3friw9xsvci8s5afcc880-fod-net-15768.drv';
+const FOD_DEP_DRV = '/nix/store/xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv';
 
 const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvidence>, FailureClass, FailureCause]> = [
   // evaluation (nh exit 1)
@@ -789,6 +790,8 @@ const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvid
   ['builder-net', 'build', {}, 'caused-by-commit', 'build-error'], // not a fetcher, network error in its log: was network
   ['fod-net', 'build', { fixedOutputDrvs: [FOD_DRV] }, 'environmental', 'network'],
   ['fod-net', 'build', {}, 'caused-by-commit', 'build-error'], // the .drv not read: judged as any builder
+  ['fod-dep', 'build', { fixedOutputDrvs: [FOD_DEP_DRV] }, 'environmental', 'network'],
+  ['fod-dep', 'build', {}, 'caused-by-commit', 'build-error'],
   ['nooutput', 'build', {}, 'caused-by-commit', 'build-error'],
   ['sigterm', 'build', {}, 'environmental', 'killed'],
   ['subst-down', 'build', {}, 'caused-by-commit', 'build-error'],
@@ -822,6 +825,15 @@ describe('classifyFailure: outputs captured from the real tools (test/fixtures/n
     expect(keyLine(meaningfulError(captured('failed-assertions')))).toBe(
       'error: Failed assertions: - services.foo.enable needs services.bar',
     );
+  });
+  it('names the derivation that failed by itself, not the one that needed it', () => {
+    expect(keyLine(meaningfulError(captured('fod-dep')))).toBe(
+      `error: Cannot build '${FOD_DEP_DRV}'. Reason: builder failed with exit code 128.`,
+    );
+    expect(failedDrvsNamed(captured('fod-dep'))).toEqual([
+      FOD_DEP_DRV,
+      '/nix/store/hvrqwpbgihcfg2j5vlvxqimr3qrq7vxj-top-9935.drv',
+    ]);
   });
   it("keeps git's errno line under fatal: unable to connect", () => {
     expect(meaningfulError(captured('remote-down'))).toContain('errno=Connection refused');
