@@ -74,8 +74,13 @@ export function withoutRetries(records: readonly RetryRecord[], commit: string):
  * short to tell, such as the bare "error:" older versions kept) is cleared,
  * so the commit is built once more and, if it is at fault, marked again
  * with the whole error. Other marks stand (a person can `gitopsd bad forget`).
+ * `fixedOutputDrvs`: the failed derivations its log names that are fetchers
+ * (FailureEvidence.fixedOutputDrvs, read by the caller).
  */
-export function reexamineMark(mark: BadCommit): { keep: true } | { keep: false; cause: FailureCause; why: string } {
+export function reexamineMark(
+  mark: BadCommit,
+  fixedOutputDrvs: readonly string[] = [],
+): { keep: true } | { keep: false; cause: FailureCause; why: string } {
   if (mark.cause !== null || mark.reason !== 'build-failed') return { keep: true };
   const v = classifyFailure({
     stage: 'build',
@@ -84,6 +89,7 @@ export function reexamineMark(mark: BadCommit): { keep: true } | { keep: false; 
     signal: null,
     timedOut: false,
     output: `${mark.logTail}\n${mark.message}`,
+    fixedOutputDrvs,
   });
   if (v.class === 'caused-by-commit') return { keep: true };
   return { keep: false, cause: v.cause, why: v.summary };

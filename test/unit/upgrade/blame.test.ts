@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   decideRetry,
@@ -87,6 +88,15 @@ describe('marks from the previous version', () => {
     const m = legacy(text, text);
     expect(m).toMatchObject({ class: 'caused-by-commit', cause: null, build: null, evidence: '' });
     expect(reexamineMark(m).keep).toBe(keep);
+  });
+  it("a fetcher's network error (real nix 2.34.8 output) is cleared only when the failed .drv is a fetcher", () => {
+    const text = readFileSync(new URL('../../fixtures/nix-failures/fod-dep.txt', import.meta.url), 'utf8');
+    const m = legacy('build failed', text);
+    expect(reexamineMark(m).keep).toBe(true);
+    expect(reexamineMark(m, ['/nix/store/xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv'])).toMatchObject({
+      keep: false,
+      cause: 'network',
+    });
   });
   it('a legacy post-switch mark is kept (a person can forget it)', () => {
     expect(reexamineMark(legacy('x', 'No space left on device', 'post-switch-failed')).keep).toBe(true);
