@@ -40,7 +40,14 @@
  * - the daemon: libutil/unix-domain-socket.cc ("cannot connect to socket at '%s'");
  * - timeouts: libstore/build/goal.cc ("timed out after %1% seconds");
  * - git: "fatal: detected dubious ownership in repository at '%s'" (git's
- *   setup.c), "fatal: unable to access '%s': Could not resolve host: …".
+ *   setup.c), "fatal: unable to access '%s': Could not resolve host: …",
+ *   "fatal: unable to connect to %s:" with "errno=Connection refused" (git://);
+ * - nix's git fetcher (libfetchers/git-utils.cc): "Failed to fetch git
+ *   repository '%s'" after git's own fatal: lines ("not our ref <rev>" when
+ *   the locked rev is gone), "getting Git object '%s': …" (a git+file input
+ *   without the locked rev). Each of these, and a builder's log lines under
+ *   "Last N log lines:", captured from the real tools in
+ *   test/fixtures/nix-failures (produce.sh there).
  */
 
 export type FailureClass = 'caused-by-commit' | 'environmental' | 'unknown';
@@ -285,7 +292,7 @@ const ENVIRONMENTAL: readonly Rule[] = [
   {
     cause: 'fetch-failed',
     pattern:
-      /Git repository .* does not exist|does not appear to be a git repository|Cannot find Git revision|opening Git repository|while fetching the input|unable to fetch|tarball .* does not exist|Failed to open archive|resolving Git reference|Failed to fetch git repository '|not our ref [0-9a-f]{40}|getting Git object '[0-9a-f]{40}': object not found|Authentication failed for '|could not read Username for '/,
+      /Git repository .* does not exist|does not appear to be a git repository|Cannot find Git revision|opening Git repository|while fetching the input|unable to fetch|tarball .* does not exist|Failed to open archive|resolving Git reference|Failed to fetch git repository |not our ref [0-9a-f]{40}|getting Git object '[0-9a-f]{40}': object not found|Authentication failed for '|could not read Username for '/,
     inBuilderLog: 'fixed-output',
   },
   // SIGKILL/SIGTERM (the OOM killer, a stop), SIGXCPU/SIGXFSZ (a resource
