@@ -138,9 +138,11 @@ export function createSession(
       try {
         out = await handler(deps, args);
       } catch (err) {
-        // A usage error (`golden pin --generation 0`), or a question nobody
-        // said yes to (`golden rollback` without --yes, detail.notARun),
-        // changed nothing: it is no run of the step. Recorded, it failed the
+        // A usage error (`golden pin --generation 0`), a question nobody
+        // said yes to (`golden rollback` without --yes), the host lock held
+        // by another run, or a user who cannot write stateDir (the last
+        // three set detail.notARun, src/core/errors.ts) changed nothing: it
+        // is no run of the step. Recorded, it failed the
         // host in fleet status and ran hooks.onFailure until the step next
         // succeeded (review 12).
         const notARun =

@@ -76,9 +76,9 @@ export class LockHeldError extends GitopsdError {
     super(
       'temporary',
       `another gitopsd (pid ${holderPid}, running "${command}") holds the lock ${lockPath}; ${advice}`,
-      {
-        detail: { lockPath, holderPid, command },
-      },
+      // No run: it changed nothing, and the holder records its own
+      // (docs/status.md "Hooks": no record, no hook, no publish).
+      { detail: { lockPath, holderPid, command, notARun: true } },
     );
     this.name = 'LockHeldError';
     this.holderPid = holderPid;
@@ -134,10 +134,12 @@ export function stateDirNotWritable(i: {
       options,
     );
   }
+  // No run either: it changed nothing. Recorded, it ran hooks.onFailure as
+  // that user and tried to publish (two warnings before the one line).
   return new GitopsdError(
     'refused',
     `gitopsd ${i.command} ${what} (${i.code}: ${who}); run it as root (e.g. with sudo) or as the user that owns ${i.dir}`,
-    options,
+    { cause: i.cause, detail: { ...detail, notARun: true } },
   );
 }
 

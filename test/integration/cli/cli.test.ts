@@ -1,6 +1,7 @@
 /** The CLI as a new user meets it: help, usage errors, bad configs, aliases. */
 import { describe, it, expect, beforeAll } from 'vitest';
 import {
+  chmodSync,
   closeSync,
   constants,
   createWriteStream,
@@ -8,6 +9,7 @@ import {
   mkdtempSync,
   mkdirSync,
   openSync,
+  readFileSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,6 +125,61 @@ describe('a usage error is no run', () => {
     expect(failed.exitCode).not.toBe(0);
     expect(failed.exitCode).not.toBe(64);
     expect(existsSync(hookFile)).toBe(true);
+  });
+});
+
+describe('a command that bounced off the host is no run', () => {
+  it('lock held (75) or stateDir not writable by the user (6): one line, no run recorded, no hook; the same command run for real is a run', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'gitopsd-norun-'));
+    chmodSync(base, 0o755);
+    const stateDir = join(base, 'state');
+    mkdirSync(stateDir, { mode: 0o755 });
+    mkdirSync(join(base, 'hook'), { mode: 0o777 });
+    chmodSync(join(base, 'hook'), 0o777);
+    const hookLog = join(base, 'hook', 'ran');
+    const config = join(base, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        hostname: 'hosta',
+        stateDir,
+        nixConfig: { path: join(base, 'nixos') },
+        paths: { gcRootsDir: join(base, 'gcroots'), systemProfile: join(base, 'profile') },
+        hooks: { onFailure: ['sh', '-c', `echo "$GITOPSD_EXIT_CODE" >> ${hookLog}`] },
+      }),
+      { mode: 0o644 },
+    );
+    const pin = ['golden', 'pin', '--store-path', base, '--config', config]; // not a system: a real run fails (6)
+    const holder = execa('node', [join(repoRoot, 'test/fixtures/lock-holder.mjs'), join(stateDir, 'gitopsd.lock')], {
+      stdin: 'pipe',
+      reject: false,
+    });
+    await new Promise<void>((resolve) => holder.stdout?.once('data', () => resolve()));
+    const locked = await runCli(pin);
+    holder.stdin?.end();
+    await holder;
+    const [uid, gid] = ['-u', '-g'].map((f) => execa('id', [f, 'nobody']));
+    const notRoot = await execa(
+      'setpriv',
+      [
+        '--reuid',
+        (await uid!).stdout,
+        '--regid',
+        (await gid!).stdout,
+        '--clear-groups',
+        process.execPath,
+        join(repoRoot, 'bin', 'gitopsd'),
+        ...pin,
+      ],
+      { reject: false, env: { GITOPSD_CONFIG: undefined } },
+    );
+    expect([locked.exitCode, notRoot.exitCode]).toEqual([75, 6]);
+    expect([locked.stderr, notRoot.stderr].map((e) => e.trimEnd().split('\n').length)).toEqual([1, 1]);
+    expect(existsSync(hookLog)).toBe(false);
+    expect(existsSync(join(stateDir, 'state.json'))).toBe(false);
+    const real = await runCli(pin);
+    expect(real.exitCode).toBe(6);
+    expect(readFileSync(hookLog, 'utf8')).toBe('6\n');
   });
 });
 
