@@ -393,9 +393,16 @@ export function fleetMarkerCommand(action: 'promote' | 'halt') {
       w.signer === null
         ? 'signature not checked: no allowed signers file here (nixConfig.allowedSignersFile or --allowed-signers)'
         : `signed by ${w.signer}`;
+    // Unchecked, the effect is not known here: a host counts a marker only
+    // when its own nixConfig.allowedSignersFile lists the key, and a host
+    // with none ignores every marker (src/fleet/rollout/markers.ts).
+    const claim =
+      w.signer === null
+        ? `it counts only on hosts whose nixConfig.allowedSignersFile lists this key (a host without one ignores every marker); there, ${effect}`
+        : effect;
     return {
       exitCode: 0,
-      text: `${action === 'halt' ? 'halted' : 'promoted'} ${commit.slice(0, 12)}: ${w.ref} at ${remote} (${checked}); ${effect}`,
+      text: `${action === 'halt' ? 'halted' : 'promoted'} ${commit.slice(0, 12)}: ${w.ref} at ${remote} (${checked}); ${claim}`,
       json: { ok: true, action, commit, ref: w.ref, marker: w.marker, remote, signer: w.signer, reason },
     };
   };

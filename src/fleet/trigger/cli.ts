@@ -87,7 +87,7 @@ export const fleetTriggerCommand: Handler = async (deps, args) => {
       : `signed by ${w.signer}`;
   return {
     exitCode: 0,
-    text: `triggered ${scope} until ${plan.doc.expiresAt}: ${w.ref} ${w.commit.slice(0, 12)} at ${remote} (nonce ${plan.doc.nonce}, ${checked}); hosts in poll mode (daemon.pollIntervalSec) upgrade at their next poll, through the usual signature, known-bad and rollout checks`,
+    text: `triggered ${scope} until ${plan.doc.expiresAt}: ${w.ref} ${w.commit.slice(0, 12)} at ${remote} (nonce ${plan.doc.nonce}, ${checked}); ${w.signer === null ? 'it counts only on hosts whose trigger signers file (daemon.triggerSignersFile, else nixConfig.allowedSignersFile) lists this key (a host with neither ignores every fleet trigger); there, ' : ''}hosts in poll mode (daemon.pollIntervalSec) upgrade at their next poll, through the usual signature, known-bad and rollout checks`,
     json: { ok: true, ref: w.ref, commit: w.commit, remote, signer: w.signer, trigger: plan.doc },
   };
 };

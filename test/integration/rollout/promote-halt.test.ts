@@ -133,4 +133,44 @@ describe('gitopsd fleet promote / halt', () => {
     ]);
     for (const x of m.markers) expect(Date.parse(x.at) - Date.parse(NOW)).toBeLessThan(60_000);
   });
+
+  it('no allowed signers file here: pushed unchecked, and the line does not promise what hosts without one ignore', async () => {
+    const bare = join(dir, 'no-signers.json');
+    const cfg = JSON.parse(await readFile(config, 'utf8')) as { nixConfig: Record<string, unknown> };
+    cfg.nixConfig['allowedSignersFile'] = null;
+    await writeFile(bare, JSON.stringify(cfg));
+    const other = join(dir, 'status-unchecked.git');
+    await run('git', ['init', '-q', '--bare', other]);
+    const r = await runCli([
+      'fleet',
+      'halt',
+      commit,
+      '--signing-key',
+      key('mallory'),
+      '--remote',
+      other,
+      '--config',
+      bare,
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(signature not checked: no allowed signers file here');
+    expect(r.stdout).toContain(
+      'it counts only on hosts whose nixConfig.allowedSignersFile lists this key (a host without one ignores every marker); there, no host deploys it',
+    );
+    // The fleet trigger (gitopsd trigger --fleet) says the same of hosts without a trigger signers file.
+    const t = await runCli([
+      'trigger',
+      '--fleet',
+      '--signing-key',
+      key('mallory'),
+      '--remote',
+      other,
+      '--config',
+      bare,
+    ]);
+    expect(t.exitCode, t.stderr).toBe(0);
+    expect(t.stdout).toContain(
+      'it counts only on hosts whose trigger signers file (daemon.triggerSignersFile, else nixConfig.allowedSignersFile) lists this key (a host with neither ignores every fleet trigger); there, hosts in poll mode',
+    );
+  });
 });
