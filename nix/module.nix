@@ -439,6 +439,24 @@ in
               defaultText = literalExpression "settings.dotfiles.user != null";
               description = "Sync the dotfiles of settings.dotfiles.user.";
             };
+            destDir = mkOption {
+              type = types.nullOr types.str;
+              # The user's home as NixOS declares it: gitopsd's own default,
+              # /home/<user>, is wrong for a home elsewhere (users.users.<user>.home).
+              # /var/empty is NixOS' default for a user without a home.
+              default =
+                if
+                  dotfilesUser != null
+                  && config.users.users ? ${dotfilesUser}
+                  && config.users.users.${dotfilesUser}.home != "/var/empty"
+                then
+                  config.users.users.${dotfilesUser}.home
+                else
+                  null;
+              defaultText = literalExpression ''
+                users.users.''${settings.dotfiles.user}.home when that user is declared with a home, else null (gitopsd then uses /home/<user>)'';
+              description = "The dotfiles user's home, where chezmoi applies the dotfiles.";
+            };
           };
           validation = section {
             services = mkOption {

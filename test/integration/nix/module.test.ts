@@ -217,6 +217,11 @@ describe('the units systemd-analyze verify accepts', () => {
     await expectVerified(e);
   });
 
+  it("dotfiles.destDir is the user's home as NixOS declares it, not /home/<user>", async () => {
+    const e = await evalModule(README_HOST, { alice: { isNormalUser: true, home: '/srv/alice' } });
+    expect(e.settings).toMatchObject({ dotfiles: { user: 'alice', destDir: '/srv/alice' } });
+  });
+
   it('timer mode without a dotfiles user: no sync unit, the upgrade does not want one, no sync dir', async () => {
     const e = await evalModule({ enable: true, settings: { validation: { services: ['sshd.service'] } } });
     expect(e.failedAssertions).toEqual([]);
