@@ -144,6 +144,16 @@ const hostname = z.string().check(
   }),
 );
 
+/** A git remote's name in the checkout (`git remote`), not its URL. */
+const remoteName = z.string().check(
+  z.regex(/^[A-Za-z0-9._-]+$/, {
+    message: 'must be the name of a git remote such as "origin" (letters, digits, ".", "_", "-"; the URL goes in url)',
+  }),
+);
+/** A branch or bookmark name. */
+const refName = (what: string) =>
+  z.string().check(z.regex(/^[A-Za-z0-9._/-]+$/, { message: `must be ${what} (letters, digits, ".", "_", "-", "/")` }));
+
 /** A non-empty string (classic zod's `z.string().min(1)`). */
 const nonEmpty = (): z.ZodMiniString => z.string().check(z.minLength(1));
 /** An integer (classic zod's `z.number().int()`: "expected number" for a string, "expected int" for 1.5). */
@@ -210,8 +220,8 @@ export const ConfigSchema = z
     nixConfig: z.strictObject({
       path: absPath,
       url: z._default(z.nullable(nonEmpty()), null),
-      remote: z._default(z.string().check(z.regex(/^[A-Za-z0-9._-]+$/)), 'origin'),
-      branch: z._default(z.string().check(z.regex(/^[A-Za-z0-9._/-]+$/)), 'main'),
+      remote: z._default(remoteName, 'origin'),
+      branch: z._default(refName('a branch name such as "main"'), 'main'),
       /** Defaults to `hostname`. */
       flakeHost: z.optional(hostname),
       operation: z._default(z.enum(['switch', 'boot']), 'switch'),
@@ -248,8 +258,8 @@ export const ConfigSchema = z
         sourceDir: z._default(z.nullable(absPath), null),
         destDir: z._default(z.nullable(absPath), null),
         url: z._default(z.nullable(nonEmpty()), null),
-        remote: z._default(z.string().check(z.regex(/^[A-Za-z0-9._-]+$/)), 'origin'),
-        bookmark: z._default(z.string().check(z.regex(/^[A-Za-z0-9._/-]+$/)), 'main'),
+        remote: z._default(remoteName, 'origin'),
+        bookmark: z._default(refName('a bookmark name such as "main"'), 'main'),
         /** chezmoi config file passed with -c (null: chezmoi's default for the user). */
         chezmoiConfig: z._default(z.nullable(absPath), null),
         /** Fetch-rebase-push attempts when the remote moves between fetch and push. */

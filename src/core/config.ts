@@ -220,6 +220,12 @@ export function describeIssues(
     const where = issue.path.length === 0 ? '' : `${jsonPath(issue.path)}: `;
     for (const k of issue.keys) {
       const m = meantKey(k, known);
+      if (m === k) {
+        // Known here only in another shape of a union: `expectStatus` on a
+        // tcp check. "did you mean "expectStatus"?" named the key itself.
+        lines.push(`${where}"${k}" does not belong here; remove it${ownKeysOfCheck(valueAt(raw, issue.path))}`);
+        continue;
+      }
       if (m !== null) meant.push({ path: issue.path, key: m });
       lines.push(
         m === null
@@ -252,6 +258,14 @@ export function describeIssues(
     else out.push(describeIssue(issue));
   }
   return out;
+}
+
+/** " (a tcp check takes: tcp, name)" for a check object of one kind, else "". */
+function ownKeysOfCheck(value: unknown): string {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return '';
+  const kinds = (Object.keys(CHECK_KINDS) as (keyof typeof CHECK_KINDS)[]).filter((k) => Object.hasOwn(value, k));
+  const kind = kinds.length === 1 ? kinds[0] : undefined;
+  return kind === undefined ? '' : ` (a ${kind} check takes: ${Object.keys(CHECK_KINDS[kind].shape).join(', ')})`;
 }
 
 /** A `validation.checks[i]` that matches no check kind: name what it has and what it may have. */

@@ -122,6 +122,27 @@ describe('malformed configs', () => {
   });
 });
 
+describe('a key of another check kind', () => {
+  it('names the kind and its keys, not "did you mean" the same key', () => {
+    const c = { ...min, validation: { checks: [{ tcp: 'h:1', expectStatus: 200 }] } };
+    expect(() => parse(c)).toThrow(
+      /^config \/cfg\.json: validation\.checks\[0\]: "expectStatus" does not belong here; remove it \(a tcp check takes: tcp, name\)$/,
+    );
+  });
+});
+
+describe('a remote, branch or bookmark that is not a name', () => {
+  it.each([
+    [
+      { nixConfig: { path: '/etc/nixos', remote: 'git@h:x.git' } },
+      /nixConfig\.remote: must be the name of a git remote such as "origin" .*the URL goes in url\), got "git@h:x\.git"$/,
+    ],
+    [{ ...min, dotfiles: { bookmark: 'a b' } }, /dotfiles\.bookmark: must be a bookmark name such as "main" /],
+  ])('%j', (c, pattern) => {
+    expect(() => parse(c)).toThrow(pattern);
+  });
+});
+
 describe('config path resolution', () => {
   it.each([
     ['/a.json', { GITOPSD_CONFIG: '/b.json' }, '/a.json'],
