@@ -213,7 +213,9 @@ export async function mergeUpdate(deps: Deps, opts: { branch: string; pinned: st
       patterns: deps.config.updates.branchPatterns,
     });
     if (d.kind === 'refused') {
-      log.warn('update merge refused', { branch: opts.branch, reason: d.reason, line: d.line });
+      // The error is the one line a person sees (README "Exit codes"); at warn this
+      // printed the same refusal a second time before it.
+      log.debug('update merge refused', { branch: opts.branch, reason: d.reason, line: d.line });
       throw new GitopsdError('refused', d.line, { detail: { reason: d.reason } });
     }
     const dir = checkoutDir(deps);
