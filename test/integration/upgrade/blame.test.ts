@@ -451,8 +451,9 @@ describe('the checkout and its owner', () => {
     await chown(dir, 12345, 12345);
     try {
       // The test bed's /etc/gitconfig trusts every directory (safe.directory=*,
-      // for the shared remotes of the sync tests): read no system config here.
-      const r = await upgrade(t, [], { GIT_CONFIG_SYSTEM: '/dev/null' });
+      // for the shared remotes of the sync tests): read no system config here,
+      // nor a global one a person may have left in the test bed's root home.
+      const r = await upgrade(t, [], { GIT_CONFIG_SYSTEM: '/dev/null', GIT_CONFIG_GLOBAL: '/dev/null' });
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toContain(
         `${dir} is owned by another user, and git refuses to read it ("detected dubious ownership"); the clone is fine, do not remove it: either trust it (git config --system --add safe.directory ${dir}) or give it to root (chown -R root: ${dir})`,
