@@ -219,6 +219,18 @@ export function resultKey(s: StatusV1): string {
   return createHash('sha256').update(JSON.stringify(stable)).digest('hex');
 }
 
+/**
+ * Runs of commands only a person starts (`gitopsd golden pin`, `gitopsd boot
+ * reset`; src/cli/main.ts `step`, no unit of nix/module.nix runs them) whose
+ * failure is no sign about the deployed system: a refused pin ("that system
+ * was rolled back; pass --force"), a path that is not a system. Counted as
+ * failed, one such refusal on a canary made the host `failed`, restarted its
+ * soak and halted the rollout of the commit it runs (the gate's
+ * `failuresOf`), for a typing error. They are a warning instead; a boot
+ * validation (`boot-validate`) and a golden rollback stay failures.
+ */
+const PERSONS_STEPS: ReadonlySet<string> = new Set(['golden-pin', 'boot-reset']);
+
 /** Pure: classify a status by its content alone (no age, no signature). */
 export function classifyStatus(s: StatusV1): { state: HostState; reasons: string[] } {
   const bad: { state: HostState; reason: string }[] = [];
@@ -237,7 +249,10 @@ export function classifyStatus(s: StatusV1): { state: HostState; reasons: string
     // A sync's parked conflict or offline remote is a warning (below), and a
     // cycle that ended so only repeats it; the upgrade has its own result.
     if (run.ok || step === 'sync' || step === 'cycle' || step === 'upgrade') continue;
-    bad.push({ state: 'failed', reason: `${step}: ${run.result} (exit ${run.exitCode})` });
+    // A person's own upkeep command (PERSONS_STEPS) that failed or was
+    // refused says nothing of the deployed system: a warning.
+    if (PERSONS_STEPS.has(step)) warn.push(`${step}: ${run.result} (exit ${run.exitCode})`);
+    else bad.push({ state: 'failed', reason: `${step}: ${run.result} (exit ${run.exitCode})` });
   }
   // A halted upgrade exits 3, so the cycle around it ended non-zero: that is the halt, not another failure.
   const cycle = s.runs['cycle'];

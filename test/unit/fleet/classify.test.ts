@@ -84,6 +84,19 @@ describe('classifyStatus and the rollout results', () => {
     expect(classifyStatus(s).state).toBe('warning');
   });
 
+  it.each<[string, string, 'warning' | 'failed']>([
+    ['golden-pin', 'refused', 'warning'],
+    ['boot-reset', 'failed', 'warning'],
+    ['boot-validate', 'failed', 'failed'],
+    ['golden-rollback', 'failed', 'failed'],
+  ])(
+    "a failed %s run (%s): %s (a person's upkeep command is no sign about the deployed system)",
+    (step, result, state) => {
+      const s = { ...status('deployed'), runs: { [step]: { at: AT, ok: false, exitCode: 6, result } } };
+      expect(classifyStatus(s)).toEqual({ state, reasons: [`${step}: ${result} (exit 6)`] });
+    },
+  );
+
   it('a cycle that failed while its upgrade was only gated is still a failure', () => {
     const s = status('gated', { ok: false, exitCode: 1, result: 'failed' });
     expect(classifyStatus(s)).toMatchObject({ state: 'failed', reasons: ['cycle: failed (exit 1)'] });
