@@ -19,7 +19,7 @@ export const EXIT_MEANING: Record<ExitCode, string> = {
     'refused by policy: preflight, signature, force-push, a health check that already fails before an upgrade, a bad rollout policy, or a rollout marker or fleet trigger the hosts would ignore; also a `golden rollback` not confirmed (no `--yes` without a terminal, or "no" at the prompt), and a command run by a user who may not run it (one that writes `stateDir`, run without root: run it with sudo; a sync started by another user)',
   [EXIT.usage]:
     'usage: unknown command or option, conflicting options, an option without its value (`--remote=`) or a flag given one (`--force=maybe`), or an option that names a file or path that does not exist or cannot be used (`--allowed-signers`, `--store-path`, the directory of `--html`, `--rollout`; but a missing `--config` file is 78)',
-  [EXIT.internal]: 'internal error (a bug: please report it), or not implemented yet',
+  [EXIT.internal]: 'internal error (a bug: please report it)',
   [EXIT.temporary]:
     'temporary: lock held, remote unreachable, or a build/activation failure that is not the commit\'s fault (full disk, fetch, timeout, hang; docs/upgrade.md "What gets blamed"); also: the output could not be written (stdout on a full disk); retry later',
   [EXIT.config]:

@@ -22,16 +22,7 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ErrorKind =
-  | 'failed'
-  | 'build-failed'
-  | 'reverted'
-  | 'boot-failed'
-  | 'refused'
-  | 'usage'
-  | 'internal'
-  | 'not-implemented'
-  | 'temporary'
-  | 'config';
+  'failed' | 'build-failed' | 'reverted' | 'boot-failed' | 'refused' | 'usage' | 'internal' | 'temporary' | 'config';
 
 export class GitopsdError extends Error {
   readonly kind: ErrorKind;
@@ -141,13 +132,6 @@ export function stateDirNotWritable(i: {
     `gitopsd ${i.command} ${what} (${i.code}: ${who}); run it as root (e.g. with sudo) or as the user that owns ${i.dir}`,
     { cause: i.cause, detail: { ...detail, notARun: true } },
   );
-}
-
-export class NotImplementedError extends GitopsdError {
-  constructor(command: string, issue: string) {
-    super('not-implemented', `"${command}" is not implemented yet (arrives with ${issue})`);
-    this.name = 'NotImplementedError';
-  }
 }
 
 export class StateCorruptError extends GitopsdError {

@@ -17,7 +17,6 @@ const CODE: Record<ErrorKind, ExitCode> = {
   refused: EXIT.refused,
   usage: EXIT.usage,
   internal: EXIT.internal,
-  'not-implemented': EXIT.internal,
   temporary: EXIT.temporary,
   config: EXIT.config,
 };
