@@ -72,10 +72,14 @@ describe('lock', () => {
 
   it('treats a torn lock file (crash between create and write) as stale once it is a second old, as busy before', async () => {
     const lock = join(mkdtempSync(join(tmpdir(), 'gitopsd-lock-')), 'gitopsd.lock');
+    // Fresh: its holder may be alive between its create and its write. The
+    // file is made once the process is started (node's start-up took over a
+    // second on a loaded machine, and the file was then a crash's).
+    const young = execa('node', [holder, lock], { stdin: 'pipe', reject: false, env: { LOCK_HOLDER_WAIT: '1' } });
+    expect(await firstLine(young)).toBe('ready');
     writeFileSync(lock, '');
-    // Fresh: its holder may be alive between its create and its write.
-    const young = await execa('node', [holder, lock], { stdin: 'ignore', reject: false });
-    expect(young.stdout).toMatch(/is being created by another process \(no PID in it yet\); retry/);
+    young.stdin?.end('go\n');
+    expect((await young).stdout).toMatch(/is being created by another process \(no PID in it yet\); retry/);
     const t = new Date(Date.now() - 5_000);
     utimesSync(lock, t, t);
     const b = await execa('node', [holder, lock], { stdin: 'ignore', reject: false });
