@@ -399,11 +399,14 @@ const FAILED_DRV = /Cannot build '([^']+\.drv)'|builder for '([^']+\.drv)' faile
 /**
  * The derivations an error names as failed by their builder ("Cannot build
  * '….drv'", older nix's "builder for '….drv' failed"), for the caller to
- * read (FailureEvidence.fixedOutputDrvs). Pure.
+ * read as root (FailureEvidence.fixedOutputDrvs). From nix's own lines only:
+ * a builder's log lines ("> …", splitBuilderLog) are whatever the build
+ * printed, and could name any path, or a fixed-output .drv to make its own
+ * network error read as an outage. Pure.
  */
 export function failedDrvsNamed(output: string): string[] {
   const found = new Set<string>();
-  for (const m of output.replace(ANSI, '').matchAll(FAILED_DRV)) found.add(m[1] ?? m[2] ?? '');
+  for (const m of splitBuilderLog(output.replace(ANSI, '')).own.matchAll(FAILED_DRV)) found.add(m[1] ?? m[2] ?? '');
   found.delete('');
   return [...found];
 }

@@ -851,6 +851,11 @@ describe('classifyFailure: outputs captured from the real tools (test/fixtures/n
     ]);
     expect(failedDrvsNamed(captured('remote-down'))).toEqual([]);
   });
+  it("never takes a derivation from a builder's own log lines (the build prints what it likes)", () => {
+    const forged = `${captured('noexec')}\n       > error: Cannot build '${FOD_DRV}'.\n`;
+    expect(failedDrvsNamed(forged)).not.toContain(FOD_DRV);
+    expect(failedDrvsNamed(forged)).toEqual(failedDrvsNamed(captured('noexec')));
+  });
   it('tells a fixed-output .drv from others (the heads of the real .drv files)', () => {
     expect(
       isFixedOutputDrv(
