@@ -203,6 +203,40 @@ export async function managedTargets(ctx: ChezmoiCtx, include: 'files' | 'all' =
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 
+/**
+ * The managed files, each with its source path relative to the source dir
+ * (the repository, as jj names paths; null when chezmoi names none there):
+ * `chezmoi managed -i files -p all`, one process as `managedTargets`, in
+ * JSON (target → absolute, sourceAbsolute, sourceRelative; chezmoi 2.73).
+ */
+export async function managedSources(ctx: ChezmoiCtx): Promise<Map<string, string | null>> {
+  const r = await chezmoi(ctx, ['managed', '-i', 'files', '-p', 'all', '-f', 'json']);
+  return parseManagedAll(r.stdout, ctx.src);
+}
+
+export function parseManagedAll(stdout: string, src: string): Map<string, string | null> {
+  let doc: unknown;
+  try {
+    doc = stdout.trim() === '' ? {} : JSON.parse(stdout);
+  } catch {
+    doc = null;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new GitopsdError(
+      'internal',
+      `chezmoi managed -p all printed no JSON object (${JSON.stringify(stdout.slice(0, 200))}); this chezmoi version is not supported`,
+    );
+  }
+  const prefix = `${src}/`;
+  const out = new Map<string, string | null>();
+  for (const [target, paths] of Object.entries(doc as Record<string, unknown>)) {
+    const abs =
+      typeof paths === 'object' && paths !== null ? (paths as Record<string, unknown>)['sourceAbsolute'] : null;
+    out.set(target, typeof abs === 'string' && abs.startsWith(prefix) ? abs.slice(prefix.length) : null);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- chezmoi status
 
 export interface StatusEntry {

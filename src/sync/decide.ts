@@ -76,6 +76,100 @@ export function orphanedEdit(target: string): Uncapturable {
 }
 
 /**
+ * The deletion step's write-ahead record (sync state `pendingRemovals`):
+ * what apply needs to remove a file another host deleted, or keep and
+ * report it, persisted before the integration changes the source, so a
+ * kill -9 between that change and the state write after apply loses
+ * nothing (the next run finishes it: finishPendingRemovals in index.ts).
+ */
+export interface PendingRemovals {
+  /** The commit $HOME reflected before the integration: still has the entries (a kept one's held base). */
+  base: string | null;
+  /** Target → sha256 of the $HOME file when it agreed with the source: removed only while it still hashes so. */
+  files: Record<string, string>;
+  /** Targets changed in $HOME at the snapshot: never removed, reported if their entry goes (orphanedEdit). */
+  edited: string[];
+}
+
+/**
+ * The managed targets (target → source path, `chezmoi managed -p all`)
+ * whose source entry the remote's side deletes (`removed`, from the fork
+ * point to the remote's tip; jj.ts remoteRemovals), except a target the
+ * remote still provides under another name (`present`: an attribute change
+ * such as dot_x → private_dot_x is a rename to jj, not a deletion).
+ *
+ * This is how a deletion that came from the remote is told from one the
+ * person made here: the set comes from the remote's commits alone, fixed
+ * before the integration. A `chezmoi forget` the person runs here (before
+ * the sync: sealed before the snapshot, so not managed in it; during it or
+ * after a crash: in the working copy, not in the remote's commits) never
+ * adds a target, so it never causes a removal.
+ */
+export function remoteDeletedTargets(
+  managed: ReadonlyMap<string, string | null>,
+  diff: { removed: readonly string[]; present: readonly string[] },
+): string[] {
+  const removed = new Set(diff.removed);
+  const stillThere = new Set(diff.present.map(targetOfSource).filter((t) => t !== null));
+  const out: string[] = [];
+  for (const [target, src] of managed) {
+    if (src === null || !removed.has(src)) continue;
+    const t = targetOfSource(src);
+    if (t !== null && stillThere.has(t)) continue;
+    out.push(target);
+  }
+  return out.sort();
+}
+
+/**
+ * The record for `deleted` (remoteDeletedTargets) from the snapshot's
+ * hashes and edited set: only those targets, so it is bounded by what the
+ * remote deletes, not by what is managed. Null when there is nothing to
+ * record (no state write). A deleted target in neither set (it differed
+ * from the source at the snapshot) is left out, as apply left it before.
+ */
+export function planPendingRemovals(
+  snapshot: { files: ReadonlyMap<string, string>; edited: ReadonlySet<string> },
+  deleted: readonly string[],
+  base: string | null,
+): PendingRemovals | null {
+  const files: Record<string, string> = {};
+  const edited: string[] = [];
+  for (const t of deleted) {
+    const h = snapshot.files.get(t);
+    if (h !== undefined) files[t] = h;
+    else if (snapshot.edited.has(t)) edited.push(t);
+  }
+  if (Object.keys(files).length === 0 && edited.length === 0) return null;
+  return { base, files, edited };
+}
+
+/**
+ * What the deletion step does with a record, given what the source keeps
+ * now (managed or ignored): a recorded file no longer kept is removed if it
+ * still has its hash (the user-side child checks, no-follow); an edited one
+ * no longer kept is a candidate orphan (kept, reported if still there). A
+ * target the source keeps again (the person's `chezmoi add`, or an
+ * integration that was undone) is dropped. A target that is not a plain
+ * relative path (the state file is the dotfiles user's to write) is dropped.
+ */
+export function decideRemovals(
+  p: PendingRemovals,
+  kept: { has(t: string): boolean },
+): { remove: { target: string; sha256: string }[]; editedGone: string[] } {
+  const remove = Object.entries(p.files)
+    .filter(([t]) => isPlainTarget(t) && !kept.has(t))
+    .map(([target, sha256]) => ({ target, sha256 }));
+  const editedGone = p.edited.filter((t) => isPlainTarget(t) && !kept.has(t));
+  return { remove, editedGone };
+}
+
+/** A target path relative to $HOME that stays inside it: no empty, `.` or `..` part, not absolute. */
+export function isPlainTarget(t: string): boolean {
+  return t !== '' && !t.includes('\0') && t.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/**
  * Held targets (see planHeldBases) that chezmoi's status no longer lists:
  * clean again, or no longer managed at all (a kept orphan, orphanedEdit).
  * Only these need a look at the managed set.

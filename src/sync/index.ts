@@ -67,6 +67,10 @@ import {
   type ParkedInfo,
   orphanedEdit,
   unlistedHeld,
+  decideRemovals,
+  planPendingRemovals,
+  remoteDeletedTargets,
+  type PendingRemovals,
   type SyncResultKind,
   type Uncapturable,
   type Unmerged,
@@ -93,6 +97,7 @@ import {
   opLog,
   parseOps,
   pushFailureReason,
+  remoteRemovals,
   restore,
   type Committed,
   type JjBookmark,
@@ -102,7 +107,7 @@ import {
 import {
   chezmoi,
   keptTargets,
-  managedTargets,
+  managedSources,
   parseChezmoiStatus,
   sourcePathMap,
   sourcePaths,
@@ -357,6 +362,13 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
       break;
   }
 
+  // A deletion a killed run brought in but did not apply: its write-ahead
+  // record is the only memory of it. Finished before capture, so this run's
+  // own snapshot cannot replace it (finishPendingRemovals).
+  const finished = await finishPendingRemovals(ctx);
+  extras.removed.push(...finished.removed);
+  extras.refused.push(...finished.refused);
+
   // Capture: $HOME → source dir, then report what re-add cannot take.
   const stBefore = readSync(ctx.store);
   const wcBaseBefore = stBefore.wcBase;
@@ -396,10 +408,26 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   // The managed files $HOME agrees on, for deletions made on another host.
   // Taken only when integration is about to bring in remote changes (else
   // no source entry can disappear), right before it changes the source.
-  const snapshot: { before: ManagedSnapshot | null } = { before: null };
-  const takeSnapshot = async (): Promise<void> => {
-    if (snapshot.before !== null) return;
-    snapshot.before = await managedSnapshot(ctx);
+  // Of it, the targets whose entry the remote deletes are written ahead
+  // (pendingRemovals) before the source changes: a kill -9 from then until
+  // the state write after apply leaves the record, and the next run
+  // finishes the deletion. Nothing is written when the remote deletes no
+  // managed file. Asked again on a retry (the remote moved), the hashes kept.
+  const snapshot: { before: ManagedSnapshot | null; pending: PendingRemovals | null } = {
+    before: null,
+    pending: null,
+  };
+  const takeSnapshot = async (obs: IntegrateObservation): Promise<void> => {
+    snapshot.before ??= await managedSnapshot(ctx);
+    const deleted =
+      snapshot.before.sources.size === 0
+        ? []
+        : remoteDeletedTargets(snapshot.before.sources, await remoteRemovals(ctx, obs.wcParent, obs.remoteMain));
+    const pending = planPendingRemovals(snapshot.before, deleted, baseBeforeIntegration);
+    if (JSON.stringify(pending) !== JSON.stringify(snapshot.pending)) {
+      updateSync(ctx.store, (s) => ({ ...s, pendingRemovals: pending }));
+    }
+    snapshot.pending = pending;
   };
 
   // Seal: a non-empty working-copy change becomes a commit naming host and time.
@@ -537,7 +565,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
   }
   const applied = nothingToApply
     ? { deferred: [], failed: [], removed: [], refused: [], orphaned: [], error: '' }
-    : await apply(ctx, snapshot.before ?? { files: new Map(), edited: new Set() });
+    : await apply(ctx, snapshot.pending);
   // A waiting edit whose entry is now gone (a template edited here, say)
   // waits for the new reason: the old one names a source that is no more.
   const newOrphans = applied.orphaned.filter((t) => !orphans.includes(t));
@@ -548,7 +576,7 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
     extras.uncapturable.push(u);
   }
   extras.deferred = applied.deferred;
-  extras.removed = applied.removed;
+  extras.removed.push(...applied.removed);
   extras.refused.push(...applied.refused);
   // No .chezmoiexternal file in the trees integration saw: `apply -i
   // externals` would read the whole source state to do nothing.
@@ -570,10 +598,12 @@ export async function runSync(deps: Deps, runAs: RunAs | undefined): Promise<Syn
       ...orphans,
       ...afterCapture.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target),
     ];
+    // The deletion step is done: its record goes in the same write.
     updateSync(ctx.store, (s) => ({
       ...s,
       wcBase,
       heldBases: planHeldBases(s.heldBases, baseBeforeIntegration, left),
+      pendingRemovals: null,
     }));
   } else {
     // Held targets that are clean again (no status line) need no base;
@@ -1010,7 +1040,7 @@ const EXTERNALS_FILESET = 'glob:"**/.chezmoiexternal*" | glob:"**/.chezmoiextern
 async function integrate(
   ctx: Ctx,
   st: SyncSection,
-  beforeSourceChange: () => Promise<void>,
+  beforeSourceChange: (obs: IntegrateObservation) => Promise<void>,
   o: {
     /** @- when the caller knows it. */
     wcParentKnown: string | null;
@@ -1025,7 +1055,7 @@ async function integrate(
   const { obs, bms, externals } = o.observed ?? (await observeIntegrate(ctx, st, o.wcParentKnown, o.bookmarksKnown));
   if (externals) o.seen.externals = true;
   const d = decideIntegration(obs);
-  if (bringsRemoteChanges(obs, d)) await beforeSourceChange();
+  if (bringsRemoteChanges(obs, d)) await beforeSourceChange(obs);
   ctx.log.debug('integration decision', { decision: d.kind, stack: obs.stack.length });
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
   switch (d.kind) {
@@ -1544,6 +1574,8 @@ async function stillOrphaned(ctx: Ctx, unlisted: readonly string[]): Promise<str
 // ---------------------------------------------------------------- apply
 
 interface ManagedSnapshot {
+  /** Every managed file (relative to dest) → its source path in the repository (null if chezmoi names none). */
+  sources: Map<string, string | null>;
   /** Target (relative to dest) → sha256 of the $HOME file, for files $HOME and source agree on. */
   files: Map<string, string>;
   /**
@@ -1563,7 +1595,8 @@ interface ManagedSnapshot {
  * another host had deleted the file, apply deleted the edit (review 13b, D2).
  */
 async function managedSnapshot(ctx: Ctx): Promise<ManagedSnapshot> {
-  const managed = await managedTargets(ctx);
+  const sources = await managedSources(ctx);
+  const managed = [...sources.keys()];
   const hashes = await ctx.tree.hashFiles(managed.map((t) => join(ctx.dest, t)));
   const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const differing = new Set(status.map((e) => e.target));
@@ -1575,42 +1608,36 @@ async function managedSnapshot(ctx: Ctx): Promise<ManagedSnapshot> {
     if (changedHere.has(t)) edited.add(t);
     else if (h !== null && h !== undefined && !differing.has(t)) files.set(t, h);
   }
-  return { files, edited };
+  return { sources, files, edited };
 }
 
-async function apply(
+/**
+ * The deletion step, from its record: chezmoi apply never removes a file
+ * that left the source state, so remove it here, but only while it still has
+ * the content chezmoi wrote (anything else is a person's edit). Hashed and
+ * unlinked by the user's own process, no-follow: a directory on the way
+ * that the user replaced with a symlink leads only where the user may
+ * delete. An edit kept here whose entry is gone is managed no more: nothing
+ * would carry it anywhere, so it waits for the person, reported (review
+ * 13b, W1; the same pair of edits made before the sync parks a
+ * modify/delete conflict). Edited before the snapshot (listed by its
+ * status), or after (its hash no longer matches). Costs `chezmoi managed`
+ * and `chezmoi ignored`, and an lstat when an edited target is gone.
+ */
+async function removeGone(
   ctx: Ctx,
-  before: ManagedSnapshot,
-): Promise<{
-  deferred: string[];
-  failed: string[];
-  removed: string[];
-  refused: Refusal[];
-  /** Kept $HOME files whose entry another host deleted: edited here (orphanedEdit). */
-  orphaned: string[];
-  error: string;
-}> {
-  // Deletions made on another host: chezmoi apply never removes a file that
-  // left the source state, so remove it here, but only while it still has
-  // the content chezmoi wrote (anything else is a person's edit). Hashed
-  // and unlinked by the user's own process: a directory on the way that the
-  // user replaced with a symlink leads only where the user may delete.
-  // No snapshot (no remote change): nothing can have been deleted elsewhere.
-  const now = before.files.size + before.edited.size > 0 ? await keptTargets(ctx) : new Set<string>();
-  const gone = [...before.files].filter(([t]) => !now.has(t));
-  const rm = await ctx.tree.removeIfUnchanged(gone.map(([t, sha256]) => ({ path: join(ctx.dest, t), sha256 })));
-  const targetOf = new Map(gone.map(([t]) => [join(ctx.dest, t), t]));
+  pending: PendingRemovals,
+): Promise<{ removed: string[]; orphaned: string[]; refused: Refusal[] }> {
+  const d = decideRemovals(pending, await keptTargets(ctx));
+  const rm = await ctx.tree.removeIfUnchanged(
+    d.remove.map((f) => ({ path: join(ctx.dest, f.target), sha256: f.sha256 })),
+  );
+  const targetOf = new Map(d.remove.map((f) => [join(ctx.dest, f.target), f.target]));
   const removed = rm.removed.map((p) => targetOf.get(p) ?? p);
-  // An edit kept here whose entry is gone is managed no more: nothing would
-  // carry it anywhere, so it waits for the person, reported (review 13b, W1;
-  // the same pair of edits made before the sync parks a modify/delete
-  // conflict). Edited before the snapshot (listed by its status), or after
-  // (its hash no longer matches).
-  const editedGone = [...before.edited].filter((t) => !now.has(t));
-  const editedKinds = editedGone.length > 0 ? await ctx.tree.kinds(editedGone.map((t) => join(ctx.dest, t))) : [];
+  const editedKinds = d.editedGone.length > 0 ? await ctx.tree.kinds(d.editedGone.map((t) => join(ctx.dest, t))) : [];
   const orphaned = [
     ...rm.kept.map((p) => targetOf.get(p) ?? p),
-    ...editedGone.filter((_, i) => editedKinds[i] !== 'missing'),
+    ...d.editedGone.filter((_, i) => editedKinds[i] !== 'missing'),
   ];
   const refused = rm.failed.map((f) => {
     const t = targetOf.get(f.path) ?? f.path;
@@ -1620,6 +1647,56 @@ async function apply(
       `$HOME/${t} was deleted on another host but ${ctx.user} cannot remove it here (${f.why}); it stays; check where $HOME/${dirname(t)} leads and remove it by hand if it is yours`,
     );
   });
+  return { removed, orphaned, refused };
+}
+
+/**
+ * Finish the deletion step of a run killed between its integration and the
+ * state write after apply (the record outlives it; see PendingRemovals).
+ * What the source keeps now decides: after a crash before the source
+ * changed, or an integration undone (journal recovery, a failed push),
+ * every target is still kept and the record is simply dropped; after the
+ * change, each target is removed or kept exactly as apply would have done.
+ * A kept edit gets its held base (the record's base, the commit that still
+ * had its entry) in the same atomic write that drops the record, so this
+ * run's stillOrphaned reports it and later runs keep doing so, as after an
+ * uninterrupted sync. A kill before that write leaves the record: the next
+ * run does it again (a removal already done finds the file missing).
+ */
+async function finishPendingRemovals(ctx: Ctx): Promise<{ removed: string[]; refused: Refusal[] }> {
+  const pending = readSync(ctx.store).pendingRemovals;
+  if (pending === null) return { removed: [], refused: [] };
+  const done = await removeGone(ctx, pending);
+  if (done.removed.length + done.orphaned.length + done.refused.length > 0) {
+    ctx.log.warn('finished the removals of files another host deleted that an interrupted sync left', {
+      removed: done.removed,
+      orphaned: done.orphaned,
+    });
+  }
+  updateSync(ctx.store, (s) => ({
+    ...s,
+    pendingRemovals: null,
+    heldBases: planHeldBases(s.heldBases, pending.base, [...Object.keys(s.heldBases), ...done.orphaned]),
+  }));
+  return { removed: done.removed, refused: done.refused };
+}
+
+async function apply(
+  ctx: Ctx,
+  pending: PendingRemovals | null,
+): Promise<{
+  deferred: string[];
+  failed: string[];
+  removed: string[];
+  refused: Refusal[];
+  /** Kept $HOME files whose entry another host deleted: edited here (orphanedEdit). */
+  orphaned: string[];
+  error: string;
+}> {
+  // Deletions made on another host first (removeGone). No record: the
+  // remote deleted no managed file.
+  const { removed, orphaned, refused } =
+    pending === null ? { removed: [], orphaned: [], refused: [] } : await removeGone(ctx, pending);
   const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
   const targets = planApply(status);
   const deferred = status.filter((e) => e.x !== ' ' && e.y !== ' ').map((e) => e.target);

@@ -449,6 +449,83 @@ export async function changedPaths(ctx: JjCtx, rev: string): Promise<string[]> {
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 
+/**
+ * The source paths the remote's side removed and the ones it has after:
+ * `jj diff` from the fork point of `local` and `remote` to `remote`, one
+ * entry per changed path (jj 0.46 TreeDiffEntry: `status` is modified,
+ * added, removed, copied or renamed; a rename has both paths). From the fork
+ * point, not from `local`: a file only the local side added is no deletion.
+ * `--ignore-working-copy`: two commits, no snapshot, nothing written.
+ * With more than one fork point (a criss-cross history) jj refuses the
+ * revset, and the diff is taken from `local`: a path only the local side
+ * has then counts as removed, which integration keeps managed anyway.
+ */
+export async function remoteRemovals(
+  ctx: JjCtx,
+  local: string,
+  remote: string,
+): Promise<{ removed: string[]; present: string[] }> {
+  const args = (from: string): string[] => [
+    '--ignore-working-copy',
+    'diff',
+    '--from',
+    from,
+    '--to',
+    remote,
+    '-T',
+    DIFF_ENTRY_TEMPLATE,
+  ];
+  let r = await jj(ctx, args(`fork_point(${local} | ${remote})`), { allowFailure: true });
+  if (r.exitCode !== 0) r = await jj(ctx, args(local));
+  return parseDiffEntries(r.stdout);
+}
+
+/** Per changed path: status, source path and target path, each NUL-terminated (no path holds a NUL). */
+export const DIFF_ENTRY_TEMPLATE = 'status ++ "\\0" ++ source.path() ++ "\\0" ++ target.path() ++ "\\0"';
+
+/**
+ * Parse DIFF_ENTRY_TEMPLATE's output: `removed` are the paths gone on the
+ * remote's side (removed, and a rename's source); `present` those it has
+ * (every other entry's target path). Output of another shape fails loudly.
+ */
+export function parseDiffEntries(stdout: string): { removed: string[]; present: string[] } {
+  const fields = stdout.split('\0');
+  const tail = fields.pop();
+  if (tail !== '' || fields.length % 3 !== 0) {
+    throw new GitopsdError(
+      'internal',
+      `jj diff printed output this gitopsd cannot read (${JSON.stringify(stdout.slice(0, 200))}); please report`,
+    );
+  }
+  const removed: string[] = [];
+  const present: string[] = [];
+  for (let i = 0; i < fields.length; i += 3) {
+    const status = fields[i] ?? '';
+    const source = fields[i + 1] ?? '';
+    const target = fields[i + 2] ?? '';
+    switch (status) {
+      case 'removed':
+        removed.push(source);
+        break;
+      case 'renamed':
+        removed.push(source);
+        present.push(target);
+        break;
+      case 'added':
+      case 'modified':
+      case 'copied':
+        present.push(target);
+        break;
+      default:
+        throw new GitopsdError(
+          'internal',
+          `jj diff printed the status ${JSON.stringify(status)}, unknown to this gitopsd; please report`,
+        );
+    }
+  }
+  return { removed, present };
+}
+
 // ---------------------------------------------------------------- jj output
 
 export interface SnapshotRefusal {

@@ -61,6 +61,23 @@ export const SyncSection = z.looseObject({
    * advances for every other target.
    */
   heldBases: z._default(z.record(z.string(), z.string()), {}),
+  /**
+   * The deletion step's write-ahead record (decide.ts PendingRemovals):
+   * written before an integration that deletes managed entries changes the
+   * source, cleared in the state write after apply; one left by a killed run
+   * is finished by the next run before its capture. Holds only the targets
+   * the remote's change deletes.
+   */
+  pendingRemovals: z._default(
+    z.nullable(
+      z.object({
+        base: z.nullable(z.string()),
+        files: z.record(z.string(), z.string()),
+        edited: z.array(z.string()),
+      }),
+    ),
+    null,
+  ),
   /** Targets apply left alone because they changed in $HOME during the sync. */
   deferred: z._default(z.array(z.string()), []),
   /** $HOME targets the last sync refused to write or remove (a symlink, no permission), with why. */

@@ -1,0 +1,131 @@
+/**
+ * A deletion another host made survives a kill -9 of the sync that brings
+ * it in. hosta deletes .gamma and .delta from the source; hostb's sync that
+ * integrates the deletion is stopped at its snapshot of the managed files
+ * (`chezmoi managed`) while the person edits .delta, then SIGKILLed at
+ * every kill point after that (test/harness/kill-points.ts). The next sync
+ * must do what the uninterrupted one does: remove the unedited .gamma,
+ * keep the edited .delta and report it (code O, exit 1) until the person
+ * acts. Before the write-ahead record (`pendingRemovals`), the hashes that
+ * tell "unchanged" from "edited" lived only in the killed run's memory: the
+ * next sync found the remote unmoved, took no snapshot, and left both files
+ * in $HOME, unmanaged and unreported.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../../harness/exec.js';
+import { killPoints, type TraceCheckpoint } from '../../harness/kill-points.js';
+import { removeTempDirs } from '../../harness/temp.js';
+import { startCli, type CliResult } from '../../helpers/cli.js';
+import {
+  chezmoiArgs,
+  makeHost,
+  makeRemote,
+  readHome,
+  remoteTree,
+  snapshotDirs,
+  sync,
+  syncExpect,
+  untilStopped,
+  type Host,
+} from './fixture.js';
+
+afterAll(removeTempDirs);
+
+const EDIT = 'd1\nedited-on-hostb\n';
+
+/**
+ * hostb's sync, stopped at the snapshot's `chezmoi managed` while .delta is
+ * edited, and (with `killAt`) SIGKILLed at that checkpoint number.
+ */
+async function syncEditingDelta(b: Host, env: Record<string, string>): Promise<CliResult> {
+  const cli = startCli(['sync', '--config', b.config, '--json'], {
+    env: { GITOPSD_FAULT_STOP_AT: 'cmd:chezmoi managed', ...env },
+  });
+  try {
+    await untilStopped(cli.pid, cli.done);
+    await writeFile(join(b.home, '.delta'), EDIT);
+  } finally {
+    process.kill(cli.pid, 'SIGCONT');
+  }
+  return cli.done;
+}
+
+describe('a sync killed while it brings in a deletion from another host', () => {
+  it('removes the unedited file and keeps and reports the edited one on the next run', async () => {
+    const remote = await makeRemote({ dot_alpha: 'a1\n', dot_gamma: 'g1\n', dot_delta: 'd1\n' });
+    const a = await makeHost(remote, 'hosta');
+    const b = await makeHost(remote, 'hostb');
+    await syncExpect(a, 0);
+    await syncExpect(b, 0);
+    for (const t of ['.gamma', '.delta']) {
+      await run('chezmoi', [...chezmoiArgs(a), 'forget', '--force', join(a.home, t)]);
+    }
+    await syncExpect(a, 0);
+    expect([...(await remoteTree(remote)).keys()]).toEqual(['dot_alpha']);
+
+    // The remote too: a kill before the source change leaves a run that parks
+    // .delta's edit and pushes sync/hostb.
+    const restore = await snapshotDirs([remote.dir, b.root]);
+    // The uninterrupted sync: what every recovery must end with.
+    const trace = join(b.root, '..', `${b.name}-delete.trace`);
+    const whole = await syncEditingDelta(b, { GITOPSD_TRACE: trace });
+    const orphan = [{ target: '.delta', code: 'O', why: expect.stringContaining('chezmoi add ~/.delta') as unknown }];
+    const report = (r: CliResult): unknown => (JSON.parse(r.stdout) as Record<string, unknown>)['uncapturable'];
+    const want = JSON.stringify(report(whole));
+    expect(whole.exitCode, whole.stderr).toBe(1);
+    expect(report(whole)).toEqual(orphan);
+    expect((JSON.parse(whole.stdout) as { removed: unknown }).removed).toEqual(['.gamma']);
+    const checkpoints = (await readFile(trace, 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('"checkpoint"'))
+      .map((l) => JSON.parse(l) as TraceCheckpoint);
+    const managedAt = checkpoints.find((c) => c.label === 'cmd:chezmoi' && c.args?.includes('managed'))?.n ?? 0;
+    // The fast-forward: the first step that changes the source.
+    const rebaseAt = checkpoints.find((c) => c.n > managedAt && c.args?.includes('rebase'))?.n ?? 0;
+    expect(managedAt).toBeGreaterThan(0);
+    expect(rebaseAt).toBeGreaterThan(managedAt);
+    // The end of the window: the state write after apply (wcBase, heldBases,
+    // the record cleared), the first rename after the source change.
+    const windowEnd = checkpoints.find((c) => c.n > rebaseAt && c.label === 'atomic-write:before-rename')?.n ?? 0;
+    expect(windowEnd).toBeGreaterThan(rebaseAt);
+    // The kill points from the snapshot's hashes to the end of the window: a
+    // kill before them leaves a run that has seen nothing, and after it one
+    // whose deletion step is done.
+    const points = killPoints(checkpoints).filter((n) => n > managedAt && n <= windowEnd);
+    expect(points.filter((n) => n > rebaseAt).length).toBeGreaterThan(1);
+    process.stdout.write(
+      `deletion crash points: ${points.join(', ')} of ${checkpoints.length} checkpoints; the source changes at ${rebaseAt}\n`,
+    );
+
+    const failures: string[] = [];
+    for (const n of points) {
+      await restore();
+      const killed = await syncEditingDelta(b, { GITOPSD_FAULT_KILL_AT: String(n) });
+      expect({ n, exitCode: killed.exitCode }).toEqual({ n, exitCode: -1 });
+      const r = await sync(b);
+      const problems: string[] = [];
+      if (n <= rebaseAt) {
+        // Killed before the source changed: the next run captures the edit
+        // first, so it meets the deletion as a modify/delete conflict
+        // (parked), as an edit made before any sync does.
+        if (r.exitCode !== 1 || r.json?.['kind'] !== 'conflict-parked')
+          problems.push(`result ${r.exitCode} ${String(r.json?.['kind'])}: ${r.stderr.slice(-400)}`);
+      } else if (r.exitCode !== 1 || r.json?.['kind'] !== 'edits-waiting')
+        problems.push(`result ${r.exitCode} ${String(r.json?.['kind'])}: ${r.stderr.slice(-400)}`);
+      else if (JSON.stringify(r.json['uncapturable']) !== want)
+        problems.push(`uncapturable ${JSON.stringify(r.json['uncapturable'])}`);
+      if ((await readHome(b, '.gamma')) !== null) problems.push('.gamma left in $HOME');
+      if ((await readHome(b, '.delta')) !== EDIT) problems.push('.delta edit lost');
+      if (problems.length > 0) failures.push(`kill at ${n}: ${problems.join('; ')}`);
+    }
+    expect(failures).toEqual([]);
+    // The wait lasts until the person acts, as after an uninterrupted sync.
+    const again = await syncExpect(b, 1);
+    expect(again.json?.['uncapturable']).toEqual(orphan);
+    await run('chezmoi', [...chezmoiArgs(b), 'add', join(b.home, '.delta')]);
+    expect((await syncExpect(b, 0)).json?.['uncapturable']).toEqual([]);
+    expect((await remoteTree(remote)).get('dot_delta')).toBe(EDIT);
+  }, 600_000);
+});
