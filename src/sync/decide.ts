@@ -125,8 +125,9 @@ export function remoteDeletedTargets(
  * The record for `deleted` (remoteDeletedTargets) from the snapshot's
  * hashes and edited set: only those targets, so it is bounded by what the
  * remote deletes, not by what is managed. Null when there is nothing to
- * record (no state write). A deleted target in neither set (it differed
- * from the source at the snapshot) is left out, as apply left it before.
+ * record (no state write). A deleted target in neither set (not a regular
+ * file in $HOME at the snapshot: missing, a symlink) is left out: there is
+ * nothing of chezmoi's to remove.
  */
 export function planPendingRemovals(
   snapshot: { files: ReadonlyMap<string, string>; edited: ReadonlySet<string> },

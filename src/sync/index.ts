@@ -1586,27 +1586,31 @@ interface ManagedSnapshot {
 }
 
 /**
- * Hashes of managed files that match the source (so a later removal may
- * delete them); read as the user. The full status comes *after* the hashes:
- * a file edited before it is hashed is listed by that status and left out,
- * and one edited after no longer has the hash, so apply's removal skips it.
- * With the status first (the capture's, or one just before `chezmoi
- * managed`), a $HOME edit made in between was hashed as agreeing, and when
- * another host had deleted the file, apply deleted the edit (review 13b, D2).
+ * Hashes of managed files unchanged in $HOME since chezmoi wrote them (so a
+ * later removal may delete them); read as the user. The full status comes
+ * *after* the hashes: a file edited before it is hashed is listed by that
+ * status with an X column and left out, and one edited after no longer has
+ * the hash, so the removal skips it. With the status first (the capture's,
+ * or one just before `chezmoi managed`), a $HOME edit made in between was
+ * hashed as agreeing, and when another host had deleted the file, apply
+ * deleted the edit (review 13b, D2). A file listed with only a Y column
+ * (the source changed, $HOME is still what chezmoi wrote: a template whose
+ * data changed, a change integrated but not applied yet) is hashed too:
+ * until now it was left out, so when another host deleted it, it stayed in
+ * $HOME unmanaged and unreported.
  */
 async function managedSnapshot(ctx: Ctx): Promise<ManagedSnapshot> {
   const sources = await managedSources(ctx);
   const managed = [...sources.keys()];
   const hashes = await ctx.tree.hashFiles(managed.map((t) => join(ctx.dest, t)));
   const status = parseChezmoiStatus((await statusOrExplain(ctx)).stdout);
-  const differing = new Set(status.map((e) => e.target));
   const changedHere = new Set(status.filter((e) => e.x !== ' ').map((e) => e.target));
   const files = new Map<string, string>();
   const edited = new Set<string>();
   for (const [i, t] of managed.entries()) {
     const h = hashes[i];
     if (changedHere.has(t)) edited.add(t);
-    else if (h !== null && h !== undefined && !differing.has(t)) files.set(t, h);
+    else if (h !== null && h !== undefined) files.set(t, h);
   }
   return { sources, files, edited };
 }

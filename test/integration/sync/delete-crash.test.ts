@@ -1,15 +1,18 @@
 /**
  * A deletion another host made survives a kill -9 of the sync that brings
- * it in. hosta deletes .gamma and .delta from the source; hostb's sync that
- * integrates the deletion is stopped at its snapshot of the managed files
- * (`chezmoi managed`) while the person edits .delta, then SIGKILLed at
- * every kill point after that (test/harness/kill-points.ts). The next sync
- * must do what the uninterrupted one does: remove the unedited .gamma,
+ * it in. hosta deletes .gamma, .delta and .epsilon from the source; hostb's
+ * sync that integrates the deletion is stopped at its snapshot of the
+ * managed files (`chezmoi managed`) while the person edits .delta, then
+ * SIGKILLed at every kill point from there to the end of the state write
+ * after apply (test/harness/kill-points.ts). The next sync
+ * must do what the uninterrupted one does: remove the unedited .gamma (and
+ * .epsilon, a template whose data changed: only the source differs),
  * keep the edited .delta and report it (code O, exit 1) until the person
  * acts. Before the write-ahead record (`pendingRemovals`), the hashes that
  * tell "unchanged" from "edited" lived only in the killed run's memory: the
- * next sync found the remote unmoved, took no snapshot, and left both files
- * in $HOME, unmanaged and unreported.
+ * next sync found the remote unmoved, took no snapshot, and left the files
+ * in $HOME, unmanaged and unreported (and .epsilon stayed so even without
+ * a kill).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -19,6 +22,7 @@ import { killPoints, type TraceCheckpoint } from '../../harness/kill-points.js';
 import { removeTempDirs } from '../../harness/temp.js';
 import { startCli, type CliResult } from '../../helpers/cli.js';
 import {
+  GIT_ENV,
   chezmoiArgs,
   makeHost,
   makeRemote,
@@ -55,11 +59,23 @@ async function syncEditingDelta(b: Host, env: Record<string, string>): Promise<C
 describe('a sync killed while it brings in a deletion from another host', () => {
   it('removes the unedited file and keeps and reports the edited one on the next run', async () => {
     const remote = await makeRemote({ dot_alpha: 'a1\n', dot_gamma: 'g1\n', dot_delta: 'd1\n' });
+    // .epsilon is a template of data outside the source: when the data
+    // changes, chezmoi lists it with only a Y column (the source changed,
+    // $HOME is still what chezmoi wrote), and it is just as removable.
+    const data = join(remote.dir, 'epsilon-data');
+    await writeFile(data, 'e1\n');
+    const seed = join(remote.dir, 'seed');
+    await writeFile(join(seed, 'dot_epsilon.tmpl'), `{{ include "${data}" }}`);
+    await run('git', ['-C', seed, 'add', '-A'], { env: GIT_ENV });
+    await run('git', ['-C', seed, 'commit', '-qm', 'epsilon'], { env: GIT_ENV });
+    await run('git', ['-C', seed, 'push', '-q', remote.url, 'main']);
     const a = await makeHost(remote, 'hosta');
     const b = await makeHost(remote, 'hostb');
     await syncExpect(a, 0);
     await syncExpect(b, 0);
-    for (const t of ['.gamma', '.delta']) {
+    expect(await readHome(b, '.epsilon')).toBe('e1\n');
+    await writeFile(data, 'e2\n');
+    for (const t of ['.gamma', '.delta', '.epsilon']) {
       await run('chezmoi', [...chezmoiArgs(a), 'forget', '--force', join(a.home, t)]);
     }
     await syncExpect(a, 0);
@@ -76,7 +92,7 @@ describe('a sync killed while it brings in a deletion from another host', () => 
     const want = JSON.stringify(report(whole));
     expect(whole.exitCode, whole.stderr).toBe(1);
     expect(report(whole)).toEqual(orphan);
-    expect((JSON.parse(whole.stdout) as { removed: unknown }).removed).toEqual(['.gamma']);
+    expect((JSON.parse(whole.stdout) as { removed: unknown }).removed).toEqual(['.epsilon', '.gamma']);
     const checkpoints = (await readFile(trace, 'utf8'))
       .split('\n')
       .filter((l) => l.includes('"checkpoint"'))
@@ -117,6 +133,7 @@ describe('a sync killed while it brings in a deletion from another host', () => 
       else if (JSON.stringify(r.json['uncapturable']) !== want)
         problems.push(`uncapturable ${JSON.stringify(r.json['uncapturable'])}`);
       if ((await readHome(b, '.gamma')) !== null) problems.push('.gamma left in $HOME');
+      if ((await readHome(b, '.epsilon')) !== null) problems.push('.epsilon left in $HOME');
       if ((await readHome(b, '.delta')) !== EDIT) problems.push('.delta edit lost');
       if (problems.length > 0) failures.push(`kill at ${n}: ${problems.join('; ')}`);
     }

@@ -80,7 +80,7 @@ describe('planPendingRemovals', () => {
     edited: new Set(['.delta']),
   };
   it('records only the deleted targets, with their hash or as edited', () => {
-    expect(planPendingRemovals(snapshot, ['.gamma', '.delta', '.differed'], 'c1')).toEqual({
+    expect(planPendingRemovals(snapshot, ['.gamma', '.delta', '.notafile'], 'c1')).toEqual({
       base: 'c1',
       files: { '.gamma': 'h-gamma' },
       edited: ['.delta'],
@@ -88,7 +88,7 @@ describe('planPendingRemovals', () => {
   });
   it('records nothing (no state write) when the remote deletes no managed file', () => {
     expect(planPendingRemovals(snapshot, [], 'c1')).toBeNull();
-    expect(planPendingRemovals(snapshot, ['.differed'], 'c1')).toBeNull();
+    expect(planPendingRemovals(snapshot, ['.notafile'], 'c1')).toBeNull();
   });
 });
 
