@@ -35,7 +35,13 @@
  *   nothing was pushed yet, so no rewritten commit exists twice. During
  *   publish, the local graph is final; the next run pushes again (a push of
  *   an already pushed bookmark is "Nothing changed"). After publish, the next
- *   run finds nothing to do and applies.
+ *   run finds nothing to do and applies. Deletions another host made are the
+ *   one part of apply that the source alone cannot redo (chezmoi apply never
+ *   removes a target whose entry is gone): their targets and hashes are
+ *   written ahead into the state (pendingRemovals) before the source
+ *   changes, and a run killed before the state write after apply leaves
+ *   them for the next run, which finishes them before its capture
+ *   (finishPendingRemovals).
  */
 import { basename, dirname, join } from 'node:path';
 import { userInfo } from 'node:os';

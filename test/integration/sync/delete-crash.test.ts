@@ -106,10 +106,12 @@ describe('a sync killed while it brings in a deletion from another host', () => 
     // the record cleared), the first rename after the source change.
     const windowEnd = checkpoints.find((c) => c.n > rebaseAt && c.label === 'atomic-write:before-rename')?.n ?? 0;
     expect(windowEnd).toBeGreaterThan(rebaseAt);
-    // The kill points from the snapshot's hashes to the end of the window: a
-    // kill before them leaves a run that has seen nothing, and after it one
-    // whose deletion step is done.
-    const points = killPoints(checkpoints).filter((n) => n > managedAt && n <= windowEnd);
+    // The kill points from the one right before the source changes (the
+    // record, when there is one, is written; the source is not changed yet:
+    // a record the next run must drop) to the end of the window. A kill
+    // before the record's write leaves what a kill before any snapshot does,
+    // and one after the window a run whose deletion step is done.
+    const points = killPoints(checkpoints).filter((n) => n >= rebaseAt && n <= windowEnd);
     expect(points.filter((n) => n > rebaseAt).length).toBeGreaterThan(1);
     process.stdout.write(
       `deletion crash points: ${points.join(', ')} of ${checkpoints.length} checkpoints; the source changes at ${rebaseAt}\n`,
