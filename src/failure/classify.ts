@@ -259,7 +259,7 @@ const ENVIRONMENTAL: readonly Rule[] = [
   },
   {
     cause: 'out-of-memory',
-    pattern: /out of memory|Cannot allocate memory|std::bad_alloc|oom-kill|Out of memory: Killed process/i,
+    pattern: /out of memory|OutOfMemoryError|Cannot allocate memory|std::bad_alloc|oom-kill|Out of memory: Killed process/i,
     inBuilderLog: 'counts',
   },
   {
@@ -298,6 +298,21 @@ const ENVIRONMENTAL: readonly Rule[] = [
   // SIGKILL/SIGTERM (the OOM killer, a stop), SIGXCPU/SIGXFSZ (a resource
   // limit set on nix or its daemon): the builder did not fail by itself.
   { cause: 'killed', pattern: /failed due to signal (9|15|24|25) \(/, inBuilderLog: 'ignored' },
+  // The OOM killer takes the biggest process, which is rarely the builder
+  // itself but its compiler or linker child: the builder then exits by itself
+  // ("builder failed with exit code 1") and only its log says why. The texts
+  // the usual parents print for a child that SIGKILL ended: dash ("Killed"
+  // alone) and bash ("line 1: 123 Killed   cmd"), both captured in the test
+  // bed (child-killed, child-killed-bash); gcc's driver ("Killed signal
+  // terminated program cc1plus"), collect2 ("ld terminated with signal 9
+  // [Killed]"), make ("*** [all] Killed", "Error 137"), cargo ("signal: 9,
+  // SIGKILL: kill"); and a builder whose last command was killed exits 137.
+  {
+    cause: 'killed',
+    pattern:
+      /^\s*> Killed\s*$|\b\d+ Killed {2,}\S|Killed signal terminated program|terminated with signal 9 \[Killed\]|\] (Killed|Error 137)$|signal: 9, SIGKILL|builder failed with exit code 137\b/m,
+    inBuilderLog: 'counts',
+  },
   // SIGBUS: a page of a memory-mapped file could not be backed, which on
   // x86-64 and aarch64 Linux means a full tmpfs (the build dir, /dev/shm),
   // a file truncated under the mapping, or a memory fault, not a bug a

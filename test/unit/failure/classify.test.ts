@@ -775,6 +775,7 @@ describe('retryDelayMs', () => {
 const captured = (name: string): string =>
   readFileSync(new URL(`../../fixtures/nix-failures/${name}.txt`, import.meta.url), 'utf8');
 const FOD_DRV = '/nix/store/172zkjw00aa3friw9xsvci8s5afcc880-fod-net-15768.drv';
+const FOD_503_DRV = '/nix/store/675yvv4q7ybgj9jy8ivc5cmvk9f6x7h7-fod-503-8981.drv';
 const FOD_DEP_DRV = '/nix/store/xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv';
 
 const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvidence>, FailureClass, FailureCause]> = [
@@ -794,6 +795,10 @@ const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvid
   ['fod-dep', 'build', {}, 'caused-by-commit', 'build-error'],
   ['nooutput', 'build', {}, 'caused-by-commit', 'build-error'],
   ['sigterm', 'build', {}, 'environmental', 'killed'],
+  // a child of the builder SIGKILLed (the OOM killer picks cc1plus or rustc, not make): was build-error, a good commit marked bad
+  ['child-killed', 'build', {}, 'environmental', 'killed'],
+  ['child-killed-bash', 'build', {}, 'environmental', 'killed'],
+  ['fod-503', 'build', { fixedOutputDrvs: [FOD_503_DRV] }, 'environmental', 'network'],
   ['subst-down', 'build', {}, 'caused-by-commit', 'build-error'],
   // inputs and the store
   ['input-git-http', 'build', {}, 'environmental', 'network'],
@@ -820,6 +825,17 @@ describe('classifyFailure: outputs captured from the real tools (test/fixtures/n
     const v = classifyFailure(ev);
     expect({ class: v.class, cause: v.cause }).toEqual({ class: cls, cause });
     expect(v.summary).not.toMatch(/\n/);
+  });
+  // The child-killed capture with the line another parent prints in place of dash's "Killed".
+  it.each([
+    'g++: fatal error: Killed signal terminated program cc1plus',
+    'collect2: fatal error: ld terminated with signal 9 [Killed]',
+    'make: *** [Makefile:12: all] Error 137',
+    'process didn\'t exit successfully: `rustc --crate-name foo` (signal: 9, SIGKILL: kill)',
+    'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space',
+  ])('a killed child in a builder log is not the commit: %s', (line) => {
+    const out = captured('child-killed').replace('> Killed', `> ${line}`);
+    expect(classifyFailure(base('build', 'nh', out, {})).class).toBe('environmental');
   });
   it("names the message of a bare error: block (NixOS's Failed assertions)", () => {
     expect(keyLine(meaningfulError(captured('failed-assertions')))).toBe(
