@@ -259,7 +259,8 @@ const ENVIRONMENTAL: readonly Rule[] = [
   },
   {
     cause: 'out-of-memory',
-    pattern: /out of memory|OutOfMemoryError|Cannot allocate memory|std::bad_alloc|oom-kill|Out of memory: Killed process/i,
+    pattern:
+      /out of memory|OutOfMemoryError|Cannot allocate memory|std::bad_alloc|oom-kill|Out of memory: Killed process/i,
     inBuilderLog: 'counts',
   },
   {

@@ -101,6 +101,7 @@ import {
   observeAbsent,
   observeDisks,
   observeFixedOutput,
+  observeFixedOutputOrGone,
   profileGeneration,
   toplevelAttr,
   toplevelDrvPath,
@@ -395,7 +396,7 @@ export async function runUpgrade(deps: Deps, opts: UpgradeOptions): Promise<Upgr
   let dep = readDeployments(deps.state);
   const tipMark = dep.badCommits[tip];
   if (tipMark !== undefined && !opts.dryRun) {
-    const re = reexamineMark(tipMark, observeFixedOutput(failedDrvsNamed(tipMark.logTail)));
+    const re = reexamineMark(tipMark, observeFixedOutputOrGone(failedDrvsNamed(tipMark.logTail)));
     if (!re.keep) {
       log.warn("a bad mark from an older gitopsd was not the commit's fault; clearing it", {
         commit: tip,

@@ -88,6 +88,21 @@ export function observeFixedOutput(drvs: readonly string[]): string[] {
   });
 }
 
+/**
+ * For re-examining a mark an older gitopsd wrote (reexamineMark): the failed
+ * derivations among `drvs` that are fixed-output, or that are gone. Nothing
+ * roots a failed build's .drv, so the first garbage collection after it
+ * deletes it, and an old mark's .drv is usually gone: unread, a fetcher's
+ * outage would then stand on a good commit forever. A gone one is given the
+ * benefit of the doubt: the mark is cleared, the commit built once more and,
+ * if it is at fault, marked again, with its cause. Read-only.
+ */
+export function observeFixedOutputOrGone(drvs: readonly string[]): string[] {
+  const named = drvs.filter((p) => DRV_PATH.test(p));
+  const keep = new Set([...observeFixedOutput(named), ...observeAbsent(named)]);
+  return named.filter((p) => keep.has(p));
+}
+
 export function readUptimeSec(file: string): number {
   let text: string;
   try {

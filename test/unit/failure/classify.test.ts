@@ -831,7 +831,7 @@ describe('classifyFailure: outputs captured from the real tools (test/fixtures/n
     'g++: fatal error: Killed signal terminated program cc1plus',
     'collect2: fatal error: ld terminated with signal 9 [Killed]',
     'make: *** [Makefile:12: all] Error 137',
-    'process didn\'t exit successfully: `rustc --crate-name foo` (signal: 9, SIGKILL: kill)',
+    "process didn't exit successfully: `rustc --crate-name foo` (signal: 9, SIGKILL: kill)",
     'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space',
   ])('a killed child in a builder log is not the commit: %s', (line) => {
     const out = captured('child-killed').replace('> Killed', `> ${line}`);

@@ -6,11 +6,13 @@
  * store dir of this temporary store.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyFailure, storeObjectsNamedMissing } from '../../../src/failure/classify.js';
-import { observeAbsent } from '../../../src/upgrade/system.js';
+import { classifyFailure, failedDrvsNamed, storeObjectsNamedMissing } from '../../../src/failure/classify.js';
+import { BadCommit } from '../../../src/core/deployments.js';
+import { reexamineMark } from '../../../src/upgrade/blame.js';
+import { observeAbsent, observeFixedOutputOrGone } from '../../../src/upgrade/system.js';
 
 const base = mkdtempSync(join(tmpdir(), 'gitopsd-gone-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -63,5 +65,33 @@ describe('a missing path whose store object is gone is the environment; one whos
   it('a dangling symlink object named as missing: still there, eval-error', () => {
     const v = classify(importError(join(link, 'x.nix')));
     expect({ class: v.class, cause: v.cause }).toEqual({ class: 'caused-by-commit', cause: 'eval-error' });
+  });
+});
+
+// Re-examining a mark an older gitopsd wrote (src/upgrade/index.ts): the
+// real fod-dep output (nix 2.34.8: a fetcher's server down), its .drv named
+// in this temporary store: read and fixed-output, read and not, or gone.
+describe('observeFixedOutputOrGone: a legacy mark of a fetcher outage whose .drv a gc removed', () => {
+  const named = '/nix/store/xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv';
+  const drv = join(store, 'xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv');
+  const text = readFileSync(new URL('../../fixtures/nix-failures/fod-dep.txt', import.meta.url), 'utf8');
+  const mark = BadCommit.parse({
+    commit: 'a'.repeat(40),
+    reason: 'build-failed',
+    at: '2026-01-01T00:00:00Z',
+    message: 'build failed',
+    storePath: null,
+    logTail: text.replaceAll(named, drv),
+  });
+  const reexamine = () => reexamineMark(mark, observeFixedOutputOrGone(failedDrvsNamed(mark.logTail))).keep;
+  it('gone: cleared (kept before: a good commit marked for good)', () => {
+    rmSync(drv, { force: true });
+    expect(reexamine()).toBe(false);
+  });
+  it('there and fixed-output: cleared; there and not: kept', () => {
+    writeFileSync(drv, `Derive([("out","${store}/x-src","r:sha256","${'0'.repeat(64)}")],[],[],"x","/bin/sh",[],[])`);
+    expect(reexamine()).toBe(false);
+    writeFileSync(drv, `Derive([("out","${store}/x-src","","")],[],[],"x","/bin/sh",[],[])`);
+    expect(reexamine()).toBe(true);
   });
 });
