@@ -776,6 +776,7 @@ const captured = (name: string): string =>
   readFileSync(new URL(`../../fixtures/nix-failures/${name}.txt`, import.meta.url), 'utf8');
 const FOD_DRV = '/nix/store/172zkjw00aa3friw9xsvci8s5afcc880-fod-net-15768.drv';
 const FOD_503_DRV = '/nix/store/675yvv4q7ybgj9jy8ivc5cmvk9f6x7h7-fod-503-8981.drv';
+const FOD_BUILTIN_DRV = '/nix/store/d9q1kl95vx4qb1w9xljxjvbgf5vng4h3-x.tar.gz.drv';
 const FOD_DEP_DRV = '/nix/store/xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv';
 
 const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvidence>, FailureClass, FailureCause]> = [
@@ -799,6 +800,9 @@ const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvid
   ['child-killed', 'build', {}, 'environmental', 'killed'],
   ['child-killed-bash', 'build', {}, 'environmental', 'killed'],
   ['fod-503', 'build', { fixedOutputDrvs: [FOD_503_DRV] }, 'environmental', 'network'],
+  // nix's builtin:fetchurl: its error: block (with an empty "       >" line) quoted as the builder's log
+  ['fod-builtin-503', 'build', { fixedOutputDrvs: [FOD_BUILTIN_DRV] }, 'environmental', 'network'],
+  ['fod-builtin-503', 'build', {}, 'caused-by-commit', 'build-error'],
   ['subst-down', 'build', {}, 'caused-by-commit', 'build-error'],
   // inputs and the store
   ['input-git-http', 'build', {}, 'environmental', 'network'],
