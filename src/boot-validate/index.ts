@@ -132,7 +132,16 @@ export async function withHostLockWaiting<T>(
         return fn();
       });
     } catch (err) {
-      if (started || !(err instanceof LockHeldError) || deps.clock.monotonicMs() - start >= waitMs) throw err;
+      if (started || !(err instanceof LockHeldError)) throw err;
+      // Waited it out: this is not a second run that bounced off the lock
+      // (no run, LockHeldError's notARun) but a validation that did not
+      // happen; recorded, it runs hooks.onFailure and shows in fleet status.
+      if (deps.clock.monotonicMs() - start >= waitMs)
+        throw new GitopsdError(
+          'temporary',
+          `waited ${Math.round(waitMs / 1000)} s for the host lock; ${command} did not run: ${err.message}`,
+          { cause: err, detail: { ...err.detail, notARun: false } },
+        );
       deps.log.info('host lock held; waiting for it', { holderPid: err.holderPid });
       await deps.clock.sleep(1000);
     }

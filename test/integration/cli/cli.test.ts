@@ -129,7 +129,7 @@ describe('a usage error is no run', () => {
 });
 
 describe('a command that bounced off the host is no run', () => {
-  it('lock held (75) or stateDir not writable by the user (6): one line, no run recorded, no hook; the same command run for real is a run', async () => {
+  it('lock held (75) or stateDir not writable by the user (6): one line, no run recorded, no hook; the same command run for real is a run; boot validate that waited out the lock is a run', async () => {
     const base = mkdtempSync(join(tmpdir(), 'gitopsd-norun-'));
     chmodSync(base, 0o755);
     const stateDir = join(base, 'state');
@@ -177,9 +177,25 @@ describe('a command that bounced off the host is no run', () => {
     expect([locked.stderr, notRoot.stderr].map((e) => e.trimEnd().split('\n').length)).toEqual([1, 1]);
     expect(existsSync(hookLog)).toBe(false);
     expect(existsSync(join(stateDir, 'state.json'))).toBe(false);
+    // boot validate waits for the lock; having waited validation.timeoutSec
+    // it did not validate the boot: a run that failed (75), not no run.
+    const bootConfig = join(base, 'boot.json');
+    const cfg = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+    writeFileSync(bootConfig, JSON.stringify({ ...cfg, validation: { timeoutSec: 2, settleSeconds: 1 } }));
+    const holder2 = execa('node', [join(repoRoot, 'test/fixtures/lock-holder.mjs'), join(stateDir, 'gitopsd.lock')], {
+      stdin: 'pipe',
+      reject: false,
+    });
+    await new Promise<void>((resolve) => holder2.stdout?.once('data', () => resolve()));
+    const waited = await runCli(['boot', 'validate', '--config', bootConfig]);
+    holder2.stdin?.end();
+    await holder2;
+    expect(waited.exitCode).toBe(75);
+    expect(waited.stderr).toMatch(/waited 2 s for the host lock; boot validate did not run/);
+    expect(readFileSync(hookLog, 'utf8')).toBe('75\n');
     const real = await runCli(pin);
     expect(real.exitCode).toBe(6);
-    expect(readFileSync(hookLog, 'utf8')).toBe('6\n');
+    expect(readFileSync(hookLog, 'utf8')).toBe('75\n6\n');
   });
 });
 
