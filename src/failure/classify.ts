@@ -273,10 +273,16 @@ const ENVIRONMENTAL: readonly Rule[] = [
     pattern: /cannot connect to socket at|Nix daemon disconnected|Nix daemon out of memory/,
     inBuilderLog: 'ignored',
   },
+  // In a fetcher's log also a transfer cut off or refused on the way: git
+  // over http ("RPC failed; curl 18 …", captured in fod-rpc-drop), curl's
+  // own (nixpkgs' fetchurl builder) transport errors by number (5 proxy, 6
+  // host, 7 connect, 16 HTTP/2, 18 partial, 28 timeout, 35 TLS, 52 empty
+  // reply, 55/56 send/receive, 92 HTTP/2 stream) and a server's 5xx or 429.
+  // A 404 stays the commit's: a URL it got wrong fails the same everywhere.
   {
     cause: 'network',
     pattern:
-      /unable to download '|Could not resolve host|Couldn't resolve host|Temporary failure in name resolution|Network is unreachable|Connection refused|Connection timed out|Connection reset by peer|Failed to connect to|unable to access '|SSL connect error|Could not read from remote repository|fatal: unable to connect to /,
+      /unable to download '|Could not resolve host|Couldn't resolve host|Temporary failure in name resolution|Network is unreachable|Connection refused|Connection timed out|Connection reset by peer|Failed to connect to|unable to access '|SSL connect error|Could not read from remote repository|fatal: unable to connect to |RPC failed; |unexpected disconnect while reading sideband packet|the remote end hung up unexpectedly|early EOF|curl: \((5|6|7|16|18|28|35|52|55|56|92)\) |The requested URL returned error: (5\d\d|429)\b/,
     inBuilderLog: 'fixed-output',
   },
   // A substituter answered but did not deliver the path: the NAR was cut

@@ -777,6 +777,7 @@ const captured = (name: string): string =>
 const FOD_DRV = '/nix/store/172zkjw00aa3friw9xsvci8s5afcc880-fod-net-15768.drv';
 const FOD_503_DRV = '/nix/store/675yvv4q7ybgj9jy8ivc5cmvk9f6x7h7-fod-503-8981.drv';
 const FOD_BUILTIN_DRV = '/nix/store/d9q1kl95vx4qb1w9xljxjvbgf5vng4h3-x.tar.gz.drv';
+const FOD_RPC_DRV = '/nix/store/75gq62xbhsf4xslz1cvmk5xqmm96scya-fod-rpc-drop-31730.drv';
 const FOD_DEP_DRV = '/nix/store/xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv';
 
 const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvidence>, FailureClass, FailureCause]> = [
@@ -803,6 +804,8 @@ const capturedRows: Array<[string, FailureEvidence['stage'], Partial<FailureEvid
   // nix's builtin:fetchurl: its error: block (with an empty "       >" line) quoted as the builder's log
   ['fod-builtin-503', 'build', { fixedOutputDrvs: [FOD_BUILTIN_DRV] }, 'environmental', 'network'],
   ['fod-builtin-503', 'build', {}, 'caused-by-commit', 'build-error'],
+  // git over http cut off in the middle of the pack ("RPC failed; curl 18"): was build-error, a good commit marked bad
+  ['fod-rpc-drop', 'build', { fixedOutputDrvs: [FOD_RPC_DRV] }, 'environmental', 'network'],
   ['subst-down', 'build', {}, 'caused-by-commit', 'build-error'],
   // inputs and the store
   ['input-git-http', 'build', {}, 'environmental', 'network'],
@@ -829,6 +832,29 @@ describe('classifyFailure: outputs captured from the real tools (test/fixtures/n
     const v = classifyFailure(ev);
     expect({ class: v.class, cause: v.cause }).toEqual({ class: cls, cause });
     expect(v.summary).not.toMatch(/\n/);
+  });
+  // The fod-rpc-drop capture with what curl (nixpkgs' fetchurl builder) prints for a transfer that failed on the way.
+  it.each([
+    'curl: (28) Operation timed out after 300000 milliseconds with 0 out of 0 bytes received',
+    'curl: (22) The requested URL returned error: 503',
+    'curl: (18) transfer closed with 1024 bytes remaining to read',
+    'curl: (92) HTTP/2 stream 1 was not closed cleanly: INTERNAL_ERROR (err 2)',
+    'curl: (52) Empty reply from server',
+    'curl: (35) OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to example.org:443',
+    'fatal: the remote end hung up unexpectedly',
+  ])("a fetcher's transfer that failed on the way is not the commit: %s", (line) => {
+    const out = captured('fod-rpc-drop').replace(/> error: RPC failed.*\n.*\n.*\n/, `> ${line}\n`);
+    expect(out).toContain(line);
+    expect(classifyFailure(base('build', 'nh', out, { fixedOutputDrvs: [FOD_RPC_DRV] })).cause).toBe('network');
+  });
+  it("a 404 in a fetcher's log stays the commit's (a URL it got wrong)", () => {
+    const out = captured('fod-rpc-drop').replace(
+      /> error: RPC failed.*\n.*\n.*\n/,
+      '> curl: (22) The requested URL returned error: 404\n',
+    );
+    expect(classifyFailure(base('build', 'nh', out, { fixedOutputDrvs: [FOD_RPC_DRV] })).class).toBe(
+      'caused-by-commit',
+    );
   });
   // The child-killed capture with the line another parent prints in place of dash's "Killed".
   it.each([
