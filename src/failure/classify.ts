@@ -317,7 +317,7 @@ const ENVIRONMENTAL: readonly Rule[] = [
   {
     cause: 'killed',
     pattern:
-      /^\s*> Killed\s*$|\b\d+ Killed {2,}\S|Killed signal terminated program|terminated with signal 9 \[Killed\]|\] (Killed|Error 137)$|signal: 9, SIGKILL|builder failed with exit code 137\b/m,
+      /^\s*> Killed\s*$|\b\d+ Killed {2,}\S|Killed signal terminated program|terminated with signal 9 \[Killed\]|\] (Killed|Error 137)$|signal: 9, SIGKILL|failed with exit code 137\b/m,
     inBuilderLog: 'counts',
   },
   // SIGBUS: a page of a memory-mapped file could not be backed, which on

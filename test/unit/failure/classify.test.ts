@@ -833,6 +833,16 @@ describe('classifyFailure: outputs captured from the real tools (test/fixtures/n
     expect({ class: v.class, cause: v.cause }).toEqual({ class: cls, cause });
     expect(v.summary).not.toMatch(/\n/);
   });
+  it.each([
+    'Reason: builder failed with exit code 137.',
+    "error: builder for '/nix/store/g8qmjb2wc7c6rdlvqg426shk6mq7m25i-child-killed-239869628.drv' failed with exit code 137",
+  ])('a builder that exits 137 (its last command SIGKILLed) is not the commit: %s', (line) => {
+    const out = captured('child-killed')
+      .replace('> Killed\n', '')
+      .replace(/^\s*Reason: builder failed with exit code 1\.$/m, `       ${line}`);
+    expect(out).toContain(line);
+    expect(classifyFailure(base('build', 'nh', out, {})).cause).toBe('killed');
+  });
   // The fod-rpc-drop capture with what curl (nixpkgs' fetchurl builder) prints for a transfer that failed on the way.
   it.each([
     'curl: (28) Operation timed out after 300000 milliseconds with 0 out of 0 bytes received',
