@@ -74,6 +74,12 @@ describe('a missing path whose store object is gone is the environment; one whos
 describe('observeFixedOutputOrGone: a legacy mark of a fetcher outage whose .drv a gc removed', () => {
   const named = '/nix/store/xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv';
   const drv = join(store, 'xzrcrjlg47qm79234l0pwjxwgv0gc263-src-6821.drv');
+  // The toplevel that needed it is named too: it is in this store, and not
+  // fixed-output (named in /nix/store, it was read from the test bed's own
+  // store, where a gc of another test removes it, and it then counted as gone).
+  const namedTop = '/nix/store/hvrqwpbgihcfg2j5vlvxqimr3qrq7vxj-top-9935.drv';
+  const top = join(store, 'hvrqwpbgihcfg2j5vlvxqimr3qrq7vxj-top-9935.drv');
+  writeFileSync(top, `Derive([("out","${store}/x-top","","")],[],[],"x","/bin/sh",[],[])`);
   const text = readFileSync(new URL('../../fixtures/nix-failures/fod-dep.txt', import.meta.url), 'utf8');
   const mark = BadCommit.parse({
     commit: 'a'.repeat(40),
@@ -81,7 +87,7 @@ describe('observeFixedOutputOrGone: a legacy mark of a fetcher outage whose .drv
     at: '2026-01-01T00:00:00Z',
     message: 'build failed',
     storePath: null,
-    logTail: text.replaceAll(named, drv),
+    logTail: text.replaceAll(named, drv).replaceAll(namedTop, top),
   });
   const reexamine = () => reexamineMark(mark, observeFixedOutputOrGone(failedDrvsNamed(mark.logTail))).keep;
   it('gone: cleared (kept before: a good commit marked for good)', () => {
