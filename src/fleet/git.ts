@@ -9,7 +9,7 @@
  * gpg.format=ssh, user.signingKey as a key file), git-push(1)
  * (--force-with-lease=<ref>:<expect>, --porcelain), git-fetch(1) (refspecs;
  * with protocol v2 the server lists only the refs under the refspecs'
- * prefixes; --porcelain --verbose lists every ref it holds after), git-cat-file(1) (--batch-check, --batch), and pretty-formats
+ * prefixes; --porcelain --verbose lists every ref it holds after), git-cat-file(1) (--batch-check, --batch, --filter), and pretty-formats
  * %G? / %GS (G good, U good but unknown key, B bad, N none, E cannot check).
  */
 import { existsSync, lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -526,6 +526,71 @@ export async function batchRead(
     pos = nl + 1 + size + 1; // content, then a newline
   }
   return out;
+}
+
+/**
+ * One `git cat-file --batch` that leaves out every blob of `blobLimit` bytes
+ * or more (`--filter=blob:limit=<n>`, git-cat-file(1): "Omit objects from the
+ * list of printed objects … reported as `<object-name> excluded`"; git >=
+ * 2.50). Commits, trees and tags are read whatever their size. The reader's
+ * one process for what took two (batchCheck for the sizes, then batchRead of
+ * the small ones): the size limit is applied by git, so an oversized status
+ * (or a ref that points straight at a huge blob) is never read into memory.
+ *
+ * Returns the objects read and the names git excluded (each a blob of at
+ * least `blobLimit` bytes); a name git does not have is in neither. Returns
+ * null when this git does not know `--filter` for cat-file (older than 2.50:
+ * exit 129, git's usage error), so the caller reads in two steps instead.
+ */
+export async function batchReadFiltered(
+  deps: GitDeps,
+  i: { dir: string; names: readonly string[]; timeoutMs: number; blobLimit: number },
+): Promise<{ objects: Map<string, { type: string; bytes: Buffer }>; excluded: Set<string> } | null> {
+  const objects = new Map<string, { type: string; bytes: Buffer }>();
+  const excluded = new Set<string>();
+  if (i.names.length === 0) return { objects, excluded };
+  const r = await git(
+    deps,
+    i.dir,
+    [
+      'cat-file',
+      '--buffer',
+      `--filter=blob:limit=${String(i.blobLimit)}`,
+      '--batch=%(objectname) %(objecttype) %(objectsize)',
+    ],
+    { timeoutMs: i.timeoutMs, input: i.names.join('\n') + '\n', binaryStdout: true, allowFailure: true },
+  );
+  if (r.exitCode === 129) return null;
+  if (r.exitCode !== 0) {
+    throw new CommandFailed({
+      cmd: 'git',
+      args: ['cat-file', '--batch'],
+      exitCode: r.exitCode,
+      signal: undefined,
+      timedOut: false,
+      stderrTail: r.stderr,
+      stdout: '',
+    });
+  }
+  const bytes = r.stdoutBytes ?? new Uint8Array();
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 0;
+  for (const name of i.names) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) break;
+    const header = buf.subarray(pos, nl).toString('utf8').split(' ');
+    pos = nl + 1;
+    // "<name> missing" / "<name> excluded": two words; an object's header has three.
+    if (header.length === 2) {
+      if (header[1] === 'excluded') excluded.add(name);
+      continue;
+    }
+    const size = Number(header[2]);
+    if (header.length !== 3 || !Number.isSafeInteger(size) || size < 0) break;
+    objects.set(name, { type: header[1] ?? '', bytes: buf.subarray(pos, pos + size) });
+    pos += size + 1; // content, then a newline
+  }
+  return { objects, excluded };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Reading the fleet: fetch every host's status ref into a bare repository of
- * the reader's own, read each status.json and commit header with two
- * `git cat-file` processes, check signatures with one `git log` (results
+ * the reader's own, read each status.json and commit header with one
+ * `git cat-file` process (two with git older than 2.50), check signatures with one `git log` (results
  * cached by commit id, which covers the signature), and classify each host
  * (`decideRow`).
  *
@@ -31,6 +31,7 @@ import { decideRow, FUTURE_TOLERANCE_SEC } from './decide.js';
 import {
   batchCheck,
   batchRead,
+  batchReadFiltered,
   ensureViewRepo,
   fetchStatusRefs,
   removeStaleViewLocks,
@@ -362,18 +363,19 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const cached = (e: Entry): CachedDocument | undefined => hits.get(e);
     const unread = valid.filter((e) => cached(e) === undefined);
     const blobName = (e: Entry): string => `${e.commit}:status.json`;
-    const sizes = await batchCheck(deps, { dir, names: unread.map(blobName), timeoutMs });
-    const readable = unread.filter((e) => {
-      const s = sizes.get(blobName(e));
-      return s !== undefined && s !== null && s.type === 'blob' && s.size <= MAX_STATUS_BYTES;
-    });
-    const objects = await batchRead(deps, {
+    // One process where git knows --filter (>= 2.50): oversized blobs are
+    // left out by git itself; the sizes of those few are asked for after.
+    // Older git: the sizes first, then only what may be read.
+    const { sizes, objects } = await readUnread(deps, {
       dir,
-      names: [...new Set([...unread.map((e) => e.commit), ...readable.map(blobName)])],
+      commits: unread.map((e) => e.commit),
+      documents: unread.map(blobName),
       timeoutMs,
     });
     const readDocument = (e: Entry): CachedDocument => {
       const obj = objects.get(e.commit);
+      if (obj === undefined && sizes.get(e.commit)?.type === 'blob')
+        return { host: e.host, status: null, problem: notACommit('blob'), signed: false };
       if (obj === undefined)
         return { host: e.host, status: null, problem: 'the status commit could not be read', signed: false };
       // A ref may point at any object (git refuses a non-commit only under
@@ -413,7 +415,11 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     const read = valid.map((e) => {
       const c = cached(e);
       // A commit git could not give us this time is read again next time, not remembered.
-      return { e, d: c ?? readDocument(e), remember: c !== undefined || objects.has(e.commit) };
+      return {
+        e,
+        d: c ?? readDocument(e),
+        remember: c !== undefined || objects.has(e.commit) || sizes.get(e.commit)?.type === 'blob',
+      };
     });
     const documents = new Map(read.map((x) => [key(x.e), x.d]));
     const keep: [string, unknown][] = read.filter((x) => x.remember).map((x) => [key(x.e), x.d]);
@@ -514,6 +520,53 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
   } finally {
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+type Sizes = Map<string, { type: string; size: number } | null>;
+type Objects = Map<string, { type: string; bytes: Buffer }>;
+
+/**
+ * The status commits and their status.json blobs not in the document cache.
+ * `sizes`: each document name's type and size (null: missing), and each
+ * commit name that turned out to be an oversized blob (never read).
+ * `objects`: the commits, and each document that is at most
+ * MAX_STATUS_BYTES (a blob) or not a blob at all. One `cat-file` process with
+ * git >= 2.50 (plus one `--batch-check` of the oversized, when there are
+ * any); two with an older git.
+ */
+async function readUnread(
+  deps: Deps,
+  i: { dir: string; commits: readonly string[]; documents: readonly string[]; timeoutMs: number },
+): Promise<{ sizes: Sizes; objects: Objects }> {
+  const { dir, timeoutMs } = i;
+  const filtered = await batchReadFiltered(deps, {
+    dir,
+    names: [...new Set([...i.commits, ...i.documents])],
+    timeoutMs,
+    blobLimit: MAX_STATUS_BYTES + 1,
+  });
+  if (filtered === null) {
+    const sizes: Sizes = await batchCheck(deps, { dir, names: i.documents, timeoutMs });
+    const readable = i.documents.filter((n) => {
+      const s = sizes.get(n);
+      return s !== undefined && s !== null && s.type === 'blob' && s.size <= MAX_STATUS_BYTES;
+    });
+    const objects = await batchRead(deps, { dir, names: [...new Set([...i.commits, ...readable])], timeoutMs });
+    return { sizes, objects };
+  }
+  const { objects, excluded } = filtered;
+  const big: Sizes =
+    excluded.size > 0 ? await batchCheck(deps, { dir, names: [...excluded], timeoutMs }) : (new Map() as Sizes);
+  const sizes: Sizes = new Map();
+  for (const n of i.documents) {
+    const o = objects.get(n);
+    sizes.set(n, o !== undefined ? { type: o.type, size: o.bytes.length } : (big.get(n) ?? null));
+  }
+  for (const n of i.commits) {
+    const b = big.get(n);
+    if (b !== undefined && b !== null) sizes.set(n, b);
+  }
+  return { sizes, objects };
 }
 
 /**

@@ -419,6 +419,15 @@ describe('reading', () => {
       const content = JSON.stringify({ ...good, host: `${type}ref` });
       await pushRawObject({ scratch, remote, ref: `refs/gitopsd/status/${type}ref`, type, content });
     }
+    // A ref at a blob over the size limit: git leaves it out of the read
+    // (cat-file --filter), it is still named a blob.
+    await pushRawObject({
+      scratch,
+      remote,
+      ref: 'refs/gitopsd/status/hugeblobref',
+      type: 'blob',
+      content: 'x'.repeat(70_000),
+    });
     // A forgery: pb's name and a healthy status, signed with pa's key.
     await pushRawStatus({
       scratch,
@@ -456,11 +465,11 @@ describe('reading', () => {
       state: 'invalid',
       reasons: ['status.json in the status commit is a directory, not a file'],
     });
-    for (const type of ['blob', 'tree']) {
+    for (const type of ['blob', 'tree', 'hugeblob']) {
       expect(row(`${type}ref`)).toMatchObject({
         state: 'invalid',
         reasons: [
-          `the ref points at a ${type}, not a commit (a status ref holds a parentless commit); the host's own publishes replace it, and if no host of that name publishes, delete the ref at the remote`,
+          `the ref points at a ${type === 'tree' ? 'tree' : 'blob'}, not a commit (a status ref holds a parentless commit); the host's own publishes replace it, and if no host of that name publishes, delete the ref at the remote`,
         ],
         status: null,
       });

@@ -1,0 +1,46 @@
+/**
+ * batchReadFiltered (src/fleet/git.ts) against the real git of the test bed:
+ * one `cat-file --batch --filter=blob:limit=N` reads commits, trees and small
+ * blobs, names the oversized blobs excluded and leaves out missing names,
+ * each in its frame whatever the bytes are.
+ */
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRunner } from '../../../src/core/runner.js';
+import { silentLogger } from '../../../src/core/log.js';
+import { noopTracer } from '../../../src/core/faults.js';
+import { batchReadFiltered } from '../../../src/fleet/git.js';
+
+const runner = createRunner({ log: silentLogger, tracer: noopTracer, defaultTimeoutMs: 20_000 });
+const git = async (dir: string, args: string[], input?: string): Promise<string> =>
+  (
+    await runner.run('git', ['--git-dir', dir, ...args], { timeoutMs: 20_000, ...(input ? { input } : {}) })
+  ).stdout.trim();
+
+describe('batchReadFiltered', () => {
+  it('reads small objects in one process and names the blobs at or over the limit excluded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gitopsd-catfilter-'));
+    try {
+      await runner.run('git', ['init', '-q', '--bare', dir], { timeoutMs: 20_000 });
+      const small = await git(dir, ['hash-object', '-w', '--stdin'], 'a\nb\n\u00ff\n');
+      const edge = await git(dir, ['hash-object', '-w', '--stdin'], 'x'.repeat(99));
+      const big = await git(dir, ['hash-object', '-w', '--stdin'], 'y'.repeat(100));
+      const tree = await git(dir, ['mktree'], `100644 blob ${small}\tstatus.json\n100644 blob ${big}\tbig\n`);
+      const commit = await git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit-tree', tree, '-m', 'm']);
+      const names = [`${commit}:status.json`, `${commit}:big`, big, commit, tree, edge, `${commit}:none`];
+      const r = await batchReadFiltered({ runner }, { dir, names, timeoutMs: 20_000, blobLimit: 100 });
+      expect(r).not.toBeNull();
+      expect([...(r?.excluded ?? [])]).toEqual([`${commit}:big`, big]);
+      expect([...(r?.objects.keys() ?? [])]).toEqual([`${commit}:status.json`, commit, tree, edge]);
+      expect(r?.objects.get(`${commit}:status.json`)).toEqual({ type: 'blob', bytes: Buffer.from('a\nb\n\u00ff\n') });
+      expect(r?.objects.get(edge)?.bytes.length).toBe(99);
+      expect(r?.objects.get(commit)?.type).toBe('commit');
+      expect(r?.objects.get(commit)?.bytes.toString()).toContain(`tree ${tree}\n`);
+      expect(r?.objects.get(tree)?.type).toBe('tree');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
