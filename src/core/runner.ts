@@ -105,6 +105,15 @@ export interface RunOptions {
    * after an invalid UTF-8 sequence.
    */
   binaryStdout?: boolean;
+  /**
+   * Keep only the last this many bytes of stdout: for output that may be
+   * far bigger than the heap should hold (a derivation's whole build log,
+   * `nix-store --read-log`). stdout then never fails the command for its
+   * size (MAX_BUFFER does not apply); `RunResult.stdout` is the kept tail
+   * (a UTF-8 sequence cut at its start decodes as U+FFFD), and
+   * `RunResult.stdoutTotal` says how much came. Not with `binaryStdout`.
+   */
+  stdoutTail?: number;
 }
 
 export interface RunResult {
@@ -115,6 +124,8 @@ export interface RunResult {
   skipped: boolean;
   /** stdout as bytes, only when the call asked for `binaryStdout`. */
   stdoutBytes?: Uint8Array;
+  /** With `stdoutTail`: the bytes and newlines stdout had in all (`stdout` holds the end of them). */
+  stdoutTotal?: { bytes: number; newlines: number };
 }
 
 export interface Runner {
@@ -383,6 +394,8 @@ export function createRunner(opts: RunnerOptions): Runner {
       // cost about 35 ms for the 1.4 MB of `git cat-file --batch` of a cold
       // read of 1,000 hosts (docs/benchmarks.md B8).
       ...(o.binaryStdout === true ? { encoding: 'buffer' as const, buffer: { stdout: false } } : {}),
+      // A bounded tail is collected below, not by execa (execa would hold all of it, up to maxBuffer).
+      ...(o.stdoutTail !== undefined ? { buffer: { stdout: false } } : {}),
       ...(o.input !== undefined ? { input: o.input } : { stdin: 'ignore' as const }),
       // A session of its own: no controlling terminal (RunOptions.user).
       ...(o.user ? { uid: o.user.uid, gid: o.user.gid, detached: true } : {}),
@@ -395,8 +408,13 @@ export function createRunner(opts: RunnerOptions): Runner {
     }
     // Binary stdout: its chunks as they come, joined once at the end (the
     // same limit as execa's maxBuffer: over it the command is stopped and fails).
-    const chunks: Buffer[] | null = o.binaryStdout === true ? [] : null;
+    // With stdoutTail: only the chunks that hold the last stdoutTail bytes
+    // are kept, and the newlines of all of them counted.
+    const tailMax = o.binaryStdout === true ? undefined : o.stdoutTail;
+    const chunks: Buffer[] | null = o.binaryStdout === true || tailMax !== undefined ? [] : null;
     let stdoutSize = 0;
+    let kept = 0;
+    let newlines = 0;
     let overflow = false;
     const stdoutEnded =
       chunks === null || child.stdout === null
@@ -404,7 +422,13 @@ export function createRunner(opts: RunnerOptions): Runner {
         : (() => {
             child.stdout.on('data', (chunk: Buffer) => {
               stdoutSize += chunk.length;
-              if (stdoutSize <= MAX_BUFFER) chunks.push(chunk);
+              if (tailMax !== undefined) {
+                for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) newlines++;
+                chunks.push(chunk);
+                kept += chunk.length;
+                while (chunks.length > 1 && kept - (chunks[0]?.length ?? 0) >= tailMax)
+                  kept -= chunks.shift()?.length ?? 0;
+              } else if (stdoutSize <= MAX_BUFFER) chunks.push(chunk);
               else if (!overflow) {
                 overflow = true;
                 child.kill('SIGTERM');
@@ -478,7 +502,7 @@ export function createRunner(opts: RunnerOptions): Runner {
     });
     await stdoutEnded;
     const durationMs = Math.round(mono() - start);
-    const bytes =
+    const joined =
       chunks !== null
         ? chunks.length === 1 && chunks[0] !== undefined
           ? chunks[0]
@@ -486,6 +510,10 @@ export function createRunner(opts: RunnerOptions): Runner {
         : r.stdout instanceof Uint8Array
           ? r.stdout
           : undefined;
+    const bytes =
+      tailMax !== undefined && joined !== undefined && joined.length > tailMax
+        ? joined.subarray(joined.length - tailMax)
+        : joined;
     // Binary stdout is decoded only when the text is asked for (a caller of
     // binaryStdout reads the bytes).
     let decoded: string | undefined = typeof r.stdout === 'string' ? r.stdout : bytes === undefined ? '' : undefined;
@@ -538,7 +566,8 @@ export function createRunner(opts: RunnerOptions): Runner {
       stderr,
       durationMs,
       skipped: false,
-      ...(bytes !== undefined ? { stdoutBytes: bytes } : {}),
+      ...(bytes !== undefined && o.binaryStdout === true ? { stdoutBytes: bytes } : {}),
+      ...(tailMax !== undefined ? { stdoutTotal: { bytes: stdoutSize, newlines } } : {}),
     };
   };
 

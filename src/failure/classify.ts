@@ -116,6 +116,15 @@ export interface FailureEvidence {
    * own doing (the sandbox has no network), not an outage.
    */
   fixedOutputDrvs?: readonly string[];
+  /**
+   * The whole build log of each derivation whose builder failed by itself
+   * (planFullLogReads: only when the lines nix showed would blame the
+   * commit), read from nix after the failure (`nix-store --read-log`, the
+   * last FULL_LOG_TAIL_BYTES of it), or why it could not be read. nix quotes
+   * only the last `log-lines` (25) lines of a failed builder: the OOM kill
+   * of a `make -j` job or a full disk may be further up.
+   */
+  fullBuildLogs?: readonly FullBuildLog[];
   /** post-switch / boot: checks that failed on the system before the change (the pre-check). */
   failingBefore?: readonly string[];
   /** post-switch / boot: checks that failed after the change. */
@@ -129,6 +138,36 @@ export interface FailureEvidence {
   /** boot: the golden fails the same checks. */
   goldenFailsToo?: boolean;
 }
+
+/** A failed derivation's whole build log as read from nix, or why it could not be read. */
+export type FullBuildLog =
+  | {
+      drv: string;
+      read: true;
+      /** The end of the log, whole lines: all of it, or its last FULL_LOG_TAIL_BYTES. */
+      text: string;
+      /** The number, in the whole log, of `text`'s first line (1 when `text` is all of it). */
+      firstLine: number;
+      /** Lines in the whole log. */
+      totalLines: number;
+      /** Bytes in the whole log. */
+      totalBytes: number;
+    }
+  | {
+      drv: string;
+      read: false;
+      /** nix's own words (`build log of derivation '…' is not available` when none was kept), or the timeout. */
+      why: string;
+    };
+
+/**
+ * How much of the end of a build log is read and scanned (bytes): a
+ * derivation's log can be gigabytes (a test suite in a loop); its cause is
+ * near its end. 4 MiB is some 50,000 lines of compiler output.
+ */
+export const FULL_LOG_TAIL_BYTES = 4 * 1024 * 1024;
+/** At most this many failed derivations have their full log read after one build. */
+export const FULL_LOGS_MAX = 3;
 
 export type RetryPolicy =
   /** The commit is bad for this build; only a newer commit (or a changed build) is tried. */
@@ -434,6 +473,118 @@ export function failedDrvsNamed(output: string): string[] {
 }
 
 /**
+ * The derivations whose builder failed by itself, as nix's own lines name
+ * them: "Cannot build '….drv'." with a `Reason:` that is not "N
+ * dependency failed" (a derivation that needed a failed one never ran, and
+ * has no log), or older nix's "builder for '….drv' failed". Never from a
+ * builder's log lines (failedDrvsNamed). Pure.
+ */
+export function drvsFailedByBuilder(output: string): string[] {
+  const lines = splitBuilderLog(output.replace(ANSI, '')).own.split('\n');
+  const found = new Set<string>();
+  lines.forEach((l, i) => {
+    const old = /builder for '([^']+\.drv)' failed/.exec(l)?.[1];
+    if (old !== undefined) found.add(old);
+    const drv = /Cannot build '([^']+\.drv)'/.exec(l)?.[1];
+    if (drv === undefined) return;
+    const reason = lines.slice(i + 1).find((n) => /^\s*(Reason:|error:)/.test(n)) ?? '';
+    if (/^\s*Reason:/.test(reason) && !/dependenc(y|ies) failed/.test(reason)) found.add(drv);
+  });
+  return [...found];
+}
+
+/**
+ * Which failed derivations' whole build logs to read (FailureEvidence.fullBuildLogs):
+ * only when the lines nix showed would make the failure the commit's
+ * `build-error` (an evaluation error has no build log; a failure already
+ * environmental needs no more evidence), and at most FULL_LOGS_MAX. Pure.
+ */
+export function planFullLogReads(e: FailureEvidence): string[] {
+  if (e.stage !== 'build') return [];
+  const { fullBuildLogs: _, ...visible } = e;
+  if (classifyFailure(visible).cause !== 'build-error') return [];
+  return drvsFailedByBuilder(e.output).slice(0, FULL_LOGS_MAX);
+}
+
+/**
+ * A FullBuildLog from what `nix-store --read-log` printed: the kept end of
+ * stdout and the bytes and newlines of all of it. When only the end was
+ * kept, its first, cut line is dropped. Pure.
+ */
+export function fullBuildLogFrom(
+  drv: string,
+  tailText: string,
+  total: { bytes: number; newlines: number },
+  tailBytes: number,
+): FullBuildLog {
+  const endsOpen = tailText !== '' && !tailText.endsWith('\n');
+  const totalLines = total.newlines + (endsOpen ? 1 : 0);
+  let text = tailText;
+  if (total.bytes > tailBytes) {
+    const nl = text.indexOf('\n');
+    text = nl >= 0 ? text.slice(nl + 1) : '';
+  }
+  const lines = text === '' ? 0 : text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+  return { drv, read: true, text, firstLine: totalLines - lines + 1, totalLines, totalBytes: total.bytes };
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+/** A log line fit for a one-line summary: no control characters, bounded. */
+const shown = (line: string): string => {
+  // eslint-disable-next-line no-control-regex -- a builder prints what it likes
+  const t = line.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  return t.length > 160 ? `${t.slice(0, 160)}…` : t;
+};
+
+/**
+ * The builder-log rules (Rule.inBuilderLog) over the full logs: the first
+ * rule, in ENVIRONMENTAL's order, that a line of a log matches, and the
+ * last such line (nearest the failure). Each line is tested as nix quotes
+ * it ("       > …"), so the rules are the same as for the lines nix showed.
+ * With `notes`, a line for each log that says what was read, or why not,
+ * for the evidence a mark keeps. Pure.
+ */
+function judgeFullLogs(
+  logs: readonly FullBuildLog[],
+  fixed: ReadonlySet<string>,
+): { found: { cause: FailureCause; key: string } | null; notes: string[] } {
+  const notes: string[] = [];
+  for (const log of logs) {
+    if (!log.read) {
+      notes.push(
+        `gitopsd could not read the full build log of ${log.drv}: ${shown(log.why)}; judged on the lines nix showed`,
+      );
+      continue;
+    }
+    const lines = log.text.replace(ANSI, '').split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    const quoted = lines.map((l) => `       > ${l}`);
+    const scanned = `only its last ${fmt(lines.length)} lines, ${fmt(Math.round(Buffer.byteLength(log.text) / 1024))} of ${fmt(Math.round(log.totalBytes / 1024))} KiB, were scanned`;
+    const cut = log.firstLine > 1;
+    for (const r of ENVIRONMENTAL) {
+      if (!(r.inBuilderLog === 'counts' || (r.inBuilderLog === 'fixed-output' && fixed.has(log.drv)))) continue;
+      for (let i = quoted.length - 1; i >= 0; i--) {
+        if (!r.pattern.test(quoted[i] ?? '')) continue;
+        const key = `full build log of ${log.drv}: line ${fmt(log.firstLine + i)} of ${fmt(log.totalLines)}: \`${shown(lines[i] ?? '')}\``;
+        notes.push(`gitopsd read the ${key}${cut ? ` (${scanned})` : ''}`);
+        return { found: { cause: r.cause, key }, notes };
+      }
+    }
+    notes.push(
+      `gitopsd read the full build log of ${log.drv} (${fmt(log.totalLines)} lines${cut ? `; ${scanned}` : ''}): no sign of the environment in it`,
+    );
+  }
+  return { found: null, notes };
+}
+
+/** The evidence with gitopsd's notes after it, bounded to EVIDENCE_MAX from the end. */
+function withNotes(evidence: string, notes: readonly string[]): string {
+  if (notes.length === 0) return evidence;
+  const text = `${evidence}\n\n${notes.join('\n')}`;
+  return text.length > EVIDENCE_MAX ? `…${text.slice(text.length - EVIDENCE_MAX)}` : text;
+}
+
+/**
  * Whether a .drv's text (nix's ATerm, `Derive([("out","<path>","<hashAlgo>","<hash>")],…`)
  * is a fixed-output derivation: one output with both a hash algorithm and a
  * hash. A floating content-addressed one has the algorithm and no hash; an
@@ -528,7 +679,15 @@ export function classifyFailure(e: FailureEvidence): FailureVerdict {
 
   switch (e.stage) {
     case 'build':
-      if (BUILD_ERROR.test(text)) return verdict('caused-by-commit', 'build-error', e.stage, evidence, key);
+      if (BUILD_ERROR.test(text)) {
+        // What nix did not show: the whole logs of the builders that failed
+        // (read by the caller when planFullLogReads asked for them).
+        const full = judgeFullLogs(e.fullBuildLogs ?? [], fixed);
+        const ev = withNotes(evidence, full.notes);
+        if (full.found !== null)
+          return verdict('environmental', full.found.cause, e.stage, ev, full.found.key.slice(0, 300));
+        return verdict('caused-by-commit', 'build-error', e.stage, ev, key);
+      }
       if (EVAL_ERROR.test(text)) return verdict('caused-by-commit', 'eval-error', e.stage, evidence, key);
       return verdict('unknown', 'unrecognised', e.stage, evidence, key);
     case 'activation':

@@ -61,6 +61,7 @@ import { waitForHealthy, type CheckResult } from '../health/checks.js';
 import {
   classifyFailure,
   failedDrvsNamed,
+  planFullLogReads,
   storeObjectsNamedMissing,
   type FailureEvidence,
   type FailureStage,
@@ -103,6 +104,7 @@ import {
   observeFixedOutput,
   observeFixedOutputOrGone,
   profileGeneration,
+  readFullBuildLogs,
   toplevelAttr,
   toplevelDrvPath,
   updateFlakeInputs,
@@ -712,10 +714,17 @@ function windowText(deps: Deps): string {
  * failed derivations are fetchers (fixed-output: their network errors are an
  * outage; any other builder's are its own).
  */
-function buildEvidence(
+/**
+ * The evidence of a failed build: nh's stderr and what is observed right
+ * after it (disk, gone store paths, fixed-output .drv files). When those
+ * would blame the commit's build (planFullLogReads), the whole build logs of
+ * the builders that failed are read from nix too: nix shows only their
+ * last lines, and a kill or a full disk may be further up.
+ */
+async function buildEvidence(
   deps: Deps,
   built: Extract<Awaited<ReturnType<typeof buildToplevel>>, { ok: false }>,
-): FailureEvidence {
+): Promise<FailureEvidence> {
   let lowDisk = false;
   try {
     lowDisk = observeDisks(deps.config.preflight.diskPaths).some(
@@ -724,7 +733,7 @@ function buildEvidence(
   } catch {
     // A disk that cannot be measured says nothing either way.
   }
-  return {
+  const e: FailureEvidence = {
     stage: 'build',
     tool: 'nh',
     exitCode: built.exitCode,
@@ -735,6 +744,8 @@ function buildEvidence(
     goneStorePaths: observeAbsent(storeObjectsNamedMissing(built.stderr)),
     fixedOutputDrvs: observeFixedOutput(failedDrvsNamed(built.stderr)),
   };
+  const drvs = planFullLogReads(e);
+  return drvs.length === 0 ? e : { ...e, fullBuildLogs: await readFullBuildLogs(deps, drvs) };
 }
 
 function candidateLink(deps: Deps): string {
@@ -832,7 +843,7 @@ async function dryRunBuild(
     rmSync(outLink, { force: true });
   }
   if (!built.ok) {
-    const v = classifyFailure(buildEvidence(deps, built));
+    const v = classifyFailure(await buildEvidence(deps, built));
     if (v.class !== 'caused-by-commit') {
       return finish(ctx, {
         kind: 'retry-later',
@@ -964,7 +975,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
   cleanBuildsDir(deps, ['deployed']);
   const built = await timed(ctx, 'buildMs', () => buildToplevel(deps, { flakeDir: dir, outLink: candidateLink(deps) }));
   if (!built.ok) {
-    const v = classifyFailure(buildEvidence(deps, built));
+    const v = classifyFailure(await buildEvidence(deps, built));
     const lockBlob = await g.blobId(deps, dir, candidate, 'flake.lock');
     // The toplevel's .drv for the record, while the checkout is still the
     // candidate (only for a build error: an evaluation error has none).

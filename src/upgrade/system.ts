@@ -10,11 +10,11 @@
 import { lstatSync, readFileSync, statfsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
-import { CommandFailed, GitopsdError, tail } from '../core/errors.js';
+import { CommandFailed, GitopsdError, lastLine, tail } from '../core/errors.js';
 import type { BootFiles, DiskObservation } from './decide.js';
 
 import { readRegularFile, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
-import { isFixedOutputDrv } from '../failure/classify.js';
+import { FULL_LOG_TAIL_BYTES, fullBuildLogFrom, isFixedOutputDrv, type FullBuildLog } from '../failure/classify.js';
 
 type SysDeps = Pick<Deps, 'runner' | 'config' | 'log' | 'paths'>;
 
@@ -101,6 +101,54 @@ export function observeFixedOutputOrGone(drvs: readonly string[]): string[] {
   const named = drvs.filter((p) => DRV_PATH.test(p));
   const keep = new Set([...observeFixedOutput(named), ...observeAbsent(named)]);
   return named.filter((p) => keep.has(p));
+}
+
+/**
+ * The whole build logs of failed derivations (FailureEvidence.fullBuildLogs;
+ * which ones: planFullLogReads), one `nix-store --read-log <drv>` each, in
+ * turn: nix's stable command, which reads the log the local store kept
+ * (/nix/var/log/nix/drvs, bzip2) and nothing else. `nix log` would need
+ * the nix-command feature, and when no log was kept it asks every
+ * substituter, whose log (Hydra's) is of another build of the same
+ * derivation. Only the last FULL_LOG_TAIL_BYTES are kept (the runner's
+ * stdoutTail), so a log of gigabytes costs time (bzip2, bounded by
+ * timeouts.commandSec), not memory. A log that cannot be read (none kept:
+ * `keep-build-log = false`, or removed; the timeout; a path that is not a
+ * .drv) comes back as the reason: no evidence either way. Read-only.
+ */
+export async function readFullBuildLogs(deps: SysDeps, drvs: readonly string[]): Promise<FullBuildLog[]> {
+  const out: FullBuildLog[] = [];
+  const timeoutSec = deps.config.timeouts.commandSec;
+  for (const drv of drvs) {
+    if (!DRV_PATH.test(drv)) {
+      out.push({ drv, read: false, why: 'not a store derivation path' });
+      continue;
+    }
+    try {
+      const r = await deps.runner.run('nix-store', ['--read-log', drv], {
+        allowFailure: true,
+        timeoutMs: timeoutSec * 1000,
+        stdoutTail: FULL_LOG_TAIL_BYTES,
+      });
+      out.push(
+        r.exitCode === 0
+          ? fullBuildLogFrom(
+              drv,
+              r.stdout,
+              r.stdoutTotal ?? { bytes: Buffer.byteLength(r.stdout), newlines: r.stdout.split('\n').length - 1 },
+              FULL_LOG_TAIL_BYTES,
+            )
+          : { drv, read: false, why: lastLine(r.stderr) || `nix-store --read-log exited ${r.exitCode}` },
+      );
+    } catch (err) {
+      const why =
+        err instanceof CommandFailed && err.timedOut
+          ? `nix-store --read-log did not finish within timeouts.commandSec (${timeoutSec} s)`
+          : (err as Error).message;
+      out.push({ drv, read: false, why });
+    }
+  }
+  return out;
 }
 
 export function readUptimeSec(file: string): number {

@@ -149,6 +149,14 @@ describe('runner', () => {
     expect((err as CommandFailed).stderrTail).toBe('stdout was over 67108864 bytes; the command was stopped');
   });
 
+  it('stdoutTail: keeps the last bytes of a stdout over the 64 MiB limit, counts all of it, and does not fail', async () => {
+    const r = await runner.run('sh', ['-c', "head -c 70000000 /dev/zero; printf 'a\\nb\\nend'"], { stdoutTail: 4096 });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.length).toBe(4096);
+    expect(r.stdout.endsWith('\0a\nb\nend')).toBe(true);
+    expect(r.stdoutTotal).toEqual({ bytes: 70_000_007, newlines: 2 });
+  });
+
   it('streams output lines as they arrive', async () => {
     const lines: string[] = [];
     await runner.run('sh', ['-c', 'echo one; echo two >&2; printf three'], { onLine: (l) => lines.push(l) });

@@ -11,8 +11,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   classifyFailure,
+  drvsFailedByBuilder,
   exitCodeForFailure,
   failedDrvsNamed,
+  fullBuildLogFrom,
+  FULL_LOG_TAIL_BYTES,
+  planFullLogReads,
   isFixedOutputDrv,
   keyLine,
   meaningfulError,
@@ -22,6 +26,7 @@ import {
   type FailureCause,
   type FailureClass,
   type FailureEvidence,
+  type FullBuildLog,
 } from '../../../src/failure/classify.js';
 
 /** nh 4.4's report after nix exits 1 (color-eyre chain), as nh prints it below nix's stderr. */
@@ -925,5 +930,81 @@ describe('classifyFailure: outputs captured from the real tools (test/fixtures/n
     ).toBe(false);
     // a floating content-addressed derivation: an algorithm, no hash
     expect(isFixedOutputDrv('Derive([("out","","r:sha256","")],[],[],')).toBe(false);
+  });
+});
+
+// A kill or a full disk above nix's window (the last 25 log lines): the whole
+// log, as `nix-store --read-log` printed it (fulllog in produce.sh: NAME.txt
+// is nh's stderr, NAME.log the full log).
+describe("classifyFailure: a builder's full log, when nix's last lines would blame the commit", () => {
+  const fullLog = (name: string): FullBuildLog => {
+    const text = readFileSync(new URL(`../../fixtures/nix-failures/${name}.log`, import.meta.url), 'utf8');
+    const [drv] = drvsFailedByBuilder(captured(name));
+    const total = { bytes: Buffer.byteLength(text), newlines: text.split('\n').length - 1 };
+    return fullBuildLogFrom(drv ?? '', text, total, FULL_LOG_TAIL_BYTES);
+  };
+  const noLog: FullBuildLog = {
+    drv: drvsFailedByBuilder(captured('fulllog-nolog'))[0] ?? '',
+    read: false,
+    why: captured('fulllog-nolog.readlog'),
+  };
+  it.each<[string, Partial<FailureEvidence>, FailureClass, FailureCause, string]>([
+    // (a) make -j: a job's compiler SIGKILLed (dash: "Killed"), 40 more lines, exit 2
+    ['fulllog-killed', {}, 'caused-by-commit', 'build-error', ''],
+    [
+      'fulllog-killed',
+      { fullBuildLogs: [fullLog('fulllog-killed')] },
+      'environmental',
+      'killed',
+      'line 14 of 54: `Killed`',
+    ],
+    // (b) ENOSPC (a real one, a 64 KiB tmpfs), then 40 lines of a test report
+    [
+      'fulllog-disk',
+      { fullBuildLogs: [fullLog('fulllog-disk')] },
+      'environmental',
+      'disk-full',
+      "line 2 of 42: `head: error writing 'standard output': No space left on device`",
+    ],
+    // (c) control: an ordinary compile error 60 lines up stays the commit's
+    [
+      'fulllog-plain',
+      { fullBuildLogs: [fullLog('fulllog-plain')] },
+      'caused-by-commit',
+      'build-error',
+      'no sign of the environment',
+    ],
+    // no log kept (keep-build-log = false): judged on what nix showed, and the evidence says so
+    [
+      'fulllog-nolog',
+      { fullBuildLogs: [noLog] },
+      'caused-by-commit',
+      'build-error',
+      'could not read the full build log',
+    ],
+  ])('%s %#', (name, extra, cls, cause, says) => {
+    const v = classifyFailure(base('build', 'nh', captured(name), extra));
+    expect({ class: v.class, cause: v.cause }).toEqual({ class: cls, cause });
+    expect(v.evidence).toContain(says);
+    if (cls === 'environmental') expect(v.summary).toContain(says);
+  });
+  it('reads the full log only of a builder that failed by itself, only when the commit would be blamed', () => {
+    const ev = (name: string): FailureEvidence => base('build', 'nh', captured(name), {});
+    expect(planFullLogReads(ev('fulllog-killed'))).toEqual(drvsFailedByBuilder(captured('fulllog-killed')));
+    expect(planFullLogReads(ev('fulllog-killed'))).toHaveLength(1);
+    expect(planFullLogReads(ev('fod-dep'))).toEqual([FOD_DEP_DRV]); // not the one that only needed it
+    expect(planFullLogReads(ev('child-killed'))).toEqual([]); // already environmental
+    expect(planFullLogReads(ev('infrec2'))).toEqual([]); // an evaluation error has no build log
+  });
+  it('numbers the lines of a tail by the whole log', () => {
+    const l = fullBuildLogFrom('/x.drv', 'cut line\nline 49\nline 50\n', { bytes: 1000, newlines: 50 }, 24);
+    expect(l).toEqual({
+      drv: '/x.drv',
+      read: true,
+      text: 'line 49\nline 50\n',
+      firstLine: 49,
+      totalLines: 50,
+      totalBytes: 1000,
+    });
   });
 });
