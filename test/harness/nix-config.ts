@@ -40,7 +40,8 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './exec.js';
 
-export type Breakage = 'none' | 'syntax-error' | 'failing-derivation' | 'builder-sigbus' | 'fetcher-down';
+export type Breakage =
+  'none' | 'syntax-error' | 'failing-derivation' | 'builder-sigbus' | 'child-killed-early' | 'fetcher-down';
 
 export interface HostGeneration {
   /** The NixOS version label: goes into `nixos-version` and the store path name. */

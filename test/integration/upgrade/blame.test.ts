@@ -327,6 +327,26 @@ describe('builders that die of a signal', () => {
     expect(rec?.evidence).toMatch(/Reason: builder failed due to signal 7 \(Bus error\)\./);
     expect(await checkoutHead(t)).toBe(deployed);
   });
+  it("a child SIGKILLed 40 lines before the end, above nix's last 25: the full log is read, exit 75, not marked bad", async () => {
+    const deployed = await checkoutHead(t);
+    const c = await repo.commitGeneration(gen('v-oom-early', { breakage: 'child-killed-early' }), 'oom early');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    // The kill is line 2 of 42 of the toplevel's log: nix showed lines 18 to 42.
+    expect(r.stdout).toMatch(
+      /not the commit's fault \(a builder was killed by a signal .*: full build log of \/nix\/store\/\S+-nixos-system-hosta-v-oom-early\.drv: line 2 of 42: `Killed`/,
+    );
+    expect(await marks()).toEqual({});
+    const rec = (await retries()).find((x) => x.commit === c);
+    expect(rec).toMatchObject({ stage: 'build', class: 'environmental', cause: 'killed', failures: 1 });
+    expect(rec?.evidence).toMatch(/Last 25 log lines:/);
+    expect(rec?.evidence).not.toMatch(/> Killed/);
+    expect(rec?.evidence).toMatch(/gitopsd read the full build log of \S+: line 2 of 42: `Killed`/);
+    // One read, of the derivation nix named.
+    const drv = /Cannot build '(\/nix\/store\/\S+\.drv)'/.exec(rec?.evidence ?? '')?.[1];
+    expect(nixCommands(r.commands).filter((cmd) => cmd[0] === 'nix-store')).toEqual([['nix-store', '--read-log', drv]]);
+    expect(await checkoutHead(t)).toBe(deployed);
+  });
 });
 
 describe('a network error in a builder log', () => {
