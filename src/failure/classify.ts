@@ -22,7 +22,11 @@
  * lines are ignored (a substituter that cannot be reached is a warning when
  * the build then fails for its own reason). Environmental signs win over
  * commit signs: "builder failed with exit code 1" whose log says "No space
- * left on device" is a full disk, not the commit.
+ * left on device" is a full disk, not the commit. nix quotes only the last
+ * `log-lines` (25) lines of a builder: when those would blame the commit,
+ * the caller reads the whole logs of the builders that failed
+ * (planFullLogReads, FailureEvidence.fullBuildLogs) and the same
+ * builder-log rules see them (judgeFullLogs).
  *
  * Sources of the texts (checked against nix 2.34 in the test bed and
  * NixOS/nix at 2.34.0):

@@ -1,7 +1,8 @@
 /**
  * The Nix operations of upgrade, one function each (the layering of
  * nixos-rebuild-ng's nix.py): build a toplevel with nh, update the flake
- * inputs, diff closures. And the read-only observations of the system:
+ * inputs, diff closures, read a failed builder's whole log. And the
+ * read-only observations of the system:
  * profile generation, boot files (kernel/initrd/modules), free disk space,
  * uptime, systemd's state. Setting the system profile,
  * switch-to-configuration and the reboot are shared with golden and boot
