@@ -575,7 +575,7 @@ function judgeFullLogs(
       }
     }
     notes.push(
-      `gitopsd read the full build log of ${log.drv} (${fmt(log.totalLines)} lines${cut ? `; ${scanned}` : ''}): no sign of the environment in it`,
+      `gitopsd read the full build log of ${log.drv} (${fmt(log.totalLines)} line${log.totalLines === 1 ? '' : 's'}${cut ? `; ${scanned}` : ''}): no sign of the environment in it`,
     );
   }
   return { found: null, notes };

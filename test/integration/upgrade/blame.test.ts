@@ -377,6 +377,10 @@ describe('bad marks', () => {
     expect(m).toMatchObject({ reason: 'build-failed', class: 'caused-by-commit', cause: 'build-error' });
     expect(m?.evidence).toMatch(/Reason: builder failed with exit code 1/);
     expect(m?.evidence).toContain('simulated build failure');
+    // The whole log was read first (nix showed all of it here) and said nothing of the environment.
+    expect(m?.evidence).toMatch(
+      /gitopsd read the full build log of \S+-nixos-system-hosta-v6-broken\.drv \(1 line\): no sign/,
+    );
     expect(m?.build).toMatchObject({
       flakeHost: 'hosta',
       flakeAttr: `${t.host.paths.nixConfigDir}#nixosConfigurations.hosta.config.system.build.toplevel`,
