@@ -170,6 +170,16 @@ export type FullBuildLog =
  * near its end. 4 MiB is some 50,000 lines of compiler output.
  */
 export const FULL_LOG_TAIL_BYTES = 4 * 1024 * 1024;
+/**
+ * Of that end, only the last this many lines are judged (lines). What ends
+ * a builder is near its end: make -j waits for its running jobs after one is
+ * killed (one line each, a few hundred at most), cargo for the crates in
+ * flight, a test runner prints its report; ninja stops at once. Further up,
+ * a configure check or a test that passed may print the same words
+ * (`ENOSPC`, "out of memory") for another reason, and a commit that really
+ * fails would then be retried instead of marked.
+ */
+export const FULL_LOG_JUDGED_LINES = 2000;
 /** At most this many failed derivations have their full log read after one build. */
 export const FULL_LOGS_MAX = 3;
 
@@ -563,11 +573,13 @@ function judgeFullLogs(
     const lines = log.text.replace(ANSI, '').split('\n');
     if (lines.at(-1) === '') lines.pop();
     const quoted = lines.map((l) => `       > ${l}`);
-    const scanned = `only its last ${fmt(lines.length)} lines, ${fmt(Math.round(Buffer.byteLength(log.text) / 1024))} of ${fmt(Math.round(log.totalBytes / 1024))} KiB, were scanned`;
-    const cut = log.firstLine > 1;
+    // Only the lines nearest the failure are judged (FULL_LOG_JUDGED_LINES).
+    const from = Math.max(0, quoted.length - FULL_LOG_JUDGED_LINES);
+    const cut = log.firstLine + from > 1;
+    const scanned = `only its last ${fmt(quoted.length - from)} lines, ${fmt(Math.round(Buffer.byteLength(lines.slice(from).join('\n')) / 1024))} of ${fmt(Math.round(log.totalBytes / 1024))} KiB, were judged`;
     for (const r of ENVIRONMENTAL) {
       if (!(r.inBuilderLog === 'counts' || (r.inBuilderLog === 'fixed-output' && fixed.has(log.drv)))) continue;
-      for (let i = quoted.length - 1; i >= 0; i--) {
+      for (let i = quoted.length - 1; i >= from; i--) {
         if (!r.pattern.test(quoted[i] ?? '')) continue;
         const key = `full build log of ${log.drv}: line ${fmt(log.firstLine + i)} of ${fmt(log.totalLines)}: \`${shown(lines[i] ?? '')}\``;
         notes.push(`gitopsd read the ${key}${cut ? ` (${scanned})` : ''}`);

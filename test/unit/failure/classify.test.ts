@@ -16,6 +16,7 @@ import {
   failedDrvsNamed,
   fullBuildLogFrom,
   FULL_LOG_TAIL_BYTES,
+  FULL_LOG_JUDGED_LINES,
   planFullLogReads,
   isFixedOutputDrv,
   keyLine,
@@ -995,6 +996,25 @@ describe("classifyFailure: a builder's full log, when nix's last lines would bla
     expect(planFullLogReads(ev('fod-dep'))).toEqual([FOD_DEP_DRV]); // not the one that only needed it
     expect(planFullLogReads(ev('child-killed'))).toEqual([]); // already environmental
     expect(planFullLogReads(ev('infrec2'))).toEqual([]); // an evaluation error has no build log
+  });
+  it('judges only the last FULL_LOG_JUDGED_LINES lines: the same words far up are not what ended the builder', () => {
+    const [drv] = drvsFailedByBuilder(captured('fulllog-plain'));
+    const at = (n: number): FullBuildLog => {
+      const lines = Array.from({ length: FULL_LOG_JUDGED_LINES + 500 }, (_, i) => `cc -c f${i}.c`);
+      lines[lines.length - n] = 'test_write_full ... ENOSPC handled: ok';
+      const text = `${lines.join('\n')}\n`;
+      return fullBuildLogFrom(drv ?? '', text, { bytes: text.length, newlines: lines.length }, FULL_LOG_TAIL_BYTES);
+    };
+    const far = classifyFailure(
+      base('build', 'nh', captured('fulllog-plain'), { fullBuildLogs: [at(FULL_LOG_JUDGED_LINES + 1)] }),
+    );
+    expect({ class: far.class, cause: far.cause }).toEqual({ class: 'caused-by-commit', cause: 'build-error' });
+    expect(far.evidence).toContain(`only its last ${FULL_LOG_JUDGED_LINES.toLocaleString('en-US')} lines`);
+    const near = classifyFailure(
+      base('build', 'nh', captured('fulllog-plain'), { fullBuildLogs: [at(FULL_LOG_JUDGED_LINES)] }),
+    );
+    expect({ class: near.class, cause: near.cause }).toEqual({ class: 'environmental', cause: 'disk-full' });
+    expect(near.summary).toContain('line 501 of 2,500');
   });
   it('numbers the lines of a tail by the whole log', () => {
     const l = fullBuildLogFrom('/x.drv', 'cut line\nline 49\nline 50\n', { bytes: 1000, newlines: 50 }, 24);
