@@ -54,6 +54,8 @@
  *   test/fixtures/nix-failures (produce.sh there).
  */
 
+import { decideSwitchFailure, switchKeyLine } from './activation.js';
+
 export type FailureClass = 'caused-by-commit' | 'environmental' | 'unknown';
 
 /** Where the failure happened. */
@@ -78,12 +80,16 @@ export type FailureCause =
   | 'store-path-gone'
   | 'timeout'
   | 'activation-hang'
+  | 'switch-locked'
+  | 'boot-full'
+  | 'needs-reboot'
   | 'check-already-failing'
   | 'check-fails-on-previous'
   | 'golden-fails-too'
   | 'ownership'
   | 'permission'
   // unknown
+  | 'pre-switch-refused'
   | 'unrecognised';
 
 export interface FailureEvidence {
@@ -416,6 +422,10 @@ const PLAIN: Record<FailureCause, string> = {
   'store-path-gone': 'a store path the evaluation used was deleted under it (a garbage collection)',
   timeout: 'a timeout ended it',
   'activation-hang': 'the activation did not finish (hang)',
+  'switch-locked': 'another switch-to-configuration holds its lock (a switch by hand, nixos-rebuild)',
+  'boot-full': 'the boot partition (/boot, the ESP) is full',
+  'needs-reboot': 'the new system can only be started by a reboot',
+  'pre-switch-refused': "the new system's pre-switch checks refused the switch",
   'check-already-failing': 'the check already failed before the change',
   'check-fails-on-previous': 'the check fails on the previous system too, once it is back',
   'golden-fails-too': 'the golden system fails the same checks',
@@ -671,6 +681,16 @@ export function classifyFailure(e: FailureEvidence): FailureVerdict {
       `${e.tool} was killed by ${e.signal}`,
     );
   }
+  // switch-to-configuration's own texts (src/failure/activation.ts), before
+  // the generic signs: its lock or D-Bus failures are not a network outage,
+  // and a full /boot needs another fix than a full store.
+  if (e.stage === 'activation') {
+    const r = decideSwitchFailure(e.exitCode, e.output);
+    if (r !== null) {
+      const v = verdict(r.class, r.cause, e.stage, evidence, r.key.slice(0, 400));
+      return r.backoff === true ? { ...v, retry: 'backoff' } : v;
+    }
+  }
   // A builder's own log lines ("> …") are judged apart (Rule.inBuilderLog).
   const { own, builderLog } = splitBuilderLog(text);
   const fixed = new Set(e.fixedOutputDrvs ?? []);
@@ -711,7 +731,7 @@ export function classifyFailure(e: FailureEvidence): FailureVerdict {
       // activation script or a unit of the new system (exit 4 is handled
       // by the post-switch check, not here).
       if (e.exitCode !== null && e.exitCode !== 0)
-        return verdict('caused-by-commit', 'activation-error', e.stage, evidence, key);
+        return verdict('caused-by-commit', 'activation-error', e.stage, evidence, switchKeyLine(e.output) ?? key);
       return verdict('unknown', 'unrecognised', e.stage, evidence, key);
     case 'fetch':
       return verdict('unknown', 'unrecognised', e.stage, evidence, key);

@@ -67,6 +67,7 @@ import {
   type FailureStage,
   type FailureVerdict,
 } from '../failure/classify.js';
+import { switchChangedNothing, switchOutcome } from '../failure/activation.js';
 import {
   decideRetry,
   failedDrvOf,
@@ -1076,15 +1077,23 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       reason: BadReason,
       v: FailureVerdict,
       checks: CheckResult[],
-      reverted = false,
+      // 'reverted': the previous system is already back (the post-switch
+      // check); 'profile-only': switch-to-configuration stopped before it
+      // changed anything (switchChangedNothing), so only the profile goes back.
+      after: 'revert' | 'reverted' | 'profile-only' = 'revert',
     ): Promise<UpgradeRunResult> => {
+      const reverted = after === 'reverted';
+      const back =
+        after === 'profile-only'
+          ? `switch-to-configuration changed nothing, so only the profile was put back to ${previous ?? '(none)'}`
+          : `re-activated the previous system ${previous ?? '(none)'}`;
       const what =
         stage === 'activation' ? `activating ${short(candidate)}` : `the post-switch check of ${short(candidate)}`;
       if (v.class !== 'caused-by-commit') {
         // Not the commit's fault (a hang, a full disk, ...): put the previous
         // system back in this same run, and mark nothing. The retry record
         // spaces out the next try (a hang waits days, not one night).
-        if (!reverted) await revert(ctx, { pending, bad: null });
+        if (!reverted) await revert(ctx, { pending, bad: null, reactivate: after === 'revert' });
         rmSync(candidateLink(deps), { force: true });
         const attempt: AttemptKey = { commit: candidate, flakeHost: cfg.nixConfig.flakeHost, lockBlob };
         const r = record(
@@ -1097,7 +1106,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
             failures: 0,
             notBefore: '',
             commit: candidate,
-            message: `${what} failed, and it is not the commit's fault (${v.summary}); re-activated the previous system ${previous ?? '(none)'} in this run, marked nothing, the checkout is back at ${short(baseHead)}`,
+            message: `${what} failed, and it is not the commit's fault (${v.summary}); ${back} in this run, marked nothing, the checkout is back at ${short(baseHead)}`,
           }),
           { retry: { ...attempt, stage, verdict: v } },
         );
@@ -1126,7 +1135,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       // Already reverted (the post-switch check, re-asked on the previous
       // system): the mark goes with the record of the run. A kill between the
       // two leaves the commit unmarked, and the next run tries it again.
-      if (!reverted) await revert(ctx, { pending, bad });
+      if (!reverted) await revert(ctx, { pending, bad, reactivate: after === 'revert' });
       rmSync(candidateLink(deps), { force: true });
       return record(
         ctx,
@@ -1138,7 +1147,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
           restored: previous,
           stage,
           checks,
-          message: `${message}; re-activated the previous system ${previous ?? '(none)'}, marked the commit bad, the checkout is back at ${short(baseHead)}`,
+          message: `${message}; ${back}, marked the commit bad, the checkout is back at ${short(baseHead)}`,
         }),
         reverted ? { bad } : undefined,
       );
@@ -1159,11 +1168,16 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
 
     if (plan.kind === 'switch') {
       const t = await timed(ctx, 'activateMs', () => switchToConfiguration(deps, storePath, 'test'));
-      // Exit 4 means "some units failed": the post-switch check decides whether they matter.
-      if (t.exitCode !== 0 && t.exitCode !== 4) {
-        return fail('activation', 'activation-failed', activationVerdict('test', t), []);
+      // Exit 4 means "some units failed": the post-switch check decides
+      // whether they matter; unless the activate script failed too
+      // (switchOutcome, src/failure/activation.ts).
+      const outcome = switchOutcome(t.exitCode, t.stderrTail);
+      if (outcome === 'failed') {
+        const after = switchChangedNothing(t.exitCode, t.stderrTail) ? 'profile-only' : 'revert';
+        return fail('activation', 'activation-failed', activationVerdict('test', t), [], after);
       }
-      if (t.exitCode === 4) log.warn('switch-to-configuration reported failed units', { stderr: t.stderrTail });
+      if (outcome === 'units-failed')
+        log.warn('switch-to-configuration reported failed units', { stderr: t.stderrTail });
       const h = await timed(ctx, 'validateMs', () =>
         waitForHealthy(deps, {
           services: cfg.validation.services,
@@ -1203,13 +1217,17 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
           failingAfter: failed.map((r) => r.name),
           failingOnPrevious: onPrevious.map((r) => r.name),
         });
-        return fail('post-switch', 'post-switch-failed', v, h.results, true);
+        return fail('post-switch', 'post-switch-failed', v, h.results, 'reverted');
       }
     }
     await timed(ctx, 'activateMs', () => setSystemProfile(deps, storePath));
     const b = await timed(ctx, 'activateMs', () => switchToConfiguration(deps, storePath, 'boot'));
     if (b.exitCode !== 0) {
-      return fail('activation', 'activation-failed', activationVerdict('boot', b), []);
+      // After a live `test` the candidate runs: only a re-activation puts the
+      // previous system back, whatever stopped `boot`.
+      const after =
+        plan.kind !== 'switch' && switchChangedNothing(b.exitCode, b.stderrTail) ? 'profile-only' : 'revert';
+      return fail('activation', 'activation-failed', activationVerdict('boot', b), [], after);
     }
   }
 
@@ -1311,20 +1329,32 @@ async function askRebootTurn(ctx: Ctx, system: string): Promise<RebootTurnVerdic
  * activation as reverting (one write, so a crash from here on is finished by
  * the next run's recover), re-activate, move the checkout back, clear.
  */
-async function revert(ctx: Ctx, a: { pending: PendingActivation; bad: BadCommitInput | null }): Promise<void> {
+async function revert(
+  ctx: Ctx,
+  a: { pending: PendingActivation; bad: BadCommitInput | null; reactivate?: boolean },
+): Promise<void> {
   const { deps } = ctx;
   updateBoth(deps.state, (d, u) => ({
     deployments: a.bad === null ? d : withBadCommit(d, a.bad),
     upgrade: { ...u, pending: { ...a.pending, phase: 'revert' } },
   }));
-  await restorePrevious(ctx, a.pending);
+  await restorePrevious(ctx, a.pending, a.reactivate ?? true);
   updateUpgrade(deps.state, (u) => ({ ...u, pending: null }));
 }
 
-async function restorePrevious(ctx: Ctx, p: PendingActivation): Promise<void> {
+/**
+ * `reactivate` false: switch-to-configuration stopped before it changed
+ * anything (its lock was held): only the profile goes back, since running
+ * the previous system's switch-to-configuration would meet the same lock. A
+ * crash in between leaves phase 'revert', and the next run's recover
+ * re-activates in full.
+ */
+async function restorePrevious(ctx: Ctx, p: PendingActivation, reactivate = true): Promise<void> {
   const { deps } = ctx;
   const log = deps.log.child({ module: 'upgrade' });
-  if (p.previous !== null) {
+  if (p.previous !== null && !reactivate) {
+    await setSystemProfile(deps, p.previous);
+  } else if (p.previous !== null) {
     await setSystemProfile(deps, p.previous);
     const r = await switchToConfiguration(deps, p.previous, p.operation === 'switch' ? 'switch' : 'boot');
     if (r.exitCode !== 0 && r.exitCode !== 4) {

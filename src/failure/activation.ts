@@ -1,0 +1,186 @@
+/**
+ * How `<toplevel>/bin/switch-to-configuration test|boot` ends, and who
+ * caused it (docs/upgrade.md "How switch-to-configuration ends"). Pure: read
+ * by classifyFailure (src/failure/classify.ts) for the stage 'activation',
+ * before its generic environmental signs, and by upgrade to tell "units
+ * failed" from a failed switch.
+ *
+ * The reference is the real program, nixpkgs
+ * pkgs/by-name/sw/switch-to-configuration-ng/src/src/main.rs (read at
+ * 00401fd7e581). Its ways to end, with the texts quoted from there:
+ * - `main()` returns an anyhow error: Rust prints "Error: <context>" (and
+ *   "Caused by:" lines) and exits 1. Not root: "{argv0} must be run as the
+ *   root user"; D-Bus: "Failed to open dbus connection", "Failed to list
+ *   systemd units", …; a unit file that does not parse: "Failed to parse
+ *   systemd unit file {path}".
+ * - `die()` exits with errno (as Perl's die did): "Could not acquire lock"
+ *   after a non-blocking flock of /run/nixos/switch-to-configuration.lock
+ *   (EWOULDBLOCK: 11), "Could not open lock" (the errno of open),
+ *   "This is not a NixOS installation!", "Unable to list users with logind:
+ *   {err}".
+ * - exit 1: "Pre-switch checks failed" (do_pre_switch_check), "Failed to
+ *   install bootloader" (do_install_bootloader; the installer's own error
+ *   is printed above it), the usage text.
+ * - exit 2: "Failed to run activate script" (the new system's activate
+ *   script exited non-zero); it carries on, so a unit failing later turns
+ *   the 2 into a 4 with the same line above.
+ * - exit 4: a unit failed ("Failed to {job} {unit}", "warning: the
+ *   following units failed: …"); the switch itself happened.
+ * - exit 100: the new system's init-interface-version differs from the
+ *   running one's ("Warning: the new NixOS configuration has an ‘init’ that
+ *   is\nincompatible with the current configuration."): nothing activated.
+ */
+import type { FailureCause, FailureClass } from './classify.js';
+
+/** A ruling on a switch-to-configuration failure: who caused it, and the line that says so. */
+export interface SwitchRuling {
+  class: FailureClass;
+  cause: FailureCause;
+  /** The key line for people (the verdict's summary follows the plain cause with it). */
+  key: string;
+  /** Retry with backoff even though the class is environmental: the cause does not go away by itself. */
+  backoff?: boolean;
+}
+
+// eslint-disable-next-line no-control-regex -- ANSI colour codes
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+function lines(output: string): string[] {
+  return output
+    .replace(ANSI, '')
+    .replace(/\r/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
+/** main.rs `die()` after `Flock::lock(…, LockExclusiveNonblock)`: EWOULDBLOCK. */
+export const LOCK_BUSY_EXIT = 11;
+const LOCK_BUSY = 'Could not acquire lock';
+const PRE_SWITCH = 'Pre-switch checks failed';
+const BOOTLOADER = 'Failed to install bootloader';
+const ACTIVATE_SCRIPT = 'Failed to run activate script';
+const INIT_INCOMPATIBLE = /has an ‘init’ that is\s+incompatible with the current configuration/;
+/** The anyhow contexts main.rs puts on its D-Bus calls (systemd, logind, machined). */
+const DBUS =
+  /^(Error: Failed to (open dbus connection|subscribe to systemd dbus messages|add systemd \w+ match|list machines via D-Bus|list systemd units|process dbus messages|reset failed units|cleanup systemd [\w ]+ match|get (unit|unit info|ExecMainStatus|GID|runtime directory) (for )?\S+)|Unable to list users with logind: )/m;
+const NOT_ROOT = /^Error: \S+ must be run as the root user$/m;
+const DISK_FULL = /No space left on device|ENOSPC|\[Errno 28\]|Disk quota exceeded/;
+/** A path the boot loader installer was writing when the disk filled: Python's "-> '<dest>'", Perl's "to <dest>:". */
+const BOOT_PATH = /-> '([^']+)'|\bto (\/\S+): No space left on device/;
+/** parse_unit of a unit file of the new system (a store path), not of the running /etc. */
+const NEW_UNIT_FILE = /^Error: Failed to (open|parse systemd) unit file \/nix\/store\//m;
+
+/**
+ * The fix for a full boot partition, in the message (NixOS manual, "Cleaning
+ * the Nix Store"): the installer keeps a kernel and initrd for every
+ * generation, and only a run for fewer generations removes them.
+ */
+export const BOOT_FULL_FIX =
+  'free it by removing old generations (nix-collect-garbage --delete-older-than 14d), then rewrite the boot entries with /run/current-system/bin/switch-to-configuration boot';
+
+/**
+ * Whether switch-to-configuration stopped before it changed anything (the
+ * lock held by another switch, the pre-switch checks): the caller then only
+ * puts the profile back, and does not re-activate the previous system,
+ * which would meet the same lock. From the exit code and the last line
+ * together, so that a line an activation script printed cannot pass for it.
+ */
+export function switchChangedNothing(exitCode: number | null, output: string): boolean {
+  const last = lines(output).at(-1);
+  return (exitCode === LOCK_BUSY_EXIT && last === LOCK_BUSY) || (exitCode === 1 && last === PRE_SWITCH);
+}
+
+/**
+ * What an exit code means for the caller of `test`: 0 activated; 4 some
+ * units failed (the post-switch check decides whether they matter); any
+ * other code, and a 4 whose output says the activate script failed, is a
+ * failed switch to classify.
+ */
+export function switchOutcome(exitCode: number | null, output: string): 'ok' | 'units-failed' | 'failed' {
+  if (exitCode === 0) return 'ok';
+  if (exitCode === 4 && !lines(output).includes(ACTIVATE_SCRIPT)) return 'units-failed';
+  return 'failed';
+}
+
+/**
+ * The ruling on a switch-to-configuration that exited non-zero, from the
+ * real program's own texts; null when none applies (the caller then looks
+ * for the generic environmental signs, and blames the commit for a failed
+ * activate script or boot loader installer).
+ */
+export function decideSwitchFailure(exitCode: number | null, output: string): SwitchRuling | null {
+  const ls = lines(output);
+  const last = ls.at(-1) ?? '';
+  const text = ls.join('\n');
+  // Another switch (a person's nixos-rebuild, a second agent) holds the lock:
+  // nothing was changed, and the next run finds it free.
+  if (last === LOCK_BUSY)
+    return { class: 'environmental', cause: 'switch-locked', key: `${last} (exit ${exitCode ?? '?'})` };
+  if (last.startsWith('Could not open lock'))
+    return {
+      class: 'environmental',
+      cause: exitCode === 28 ? 'disk-full' : 'permission',
+      key: `${last} (/run/nixos/switch-to-configuration.lock, errno ${exitCode ?? '?'})`,
+    };
+  if (NOT_ROOT.test(text)) return { class: 'environmental', cause: 'permission', key: NOT_ROOT.exec(text)?.[0] ?? '' };
+  const dbus = DBUS.exec(text);
+  if (dbus !== null) {
+    const i = ls.findIndex((l) => l.startsWith(dbus[0]));
+    return { class: 'environmental', cause: 'systemd-unreachable', key: ls.slice(i, i + 4).join(' ') };
+  }
+  if (exitCode === 100 || INIT_INCOMPATIBLE.test(text))
+    return {
+      class: 'environmental',
+      cause: 'needs-reboot',
+      key: 'switch-to-configuration exited 100: the new init is incompatible with the running one, and takes effect only after a reboot',
+      backoff: true,
+    };
+  if (ls.includes(PRE_SWITCH)) {
+    const named = ls.filter((l) => /^Pre-switch check '.*' failed$/.test(l));
+    return { class: 'unknown', cause: 'pre-switch-refused', key: [...named, PRE_SWITCH].join('; ') };
+  }
+  if (ls.includes(BOOTLOADER)) {
+    const full = ls.find((l) => DISK_FULL.test(l));
+    if (full === undefined) return null;
+    const where = BOOT_PATH.exec(full);
+    const path = where?.[1] ?? where?.[2];
+    return {
+      class: 'environmental',
+      cause: 'boot-full',
+      key: `${path === undefined ? full : `writing ${path}`}; ${BOOT_FULL_FIX}`,
+      backoff: true,
+    };
+  }
+  if (ls.includes(ACTIVATE_SCRIPT)) return null;
+  if (NEW_UNIT_FILE.test(text)) return null;
+  // The program's own error before or around the activation (not NixOS, a
+  // missing /run/current-system/sw/bin, a sync that failed, the usage
+  // text): nothing the commit's configuration says; retried, never marked.
+  const own =
+    ls.find((l) => l.startsWith('Error: ')) ??
+    ls.find((l) =>
+      /^(This is not a NixOS installation!|Unable to escape |Unable to convert systemd-espape|Usage: )/.test(l),
+    );
+  if (own !== undefined) return { class: 'unknown', cause: 'unrecognised', key: own };
+  return null;
+}
+
+/**
+ * The key line of a failure that stays the commit's: the activate script's
+ * failed snippet and main.rs's "Failed to run activate script", or the boot
+ * loader installer's last error and "Failed to install bootloader"; null
+ * when neither is in the output. main.rs carries on after a failed activate
+ * script, so the last line is usually about units, not the cause.
+ */
+export function switchKeyLine(output: string): string | null {
+  const ls = lines(output);
+  if (ls.includes(ACTIVATE_SCRIPT)) {
+    const snippets = ls.filter((l) => /^Activation script snippet '.*' failed \(\d+\)$/.test(l));
+    return [...snippets, ACTIVATE_SCRIPT].join('; ');
+  }
+  const i = ls.indexOf(BOOTLOADER);
+  if (i > 0) return `${ls[i - 1] ?? ''}; ${BOOTLOADER}`;
+  if (i === 0) return BOOTLOADER;
+  return null;
+}
