@@ -168,8 +168,9 @@ export function decideSwitchFailure(exitCode: number | null, output: string): Sw
 
 /**
  * The key line of a failure that stays the commit's: the activate script's
- * failed snippet and main.rs's "Failed to run activate script", or the boot
- * loader installer's last error and "Failed to install bootloader"; null
+ * failed snippet and main.rs's "Failed to run activate script", a unit file
+ * of the new system that does not parse and why, or the boot loader
+ * installer's last error and "Failed to install bootloader"; null
  * when neither is in the output. main.rs carries on after a failed activate
  * script, so the last line is usually about units, not the cause.
  */
@@ -179,6 +180,8 @@ export function switchKeyLine(output: string): string | null {
     const snippets = ls.filter((l) => /^Activation script snippet '.*' failed \(\d+\)$/.test(l));
     return [...snippets, ACTIVATE_SCRIPT].join('; ');
   }
+  const unit = ls.find((l) => NEW_UNIT_FILE.test(l));
+  if (unit !== undefined) return ls.at(-1) === unit ? unit : `${unit}: ${ls.at(-1) ?? ''}`;
   const i = ls.indexOf(BOOTLOADER);
   if (i > 0) return `${ls[i - 1] ?? ''}; ${BOOTLOADER}`;
   if (i === 0) return BOOTLOADER;
