@@ -14,7 +14,12 @@
 #                 default set); exit 4 if any unit failed
 #   dry-activate  print what test would do; change nothing
 #
-# Each call appends "<ISO time> <action> <$out>" to $SIM_ROOT/run/activations.log.
+# Like the real one, it first takes a non-blocking exclusive flock of
+# $SIM_ROOT/run/nixos/switch-to-configuration.lock (main.rs: /run/nixos/…);
+# held by another switch, it prints "Could not acquire lock" and exits 11
+# (main.rs's die() exits with errno: EWOULDBLOCK), having changed nothing.
+# Each call that gets the lock appends "<ISO time> <action> <$out>" to
+# $SIM_ROOT/run/activations.log.
 # $SIM_ROOT/etc/sim/hang-activation (one action per line) makes those actions
 # hang after logging, for the hang tests.
 set -eu
@@ -44,7 +49,12 @@ manifest=$out/etc/gitopsd-sim/failing-services
 services_file=$SIM_ROOT/etc/sim/services
 units_dir=$SIM_ROOT/run/systemd/units
 
-mkdir -p "$SIM_ROOT/run"
+mkdir -p "$SIM_ROOT/run/nixos"
+exec 9>>"$SIM_ROOT/run/nixos/switch-to-configuration.lock"
+if ! flock -n 9; then
+  echo "Could not acquire lock" >&2
+  exit 11
+fi
 printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$action" "$out" >>"$SIM_ROOT/run/activations.log"
 
 # A stuck activation caused by the host, not by the generation (issue 13,
@@ -53,7 +63,7 @@ printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$action" "$out" >>"$SIM_RO
 # switch-to-configuration waiting on a unit that never settles.
 if [ -f "$SIM_ROOT/etc/sim/hang-activation" ] && grep -qxF "$action" "$SIM_ROOT/etc/sim/hang-activation"; then
   echo "activating the configuration..." >&2
-  while :; do sleep 1; done
+  while :; do sleep 1 9>&-; done
 fi
 
 # point_at LINK: atomically make LINK a symlink to $out.

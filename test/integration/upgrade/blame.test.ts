@@ -6,9 +6,12 @@
  * that hangs, (7) a checkout owned by another user, (8) the checkout after a
  * run that deploys nothing; and the bad marks: evidence, `bad list`,
  * `bad forget`, a mark from an older gitopsd; a builder that dies of SIGBUS;
- * a fetcher whose server is down.
+ * a fetcher whose server is down; another switch holding
+ * switch-to-configuration's lock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -311,6 +314,41 @@ describe('checks and activation', () => {
     expect(fixed.exitCode, fixed.stdout + fixed.stderr).toBe(0);
     expect((await readState(t)).deployments?.current?.commit).toBe(c5);
     expect(await retries()).toEqual([]);
+  });
+  it('another switch holds the lock: exit 75, nothing activated or marked, only the profile put back; deployed once it is free', async () => {
+    await t.host.writeConfig({ nixConfig: { url: repo.remoteUrl } });
+    const before = await t.host.currentSystem();
+    const acts = (await t.host.activations()).length;
+    // A person's nixos-rebuild: flock(1) holds the lock until it is killed
+    // (-o: its command does not inherit the lock, so its exit frees it).
+    const lock = join(t.host.root, 'run/nixos/switch-to-configuration.lock');
+    await mkdir(join(t.host.root, 'run/nixos'), { recursive: true });
+    const holder = spawn('flock', ['-n', '-o', lock, 'sh', '-c', 'echo held; exec sleep 600'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    });
+    await once(holder.stdout, 'data');
+    const c = await repo.commitGeneration(gen('v6-locked'), 'v6');
+    try {
+      const r = await upgrade(t);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+      expect(r.stdout).toMatch(/another switch-to-configuration holds its lock .*: Could not acquire lock \(exit 11\)/);
+      expect(r.stdout).toMatch(/switch-to-configuration changed nothing, so only the profile was put back to /);
+      expect(await t.host.currentSystem()).toBe(before);
+      expect(await t.host.profileSystem()).toBe(before);
+      expect((await t.host.activations()).length).toBe(acts);
+      expect(await marks()).toEqual({});
+      expect((await readState(t)).upgrade?.pending).toBeNull();
+      const rec = (await retries()).find((x) => x.commit === c);
+      expect(rec).toMatchObject({ stage: 'activation', class: 'environmental', cause: 'switch-locked', failures: 1 });
+    } finally {
+      const gone = once(holder, 'exit');
+      process.kill(-(holder.pid ?? 0), 'SIGKILL');
+      await gone;
+    }
+    const next = await upgrade(t);
+    expect(next.exitCode, next.stdout + next.stderr).toBe(0);
+    expect((await readState(t)).deployments?.current?.commit).toBe(c);
   });
 });
 
