@@ -52,6 +52,10 @@
  *   without the locked rev). Each of these, and a builder's log lines under
  *   "Last N log lines:", captured from the real tools in
  *   test/fixtures/nix-failures (produce.sh there).
+ * - switch-to-configuration (stage 'activation'): its own endings are read
+ *   first, from nixpkgs' switch-to-configuration-ng main.rs (the lock, D-Bus,
+ *   not root, exit 100, the pre-switch checks, a full /boot): see
+ *   src/failure/activation.ts.
  */
 
 import { decideSwitchFailure, switchKeyLine } from './activation.js';
@@ -727,9 +731,11 @@ export function classifyFailure(e: FailureEvidence): FailureVerdict {
       if (EVAL_ERROR.test(text)) return verdict('caused-by-commit', 'eval-error', e.stage, evidence, key);
       return verdict('unknown', 'unrecognised', e.stage, evidence, key);
     case 'activation':
-      // switch-to-configuration ran to its end and reported failure: the
-      // activation script or a unit of the new system (exit 4 is handled
-      // by the post-switch check, not here).
+      // None of switch-to-configuration's own endings (decideSwitchFailure)
+      // nor an environmental sign: the new system's activate script (exit
+      // 2, or 4 with "Failed to run activate script"), its boot loader
+      // installer, a unit file of it that does not parse, or a program we
+      // do not know. A plain exit 4 is the post-switch check's, not here.
       if (e.exitCode !== null && e.exitCode !== 0)
         return verdict('caused-by-commit', 'activation-error', e.stage, evidence, switchKeyLine(e.output) ?? key);
       return verdict('unknown', 'unrecognised', e.stage, evidence, key);

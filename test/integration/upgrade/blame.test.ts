@@ -10,7 +10,7 @@
  * switch-to-configuration's lock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 import { once } from 'node:events';
 import { chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -323,8 +323,11 @@ describe('checks and activation', () => {
     // (-o: its command does not inherit the lock, so its exit frees it).
     const lock = join(t.host.root, 'run/nixos/switch-to-configuration.lock');
     await mkdir(join(t.host.root, 'run/nixos'), { recursive: true });
-    const holder = spawn('flock', ['-n', '-o', lock, 'sh', '-c', 'echo held; exec sleep 600'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const holder = execa('flock', ['-n', '-o', lock, 'sh', '-c', 'echo held; exec sleep 600'], {
+      stdin: 'ignore',
+      stderr: 'inherit',
+      reject: false,
+      timeout: 300_000,
       detached: true,
     });
     await once(holder.stdout, 'data');
@@ -342,9 +345,8 @@ describe('checks and activation', () => {
       const rec = (await retries()).find((x) => x.commit === c);
       expect(rec).toMatchObject({ stage: 'activation', class: 'environmental', cause: 'switch-locked', failures: 1 });
     } finally {
-      const gone = once(holder, 'exit');
       process.kill(-(holder.pid ?? 0), 'SIGKILL');
-      await gone;
+      await holder;
     }
     const next = await upgrade(t);
     expect(next.exitCode, next.stdout + next.stderr).toBe(0);
