@@ -131,6 +131,15 @@ const rows: Array<[string, number | null, string, FailureClass, FailureCause, Re
     "Pre-switch check 'noVmRunning' failed; Pre-switch checks failed",
   ],
   [
+    'the pre-switch checks refuse (stderr only, as gitopsd keeps it)',
+    1,
+    'Pre-switch checks failed\n',
+    'unknown',
+    'pre-switch-refused',
+    'backoff',
+    'refused the switch: Pre-switch checks failed',
+  ],
+  [
     'the ESP is full',
     1,
     ESP_FULL,
