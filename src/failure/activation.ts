@@ -80,6 +80,21 @@ export const BOOT_FULL_FIX =
   'free it by removing old generations (nix-collect-garbage --delete-older-than 14d), then rewrite the boot entries with /run/current-system/bin/switch-to-configuration boot';
 
 /**
+ * The lines of switch-to-configuration's stdout that name what failed: the
+ * activate script's snippets (`Activation script snippet '<name>' failed
+ * (<status>)`, activation-script.nix) and the pre-switch checks
+ * (`Pre-switch check '<name>' failed`, pre-switch-check.nix); at most 5,
+ * each at most 200 characters. The caller puts them above stderr, so the
+ * last line, which the rulings read, is always the program's own. Pure.
+ */
+export function failedStepLines(stdout: string): string[] {
+  return lines(stdout)
+    .filter((l) => /^(Activation script snippet '.*' failed \(\d+\)|Pre-switch check '.*' failed)$/.test(l))
+    .slice(-5)
+    .map((l) => (l.length > 200 ? `${l.slice(0, 200)}…` : l));
+}
+
+/**
  * Whether switch-to-configuration stopped before it changed anything (the
  * lock held by another switch, the pre-switch checks): the caller then only
  * puts the profile back, and does not re-activate the previous system,
@@ -115,7 +130,7 @@ export function decideSwitchFailure(exitCode: number | null, output: string): Sw
   const text = ls.join('\n');
   // Another switch (a person's nixos-rebuild, a second agent) holds the lock:
   // nothing was changed, and the next run finds it free.
-  if (last === LOCK_BUSY)
+  if (last === LOCK_BUSY && exitCode === LOCK_BUSY_EXIT)
     return { class: 'environmental', cause: 'switch-locked', key: `${last} (exit ${exitCode ?? '?'})` };
   if (last.startsWith('Could not open lock'))
     return {

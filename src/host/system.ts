@@ -64,6 +64,14 @@ export interface SwitchResult {
   signal: string | null;
   /** The end of its stderr: the last 2000 characters after an exit, the runner's tail after a timeout or signal. */
   stderrTail: string;
+  /**
+   * The end of its stdout (the last 2000 characters; empty after a timeout
+   * or signal). The activate script's `Activation script snippet '<name>'
+   * failed (<status>)` and the pre-switch checks' `Pre-switch check
+   * '<name>' failed` go there (nixos/modules/system/activation/
+   * activation-script.nix, pre-switch-check.nix), not to stderr.
+   */
+  stdoutTail: string;
 }
 
 /**
@@ -93,10 +101,22 @@ export async function switchToConfiguration(
       allowFailure: true,
       timeoutMs: deps.config.timeouts.activateSec * 1000,
     });
-    return { exitCode: r.exitCode, timedOut: false, signal: null, stderrTail: tail(r.stderr, 2000) };
+    return {
+      exitCode: r.exitCode,
+      timedOut: false,
+      signal: null,
+      stderrTail: tail(r.stderr, 2000),
+      stdoutTail: tail(r.stdout, 2000),
+    };
   } catch (err) {
     if (err instanceof CommandFailed && (err.timedOut || err.signal !== undefined)) {
-      return { exitCode: null, timedOut: err.timedOut, signal: err.signal ?? null, stderrTail: err.stderrTail };
+      return {
+        exitCode: null,
+        timedOut: err.timedOut,
+        signal: err.signal ?? null,
+        stderrTail: err.stderrTail,
+        stdoutTail: '',
+      };
     }
     throw err;
   }

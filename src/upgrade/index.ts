@@ -67,7 +67,7 @@ import {
   type FailureStage,
   type FailureVerdict,
 } from '../failure/classify.js';
-import { switchChangedNothing, switchOutcome } from '../failure/activation.js';
+import { failedStepLines, switchChangedNothing, switchOutcome } from '../failure/activation.js';
 import {
   decideRetry,
   failedDrvOf,
@@ -110,7 +110,7 @@ import {
   toplevelDrvPath,
   updateFlakeInputs,
 } from './system.js';
-import { requestReboot, setSystemProfile, switchToConfiguration } from '../host/system.js';
+import { requestReboot, setSystemProfile, switchToConfiguration, type SwitchResult } from '../host/system.js';
 import {
   readUpgrade,
   updateBoth,
@@ -1152,18 +1152,18 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
         reverted ? { bad } : undefined,
       );
     };
-    const activationVerdict = (
-      action: string,
-      r: { exitCode: number | null; timedOut: boolean; signal: string | null; stderrTail: string },
-    ): FailureVerdict =>
+    const activationVerdict = (action: string, r: SwitchResult): FailureVerdict =>
       classifyFailure({
         stage: 'activation',
         tool: `switch-to-configuration ${action}`,
         exitCode: r.exitCode,
         signal: r.signal,
         timedOut: r.timedOut,
-        output:
+        // What failed by name (stdout) above the program's own lines (stderr).
+        output: [
+          ...failedStepLines(r.stdoutTail),
           r.stderrTail === '' ? `switch-to-configuration ${action} exited ${r.exitCode ?? '(none)'}` : r.stderrTail,
+        ].join('\n'),
       });
 
     if (plan.kind === 'switch') {

@@ -17,7 +17,12 @@
  * switch-to-configuration itself cannot run here.
  */
 import { describe, expect, it } from 'vitest';
-import { switchChangedNothing, switchOutcome, BOOT_FULL_FIX } from '../../../src/failure/activation.js';
+import {
+  failedStepLines,
+  switchChangedNothing,
+  switchOutcome,
+  BOOT_FULL_FIX,
+} from '../../../src/failure/activation.js';
 import {
   classifyFailure,
   exitCodeForFailure,
@@ -245,5 +250,39 @@ describe('switchChangedNothing: the lock or the pre-switch checks stopped it fir
     [2, ACTIVATE_FAILED, false],
   ] as const)('exit %s %#', (code, output, nothing) => {
     expect(switchChangedNothing(code, output)).toBe(nothing);
+  });
+});
+
+describe("failedStepLines: what failed by name, from switch-to-configuration's stdout", () => {
+  it('keeps the failed snippets and pre-switch checks only; the verdict names them above the program’s own line', () => {
+    const stdout =
+      "setting up /etc...\nActivation script snippet 'users' failed (1)\nreloading user units for alice...\n" +
+      "Pre-switch check 'boot-mounted' failed\n";
+    expect(failedStepLines(stdout)).toEqual([
+      "Activation script snippet 'users' failed (1)",
+      "Pre-switch check 'boot-mounted' failed",
+    ]);
+    expect(failedStepLines(`${"Activation script snippet 'a' failed (1)\n".repeat(9)}`)).toHaveLength(5);
+    const v = classifyFailure({
+      stage: 'activation',
+      tool: 'switch-to-configuration test',
+      exitCode: 2,
+      signal: null,
+      timedOut: false,
+      output: [...failedStepLines(stdout), 'Failed to run activate script\n'].join('\n'),
+    });
+    expect({ class: v.class, cause: v.cause }).toEqual({ class: 'caused-by-commit', cause: 'activation-error' });
+    expect(v.summary).toContain("Activation script snippet 'users' failed (1); Failed to run activate script");
+  });
+  it('"Could not acquire lock" as the last line counts as the lock only with exit 11', () => {
+    const v = classifyFailure({
+      stage: 'activation',
+      tool: 'switch-to-configuration test',
+      exitCode: 2,
+      signal: null,
+      timedOut: false,
+      output: LOCKED,
+    });
+    expect(v.cause).not.toBe('switch-locked');
   });
 });

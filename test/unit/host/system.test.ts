@@ -75,7 +75,7 @@ describe('switchToConfiguration', () => {
           opts: { mutates: true, allowFailure: true, timeoutMs: 1_500_000 },
         },
       ]);
-      expect(r).toEqual({ exitCode: 0, timedOut: false, signal: null, stderrTail: '' });
+      expect(r).toEqual({ exitCode: 0, timedOut: false, signal: null, stderrTail: '', stdoutTail: '' });
     },
   );
 
@@ -85,22 +85,43 @@ describe('switchToConfiguration', () => {
     [
       'exit 4 (some units failed) comes back with its stderr',
       { exitCode: 4, stderr: failedUnits },
-      { exitCode: 4, timedOut: false, signal: null, stderrTail: failedUnits },
+      { exitCode: 4, timedOut: false, signal: null, stderrTail: failedUnits, stdoutTail: '' },
     ],
     [
       'exit 1 comes back',
       { exitCode: 1, stderr: 'Failed to install bootloader\n' },
-      { exitCode: 1, timedOut: false, signal: null, stderrTail: 'Failed to install bootloader\n' },
+      { exitCode: 1, timedOut: false, signal: null, stderrTail: 'Failed to install bootloader\n', stdoutTail: '' },
     ],
     [
       'a hang (our timeout) comes back as timedOut, no exit code',
       { timedOut: true, stderr: 'activating the configuration...\n' },
-      { exitCode: null, timedOut: true, signal: 'SIGTERM', stderrTail: 'activating the configuration...\n' },
+      {
+        exitCode: null,
+        timedOut: true,
+        signal: 'SIGTERM',
+        stderrTail: 'activating the configuration...\n',
+        stdoutTail: '',
+      },
     ],
     [
       'a signal comes back with its name',
       { signal: 'SIGKILL' },
-      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '' },
+      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '', stdoutTail: '' },
+    ],
+    [
+      'exit 2: the failed snippet, on stdout, comes back too',
+      {
+        exitCode: 2,
+        stdout: "Activation script snippet 'users' failed (1)\n",
+        stderr: 'Failed to run activate script\n',
+      },
+      {
+        exitCode: 2,
+        timedOut: false,
+        signal: null,
+        stderrTail: 'Failed to run activate script\n',
+        stdoutTail: "Activation script snippet 'users' failed (1)\n",
+      },
     ],
   ])('%s, without throwing', async (_name, run, want) => {
     const { deps } = hostDeps(() => run);
@@ -134,17 +155,18 @@ describe('switchFailed', () => {
         timedOut: false,
         signal: null,
         stderrTail: 'warning: the following units failed: nginx.service\n',
+        stdoutTail: '',
       },
       `${join(SYSTEM, 'bin/switch-to-configuration')} exited 4: warning: the following units failed: nginx.service`,
     ],
     [
       'a hang',
-      { exitCode: null, timedOut: true, signal: 'SIGTERM', stderrTail: '' },
+      { exitCode: null, timedOut: true, signal: 'SIGTERM', stderrTail: '', stdoutTail: '' },
       `${join(SYSTEM, 'bin/switch-to-configuration')} timed out`,
     ],
     [
       'a signal',
-      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '' },
+      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '', stdoutTail: '' },
       `${join(SYSTEM, 'bin/switch-to-configuration')} was killed by SIGKILL`,
     ],
   ])('words %s as the runner words a failed command', (_name, r, message) => {
