@@ -154,6 +154,12 @@ export interface RunnerOptions {
 const KILL_GRACE_MS = 5000;
 /** The most a command's stdout may hold (bytes); over it the command fails. */
 const MAX_BUFFER = 64 * 1024 * 1024;
+const OVERFLOW = `stdout was over ${MAX_BUFFER} bytes; the command was stopped`;
+
+/** Whether a command failed because its stdout went over the runner's limit (MAX_BUFFER, 64 MiB). */
+export function stdoutOverflowed(err: unknown): boolean {
+  return err instanceof CommandFailed && err.signal !== undefined && err.stderrTail === OVERFLOW;
+}
 
 /**
  * Variables dropped from the environment of the simple-git client: each
@@ -551,9 +557,7 @@ export function createRunner(opts: RunnerOptions): Runner {
         exitCode,
         signal: r.signal,
         timedOut,
-        stderrTail: overflow
-          ? `stdout was over ${MAX_BUFFER} bytes; the command was stopped`
-          : tail(stderr || (r.originalMessage ?? ''), 4000),
+        stderrTail: overflow ? OVERFLOW : tail(stderr || (r.originalMessage ?? ''), 4000),
         stdout: stdoutText(),
         cause: r.cause,
       });

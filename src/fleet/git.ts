@@ -18,6 +18,7 @@ import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError } from '../core/errors.js';
 import { parseFetchPorcelain, type FetchedRef } from '../core/fetch-porcelain.js';
 import { mkdirParents } from '../core/atomic.js';
+import { stdoutOverflowed } from '../core/runner.js';
 
 type GitDeps = Pick<Deps, 'runner'>;
 
@@ -541,6 +542,10 @@ export async function batchRead(
  * least `blobLimit` bytes); a name git does not have is in neither. Returns
  * null when this git does not know `--filter` for cat-file (older than 2.50:
  * exit 129, git's usage error), so the caller reads in two steps instead.
+ * Also null when the output went over the runner's 64 MiB limit: the filter
+ * leaves out only blobs, so a tree named status.json is read whole, and a
+ * hostile one of 64 MiB would fail the read of every host; the two steps
+ * read no tree but a ref's own object (review 19).
  */
 export async function batchReadFiltered(
   deps: GitDeps,
@@ -549,17 +554,23 @@ export async function batchReadFiltered(
   const objects = new Map<string, { type: string; bytes: Buffer }>();
   const excluded = new Set<string>();
   if (i.names.length === 0) return { objects, excluded };
-  const r = await git(
-    deps,
-    i.dir,
-    [
-      'cat-file',
-      '--buffer',
-      `--filter=blob:limit=${String(i.blobLimit)}`,
-      '--batch=%(objectname) %(objecttype) %(objectsize)',
-    ],
-    { timeoutMs: i.timeoutMs, input: i.names.join('\n') + '\n', binaryStdout: true, allowFailure: true },
-  );
+  let r: Awaited<ReturnType<typeof git>>;
+  try {
+    r = await git(
+      deps,
+      i.dir,
+      [
+        'cat-file',
+        '--buffer',
+        `--filter=blob:limit=${String(i.blobLimit)}`,
+        '--batch=%(objectname) %(objecttype) %(objectsize)',
+      ],
+      { timeoutMs: i.timeoutMs, input: i.names.join('\n') + '\n', binaryStdout: true, allowFailure: true },
+    );
+  } catch (err) {
+    if (stdoutOverflowed(err)) return null;
+    throw err;
+  }
   if (r.exitCode === 129) return null;
   if (r.exitCode !== 0) {
     throw new CommandFailed({

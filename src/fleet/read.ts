@@ -532,7 +532,8 @@ type Objects = Map<string, { type: string; bytes: Buffer }>;
  * `objects`: the commits, and each document that is at most
  * MAX_STATUS_BYTES (a blob) or not a blob at all. One `cat-file` process with
  * git >= 2.50 (plus one `--batch-check` of the oversized, when there are
- * any); two with an older git.
+ * any); two with an older git, or when the one process's answer went over
+ * the runner's limit (a huge tree named status.json: batchReadFiltered).
  */
 async function readUnread(
   deps: Deps,

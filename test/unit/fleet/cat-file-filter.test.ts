@@ -43,4 +43,27 @@ describe('batchReadFiltered', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('gives way to the two-step read (null) when a tree named status.json makes the answer over 64 MiB', async () => {
+    // The filter leaves out blobs only: a hostile directory named status.json
+    // is read whole, and over the runner's limit it failed every host's row (review 19).
+    const dir = mkdtempSync(join(tmpdir(), 'gitopsd-catfilter-'));
+    try {
+      await runner.run('git', ['init', '-q', '--bare', dir], { timeoutMs: 20_000 });
+      const blob = await git(dir, ['hash-object', '-w', '--stdin'], '{}');
+      const names = Array.from(
+        { length: 1100 },
+        (_, i) => `100644 blob ${blob}\t${String(i).padStart(6, '0')}${'n'.repeat(61_000)}\n`,
+      );
+      const inner = await git(dir, ['mktree'], names.join(''));
+      const tree = await git(dir, ['mktree'], `040000 tree ${inner}\tstatus.json\n`);
+      const commit = await git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit-tree', tree, '-m', 'm']);
+      const r = await batchReadFiltered(
+        { runner },
+        { dir, names: [commit, `${commit}:status.json`], timeoutMs: 20_000, blobLimit: 65_537 },
+      );
+      expect(r).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
