@@ -538,8 +538,10 @@ export async function batchRead(
  * the small ones): the size limit is applied by git, so an oversized status
  * (or a ref that points straight at a huge blob) is never read into memory.
  *
- * Returns the objects read and the names git excluded (each a blob of at
- * least `blobLimit` bytes); a name git does not have is in neither. Returns
+ * Returns the objects read, the names git excluded (each a blob of at
+ * least `blobLimit` bytes) and the names that are a submodule (a gitlink:
+ * git answers `<its commit id> submodule`, whether or not it has that
+ * commit); a name git does not have is in none of them. Returns
  * null when this git does not know `--filter` for cat-file (older than 2.50:
  * exit 129, git's usage error), so the caller reads in two steps instead.
  * Also null when the output went over the runner's 64 MiB limit: the filter
@@ -550,10 +552,15 @@ export async function batchRead(
 export async function batchReadFiltered(
   deps: GitDeps,
   i: { dir: string; names: readonly string[]; timeoutMs: number; blobLimit: number },
-): Promise<{ objects: Map<string, { type: string; bytes: Buffer }>; excluded: Set<string> } | null> {
+): Promise<{
+  objects: Map<string, { type: string; bytes: Buffer }>;
+  excluded: Set<string>;
+  submodules: Set<string>;
+} | null> {
   const objects = new Map<string, { type: string; bytes: Buffer }>();
   const excluded = new Set<string>();
-  if (i.names.length === 0) return { objects, excluded };
+  const submodules = new Set<string>();
+  if (i.names.length === 0) return { objects, excluded, submodules };
   let r: Awaited<ReturnType<typeof git>>;
   try {
     r = await git(
@@ -591,9 +598,10 @@ export async function batchReadFiltered(
     if (nl < 0) break;
     const header = buf.subarray(pos, nl).toString('utf8').split(' ');
     pos = nl + 1;
-    // "<name> missing" / "<name> excluded": two words; an object's header has three.
+    // "<name> missing" / "<name> excluded" / "<gitlink's id> submodule": two words; an object's header has three.
     if (header.length === 2) {
       if (header[1] === 'excluded') excluded.add(name);
+      if (header[1] === 'submodule') submodules.add(name);
       continue;
     }
     const size = Number(header[2]);
@@ -601,7 +609,7 @@ export async function batchReadFiltered(
     objects.set(name, { type: header[1] ?? '', bytes: buf.subarray(pos, pos + size) });
     pos += size + 1; // content, then a newline
   }
-  return { objects, excluded };
+  return { objects, excluded, submodules };
 }
 
 /**

@@ -555,13 +555,20 @@ async function readUnread(
     const objects = await batchRead(deps, { dir, names: [...new Set([...i.commits, ...readable])], timeoutMs });
     return { sizes, objects };
   }
-  const { objects, excluded } = filtered;
+  const { objects, excluded, submodules } = filtered;
   const big: Sizes =
     excluded.size > 0 ? await batchCheck(deps, { dir, names: [...excluded], timeoutMs }) : (new Map() as Sizes);
   const sizes: Sizes = new Map();
   for (const n of i.documents) {
     const o = objects.get(n);
-    sizes.set(n, o !== undefined ? { type: o.type, size: o.bytes.length } : (big.get(n) ?? null));
+    sizes.set(
+      n,
+      o !== undefined
+        ? { type: o.type, size: o.bytes.length }
+        : submodules.has(n)
+          ? { type: 'submodule', size: 0 }
+          : (big.get(n) ?? null),
+    );
   }
   for (const n of i.commits) {
     const b = big.get(n);

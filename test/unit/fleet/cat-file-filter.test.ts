@@ -29,7 +29,19 @@ describe('batchReadFiltered', () => {
       const big = await git(dir, ['hash-object', '-w', '--stdin'], 'y'.repeat(100));
       const tree = await git(dir, ['mktree'], `100644 blob ${small}\tstatus.json\n100644 blob ${big}\tbig\n`);
       const commit = await git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit-tree', tree, '-m', 'm']);
-      const names = [`${commit}:status.json`, `${commit}:big`, big, commit, tree, edge, `${commit}:none`];
+      // A submodule named status.json, its commit not in this repository (git: "<id> submodule").
+      const withLink = await git(dir, ['mktree'], `160000 commit ${'1'.repeat(40)}\tstatus.json\n`);
+      const linked = await git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit-tree', withLink, '-m', 'm']);
+      const names = [
+        `${commit}:status.json`,
+        `${commit}:big`,
+        big,
+        commit,
+        tree,
+        edge,
+        `${commit}:none`,
+        `${linked}:status.json`,
+      ];
       const r = await batchReadFiltered({ runner }, { dir, names, timeoutMs: 20_000, blobLimit: 100 });
       expect(r).not.toBeNull();
       expect([...(r?.excluded ?? [])]).toEqual([`${commit}:big`, big]);
@@ -39,6 +51,7 @@ describe('batchReadFiltered', () => {
       expect(r?.objects.get(commit)?.type).toBe('commit');
       expect(r?.objects.get(commit)?.bytes.toString()).toContain(`tree ${tree}\n`);
       expect(r?.objects.get(tree)?.type).toBe('tree');
+      expect([...(r?.submodules ?? [])]).toEqual([`${linked}:status.json`]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
