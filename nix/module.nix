@@ -147,6 +147,8 @@ let
     pkgs.openssh
     pkgs.getent
     pkgs.coreutils
+    # prlimit: the memory limit of nix-store reading a failed build's log (docs/upgrade.md).
+    pkgs.util-linux
   ]
   ++ cfg.extraPackages;
   daemonPath = rootPath ++ [

@@ -112,11 +112,25 @@ export function observeFixedOutputOrGone(drvs: readonly string[]): string[] {
  * the nix-command feature, and when no log was kept it asks every
  * substituter, whose log (Hydra's) is of another build of the same
  * derivation. Only the last FULL_LOG_TAIL_BYTES are kept (the runner's
- * stdoutTail), so a log of gigabytes costs time (bzip2, bounded by
- * timeouts.commandSec), not memory. A log that cannot be read (none kept:
+ * stdoutTail), and nix-store runs under prlimit's data limit
+ * (FULL_LOG_READ_MEMORY_BYTES), so a long log costs time (bzip2, bounded by
+ * timeouts.commandSec) and at most that much memory. A log that cannot be read (none kept:
  * `keep-build-log = false`, or removed; the timeout; a path that is not a
  * .drv) comes back as the reason: no evidence either way. Read-only.
  */
+/**
+ * The data segment nix-store may use to read one build log (bytes), set with
+ * prlimit(1) (util-linux; RLIMIT_DATA, setrlimit(2)). nix-store holds the
+ * whole decompressed log before it prints it (review 19: a 493 MB log,
+ * kept in 100 KB of bzip2, peaked at 541 MiB), so a long log would
+ * otherwise take that much memory from the host right after a failed
+ * build. Over the limit it fails ("error: out of memory", exit 1: measured
+ * with nix 2.34.8 under a 64 MiB limit for an 18 MB log, which needs about
+ * 64 MiB) and the log counts as not read. 1 GiB reads logs up to several
+ * hundred MB.
+ */
+export const FULL_LOG_READ_MEMORY_BYTES = 1024 * 1024 * 1024;
+
 export async function readFullBuildLogs(deps: SysDeps, drvs: readonly string[]): Promise<FullBuildLog[]> {
   const out: FullBuildLog[] = [];
   const timeoutSec = deps.config.timeouts.commandSec;
@@ -126,11 +140,15 @@ export async function readFullBuildLogs(deps: SysDeps, drvs: readonly string[]):
       continue;
     }
     try {
-      const r = await deps.runner.run('nix-store', ['--read-log', drv], {
-        allowFailure: true,
-        timeoutMs: timeoutSec * 1000,
-        stdoutTail: FULL_LOG_TAIL_BYTES,
-      });
+      const r = await deps.runner.run(
+        'prlimit',
+        [`--data=${FULL_LOG_READ_MEMORY_BYTES}`, '--', 'nix-store', '--read-log', drv],
+        {
+          allowFailure: true,
+          timeoutMs: timeoutSec * 1000,
+          stdoutTail: FULL_LOG_TAIL_BYTES,
+        },
+      );
       out.push(
         r.exitCode === 0
           ? fullBuildLogFrom(

@@ -65,6 +65,7 @@ in
   openssh = pkg "openssh";
   getent = pkg "getent";
   coreutils = pkg "coreutils";
+  util-linux = pkg "util-linux";
   findutils = pkg "findutils";
   gnugrep = pkg "gnugrep";
   gnused = pkg "gnused";

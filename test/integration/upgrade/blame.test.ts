@@ -384,7 +384,9 @@ describe('builders that die of a signal', () => {
     expect(rec?.evidence).toMatch(/gitopsd read the full build log of \S+: line 2 of 42: `Killed`/);
     // One read, of the derivation nix named.
     const drv = /Cannot build '(\/nix\/store\/\S+\.drv)'/.exec(rec?.evidence ?? '')?.[1];
-    expect(nixCommands(r.commands).filter((cmd) => cmd[0] === 'nix-store')).toEqual([['nix-store', '--read-log', drv]]);
+    expect(nixCommands(r.commands).filter((cmd) => cmd.includes('--read-log'))).toEqual([
+      ['prlimit', `--data=${1024 * 1024 * 1024}`, '--', 'nix-store', '--read-log', drv],
+    ]);
     expect(await checkoutHead(t)).toBe(deployed);
   });
 });

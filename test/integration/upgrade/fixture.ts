@@ -96,11 +96,11 @@ export async function readTrace(file: string): Promise<Record<string, unknown>[]
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Program names that evaluate, build or activate: none may run on a no-op or a known-bad skip. */
+/** Program names that evaluate, build or activate (prlimit: only around nix-store): none may run on a no-op or a known-bad skip. */
 export function nixCommands(commands: string[][]): string[][] {
   return commands.filter((c) => {
     const cmd = c[0] ?? '';
-    return /(^|\/)(nix|nh|nix-env|nix-store|nix-build|switch-to-configuration)$/.test(cmd);
+    return /(^|\/)(nix|nh|nix-env|nix-store|nix-build|switch-to-configuration|prlimit)$/.test(cmd);
   });
 }
 
