@@ -368,6 +368,13 @@ export async function fetchStatusRefs(
       `the fleet reader's repository ${i.dir} is locked (${gitErrorLine(r.stderr) ?? 'a lock file exists'}): another fleet read is running, or a git killed with -9 left its lock, which a read removes once it is older than timeouts.gitSec; retry later`,
     );
   }
+  if (r.exitCode !== 0 && viewDamaged(r.stderr, i.dir)) {
+    throw new GitopsdError(
+      'temporary',
+      `the fleet reader's repository ${i.dir} is damaged (${gitErrorLine(r.stderr) ?? `git fetch exited ${r.exitCode}`}); it holds only a copy of the status refs: remove it (rm -rf ${i.dir}) and the next read fetches them again`,
+      { detail: { viewDamaged: true } },
+    );
+  }
   if (r.exitCode !== 0) {
     throw new GitopsdError(
       'temporary',
@@ -400,6 +407,18 @@ export function viewRefsOf(lines: readonly FetchedRef[]): { ref: string; commit:
  * '<file>.lock': File exists" (git's lockfile.c), reftable "cannot lock
  * references" (git 2.55, a tables.list.lock left in place, checked here).
  */
+/**
+ * Pure: whether a failed fetch's stderr is about an object of the reader's
+ * own repository `dir`, not the remote: git names a corrupt local object by
+ * its file ("fatal: loose object <id> (stored in <dir>/objects/…) is
+ * corrupt", "… packed object <id> (stored in <dir>/objects/pack/…) is
+ * corrupt"; git's object-file.c and packfile.c; the loose one captured with
+ * git 2.55). The path is absolute: the remote's own errors never name it.
+ */
+export function viewDamaged(stderr: string, dir: string): boolean {
+  return stderr.includes(`(stored in ${join(dir, 'objects')}/`);
+}
+
 export function viewLocked(stderr: string): boolean {
   return /Unable to create '[^']+\.lock': File exists|cannot lock references/.test(stderr);
 }

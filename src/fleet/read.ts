@@ -26,6 +26,7 @@ import { dirname, join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { acquireShortLock } from '../core/lock.js';
+import { GitopsdError } from '../core/errors.js';
 import { BUILD, versionLine } from '../core/build-info.js';
 import { decideRow, FUTURE_TOLERANCE_SEC } from './decide.js';
 import {
@@ -301,7 +302,21 @@ export async function readFleet(deps: Deps, opts: ReadOptions = {}): Promise<Fle
     }
     // An unreadable remote (or a timeout) is 'temporary': exit 75. The fetch
     // also lists the refs the repository then holds (no for-each-ref).
-    const fetching = fetchStatusRefs(deps, { dir, remote, timeoutMs });
+    const fetching = fetchStatusRefs(deps, { dir, remote, timeoutMs }).catch(async (err: unknown) => {
+      // A corrupt object in the reader's own repository (a disk error, a
+      // git killed mid-write on a file system that reorders writes): the
+      // repository is only a copy of the status refs, so it is made again
+      // and fetched whole, once. The documents already read stay valid
+      // (keyed by commit id); the memory of trusted statuses is outside it.
+      if (!(err instanceof GitopsdError) || err.detail['viewDamaged'] !== true || tmp !== null) throw err;
+      log.warn('the fleet reader repository is damaged: it is made again and every status fetched anew', {
+        dir,
+        error: err.message,
+      });
+      rmSync(dir, { recursive: true, force: true });
+      await ensureViewRepo(deps, dir, timeoutMs);
+      return fetchStatusRefs(deps, { dir, remote, timeoutMs });
+    });
     // Documents already read, by host and commit id: a commit id names its
     // status.json and header for good, so only new commits are read and
     // validated. (Two refs may hold one commit: the verdict depends on the host.)

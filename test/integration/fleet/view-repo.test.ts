@@ -136,6 +136,28 @@ describe('the reader’s view repository', () => {
     expect((await stat(join(c.view, FILES_REFS_MARKER))).isFile()).toBe(true);
   });
 
+  it('a corrupt object in the view: the view is made again and every status fetched anew, once; the rows are right', async () => {
+    const e = await reader('e');
+    await read(e.config);
+    const commit = await republish(3, 1764600100);
+    // Every object of the view's pack zeroed after its header: git then
+    // names the corrupt object by its pack file under the view.
+    const packDir = join(e.view, 'objects', 'pack');
+    const packs = (await readdir(packDir)).filter((f) => f.endsWith('.pack'));
+    expect(packs.length).toBeGreaterThan(0);
+    for (const p of packs) {
+      const bytes = await readFile(join(packDir, p));
+      bytes.fill(0, 12, bytes.length - 20);
+      await writeFile(join(packDir, p), bytes);
+    }
+    const r = await read(e.config);
+    expect(r.stderr).toMatch(/the fleet reader repository is damaged: it is made again/);
+    expect(r.stderr).toMatch(/is damaged \(error: .*view\.git\/objects\/pack\//);
+    expect(r.rows).toHaveLength(N);
+    expect(r.rows.find((x) => x.host === hostName(3))?.commit).toBe(commit);
+    expect(r.rows.every((x) => x.state !== 'invalid')).toBe(true);
+  });
+
   it('a lock a killed git left: a fresh one fails the read naming the repository (75), one older than timeouts.gitSec is removed', async () => {
     const d = await reader('d');
     await read(d.config);
