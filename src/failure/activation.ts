@@ -30,6 +30,7 @@
  *   running one's ("Warning: the new NixOS configuration has an ‘init’ that
  *   is\nincompatible with the current configuration."): nothing activated.
  */
+import { tail } from '../core/errors.js';
 import type { FailureCause, FailureClass } from './classify.js';
 
 /** A ruling on a switch-to-configuration failure: who caused it, and the line that says so. */
@@ -60,6 +61,10 @@ const LOCK_BUSY = 'Could not acquire lock';
 const PRE_SWITCH = 'Pre-switch checks failed';
 const BOOTLOADER = 'Failed to install bootloader';
 const ACTIVATE_SCRIPT = 'Failed to run activate script';
+/** activation-script.nix's line for a snippet that failed (stdout): the activate script then exits non-zero. */
+const SNIPPET_FAILED = /^Activation script snippet '.*' failed \(\d+\)$/;
+/** How much of the end of stderr is judged (and kept in the verdict's evidence). */
+export const SWITCH_STDERR_JUDGED = 2000;
 const INIT_INCOMPATIBLE = /has an ‘init’ that is\s+incompatible with the current configuration/;
 /** The anyhow contexts main.rs puts on its D-Bus calls (systemd, logind, machined). */
 const DBUS =
@@ -89,9 +94,29 @@ export const BOOT_FULL_FIX =
  */
 export function failedStepLines(stdout: string): string[] {
   return lines(stdout)
-    .filter((l) => /^(Activation script snippet '.*' failed \(\d+\)|Pre-switch check '.*' failed)$/.test(l))
+    .filter((l) => SNIPPET_FAILED.test(l) || /^Pre-switch check '.*' failed$/.test(l))
     .slice(-5)
     .map((l) => (l.length > 200 ? `${l.slice(0, 200)}…` : l));
+}
+
+/**
+ * The text a switch-to-configuration run is judged by (switchOutcome,
+ * switchChangedNothing, classifyFailure): what failed by name, from anywhere
+ * in stdout (failedStepLines); main.rs's `Failed to run activate script`
+ * when it is further up stderr than the judged end; then the last
+ * SWITCH_STDERR_JUDGED characters of stderr (or "… exited N" when it is
+ * empty), so the last line is still the program's own. main.rs carries on
+ * after a failed activate script: its lists of the units it reloads,
+ * restarts and starts follow on stderr (a nixpkgs update restarts most
+ * units: kilobytes), and `systemctl status` of the failed units on stdout,
+ * so a tail alone can lose the line that says the activation failed. Pure.
+ */
+export function switchOutput(action: string, r: { exitCode: number | null; stdout: string; stderr: string }): string {
+  const end = tail(r.stderr, SWITCH_STDERR_JUDGED);
+  const above = failedStepLines(r.stdout);
+  if (!lines(end).includes(ACTIVATE_SCRIPT) && lines(r.stderr).includes(ACTIVATE_SCRIPT)) above.push(ACTIVATE_SCRIPT);
+  const last = end.trim() === '' ? `switch-to-configuration ${action} exited ${r.exitCode ?? '(none)'}` : end;
+  return [...above, last].join('\n');
 }
 
 /**
@@ -109,12 +134,16 @@ export function switchChangedNothing(exitCode: number | null, output: string): b
 /**
  * What an exit code means for the caller of `test`: 0 activated; 4 some
  * units failed (the post-switch check decides whether they matter); any
- * other code, and a 4 whose output says the activate script failed, is a
- * failed switch to classify.
+ * other code, and a 4 whose output (switchOutput) says the activate script
+ * failed, is a failed switch to classify. The activate script's own
+ * `Activation script snippet '<name>' failed (<status>)` counts too: the
+ * Perl switch-to-configuration prints no line of its own for a failed
+ * activate script (`system("$out/activate", "$out") == 0 or $res = 2`).
  */
 export function switchOutcome(exitCode: number | null, output: string): 'ok' | 'units-failed' | 'failed' {
   if (exitCode === 0) return 'ok';
-  if (exitCode === 4 && !lines(output).includes(ACTIVATE_SCRIPT)) return 'units-failed';
+  const ls = lines(output);
+  if (exitCode === 4 && !ls.includes(ACTIVATE_SCRIPT) && !ls.some((l) => SNIPPET_FAILED.test(l))) return 'units-failed';
   return 'failed';
 }
 
@@ -167,7 +196,7 @@ export function decideSwitchFailure(exitCode: number | null, output: string): Sw
       backoff: true,
     };
   }
-  if (ls.includes(ACTIVATE_SCRIPT)) return null;
+  if (ls.includes(ACTIVATE_SCRIPT) || ls.some((l) => SNIPPET_FAILED.test(l))) return null;
   if (NEW_UNIT_FILE.test(text)) return null;
   // The program's own error before or around the activation (not NixOS, a
   // missing /run/current-system/sw/bin, a sync that failed, the usage
@@ -191,10 +220,10 @@ export function decideSwitchFailure(exitCode: number | null, output: string): Sw
  */
 export function switchKeyLine(output: string): string | null {
   const ls = lines(output);
-  if (ls.includes(ACTIVATE_SCRIPT)) {
-    const snippets = ls.filter((l) => /^Activation script snippet '.*' failed \(\d+\)$/.test(l));
-    return [...snippets, ACTIVATE_SCRIPT].join('; ');
-  }
+  const snippets = ls.filter((l) => SNIPPET_FAILED.test(l));
+  if (ls.includes(ACTIVATE_SCRIPT)) return [...snippets, ACTIVATE_SCRIPT].join('; ');
+  // The Perl switch-to-configuration says nothing of its own: the snippets say it.
+  if (snippets.length > 0) return snippets.join('; ');
   const unit = ls.find((l) => NEW_UNIT_FILE.test(l));
   if (unit !== undefined) return ls.at(-1) === unit ? unit : `${unit}: ${ls.at(-1) ?? ''}`;
   const i = ls.indexOf(BOOTLOADER);

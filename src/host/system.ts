@@ -65,13 +65,21 @@ export interface SwitchResult {
   /** The end of its stderr: the last 2000 characters after an exit, the runner's tail after a timeout or signal. */
   stderrTail: string;
   /**
-   * The end of its stdout (the last 2000 characters; empty after a timeout
-   * or signal). The activate script's `Activation script snippet '<name>'
-   * failed (<status>)` and the pre-switch checks' `Pre-switch check
-   * '<name>' failed` go there (nixos/modules/system/activation/
-   * activation-script.nix, pre-switch-check.nix), not to stderr.
+   * All of its stdout (empty after a timeout or signal). The activate
+   * script's `Activation script snippet '<name>' failed (<status>)` and the
+   * pre-switch checks' `Pre-switch check '<name>' failed` go there
+   * (nixos/modules/system/activation/activation-script.nix,
+   * pre-switch-check.nix), not to stderr; so does main.rs's `systemctl
+   * status` of the failed units, after them, which can be many kilobytes.
    */
-  stdoutTail: string;
+  stdout: string;
+  /**
+   * All of its stderr (after a timeout or signal: the runner's tail). main.rs
+   * prints `Failed to run activate script` there and then carries on with
+   * the units, whose lists (`restarting the following units: …`) can push
+   * it out of stderrTail.
+   */
+  stderr: string;
 }
 
 /**
@@ -106,7 +114,8 @@ export async function switchToConfiguration(
       timedOut: false,
       signal: null,
       stderrTail: tail(r.stderr, 2000),
-      stdoutTail: tail(r.stdout, 2000),
+      stdout: r.stdout,
+      stderr: r.stderr,
     };
   } catch (err) {
     if (err instanceof CommandFailed && (err.timedOut || err.signal !== undefined)) {
@@ -115,7 +124,8 @@ export async function switchToConfiguration(
         timedOut: err.timedOut,
         signal: err.signal ?? null,
         stderrTail: err.stderrTail,
-        stdoutTail: '',
+        stdout: '',
+        stderr: err.stderrTail,
       };
     }
     throw err;

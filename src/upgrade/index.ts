@@ -67,7 +67,7 @@ import {
   type FailureStage,
   type FailureVerdict,
 } from '../failure/classify.js';
-import { failedStepLines, switchChangedNothing, switchOutcome } from '../failure/activation.js';
+import { switchChangedNothing, switchOutcome, switchOutput } from '../failure/activation.js';
 import {
   decideRetry,
   failedDrvOf,
@@ -1152,18 +1152,16 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
         reverted ? { bad } : undefined,
       );
     };
-    const activationVerdict = (action: string, r: SwitchResult): FailureVerdict =>
+    // What failed by name (stdout, anywhere in stderr) above the end of the
+    // program's own stderr (switchOutput).
+    const activationVerdict = (action: string, r: SwitchResult, output: string): FailureVerdict =>
       classifyFailure({
         stage: 'activation',
         tool: `switch-to-configuration ${action}`,
         exitCode: r.exitCode,
         signal: r.signal,
         timedOut: r.timedOut,
-        // What failed by name (stdout) above the program's own lines (stderr).
-        output: [
-          ...failedStepLines(r.stdoutTail),
-          r.stderrTail === '' ? `switch-to-configuration ${action} exited ${r.exitCode ?? '(none)'}` : r.stderrTail,
-        ].join('\n'),
+        output,
       });
 
     if (plan.kind === 'switch') {
@@ -1171,10 +1169,11 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       // Exit 4 means "some units failed": the post-switch check decides
       // whether they matter; unless the activate script failed too
       // (switchOutcome, src/failure/activation.ts).
-      const outcome = switchOutcome(t.exitCode, t.stderrTail);
+      const out = switchOutput('test', t);
+      const outcome = switchOutcome(t.exitCode, out);
       if (outcome === 'failed') {
-        const after = switchChangedNothing(t.exitCode, t.stderrTail) ? 'profile-only' : 'revert';
-        return fail('activation', 'activation-failed', activationVerdict('test', t), [], after);
+        const after = switchChangedNothing(t.exitCode, out) ? 'profile-only' : 'revert';
+        return fail('activation', 'activation-failed', activationVerdict('test', t, out), [], after);
       }
       if (outcome === 'units-failed')
         log.warn('switch-to-configuration reported failed units', { stderr: t.stderrTail });
@@ -1225,9 +1224,9 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
     if (b.exitCode !== 0) {
       // After a live `test` the candidate runs: only a re-activation puts the
       // previous system back, whatever stopped `boot`.
-      const after =
-        plan.kind !== 'switch' && switchChangedNothing(b.exitCode, b.stderrTail) ? 'profile-only' : 'revert';
-      return fail('activation', 'activation-failed', activationVerdict('boot', b), [], after);
+      const out = switchOutput('boot', b);
+      const after = plan.kind !== 'switch' && switchChangedNothing(b.exitCode, out) ? 'profile-only' : 'revert';
+      return fail('activation', 'activation-failed', activationVerdict('boot', b, out), [], after);
     }
   }
 

@@ -22,7 +22,9 @@
  *   host: there is one flake.nix); `failing-derivation` makes that host's
  *   toplevel builder exit 1, `builder-sigbus` makes it die of SIGBUS (as an
  *   mmap on a full tmpfs build dir does), `fetcher-down` makes it depend on a
- *   fixed-output derivation whose `git clone` finds nothing listening.
+ *   fixed-output derivation whose `git clone` finds nothing listening;
+ *   `activate-script-fails` builds fine, but its activate script fails when
+ *   `test` or `switch` runs it (the shim, docs/simulated-host.md).
  * - A flake with no inputs needs no lock: `nix flake lock` succeeds offline and
  *   writes nothing. With `input` (see `createInputRepo`), the flake gets the
  *   input `simInput` (a local git repo), is locked at creation, and
@@ -41,7 +43,13 @@ import { fileURLToPath } from 'node:url';
 import { run } from './exec.js';
 
 export type Breakage =
-  'none' | 'syntax-error' | 'failing-derivation' | 'builder-sigbus' | 'child-killed-early' | 'fetcher-down';
+  | 'none'
+  | 'syntax-error'
+  | 'failing-derivation'
+  | 'builder-sigbus'
+  | 'child-killed-early'
+  | 'fetcher-down'
+  | 'activate-script-fails';
 
 export interface HostGeneration {
   /** The NixOS version label: goes into `nixos-version` and the store path name. */

@@ -87,6 +87,24 @@ in_manifest() {
 activate() {
   point_at "$SIM_ROOT/run/current-system"
   mkdir -p "$units_dir"
+  rc=0
+  # A generation whose activate script fails (breakage activate-script-fails):
+  # what main.rs and activation-script.nix print, in their order. The snippet
+  # on stdout, main.rs's line on stderr, exit 2; main.rs carries on with the
+  # units, and after a nixpkgs update lists most of them as restarted (here
+  # 120 names, over 2,000 characters of stderr after the line).
+  if [ -s "$out/etc/gitopsd-sim/failing-activation" ]; then
+    echo "activating the configuration..." >&2
+    printf "Activation script snippet '%s' failed (1)\n" "$(head -n 1 "$out/etc/gitopsd-sim/failing-activation")"
+    echo "Failed to run activate script" >&2
+    rc=2
+    i=0 units=
+    while [ "$i" -lt 120 ]; do
+      units="${units:+$units, }sim-restarted-unit-$i.service"
+      i=$((i + 1))
+    done
+    echo "restarting the following units: $units" >&2
+  fi
   failed=
   if [ -f "$services_file" ]; then
     while IFS= read -r unit || [ -n "$unit" ]; do
@@ -106,7 +124,7 @@ activate() {
     echo "warning: the following units failed: $failed" >&2
     return 4
   fi
-  return 0
+  return "$rc"
 }
 
 case $action in

@@ -7,7 +7,8 @@
  * run that deploys nothing; and the bad marks: evidence, `bad list`,
  * `bad forget`, a mark from an older gitopsd; a builder that dies of SIGBUS;
  * a fetcher whose server is down; another switch holding
- * switch-to-configuration's lock.
+ * switch-to-configuration's lock; an activate script that fails, far up a
+ * long stderr (exit 4).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -351,6 +352,21 @@ describe('checks and activation', () => {
     const next = await upgrade(t);
     expect(next.exitCode, next.stdout + next.stderr).toBe(0);
     expect((await readState(t)).deployments?.current?.commit).toBe(c);
+  });
+  it('an activate script that fails, then 120 restarted units and a failed one (exit 4): marked bad, not deployed', async () => {
+    // main.rs's "Failed to run activate script" is over 2,000 characters up
+    // stderr; only a unit outside validation.services failed.
+    const before = await t.host.currentSystem();
+    const c = await repo.commitGeneration(
+      gen('v7-activate-fails', { breakage: 'activate-script-fails', failingServices: ['nginx.service'] }),
+      'v7',
+    );
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    expect(r.stdout).toMatch(/Activation script snippet 'users' failed \(1\); Failed to run activate script/);
+    expect(await t.host.currentSystem()).toBe(before);
+    expect(await t.host.profileSystem()).toBe(before);
+    expect((await marks())[c]).toMatchObject({ reason: 'activation-failed', cause: 'activation-error' });
   });
 });
 

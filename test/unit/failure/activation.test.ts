@@ -21,6 +21,7 @@ import {
   failedStepLines,
   switchChangedNothing,
   switchOutcome,
+  switchOutput,
   BOOT_FULL_FIX,
 } from '../../../src/failure/activation.js';
 import {
@@ -284,5 +285,61 @@ describe("failedStepLines: what failed by name, from switch-to-configuration's s
       output: LOCKED,
     });
     expect(v.cause).not.toBe('switch-locked');
+  });
+});
+
+describe('switchOutput: what a failed activate script leaves, when many units follow it', () => {
+  // main.rs after a failed activate script: it carries on, and lists the units
+  // it restarts and starts on stderr (a nixpkgs update restarts most of them),
+  // then `systemctl status` of the failed ones on stdout. 120 units of about
+  // 30 characters: over 3,600 characters after "Failed to run activate script".
+  const units = Array.from({ length: 120 }, (_, i) => `service-number-${String(i).padStart(3, '0')}.service`).join(
+    ', ',
+  );
+  const stderr =
+    'stopping the following units: nginx.service\nactivating the configuration...\n' +
+    'Failed to run activate script\nrestarting sysinit-reactivation.target\n' +
+    `restarting the following units: ${units}\nstarting the following units: nginx.service\n` +
+    'Failed to start nginx.service\nwarning: the following units failed: nginx.service\n';
+  const status = `× nginx.service - Nginx Web Server\n${'     Loaded: loaded (/etc/systemd/system/nginx.service; enabled)\n'.repeat(40)}`;
+  const stdout = `setting up /etc...\nActivation script snippet 'users' failed (1)\n${status}`;
+
+  it('exit 4: the activate script failed, though its line is more than 2,000 characters up', () => {
+    const out = switchOutput('test', { exitCode: 4, stdout, stderr });
+    expect(switchOutcome(4, out)).toBe('failed');
+    expect(out.trimEnd().split('\n').at(-1)).toBe('warning: the following units failed: nginx.service');
+    expect(switchChangedNothing(4, out)).toBe(false);
+    const v = classifyFailure({
+      stage: 'activation',
+      tool: 'switch-to-configuration test',
+      exitCode: 4,
+      signal: null,
+      timedOut: false,
+      output: out,
+    });
+    expect({ class: v.class, cause: v.cause }).toEqual({ class: 'caused-by-commit', cause: 'activation-error' });
+    expect(v.summary).toContain("Activation script snippet 'users' failed (1); Failed to run activate script");
+  });
+
+  it("exit 4 from the Perl switch-to-configuration, which prints no line of its own: the snippet's line says it", () => {
+    const perl = `activating the configuration...\nrestarting the following units: ${units}\nwarning: the following units failed: nginx.service\n`;
+    const out = switchOutput('test', { exitCode: 4, stdout, stderr: perl });
+    expect(switchOutcome(4, out)).toBe('failed');
+    expect(
+      classifyFailure({ stage: 'activation', tool: 't', exitCode: 4, signal: null, timedOut: false, output: out })
+        .cause,
+    ).toBe('activation-error');
+  });
+
+  it('exit 4 with only units failed stays for the post-switch check (a journal line quoting a snippet does not count)', () => {
+    const quoted = `${status}Dec 02 04:00:01 web1 gitopsd[812]: Activation script snippet 'users' failed (1)\n`;
+    const plain = stderr.replace('Failed to run activate script\n', '');
+    expect(switchOutcome(4, switchOutput('test', { exitCode: 4, stdout: quoted, stderr: plain }))).toBe('units-failed');
+  });
+
+  it('an empty stderr is named by the exit, so the last line is never a line of stdout', () => {
+    expect(switchOutput('boot', { exitCode: 1, stdout: "Pre-switch check 'x' failed\n", stderr: '' })).toBe(
+      "Pre-switch check 'x' failed\nswitch-to-configuration boot exited 1",
+    );
   });
 });

@@ -75,7 +75,7 @@ describe('switchToConfiguration', () => {
           opts: { mutates: true, allowFailure: true, timeoutMs: 1_500_000 },
         },
       ]);
-      expect(r).toEqual({ exitCode: 0, timedOut: false, signal: null, stderrTail: '', stdoutTail: '' });
+      expect(r).toEqual({ exitCode: 0, timedOut: false, signal: null, stderrTail: '', stdout: '', stderr: '' });
     },
   );
 
@@ -85,12 +85,19 @@ describe('switchToConfiguration', () => {
     [
       'exit 4 (some units failed) comes back with its stderr',
       { exitCode: 4, stderr: failedUnits },
-      { exitCode: 4, timedOut: false, signal: null, stderrTail: failedUnits, stdoutTail: '' },
+      { exitCode: 4, timedOut: false, signal: null, stderrTail: failedUnits, stdout: '', stderr: failedUnits },
     ],
     [
       'exit 1 comes back',
       { exitCode: 1, stderr: 'Failed to install bootloader\n' },
-      { exitCode: 1, timedOut: false, signal: null, stderrTail: 'Failed to install bootloader\n', stdoutTail: '' },
+      {
+        exitCode: 1,
+        timedOut: false,
+        signal: null,
+        stderrTail: 'Failed to install bootloader\n',
+        stdout: '',
+        stderr: 'Failed to install bootloader\n',
+      },
     ],
     [
       'a hang (our timeout) comes back as timedOut, no exit code',
@@ -100,13 +107,14 @@ describe('switchToConfiguration', () => {
         timedOut: true,
         signal: 'SIGTERM',
         stderrTail: 'activating the configuration...\n',
-        stdoutTail: '',
+        stdout: '',
+        stderr: 'activating the configuration...\n',
       },
     ],
     [
       'a signal comes back with its name',
       { signal: 'SIGKILL' },
-      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '', stdoutTail: '' },
+      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '', stdout: '', stderr: '' },
     ],
     [
       'exit 2: the failed snippet, on stdout, comes back too',
@@ -120,7 +128,8 @@ describe('switchToConfiguration', () => {
         timedOut: false,
         signal: null,
         stderrTail: 'Failed to run activate script\n',
-        stdoutTail: "Activation script snippet 'users' failed (1)\n",
+        stdout: "Activation script snippet 'users' failed (1)\n",
+        stderr: 'Failed to run activate script\n',
       },
     ],
   ])('%s, without throwing', async (_name, run, want) => {
@@ -128,12 +137,14 @@ describe('switchToConfiguration', () => {
     expect(await switchToConfiguration(deps, SYSTEM, 'test')).toEqual(want);
   });
 
-  it('keeps the last 2000 characters of a long stderr', async () => {
+  it('keeps the last 2000 characters of a long stderr as its tail, and all of both streams', async () => {
     const long = Array.from({ length: 400 }, (_, i) => `line ${i} of the activation output`).join('\n');
-    const { deps } = hostDeps(() => ({ exitCode: 1, stderr: long }));
+    const { deps } = hostDeps(() => ({ exitCode: 1, stderr: long, stdout: long }));
     const r = await switchToConfiguration(deps, SYSTEM, 'boot');
     expect(r.stderrTail.length).toBeLessThanOrEqual(2000);
     expect(r.stderrTail.endsWith('line 399 of the activation output')).toBe(true);
+    expect(r.stderr).toBe(long);
+    expect(r.stdout).toBe(long);
   });
 
   it('throws CommandFailed when the program cannot be started (no such system)', async () => {
@@ -155,18 +166,19 @@ describe('switchFailed', () => {
         timedOut: false,
         signal: null,
         stderrTail: 'warning: the following units failed: nginx.service\n',
-        stdoutTail: '',
+        stdout: '',
+        stderr: '',
       },
       `${join(SYSTEM, 'bin/switch-to-configuration')} exited 4: warning: the following units failed: nginx.service`,
     ],
     [
       'a hang',
-      { exitCode: null, timedOut: true, signal: 'SIGTERM', stderrTail: '', stdoutTail: '' },
+      { exitCode: null, timedOut: true, signal: 'SIGTERM', stderrTail: '', stdout: '', stderr: '' },
       `${join(SYSTEM, 'bin/switch-to-configuration')} timed out`,
     ],
     [
       'a signal',
-      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '', stdoutTail: '' },
+      { exitCode: null, timedOut: false, signal: 'SIGKILL', stderrTail: '', stdout: '', stderr: '' },
       `${join(SYSTEM, 'bin/switch-to-configuration')} was killed by SIGKILL`,
     ],
   ])('words %s as the runner words a failed command', (_name, r, message) => {
