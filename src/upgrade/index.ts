@@ -67,7 +67,7 @@ import {
   type FailureStage,
   type FailureVerdict,
 } from '../failure/classify.js';
-import { switchChangedNothing, switchOutcome, switchOutput } from '../failure/activation.js';
+import { LOCK_BUSY_EXIT, switchChangedNothing, switchOutcome, switchOutput } from '../failure/activation.js';
 import {
   decideRetry,
   failedDrvOf,
@@ -1355,7 +1355,17 @@ async function restorePrevious(ctx: Ctx, p: PendingActivation, reactivate = true
     await setSystemProfile(deps, p.previous);
   } else if (p.previous !== null) {
     await setSystemProfile(deps, p.previous);
-    const r = await switchToConfiguration(deps, p.previous, p.operation === 'switch' ? 'switch' : 'boot');
+    const action = p.operation === 'switch' ? 'switch' : 'boot';
+    const r = await switchToConfiguration(deps, p.previous, action);
+    if (r.exitCode === LOCK_BUSY_EXIT && switchChangedNothing(r.exitCode, switchOutput(action, r))) {
+      // Another switch (a person's nixos-rebuild) holds the lock: golden's
+      // rollback would meet it too. The profile is back; the next run,
+      // once the lock is free, finishes the re-activation (pending stays).
+      throw new GitopsdError(
+        'temporary',
+        `re-activating the previous system ${p.previous} waits: another switch-to-configuration holds its lock (a nixos-rebuild by hand?); the profile is back, and the next run finishes it once that switch is done`,
+      );
+    }
     if (r.exitCode !== 0 && r.exitCode !== 4) {
       throw new GitopsdError(
         'failed',
