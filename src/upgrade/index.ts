@@ -1079,21 +1079,27 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       checks: CheckResult[],
       // 'reverted': the previous system is already back (the post-switch
       // check); 'profile-only': switch-to-configuration stopped before it
-      // changed anything (switchChangedNothing), so only the profile goes back.
-      after: 'revert' | 'reverted' | 'profile-only' = 'revert',
+      // changed anything (switchChangedNothing), so only the profile goes back;
+      // 'untouched': it stopped so at the live `test`, before which gitopsd
+      // sets nothing, so nothing goes back (the profile may be a person's
+      // nixos-rebuild's, which holds the lock).
+      after: 'revert' | 'reverted' | 'profile-only' | 'untouched' = 'revert',
     ): Promise<UpgradeRunResult> => {
       const reverted = after === 'reverted';
       const back =
-        after === 'profile-only'
-          ? `switch-to-configuration changed nothing, so only the profile was put back to ${previous ?? '(none)'}`
-          : `re-activated the previous system ${previous ?? '(none)'}`;
+        after === 'untouched'
+          ? 'switch-to-configuration changed nothing, and gitopsd had changed nothing before it, so nothing was put back'
+          : after === 'profile-only'
+            ? `switch-to-configuration changed nothing, so only the profile was put back to ${previous ?? '(none)'}`
+            : `re-activated the previous system ${previous ?? '(none)'}`;
       const what =
         stage === 'activation' ? `activating ${short(candidate)}` : `the post-switch check of ${short(candidate)}`;
       if (v.class !== 'caused-by-commit') {
         // Not the commit's fault (a hang, a full disk, ...): put the previous
         // system back in this same run, and mark nothing. The retry record
         // spaces out the next try (a hang waits days, not one night).
-        if (!reverted) await revert(ctx, { pending, bad: null, reactivate: after === 'revert' });
+        if (!reverted)
+          await revert(ctx, { pending, bad: null, reactivate: after === 'revert', profile: after !== 'untouched' });
         rmSync(candidateLink(deps), { force: true });
         const attempt: AttemptKey = { commit: candidate, flakeHost: cfg.nixConfig.flakeHost, lockBlob };
         const r = record(
@@ -1135,7 +1141,8 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       // Already reverted (the post-switch check, re-asked on the previous
       // system): the mark goes with the record of the run. A kill between the
       // two leaves the commit unmarked, and the next run tries it again.
-      if (!reverted) await revert(ctx, { pending, bad, reactivate: after === 'revert' });
+      if (!reverted)
+        await revert(ctx, { pending, bad, reactivate: after === 'revert', profile: after !== 'untouched' });
       rmSync(candidateLink(deps), { force: true });
       return record(
         ctx,
@@ -1172,7 +1179,8 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       const out = switchOutput('test', t);
       const outcome = switchOutcome(t.exitCode, out);
       if (outcome === 'failed') {
-        const after = switchChangedNothing(t.exitCode, out) ? 'profile-only' : 'revert';
+        // gitopsd sets the profile only after `test` and the checks.
+        const after = switchChangedNothing(t.exitCode, out) ? 'untouched' : 'revert';
         return fail('activation', 'activation-failed', activationVerdict('test', t, out), [], after);
       }
       if (outcome === 'units-failed')
@@ -1330,14 +1338,14 @@ async function askRebootTurn(ctx: Ctx, system: string): Promise<RebootTurnVerdic
  */
 async function revert(
   ctx: Ctx,
-  a: { pending: PendingActivation; bad: BadCommitInput | null; reactivate?: boolean },
+  a: { pending: PendingActivation; bad: BadCommitInput | null; reactivate?: boolean; profile?: boolean },
 ): Promise<void> {
   const { deps } = ctx;
   updateBoth(deps.state, (d, u) => ({
     deployments: a.bad === null ? d : withBadCommit(d, a.bad),
     upgrade: { ...u, pending: { ...a.pending, phase: 'revert' } },
   }));
-  await restorePrevious(ctx, a.pending, a.reactivate ?? true);
+  await restorePrevious(ctx, a.pending, a.reactivate ?? true, a.profile ?? true);
   updateUpgrade(deps.state, (u) => ({ ...u, pending: null }));
 }
 
@@ -1346,13 +1354,14 @@ async function revert(
  * anything (its lock was held): only the profile goes back, since running
  * the previous system's switch-to-configuration would meet the same lock. A
  * crash in between leaves phase 'revert', and the next run's recover
- * re-activates in full.
+ * re-activates in full. `profile` false as well (the live plan's `test`,
+ * before which gitopsd set nothing): nothing is written.
  */
-async function restorePrevious(ctx: Ctx, p: PendingActivation, reactivate = true): Promise<void> {
+async function restorePrevious(ctx: Ctx, p: PendingActivation, reactivate = true, profile = true): Promise<void> {
   const { deps } = ctx;
   const log = deps.log.child({ module: 'upgrade' });
   if (p.previous !== null && !reactivate) {
-    await setSystemProfile(deps, p.previous);
+    if (profile) await setSystemProfile(deps, p.previous);
   } else if (p.previous !== null) {
     await setSystemProfile(deps, p.previous);
     const action = p.operation === 'switch' ? 'switch' : 'boot';
