@@ -522,30 +522,13 @@ export async function batchRead(
   deps: GitDeps,
   i: { dir: string; names: readonly string[]; timeoutMs: number },
 ): Promise<Map<string, { type: string; bytes: Buffer }>> {
-  const out = new Map<string, { type: string; bytes: Buffer }>();
-  if (i.names.length === 0) return out;
+  if (i.names.length === 0) return new Map();
   const r = await git(deps, i.dir, ['cat-file', '--buffer', '--batch=%(objectname) %(objecttype) %(objectsize)'], {
     timeoutMs: i.timeoutMs,
     input: i.names.join('\n') + '\n',
     binaryStdout: true,
   });
-  const bytes = r.stdoutBytes ?? new Uint8Array();
-  // A view of the runner's bytes, not a copy.
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
-  for (const name of i.names) {
-    const nl = buf.indexOf(0x0a, pos);
-    if (nl < 0) break;
-    const header = buf.subarray(pos, nl).toString('utf8').split(' ');
-    if (header[1] === 'missing' || header.length < 3) {
-      pos = nl + 1;
-      continue;
-    }
-    const size = Number(header[2]);
-    out.set(name, { type: header[1] ?? '', bytes: buf.subarray(nl + 1, nl + 1 + size) });
-    pos = nl + 1 + size + 1; // content, then a newline
-  }
-  return out;
+  return parseBatch(r.stdoutBytes, i.names).objects;
 }
 
 /**
@@ -576,10 +559,7 @@ export async function batchReadFiltered(
   excluded: Set<string>;
   submodules: Set<string>;
 } | null> {
-  const objects = new Map<string, { type: string; bytes: Buffer }>();
-  const excluded = new Set<string>();
-  const submodules = new Set<string>();
-  if (i.names.length === 0) return { objects, excluded, submodules };
+  if (i.names.length === 0) return parseBatch(undefined, []);
   let r: Awaited<ReturnType<typeof git>>;
   try {
     r = await git(
@@ -609,15 +589,37 @@ export async function batchReadFiltered(
       stdout: '',
     });
   }
-  const bytes = r.stdoutBytes ?? new Uint8Array();
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return parseBatch(r.stdoutBytes, i.names);
+}
+
+/**
+ * Pure: the answer of `git cat-file --batch` to `names`, in their order
+ * (git-cat-file(1) BATCH OUTPUT): per name either "<id> <type> <size>", the
+ * content and a newline, or one line of two words: "<name> missing",
+ * "<name> excluded" (--filter), "<gitlink's id> submodule". Content is
+ * framed by git's byte count, so any bytes stay in their frame; the
+ * objects are views of `bytes`, not copies. A header that does not parse
+ * ends the reading (the names after it count as missing).
+ */
+export function parseBatch(
+  bytes: Uint8Array | undefined,
+  names: readonly string[],
+): {
+  objects: Map<string, { type: string; bytes: Buffer }>;
+  excluded: Set<string>;
+  submodules: Set<string>;
+} {
+  const objects = new Map<string, { type: string; bytes: Buffer }>();
+  const excluded = new Set<string>();
+  const submodules = new Set<string>();
+  const b = bytes ?? new Uint8Array();
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   let pos = 0;
-  for (const name of i.names) {
+  for (const name of names) {
     const nl = buf.indexOf(0x0a, pos);
     if (nl < 0) break;
     const header = buf.subarray(pos, nl).toString('utf8').split(' ');
     pos = nl + 1;
-    // "<name> missing" / "<name> excluded" / "<gitlink's id> submodule": two words; an object's header has three.
     if (header.length === 2) {
       if (header[1] === 'excluded') excluded.add(name);
       if (header[1] === 'submodule') submodules.add(name);
