@@ -105,6 +105,19 @@ export function observeFixedOutputOrGone(drvs: readonly string[]): string[] {
 }
 
 /**
+ * The data segment nix-store may use to read one build log (bytes), set with
+ * prlimit(1) (util-linux; RLIMIT_DATA, setrlimit(2)). nix-store holds the
+ * whole decompressed log before it prints it (review 19: a 493 MB log,
+ * kept in 100 KB of bzip2, peaked at 541 MiB), so a long log would
+ * otherwise take that much memory from the host right after a failed
+ * build. Over the limit it fails ("error: out of memory", exit 1: measured
+ * with nix 2.34.8 under a 64 MiB limit for an 18 MB log, which needs about
+ * 64 MiB) and the log counts as not read. 1 GiB reads logs up to several
+ * hundred MB.
+ */
+export const FULL_LOG_READ_MEMORY_BYTES = 1024 * 1024 * 1024;
+
+/**
  * The whole build logs of failed derivations (FailureEvidence.fullBuildLogs;
  * which ones: planFullLogReads), one `nix-store --read-log <drv>` each, in
  * turn: nix's stable command, which reads the log the local store kept
@@ -118,19 +131,6 @@ export function observeFixedOutputOrGone(drvs: readonly string[]): string[] {
  * `keep-build-log = false`, or removed; the timeout; a path that is not a
  * .drv) comes back as the reason: no evidence either way. Read-only.
  */
-/**
- * The data segment nix-store may use to read one build log (bytes), set with
- * prlimit(1) (util-linux; RLIMIT_DATA, setrlimit(2)). nix-store holds the
- * whole decompressed log before it prints it (review 19: a 493 MB log,
- * kept in 100 KB of bzip2, peaked at 541 MiB), so a long log would
- * otherwise take that much memory from the host right after a failed
- * build. Over the limit it fails ("error: out of memory", exit 1: measured
- * with nix 2.34.8 under a 64 MiB limit for an 18 MB log, which needs about
- * 64 MiB) and the log counts as not read. 1 GiB reads logs up to several
- * hundred MB.
- */
-export const FULL_LOG_READ_MEMORY_BYTES = 1024 * 1024 * 1024;
-
 export async function readFullBuildLogs(deps: SysDeps, drvs: readonly string[]): Promise<FullBuildLog[]> {
   const out: FullBuildLog[] = [];
   const timeoutSec = deps.config.timeouts.commandSec;
