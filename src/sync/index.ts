@@ -98,6 +98,7 @@ import {
   jjString,
   lastOperation,
   newCommit,
+  NO_SNAPSHOT,
   one,
   OP_TEMPLATE,
   opLog,
@@ -1236,7 +1237,7 @@ async function split(
 ): Promise<IntegrateOutcome> {
   const remoteRef = `${ctx.bookmark}@${ctx.remote}`;
   const head = { commitId: headCommit };
-  const forks = await commits(ctx, `heads(::${head.commitId} & ::${remoteRef})`);
+  const forks = await commits(ctx, `heads(::${head.commitId} & ::${remoteRef})`, NO_SNAPSHOT);
   const fork = forks[0];
   if (fork === undefined || forks.length !== 1) {
     return {
@@ -1244,7 +1245,7 @@ async function split(
       message: `sync paused: the local commits have ${forks.length} fork points with ${remoteRef}; linearize them by hand`,
     };
   }
-  const oldStack = (await commits(ctx, `${remoteRef}..${head.commitId}`)).map((c) => c.commitId);
+  const oldStack = (await commits(ctx, `${remoteRef}..${head.commitId}`, NO_SNAPSHOT)).map((c) => c.commitId);
   const stamp = ctx.deps.clock.now().toISOString();
 
   // The base of X: the fork point, except after a person resolved a parked
@@ -1252,7 +1253,7 @@ async function split(
   let base = fork.commitId;
   let tempBase: string | null = null;
   if (d.resolved && d.keep !== null) {
-    const keptPaths = await changedPaths(ctx, d.keep);
+    const keptPaths = await changedPaths(ctx, d.keep, NO_SNAPSHOT);
     if (keptPaths.length > 0) {
       tempBase = await newCommit(ctx, fork.commitId, 'gitopsd-sync: temporary merge base');
       await restore(ctx, d.keep, tempBase, filesetOf(keptPaths));
@@ -1262,7 +1263,7 @@ async function split(
   const x = await newCommit(ctx, base, `sync(${ctx.host}): ${stamp}`);
   await restore(ctx, head.commitId, x, filesetExcept(d.held));
   await jj(ctx, ['rebase', '-r', x, '-o', remoteRef]);
-  const newConflicts = await conflictedFiles(ctx, x);
+  const newConflicts = await conflictedFiles(ctx, x, NO_SNAPSHOT);
   if (newConflicts.length > 0) await restore(ctx, remoteRef, x, filesetOf(newConflicts));
   if (tempBase !== null) await jj(ctx, ['abandon', tempBase]);
   let held = [...new Set([...d.held, ...newConflicts])].sort();
@@ -1271,8 +1272,12 @@ async function split(
   // in the park and in the keep commit (issue 14, input 3).
   if (held.length > 0) {
     const changed = [
-      ...(await jj(ctx, ['diff', '--from', fork.commitId, '--to', head.commitId, '--name-only'])).stdout.split('\n'),
-      ...(await jj(ctx, ['diff', '--from', fork.commitId, '--to', remoteRef, '--name-only'])).stdout.split('\n'),
+      ...(
+        await jj(ctx, [...NO_SNAPSHOT, 'diff', '--from', fork.commitId, '--to', head.commitId, '--name-only'])
+      ).stdout.split('\n'),
+      ...(
+        await jj(ctx, [...NO_SNAPSHOT, 'diff', '--from', fork.commitId, '--to', remoteRef, '--name-only'])
+      ).stdout.split('\n'),
     ].filter((l) => l !== '');
     const unit = sameTargetPaths(held, changed);
     if (unit.length > 0) {
@@ -1281,7 +1286,7 @@ async function split(
     }
   }
 
-  const xCommit = await one(ctx, x);
+  const xCommit = await one(ctx, x, NO_SNAPSHOT);
   let newMain: string | null = xCommit.commitId;
   if (xCommit.empty) {
     await jj(ctx, ['abandon', x]);
@@ -1301,7 +1306,7 @@ async function split(
       `sync(${ctx.host}): parked local side of ${held.join(', ')} at ${stamp}`,
     );
     await restore(ctx, head.commitId, p, filesetOf(held));
-    const parkCommit = await one(ctx, p);
+    const parkCommit = await one(ctx, p, NO_SNAPSHOT);
     let tip = parkCommit.commitId;
     if (parkCommit.empty) {
       await jj(ctx, ['abandon', p]);
@@ -1313,7 +1318,7 @@ async function split(
     pushPark = tip !== remotePark?.targets[0];
     const keep = await newCommit(ctx, wcTarget, `${KEEP_MARKER} (${held.join(', ')}); never pushed`);
     await restore(ctx, head.commitId, keep, filesetOf(held));
-    wcTarget = (await one(ctx, keep)).commitId;
+    wcTarget = (await one(ctx, keep, NO_SNAPSHOT)).commitId;
     parked = { bookmark: ctx.park, paths: held, tip, since: obs.parked?.since ?? stamp };
   }
   // @ moves onto the new line with its own changes: empty after the seal
@@ -1322,7 +1327,11 @@ async function split(
   // edit behind in the old @, off disk (review 6, D1); moved, it can
   // conflict, and apply then refuses to write $HOME (review 7, D1-a).
   await jj(ctx, ['rebase', '-r', '@', '-o', wcTarget]);
-  const stale = await commits(ctx, oldStack.length > 0 ? `present(${oldStack.join(') | present(')})` : 'none()');
+  const stale = await commits(
+    ctx,
+    oldStack.length > 0 ? `present(${oldStack.join(') | present(')})` : 'none()',
+    NO_SNAPSHOT,
+  );
   // Keep the old stack's commits that are on the parked line (never on it
   // today, but abandoning a parked commit would lose the local side).
   const abandon = stale.map((c) => c.commitId);

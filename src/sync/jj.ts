@@ -115,7 +115,7 @@ async function jjOnce(ctx: JjCtx, args: readonly string[], o: CallOpts = {}): Pr
   }
 }
 
-export async function commits(ctx: JjCtx, revset: string, extra: string[] = []): Promise<JjCommit[]> {
+export async function commits(ctx: JjCtx, revset: string, extra: readonly string[] = []): Promise<JjCommit[]> {
   const r = await jj(ctx, ['log', '--no-graph', ...extra, '-r', revset, '-T', COMMIT_TEMPLATE]);
   return parseCommits(r.stdout);
 }
@@ -292,8 +292,22 @@ export function templateError(line: string): void {
   );
 }
 
-export async function one(ctx: JjCtx, revset: string): Promise<JjCommit> {
-  const list = await commits(ctx, revset);
+/**
+ * Extra arguments for a query about commits named by id, never `@`: no
+ * snapshot of the working copy. jj's global option "--ignore-working-copy:
+ * Don't snapshot the working copy, and don't update it" (`jj help`, jj
+ * 0.46): the query then writes nothing, neither a snapshot operation nor
+ * the working-copy state. An edit a person makes in the source dir
+ * meanwhile is snapshotted by the next jj command that changes the repo,
+ * and every one of those snapshots as it starts, as before. Used by the
+ * split (src/sync/index.ts), whose queries are all of fixed commits between
+ * its own rebases, restores and abandons; not where the answer is about @
+ * or feeds restorePoint's count of snapshot operations.
+ */
+export const NO_SNAPSHOT: readonly string[] = ['--ignore-working-copy'];
+
+export async function one(ctx: JjCtx, revset: string, extra: readonly string[] = []): Promise<JjCommit> {
+  const list = await commits(ctx, revset, extra);
   const c = list[0];
   if (c === undefined || list.length !== 1) {
     throw new GitopsdError(
@@ -368,9 +382,28 @@ export async function bookmarks(ctx: JjCtx): Promise<JjBookmark[]> {
   return parseBookmarks(r.stdout).filter((b) => b.remote !== 'git');
 }
 
-/** `jj new --no-edit PARENT -m MSG`; returns the new commit's change id. */
+/**
+ * `jj new --no-edit PARENT -m MSG`; returns the new commit's change id (the
+ * full one). jj prints "Created new commit <summary>" (cli/src/commands/
+ * new.rs, jj 0.46) with the `templates.commit_summary` template, set here
+ * to COMMIT_SUMMARY as for commitWorkingCopy, so the full change id is read
+ * from that line and no `jj log` of the new commit is needed. Output in
+ * jj's default form (a later jj that ignores the template) costs that query;
+ * no "Created new commit" line at all is an unsupported jj (internal error).
+ */
 export async function newCommit(ctx: JjCtx, parent: string, message: string): Promise<string> {
-  const r = await jj(ctx, ['new', '--no-edit', '-r', parent, '-m', message]);
+  const r = await jj(ctx, [
+    '--config',
+    `templates.commit_summary='${COMMIT_SUMMARY}'`,
+    'new',
+    '--no-edit',
+    '-r',
+    parent,
+    '-m',
+    message,
+  ]);
+  const made = parseCreatedSummary(r.stderr);
+  if (made !== null) return made.changeId;
   const prefix = parseCreatedCommit(r.stderr);
   if (prefix === null) {
     throw new GitopsdError(
@@ -378,7 +411,12 @@ export async function newCommit(ctx: JjCtx, parent: string, message: string): Pr
       `jj new printed no "Created new commit" line (jj ${r.stderr.trim()}); this jj version is not supported`,
     );
   }
-  return (await one(ctx, prefix)).changeId;
+  return (await one(ctx, prefix, NO_SNAPSHOT)).changeId;
+}
+
+/** The commit of "Created new commit gitopsd-commit <id> <change> <flags> <json description>" in `jj new`'s output, or null. */
+export function parseCreatedSummary(stderr: string): Committed | null {
+  return parseSummaryAfter('Created new commit ', stderr);
 }
 
 /** The commit `jj commit` made (the working copy's parent now). */
@@ -405,10 +443,12 @@ const COMMIT_SUMMARY = `"${SUMMARY_WORD} " ++ commit_id ++ " " ++ change_id ++ "
 
 /** The commit of "Parent commit (@-) : gitopsd-commit <id> <change> <flags> <json description>" in `jj commit`'s output, or null. */
 export function parseCommittedParent(stderr: string): Committed | null {
-  const m = new RegExp(
-    `^Parent commit \\(@-\\)\\s*: ${SUMMARY_WORD} ([0-9a-f]{40}) ([k-z]+) ([01])([01]) (".*")$`,
-    'm',
-  ).exec(stderr);
+  return parseSummaryAfter('Parent commit \\(@-\\)\\s*: ', stderr);
+}
+
+/** The COMMIT_SUMMARY of the line starting with `lead` (a regular expression), or null. */
+function parseSummaryAfter(lead: string, stderr: string): Committed | null {
+  const m = new RegExp(`^${lead}${SUMMARY_WORD} ([0-9a-f]{40}) ([k-z]+) ([01])([01]) (".*")$`, 'm').exec(stderr);
   if (m === null) return null;
   let description: unknown;
   try {
@@ -424,8 +464,9 @@ export async function restore(ctx: JjCtx, from: string, into: string, fileset: s
   await jj(ctx, ['restore', '--from', from, '--into', into, fileset]);
 }
 
-export async function conflictedFiles(ctx: JjCtx, rev: string): Promise<string[]> {
+export async function conflictedFiles(ctx: JjCtx, rev: string, extra: readonly string[] = []): Promise<string[]> {
   const r = await jj(ctx, [
+    ...extra,
     'log',
     '--no-graph',
     '-r',
@@ -444,8 +485,8 @@ export async function opLog(ctx: JjCtx): Promise<OpEntry[]> {
   return parseOps(r.stdout);
 }
 
-export async function changedPaths(ctx: JjCtx, rev: string): Promise<string[]> {
-  const r = await jj(ctx, ['diff', '-r', rev, '--name-only']);
+export async function changedPaths(ctx: JjCtx, rev: string, extra: readonly string[] = []): Promise<string[]> {
+  const r = await jj(ctx, [...extra, 'diff', '-r', rev, '--name-only']);
   return r.stdout.split('\n').filter((l) => l !== '');
 }
 

@@ -16,6 +16,7 @@ import {
   parseCommits,
   parseCommittedParent,
   parseCreatedCommit,
+  parseCreatedSummary,
   parseFlaggedCommits,
   parseOps,
   parseSnapshotRefusals,
@@ -258,6 +259,32 @@ describe('parseCommittedParent', () => {
     ['', null],
   ])('%#', (stderr, want) => {
     expect(parseCommittedParent(stderr)).toEqual(want);
+  });
+});
+
+describe('parseCreatedSummary', () => {
+  it.each([
+    // jj 0.46 `jj new --no-edit -r @-- -m "x msg"` with COMMIT_SUMMARY, stderr (run in the test bed)
+    [
+      'Created new commit gitopsd-commit 2976225260dfd5b21d86888a88a15a34fdc47464 uytwvqtwmmynwnoxusyllvmzlspouqqv 01 "x msg\\n"\n',
+      {
+        commitId: '2976225260dfd5b21d86888a88a15a34fdc47464',
+        changeId: 'uytwvqtwmmynwnoxusyllvmzlspouqqv',
+        conflict: false,
+        empty: true,
+        description: 'x msg\n',
+      },
+    ],
+    // jj's default summary (a later jj that ignores the template): newCommit falls back to a query.
+    ['Created new commit prlmlmpx a1216b67 (empty) test\n', null],
+    // jj commit's line is not jj new's.
+    [
+      'Parent commit (@-)      : gitopsd-commit 2976225260dfd5b21d86888a88a15a34fdc47464 uytwvqtwmmynwnoxusyllvmzlspouqqv 00 "m"\n',
+      null,
+    ],
+    ['', null],
+  ])('%#', (stderr, want) => {
+    expect(parseCreatedSummary(stderr)).toEqual(want);
   });
 });
 
