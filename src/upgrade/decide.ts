@@ -298,6 +298,24 @@ export function rebootNeeded(booted: BootFiles, next: BootFiles): { needed: bool
   return { needed: changed.length > 0, changed: [...changed] };
 }
 
+/**
+ * Whether switch-to-configuration would refuse to activate `next` live:
+ * nixpkgs' switch-to-configuration-ng (main.rs, do_system_switch) reads the
+ * running system's `/run/current-system/init-interface-version` (empty when
+ * missing) and the new toplevel's, and when they differ byte for byte it
+ * prints "the new NixOS configuration has an ‘init’ that is incompatible
+ * with the current configuration" and exits 100 for switch, test and
+ * dry-activate, having activated nothing (for switch, the boot loader entry
+ * is already installed). The file holds "systemd <interfaceVersion>"
+ * (nixos/modules/system/activation/top-level.nix). `running` and `next` are
+ * the two files' contents; `next` null (unreadable) leaves the question to
+ * switch-to-configuration itself.
+ */
+export function initInterfaceChanged(running: string | null, next: string | null): boolean {
+  if (next === null) return false;
+  return (running ?? '') !== next;
+}
+
 export interface RebootWindow {
   lower: string;
   upper: string;
@@ -336,16 +354,28 @@ export type ActivationPlan =
  * would run new userland on the old kernel) and the host reboots inside the
  * window. Without reboot.allow, the configured operation runs as asked and
  * the report says "reboot needed".
+ *
+ * A changed init interface (`initChanged`, initInterfaceChanged) is a reboot
+ * needed too, with one difference: switch-to-configuration cannot activate
+ * such a system live at all (it exits 100), so the plan is never a live
+ * switch. With reboot.allow the host reboots as above; without, the system
+ * is set as the boot default and the report says "reboot needed", which is
+ * what `nixos-rebuild switch` leaves behind in that case (the boot entry
+ * installed, nothing activated). Before, the live plan's `test` met exit
+ * 100 on every run and waited with backoff for a reboot nobody scheduled.
  */
 export function planActivation(opts: {
   operation: Operation;
   rebootNeeded: boolean;
+  initChanged?: boolean;
   rebootAllowed: boolean;
   inWindow: boolean;
 }): ActivationPlan {
-  if (opts.rebootNeeded && opts.rebootAllowed) {
+  const initChanged = opts.initChanged === true;
+  if ((opts.rebootNeeded || initChanged) && opts.rebootAllowed) {
     return { kind: 'boot', reboot: opts.inWindow ? 'now' : 'pending' };
   }
+  if (initChanged) return { kind: 'boot', reboot: 'not-allowed' };
   if (opts.operation === 'switch') return { kind: 'switch', rebootNeeded: opts.rebootNeeded };
   return { kind: 'boot', reboot: opts.rebootNeeded ? 'not-allowed' : 'not-needed' };
 }

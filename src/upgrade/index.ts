@@ -84,6 +84,7 @@ import {
   lockCommitSubject,
   planActivation,
   rebootNeeded,
+  initInterfaceChanged,
   type ActivationPlan,
   type Operation,
   type PreflightCheck,
@@ -98,6 +99,7 @@ import type { RolloutGate } from '../shared/rollout-gate.js';
 import type { RebootTurnAsk, RebootTurnVerdict } from '../shared/reboot-turn.js';
 import {
   bootFilesOf,
+  initInterfaceOf,
   buildToplevel,
   logClosureDiff,
   observeAbsent,
@@ -670,7 +672,7 @@ async function noOp(
   if (a.deployedNeedsReboot) {
     if (!deps.config.reboot.allow) {
       reboot = 'needed';
-      text = `up to date: ${short(a.decision.commit)} is deployed for the next boot; reboot needed (kernel, initrd or modules changed; reboot.allow is off)`;
+      text = `up to date: ${short(a.decision.commit)} is deployed for the next boot; reboot needed (kernel, initrd, modules or init interface changed; reboot.allow is off)`;
     } else if (inRebootWindow(minuteOfDay(deps.clock.now()), deps.config.reboot.window)) {
       const turn = ctx.opts.dryRun || a.storePath === null ? null : await askRebootTurn(ctx, a.storePath);
       reboot =
@@ -793,13 +795,16 @@ function planFor(
     reference === null
       ? { needed: false, changed: [] }
       : rebootNeeded(bootFilesOf(reference), bootFilesOf(a.storePath));
+  // Against the running system, as switch-to-configuration compares it.
+  const initChanged = initInterfaceChanged(initInterfaceOf(deps.paths.currentSystem), initInterfaceOf(a.storePath));
   const plan = planActivation({
     operation,
     rebootNeeded: rn.needed,
+    initChanged,
     rebootAllowed: deps.config.reboot.allow,
     inWindow: inRebootWindow(minuteOfDay(deps.clock.now()), deps.config.reboot.window),
   });
-  return { plan, changed: rn.changed };
+  return { plan, changed: [...rn.changed, ...(initChanged ? ['init-interface-version'] : [])] };
 }
 
 function describePlan(plan: ActivationPlan, changed: string[], deps: Deps): string {

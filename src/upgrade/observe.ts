@@ -24,13 +24,14 @@ import { realpathOrNull } from '../core/fs-read.js';
 import {
   dirtyFilesMatter,
   rebootNeeded,
+  initInterfaceChanged,
   type PreflightObservation,
   type SignatureStatus,
   type TargetObservation,
 } from './decide.js';
 import * as g from './git.js';
 import { readUpgrade } from './state.js';
-import { bootFilesOf, observeDisks, readUptimeSec, systemState } from './system.js';
+import { bootFilesOf, initInterfaceOf, observeDisks, readUptimeSec, systemState } from './system.js';
 
 /** What decidePreflight needs: free disk space, systemd's state, uptime. */
 /**
@@ -120,7 +121,9 @@ export async function observeTarget(
     current !== deployed.storePath &&
     booted !== null &&
     existsSync(deployed.storePath) &&
-    rebootNeeded(bootFilesOf(booted), bootFilesOf(deployed.storePath)).needed;
+    (rebootNeeded(bootFilesOf(booted), bootFilesOf(deployed.storePath)).needed ||
+      // Set as the boot default because its init cannot be switched to live (planActivation).
+      initInterfaceChanged(initInterfaceOf(deps.paths.currentSystem), initInterfaceOf(deployed.storePath)));
   // Nothing new and nothing to build: dirty files cannot change the outcome
   // (dirtyFilesMatter), so the no-op is one git process (B2).
   const lookForDirty = dirtyFilesMatter(

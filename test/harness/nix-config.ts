@@ -58,6 +58,12 @@ export interface HostGeneration {
   kernelVersion: string;
   /** Units that fail when this generation is activated or booted. */
   failingServices?: readonly string[];
+  /**
+   * systemd's init interface version, written as `init-interface-version`
+   * ("systemd <n>", as nixpkgs' top-level.nix writes it). Default 2. Another
+   * value than the running system's makes switch-to-configuration exit 100.
+   */
+  initInterfaceVersion?: number;
   breakage?: Breakage;
 }
 
@@ -216,6 +222,7 @@ function normalize(h: HostGeneration): Required<HostGeneration> {
     kernelVersion: h.kernelVersion,
     failingServices: [...(h.failingServices ?? [])],
     breakage: h.breakage ?? 'none',
+    initInterfaceVersion: h.initInterfaceVersion ?? 2,
   };
 }
 

@@ -14,6 +14,10 @@
 #                 default set); exit 4 if any unit failed
 #   dry-activate  print what test would do; change nothing
 #
+# switch, test and dry-activate first compare init-interface-version with
+# the running system's, as main.rs does: a different one exits 100 with
+# main.rs's warning, nothing activated (init_compatible below).
+#
 # Like the real one, it first takes a non-blocking exclusive flock of
 # $SIM_ROOT/run/nixos/switch-to-configuration.lock (main.rs: /run/nixos/…);
 # held by another switch, it prints "Could not acquire lock" and exits 11
@@ -127,18 +131,37 @@ activate() {
   return "$rc"
 }
 
+# init_compatible: main.rs (do_system_switch), after the boot action has
+# exited and before anything is activated: the running system's
+# init-interface-version (missing: empty) must equal the new one's, byte
+# for byte, or it prints this warning and exits 100, having activated
+# nothing (for switch the boot loader entry is already installed).
+init_compatible() {
+  current=$(cat "$SIM_ROOT/run/current-system/init-interface-version" 2>/dev/null || true)
+  new=$(cat "$out/init-interface-version")
+  if [ "$current" != "$new" ]; then
+    printf '%s\n%s\n%s\n\n' "Warning: the new NixOS configuration has an ‘init’ that is" \
+      "incompatible with the current configuration.  The new configuration" \
+      "won't take effect until you reboot the system." >&2
+    exit 100
+  fi
+}
+
 case $action in
   boot)
     point_at "$SIM_ROOT/boot/default"
     ;;
   test)
+    init_compatible
     activate || exit $?
     ;;
   switch)
     point_at "$SIM_ROOT/boot/default"
+    init_compatible
     activate || exit $?
     ;;
   dry-activate)
+    init_compatible
     echo "would activate $out"
     if [ -s "$manifest" ]; then
       echo "would start the following units (and they would fail): $(paste -sd, "$manifest" | sed 's/,/, /g')"

@@ -73,8 +73,8 @@ describe('a nix-config without inputs', () => {
     expect(await repo.remoteHead()).toBe(id);
     expect(await git(repo.workDir, 'log', '-1', '--format=%s')).toBe('hostb: b2');
     expect(repo.spec()).toEqual({
-      hosta: { version: 'a1', kernelVersion: '6.6.1', failingServices: [], breakage: 'none' },
-      hostb: { version: 'b2', kernelVersion: '6.7.0', failingServices: [], breakage: 'none' },
+      hosta: { version: 'a1', kernelVersion: '6.6.1', failingServices: [], breakage: 'none', initInterfaceVersion: 2 },
+      hostb: { version: 'b2', kernelVersion: '6.7.0', failingServices: [], breakage: 'none', initInterfaceVersion: 2 },
     });
     expect(await buildToplevel({ flake: repo.workDir, host: 'hosta', outLink: join(base, 'a1-again') })).toBe(a1);
     const b2 = await buildToplevel({ flake: repo.workDir, host: 'hostb', outLink: join(base, 'b2') });

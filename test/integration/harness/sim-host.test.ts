@@ -155,6 +155,24 @@ describe('switch-to-configuration (simulated, inside the toplevel)', () => {
     expect(await h.unitStates()).toEqual({ 'nginx.service': 'active', 'sshd.service': 'active' });
   });
 
+  it("a new init interface: switch sets the boot default and exits 100 with main.rs's warning; test activates nothing", async () => {
+    await repo.commitGeneration({ hosta: { version: 'v4', kernelVersion: '6.6.1', initInterfaceVersion: 3 } }, 'v4');
+    const v4 = await build('v4');
+    expect(await readFile(join(v1, 'init-interface-version'), 'utf8')).toBe('systemd 2');
+    expect(await readFile(join(v4, 'init-interface-version'), 'utf8')).toBe('systemd 3');
+    const h = await newHost('stc-init');
+    await h.install(v1);
+    for (const action of ['test', 'dry-activate', 'switch']) {
+      const r = await h.exec(join(v4, 'bin/switch-to-configuration'), [action]);
+      expect({ action, exitCode: r.exitCode }).toEqual({ action, exitCode: 100 });
+      expect(r.stderr).toBe(
+        "Warning: the new NixOS configuration has an ‘init’ that is\nincompatible with the current configuration.  The new configuration\nwon't take effect until you reboot the system.\n\n",
+      );
+    }
+    expect(await h.currentSystem()).toBe(v1);
+    expect(await h.bootDefault()).toBe(v4);
+  });
+
   it('fails loudly on a bad action or without SIM_ROOT', async () => {
     const h = await newHost('stc-bad');
     await h.install(v1);

@@ -278,3 +278,38 @@ describe('preflight', () => {
     }
   });
 });
+
+describe('a new init interface', () => {
+  it('is set as the boot default and never switched to live: exit 0, reboot needed, not blamed; after a reboot it runs', async () => {
+    // systemd's interface version changes (top-level.nix writes "systemd <n>"
+    // to init-interface-version): switch-to-configuration exits 100 for test
+    // and switch (main.rs do_system_switch); only a reboot starts it.
+    const running = await t.host.currentSystem();
+    const c = await repo.commitGeneration(gen('v-init', { initInterfaceVersion: 3 }), 'v-init');
+    const before = (await t.host.activations()).length;
+    const r = await upgrade(t, ['--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const path = await build('v-init');
+    const out = JSON.parse(r.stdout) as {
+      kind: string;
+      commit: string;
+      operation: string;
+      reboot: string;
+      message: string;
+    };
+    expect(out).toMatchObject({ kind: 'deployed', commit: c, operation: 'boot', reboot: 'needed' });
+    expect(out.message).toMatch(/reboot needed \(init-interface-version changed; reboot.allow is off\)/);
+    expect((await t.host.activations()).slice(before).map((a) => a.action)).toEqual(['boot']);
+    expect(await t.host.profileSystem()).toBe(path);
+    expect(await t.host.bootDefault()).toBe(path);
+    expect(await t.host.currentSystem()).toBe(running);
+    expect((await readState(t)).deployments?.badCommits[c]).toBeUndefined();
+    // The next run knows the reboot is still owed, and runs no nix.
+    const again = await upgrade(t);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/deployed for the next boot; reboot needed/);
+    expect(nixCommands(again.commands)).toEqual([]);
+    await t.host.boot();
+    expect(await t.host.currentSystem()).toBe(path);
+  });
+});

@@ -5,6 +5,7 @@ import {
   dirtyFilesMatter,
   inRebootWindow,
   planActivation,
+  initInterfaceChanged,
   rebootNeeded,
   lockCommitSubject,
   type TargetObservation,
@@ -332,7 +333,43 @@ describe('planActivation', () => {
       { operation: 'boot', rebootNeeded: true, rebootAllowed: false, inWindow: true },
       { kind: 'boot', reboot: 'not-allowed' },
     ],
+    // switch-to-configuration exits 100 for switch and test when the init interface differs (main.rs).
+    [
+      'init interface changed, reboot not allowed: boot default only, never a live switch',
+      { operation: 'switch', rebootNeeded: false, initChanged: true, rebootAllowed: false, inWindow: true },
+      { kind: 'boot', reboot: 'not-allowed' },
+    ],
+    [
+      'init interface changed, reboot allowed, inside the window: boot + reboot now',
+      { operation: 'switch', rebootNeeded: false, initChanged: true, rebootAllowed: true, inWindow: true },
+      { kind: 'boot', reboot: 'now' },
+    ],
+    [
+      'init interface changed, reboot allowed, outside the window: boot, pending',
+      { operation: 'switch', rebootNeeded: false, initChanged: true, rebootAllowed: true, inWindow: false },
+      { kind: 'boot', reboot: 'pending' },
+    ],
+    [
+      'init interface changed, operation boot: reboot needed',
+      { operation: 'boot', rebootNeeded: false, initChanged: true, rebootAllowed: false, inWindow: false },
+      { kind: 'boot', reboot: 'not-allowed' },
+    ],
   ])('%s', (_n, input, plan) => {
     expect(planActivation(input)).toEqual(plan);
+  });
+});
+
+describe("initInterfaceChanged (main.rs: the running system's file, empty when missing, against the new one)", () => {
+  it.each<[string | null, string | null, boolean]>([
+    ['systemd 2', 'systemd 2', false],
+    ['systemd 2', 'systemd 3', true],
+    // No /run/current-system/init-interface-version: main.rs reads it as "".
+    [null, 'systemd 2', true],
+    // Byte for byte: a trailing newline is a difference too.
+    ['systemd 2', 'systemd 2\n', true],
+    // The new file unreadable: switch-to-configuration decides (it stops with "File init-interface-version should exist").
+    ['systemd 2', null, false],
+  ])('%j → %j: %s', (running, next, want) => {
+    expect(initInterfaceChanged(running, next)).toBe(want);
   });
 });
