@@ -106,7 +106,11 @@ export async function collectMetricsInput(deps: Deps): Promise<MetricsInput> {
     bootFailuresOfBooted: boot.bootedSystem === null ? null : boot.failures,
     goldenPinnedAt: boot.golden.pinnedAt,
     rebootNeeded:
-      rebootReasons(realpathOrNull(deps.paths.systemProfile), realpathOrNull(deps.paths.bootedSystem)).length > 0,
+      rebootReasons(
+        realpathOrNull(deps.paths.systemProfile),
+        realpathOrNull(deps.paths.bootedSystem),
+        realpathOrNull(deps.paths.currentSystem),
+      ).length > 0,
     syncConflicts: deps.config.dotfiles.enable ? (sync?.parked?.paths.length ?? 0) : null,
     lastBuildDurationMs: upgrade.lastRun?.steps.buildMs ?? null,
     publish: deps.config.fleet.enable ? publishMetrics(readPublishRecord(deps.state)) : null,

@@ -103,10 +103,35 @@ export function publishReport(deps: Pick<Deps, 'state' | 'config'>): PublishRepo
 
 const REBOOT_PARTS = ['kernel', 'initrd', 'kernel-modules'] as const;
 
-/** Which of kernel, initrd, kernel-modules differ between two systems. */
-export function rebootReasons(next: string | null, booted: string | null): string[] {
-  if (next === null || booted === null || next === booted) return [];
-  return REBOOT_PARTS.filter((part) => readlinkOrNull(join(next, part)) !== readlinkOrNull(join(booted, part)));
+/**
+ * Why `next` (the profile's system) needs a reboot: which of kernel, initrd
+ * and kernel-modules differ from the booted system's (`readlink`, as
+ * autoUpgrade compares them), and "init-interface-version" when `running`
+ * is given and its `init-interface-version` (empty when missing) differs
+ * from next's, byte for byte: switch-to-configuration cannot activate such
+ * a system live (main.rs do_system_switch; docs/upgrade.md "Reboots").
+ * Paths are store paths or links to them; read-only, no process.
+ */
+export function rebootReasons(next: string | null, booted: string | null, running: string | null = null): string[] {
+  if (next === null || booted === null) return [];
+  const parts: string[] =
+    next === booted
+      ? []
+      : REBOOT_PARTS.filter((part) => readlinkOrNull(join(next, part)) !== readlinkOrNull(join(booted, part)));
+  if (running !== null && running !== next) {
+    const want = initInterface(next);
+    if (want !== null && (initInterface(running) ?? '') !== want) parts.push('init-interface-version');
+  }
+  return parts;
+}
+
+/** `<system>/init-interface-version`, or null when it cannot be read (status never fails on it). */
+function initInterface(system: string): string | null {
+  try {
+    return readFileOrNull(join(system, 'init-interface-version'));
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -246,7 +271,7 @@ export async function collectStatus(deps: Deps): Promise<StatusReport> {
   const current = realpathOrNull(deps.paths.currentSystem);
   const booted = realpathOrNull(deps.paths.bootedSystem);
   const profile = realpathOrNull(deps.paths.systemProfile);
-  const reasons = rebootReasons(profile, booted);
+  const reasons = rebootReasons(profile, booted, current);
 
   const boot = bootStatus(deps);
   const golden = boot.golden;

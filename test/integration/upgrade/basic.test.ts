@@ -12,7 +12,16 @@ import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { tryRun } from '../../harness/exec.js';
 import type { ConfigOverrides } from '../../harness/sim-host.js';
-import { checkoutHead, makeHost, nixCommands, readState, storePathOf, upgrade, type TestHost } from './fixture.js';
+import {
+  checkoutHead,
+  makeHost,
+  nixCommands,
+  readState,
+  storePathOf,
+  traced,
+  upgrade,
+  type TestHost,
+} from './fixture.js';
 
 let base: string;
 let repo: NixConfigRepo;
@@ -304,6 +313,10 @@ describe('a new init interface', () => {
     expect(await t.host.bootDefault()).toBe(path);
     expect(await t.host.currentSystem()).toBe(running);
     expect((await readState(t)).deployments?.badCommits[c]).toBeUndefined();
+    const st = await traced(t, ['status', '--json']);
+    expect(JSON.parse(st.stdout)).toMatchObject({
+      system: { rebootNeeded: true, rebootReasons: ['init-interface-version'] },
+    });
     // The next run knows the reboot is still owed, and runs no nix.
     const again = await upgrade(t);
     expect(again.exitCode, again.stderr).toBe(0);
