@@ -82,6 +82,9 @@ describe('the commands a crash suite does not kill before write nothing (real jj
       (s) => ['--no-pager', '-R', s, '--ignore-working-copy', 'diff', '--from', 'root()', '--to', '@', '--name-only'],
     ],
     ['jj', (s) => ['--no-pager', '-R', s, 'show', '--ignore-working-copy', '-r', '@-']],
+    // The split's forms (src/sync/jj.ts, NO_SNAPSHOT): the option after `log --no-graph` (commits), and `diff -r` (changedPaths).
+    ['jj', (s) => ['--no-pager', '-R', s, 'log', '--no-graph', '--ignore-working-copy', '-r', '@-', '-T', 'commit_id']],
+    ['jj', (s) => ['--no-pager', '-R', s, '--ignore-working-copy', 'diff', '-r', '@-', '--name-only']],
     ['jj', (s) => ['--no-pager', '-R', s, '--ignore-working-copy', 'file', 'show', '-r', '@-', 'root:"dot_a"']],
     ['git', (s) => ['-C', s, 'rev-parse', 'HEAD']],
     ['git', (s) => ['-C', s, 'cat-file', '-p', 'HEAD']],
