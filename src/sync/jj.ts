@@ -299,7 +299,10 @@ export function templateError(line: string): void {
  * 0.46): the query then writes nothing, neither a snapshot operation nor
  * the working-copy state. An edit a person makes in the source dir
  * meanwhile is snapshotted by the next jj command that changes the repo,
- * and every one of those snapshots as it starts, as before. Used by the
+ * and every one of those snapshots as it starts, as before. Nor does it
+ * import git's refs: a ref a `git` command in the colocated source dir
+ * moved (a `git fetch` there moves main@origin) is seen from that next
+ * command on, as if it had moved just before it. Used by the
  * split (src/sync/index.ts), whose queries are all of fixed commits between
  * its own rebases, restores and abandons; not where the answer is about @
  * or feeds restorePoint's count of snapshot operations.
