@@ -316,6 +316,35 @@ export function initInterfaceChanged(running: string | null, next: string | null
   return (running ?? '') !== next;
 }
 
+/**
+ * How the previous system is put back (revert, recover): `previous` is the
+ * profile's system before the activation (`pending.previous`), `running` the
+ * system that ran then (`pending.running`, null in records of older
+ * versions). Normally its `switch` (a live plan) or `boot`. But when a live
+ * plan ran on a host that owes a reboot into a new init interface (the
+ * boot-only deploy of planActivation), `previous` is only the boot default,
+ * and its `switch` would exit 100 without activating anything (main.rs,
+ * do_system_switch): `initChanged` is initInterfaceChanged(the running
+ * system's, previous's). Then previous goes back as the boot default and
+ * the system that ran before back live with `test` (its init interface is
+ * the running one's: the live plan's candidate had the same). Without
+ * `running`, only the boot default goes back, and the candidate runs until
+ * the reboot.
+ */
+export function restoreSteps(p: {
+  operation: Operation;
+  previous: string;
+  running: string | null;
+  initChanged: boolean;
+}): { system: string; action: 'switch' | 'boot' | 'test' }[] {
+  if (p.operation !== 'switch') return [{ system: p.previous, action: 'boot' }];
+  if (!p.initChanged) return [{ system: p.previous, action: 'switch' }];
+  return [
+    { system: p.previous, action: 'boot' },
+    ...(p.running === null || p.running === p.previous ? [] : [{ system: p.running, action: 'test' as const }]),
+  ];
+}
+
 export interface RebootWindow {
   lower: string;
   upper: string;

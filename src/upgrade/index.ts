@@ -85,6 +85,7 @@ import {
   planActivation,
   rebootNeeded,
   initInterfaceChanged,
+  restoreSteps,
   type ActivationPlan,
   type Operation,
   type PreflightCheck,
@@ -1066,6 +1067,7 @@ async function deploy(ctx: Ctx, a: DeployArgs): Promise<UpgradeRunResult> {
       phase: 'activate',
       at: at(),
       restoreHead: baseHead,
+      running: a.current,
     };
     updateUpgrade(deps.state, (u) => ({ ...u, pending }));
 
@@ -1369,25 +1371,40 @@ async function restorePrevious(ctx: Ctx, p: PendingActivation, reactivate = true
     if (profile) await setSystemProfile(deps, p.previous);
   } else if (p.previous !== null) {
     await setSystemProfile(deps, p.previous);
-    const action = p.operation === 'switch' ? 'switch' : 'boot';
-    const r = await switchToConfiguration(deps, p.previous, action);
-    if (r.exitCode === LOCK_BUSY_EXIT && switchChangedNothing(r.exitCode, switchOutput(action, r))) {
-      // Another switch (a person's nixos-rebuild) holds the lock: golden's
-      // rollback would meet it too. The profile is back; the next run,
-      // once the lock is free, finishes the re-activation (pending stays).
-      throw new GitopsdError(
-        'temporary',
-        `re-activating the previous system ${p.previous} waits: another switch-to-configuration holds its lock (a nixos-rebuild by hand?); the profile is back, and the next run finishes it once that switch is done`,
+    // A live plan on a host that owes a reboot into a new init interface:
+    // the previous system is only the boot default, and its live switch
+    // would exit 100 (restoreSteps).
+    const steps = restoreSteps({
+      operation: p.operation,
+      previous: p.previous,
+      running: p.running ?? null,
+      initChanged: initInterfaceChanged(initInterfaceOf(deps.paths.currentSystem), initInterfaceOf(p.previous)),
+    });
+    if (p.operation === 'switch' && steps.every((s) => s.action !== 'test' && s.action !== 'switch'))
+      log.warn(
+        'the previous system can only be set as the boot default (its init interface differs from the running one), and the system that ran before is not recorded; the candidate runs until the reboot',
+        { pending: p },
       );
+    for (const { system, action } of steps) {
+      const r = await switchToConfiguration(deps, system, action);
+      if (r.exitCode === LOCK_BUSY_EXIT && switchChangedNothing(r.exitCode, switchOutput(action, r))) {
+        // Another switch (a person's nixos-rebuild) holds the lock: golden's
+        // rollback would meet it too. The profile is back; the next run,
+        // once the lock is free, finishes the re-activation (pending stays).
+        throw new GitopsdError(
+          'temporary',
+          `re-activating the previous system ${system} waits: another switch-to-configuration holds its lock (a nixos-rebuild by hand?); the profile is back, and the next run finishes it once that switch is done`,
+        );
+      }
+      if (r.exitCode !== 0 && r.exitCode !== 4) {
+        throw new GitopsdError(
+          'failed',
+          `re-activating the previous system ${system} failed (switch-to-configuration ${action} exited ${r.exitCode}: ${lastLine(r.stderrTail)}); the next run retries, or run "gitopsd golden rollback"`,
+        );
+      }
+      if (r.exitCode === 4)
+        log.warn('the previous system reports failed units after re-activation', { stderr: r.stderrTail });
     }
-    if (r.exitCode !== 0 && r.exitCode !== 4) {
-      throw new GitopsdError(
-        'failed',
-        `re-activating the previous system ${p.previous} failed (switch-to-configuration exited ${r.exitCode}: ${lastLine(r.stderrTail)}); the next run retries, or run "gitopsd golden rollback"`,
-      );
-    }
-    if (r.exitCode === 4)
-      log.warn('the previous system reports failed units after re-activation', { stderr: r.stderrTail });
   } else {
     log.warn('no previous system is known; nothing to re-activate', { pending: p });
   }

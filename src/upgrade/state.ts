@@ -67,6 +67,8 @@ export const PendingActivation = z.looseObject({
   at: z.string(),
   /** Where the checkout goes back to if this activation is undone. */
   restoreHead: z._default(z.nullable(z.string()), null),
+  /** The system that ran when the activation began (a revert puts it back live when `previous` cannot be: restoreSteps); absent before review 22. */
+  running: z._default(z.nullable(z.string()), null),
 });
 export type PendingActivation = z.infer<typeof PendingActivation>;
 

@@ -325,4 +325,32 @@ describe('a new init interface', () => {
     await t.host.boot();
     expect(await t.host.currentSystem()).toBe(path);
   });
+
+  it('while that reboot is owed, a live commit that fails its check is reverted: the running system back live, the new-init one back as the boot default (no switch that exits 100)', async () => {
+    // Runs the interface 3 system (the case above); interface 2 is deployed for the next boot.
+    const running = await t.host.currentSystem();
+    await repo.commitGeneration(gen('v-init-2', { initInterfaceVersion: 2 }), 'v-init-2');
+    expect((await upgrade(t)).exitCode).toBe(0);
+    const owed = await build('v-init-2');
+    expect(await t.host.bootDefault()).toBe(owed);
+    // Interface 3 again, as running: a live plan; it breaks the validated service.
+    const bad = await repo.commitGeneration(
+      gen('v-init-bad', { initInterfaceVersion: 3, failingServices: ['sshd.service'] }),
+      'breaks sshd',
+    );
+    const badPath = await build('v-init-bad');
+    const r = await upgrade(t);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(4);
+    expect((await t.host.activations()).slice(-3)).toEqual([
+      expect.objectContaining({ action: 'test', system: badPath }),
+      expect.objectContaining({ action: 'boot', system: owed }),
+      expect.objectContaining({ action: 'test', system: running }),
+    ]);
+    expect(await t.host.currentSystem()).toBe(running);
+    expect(await t.host.profileSystem()).toBe(owed);
+    expect(await t.host.bootDefault()).toBe(owed);
+    const s = await readState(t);
+    expect(s.deployments?.badCommits[bad]?.reason).toBe('post-switch-failed');
+    expect(s.upgrade?.pending).toBeNull();
+  });
 });

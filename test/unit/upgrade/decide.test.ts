@@ -6,6 +6,7 @@ import {
   inRebootWindow,
   planActivation,
   initInterfaceChanged,
+  restoreSteps,
   rebootNeeded,
   lockCommitSubject,
   type TargetObservation,
@@ -371,5 +372,35 @@ describe("initInterfaceChanged (main.rs: the running system's file, empty when m
     ['systemd 2', null, false],
   ])('%j → %j: %s', (running, next, want) => {
     expect(initInterfaceChanged(running, next)).toBe(want);
+  });
+});
+
+describe('restoreSteps (revert, recover)', () => {
+  it.each<[string, Parameters<typeof restoreSteps>[0], ReturnType<typeof restoreSteps>]>([
+    [
+      'a live plan',
+      { operation: 'switch', previous: 'P', running: 'P', initChanged: false },
+      [{ system: 'P', action: 'switch' }],
+    ],
+    [
+      'a boot plan',
+      { operation: 'boot', previous: 'P', running: 'R', initChanged: true },
+      [{ system: 'P', action: 'boot' }],
+    ],
+    [
+      'a live plan while a new init interface is owed a reboot: previous as the boot default, the running one live',
+      { operation: 'switch', previous: 'P', running: 'R', initChanged: true },
+      [
+        { system: 'P', action: 'boot' },
+        { system: 'R', action: 'test' },
+      ],
+    ],
+    [
+      'the same from a record without `running`: the boot default only',
+      { operation: 'switch', previous: 'P', running: null, initChanged: true },
+      [{ system: 'P', action: 'boot' }],
+    ],
+  ])('%s', (_n, input, steps) => {
+    expect(restoreSteps(input)).toEqual(steps);
   });
 });
