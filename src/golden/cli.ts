@@ -73,6 +73,15 @@ export const goldenRollbackCommand: Handler = async (deps, args) => {
     mode === 'now'
       ? `switch the running system to the golden ${plan.target} now and make it the boot default`
       : `make the golden ${plan.target} the boot default and reboot`;
+  if (mode === 'now' && plan.liveRefusal !== null) {
+    // Before anything is changed: a live switch would only set the boot
+    // default and exit 100, leaving a rollback recorded as failed.
+    throw new GitopsdError(
+      'refused',
+      `golden rollback --now cannot switch to the golden ${plan.target} live: its init-interface-version ("${plan.liveRefusal.golden}") differs from the running system's ("${plan.liveRefusal.running}"), and switch-to-configuration starts such a system only with a reboot (it exits 100); nothing was changed; run gitopsd golden rollback --reboot`,
+      { detail: { notARun: true } },
+    );
+  }
   if (args['yes'] !== true) {
     if (!deps.interactive) {
       throw new GitopsdError(

@@ -53,7 +53,14 @@ import {
   profileSystem,
 } from './nix.js';
 import { realpathOrNull, readlinkOrNull } from '../core/fs-read.js';
-import { requestReboot, setSystemProfile, switchFailed, switchToConfiguration } from '../host/system.js';
+import {
+  initInterfaceChanged,
+  initInterfaceOf,
+  requestReboot,
+  setSystemProfile,
+  switchFailed,
+  switchToConfiguration,
+} from '../host/system.js';
 import {
   BOOT_KEY,
   bootOf,
@@ -355,6 +362,12 @@ export interface ManualRollbackPlan {
   golden: GoldenRecord;
   /** An earlier manual rollback to the same golden that never finished (killed): finish it instead of starting anew. */
   resume: Rollback | null;
+  /**
+   * The golden's init-interface-version differs from the running system's:
+   * switch-to-configuration cannot switch to it live (exit 100, main.rs
+   * do_system_switch), only `--reboot` starts it. Null when it can.
+   */
+  liveRefusal: { running: string; golden: string } | null;
 }
 
 /** Observe + check: what `golden rollback` would do, or a one-line refusal. */
@@ -379,11 +392,17 @@ export function planManualRollback(deps: Deps): ManualRollbackPlan {
       : null;
   // When resuming, the system we left is the one recorded then: the running
   // system may already be the golden (the kill came after the switch).
+  const running = initInterfaceOf(deps.paths.currentSystem);
+  const target = initInterfaceOf(golden.storePath);
   return {
     target: golden.storePath,
     from: resume !== null ? resume.from : realpathOrNull(deps.paths.currentSystem),
     golden,
     resume,
+    liveRefusal:
+      target !== null && initInterfaceChanged(running, target)
+        ? { running: running ?? '(none)', golden: target }
+        : null,
   };
 }
 

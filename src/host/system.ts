@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
 import { CommandFailed, tail } from '../core/errors.js';
+import { readFileOrNull } from '../core/fs-read.js';
 
 export type HostDeps = Pick<Deps, 'runner' | 'config' | 'paths'>;
 
@@ -168,4 +169,38 @@ export async function requestReboot(deps: HostDeps): Promise<void> {
     mutates: true,
     timeoutMs: deps.config.timeouts.commandSec * 1000,
   });
+}
+
+/**
+ * The content of `<system>/init-interface-version` ("systemd 2"), or null
+ * when it cannot be read. `system` is a toplevel or the link to one
+ * (`/run/current-system`), as switch-to-configuration-ng reads it (main.rs,
+ * do_system_switch): a live `switch` or `test` of a system whose file
+ * differs from the running one's exits 100 (initInterfaceChanged,
+ * below). Read-only; a store path and /run are root's.
+ */
+export function initInterfaceOf(system: string): string | null {
+  try {
+    return readFileOrNull(join(system, 'init-interface-version'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether switch-to-configuration would refuse to activate `next` live:
+ * nixpkgs' switch-to-configuration-ng (main.rs, do_system_switch) reads the
+ * running system's `/run/current-system/init-interface-version` (empty when
+ * missing) and the new toplevel's, and when they differ byte for byte it
+ * prints "the new NixOS configuration has an ‘init’ that is incompatible
+ * with the current configuration" and exits 100 for switch, test and
+ * dry-activate, having activated nothing (for switch, the boot loader entry
+ * is already installed). The file holds "systemd <interfaceVersion>"
+ * (nixos/modules/system/activation/top-level.nix). `running` and `next` are
+ * the two files' contents; `next` null (unreadable) leaves the question to
+ * switch-to-configuration itself.
+ */
+export function initInterfaceChanged(running: string | null, next: string | null): boolean {
+  if (next === null) return false;
+  return (running ?? '') !== next;
 }

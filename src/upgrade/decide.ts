@@ -298,23 +298,7 @@ export function rebootNeeded(booted: BootFiles, next: BootFiles): { needed: bool
   return { needed: changed.length > 0, changed: [...changed] };
 }
 
-/**
- * Whether switch-to-configuration would refuse to activate `next` live:
- * nixpkgs' switch-to-configuration-ng (main.rs, do_system_switch) reads the
- * running system's `/run/current-system/init-interface-version` (empty when
- * missing) and the new toplevel's, and when they differ byte for byte it
- * prints "the new NixOS configuration has an ‘init’ that is incompatible
- * with the current configuration" and exits 100 for switch, test and
- * dry-activate, having activated nothing (for switch, the boot loader entry
- * is already installed). The file holds "systemd <interfaceVersion>"
- * (nixos/modules/system/activation/top-level.nix). `running` and `next` are
- * the two files' contents; `next` null (unreadable) leaves the question to
- * switch-to-configuration itself.
- */
-export function initInterfaceChanged(running: string | null, next: string | null): boolean {
-  if (next === null) return false;
-  return (running ?? '') !== next;
-}
+export { initInterfaceChanged } from '../host/system.js';
 
 /**
  * How the previous system is put back (revert, recover): `previous` is the

@@ -14,7 +14,9 @@ import type { Deps } from '../core/deps.js';
 import { CommandFailed, GitopsdError, lastLine, tail } from '../core/errors.js';
 import type { BootFiles, DiskObservation } from './decide.js';
 
-import { readFileOrNull, readRegularFile, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+import { readRegularFile, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+
+export { initInterfaceOf } from '../host/system.js';
 import { FULL_LOG_TAIL_BYTES, fullBuildLogFrom, isFixedOutputDrv, type FullBuildLog } from '../failure/classify.js';
 
 type SysDeps = Pick<Deps, 'runner' | 'config' | 'log' | 'paths'>;
@@ -26,20 +28,6 @@ export function bootFilesOf(system: string): BootFiles {
     initrd: readlinkOrNull(join(system, 'initrd')),
     kernelModules: readlinkOrNull(join(system, 'kernel-modules')),
   };
-}
-
-/**
- * The content of `<system>/init-interface-version` ("systemd 2"), or null
- * when it cannot be read. `system` is a toplevel or the link to one
- * (`/run/current-system`), as switch-to-configuration-ng reads it (main.rs,
- * do_system_switch). Read-only; a store path and /run are root's.
- */
-export function initInterfaceOf(system: string): string | null {
-  try {
-    return readFileOrNull(join(system, 'init-interface-version'));
-  } catch {
-    return null;
-  }
 }
 
 /** The generation number the profile link points at (`system-N-link`), or null. */

@@ -10,7 +10,7 @@ import { removeTempDirs } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { run } from '../../harness/exec.js';
 import { repoRoot } from '../../helpers/cli.js';
-import { createFixture, createHost, type Fixture, type Host } from './fixture.js';
+import { copyHost, createFixture, createHost, type Fixture, type Host } from './fixture.js';
 import type { BootStatus } from '../../../src/boot-validate/index.js';
 import type { GoldenInfo } from '../../../src/golden/index.js';
 
@@ -162,6 +162,33 @@ describe('golden rollback', () => {
     expect(await h.sim.rebootRequests()).toHaveLength(1);
     await h.sim.boot();
     expect(await h.sim.bootedSystem()).toBe(g1);
+  });
+
+  it('--now refuses, changing nothing, when the golden has another init interface than the running system (switch-to-configuration would exit 100); --reboot is the way', async () => {
+    const c = await copyHost(h, 'init');
+    await fx.repo.commitGeneration(
+      { hosta: { version: `init3-${fx.nonce}`, kernelVersion: '6.6.1', initInterfaceVersion: 3 } },
+      'systemd interface 3',
+    );
+    const init3 = await fx.build('init3');
+    await run('nix-env', ['-p', c.sim.paths.systemProfile, '--set', init3], { env: c.sim.env });
+    await run(join(init3, 'bin/switch-to-configuration'), ['boot'], { env: c.sim.env });
+    await c.sim.boot();
+    const gens = await c.sim.generations();
+    const before = (await c.state()).boot.lastRollback;
+    const r = await c.gitopsd(['golden', 'rollback', '--yes']);
+    expect(r.exitCode, r.stderr).toBe(6);
+    expect(r.stderr).toContain(
+      `its init-interface-version ("systemd 2") differs from the running system's ("systemd 3")`,
+    );
+    expect(r.stderr).toContain('nothing was changed; run gitopsd golden rollback --reboot');
+    expect(await c.sim.currentSystem()).toBe(init3);
+    expect(await c.sim.bootDefault()).toBe(init3);
+    expect(await c.sim.generations()).toEqual(gens);
+    expect((await c.state()).boot.lastRollback).toEqual(before);
+    const rb = await c.gitopsd(['golden', 'rollback', '--reboot', '--yes']);
+    expect(rb.exitCode, rb.stderr).toBe(0);
+    expect(await c.sim.bootDefault()).toBe(g1);
   });
 });
 
