@@ -15,9 +15,9 @@ import { CommandFailed, GitopsdError, lastLine, tail } from '../core/errors.js';
 import type { BootFiles, DiskObservation } from './decide.js';
 
 import { readRegularFile, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+import { FULL_LOG_TAIL_BYTES, fullBuildLogFrom, isFixedOutputDrv, type FullBuildLog } from '../failure/classify.js';
 
 export { initInterfaceOf } from '../host/system.js';
-import { FULL_LOG_TAIL_BYTES, fullBuildLogFrom, isFixedOutputDrv, type FullBuildLog } from '../failure/classify.js';
 
 type SysDeps = Pick<Deps, 'runner' | 'config' | 'log' | 'paths'>;
 
