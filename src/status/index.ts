@@ -14,6 +14,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFileOrNull, readlinkOrNull, realpathOrNull } from '../core/fs-read.js';
+import { initInterfaceChanged, initInterfaceOf } from '../host/system.js';
 import { fileRefsGitDir, readHeadFromFiles, readRefFromFiles } from '../core/git-refs.js';
 import { join } from 'node:path';
 import type { Deps } from '../core/deps.js';
@@ -118,20 +119,9 @@ export function rebootReasons(next: string | null, booted: string | null, runnin
     next === booted
       ? []
       : REBOOT_PARTS.filter((part) => readlinkOrNull(join(next, part)) !== readlinkOrNull(join(booted, part)));
-  if (running !== null && running !== next) {
-    const want = initInterface(next);
-    if (want !== null && (initInterface(running) ?? '') !== want) parts.push('init-interface-version');
-  }
+  if (running !== null && running !== next && initInterfaceChanged(initInterfaceOf(running), initInterfaceOf(next)))
+    parts.push('init-interface-version');
   return parts;
-}
-
-/** `<system>/init-interface-version`, or null when it cannot be read (status never fails on it). */
-function initInterface(system: string): string | null {
-  try {
-    return readFileOrNull(join(system, 'init-interface-version'));
-  } catch {
-    return null;
-  }
 }
 
 /**
