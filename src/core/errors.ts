@@ -177,6 +177,13 @@ export class CommandFailed extends GitopsdError {
   readonly timedOut: boolean;
   readonly stderrTail: string;
   readonly stdout: string;
+  /**
+   * The runner stopped the command because its stdout went over its limit
+   * (src/core/runner.ts MAX_BUFFER). Set from the runner's own count, never
+   * from the command's output; true even when the command had exited by
+   * itself before the runner's SIGTERM reached it.
+   */
+  readonly stdoutOverflow: boolean;
 
   constructor(opts: {
     cmd: string;
@@ -186,6 +193,7 @@ export class CommandFailed extends GitopsdError {
     timedOut: boolean;
     stderrTail: string;
     stdout: string;
+    stdoutOverflow?: boolean;
     cause?: unknown;
   }) {
     const why = opts.timedOut
@@ -214,6 +222,7 @@ export class CommandFailed extends GitopsdError {
     this.timedOut = opts.timedOut;
     this.stderrTail = opts.stderrTail;
     this.stdout = opts.stdout;
+    this.stdoutOverflow = opts.stdoutOverflow === true;
   }
 }
 

@@ -156,9 +156,17 @@ const KILL_GRACE_MS = 5000;
 const MAX_BUFFER = 64 * 1024 * 1024;
 const OVERFLOW = `stdout was over ${MAX_BUFFER} bytes; the command was stopped`;
 
-/** Whether a command failed because its stdout went over the runner's limit (MAX_BUFFER, 64 MiB). */
+/**
+ * Whether a command failed because its stdout went over the runner's limit
+ * (MAX_BUFFER, 64 MiB). From the runner's own flag, not the exit status: a
+ * command that writes its last bytes and exits before the runner's SIGTERM
+ * reaches it ends with exit 0 and no signal, and still overflowed. (Before,
+ * such a run, seen under load in CI, counted as another failure: a fleet
+ * read over a hostile 64 MiB tree failed instead of giving way to the
+ * two-step read.)
+ */
 export function stdoutOverflowed(err: unknown): boolean {
-  return err instanceof CommandFailed && err.signal !== undefined && err.stderrTail === OVERFLOW;
+  return err instanceof CommandFailed && err.stdoutOverflow;
 }
 
 /**
@@ -559,6 +567,7 @@ export function createRunner(opts: RunnerOptions): Runner {
         timedOut,
         stderrTail: overflow ? OVERFLOW : tail(stderr || (r.originalMessage ?? ''), 4000),
         stdout: stdoutText(),
+        stdoutOverflow: overflow,
         cause: r.cause,
       });
     }

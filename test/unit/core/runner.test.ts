@@ -8,6 +8,7 @@ import {
   createSignalForwarder,
   runAsEnv,
   signalExitListeners,
+  stdoutOverflowed,
   type ChildRef,
   type SignalProcess,
 } from '../../../src/core/runner.js';
@@ -147,6 +148,19 @@ describe('runner', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommandFailed);
     expect((err as CommandFailed).stderrTail).toBe('stdout was over 67108864 bytes; the command was stopped');
+  });
+
+  it('binaryStdout: a command that outputs over 64 MiB and exits 0 before the stop reaches it still counts as an overflow', async () => {
+    // The race CI met under load (git cat-file had written its last bytes and
+    // exited 0 when the runner's SIGTERM came): made certain here by a shell
+    // that ignores SIGTERM, as does the head it runs (an ignored signal is
+    // inherited across exec, signal(7)).
+    const err = await runner
+      .run('sh', ['-c', 'trap "" TERM; head -c 70000000 /dev/zero'], { binaryStdout: true, allowFailure: true })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommandFailed);
+    expect(err).toMatchObject({ exitCode: 0, signal: undefined, stdoutOverflow: true });
+    expect(stdoutOverflowed(err)).toBe(true);
   });
 
   it('stdoutTail: keeps the last bytes of a stdout over the 64 MiB limit, counts all of it, and does not fail', async () => {
