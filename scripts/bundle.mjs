@@ -17,6 +17,7 @@ import { git, root } from './git-query.mjs';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isBuiltin } from 'node:module';
 
 // The build's identity, for `gitopsd --version` and `gitopsd version --json`
 // (src/core/build-info.ts). $GITOPSD_COMMIT wins (the Nix package has no .git:
@@ -103,6 +104,85 @@ const nodeCronLazyBuiltins = {
   },
 };
 /**
+ * string-width (three copies: yargs' 8.x, cliui's and wrap-ansi's 7.x) builds
+ * an `Intl.Segmenter` at the top of its module, and 8.x also the regular
+ * expression `/^\p{RGI_Emoji}$/v`, whose set of emoji sequences V8 builds
+ * when the expression is made. yargs imports it through cliui and its
+ * platform shim, so every start of the full CLI (`sync`, the daemon's runs,
+ * every command without a lean bundle) paid for both, though only help and
+ * usage text measure strings: in a profile of `gitopsd sync`, 8.4 ms for the
+ * expression and 5.8 ms for the first segmenter, which loads ICU's break
+ * iterator data (docs/benchmarks.md, "Eighteenth session"). Both are made
+ * on first use instead: the module uses the segmenter only through
+ * `segmenter.segment(s)` and the expression only through `.test(s)`, which
+ * the stand-ins forward. The build fails on a version whose text differs
+ * (a new string-width is looked at, never bundled half-patched).
+ */
+const stringWidthLazy = {
+  name: 'string-width-lazy',
+  setup(b) {
+    const segmenter = [
+      'const segmenter = new Intl.Segmenter();',
+      'let segmenterMade;\nconst segmenter = { segment: (s) => (segmenterMade ??= new Intl.Segmenter()).segment(s) };',
+    ];
+    const emoji = [
+      'const rgiEmojiRegex = /^\\p{RGI_Emoji}$/v;',
+      'let rgiEmojiRegexMade;\nconst rgiEmojiRegex = { test: (s) => (rgiEmojiRegexMade ??= /^\\p{RGI_Emoji}$/v).test(s) };',
+    ];
+    // 4.x (cli-table3's) makes nothing at its top: nothing to change.
+    const edits = { '4.2.3': [], '7.2.0': [segmenter], '8.3.0': [segmenter, emoji] };
+    b.onLoad({ filter: /[\\/]node_modules[\\/](.+[\\/])?string-width[\\/]index\.js$/ }, (args) => {
+      const { version } = JSON.parse(readFileSync(join(dirname(args.path), 'package.json'), 'utf8'));
+      const list = edits[version];
+      if (list === undefined) throw new Error(`string-width-lazy: string-width ${version} (${args.path}) is not known`);
+      let text = readFileSync(args.path, 'utf8');
+      for (const [from, to] of list) {
+        const n = text.split(from).length - 1;
+        if (n !== 1) throw new Error(`string-width-lazy: ${JSON.stringify(from)} found ${n} times in ${args.path}`);
+        text = text.replace(from, to);
+      }
+      // Each stand-in must be the only use of its name but the ones it forwards.
+      if (/segmenter\.(?!segment\()/.test(text) || /rgiEmojiRegex\.(?!test\()/.test(text)) {
+        throw new Error(`string-width-lazy: ${args.path} uses the segmenter or the expression otherwise`);
+      }
+      return { contents: text, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
+/**
+ * node's builtins by `require`, not by ESM `import`, in the ESM outputs (the
+ * entry gitopsd.js and the full CLI; the lean bundles are CommonJS and
+ * require them already). An ESM import of a builtin makes node build an ES
+ * module facade of it, which reads every export once (node's
+ * lib/internal/bootstrap/realm.js, `getESMFacade` and `syncExports`): for
+ * `node:fs` that runs its lazy getters, so `fs.ReadStream` loads node's file
+ * streams and `fs.promises` loads fs/promises on every start, used or not.
+ * Measured in a profile of `gitopsd status --json` (docs/benchmarks.md,
+ * "Eighteenth session"): about 4.5 ms of a 59 ms start went to the facades,
+ * 3.2 of them to `ReadStream`'s getter. A static import of a builtin is
+ * resolved here to a CommonJS module of one line, `module.exports =
+ * require("node:fs")`, through the `require` the banner makes; esbuild then
+ * reads each named import as a property where it is used (`import_fs.writeSync`),
+ * so no getter runs before its export is used. Dynamic imports (`await
+ * import('node:…')`) stay imports.
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
+      args.kind === 'import-statement' && isBuiltin(args.path)
+        ? { path: args.path, namespace: 'builtin-by-require' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      // Resolved by esbuild as any require of a builtin: external, left as `require`.
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+/**
  * The lean bundles use execa from a file of its own (dist/bundle/vendor-execa.cjs):
  * the runner loads it on the first command it runs (src/core/runner.ts), which
  * `status` usually never does, and 250 KB of execa inlined in a lean bundle
@@ -160,7 +240,7 @@ await build({
     'fs-boundary-child': join(root, 'dist', 'sync', 'fs-boundary-child.js'),
   },
   splitting: true,
-  plugins: [zodEnglishOnly, nodeCronLazyBuiltins],
+  plugins: [builtinsByRequire, zodEnglishOnly, nodeCronLazyBuiltins, stringWidthLazy],
 });
 // The lean bundles (src/cli/lean-*.ts): one file each, no chunks. They and
 // execa's file are written without whitespace and with esbuild's syntax
@@ -224,7 +304,7 @@ await build({
   define: { ...common.define, GITOPSD_LEAN_CJS: 'true' },
   entryPoints: { gitopsd: cli('entry') },
   splitting: false,
-  plugins: [entryLinks],
+  plugins: [builtinsByRequire, entryLinks],
 });
 mkdirSync(outdir, { recursive: true });
 const fresh = readdirSync(tmp);
