@@ -40,7 +40,7 @@ import {
   chmodSync,
   lchownSync,
 } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as z from '../core/zod.js';
@@ -128,6 +128,11 @@ function errText(err: unknown): string {
   return e.code ?? e.message;
 }
 
+// node:crypto is required on first use: loading it with this module cost
+// every sync about 5 ms (a profile of `gitopsd sync`), for a hash taken only
+// when a conflict is written (docs/benchmarks.md, "Eighteenth session").
+const requireBuiltin = createRequire(import.meta.url);
+
 /** sha256 of a regular file opened without following a final symlink; null for anything else. */
 function hashRegular(path: string): string | null {
   let fd: number;
@@ -138,6 +143,7 @@ function hashRegular(path: string): string | null {
   }
   try {
     if (!fstatSync(fd).isFile()) return null;
+    const { createHash } = requireBuiltin('node:crypto') as typeof import('node:crypto');
     return createHash('sha256').update(readFileSync(fd)).digest('hex');
   } finally {
     closeSync(fd);
