@@ -129,8 +129,9 @@ function errText(err: unknown): string {
 }
 
 // node:crypto is required on first use: loading it with this module cost
-// every sync about 5 ms (a profile of `gitopsd sync`), for a hash taken only
-// when a conflict is written (docs/benchmarks.md, "Eighteenth session").
+// every sync about 5 ms (a profile of `gitopsd sync`), for the hashes taken
+// only when a sync integrates remote changes, and by the removals after
+// (docs/benchmarks.md, "Eighteenth session").
 const requireBuiltin = createRequire(import.meta.url);
 
 /** sha256 of a regular file opened without following a final symlink; null for anything else. */
