@@ -17,7 +17,6 @@ import { git, root } from './git-query.mjs';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isBuiltin } from 'node:module';
 
 // The build's identity, for `gitopsd --version` and `gitopsd version --json`
 // (src/core/build-info.ts). $GITOPSD_COMMIT wins (the Nix package has no .git:
@@ -150,39 +149,6 @@ const stringWidthLazy = {
   },
 };
 /**
- * node's builtins by `require`, not by ESM `import`, in the ESM outputs (the
- * entry gitopsd.js and the full CLI; the lean bundles are CommonJS and
- * require them already). An ESM import of a builtin makes node build an ES
- * module facade of it, which reads every export once (node's
- * lib/internal/bootstrap/realm.js, `getESMFacade` and `syncExports`): for
- * `node:fs` that runs its lazy getters, so `fs.ReadStream` loads node's file
- * streams and `fs.promises` loads fs/promises on every start, used or not.
- * Measured in a profile of `gitopsd status --json` (docs/benchmarks.md,
- * "Eighteenth session"): about 4.5 ms of a 59 ms start went to the facades,
- * 3.2 of them to `ReadStream`'s getter. A static import of a builtin is
- * resolved here to a CommonJS module of one line, `module.exports =
- * require("node:fs")`, through the `require` the banner makes; esbuild then
- * reads each named import as a property where it is used (`import_fs.writeSync`),
- * so no getter runs before its export is used. Dynamic imports (`await
- * import('node:…')`) stay imports.
- */
-const builtinsByRequire = {
-  name: 'builtins-by-require',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
-      args.kind === 'import-statement' && isBuiltin(args.path)
-        ? { path: args.path, namespace: 'builtin-by-require' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
-      // Resolved by esbuild as any require of a builtin: external, left as `require`.
-      resolveDir: root,
-      loader: 'js',
-    }));
-  },
-};
-/**
  * The lean bundles use execa from a file of its own (dist/bundle/vendor-execa.cjs):
  * the runner loads it on the first command it runs (src/core/runner.ts), which
  * `status` usually never does, and 250 KB of execa inlined in a lean bundle
@@ -240,7 +206,7 @@ await build({
     'fs-boundary-child': join(root, 'dist', 'sync', 'fs-boundary-child.js'),
   },
   splitting: true,
-  plugins: [builtinsByRequire, zodEnglishOnly, nodeCronLazyBuiltins, stringWidthLazy],
+  plugins: [zodEnglishOnly, nodeCronLazyBuiltins, stringWidthLazy],
 });
 // The lean bundles (src/cli/lean-*.ts): one file each, no chunks. They and
 // execa's file are written without whitespace and with esbuild's syntax
@@ -304,7 +270,7 @@ await build({
   define: { ...common.define, GITOPSD_LEAN_CJS: 'true' },
   entryPoints: { gitopsd: cli('entry') },
   splitting: false,
-  plugins: [builtinsByRequire, entryLinks],
+  plugins: [entryLinks],
 });
 mkdirSync(outdir, { recursive: true });
 const fresh = readdirSync(tmp);
