@@ -33,6 +33,7 @@ let
       ../scripts/gen-man.mjs
       ../scripts/build-stamp.mjs
       ../scripts/git-query.mjs
+      ../scripts/string-width-lazy.mjs
       ../src
       ../bin
       ../README.md

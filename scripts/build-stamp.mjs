@@ -25,6 +25,7 @@ const INPUTS = [
   'scripts/gen-man.mjs',
   'scripts/build-stamp.mjs',
   'scripts/git-query.mjs',
+  'scripts/string-width-lazy.mjs',
   'package.json',
   'package-lock.json',
   'tsconfig.json',
