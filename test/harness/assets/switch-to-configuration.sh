@@ -133,13 +133,25 @@ activate() {
 
 # init_compatible: main.rs (do_system_switch), after the boot action has
 # exited and before anything is activated: the running system's
-# init-interface-version (missing: empty) must equal the new one's, byte
-# for byte, or it prints this warning and exits 100, having activated
-# nothing (for switch the boot loader entry is already installed).
+# init-interface-version (`read_to_string(..).unwrap_or_default()`: missing
+# or unreadable is empty) must equal the new one's, byte for byte (a
+# trailing newline counts: `$(cat)` would drop it, so cmp compares), or it
+# prints this warning and exits 100, having activated nothing (for switch
+# the boot loader entry is already installed). The new one's must exist
+# (`.context("File init-interface-version should exist")?`: anyhow's
+# "Error: …" and exit 1).
 init_compatible() {
-  current=$(cat "$SIM_ROOT/run/current-system/init-interface-version" 2>/dev/null || true)
-  new=$(cat "$out/init-interface-version")
-  if [ "$current" != "$new" ]; then
+  if [ ! -f "$out/init-interface-version" ]; then
+    printf 'Error: File init-interface-version should exist\n\nCaused by:\n    No such file or directory (os error 2)\n' >&2
+    exit 1
+  fi
+  current="$SIM_ROOT/run/current-system/init-interface-version"
+  if [ -r "$current" ]; then
+    cmp -s "$current" "$out/init-interface-version" && same=1 || same=0
+  else
+    [ -s "$out/init-interface-version" ] && same=0 || same=1
+  fi
+  if [ "$same" = 0 ]; then
     printf '%s\n%s\n%s\n\n' "Warning: the new NixOS configuration has an ‘init’ that is" \
       "incompatible with the current configuration.  The new configuration" \
       "won't take effect until you reboot the system." >&2

@@ -3,7 +3,7 @@
  * switch-to-configuration, boot(), kernel paths, and writeConfig.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { access, readFile, readlink, writeFile } from 'node:fs/promises';
+import { access, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSimHost, deepMerge, parseGenerations, type SimHost } from '../../harness/sim-host.js';
 import { buildToplevel, createNixConfigRepo, readToplevel, type NixConfigRepo } from '../../harness/nix-config.js';
@@ -171,6 +171,53 @@ describe('switch-to-configuration (simulated, inside the toplevel)', () => {
     }
     expect(await h.currentSystem()).toBe(v1);
     expect(await h.bootDefault()).toBe(v4);
+  });
+
+  it('compares the init interfaces byte for byte, as main.rs does: a trailing newline or a missing file of the running system differs', async () => {
+    // main.rs reads both files with read_to_string (the running one's
+    // missing: empty) and compares the strings; the shim used $(cat), which
+    // drops trailing newlines, so "systemd 2\n" passed as "systemd 2".
+    const h = await newHost('stc-init-bytes');
+    await h.install(v1);
+    const running = join(h.root, 'run', 'running-copy');
+    await run('cp', ['-a', v1, running]);
+    await run('chmod', ['u+w', running]);
+    await rm(join(running, 'init-interface-version'), { force: true });
+    await writeFile(join(running, 'init-interface-version'), 'systemd 2\n');
+    const link = join(h.root, 'run', 'current-system');
+    await rm(link, { force: true });
+    await symlink(running, link);
+    expect(await readFile(join(v2, 'init-interface-version'), 'utf8')).toBe('systemd 2');
+    const units = await h.unitStates();
+    const withNewline = await h.exec(join(v2, 'bin/switch-to-configuration'), ['test']);
+    expect(withNewline.exitCode).toBe(100);
+    expect(withNewline.stderr).toContain('has an ‘init’ that is\nincompatible');
+    await rm(join(running, 'init-interface-version'));
+    const missing = await h.exec(join(v2, 'bin/switch-to-configuration'), ['test']);
+    expect(missing.exitCode).toBe(100);
+    // Nothing was activated either time: the running system and its units are as they were.
+    expect(await readlink(link)).toBe(running);
+    expect(await h.unitStates()).toEqual(units);
+    await writeFile(join(running, 'init-interface-version'), 'systemd 2');
+    expect((await h.exec(join(v2, 'bin/switch-to-configuration'), ['test'])).exitCode).toBe(0);
+    expect(await h.currentSystem()).toBe(v2);
+    // A new toplevel without the file: main.rs's `.context(…)?` ends main
+    // with anyhow's "Error: …" and exit 1, before anything is activated.
+    // (A copy of v2's script whose `out` names a directory without it.)
+    const bare = join(h.root, 'run', 'bare-toplevel');
+    await run('mkdir', ['-p', join(bare, 'bin')]);
+    const script = (await readFile(join(v2, 'bin/switch-to-configuration'), 'utf8')).replace(
+      /^out='[^']*'$/m,
+      `out='${bare}'`,
+    );
+    await writeFile(join(bare, 'bin/switch-to-configuration'), script, { mode: 0o755 });
+    const noFile = await h.exec(join(bare, 'bin/switch-to-configuration'), ['test']);
+    expect({ exitCode: noFile.exitCode, stderr: noFile.stderr }).toEqual({
+      exitCode: 1,
+      stderr:
+        'Error: File init-interface-version should exist\n\nCaused by:\n    No such file or directory (os error 2)\n',
+    });
+    expect(await h.currentSystem()).toBe(v2);
   });
 
   it('fails loudly on a bad action or without SIM_ROOT', async () => {
