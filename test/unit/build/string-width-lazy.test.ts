@@ -90,32 +90,27 @@ describe('string-width-lazy', () => {
     });
   }
 
-  it('refuses a string-width version it does not know, naming it', async () => {
+  /** A string-width package of `version` whose index.js is `text`; returns index.js. */
+  function fakeStringWidth(version: string, text: string): string {
     const dir = mkdtempSync(join(tmpdir(), 'gitopsd-sw-fake-'));
     dirs.push(dir);
     const pkg = join(dir, 'node_modules', 'string-width');
     mkdirSync(pkg, { recursive: true });
-    writeFileSync(
-      join(pkg, 'package.json'),
-      JSON.stringify({ name: 'string-width', version: '9.0.0', type: 'module' }),
-    );
-    writeFileSync(join(pkg, 'index.js'), 'export default (s) => s.length;\n');
-    await expect(bundled(join(pkg, 'index.js'))).rejects.toThrow(/string-width 9\.0\.0 .* is not known/);
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'string-width', version, type: 'module' }));
+    writeFileSync(join(pkg, 'index.js'), text);
+    return join(pkg, 'index.js');
+  }
+
+  it('refuses a string-width version it does not know, naming it', async () => {
+    const entry = fakeStringWidth('9.0.0', 'export default (s) => s.length;\n');
+    await expect(bundled(entry)).rejects.toThrow(/string-width 9\.0\.0 .* is not known/);
   });
 
   it('refuses a known version whose text differs', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gitopsd-sw-edited-'));
-    dirs.push(dir);
-    const pkg = join(dir, 'node_modules', 'string-width');
-    mkdirSync(pkg, { recursive: true });
-    writeFileSync(
-      join(pkg, 'package.json'),
-      JSON.stringify({ name: 'string-width', version: '7.2.0', type: 'module' }),
-    );
-    writeFileSync(
-      join(pkg, 'index.js'),
+    const entry = fakeStringWidth(
+      '7.2.0',
       'const segmenter = new Intl.Segmenter("en");\nexport default (s) => s.length;\n',
     );
-    await expect(bundled(join(pkg, 'index.js'))).rejects.toThrow(/found 0 times/);
+    await expect(bundled(entry)).rejects.toThrow(/found 0 times/);
   });
 });
