@@ -21,6 +21,7 @@ import type { MainIO } from './session.js';
 import { fastRoute, type FastRoute } from './route.js';
 import { enableCompileCache } from './compile-cache.js';
 import { loadBundle, saveCaches } from './code-cache.js';
+import { capOptimizingTier } from '../cycle/tiering.js';
 
 /** True in dist/bundle/gitopsd.js (esbuild `define`, scripts/bundle.mjs); undefined unbundled. */
 declare const GITOPSD_LEAN_CJS: boolean | undefined;
@@ -125,6 +126,10 @@ async function runCommand(argv: string[], scriptName: string, io: MainIO | undef
         (m) => m.runLean(argv, { ...route, command: 'fleet status' }, scriptName, io),
       );
     case 'daemon':
+      // Before the full CLI is loaded: loading it is where the daemon's
+      // functions first get hot (src/cycle/tiering.ts).
+      capOptimizingTier();
+      return (await import('./main.js')).main(argv, scriptName, io);
     case 'fleet publish':
     case undefined:
       return (await import('./main.js')).main(argv, scriptName, io);
