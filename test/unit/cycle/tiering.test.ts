@@ -62,7 +62,7 @@ describe('capOptimizingTier (the daemon stays below Turbofan)', () => {
     expect(t.sum).toBe(control.sum);
   });
 
-  it('a code cache made before the cap is still accepted after it (no change to V8\'s flag hash)', async () => {
+  it("a code cache made before the cap is still accepted after it (no change to V8's flag hash)", async () => {
     const t = await tiers({ cap: true });
     expect(t.cacheRejected).toBe(false);
   });
