@@ -105,6 +105,12 @@ export async function main(argv: string[], scriptName = 'gitopsd', io?: MainIO):
 }
 
 async function runCommand(argv: string[], scriptName: string, io: MainIO | undefined): Promise<ExitCode> {
+  // `gitopsd daemon …`, with any options after the command (the unit's form
+  // and every documented one): before the CLI is loaded, because loading it
+  // is where the daemon's functions first get hot (src/cycle/tiering.ts).
+  // Options before the command (`gitopsd --log-level debug daemon`) reach
+  // the daemon's handler, which sets the same cap after the load.
+  if (argv[0] === 'daemon') capOptimizingTier();
   const route = fastRoute(argv, scriptName);
   switch (route?.command) {
     case 'status':
@@ -126,10 +132,6 @@ async function runCommand(argv: string[], scriptName: string, io: MainIO | undef
         (m) => m.runLean(argv, { ...route, command: 'fleet status' }, scriptName, io),
       );
     case 'daemon':
-      // Before the full CLI is loaded: loading it is where the daemon's
-      // functions first get hot (src/cycle/tiering.ts).
-      capOptimizingTier();
-      return (await import('./main.js')).main(argv, scriptName, io);
     case 'fleet publish':
     case undefined:
       return (await import('./main.js')).main(argv, scriptName, io);
