@@ -21,7 +21,6 @@ import type { MainIO } from './session.js';
 import { fastRoute, type FastRoute } from './route.js';
 import { enableCompileCache } from './compile-cache.js';
 import { loadBundle, saveCaches } from './code-cache.js';
-import { capOptimizingTier } from '../cycle/tiering.js';
 
 /** True in dist/bundle/gitopsd.js (esbuild `define`, scripts/bundle.mjs); undefined unbundled. */
 declare const GITOPSD_LEAN_CJS: boolean | undefined;
@@ -105,12 +104,6 @@ export async function main(argv: string[], scriptName = 'gitopsd', io?: MainIO):
 }
 
 async function runCommand(argv: string[], scriptName: string, io: MainIO | undefined): Promise<ExitCode> {
-  // `gitopsd daemon …`, with any options after the command (the unit's form
-  // and every documented one): before the CLI is loaded, because loading it
-  // is where the daemon's functions first get hot (src/cycle/tiering.ts).
-  // Options before the command (`gitopsd --log-level debug daemon`) reach
-  // the daemon's handler, which sets the same cap after the load.
-  if (argv[0] === 'daemon') capOptimizingTier();
   const route = fastRoute(argv, scriptName);
   switch (route?.command) {
     case 'status':

@@ -8,7 +8,6 @@ import type { LogLevel } from '../core/log.js';
 import { formatCycle, runCycle, type CycleResult, type CycleTrigger } from './index.js';
 import { runDaemon } from './daemon.js';
 import { cycleSteps } from './steps.js';
-import { capOptimizingTier } from './tiering.js';
 
 /**
  * `gitopsd cycle`. SIGTERM (systemd stopping the unit, or the daemon stopping
@@ -81,8 +80,6 @@ export const triggerCommand: Handler = async (deps, args) => {
 };
 
 export const daemonCommand: Handler = async (deps, args) => {
-  // The daemon's own JavaScript stays below Turbofan: its footprint (./tiering.ts).
-  capOptimizingTier();
   const logLevel = args['log-level'] as LogLevel | undefined;
   // SIGHUP: the same file, read again, with the same environment and flags.
   const reload = (): Deps => createDeps({ configPath: deps.configPath, logLevel, env: deps.env, logBackend: 'plain' });
