@@ -90,21 +90,11 @@ let checksums = false;
 /**
  * V8 then writes a checksum into every code cache it makes and rejects a
  * cache whose checksum does not match (`cachedDataRejected`), instead of
- * running it. Once per process, before the first cache is made or read.
- *
- * The flag is part of the flags hash V8 checks in every code cache, node's
- * compile cache (./compile-cache.ts) included: a cache made without it is
- * rejected by a process that has it, and the other way round (checked with
- * two processes on node 24.22.2: "rejected: true" both ways). The entry
- * (./entry.ts) therefore calls this before it turns node's compile cache on,
- * in every gitopsd process, lean or not. When only the lean bundles set it
- * (up to the nineteenth session), everything node's compile cache held for
- * a module both kinds of command load (prom-client and its 33 files, with
- * metrics on) was rejected, compiled again and written again at each
- * alternation of `gitopsd upgrade` and `gitopsd cycle`: 88 entries each
- * time (`NODE_DEBUG_NATIVE=COMPILE_CACHE`).
+ * running it. Once per process, before the first cache is made or read:
+ * the flag is part of the flags hash V8 checks too, so every cache this
+ * module makes and reads is made and read with it.
  */
-export function verifyChecksums(): void {
+function verifyChecksums(): void {
   if (checksums) return;
   setFlagsFromString('--verify-snapshot-checksum');
   checksums = true;

@@ -20,16 +20,12 @@ import { EXIT, type ExitCode } from '../core/errors.js';
 import type { MainIO } from './session.js';
 import { fastRoute, type FastRoute } from './route.js';
 import { enableCompileCache } from './compile-cache.js';
-import { loadBundle, saveCaches, verifyChecksums } from './code-cache.js';
+import { loadBundle, saveCaches } from './code-cache.js';
 
 /** True in dist/bundle/gitopsd.js (esbuild `define`, scripts/bundle.mjs); undefined unbundled. */
 declare const GITOPSD_LEAN_CJS: boolean | undefined;
 
 // Before the bundles below are loaded: they are what the cache is for.
-// V8's checksums first: the flag is part of every cache's flags hash, so
-// every gitopsd process sets it before node's compile cache reads anything
-// (./code-cache.ts verifyChecksums).
-verifyChecksums();
 const cacheDir = enableCompileCache();
 
 type Lean<C extends FastRoute['command']> = {
