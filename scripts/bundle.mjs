@@ -120,6 +120,27 @@ const vendorExeca = {
   },
 };
 /**
+ * prom-client, which `upgrade` and `fleet status` load only when metrics are
+ * on, is a file of its own for the lean bundles too
+ * (dist/bundle/vendor-prom-client.cjs), run with its own code cache as
+ * vendor-execa.cjs is. Through node's loader it would come from node's
+ * compile cache, which the full CLI shares; a lean bundle turns on V8's
+ * `--verify-snapshot-checksum` (src/cli/code-cache.ts), which is part of
+ * every code cache's flags hash, so each turn of a lean command and a full
+ * one rejected and wrote again the other's 88 entries for prom-client and
+ * its dependencies (docs/benchmarks.md, nineteenth session). Turning the
+ * flag on for node's compile cache too cost every full-CLI start 6-17 ms
+ * (the checksums of its caches). The full CLI keeps prom-client from
+ * node_modules; it holds no state the two copies would have to share
+ * (each run makes its own Registry).
+ */
+const vendorPromClient = {
+  name: 'vendor-prom-client',
+  setup(b) {
+    b.onResolve({ filter: /^prom-client$/ }, () => ({ path: './vendor-prom-client.js', external: true }));
+  },
+};
+/**
  * The entry (dist/bundle/gitopsd.js, src/cli/entry.ts) loads the full CLI
  * (main.js) or a lean bundle (lean-*.js) by name, beside it: those imports
  * stay imports.
@@ -203,13 +224,20 @@ await build({
     'lean-upgrade': cli('lean-upgrade'),
     'lean-fleet-status': cli('lean-fleet-status'),
   },
-  plugins: [zodEnglishOnly, nodeCronLazyBuiltins, vendorExeca],
+  plugins: [zodEnglishOnly, nodeCronLazyBuiltins, vendorExeca, vendorPromClient],
 });
-await build({ ...common, ...compact, ...cjsScript, entryPoints: { 'vendor-execa': 'execa' } });
-for (const f of readdirSync(tmp).filter((f) => /^(lean-[a-z-]+|vendor-execa)\.cjs$/.test(f))) {
+await build({
+  ...common,
+  ...compact,
+  ...cjsScript,
+  // Bundled, not external, in these two files: each is all of its package.
+  external: common.external.filter((e) => e !== 'prom-client'),
+  entryPoints: { 'vendor-execa': 'execa', 'vendor-prom-client': 'prom-client' },
+});
+for (const f of readdirSync(tmp).filter((f) => /^(lean-[a-z-]+|vendor-[a-z-]+)\.cjs$/.test(f))) {
   let text = readFileSync(join(tmp, f), 'utf8');
   if (text.includes('__gImp')) throw new Error(`bundle: ${f} already contains __gImp`);
-  text = text.replace(/\bimport\("(\.\/vendor-execa\.js|prom-client|node:[a-z_/]+)"\)/g, '__gImp("$1")');
+  text = text.replace(/\bimport\("(\.\/vendor-[a-z-]+\.js|node:[a-z_/]+)"\)/g, '__gImp("$1")');
   if (f.startsWith('lean-') && !text.includes('__gImp("./vendor-execa.js")')) {
     throw new Error(`bundle: ${f} has no import of vendor-execa.js`);
   }

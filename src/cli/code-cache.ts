@@ -119,13 +119,16 @@ export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBu
   const known = loaded.get(bundle);
   if (known !== undefined) return known as LoadedBundle<T>;
   const dir = dirname(bundle);
-  // What scripts/bundle.mjs lets a bundle import: execa's file beside it
-  // (a script of its own, run the same way), prom-client (from the
-  // node_modules both resolve to), or one of node's builtins.
+  // What scripts/bundle.mjs lets a bundle import: execa's or prom-client's
+  // file beside it (a script of its own, run the same way), or one of
+  // node's builtins. Nothing through node's compile cache: this process
+  // has V8's checksum flag on, which the full CLI's processes do not
+  // (verifyChecksums), so the two would reject each other's entries there.
   const importBeside = (specifier: string): Promise<unknown> => {
-    if (specifier === 'prom-client' || /^node:[a-z_/]+$/.test(specifier)) return import(specifier);
-    if (specifier === './vendor-execa.js') {
-      return Promise.resolve().then(() => loadBundle(join(dir, 'vendor-execa.cjs'), cacheDir).exports);
+    if (/^node:[a-z_/]+$/.test(specifier)) return import(specifier);
+    const vendor = /^\.\/(vendor-(?:execa|prom-client))\.js$/.exec(specifier);
+    if (vendor !== null) {
+      return Promise.resolve().then(() => loadBundle(join(dir, `${vendor[1]}.cjs`), cacheDir).exports);
     }
     return Promise.reject(new Error(`${bundle}: unexpected import of ${JSON.stringify(specifier)}`));
   };

@@ -1,0 +1,98 @@
+/**
+ * Node's compile cache, shared by every gitopsd command of one user
+ * ($TMPDIR/gitopsd-compile-cache-<uid>, src/cli/compile-cache.ts), stays
+ * valid when lean and full commands take turns. A lean command turns on
+ * V8's `--verify-snapshot-checksum` (src/cli/code-cache.ts), which is part
+ * of every code cache's flags hash; when it loaded prom-client through
+ * node's loader, each turn of `gitopsd upgrade` (lean) and `gitopsd cycle`
+ * (the full CLI) rejected, compiled and wrote again the other's entries for
+ * prom-client (88 of them, with metrics on). The lean bundles now load it
+ * from dist/bundle/vendor-prom-client.cjs with their own cache. The built
+ * CLI runs as a process on a simulated host, with node's own report of
+ * each cache it reads (NODE_DEBUG_NATIVE).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createFleet } from '../../harness/fleet.js';
+import { removeTempDirs, tempDir } from '../../harness/temp.js';
+import { runCli } from '../../helpers/cli.js';
+
+afterAll(removeTempDirs);
+
+/** Every file under `dir` with the SHA-256 of its content. */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(p, createHash('sha256').update(readFileSync(p)).digest('hex'));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe("node's compile cache across lean and full commands", () => {
+  it('upgrade (lean) and cycle (full CLI) in turns, metrics on: after one of each, nothing is rejected or written again', async () => {
+    const base = await tempDir('gitopsd-compile-cache');
+    const fleet = await createFleet({ dir: join(base, 'fleet'), names: ['cc'] });
+    const h = fleet.hosts[0];
+    if (h === undefined) throw new Error('no host');
+    // Metrics on: both commands then load prom-client through node's loader.
+    const metricsDir = join(base, 'metrics');
+    mkdirSync(metricsDir);
+    const cfg = JSON.parse(readFileSync(h.config, 'utf8')) as Record<string, unknown>;
+    writeFileSync(h.config, JSON.stringify({ ...cfg, metrics: { textfileDir: metricsDir } }));
+    // A $TMPDIR of its own: the cache directory starts empty and is this test's.
+    const tmp = join(base, 'tmp');
+    mkdirSync(tmp, { mode: 0o700 });
+    const env = {
+      ...h.sim.env,
+      TMPDIR: tmp,
+      NODE_COMPILE_CACHE: undefined,
+      NODE_DISABLE_COMPILE_CACHE: undefined,
+      NODE_DEBUG_NATIVE: 'COMPILE_CACHE',
+      GITOPSD_CONFIG: undefined,
+    };
+    const run = async (
+      cmd: 'upgrade' | 'cycle',
+    ): Promise<{ accepted: number; promClient: number; rejected: string[] }> => {
+      const r = await runCli([cmd, '--config', h.config], { env });
+      expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+      const lines = r.stderr.split('\n');
+      return {
+        accepted: lines.filter((l) => /\[compile cache\].* was accepted/.test(l)).length,
+        promClient: lines.filter((l) => /\[compile cache\].*node_modules\/prom-client\/.* was accepted/.test(l)).length,
+        rejected: lines.filter((l) => /\[compile cache\].* was rejected/.test(l)),
+      };
+    };
+    // Warm-up: each kind writes what it loads.
+    await run('upgrade');
+    await run('cycle');
+    const cacheDir = join(tmp, `gitopsd-compile-cache-${process.getuid?.() ?? 0}`);
+    const before = snapshot(cacheDir);
+    expect(before.size).toBeGreaterThan(0);
+    for (const cmd of ['upgrade', 'cycle', 'upgrade', 'cycle'] as const) {
+      rmSync(join(metricsDir, 'gitopsd.prom'), { force: true });
+      const r = await run(cmd);
+      expect(r.rejected, cmd).toEqual([]);
+      if (cmd === 'cycle') {
+        // The full CLI runs from node's compile cache, prom-client included.
+        expect(r.accepted).toBeGreaterThan(0);
+        expect(r.promClient).toBeGreaterThan(0);
+      } else {
+        // The lean upgrade does not touch node_modules/prom-client's entries.
+        expect(r.promClient).toBe(0);
+      }
+      // Either copy writes the metrics.
+      expect(readFileSync(join(metricsDir, 'gitopsd.prom'), 'utf8'), cmd).toMatch(/^gitopsd_/m);
+    }
+    // The lean upgrade ran prom-client from its own file, with its own cache.
+    expect([...before.keys()].some((p) => /\/vendor-prom-client\.cjs-[0-9a-f]{32}-v8-.*\.cache$/.test(p))).toBe(true);
+    // Nothing was written again: the same files with the same bytes.
+    expect(snapshot(cacheDir)).toEqual(before);
+  });
+});
