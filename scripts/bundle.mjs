@@ -6,7 +6,9 @@
 // (docs/benchmarks.md, B1, B2).
 // winston, simple-git and prom-client stay external on purpose: they are
 // loaded only when needed (a log line, a git client, a metrics file), and
-// CommonJS packages keep their exports intact that way.
+// CommonJS packages keep their exports intact that way. The lean bundles
+// take prom-client from a file of their own instead (vendor-prom-client.cjs,
+// below), and do not load winston (they log with the plain backend).
 //
 // The swap is safe while other processes run the old bundle (parallel test
 // runs in one checkout): chunk names carry a content hash, so new chunks are
@@ -194,13 +196,13 @@ await build({
 // (docs/benchmarks.md, issue 19, fifth pass). The full CLI stays as written.
 const compact = { minifyWhitespace: true, minifySyntax: true };
 //
-// The lean bundles and execa's file are CommonJS scripts (lean-*.cjs,
-// vendor-execa.cjs), which the entry runs with a V8 code cache made after a
+// The lean bundles and the files of execa and prom-client are CommonJS
+// scripts (lean-*.cjs, vendor-*.cjs), which the entry runs with a V8 code cache made after a
 // first run (src/cli/code-cache.ts). The first line of each is a key: the
 // SHA-256 of the file's text as built (with the key still zeros), which
 // names the cache, so a new build never reads an old build's cache (V8
-// itself checks only the source's length). Their dynamic imports (execa's
-// file; prom-client for metrics; node's builtins) go through the entry's
+// itself checks only the source's length). Their dynamic imports (the two
+// vendor files; node's builtins) go through the entry's
 // `__gImp` (a vm.Script's own import() needs an experimental option that
 // warns on stderr): the name has import's length, so the source map's
 // columns stay true. The build fails on any other import( left.
@@ -241,6 +243,9 @@ for (const f of readdirSync(tmp).filter((f) => /^(lean-[a-z-]+|vendor-[a-z-]+)\.
   if (f.startsWith('lean-') && !text.includes('__gImp("./vendor-execa.js")')) {
     throw new Error(`bundle: ${f} has no import of vendor-execa.js`);
   }
+  // A static import of a vendor file would be a require of a ./vendor-*.js that does not exist.
+  const req = text.match(/\brequire\("\.\/vendor-[^"]*"\)/);
+  if (req !== null) throw new Error(`bundle: ${f} requires ${req[0]}; import it dynamically (src/cli/code-cache.ts)`);
   const left = text.match(/\bimport\s*\(.{0,40}/);
   if (left !== null) throw new Error(`bundle: ${f} still has a dynamic import (${left[0]}); src/cli/code-cache.ts`);
   if (!text.startsWith(`// gitopsd-code-cache-key ${leanKeyZeros}\n`)) throw new Error(`bundle: ${f} has no key line`);

@@ -18,9 +18,10 @@
  * called once, after the first run of a command that found no usable cache.
  *
  * The bundle is a CommonJS script: a vm.Script can be given cached data, an
- * ES module cannot without `--experimental-vm-modules`. execa's own file
- * (dist/bundle/vendor-execa.cjs) is such a script too. A bundle's dynamic
- * imports (execa's file, prom-client, node's builtins) are done here
+ * ES module cannot without `--experimental-vm-modules`. execa's and
+ * prom-client's own files (dist/bundle/vendor-execa.cjs,
+ * vendor-prom-client.cjs) are such scripts too. A bundle's dynamic
+ * imports (those two files, node's builtins) are done here
  * (`__gImp`, passed in): a vm.Script's own `import()` needs an experimental loader option
  * that prints a warning on stderr. scripts/bundle.mjs fails the build when
  * any other `import(` is left in a lean bundle. With --enable-source-maps
@@ -121,9 +122,12 @@ export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBu
   const dir = dirname(bundle);
   // What scripts/bundle.mjs lets a bundle import: execa's or prom-client's
   // file beside it (a script of its own, run the same way), or one of
-  // node's builtins. Nothing through node's compile cache: this process
+  // node's builtins. Not node_modules through node's loader: this process
   // has V8's checksum flag on, which the full CLI's processes do not
-  // (verifyChecksums), so the two would reject each other's entries there.
+  // (verifyChecksums), so the two would reject each other's entries in
+  // node's compile cache. (winston, which the bundles can still require,
+  // is not loaded by them: the lean commands log with the plain backend,
+  // src/core/log.ts.)
   const importBeside = (specifier: string): Promise<unknown> => {
     if (/^node:[a-z_/]+$/.test(specifier)) return import(specifier);
     const vendor = /^\.\/(vendor-(?:execa|prom-client))\.js$/.exec(specifier);

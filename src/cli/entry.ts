@@ -41,7 +41,7 @@ async function runLeanBundle<C extends FastRoute['command']>(
   if (typeof GITOPSD_LEAN_CJS === 'undefined') return run(await unbundled());
   const bundle = loadBundle<Lean<C>>(join(dirname(fileURLToPath(import.meta.url)), `${name}.cjs`), cacheDir);
   const code = await run(bundle.exports);
-  saveCaches(); // the lean bundle's, and execa's when the command ran one
+  saveCaches(); // the lean bundle's, and execa's and prom-client's when the command loaded them
   return code;
 }
 

@@ -120,6 +120,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
   const upgradeHandler = lazy('upgrade', loadUpgradeHandler, {
     dryRun: (a) => a['dry-run'] === true,
     step: 'upgrade',
+    logBackend: 'plain',
   });
 
   const { default: yargs } = await import('yargs');
@@ -373,7 +374,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
           default: false,
           describe: 'Also evaluate the checkout (slow)',
         }),
-      lazy('status', async () => (await import('../status/cli.js')).statusCommand),
+      lazy('status', async () => (await import('../status/cli.js')).statusCommand, { logBackend: 'plain' }),
     )
     .command(
       'version',

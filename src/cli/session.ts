@@ -185,13 +185,17 @@ export function createSession(
 /**
  * How each command of a fast route runs (the same options as its yargs
  * command in src/cli/main.ts): `upgrade` records its run and honours
- * --dry-run; the daemon and the fleet commands log without winston
- * (src/core/log.ts, B7/B11).
+ * --dry-run. Every one of them logs without winston (src/core/log.ts): the
+ * daemon for its memory and its polls' CPU (B7/B11); `status`, `upgrade` and
+ * `fleet status` because they run from a lean bundle, whose process has
+ * V8's checksum flag on (src/cli/code-cache.ts verifyChecksums), and winston
+ * loaded there through node's loader had its compile-cache entries rejected
+ * by every full-CLI command and the other way round.
  */
 export const FAST_COMMAND_OPTIONS: Readonly<Record<FastRoute['command'], CommandOptions>> = {
-  status: {},
+  status: { logBackend: 'plain' },
   daemon: { logBackend: 'plain' },
-  upgrade: { dryRun: (a) => a['dry-run'] === true, step: 'upgrade' },
+  upgrade: { dryRun: (a) => a['dry-run'] === true, step: 'upgrade', logBackend: 'plain' },
   'fleet status': { logBackend: 'plain' },
   'fleet publish': { logBackend: 'plain' },
 };

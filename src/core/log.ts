@@ -12,8 +12,14 @@
  * ms of CPU to each poll (docs/benchmarks.md, B7 and B11). Its lines are the
  * same bytes: the same fields, serialised by the library winston's json()
  * format uses (safe-stable-stringify, keys sorted), or the same text line.
- * Every other command, and each cycle the daemon starts (a `gitopsd cycle`
- * process of its own), logs through winston.
+ * `status`, `upgrade`, `fleet status` and `fleet publish` log the same way
+ * (src/cli/session.ts FAST_COMMAND_OPTIONS, and their yargs commands): the
+ * first three run from a lean bundle, whose process has V8's checksum flag
+ * on, and winston loaded there through node's loader had its compile-cache
+ * entries rejected and written again at every turn with a full-CLI command
+ * (docs/benchmarks.md, nineteenth session). Every other command, and each
+ * cycle the daemon starts (a `gitopsd cycle` process of its own), logs
+ * through winston.
  */
 import { createRequire } from 'node:module';
 import { configure as configureStringify } from 'safe-stable-stringify';

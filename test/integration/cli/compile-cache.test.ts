@@ -45,7 +45,13 @@ describe("node's compile cache across lean and full commands", () => {
     const metricsDir = join(base, 'metrics');
     mkdirSync(metricsDir);
     const cfg = JSON.parse(readFileSync(h.config, 'utf8')) as Record<string, unknown>;
-    writeFileSync(h.config, JSON.stringify({ ...cfg, metrics: { textfileDir: metricsDir } }));
+    // Log level info (the default): every upgrade logs "upgrade decision",
+    // which loaded winston through node's loader before the lean commands
+    // logged with the plain backend.
+    writeFileSync(
+      h.config,
+      JSON.stringify({ ...cfg, metrics: { textfileDir: metricsDir }, log: { level: 'info', format: 'json' } }),
+    );
     // A $TMPDIR of its own: the cache directory starts empty and is this test's.
     const tmp = join(base, 'tmp');
     mkdirSync(tmp, { mode: 0o700 });
@@ -59,7 +65,7 @@ describe("node's compile cache across lean and full commands", () => {
     };
     const run = async (
       cmd: 'upgrade' | 'cycle',
-    ): Promise<{ accepted: number; promClient: number; rejected: string[] }> => {
+    ): Promise<{ accepted: number; promClient: number; rejected: string[]; stderr: string }> => {
       const r = await runCli([cmd, '--config', h.config], { env });
       expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
       const lines = r.stderr.split('\n');
@@ -67,6 +73,7 @@ describe("node's compile cache across lean and full commands", () => {
         accepted: lines.filter((l) => /\[compile cache\].* was accepted/.test(l)).length,
         promClient: lines.filter((l) => /\[compile cache\].*node_modules\/prom-client\/.* was accepted/.test(l)).length,
         rejected: lines.filter((l) => /\[compile cache\].* was rejected/.test(l)),
+        stderr: r.stderr,
       };
     };
     // Warm-up: each kind writes what it loads.
@@ -84,8 +91,11 @@ describe("node's compile cache across lean and full commands", () => {
         expect(r.accepted).toBeGreaterThan(0);
         expect(r.promClient).toBeGreaterThan(0);
       } else {
-        // The lean upgrade does not touch node_modules/prom-client's entries.
+        // The lean upgrade does not touch node_modules/prom-client's entries,
+        // and it logged (at info) without winston.
         expect(r.promClient).toBe(0);
+        expect(r.stderr).toMatch(/"message":"upgrade decision"/);
+        expect(r.stderr).not.toMatch(/node_modules\/winston\//);
       }
       // Either copy writes the metrics.
       expect(readFileSync(join(metricsDir, 'gitopsd.prom'), 'utf8'), cmd).toMatch(/^gitopsd_/m);
