@@ -21,6 +21,9 @@
  * - Memory: VmRSS and VmHWM (the peak) of the daemon after RSS_POLLS polls,
  *   against an idle `node` (issue 19 part 4: "RSS after 100 polls").
  *
+ * - The daemon starts as gitopsd.service starts it (nix/module.nix: node
+ *   with package.json's daemonNodeFlags; common.ts daemonArgv).
+ *
  * GITOPSD_BENCH_POLLS=N sets both counts (default 60 for the CPU, 100 for
  * the memory; at 10 s a poll, the run lasts about 17 minutes).
  */
@@ -28,7 +31,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { childCpuMs, cmd, procStatusMiB, procTimesMs, table } from './lib.js';
-import { gitopsd, gitopsdBin, sleep, type Benchmark } from './common.js';
+import { daemonArgv, gitopsd, sleep, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
 const INTERVAL_SEC = 10;
@@ -69,7 +72,7 @@ export const b11: Benchmark = {
     // no cycle is due for an hour: every run in the measured window is a poll.
     await gitopsd(['cycle', '--config', h.config], { env: { ...env, GITOPSD_TEST_NOW: '2026-03-01T03:00:00Z' } });
 
-    const proc = execa('node', [gitopsdBin(), 'daemon', '--config', h.config], {
+    const proc = execa('node', [...daemonArgv(), '--config', h.config], {
       reject: false,
       env: { ...env, GITOPSD_TEST_NOW: '2026-03-01T03:01:00Z' },
       stdin: 'ignore',
@@ -192,6 +195,10 @@ export const b11: Benchmark = {
       ),
       '',
       `Of the daemon's ${daemonCpu} ms: the daemon process itself ${ownAtLast - ownAtFirst} ms (node: timers, the host lock, the state read, execa, spawning, the log line), its git processes ${daemonCpu - (ownAtLast - ownAtFirst)} ms (the plain baseline's git: ${fetchCpu} ms; the same command as the daemon's: ${sameCpu} ms).`,
+      '',
+      `daemon started as gitopsd.service starts it: \`node ${daemonArgv()
+        .map((a) => (a.startsWith('/') ? a.split('/').slice(-2).join('/') : a))
+        .join(' ')}\``,
       '',
       `poll decisions: ${[...decisions].map(([k, v]) => `${k} ${v}`).join(', ')}`,
     ].join('\n');

@@ -5,9 +5,9 @@
  * (real git, jj, chezmoi and nix; /tmp is a fresh tmpfs per invocation).
  */
 import { cp, mkdir, readFile, rm, symlink } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { repoRoot } from '../test/helpers/cli.js';
 
@@ -19,6 +19,19 @@ import { repoRoot } from '../test/helpers/cli.js';
  */
 let bin = join(repoRoot, 'bin', 'gitopsd');
 export const gitopsdBin = (): string => bin;
+
+/**
+ * The argv after `node` that starts `gitopsd daemon` as gitopsd.service does
+ * (nix/module.nix daemonExec): the node flags of the measured build's
+ * package.json "gitopsd"."daemonNodeFlags" (none in a build from before the
+ * list existed), then the bin and `daemon`.
+ */
+export function daemonArgv(): string[] {
+  const pkg = JSON.parse(readFileSync(join(dirname(dirname(bin)), 'package.json'), 'utf8')) as {
+    gitopsd?: { daemonNodeFlags?: string[] };
+  };
+  return [...(pkg.gitopsd?.daemonNodeFlags ?? []), bin, 'daemon'];
+}
 
 /**
  * Copy bin/ and dist/ (node_modules linked) of `from` (default: this repo;

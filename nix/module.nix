@@ -40,6 +40,22 @@ let
   format = pkgs.formats.json { };
 
   gitopsd = "${cfg.package}/bin/gitopsd";
+  # gitopsd.service (mode = "daemon") runs node itself, with the node flags
+  # of package.json "gitopsd"."daemonNodeFlags" (`--no-turbofan`: the daemon
+  # holds only the scheduler, and without V8's top tier it keeps about 5 MiB
+  # less of node's binary resident; src/cycle/daemon-node.ts,
+  # docs/nixos.md "Daemon mode"), on the script the package's own bin
+  # wrapper runs: nixpkgs' npmInstallHook wraps each "bin" as `makeWrapper
+  # node $out/bin/<name> --add-flags $out/lib/node_modules/<package>/<bin>`
+  # (pkgs/build-support/node/build-npm-package/hooks/npm-install-hook.sh).
+  # The node is the package's own (nix/package.nix passthru.nodejs); a
+  # package without one gets pkgs.nodejs.
+  daemonNodeFlags = (lib.importJSON ../package.json).gitopsd.daemonNodeFlags;
+  daemonExec = lib.concatStringsSep " " (
+    [ "${cfg.package.nodejs or pkgs.nodejs}/bin/node" ]
+    ++ map lib.escapeShellArg daemonNodeFlags
+    ++ [ "${cfg.package}/lib/node_modules/gitopsd/bin/gitopsd" ]
+  );
   configPath = "/etc/gitopsd/config.json";
 
   dotfilesUser = s.dotfiles.user;
@@ -752,7 +768,7 @@ in
         environment = rootEnvironment;
         serviceConfig = rootHardening // stateDirectory // {
           Type = "simple";
-          ExecStart = "${gitopsd} daemon --config ${configPath}";
+          ExecStart = "${daemonExec} daemon --config ${configPath}";
           ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
           Restart = "on-failure";
           RestartSec = "30s";

@@ -78,6 +78,10 @@ buildNpmPackage {
       --fish <($out/bin/gitopsd completion fish)
   '';
 
+  # The node the bins run on, for nix/module.nix: gitopsd.service starts
+  # `gitopsd daemon` with node's own flags (package.json "gitopsd"."daemonNodeFlags").
+  passthru = { inherit nodejs; };
+
   # The test suite drives real git, jj, chezmoi and nix in a simulated host;
   # it runs in CI (scripts/testbed), not in the package sandbox.
   doCheck = false;

@@ -37,6 +37,21 @@ function buildInfo() {
   const status = git(['status', '--porcelain', '--untracked-files=no']);
   return { version, commit, dirty: status === null ? null : status !== '' };
 }
+// The node flags gitopsd.service starts `gitopsd daemon` with (package.json
+// "gitopsd"."daemonNodeFlags"; src/cycle/daemon-node.ts, nix/module.nix):
+// long options only, so that nothing in the list can be read as a script.
+function daemonNodeFlags() {
+  const flags = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).gitopsd?.daemonNodeFlags;
+  if (
+    !Array.isArray(flags) ||
+    !flags.every((f) => typeof f === 'string' && /^--[a-z0-9][a-z0-9-]*(=[A-Za-z0-9._-]+)?$/.test(f))
+  ) {
+    throw new Error(
+      'package.json "gitopsd"."daemonNodeFlags" must be an array of long options such as "--no-turbofan"',
+    );
+  }
+  return flags;
+}
 /**
  * zod ships 60-odd message locales and re-exports them all from its `z`
  * namespace (`export * as locales` in zod/v4/mini/external.js,
@@ -171,7 +186,10 @@ const common = {
   },
   external: ['winston', 'simple-git', 'prom-client'],
   logLevel: 'warning',
-  define: { GITOPSD_BUILD: JSON.stringify(buildInfo()) },
+  define: {
+    GITOPSD_BUILD: JSON.stringify(buildInfo()),
+    GITOPSD_DAEMON_NODE_FLAGS: JSON.stringify(daemonNodeFlags()),
+  },
 };
 const cli = (name) => join(root, 'dist', 'cli', `${name}.js`);
 // The full CLI: one ESM entry plus lazily loaded chunks, one per dynamic import.

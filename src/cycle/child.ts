@@ -6,8 +6,9 @@
  * daemon stays at its idle size however many cycles it has run.
  *
  * Contract
- * - Command: this same program (`process.execPath`, its `execArgv`, and the
- *   script in `process.argv[1]`) with `cycle --json --trigger <trigger>
+ * - Command: this same program (`process.execPath`, its `execArgv` without
+ *   the daemon's own node flags (./daemon-node.ts), and the script in
+ *   `process.argv[1]`) with `cycle --json --trigger <trigger>
  *   --config <the daemon's config file>`, through the runner (argv, no shell,
  *   a timeout of CYCLE_TIMEOUT_MS as a backstop: every step inside has its
  *   own timeouts). The child records the run, publishes and runs the hooks
@@ -32,6 +33,7 @@ import type { Deps } from '../core/deps.js';
 import { GitopsdError, tail } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import type { CycleResult, CycleTrigger } from './index.js';
+import { cycleChildExecArgv } from './daemon-node.js';
 
 /** The backstop on a whole cycle: 12 hours. */
 export const CYCLE_TIMEOUT_MS = 12 * 3600 * 1000;
@@ -45,14 +47,17 @@ export interface ChildCycleOptions {
   logLevel?: string;
 }
 
-/** Pure: the argv of the child cycle. */
+/**
+ * Pure: the argv of the child cycle. `self.daemonNodeFlags` (default: the
+ * unit's, ./daemon-node.ts) are left out of `self.execArgv`.
+ */
 export function childCycleArgv(
-  self: { execArgv: readonly string[]; script: string },
+  self: { execArgv: readonly string[]; script: string; daemonNodeFlags?: readonly string[] },
   configPath: string,
   o: Pick<ChildCycleOptions, 'trigger' | 'logLevel'>,
 ): string[] {
   return [
-    ...self.execArgv,
+    ...cycleChildExecArgv(self.execArgv, self.daemonNodeFlags),
     self.script,
     'cycle',
     '--json',

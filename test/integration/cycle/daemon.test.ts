@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSimHost, type SimHost } from '../../harness/sim-host.js';
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { repoRoot, runCli } from '../../helpers/cli.js';
+import { DAEMON_NODE_FLAGS } from '../../../src/cycle/daemon-node.js';
 
 afterAll(removeTempDirs);
 
@@ -27,16 +28,17 @@ interface Daemon {
   count(pred: (l: LogLine) => boolean): number;
 }
 
-const spawnDaemon = (host: SimHost, config: string, now: string) =>
-  execa('node', [join(repoRoot, 'bin/gitopsd'), 'daemon', '--config', config], {
+// As gitopsd.service starts it (nix/module.nix daemonExec): node with the daemon's node flags.
+const spawnDaemon = (host: SimHost, config: string, now: string, env: Record<string, string> = {}) =>
+  execa('node', [...DAEMON_NODE_FLAGS, join(repoRoot, 'bin/gitopsd'), 'daemon', '--config', config], {
     reject: false,
-    env: { ...host.env, GITOPSD_TEST_NOW: now, TZ: 'UTC', GITOPSD_CONFIG: undefined },
+    env: { ...host.env, GITOPSD_TEST_NOW: now, TZ: 'UTC', GITOPSD_CONFIG: undefined, ...env },
     stdin: 'ignore',
     timeout: 60_000,
   });
 
-function startDaemon(host: SimHost, config: string, now: string): Daemon {
-  const proc = spawnDaemon(host, config, now);
+function startDaemon(host: SimHost, config: string, now: string, env: Record<string, string> = {}): Daemon {
+  const proc = spawnDaemon(host, config, now, env);
   const lines: LogLine[] = [];
   const waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let buf = '';
@@ -186,7 +188,11 @@ describe('gitopsd daemon (real process, real signals)', () => {
       join(sim.paths.stateDir, 'state.json'),
       JSON.stringify({ version: 1, cycle: { lastStartedAt: '2026-03-07T04:00:03.000Z' } }),
     );
-    const d = startDaemon(sim, config, '2026-03-10T12:00:00Z');
+    const trace = join(await tempDir('gitopsd-daemon-trace'), 'trace.jsonl');
+    const d = startDaemon(sim, config, '2026-03-10T12:00:00Z', { GITOPSD_TRACE: trace });
+    // The daemon runs with the unit's node flags; node took them (V8 knows them).
+    const cmdline = readFileSync(`/proc/${d.proc.pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline.slice(1, 1 + DAEMON_NODE_FLAGS.length)).toEqual([...DAEMON_NODE_FLAGS]);
     const plan = await d.waitFor(msg('next cycle planned'), 'catch-up plan');
     expect(plan).toMatchObject({ trigger: 'catch-up', slot: '2026-03-08T04:00:00.000Z' });
     await d.waitFor(msg('cycle finished'), 'catch-up cycle');
@@ -195,6 +201,16 @@ describe('gitopsd daemon (real process, real signals)', () => {
       'schedule after catch-up',
     );
     expect(state(sim)['cycle']).toMatchObject({ lastTrigger: 'catch-up' });
+    // The cycle child is a plain `gitopsd cycle`: node without the daemon's own flags (src/cycle/daemon-node.ts).
+    const child = readFileSync(trace, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { event?: string; cmd?: string; args?: string[] })
+      .filter((e) => e.event === 'start' && e.args?.includes('cycle') === true);
+    expect(child).toHaveLength(1);
+    expect(child[0]?.cmd).toBe(process.execPath);
+    expect(child[0]?.args?.slice(0, 2)).toEqual([join(repoRoot, 'bin/gitopsd'), 'cycle']);
+    for (const f of DAEMON_NODE_FLAGS) expect(child[0]?.args).not.toContain(f);
     // The nix-config cannot be fetched, so the cycle failed; the run record says so.
     expect(state(sim)['runs']?.['cycle']).toMatchObject({ ok: false, result: 'failed' });
     const refs = await execa('git', ['--git-dir', statusRemote, 'for-each-ref', '--format=%(refname)']);

@@ -24,6 +24,10 @@ import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { repoRoot, runCli } from '../../helpers/cli.js';
 import { directive, programs, verifyUnits, type RenderedUnit } from './systemd-units.js';
 
+interface PackageJson {
+  gitopsd: { daemonNodeFlags: string[] };
+}
+
 afterAll(removeTempDirs);
 
 interface Evaluated {
@@ -260,7 +264,19 @@ describe('the units systemd-analyze verify accepts', () => {
     expect(storeName(one(d, 'Unit', 'X-Reload-Triggers'))).toBe('X-Reload-Triggers-gitopsd');
     expect(d?.wantedBy).toEqual(['multi-user.target']);
     expect(one(d, 'Service', 'Type')).toBe('simple');
-    expect(one(d, 'Service', 'ExecStart')).toBe(`${gitopsd}/bin/gitopsd daemon --config /etc/gitopsd/config.json`);
+    // node with package.json's daemonNodeFlags, on the script the package's bin wrapper runs.
+    const flags = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as PackageJson).gitopsd
+      .daemonNodeFlags;
+    expect(flags).toEqual(['--no-turbofan']);
+    const [node, ...rest] = one(d, 'Service', 'ExecStart').split(' ');
+    expect(storeName(node ?? '')).toBe('nodejs/bin/node');
+    expect(rest).toEqual([
+      ...flags,
+      `${gitopsd}/lib/node_modules/gitopsd/bin/gitopsd`,
+      'daemon',
+      '--config',
+      '/etc/gitopsd/config.json',
+    ]);
     expect(one(d, 'Service', 'ExecReload')).toMatch(/-coreutils\/bin\/kill -HUP \$MAINPID$/);
     expect(one(d, 'Service', 'Restart')).toBe('on-failure');
     expect(one(d, 'Service', 'RestartPreventExitStatus')).toBe('78');

@@ -179,6 +179,27 @@ describe('nix/package.nix builds from its fileset', () => {
         exitCode: 75,
         lines: 1,
       });
+
+      // 8. gitopsd.service's command line in daemon mode (nix/module.nix
+      // daemonExec): node with package.json's daemonNodeFlags, on the script
+      // under lib/node_modules. Its config error (exit 78) shows node took
+      // the flags and the script ran to the daemon's own config read.
+      const flags = (
+        JSON.parse(readFileSync(join(packageOut, 'package.json'), 'utf8')) as {
+          gitopsd: { daemonNodeFlags: string[] };
+        }
+      ).gitopsd.daemonNodeFlags;
+      expect(flags.length).toBeGreaterThan(0);
+      const daemon = await tryRun(
+        'node',
+        [...flags, join(packageOut, 'bin', 'gitopsd'), 'daemon', '--config', missing],
+        { cwd: work },
+      );
+      expect({ exitCode: daemon.exitCode, lines: daemon.stderr.trim().split('\n').length }, daemon.stderr).toEqual({
+        exitCode: 78,
+        lines: 1,
+      });
+      expect(daemon.stderr).toContain(missing);
     },
     NPM_TIMEOUT_MS * 3,
   );

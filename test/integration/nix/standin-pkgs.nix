@@ -58,7 +58,11 @@ in
   writeText = name: text: standin name { inherit text; };
   writeShellScriptBin = name: text: standin name { inherit text; };
 
-  gitopsd = pkg "gitopsd-0.1.0";
+  # As nix/package.nix's: the node it runs on (passthru.nodejs).
+  gitopsd = pkg "gitopsd-0.1.0" // {
+    nodejs = pkg "nodejs";
+  };
+  nodejs = pkg "nodejs";
   git = pkg "git";
   jujutsu = pkg "jujutsu";
   chezmoi = pkg "chezmoi";
