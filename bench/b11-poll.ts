@@ -23,8 +23,10 @@
  *
  * - Two floors run in the same window (bench/floor/poll-loop.mjs): a
  *   long-lived node process that only runs the daemon's git command every
- *   10 s, through execa loaded as gitopsd loads it, and through
- *   child_process.spawn; their own CPU plus their git's, over as many polls,
+ *   10 s, started with the daemon's node flags, through execa (the same
+ *   execa code as the daemon's, loaded from its code-cached vendor bundle as
+ *   the lean commands load it; the daemon loads it through node's loader
+ *   and compile cache) and through child_process.spawn; their own CPU plus their git's, over as many polls,
  *   against the same baseline. At this interval every poll wakes a process
  *   whose caches have gone cold, which the earlier floor (a poll every 100
  *   ms, docs/benchmarks.md "The eighteenth session") did not see.
@@ -38,7 +40,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { childCpuMs, cmd, procStatusMiB, procTimesMs, table } from './lib.js';
-import { daemonArgv, gitopsd, gitopsdBin, sleep, type Benchmark } from './common.js';
+import { daemonArgv, daemonNodeFlags, gitopsd, gitopsdBin, sleep, type Benchmark } from './common.js';
 import { createFleet } from '../test/harness/fleet.js';
 
 const INTERVAL_SEC = 10;
@@ -147,7 +149,8 @@ export const b11: Benchmark = {
         ['spawn', 6000],
       ] as const) {
         const argv = [loop, dist, mode, String(INTERVAL_SEC * 1000), String(delayMs), String(cpuPolls), ...sameArgs];
-        const run = execa('node', argv, {
+        // With the daemon's node flags: the same V8 tiers as the daemon.
+        const run = execa('node', [...daemonNodeFlags(), ...argv], {
           stdin: 'ignore',
           timeout: (cpuPolls + 5) * INTERVAL_SEC * 1000 + 60_000,
         }).then((r) => JSON.parse(r.stdout) as { ownMs: number; childrenMs: number });

@@ -27,10 +27,15 @@ export const gitopsdBin = (): string => bin;
  * list existed), then the bin and `daemon`.
  */
 export function daemonArgv(): string[] {
+  return [...daemonNodeFlags(), bin, 'daemon'];
+}
+
+/** The measured build's package.json "gitopsd"."daemonNodeFlags" (none in a build from before the list). */
+export function daemonNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(join(dirname(dirname(bin)), 'package.json'), 'utf8')) as {
     gitopsd?: { daemonNodeFlags?: string[] };
   };
-  return [...(pkg.gitopsd?.daemonNodeFlags ?? []), bin, 'daemon'];
+  return pkg.gitopsd?.daemonNodeFlags ?? [];
 }
 
 /**

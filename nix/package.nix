@@ -78,9 +78,14 @@ buildNpmPackage {
       --fish <($out/bin/gitopsd completion fish)
   '';
 
-  # The node the bins run on, for nix/module.nix: gitopsd.service starts
-  # `gitopsd daemon` with node's own flags (package.json "gitopsd"."daemonNodeFlags").
-  passthru = { inherit nodejs; };
+  # For nix/module.nix: gitopsd.service starts `gitopsd daemon` as
+  # `<nodejs>/bin/node <daemonNodeFlags> $out/lib/node_modules/gitopsd/bin/gitopsd`,
+  # with the node the bins run on and this version's package.json
+  # "gitopsd"."daemonNodeFlags" (src/cycle/daemon-node.ts).
+  passthru = {
+    inherit nodejs;
+    inherit (packageJSON.gitopsd) daemonNodeFlags;
+  };
 
   # The test suite drives real git, jj, chezmoi and nix in a simulated host;
   # it runs in CI (scripts/testbed), not in the package sandbox.

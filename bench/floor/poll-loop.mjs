@@ -5,9 +5,11 @@
 // gitopsd's own work.
 //
 // Usage: node poll-loop.mjs DIST MODE INTERVAL_MS DELAY_MS POLLS GIT_ARG...
-// - MODE execa: execa from the V8 code cache exactly as gitopsd loads it
-//   (dist/cli/code-cache.js, dist/bundle/vendor-execa.cjs of the measured
-//   build), output buffered, a timeout, stdin ignored (src/core/runner.ts).
+// - MODE execa: execa from the V8 code cache as gitopsd's lean commands load
+//   it (dist/cli/code-cache.js, dist/bundle/vendor-execa.cjs of the measured
+//   build; the daemon runs the same execa code, loaded through node's loader
+//   and compile cache), output buffered, a timeout, stdin ignored
+//   (src/core/runner.ts).
 // - MODE spawn: node's own child_process.spawn, stdout read to its end.
 // The first poll (after DELAY_MS) is not measured, as B11 does not measure
 // the daemon's first; then POLLS more. It prints one JSON line:

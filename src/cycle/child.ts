@@ -14,7 +14,7 @@
  *   own timeouts). The child records the run, publishes and runs the hooks
  *   itself, as any `gitopsd cycle` does (src/cli/main.ts withDeps).
  * - Logs: the child's stderr (its JSON log lines) is copied line by line to
- *   the daemon's stderr as it arrives, so the journal of gitopsd-daemon.service
+ *   the daemon's stderr as it arrives, so the journal of gitopsd.service
  *   holds the cycle's log as before; control characters and bidi marks
  *   become \uXXXX escapes (src/core/printable.ts), which a JSON line reads
  *   back as the same text.

@@ -1,8 +1,9 @@
 /**
  * The node flags `gitopsd daemon` is started with: package.json
- * "gitopsd"."daemonNodeFlags", the one list that nix/module.nix's
- * `ExecStart` of gitopsd.service and the benchmarks B7 and B11 also read
- * (docs/nixos.md "Daemon mode", docs/benchmarks.md B7).
+ * "gitopsd"."daemonNodeFlags", the one list that nix/package.nix passes on
+ * (passthru.daemonNodeFlags) to nix/module.nix's `ExecStart` of
+ * gitopsd.service, and that the benchmarks B7 and B11 read (docs/nixos.md
+ * "gitopsd.service", docs/benchmarks.md B7).
  *
  * - `--no-turbofan`: no code from V8's top tier, Turbofan (V8
  *   src/flags/flag-definitions.h `DEFINE_BOOL(turbofan, …)`; node 20's V8
@@ -14,7 +15,11 @@
  *   compile cache keeps the entries of a node started with it apart (its
  *   directory name holds V8's cachedDataVersionTag, which hashes the flags).
  * - The cycle child gets the daemon's node flags without these
- *   (cycleChildExecArgv): a cycle is a normal `gitopsd cycle` process.
+ *   (cycleChildExecArgv): a cycle is a normal `gitopsd cycle` process. A
+ *   poll that finds a new commit runs its upgrade in the daemon process
+ *   (src/cycle/poll.ts), with the flags.
+ * - The match is exact, as the unit writes them: another spelling node also
+ *   accepts (`--no_turbofan`) is passed on to the child.
  *
  * Shape: an array of strings, each a long option (`--…`); scripts/bundle.mjs
  * refuses anything else at build time and embeds the list

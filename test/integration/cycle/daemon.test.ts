@@ -190,34 +190,44 @@ describe('gitopsd daemon (real process, real signals)', () => {
     );
     const trace = join(await tempDir('gitopsd-daemon-trace'), 'trace.jsonl');
     const d = startDaemon(sim, config, '2026-03-10T12:00:00Z', { GITOPSD_TRACE: trace });
-    // The daemon runs with the unit's node flags; node took them (V8 knows them).
-    const cmdline = readFileSync(`/proc/${d.proc.pid}/cmdline`, 'utf8').split('\0');
-    expect(cmdline.slice(1, 1 + DAEMON_NODE_FLAGS.length)).toEqual([...DAEMON_NODE_FLAGS]);
-    const plan = await d.waitFor(msg('next cycle planned'), 'catch-up plan');
-    expect(plan).toMatchObject({ trigger: 'catch-up', slot: '2026-03-08T04:00:00.000Z' });
-    await d.waitFor(msg('cycle finished'), 'catch-up cycle');
-    await d.waitFor(
-      (l) => l.message === 'next cycle planned' && l['trigger'] === 'schedule',
-      'schedule after catch-up',
-    );
-    expect(state(sim)['cycle']).toMatchObject({ lastTrigger: 'catch-up' });
-    // The cycle child is a plain `gitopsd cycle`: node without the daemon's own flags (src/cycle/daemon-node.ts).
-    const child = readFileSync(trace, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as { event?: string; cmd?: string; args?: string[] })
-      .filter((e) => e.event === 'start' && e.args?.includes('cycle') === true);
-    expect(child).toHaveLength(1);
-    expect(child[0]?.cmd).toBe(process.execPath);
-    expect(child[0]?.args?.slice(0, 2)).toEqual([join(repoRoot, 'bin/gitopsd'), 'cycle']);
-    for (const f of DAEMON_NODE_FLAGS) expect(child[0]?.args).not.toContain(f);
-    // The nix-config cannot be fetched, so the cycle failed; the run record says so.
-    expect(state(sim)['runs']?.['cycle']).toMatchObject({ ok: false, result: 'failed' });
-    const refs = await execa('git', ['--git-dir', statusRemote, 'for-each-ref', '--format=%(refname)']);
-    expect(refs.stdout.split('\n')).toEqual(['refs/gitopsd/status/hostb']);
-    const published = await execa('git', ['--git-dir', statusRemote, 'show', 'refs/gitopsd/status/hostb:status.json']);
-    expect(JSON.parse(published.stdout)).toMatchObject({ v: 1, host: 'hostb' });
-    d.proc.kill('SIGTERM');
+    try {
+      const plan = await d.waitFor(msg('next cycle planned'), 'catch-up plan');
+      // The daemon runs with the unit's node flags (read once it has logged:
+      // right after the spawn, the process may still be in execve).
+      const cmdline = readFileSync(`/proc/${d.proc.pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline.slice(1, 1 + DAEMON_NODE_FLAGS.length)).toEqual([...DAEMON_NODE_FLAGS]);
+      expect(plan).toMatchObject({ trigger: 'catch-up', slot: '2026-03-08T04:00:00.000Z' });
+      await d.waitFor(msg('cycle finished'), 'catch-up cycle');
+      await d.waitFor(
+        (l) => l.message === 'next cycle planned' && l['trigger'] === 'schedule',
+        'schedule after catch-up',
+      );
+      expect(state(sim)['cycle']).toMatchObject({ lastTrigger: 'catch-up' });
+      // The cycle child is a plain `gitopsd cycle`: node without the daemon's own flags (src/cycle/daemon-node.ts).
+      const child = readFileSync(trace, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { event?: string; cmd?: string; args?: string[] })
+        .filter((e) => e.event === 'start' && e.args?.includes('cycle') === true);
+      expect(child).toHaveLength(1);
+      expect(child[0]?.cmd).toBe(process.execPath);
+      expect(child[0]?.args?.slice(0, 2)).toEqual([join(repoRoot, 'bin/gitopsd'), 'cycle']);
+      for (const f of DAEMON_NODE_FLAGS) expect(child[0]?.args).not.toContain(f);
+      // The nix-config cannot be fetched, so the cycle failed; the run record says so.
+      expect(state(sim)['runs']?.['cycle']).toMatchObject({ ok: false, result: 'failed' });
+      const refs = await execa('git', ['--git-dir', statusRemote, 'for-each-ref', '--format=%(refname)']);
+      expect(refs.stdout.split('\n')).toEqual(['refs/gitopsd/status/hostb']);
+      const published = await execa('git', [
+        '--git-dir',
+        statusRemote,
+        'show',
+        'refs/gitopsd/status/hostb:status.json',
+      ]);
+      expect(JSON.parse(published.stdout)).toMatchObject({ v: 1, host: 'hostb' });
+    } finally {
+      // Stopped however the checks end: a daemon left running writes its trace into a removed directory.
+      d.proc.kill('SIGTERM');
+    }
     const r = await d.proc;
     expect(r.exitCode).toBe(0);
     expect(d.count(msg('cycle starting'))).toBe(1);

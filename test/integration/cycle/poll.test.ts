@@ -16,6 +16,7 @@ import { createNixConfigRepo, type NixConfigRepo } from '../../harness/nix-confi
 import { removeTempDirs, tempDir } from '../../harness/temp.js';
 import { requireTools } from '../../harness/tools.js';
 import { repoRoot } from '../../helpers/cli.js';
+import { DAEMON_NODE_FLAGS } from '../../../src/cycle/daemon-node.js';
 import { makeHost, readState, traced, upgrade, type TestHost } from '../upgrade/fixture.js';
 
 let repo: NixConfigRepo;
@@ -106,7 +107,8 @@ describe('gitopsd poll', () => {
   });
 
   it('the daemon polls every daemon.pollIntervalSec: a push reaches the host at the next poll', async () => {
-    const proc = execa('node', [join(repoRoot, 'bin/gitopsd'), 'daemon', '--config', t.config], {
+    // As gitopsd.service starts it (nix/module.nix): node with the daemon's node flags.
+    const proc = execa('node', [...DAEMON_NODE_FLAGS, join(repoRoot, 'bin/gitopsd'), 'daemon', '--config', t.config], {
       reject: false,
       env: { ...t.host.env, TZ: 'UTC', GITOPSD_TEST_NOW: '2026-03-10T12:00:00Z', GITOPSD_CONFIG: undefined },
       stdin: 'ignore',

@@ -8,7 +8,8 @@
 #     --argstr nixpkgs <dir> --argstr host '<json>'
 #
 # `host` is the JSON of { gitopsd = <services.gitopsd>; users = <users.users>; }.
-# `gitopsd.extraPackages` is a list of names, each made a stand-in package.
+# `gitopsd.extraPackages` is a list of names, each made a stand-in package;
+# `gitopsd.package`, one name, the package.
 # The modules: nixos/modules/standins.nix of the checkout (the NixOS option
 # declarations the module touches outside systemd, and nixpkgs' mapping of
 # systemd.services/timers/targets to systemd.units), nix/module.nix, and the
@@ -34,6 +35,10 @@ let
     input.gitopsd
     // lib.optionalAttrs (input.gitopsd ? extraPackages) {
       extraPackages = map (n: pkgs.${n} or (throw "eval-module.nix: no stand-in package ${n}")) input.gitopsd.extraPackages;
+    }
+    # `gitopsd.package`: the name of a stand-in package.
+    // lib.optionalAttrs (input.gitopsd ? package) {
+      package = pkgs.${input.gitopsd.package} or (throw "eval-module.nix: no stand-in package ${input.gitopsd.package}");
     };
 
   eval = lib.evalModules {

@@ -269,7 +269,7 @@ describe('the units systemd-analyze verify accepts', () => {
       .daemonNodeFlags;
     expect(flags).toEqual(['--no-turbofan']);
     const [node, ...rest] = one(d, 'Service', 'ExecStart').split(' ');
-    expect(storeName(node ?? '')).toBe('nodejs/bin/node');
+    expect(storeName(node ?? '')).toBe('nodejs-of-gitopsd/bin/node'); // the package's own (passthru.nodejs)
     expect(rest).toEqual([
       ...flags,
       `${gitopsd}/lib/node_modules/gitopsd/bin/gitopsd`,
@@ -285,6 +285,17 @@ describe('the units systemd-analyze verify accepts', () => {
     expect(pathOf(d)).toEqual(expect.arrayContaining(['jujutsu', 'chezmoi', 'nh']));
     // The sync dir still belongs to the user, though no unit has User=.
     expect(e.tmpfiles).toContain('d /var/lib/gitopsd/sync 0700 alice staff -');
+    await expectVerified(e);
+  });
+
+  it("daemon mode with a package that has no node flags of its own: `gitopsd daemon` through the package's wrapper", async () => {
+    const e = await evalModule({ enable: true, mode: 'daemon', package: 'gitopsd-plain' });
+    expect(e.failedAssertions).toEqual([]);
+    const gitopsd = e.systemPackages[0] ?? '';
+    expect(storeName(gitopsd)).toBe('gitopsd-0.0.9');
+    expect(one(e.units['gitopsd.service'], 'Service', 'ExecStart')).toBe(
+      `${gitopsd}/bin/gitopsd daemon --config /etc/gitopsd/config.json`,
+    );
     await expectVerified(e);
   });
 

@@ -58,10 +58,15 @@ in
   writeText = name: text: standin name { inherit text; };
   writeShellScriptBin = name: text: standin name { inherit text; };
 
-  # As nix/package.nix's: the node it runs on (passthru.nodejs).
+  # As nix/package.nix's passthru: the node its bins run on (a node of its
+  # own name, so a test sees which node the module picked) and package.json's
+  # daemonNodeFlags.
   gitopsd = pkg "gitopsd-0.1.0" // {
-    nodejs = pkg "nodejs";
+    nodejs = pkg "nodejs-of-gitopsd";
+    inherit ((lib.importJSON ../../../package.json).gitopsd) daemonNodeFlags;
   };
+  # A package without that passthru (an older gitopsd, or one built another way).
+  gitopsd-plain = pkg "gitopsd-0.0.9";
   nodejs = pkg "nodejs";
   git = pkg "git";
   jujutsu = pkg "jujutsu";
