@@ -42,23 +42,23 @@ let
   gitopsd = "${cfg.package}/bin/gitopsd";
   # gitopsd.service (mode = "daemon") runs node itself, with the node flags
   # of the package's package.json "gitopsd"."daemonNodeFlags" (`--no-turbofan`:
-  # the daemon holds only the scheduler, and without V8's top tier it keeps
-  # about 5 MiB less of node's binary resident; src/cycle/daemon-node.ts,
+  # the daemon holds the scheduler and runs the polls, and without V8's top
+  # tier it keeps about 5 MiB less of node's binary resident; src/cycle/daemon-node.ts,
   # docs/nixos.md "gitopsd.service"), on the script the package's own bin
   # wrapper runs: nixpkgs' npmInstallHook wraps each "bin" as `makeWrapper
   # node $out/bin/<name> --add-flags $out/lib/node_modules/<package>/<bin>`
   # (pkgs/build-support/node/build-npm-package/hooks/npm-install-hook.sh).
   # Both come from the package (nix/package.nix passthru: nodejs,
   # daemonNodeFlags), so a package is run with the flags of its own version;
-  # a package without them runs as `gitopsd daemon`, through its wrapper.
+  # a package lacking either runs as `gitopsd daemon`, through its wrapper.
   # Each flag must be a plain long option: ExecStart is parsed by systemd,
   # which would expand a `%` or a `$`.
   daemonFlag =
     f:
-    if builtins.match "--[a-z0-9][a-z0-9-]*(=[A-Za-z0-9._-]+)?" f != null then
+    if builtins.isString f && builtins.match "--[a-z0-9][a-z0-9-]*(=[A-Za-z0-9._-]+)?" f != null then
       f
     else
-      throw "services.gitopsd.package: daemonNodeFlags has \"${f}\", which is not a plain long option such as --no-turbofan";
+      throw "services.gitopsd.package.daemonNodeFlags has ${builtins.toJSON f}, which is not a plain long option such as \"--no-turbofan\"";
   daemonExec =
     if cfg.package ? nodejs && cfg.package ? daemonNodeFlags then
       lib.concatStringsSep " " (

@@ -7,8 +7,8 @@
  *
  * - `--no-turbofan`: no code from V8's top tier, Turbofan (V8
  *   src/flags/flag-definitions.h `DEFINE_BOOL(turbofan, …)`; node 20's V8
- *   11.3 has it). The daemon holds only the scheduler and runs each cycle
- *   in a child process (./child.ts); a process that has run Turbofan keeps
+ *   11.3 has it). The daemon holds the scheduler and runs the polls, and
+ *   each cycle in a child process (./child.ts); a process that has run Turbofan keeps
  *   the pages of node's binary that hold the compiler resident, about 5 MiB
  *   of the idle daemon's RSS (docs/benchmarks.md "The nineteenth session").
  *   Given on the command line, V8 applies the flag's implications and node's
