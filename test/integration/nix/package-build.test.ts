@@ -57,7 +57,12 @@ describe('nix/package.nix builds from its fileset', () => {
         'nixpkgs',
         nixpkgsDir(),
       ]);
-      const pkgAttrs = JSON.parse(ev.stdout) as { src: string; postInstall: string; nativeBuildInputs: string[] };
+      const pkgAttrs = JSON.parse(ev.stdout) as {
+        src: string;
+        postInstall: string;
+        nativeBuildInputs: string[];
+        daemonNodeFlags: string[];
+      };
       const storeSrc = pkgAttrs.src;
       expect(pkgAttrs.nativeBuildInputs).toContain('installShellFiles');
       expect(storeSrc).toMatch(/^\/nix\/store\/[a-z0-9]{32}-source$/);
@@ -181,7 +186,7 @@ describe('nix/package.nix builds from its fileset', () => {
       });
 
       // 8. gitopsd.service's command line in daemon mode (nix/module.nix
-      // daemonExec): node with package.json's daemonNodeFlags, on the script
+      // daemonExec): node with the package's passthru.daemonNodeFlags, on the script
       // under lib/node_modules. Its config error (exit 78) shows node took
       // the flags and the script ran to the daemon's own config read.
       const flags = (
@@ -190,6 +195,8 @@ describe('nix/package.nix builds from its fileset', () => {
         }
       ).gitopsd.daemonNodeFlags;
       expect(flags.length).toBeGreaterThan(0);
+      // The package's passthru, which the module reads, is the list of the package.json it installed.
+      expect(pkgAttrs.daemonNodeFlags).toEqual(flags);
       const daemon = await tryRun(
         'node',
         [...flags, join(packageOut, 'bin', 'gitopsd'), 'daemon', '--config', missing],

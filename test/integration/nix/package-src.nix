@@ -1,6 +1,7 @@
 # What nix/package.nix hands to `buildNpmPackage`, evaluated with the real
 # nixpkgs `lib` (its lib.fileset): the store path of the source tree, the
-# postInstall script and the names of the nativeBuildInputs. Prints JSON:
+# postInstall script, the names of the nativeBuildInputs and the daemon's
+# node flags (passthru.daemonNodeFlags). Prints JSON:
 #
 #   nix-instantiate --eval --strict --read-write-mode --json \
 #     test/integration/nix/package-src.nix --argstr nixpkgs <dir>
@@ -29,4 +30,6 @@ in
   src = "${attrs.src}";
   postInstall = attrs.postInstall or "";
   nativeBuildInputs = attrs.nativeBuildInputs or [ ];
+  # What nix/module.nix puts into gitopsd.service's ExecStart (passthru).
+  inherit (attrs.passthru) daemonNodeFlags;
 }
