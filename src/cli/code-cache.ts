@@ -32,8 +32,9 @@
  * (`$TMPDIR/gitopsd-compile-cache-<uid>`, 0700, this user's), never anywhere
  * another user can write: code read from there runs as this user (root).
  * Each file is named by the bundle, the SHA-256 of the bundle's text (put
- * on its first line by the build) and the V8 version, so a new build or a
- * new node never reads another's cache. V8 checks the rest itself and
+ * on its first line by the build), the V8 version and V8's tag of the
+ * process's flags (cacheTag), so a new build, a new node or a node started
+ * with other V8 flags never reads another's cache. V8 checks the rest itself and
  * rejects data made with other flags or for a source of another length
  * (`cachedDataRejected`); a rejected or unreadable file is written again.
  * It is written to a temporary name, fsynced and renamed, so a kill or a
@@ -62,7 +63,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
+import { cachedDataVersionTag, setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 import { fsyncDir } from '../core/atomic.js';
 
@@ -101,13 +102,32 @@ function verifyChecksums(): void {
   checksums = true;
 }
 
-/** The cache file of `bundle` (an absolute path) whose text is `source`, or null when it has no key line. */
-export function cacheFileFor(bundle: string, source: string, cacheDir: string): string | null {
+/**
+ * The V8 tag of the caches this process makes and reads:
+ * `v8.cachedDataVersionTag()` ("derived from the V8 version, command-line
+ * flags, and detected CPU features", node's v8 docs), taken after
+ * verifyChecksums, whose flag it hashes too. A node started with other V8
+ * flags (gitopsd.service gives the daemon `--no-turbofan`,
+ * src/cycle/daemon-node.ts) gets files of its own, as node's compile cache
+ * gets a directory of its own, instead of rejecting and rewriting the
+ * others' at every switch.
+ */
+function cacheTag(): number {
+  verifyChecksums();
+  return cachedDataVersionTag();
+}
+
+/**
+ * The cache file of `bundle` (an absolute path) whose text is `source`, for
+ * caches of the V8 tag `tag()` returns (cacheTag; called only when the
+ * bundle has its key line), or null when it has no key line.
+ */
+export function cacheFileFor(bundle: string, source: string, cacheDir: string, tag: () => number): string | null {
   if (!source.startsWith(CACHE_KEY_PREFIX)) return null;
   const key = source.slice(CACHE_KEY_PREFIX.length, CACHE_KEY_PREFIX.length + 64);
   if (!/^[0-9a-f]{64}$/.test(key)) return null;
   const v8 = process.versions.v8.replace(/[^0-9A-Za-z.-]/g, '_');
-  return join(cacheDir, `${basename(bundle)}-${key.slice(0, 32)}-v8-${v8}.cache`);
+  return join(cacheDir, `${basename(bundle)}-${key.slice(0, 32)}-v8-${v8}-${(tag() >>> 0).toString(16)}.cache`);
 }
 
 /**
@@ -152,10 +172,9 @@ export function loadBundle<T>(bundle: string, cacheDir: string | null): LoadedBu
     return required;
   }
   const source = readFileSync(bundle, 'utf8');
-  const cacheFile = cacheDir === null ? null : cacheFileFor(bundle, source, cacheDir);
+  const cacheFile = cacheDir === null ? null : cacheFileFor(bundle, source, cacheDir, cacheTag);
   let cachedData: Buffer | undefined;
   if (cacheFile !== null) {
-    verifyChecksums();
     try {
       cachedData = readFileSync(cacheFile);
     } catch {

@@ -37,18 +37,29 @@ interface Load {
   answer: number | null;
   imported?: string;
   strict: boolean;
+  /** V8's cachedDataVersionTag in that process, after the load. */
+  tag: number;
 }
 
 /** Load `bundle` in a fresh node; call run() unless `call` is false; save the cache. */
-async function load(bundle: string, cacheDir: string, call = true, viaImport = false): Promise<Load> {
+async function load(
+  bundle: string,
+  cacheDir: string,
+  call = true,
+  viaImport = false,
+  nodeFlags: string[] = [],
+): Promise<Load> {
   const script = `
+    import { cachedDataVersionTag } from 'node:v8';
     import { loadBundle } from ${JSON.stringify(codeCacheModule)};
     const b = loadBundle(${JSON.stringify(bundle)}, ${JSON.stringify(cacheDir)});
     const answer = ${call} ? b.exports.run() : null;
     const imported = ${viaImport} ? await b.exports.viaImport() : undefined;
     const saved = b.saveCache();
-    console.log(JSON.stringify({ cache: b.cache, cacheFile: b.cacheFile, saved, answer, imported, strict: b.exports.strict }));`;
-  const { stdout, stderr } = await execa(process.execPath, ['--input-type=module', '-e', script], { stdin: 'ignore' });
+    console.log(JSON.stringify({ cache: b.cache, cacheFile: b.cacheFile, saved, answer, imported, strict: b.exports.strict, tag: cachedDataVersionTag() }));`;
+  const { stdout, stderr } = await execa(process.execPath, [...nodeFlags, '--input-type=module', '-e', script], {
+    stdin: 'ignore',
+  });
   expect(stderr).toBe('');
   return JSON.parse(stdout) as Load;
 }
@@ -67,7 +78,7 @@ describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
     const { bundle, cacheDir } = setup();
     const first = await load(bundle, cacheDir);
     expect(first).toMatchObject({ cache: 'absent', saved: true, answer: 42 });
-    expect(first.cacheFile).toBe(cacheFileFor(bundle, readFileSync(bundle, 'utf8'), cacheDir));
+    expect(first.cacheFile).toBe(cacheFileFor(bundle, readFileSync(bundle, 'utf8'), cacheDir, () => first.tag));
     expect(statSync(first.cacheFile ?? '').mode & 0o777).toBe(0o600);
     const second = await load(bundle, cacheDir);
     expect(second).toMatchObject({ cache: 'accepted', saved: false, answer: 42 });
@@ -142,6 +153,26 @@ describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
     expect(await load(b.bundle, b.cacheDir)).toMatchObject({ cache: 'accepted', saved: false, answer: 2 });
   });
 
+  it("a node started with other V8 flags (the daemon's --no-turbofan) keeps files of its own: neither rejects nor rewrites the other's", async () => {
+    const { bundle, cacheDir } = setup();
+    const flags = ['--no-turbofan'];
+    const plain = await load(bundle, cacheDir);
+    const flagged = await load(bundle, cacheDir, true, false, flags);
+    expect(plain).toMatchObject({ cache: 'absent', saved: true, answer: 42 });
+    expect(flagged).toMatchObject({ cache: 'absent', saved: true, answer: 42 });
+    expect(flagged.tag).not.toBe(plain.tag);
+    expect(flagged.cacheFile).not.toBe(plain.cacheFile);
+    const before = readFileSync(plain.cacheFile ?? '');
+    // In turn again: each accepts its own file and writes nothing.
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', saved: false });
+    expect(await load(bundle, cacheDir, true, false, flags)).toMatchObject({ cache: 'accepted', saved: false });
+    expect(await load(bundle, cacheDir)).toMatchObject({ cache: 'accepted', saved: false });
+    expect(readFileSync(plain.cacheFile ?? '')).toEqual(before);
+    expect(readdirSync(cacheDir).sort()).toEqual(
+      [plain.cacheFile, flagged.cacheFile].map((f) => (f ?? '').split('/').at(-1)).sort(),
+    );
+  });
+
   it('why the key: V8 alone takes a cache made for another source of the same length, and runs the old code', async () => {
     // The hazard the key (the build's SHA-256 of the bundle) guards against:
     // with the key unchanged, the edited bundle still answers 1.
@@ -152,8 +183,11 @@ describe('the lean bundles’ code cache (src/cli/code-cache.ts)', () => {
   });
 
   it('removes what a kill left (a temporary file) when it writes, and never reads it', async () => {
+    // The tag of a process like the loads' (V8 version and flags), from a load elsewhere.
+    const probe = setup();
+    const { tag } = await load(probe.bundle, probe.cacheDir);
     const { bundle, cacheDir } = setup();
-    const file = cacheFileFor(bundle, readFileSync(bundle, 'utf8'), cacheDir) ?? '';
+    const file = cacheFileFor(bundle, readFileSync(bundle, 'utf8'), cacheDir, () => tag) ?? '';
     writeFileSync(`${file}.tmp-999999`, Buffer.from('half a cache'));
     const first = await load(bundle, cacheDir);
     expect(first).toMatchObject({ cache: 'absent', saved: true, answer: 42 });
