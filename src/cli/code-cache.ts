@@ -107,7 +107,8 @@ function verifyChecksums(): void {
  * `v8.cachedDataVersionTag()` ("derived from the V8 version, command-line
  * flags, and detected CPU features", node's v8 docs), taken after
  * verifyChecksums, whose flag it hashes too. A node started with other V8
- * flags (gitopsd.service gives the daemon `--no-turbofan`,
+ * flags (a lean command run by hand as `node --no-turbofan …`, the flag
+ * gitopsd.service gives the daemon, which never loads these bundles:
  * src/cycle/daemon-node.ts) gets files of its own, as node's compile cache
  * gets a directory of its own, instead of rejecting and rewriting the
  * others' at every switch.
@@ -258,10 +259,11 @@ function writeCache(cacheFile: string, prefix: string, script: Script): boolean 
   } catch {
     // The rename is done; a lost rename after a power cut only means no cache.
   }
-  // Temporary files left by a kill, and other builds' files of this bundle
-  // written more than a day ago. A newer one stays: two builds run in turn
-  // (the system's and a checkout's, or another node) each removed the
-  // other's, and every run of either wrote its cache again (review 9).
+  // Temporary files left by a kill, and other builds' (or other V8 flag
+  // sets') files of this bundle written more than a day ago. A newer one
+  // stays: two builds run in turn (the system's and a checkout's, or another
+  // node) each removed the other's, and every run of either wrote its cache
+  // again (review 9). A file removed here costs its flag set one write.
   try {
     const dir = dirname(cacheFile);
     const staleBefore = Date.now() - OTHER_BUILD_KEPT_MS;
