@@ -241,6 +241,7 @@ await build({
   ...cjsScript,
   entryPoints: {
     'lean-status': cli('lean-status'),
+    'lean-sync': cli('lean-sync'),
     'lean-upgrade': cli('lean-upgrade'),
     'lean-fleet-status': cli('lean-fleet-status'),
   },

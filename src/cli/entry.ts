@@ -2,7 +2,7 @@
  * What the bins run (dist/bundle/gitopsd.js): it chooses the bundle that
  * runs a command line, and loads nothing else first.
  *
- * `status`, `upgrade` and `fleet status`, in the forms ./route.ts accepts,
+ * `status`, `sync`, `upgrade` and `fleet status`, in the forms ./route.ts accepts,
  * run from a lean bundle of their own (./lean-*.ts; one file each with only
  * what the command reaches): starting node and loading code is most of what
  * they cost (docs/benchmarks.md, B1 and B2). In the build, the lean bundles
@@ -34,7 +34,7 @@ type Lean<C extends FastRoute['command']> = {
 
 /** Run a lean bundle's command; in the build, save its code cache afterwards (./code-cache.ts). */
 async function runLeanBundle<C extends FastRoute['command']>(
-  name: 'lean-status' | 'lean-upgrade' | 'lean-fleet-status',
+  name: 'lean-status' | 'lean-sync' | 'lean-upgrade' | 'lean-fleet-status',
   unbundled: () => Promise<Lean<C>>,
   run: (m: Lean<C>) => Promise<ExitCode>,
 ): Promise<ExitCode> {
@@ -111,6 +111,12 @@ async function runCommand(argv: string[], scriptName: string, io: MainIO | undef
         'lean-status',
         () => import('./lean-status.js'),
         (m) => m.runLean(argv, { ...route, command: 'status' }, scriptName, io),
+      );
+    case 'sync':
+      return runLeanBundle<'sync'>(
+        'lean-sync',
+        () => import('./lean-sync.js'),
+        (m) => m.runLean(argv, { ...route, command: 'sync' }, scriptName, io),
       );
     case 'upgrade':
       return runLeanBundle<'upgrade'>(

@@ -18,7 +18,14 @@ import { BUILD, versionLine } from '../core/build-info.js';
 import { fastRoute, type FastRoute } from './route.js';
 import { emptyOptionValue, flagGivenValue, flagValueMessage } from './flag-values.js';
 import { loadUpgradeHandler } from './upgrade-handler.js';
-import { createSession, defaultIO, runFast, type CommandOptions, type MainIO } from './session.js';
+import {
+  createSession,
+  defaultIO,
+  FAST_COMMAND_OPTIONS,
+  runFast,
+  type CommandOptions,
+  type MainIO,
+} from './session.js';
 
 export { parseFastCommand, parseFastFleetCommand, parseFastUpgradeCommand } from './route.js';
 export type { GlobalArgs, MainIO } from './session.js';
@@ -93,6 +100,7 @@ export const fleetPublishHandler: Handler = async (deps, args) => {
  */
 export const FAST_HANDLERS: Readonly<Record<FastRoute['command'], () => Promise<Handler>>> = {
   status: async () => (await import('../status/cli.js')).statusCommand,
+  sync: async () => (await import('../sync/cli.js')).syncCommand,
   daemon: async () => (await import('../cycle/cli.js')).daemonCommand,
   upgrade: loadUpgradeHandler,
   'fleet status': async () => (await import('../fleet/cli.js')).fleetStatusCommand,
@@ -229,12 +237,7 @@ export async function main(argv: string[], scriptName = 'gitopsd', io: MainIO = 
     )
     .command('sync', 'Sync dotfiles: re-add, commit, fetch, rebase, push, apply (also: chezmoi-sync)', (y: Argv) =>
       y
-        .command(
-          '$0',
-          'Run one sync now',
-          (s: Argv) => s,
-          lazy('sync', async () => (await import('../sync/cli.js')).syncCommand, { step: 'sync' }),
-        )
+        .command('$0', 'Run one sync now', (s: Argv) => s, lazy('sync', FAST_HANDLERS.sync, FAST_COMMAND_OPTIONS.sync))
         .command(
           'status',
           'Last sync, unpushed commits, parked conflicts (also: chezmoi-status)',

@@ -12,8 +12,8 @@
  * (test/unit/cli/fast-path.test.ts).
  *
  * `fastRoute` is what the bin's entry (src/cli/entry.ts) reads to choose a
- * bundle before anything else is loaded: `status`, `upgrade` and `fleet status` run
- * from a bundle of their own (scripts/bundle.mjs), everything else from the
+ * bundle before anything else is loaded: `status`, `sync`, `upgrade` and `fleet
+ * status` run from a bundle of their own (scripts/bundle.mjs), everything else from the
  * full CLI. This module imports nothing, so the entry stays small.
  */
 import type { CliArgs } from '../core/outcome.js';
@@ -35,6 +35,11 @@ interface FastOptions {
 /**
  * - `status` (what people type most, B1) and `daemon` (what the NixOS unit
  *   runs: the long-running process then never loads yargs, B7).
+ * - `sync`: what gitopsd-sync.service runs in timer mode, and what B3 and
+ *   B4 measure against the bare jj and chezmoi commands; its lean bundle
+ *   started the first command about 35 ms sooner than the full CLI did
+ *   (docs/benchmarks.md, twenty-first session). `sync status` and `sync
+ *   conflicts` go to yargs.
  * - `upgrade`: what B2 measures (a no-op upgrade against one `git fetch`);
  *   evaluating yargs' chunk cost about 70 ms of CPU at load 25 (issue 19).
  *   `--operation` is switch or boot; `--no-dry-run` and `--dry-run=false`
@@ -46,6 +51,7 @@ interface FastOptions {
  */
 const FAST_OPTIONS = {
   status: { flags: ['json'], values: ['config'] },
+  sync: { flags: ['json'], values: ['config'] },
   daemon: { flags: [], values: ['config'] },
   upgrade: { flags: ['json', 'dry-run'], values: ['config', 'operation'], choices: { operation: ['switch', 'boot'] } },
   'fleet status': {
@@ -54,7 +60,7 @@ const FAST_OPTIONS = {
     arrays: ['host'],
   },
   'fleet publish': { flags: ['json', 'force'], values: ['config'] },
-} as const satisfies Record<'status' | 'daemon' | 'upgrade' | 'fleet status' | 'fleet publish', FastOptions>;
+} as const satisfies Record<'status' | 'sync' | 'daemon' | 'upgrade' | 'fleet status' | 'fleet publish', FastOptions>;
 
 /**
  * The options argv[from..] sets, by FastOptions `spec`: every flag false
@@ -88,15 +94,16 @@ function parseOptions(argv: readonly string[], from: number, spec: FastOptions):
 }
 
 /**
- * `gitopsd status [--json] [--config PATH | --config=PATH]` and `gitopsd
- * daemon [--config PATH | --config=PATH]`, in any order and nothing else;
- * null for yargs.
+ * `gitopsd status [--json] [--config PATH | --config=PATH]`, `gitopsd sync`
+ * with the same options, and `gitopsd daemon [--config PATH |
+ * --config=PATH]`, in any order and nothing else; null for yargs (`sync
+ * status` and `sync conflicts` too).
  */
 export function parseFastCommand(
   argv: readonly string[],
-): { command: 'status' | 'daemon'; json: boolean; config: string | undefined } | null {
+): { command: 'status' | 'sync' | 'daemon'; json: boolean; config: string | undefined } | null {
   const command = argv[0];
-  if (command !== 'status' && command !== 'daemon') return null;
+  if (command !== 'status' && command !== 'sync' && command !== 'daemon') return null;
   const args = parseOptions(argv, 1, FAST_OPTIONS[command]);
   if (args === null) return null;
   return { command, json: args['json'] === true, config: args['config'] as string | undefined };
@@ -134,7 +141,7 @@ export function parseFastUpgradeCommand(
 
 /** A command line that skips yargs: the command and the arguments its handler reads. */
 export interface FastRoute {
-  command: 'status' | 'daemon' | 'upgrade' | 'fleet status' | 'fleet publish';
+  command: 'status' | 'sync' | 'daemon' | 'upgrade' | 'fleet status' | 'fleet publish';
   /** `--json` was given. */
   json: boolean;
   /** `--config`'s value, if given. */

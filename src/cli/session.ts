@@ -184,16 +184,18 @@ export function createSession(
 
 /**
  * How each command of a fast route runs (the same options as its yargs
- * command in src/cli/main.ts): `upgrade` records its run and honours
- * --dry-run. Every one of them logs without winston (src/core/log.ts): the
- * daemon for its memory and its polls' CPU (B7/B11); `status`, `upgrade` and
- * `fleet status` because they run from a lean bundle, whose process has
+ * command in src/cli/main.ts): `sync` and `upgrade` record their run, and
+ * `upgrade` honours --dry-run. Every one of them logs without winston
+ * (src/core/log.ts): the daemon for its memory and its polls' CPU
+ * (B7/B11); `status`, `sync`, `upgrade` and `fleet status` because they
+ * run from a lean bundle, whose process has
  * V8's checksum flag on (src/cli/code-cache.ts verifyChecksums), and winston
  * loaded there through node's loader had its compile-cache entries rejected
  * by every full-CLI command and the other way round.
  */
 export const FAST_COMMAND_OPTIONS: Readonly<Record<FastRoute['command'], CommandOptions>> = {
   status: { logBackend: 'plain' },
+  sync: { step: 'sync', logBackend: 'plain' },
   daemon: { logBackend: 'plain' },
   upgrade: { dryRun: (a) => a['dry-run'] === true, step: 'upgrade', logBackend: 'plain' },
   'fleet status': { logBackend: 'plain' },

@@ -18,8 +18,8 @@
  *    follows nixpkgs' setup-hook.sh), then fixup's compressManPages: the man
  *    page and the bash, zsh and fish completions land in $out/share;
  * 6. every "bin" of package.json runs `--help` from $out with node;
- * 7. the lean bundles of `status`, `upgrade` and `fleet status`, and execa's
- *    own file, run from $out.
+ * 7. the lean bundles of `status`, `sync`, `upgrade` and `fleet status`, and
+ *    execa's own file, run from $out.
  * A file the build or a bin reads that the fileset omits fails step 3, 5 or 6.
  */
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -166,7 +166,7 @@ describe('nix/package.nix builds from its fileset', () => {
       // remote that does not exist spawns git through the runner (exit 75).
       const gitopsd = join(out, 'bin', 'gitopsd');
       const missing = join(work, 'no-such-config.json');
-      for (const args of [['status'], ['upgrade'], ['fleet', 'status']]) {
+      for (const args of [['status'], ['sync'], ['upgrade'], ['fleet', 'status']]) {
         const r = await tryRun(gitopsd, [...args, '--config', missing], { cwd: work });
         expect({ args, exitCode: r.exitCode, lines: r.stderr.trim().split('\n').length }).toEqual({
           args,

@@ -1,8 +1,9 @@
 /**
- * `gitopsd status`, `daemon`, `upgrade`, `fleet status` and `fleet publish`
- * skip yargs for a strict set of argument forms. These tests pin that set
- * and show that both paths, and the bin's entry (which runs status, upgrade
- * and fleet status from their lean bundles), print the same thing.
+ * `gitopsd status`, `sync`, `daemon`, `upgrade`, `fleet status` and `fleet
+ * publish` skip yargs for a strict set of argument forms. These tests pin
+ * that set and show that both paths, and the bin's entry (which runs
+ * status, sync, upgrade and fleet status from their lean bundles), print
+ * the same thing.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,9 @@ describe('parseFastCommand', () => {
     [['status', '--config', '/c.json'], { json: false, config: '/c.json' }],
     [['status', '--config=/c.json', '--json'], { json: true, config: '/c.json' }],
     [['status', '--json', '--config', 'rel.json'], { json: true, config: 'rel.json' }],
+    [['sync'], { json: false, config: undefined }],
+    [['sync', '--json', '--config=/c.json'], { json: true, config: '/c.json' }],
+    [['sync', '--config', '/c.json', '--json'], { json: true, config: '/c.json' }],
     [['daemon'], { json: false, config: undefined }],
     [['daemon', '--config', '/c.json'], { json: false, config: '/c.json' }],
     [['daemon', '--config=/c.json'], { json: false, config: '/c.json' }],
@@ -41,6 +45,14 @@ describe('parseFastCommand', () => {
     [['status', '--config', 'a', '--config', 'b']],
     [['status', 'extra']],
     [['--json', 'status']],
+    // `sync status` and `sync conflicts` (and any option but --json and --config) go to yargs.
+    [['sync', 'status']],
+    [['sync', 'conflicts', '--json']],
+    [['sync', '--help']],
+    [['sync', '--dry-run']],
+    [['sync', '--log-level', 'info']],
+    [['sync', '--json', '--json']],
+    [['sync', '--config']],
     [['daemon', '--json']],
     [['daemon', '--help']],
     [['daemon', '--log-level', 'debug']],
@@ -61,6 +73,14 @@ describe('fastRoute', () => {
       args: { json: false, config: undefined, 'check-drift': false },
     });
     expect(fastRoute(['status'], 'show-golden')).toBeNull();
+    // chezmoi-sync (what a person types) keeps yargs, for its own help and errors.
+    expect(fastRoute(['sync', '--json'], 'gitopsd')).toEqual({
+      command: 'sync',
+      json: true,
+      config: undefined,
+      args: { json: true, config: undefined },
+    });
+    expect(fastRoute([], 'chezmoi-sync')).toBeNull();
     expect(fastRoute(['upgrade', '--dry-run'], 'gitopsd')).toMatchObject({
       command: 'upgrade',
       args: { 'dry-run': true },
@@ -191,8 +211,8 @@ describe('fast and yargs paths agree', () => {
       return { code, out: out.replace(/"generatedAt": "[^"]+"/, ''), err: err.replace(`${name}:`, 'NAME:') };
     };
     // Any other script name takes the yargs path; the bin's entry
-    // (src/cli/entry.ts) takes the lean module of status, upgrade and fleet
-    // status (src/cli/lean-*.ts), the full CLI's fast path for the others.
+    // (src/cli/entry.ts) takes the lean module of status, sync, upgrade and
+    // fleet status (src/cli/lean-*.ts), the full CLI's fast path for the others.
     return [await runAs('gitopsd'), await runAs('gitopsd-via-yargs'), await runAs('gitopsd', entryMain)];
   }
 
@@ -202,6 +222,10 @@ describe('fast and yargs paths agree', () => {
     [['status', '--config', '/nonexistent/config.json']],
     [['status', '--json', '--config', '/nonexistent/config.json']],
     [['daemon', '--config', '/nonexistent/config.json']],
+    // The lean sync: a config that does not load (78); dotfiles.enable is false (78).
+    [['sync', '--config', '/nonexistent/config.json']],
+    [['sync', '--json', '--config', 'CFG']],
+    [['sync', '--config=CFG']],
     // fleet.enable is false: a config error (78).
     [['fleet', 'publish', '--force', '--config', 'CFG']],
     [['fleet', 'publish', '--json', '--config=CFG']],
@@ -226,6 +250,7 @@ describe('fast and yargs paths agree', () => {
     [['fleet', 'publish', '--force=maybe', '--config', 'CFG'], 'fleet publish', '--force=maybe'],
     [['fleet', 'status', '--json=1', '--config', 'CFG'], 'fleet status', '--json=1'],
     [['upgrade', '--dry-run=yes', '--config', 'CFG'], 'upgrade', '--dry-run=yes'],
+    [['sync', '--json=1', '--config', 'CFG'], 'sync', '--json=1'],
   ])('%j is a usage error', async (argv, command, typed) => {
     // Under another name (yargs) the --help pointer names that program: only the code is compared.
     const [fast, slow, entry] = await both(argv.map((a) => a.replace('CFG', cfg)));
