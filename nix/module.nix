@@ -693,6 +693,12 @@ in
           # Only the innermost directory becomes the user's.
           StateDirectory = "${stateDirName}/sync";
           StateDirectoryMode = "0700";
+          # gitopsd's compile and code caches (src/cli/compile-cache.ts
+          # cacheBase reads $CACHE_DIRECTORY): under PrivateTmp the default,
+          # $TMPDIR, is a /tmp emptied after every run, so every run made and
+          # wrote the cache and none read it (about 12 ms a run).
+          CacheDirectory = "${stateDirName}/sync";
+          CacheDirectoryMode = "0700";
           # gitopsd-upgrade.service is ordered after this unit, and systemd
           # gives a oneshot unit no start timeout by default
           # (systemd.service(5) TimeoutStartSec=): a sync that never ends

@@ -8,7 +8,8 @@
  * directory that user owns (checked in the test bed: a `nobody`-owned, 0777
  * /tmp/node-compile-cache was used by root's `gitopsd version`), and code
  * put there would run as root. Here the directory is
- * `$TMPDIR/gitopsd-compile-cache-<uid>`, created 0700, and used only when it
+ * `<base>/gitopsd-compile-cache-<uid>` (`<base>`: `$TMPDIR`, or systemd's
+ * `$CACHE_DIRECTORY`, cacheBase below), created 0700, and used only when it
  * is a real directory (not a symbolic link) owned by this user with no
  * access for group or others; else gitopsd runs without the cache (slower
  * to start, never unsafe). NODE_COMPILE_CACHE, when set, is node's own
@@ -19,7 +20,7 @@
 import * as nodeModule from 'node:module';
 import { lstatSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
 /** The cache directory for `uid` under `base`, or null when it is not safe to use (see above). */
 export function compileCacheDir(base: string, uid: number): string | null {
@@ -48,6 +49,21 @@ export function compileCacheDir(base: string, uid: number): string | null {
 }
 
 /**
+ * Where the cache directory is made: the first path of `$CACHE_DIRECTORY`
+ * when it names an absolute one, else `os.tmpdir()` (`$TMPDIR`, else /tmp).
+ * systemd sets CACHE_DIRECTORY for a unit with CacheDirectory= (the
+ * absolute paths, colon-separated; systemd.exec(5) "Environment variables
+ * in spawned processes"). gitopsd-sync.service has one (nix/module.nix):
+ * it runs with PrivateTmp=, a /tmp of its own that is emptied when the run
+ * ends, so a cache kept there was made and written on every run and never
+ * read. compileCacheDir's checks apply to this base as to /tmp.
+ */
+export function cacheBase(env: NodeJS.ProcessEnv): string {
+  const first = (env['CACHE_DIRECTORY'] ?? '').split(':')[0] ?? '';
+  return isAbsolute(first) ? first : tmpdir();
+}
+
+/**
  * Turn the compile cache on for the modules loaded from now on, when a safe
  * directory exists. Returns that directory (also where ./code-cache.ts keeps
  * the lean bundles' caches), or null when there is none. The directory is
@@ -58,7 +74,7 @@ export function enableCompileCache(): string | null {
   // and writes no cache of its own either.
   if ((process.env['NODE_DISABLE_COMPILE_CACHE'] ?? '') !== '') return null;
   if (typeof process.getuid !== 'function') return null;
-  const dir = compileCacheDir(tmpdir(), process.getuid());
+  const dir = compileCacheDir(cacheBase(process.env), process.getuid());
   // Typed here: @types/node 20 (engines: node >= 20.5) does not know it.
   const enable = (nodeModule as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
   if (dir !== null && typeof enable === 'function') enable(dir);

@@ -3,9 +3,10 @@
  *
  * yargs is the parser of the command line (src/cli/main.ts), but loading it
  * costs more than the commands that run most often do themselves: `status`
- * (what people type), `upgrade` (the daily job; a no-op when nothing is new),
- * `daemon` (the long-running unit), `fleet status` (a monitoring check) and
- * `fleet publish` (a heartbeat timer). Each of them accepts a strict set of
+ * (what people type), `sync` (the daily dotfile job of timer mode),
+ * `upgrade` (the daily job; a no-op when nothing is new), `daemon` (the
+ * long-running unit), `fleet status` (a monitoring check) and `fleet
+ * publish` (a heartbeat timer). Each of them accepts a strict set of
  * argument forms here; anything else (help, --log-level, unknown or repeated
  * options) returns null and goes through yargs, which gives the help or the
  * error. Both paths run the same handler and print the same thing

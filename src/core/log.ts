@@ -12,9 +12,9 @@
  * ms of CPU to each poll (docs/benchmarks.md, B7 and B11). Its lines are the
  * same bytes: the same fields, serialised by the library winston's json()
  * format uses (safe-stable-stringify, keys sorted), or the same text line.
- * `status`, `upgrade`, `fleet status` and `fleet publish` log the same way
- * (src/cli/session.ts FAST_COMMAND_OPTIONS, and their yargs commands): the
- * first three run from a lean bundle, whose process has V8's checksum flag
+ * `status`, `sync`, `upgrade`, `fleet status` and `fleet publish` log the
+ * same way (src/cli/session.ts FAST_COMMAND_OPTIONS, and their yargs
+ * commands): the first four run from a lean bundle, whose process has V8's checksum flag
  * on, and winston loaded there through node's loader had its compile-cache
  * entries rejected and written again at every turn with a full-CLI command
  * (docs/benchmarks.md, nineteenth session). Every other command, and each

@@ -9,7 +9,9 @@
  * prom-client (88 of them, with metrics on). The lean bundles now load it
  * from dist/bundle/vendor-prom-client.cjs with their own cache. The built
  * CLI runs as a process on a simulated host, with node's own report of
- * each cache it reads (NODE_DEBUG_NATIVE).
+ * each cache it reads (NODE_DEBUG_NATIVE). Under systemd's CacheDirectory=
+ * (gitopsd-sync.service, whose /tmp is private to each run) the caches are
+ * kept there instead of in $TMPDIR.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
@@ -104,5 +106,63 @@ describe("node's compile cache across lean and full commands", () => {
     expect([...before.keys()].some((p) => /\/vendor-prom-client\.cjs-[0-9a-f]{32}-v8-.*\.cache$/.test(p))).toBe(true);
     // Nothing was written again: the same files with the same bytes.
     expect(snapshot(cacheDir)).toEqual(before);
+  });
+
+  it("under systemd's CacheDirectory= ($CACHE_DIRECTORY), a lean sync keeps its caches there, and the next run reads them", async () => {
+    // gitopsd-sync.service runs with PrivateTmp= (nix/module.nix): its /tmp
+    // is emptied after every run, so the caches live in its CacheDirectory=.
+    const base = await tempDir('gitopsd-cache-directory');
+    const fleet = await createFleet({ dir: join(base, 'fleet'), names: ['cd'], dotfiles: { dot_a: 'a\n' } });
+    const h = fleet.hosts[0];
+    if (h === undefined) throw new Error('no host');
+    const tmp = join(base, 'tmp');
+    const cacheDirectory = join(base, 'var-cache-gitopsd-sync');
+    mkdirSync(tmp, { mode: 0o700 });
+    mkdirSync(cacheDirectory, { mode: 0o700 });
+    const env = {
+      ...h.sim.env,
+      TMPDIR: tmp,
+      // systemd lists every CacheDirectory= of the unit, colon-separated: the first is used.
+      CACHE_DIRECTORY: `${cacheDirectory}:${join(base, 'second')}`,
+      NODE_COMPILE_CACHE: undefined,
+      NODE_DISABLE_COMPILE_CACHE: undefined,
+      NODE_DEBUG_NATIVE: 'COMPILE_CACHE',
+      GITOPSD_CONFIG: undefined,
+    };
+    const sync = async (): Promise<string> => {
+      const r = await runCli(['sync', '--config', h.config], { env });
+      expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+      return r.stderr;
+    };
+    await sync();
+    const uid = process.getuid?.() ?? 0;
+    const cacheDir = join(cacheDirectory, `gitopsd-compile-cache-${uid}`);
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
+    const files = [...snapshot(cacheDir).keys()].map((p) => p.slice(cacheDir.length + 1));
+    // The lean sync's own V8 cache and execa's, beside node's compile cache of the entry.
+    expect(
+      files.some((f) => /^lean-sync\.cjs-[0-9a-f]{32}-v8-.*\.cache$/.test(f)),
+      files.join('\n'),
+    ).toBe(true);
+    expect(
+      files.some((f) => /^vendor-execa\.cjs-[0-9a-f]{32}-v8-.*\.cache$/.test(f)),
+      files.join('\n'),
+    ).toBe(true);
+    expect(readdirSync(tmp)).toEqual([]);
+    const before = snapshot(cacheDir);
+    // A code cache is written (a new file renamed over the old) only when it
+    // was absent or V8 rejected it (src/cli/code-cache.ts saveCache): the
+    // same inode and mtime after the second run mean it was read and taken.
+    const identity = (): string[] =>
+      files.map((f) => {
+        const st = statSync(join(cacheDir, f));
+        return `${f} ${st.ino} ${st.mtimeMs}`;
+      });
+    const was = identity();
+    const second = await sync();
+    expect(second).not.toMatch(/\[compile cache\].* was rejected/);
+    expect(identity()).toEqual(was);
+    expect(snapshot(cacheDir)).toEqual(before);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });

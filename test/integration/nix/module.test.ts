@@ -153,6 +153,10 @@ describe('the units systemd-analyze verify accepts', () => {
     expect(one(sync, 'Service', 'Group')).toBe('staff');
     expect(one(sync, 'Service', 'ExecStart')).toBe(`${gitopsd}/bin/gitopsd sync --config /etc/gitopsd/config.json`);
     expect(one(sync, 'Service', 'StateDirectory')).toBe('gitopsd/sync');
+    // Its caches outlive the run's private /tmp (src/cli/compile-cache.ts cacheBase).
+    expect(one(sync, 'Service', 'PrivateTmp')).toBe('true');
+    expect(one(sync, 'Service', 'CacheDirectory')).toBe('gitopsd/sync');
+    expect(one(sync, 'Service', 'CacheDirectoryMode')).toBe('0700');
     expect(one(sync, 'Service', 'ProtectSystem')).toBe('full');
     expect(one(sync, 'Service', 'NoNewPrivileges')).toBe('true');
     // The upgrade is ordered after it: a sync the user stopped must not hold it back for ever (review 16).

@@ -6,7 +6,7 @@ import { describe, it, expect } from 'vitest';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileCacheDir } from '../../../src/cli/compile-cache.js';
+import { cacheBase, compileCacheDir } from '../../../src/cli/compile-cache.js';
 
 const uid = process.getuid?.() ?? 0;
 const base = (): string => mkdtempSync(join(tmpdir(), 'gitopsd-cc-'));
@@ -60,5 +60,16 @@ describe('compileCacheDir', () => {
 
   it('gives null when the directory cannot be made', () => {
     expect(compileCacheDir('/nonexistent/base', uid)).toBeNull();
+  });
+});
+
+describe('cacheBase', () => {
+  it("is systemd's $CACHE_DIRECTORY (its first path) when it names an absolute one, else $TMPDIR", () => {
+    expect(cacheBase({ CACHE_DIRECTORY: '/var/cache/gitopsd/sync' })).toBe('/var/cache/gitopsd/sync');
+    expect(cacheBase({ CACHE_DIRECTORY: '/var/cache/a:/var/cache/b' })).toBe('/var/cache/a');
+    expect(cacheBase({})).toBe(tmpdir());
+    expect(cacheBase({ CACHE_DIRECTORY: '' })).toBe(tmpdir());
+    expect(cacheBase({ CACHE_DIRECTORY: 'relative/dir' })).toBe(tmpdir());
+    expect(cacheBase({ CACHE_DIRECTORY: ':/var/cache/b' })).toBe(tmpdir());
   });
 });
