@@ -88,7 +88,7 @@ describe('gitopsd sync (lean bundle) and chezmoi-sync (yargs) do the same', () =
       'the remote gone: offline',
       async () => {
         const h = await edited();
-        const url = JSON.parse(readFileSync(h.config, 'utf8')).dotfiles.url as string;
+        const url = (JSON.parse(readFileSync(h.config, 'utf8')) as { dotfiles: { url: string } }).dotfiles.url;
         renameSync(url, `${url}.gone`);
         return h;
       },
