@@ -29,7 +29,8 @@
  * frames only for code its own loaders compiled.
  *
  * Where the cache lives: the directory of ./compile-cache.ts
- * (`$TMPDIR/gitopsd-compile-cache-<uid>`, 0700, this user's), never anywhere
+ * (`<$TMPDIR or $CACHE_DIRECTORY>/gitopsd-compile-cache-<uid>`, 0700, this
+ * user's, on a path only this user and root can change), never anywhere
  * another user can write: code read from there runs as this user (root).
  * Each file is named by the bundle, the SHA-256 of the bundle's text (put
  * on its first line by the build), the V8 version and V8's tag of the

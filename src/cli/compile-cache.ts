@@ -18,23 +18,33 @@
  * (./code-cache.ts) with it.
  */
 import * as nodeModule from 'node:module';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 
 /** The cache directory for `uid` under `base`, or null when it is not safe to use (see above). */
 export function compileCacheDir(base: string, uid: number): string | null {
-  // Whoever can rename entries of `base` could swap the directory after the
-  // check: `base` must be this user's or root's, and a base others can write
-  // must be sticky (sticky: only an entry's owner renames it; /tmp is 1777).
+  // Whoever can rename an entry of a directory on the way could swap the
+  // cache directory after the check: `base` is resolved once (no symbolic
+  // link is followed again: the resolved path is what is used), and every
+  // directory of the resolved path, `/` to `base`, must be this user's or
+  // root's, and sticky if others can write it (sticky: only an entry's owner
+  // renames it; /tmp is 1777). A symlink in `base`, or a directory on the
+  // way that another user owns, made root accept a path that user could
+  // point elsewhere later (review 68).
+  let real: string;
   try {
-    const b = lstatSync(base);
-    if (!b.isDirectory() || (b.uid !== uid && b.uid !== 0)) return null;
-    if ((b.mode & 0o022) !== 0 && (b.mode & 0o1000) === 0) return null;
+    real = realpathSync(base);
+    for (let d = real; ; d = dirname(d)) {
+      const st = lstatSync(d);
+      if (!st.isDirectory() || (st.uid !== uid && st.uid !== 0)) return null;
+      if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return null;
+      if (d === dirname(d)) break;
+    }
   } catch {
     return null;
   }
-  const dir = join(base, `gitopsd-compile-cache-${uid}`);
+  const dir = join(real, `gitopsd-compile-cache-${uid}`);
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (err) {

@@ -108,6 +108,17 @@ describe('gitopsd sync (lean bundle) and chezmoi-sync (yargs) do the same', () =
       1,
     ],
     [
+      // An error line: each route prints it under its own name ("gitopsd:", "chezmoi-sync:").
+      'a config that is not JSON',
+      async () => {
+        const remote = await makeRemote({ dot_a: 'a\n' });
+        const h = await makeHost(remote, 'h');
+        writeFileSync(h.config, '{ not json');
+        return h;
+      },
+      78,
+    ],
+    [
       'the after-run step: fleet publish, an onSuccess hook, metrics',
       async () => {
         const h = await edited();
@@ -128,6 +139,11 @@ describe('gitopsd sync (lean bundle) and chezmoi-sync (yargs) do the same', () =
     const yargs = await runRoute('yargs', setup);
     expect(lean['exitCode'], String(lean['stderr'])).toBe(exitCode);
     expect(lean).toEqual(yargs);
+    if (exitCode === 78) {
+      // No run: the config did not load. The one line names the problem (and, before normalising, the route's own name).
+      expect(lean['stderr']).toEqual([expect.stringMatching(/^gitopsd: config .*not valid JSON/)]);
+      return;
+    }
     expect(lean['stdout']).not.toBe('');
     expect(lean['runs']).toMatch(/"sync"/);
     if (name.startsWith('the after-run step')) {

@@ -3,7 +3,7 @@
  * is a real directory of this user that no one else can write.
  */
 import { describe, it, expect } from 'vitest';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, realpathSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheBase, compileCacheDir } from '../../../src/cli/compile-cache.js';
@@ -56,6 +56,30 @@ describe('compileCacheDir', () => {
     const b = base();
     chownSync(b, 65534, 65534);
     expect(compileCacheDir(b, uid)).toBeNull();
+  });
+
+  it('refuses a base under a directory another user owns (they could rename the base away after the check)', () => {
+    expect(uid, 'this case needs root (scripts/testbed runs as root)').toBe(0);
+    const theirs = base();
+    chownSync(theirs, 65534, 65534);
+    chmodSync(theirs, 0o755);
+    const b = join(theirs, 'base');
+    mkdirSync(b, { mode: 0o700 });
+    expect(compileCacheDir(b, uid)).toBeNull();
+  });
+
+  it('resolves a base given through a symbolic link once: the real directory is used, never the link, which its owner could point elsewhere', () => {
+    expect(uid, 'this case needs root (scripts/testbed runs as root)').toBe(0);
+    const real = realpathSync(base());
+    const holder = base();
+    const link = join(holder, 'link');
+    symlinkSync(real, link);
+    lchownSync(link, 65534, 65534);
+    const want = join(real, `gitopsd-compile-cache-${uid}`);
+    // lstat of "link/" follows the link: the old check took the path through it.
+    expect(compileCacheDir(`${link}/`, uid)).toBe(want);
+    expect(compileCacheDir(link, uid)).toBe(want);
+    expect(compileCacheDir(`${link}/.`, uid)).toBe(want);
   });
 
   it('gives null when the directory cannot be made', () => {
